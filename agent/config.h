@@ -25,7 +25,7 @@
  *         cgroup: "/system.slice/etl-*"  # glob on the cgroup v2 path
  *       outputs:
  *         - table: public.sales
- *         - file: "/data/curated/sales/*.parquet"
+ *         - file: "/data/curated/sales/part-*.parquet"
  *   db:
  *     capture_bytes: 512               # payload head copied per syscall (64..4096)
  *     max_fingerprints: 200            # per job
@@ -117,7 +117,7 @@ struct jm_config {
 
 	unsigned db_capture_bytes;          /* default 512, 64..4096 */
 	unsigned db_max_fingerprints;       /* default 200 */
-	struct jm_cfg_db_endpoints pg;      /* default port 5432, /var/run/postgresql/.s.PGSQL.5432 and /tmp/.s.PGSQL.5432 */
+	struct jm_cfg_db_endpoints pg;      /* default port 5432, /var/run/postgresql/.s.PGSQL.5432, /run/postgresql/.s.PGSQL.5432, /tmp/.s.PGSQL.5432 */
 	struct jm_cfg_db_endpoints mysql;   /* default port 3306, /run/mysqld/mysqld.sock, /var/run/mysqld/mysqld.sock, /tmp/mysql.sock */
 
 	char collector_url[512];            /* "" = no shipping */
