@@ -1,0 +1,458 @@
+/* jm_batch -> packed jobmeter.v1.Batch.  See render_pb.h for the mapping.
+ *
+ * protobuf-c wants a tree of heap-ish message structs; we build it in a small
+ * arena that lives only for the duration of one call, so there is exactly one
+ * thing to free however deep the tree is and however we bail out. */
+#include "render_pb.h"
+
+#include <errno.h>
+#include <stdalign.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jobmeter.pb-c.h"
+
+/* ---- arena ---------------------------------------------------------- */
+
+#define PB_CHUNK_MIN (16 * 1024)
+
+struct pb_chunk {
+	struct pb_chunk *next;
+	size_t used, cap;
+	max_align_t data[];
+};
+
+struct pb_arena {
+	struct pb_chunk *head;
+};
+
+/* Zeroed, max-aligned memory that lives until pb_arena_free(). */
+static void *pb_alloc(struct pb_arena *a, size_t size)
+{
+	const size_t align = alignof(max_align_t);
+	if (size > SIZE_MAX / 2)
+		return NULL;
+	size = (size + align - 1) & ~(align - 1);
+	struct pb_chunk *c = a->head;
+	if (!c || c->cap - c->used < size) {
+		size_t cap = size > PB_CHUNK_MIN ? size : PB_CHUNK_MIN;
+		c = malloc(sizeof(*c) + cap);
+		if (!c)
+			return NULL;
+		c->next = a->head;
+		c->used = 0;
+		c->cap = cap;
+		a->head = c;
+	}
+	void *p = (char *)c->data + c->used;
+	c->used += size;
+	memset(p, 0, size);
+	return p;
+}
+
+/* n elements of size each, refusing a multiplication that would wrap. */
+static void *pb_alloc_n(struct pb_arena *a, size_t n, size_t size)
+{
+	if (size && n > SIZE_MAX / 2 / size)
+		return NULL;
+	return pb_alloc(a, n * size);
+}
+
+static void pb_arena_free(struct pb_arena *a)
+{
+	struct pb_chunk *c = a->head;
+	while (c) {
+		struct pb_chunk *next = c->next;
+		free(c);
+		c = next;
+	}
+	a->head = NULL;
+}
+
+/* ---- strings -------------------------------------------------------- */
+
+/* Length of the well-formed UTF-8 sequence starting at s (at most n bytes
+ * available), or 0 when the byte at s does not start one.  Rejects overlong
+ * forms, surrogates and code points above U+10FFFF, as RFC 3629 requires. */
+static size_t utf8_seq_len(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0];
+	if (c < 0x80)
+		return 1;
+	size_t len;
+	unsigned char lo = 0x80, hi = 0xBF;     /* range of the second byte */
+	if (c >= 0xC2 && c <= 0xDF) {
+		len = 2;
+	} else if (c >= 0xE0 && c <= 0xEF) {
+		len = 3;
+		if (c == 0xE0)
+			lo = 0xA0;              /* overlong */
+		else if (c == 0xED)
+			hi = 0x9F;              /* surrogates */
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		len = 4;
+		if (c == 0xF0)
+			lo = 0x90;              /* overlong */
+		else if (c == 0xF4)
+			hi = 0x8F;              /* > U+10FFFF */
+	} else {
+		return 0;
+	}
+	if (n < len || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if (s[i] < 0x80 || s[i] > 0xBF)
+			return 0;
+	return len;
+}
+
+static bool utf8_valid(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+	while (i < n) {
+		size_t k = utf8_seq_len(s + i, n - i);
+		if (!k)
+			return false;
+		i += k;
+	}
+	return true;
+}
+
+/* A NUL-terminated, valid-UTF-8 view of the fixed array src[cap].  In the
+ * common case (terminated and valid) the model's own bytes are referenced:
+ * protobuf-c only reads strings while packing, so dropping const is safe. */
+static char *pb_str(struct pb_arena *a, const char *src, size_t cap)
+{
+	const unsigned char *s = (const unsigned char *)src;
+	size_t n = strnlen(src, cap);
+	if (n < cap && utf8_valid(s, n))
+		return (char *)src;
+	if (n == cap && n > 0)
+		n--;    /* the longest string the array can legally hold */
+	char *dst = pb_alloc(a, n + 1);
+	if (!dst)
+		return NULL;
+	size_t i = 0;
+	while (i < n) {
+		size_t k = utf8_seq_len(s + i, n - i);
+		if (k) {
+			memcpy(dst + i, s + i, k);
+			i += k;
+		} else {
+			dst[i++] = '?';
+		}
+	}
+	dst[n] = '\0';
+	return dst;
+}
+
+#define PB_STR(a, field) pb_str((a), (field), sizeof(field))
+
+/* ---- messages ------------------------------------------------------- */
+
+static Jobmeter__V1__Counters *pb_counters(struct pb_arena *a, const struct jm_counters *c)
+{
+	Jobmeter__V1__Counters *m = pb_alloc(a, sizeof(*m));
+	if (!m)
+		return NULL;
+	jobmeter__v1__counters__init(m);
+	m->processes = c->processes;
+	m->cpu_s = c->cpu_s;
+	m->peak_rss_bytes = c->peak_rss_bytes;
+	m->mem_gib_s = c->mem_gib_s;
+	m->file_read_bytes = c->file_read_bytes;
+	m->file_write_bytes = c->file_write_bytes;
+	m->net_rx_bytes = c->net_rx_bytes;
+	m->net_tx_bytes = c->net_tx_bytes;
+	return m;
+}
+
+static int pb_statement(struct pb_arena *a, const struct jm_stmt_stats *s,
+			Jobmeter__V1__StatementStats *m)
+{
+	jobmeter__v1__statement_stats__init(m);
+	m->fingerprint = PB_STR(a, s->fingerprint);
+	m->last_error = PB_STR(a, s->last_error);
+	if (!m->fingerprint || !m->last_error)
+		return -ENOMEM;
+	m->calls = s->calls;
+	m->errors = s->errors;
+	m->rows = s->rows;
+	m->latency_s_sum = s->latency_s_sum;
+	return 0;
+}
+
+static int pb_db_one(struct pb_arena *a, const struct jm_db_stats *d, Jobmeter__V1__DbStats *m)
+{
+	jobmeter__v1__db_stats__init(m);
+	if (d->n_statements && !d->statements)
+		return -EINVAL;
+	/* Points at a string literal; never written through. */
+	m->system = (char *)jm_db_system_name(d->system);
+	m->endpoint = PB_STR(a, d->endpoint);
+	if (!m->endpoint)
+		return -ENOMEM;
+	m->queries = d->queries;
+	m->errors = d->errors;
+	m->rows = d->rows;
+	m->tx_bytes = d->tx_bytes;
+	m->rx_bytes = d->rx_bytes;
+	m->latency_s_sum = d->latency_s_sum;
+	m->latency_p50_s = d->latency_p50_s;
+	m->latency_p95_s = d->latency_p95_s;
+	m->latency_p99_s = d->latency_p99_s;
+	m->statements_overflow = d->statements_overflow;
+	/* The model's bucket array is exactly what goes on the wire. */
+	m->n_latency_buckets = JM_HIST_BUCKETS;
+	m->latency_buckets = (uint64_t *)d->latency_buckets;
+
+	if (d->n_statements) {
+		Jobmeter__V1__StatementStats **pp = pb_alloc_n(a, d->n_statements, sizeof(*pp));
+		Jobmeter__V1__StatementStats *ms = pb_alloc_n(a, d->n_statements, sizeof(*ms));
+		if (!pp || !ms)
+			return -ENOMEM;
+		for (size_t i = 0; i < d->n_statements; i++) {
+			int err = pb_statement(a, &d->statements[i], &ms[i]);
+			if (err)
+				return err;
+			pp[i] = &ms[i];
+		}
+		m->statements = pp;
+		m->n_statements = d->n_statements;
+	}
+	return 0;
+}
+
+static int pb_db(struct pb_arena *a, size_t n, const struct jm_db_stats *db,
+		 size_t *n_out, Jobmeter__V1__DbStats ***out)
+{
+	*n_out = 0;
+	*out = NULL;
+	if (!n)
+		return 0;
+	if (!db)
+		return -EINVAL;
+	Jobmeter__V1__DbStats **pp = pb_alloc_n(a, n, sizeof(*pp));
+	Jobmeter__V1__DbStats *ms = pb_alloc_n(a, n, sizeof(*ms));
+	if (!pp || !ms)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		int err = pb_db_one(a, &db[i], &ms[i]);
+		if (err)
+			return err;
+		pp[i] = &ms[i];
+	}
+	*out = pp;
+	*n_out = n;
+	return 0;
+}
+
+static int pb_outputs(struct pb_arena *a, size_t n, const struct jm_output_write *o,
+		      size_t *n_out, Jobmeter__V1__OutputWrite ***out)
+{
+	*n_out = 0;
+	*out = NULL;
+	if (!n)
+		return 0;
+	if (!o)
+		return -EINVAL;
+	Jobmeter__V1__OutputWrite **pp = pb_alloc_n(a, n, sizeof(*pp));
+	Jobmeter__V1__OutputWrite *ms = pb_alloc_n(a, n, sizeof(*ms));
+	if (!pp || !ms)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		jobmeter__v1__output_write__init(&ms[i]);
+		ms[i].kind = (char *)(o[i].kind == JM_OUTPUT_FILE ? "file" : "table");
+		ms[i].name = PB_STR(a, o[i].name);
+		if (!ms[i].name)
+			return -ENOMEM;
+		ms[i].last_write_unix_ns = o[i].last_write_ns;
+		pp[i] = &ms[i];
+	}
+	*out = pp;
+	*n_out = n;
+	return 0;
+}
+
+static Jobmeter__V1__Outcome pb_outcome(enum jm_outcome o)
+{
+	switch (o) {
+	case JM_OUTCOME_SUCCESS:
+		return JOBMETER__V1__OUTCOME__OUTCOME_SUCCESS;
+	case JM_OUTCOME_FAILURE:
+		return JOBMETER__V1__OUTCOME__OUTCOME_FAILURE;
+	default:
+		return JOBMETER__V1__OUTCOME__OUTCOME_UNSPECIFIED;
+	}
+}
+
+static int pb_run(struct pb_arena *a, const struct jm_run_record *r, Jobmeter__V1__JobRun *m)
+{
+	int err;
+	jobmeter__v1__job_run__init(m);
+	m->job = PB_STR(a, r->job);
+	m->run_id = PB_STR(a, r->run_id);
+	m->source = PB_STR(a, r->source);
+	m->counters = pb_counters(a, &r->counters);
+	if (!m->job || !m->run_id || !m->source || !m->counters)
+		return -ENOMEM;
+	m->start_unix_ns = r->start_ns;
+	m->end_unix_ns = r->end_ns;
+	m->outcome = pb_outcome(r->outcome);
+	m->exit_code = r->exit_code;
+	m->signal = r->signal;
+	m->oom_killed = r->oom_killed;
+	m->restart = r->restart;
+	if ((err = pb_db(a, r->n_db, r->db, &m->n_db, &m->db)))
+		return err;
+	if ((err = pb_outputs(a, r->n_outputs, r->outputs, &m->n_outputs, &m->outputs)))
+		return err;
+
+	size_t nl = r->n_labels < JM_LABELS_MAX ? r->n_labels : JM_LABELS_MAX;
+	if (nl) {
+		Jobmeter__V1__Label **pp = pb_alloc_n(a, nl, sizeof(*pp));
+		Jobmeter__V1__Label *ms = pb_alloc_n(a, nl, sizeof(*ms));
+		if (!pp || !ms)
+			return -ENOMEM;
+		for (size_t i = 0; i < nl; i++) {
+			jobmeter__v1__label__init(&ms[i]);
+			ms[i].key = PB_STR(a, r->labels[i].key);
+			ms[i].value = PB_STR(a, r->labels[i].value);
+			if (!ms[i].key || !ms[i].value)
+				return -ENOMEM;
+			pp[i] = &ms[i];
+		}
+		m->labels = pp;
+		m->n_labels = nl;
+	}
+	return 0;
+}
+
+static int pb_window(struct pb_arena *a, const struct jm_window_record *w, Jobmeter__V1__JobWindow *m)
+{
+	int err;
+	jobmeter__v1__job_window__init(m);
+	m->job = PB_STR(a, w->job);
+	m->run_id = PB_STR(a, w->run_id);
+	m->counters = pb_counters(a, &w->counters);
+	if (!m->job || !m->run_id || !m->counters)
+		return -ENOMEM;
+	m->start_unix_ns = w->start_ns;
+	m->end_unix_ns = w->end_ns;
+	if ((err = pb_db(a, w->n_db, w->db, &m->n_db, &m->db)))
+		return err;
+	return pb_outputs(a, w->n_outputs, w->outputs, &m->n_outputs, &m->outputs);
+}
+
+static int pb_batch(struct pb_arena *a, const struct jm_batch *b, Jobmeter__V1__Batch *m)
+{
+	jobmeter__v1__batch__init(m);
+	m->schema_version = JM_PB_SCHEMA_VERSION;
+	m->seq = b->seq;
+	m->window_start_unix_ns = b->window_start_ns;
+	m->window_end_unix_ns = b->window_end_ns;
+
+	Jobmeter__V1__AgentIdentity *id = pb_alloc(a, sizeof(*id));
+	Jobmeter__V1__HostUsage *host = pb_alloc(a, sizeof(*host));
+	Jobmeter__V1__LossCounters *loss = pb_alloc(a, sizeof(*loss));
+	if (!id || !host || !loss)
+		return -ENOMEM;
+
+	jobmeter__v1__agent_identity__init(id);
+	id->host = PB_STR(a, b->agent.host);
+	id->agent_id = PB_STR(a, b->agent.agent_id);
+	id->boot_id = PB_STR(a, b->agent.boot_id);
+	id->kernel = PB_STR(a, b->agent.kernel);
+	id->version = PB_STR(a, b->agent.version);
+	if (!id->host || !id->agent_id || !id->boot_id || !id->kernel || !id->version)
+		return -ENOMEM;
+	m->agent = id;
+
+	jobmeter__v1__host_usage__init(host);
+	host->cpu_cores = b->host.cpu_cores;
+	host->cpu_busy_s = b->host.cpu_busy_s;
+	host->mem_total_bytes = b->host.mem_total_bytes;
+	host->mem_used_bytes = b->host.mem_used_bytes;
+	host->window_s = b->host.window_s;
+	m->host = host;
+
+	jobmeter__v1__loss_counters__init(loss);
+	loss->ringbuf_drops = b->loss.ringbuf_drops;
+	loss->map_full = b->loss.map_full;
+	loss->payload_drops = b->loss.payload_drops;
+	loss->payload_truncated = b->loss.payload_truncated;
+	loss->parse_errors = b->loss.parse_errors;
+	loss->statements_overflow = b->loss.statements_overflow;
+	loss->jobs_overflow = b->loss.jobs_overflow;
+	loss->spool_dropped_batches = b->loss.spool_dropped_batches;
+	loss->exits_synthesized = b->loss.exits_synthesized;
+	m->loss = loss;
+
+	if (b->n_runs) {
+		if (!b->runs)
+			return -EINVAL;
+		Jobmeter__V1__JobRun **pp = pb_alloc_n(a, b->n_runs, sizeof(*pp));
+		Jobmeter__V1__JobRun *ms = pb_alloc_n(a, b->n_runs, sizeof(*ms));
+		if (!pp || !ms)
+			return -ENOMEM;
+		for (size_t i = 0; i < b->n_runs; i++) {
+			int err = pb_run(a, &b->runs[i], &ms[i]);
+			if (err)
+				return err;
+			pp[i] = &ms[i];
+		}
+		m->runs = pp;
+		m->n_runs = b->n_runs;
+	}
+	if (b->n_windows) {
+		if (!b->windows)
+			return -EINVAL;
+		Jobmeter__V1__JobWindow **pp = pb_alloc_n(a, b->n_windows, sizeof(*pp));
+		Jobmeter__V1__JobWindow *ms = pb_alloc_n(a, b->n_windows, sizeof(*ms));
+		if (!pp || !ms)
+			return -ENOMEM;
+		for (size_t i = 0; i < b->n_windows; i++) {
+			int err = pb_window(a, &b->windows[i], &ms[i]);
+			if (err)
+				return err;
+			pp[i] = &ms[i];
+		}
+		m->windows = pp;
+		m->n_windows = b->n_windows;
+	}
+	return 0;
+}
+
+int jm_render_batch_pb(const struct jm_batch *b, uint8_t **out, size_t *len)
+{
+	struct pb_arena arena = { 0 };
+	Jobmeter__V1__Batch msg;
+	uint8_t *buf = NULL;
+	int err;
+
+	*out = NULL;
+	*len = 0;
+	if ((err = pb_batch(&arena, b, &msg)))
+		goto out;
+	size_t size = jobmeter__v1__batch__get_packed_size(&msg);
+	buf = malloc(size ? size : 1);
+	if (!buf) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (jobmeter__v1__batch__pack(&msg, buf) != size) {
+		/* protobuf-c sized it and packed it from the same tree; a mismatch
+		 * means memory corruption, never something to ship. */
+		err = -EIO;
+		goto out;
+	}
+	*out = buf;
+	*len = size;
+	buf = NULL;
+out:
+	free(buf);
+	pb_arena_free(&arena);
+	return err;
+}
