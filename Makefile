@@ -32,7 +32,9 @@ CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURC
              -DJOBMETER_VERSION='"$(VERSION)"'
 LDLIBS    := -lbpf -lelf -lz -lprotobuf-c -lyaml -lcurl -lmicrohttpd -lsqlite3 -lpthread -lm
 
+# uapi headers only (linux/types.h, linux/bpf.h): the multiarch dir supplies asm/.
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wno-unused-function \
+              -I/usr/include/$(shell $(CC) -dumpmachine) \
               -Ibpf -I$(BUILD) -mcpu=v3
 
 # ---- sources (wildcards: adding a module needs no Makefile edit) ----
@@ -65,6 +67,7 @@ ifneq ($(REPORT_SRCS),)
 BINS += $(BIN)/jobmeter-report
 endif
 
+.SECONDARY:
 .PHONY: all deps test unit integration demo fuzz bench clean install deb
 .DEFAULT_GOAL := all
 all: $(BINS) $(UNIT_BINS) $(HELPER_BINS)

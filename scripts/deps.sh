@@ -10,8 +10,10 @@ PKGS=(
   # tests and demo: real services and independent oracles
   sqlite3 postgresql postgresql-contrib mariadb-server mariadb-client prometheus
   bpftrace time jq curl openssl iproute2 util-linux libcap2-bin procps
-  systemd lintian dpkg-dev nodejs npm chromium
+  systemd lintian dpkg-dev chromium
 )
+# Node.js: this image ships node+npm outside apt; Debian's npm would conflict.
+command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
