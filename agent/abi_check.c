@@ -1,0 +1,26 @@
+/* Compile-time guard of the kernel <-> user ABI (bpf/process.h, bpf/io.h):
+ * the BPF programs are compiled by clang for the BPF target, the agent by gcc
+ * for the host; these asserts make any layout disagreement a build error. */
+#include <stddef.h>
+#include "bpf/process.h"
+#include "bpf/io.h"
+
+_Static_assert(sizeof(struct jm_ev_hdr) == 16, "jm_ev_hdr");
+_Static_assert(sizeof(struct jm_proc_io) == 32, "jm_proc_io");
+_Static_assert(sizeof(struct jm_proc_life) == 16, "jm_proc_life");
+_Static_assert(offsetof(struct jm_ev_exec, cgroup_id) == 16, "exec.cgroup_id");
+_Static_assert(offsetof(struct jm_ev_exec, comm) == 40, "exec.comm");
+_Static_assert(offsetof(struct jm_ev_exec, filename) == 56, "exec.filename");
+_Static_assert(sizeof(struct jm_ev_exec) == 56 + JM_PATH_LEN + JM_ARGS_LEN + JM_ENV_LEN + JM_ENV_STR_MAX, "exec");
+_Static_assert(sizeof(struct jm_ev_fork) == 24, "fork");
+_Static_assert(offsetof(struct jm_ev_exit, io) == 32, "exit.io");
+_Static_assert(sizeof(struct jm_ev_exit) == 80, "exit");
+_Static_assert(sizeof(struct jm_ev_connect) == 32 + JM_SOCKADDR_LEN, "connect");
+_Static_assert(sizeof(struct jm_ev_close) == 24, "close");
+_Static_assert(sizeof(struct jm_ev_open) == 32 + JM_PATH_LEN, "open");
+_Static_assert(sizeof(struct jm_ev_rename) == 24 + 2 * JM_PATH_LEN, "rename");
+_Static_assert(sizeof(struct jm_payload_hdr) == 32, "payload hdr");
+
+/* Keeps the translation unit non-empty under -Wpedantic. */
+int jm_abi_version(void);
+int jm_abi_version(void) { return 1; }

@@ -1,0 +1,226 @@
+#include "agent.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "identity/identity.h"
+#include "jobs.h"
+#include "log.h"
+#include "model.h"
+#include "probes.h"
+#include "process.h"
+#include "render_json.h"
+
+struct jm_agent {
+	const struct jm_config *cfg;
+	struct jm_probes *probes;
+	struct jm_jobs *jobs;
+	struct jm_tracker *tracker;
+	FILE *jsonl;
+	bool jsonl_owned;
+	struct jm_buf line;
+	struct jm_loss loss;              /* cumulative, user space + kernel */
+	struct jm_loss loss_reported;     /* as of the last loss line */
+};
+
+static int64_t now_unix_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void write_line(struct jm_agent *ag)
+{
+	if (!ag->jsonl || ag->line.oom || !ag->line.len)
+		return;
+	if (fwrite(ag->line.data, 1, ag->line.len, ag->jsonl) != ag->line.len ||
+	    fflush(ag->jsonl))
+		jm_warn("cannot write JSONL output: %s", strerror(errno));
+}
+
+static void on_run_done(void *ctx, const struct jm_run_record *r)
+{
+	struct jm_agent *ag = ctx;
+	jm_buf_reset(&ag->line);
+	jm_json_run(&ag->line, r);
+	write_line(ag);
+}
+
+static void on_window(void *ctx, const struct jm_window_record *w)
+{
+	struct jm_agent *ag = ctx;
+	jm_buf_reset(&ag->line);
+	jm_json_window(&ag->line, w);
+	write_line(ag);
+}
+
+static int on_event(void *ctx, const void *data, size_t len)
+{
+	struct jm_agent *ag = ctx;
+	return jm_tracker_on_event(ag->tracker, data, len);
+}
+
+static int on_payload(void *ctx, const void *data, size_t len)
+{
+	(void)ctx;
+	(void)data;
+	(void)len;
+	return 0;
+}
+
+static bool has_rules(const struct jm_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_jobs; i++) {
+		const struct jm_cfg_job *j = &cfg->jobs[i];
+		if (j->comm[0] || j->exe_glob[0] || j->cgroup_glob[0] || j->has_argv)
+			return true;
+	}
+	return cfg->n_systemd > 0 || cfg->k8s_enabled;
+}
+
+static bool has_file_outputs(const struct jm_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_jobs; i++)
+		for (size_t k = 0; k < cfg->jobs[i].n_outputs; k++)
+			if (cfg->jobs[i].outputs[k].is_file)
+				return true;
+	return false;
+}
+
+int jm_agent_open(struct jm_agent **out, const struct jm_config *cfg,
+		  const struct jm_cli_opts *opts)
+{
+	struct jm_agent *ag = calloc(1, sizeof(*ag));
+	struct jm_probe_opts po;
+	int err = -ENOMEM;
+
+	if (!ag)
+		return -ENOMEM;
+	ag->cfg = cfg;
+	jm_buf_init(&ag->line);
+	if (opts->jsonl) {
+		if (strcmp(opts->jsonl, "-") == 0) {
+			ag->jsonl = stdout;
+		} else {
+			ag->jsonl = fopen(opts->jsonl, "ae");
+			if (!ag->jsonl) {
+				err = -errno;
+				jm_err("cannot open --jsonl %s: %s", opts->jsonl, strerror(errno));
+				goto fail;
+			}
+			ag->jsonl_owned = true;
+		}
+	}
+
+	struct jm_jobs_sink sink = { .run_done = on_run_done, .window = on_window, .ctx = ag };
+	ag->jobs = jm_jobs_new(cfg->max_jobs, &sink);
+	if (!ag->jobs)
+		goto fail;
+	jm_jobs_set_max_fingerprints(ag->jobs, cfg->db_max_fingerprints);
+
+	memset(&po, 0, sizeof(po));
+	char prefixes[JM_ENV_PREFIX_MAX][JM_ENV_PREFIX_LEN];
+	po.n_env_keys = jm_env_identity_prefixes(cfg, prefixes, JM_ENV_PREFIX_MAX);
+	for (size_t i = 0; i < po.n_env_keys; i++)
+		snprintf(po.env_keys[i], sizeof(po.env_keys[i]), "%s", prefixes[i]);
+	po.emit_all_exits = has_rules(cfg);
+	po.track_outputs = has_file_outputs(cfg);
+	po.cap_head = cfg->db_capture_bytes;
+	po.cap_tail = 256;
+	err = jm_probes_open(&ag->probes, &po, on_event, on_payload, ag);
+	if (err)
+		goto fail;
+	ag->tracker = jm_tracker_new(cfg, ag->probes, ag->jobs, &ag->loss);
+	if (!ag->tracker) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	jm_tracker_scan_existing(ag->tracker);
+	*out = ag;
+	return 0;
+fail:
+	jm_agent_close(ag);
+	return err;
+}
+
+void jm_agent_close(struct jm_agent *ag)
+{
+	if (!ag)
+		return;
+	jm_tracker_free(ag->tracker);
+	jm_probes_close(ag->probes);
+	jm_jobs_free(ag->jobs);
+	if (ag->jsonl_owned)
+		fclose(ag->jsonl);
+	jm_buf_free(&ag->line);
+	free(ag);
+}
+
+int jm_agent_epoll_fd(struct jm_agent *ag)
+{
+	return jm_probes_epoll_fd(ag->probes);
+}
+
+void jm_agent_poll(struct jm_agent *ag)
+{
+	int n = jm_probes_poll(ag->probes, 0);
+	if (n < 0 && n != -EINTR)
+		jm_warn("ring buffer poll: %s", strerror(-n));
+}
+
+void jm_agent_sample(struct jm_agent *ag)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	jm_tracker_sample(ag->tracker, (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec);
+}
+
+/* Fold the kernel's counters into the cumulative loss and print a loss line
+ * when anything was dropped since the last one. */
+static void report_loss(struct jm_agent *ag, int64_t now)
+{
+	uint64_t k[JM_STAT_MAX];
+	struct jm_jobs_stats js;
+	struct jm_loss *l = &ag->loss, d;
+
+	if (jm_probes_stats(ag->probes, k) == 0) {
+		l->ringbuf_drops = k[JM_STAT_EVENTS_DROPPED];
+		l->payload_drops = k[JM_STAT_PAYLOADS_DROPPED];
+		l->map_full = k[JM_STAT_PROCS_FULL] + k[JM_STAT_CONNS_FULL];
+		l->payload_truncated = k[JM_STAT_PAYLOAD_TRUNC];
+	}
+	jm_jobs_stats(ag->jobs, &js);
+	l->jobs_overflow = js.jobs_overflow;
+	l->statements_overflow = js.statements_overflow;
+
+#define D(f) d.f = l->f - ag->loss_reported.f
+	D(ringbuf_drops); D(map_full); D(payload_drops); D(payload_truncated); D(parse_errors);
+	D(statements_overflow); D(jobs_overflow); D(spool_dropped_batches); D(exits_synthesized);
+#undef D
+	/* Truncated payload heads are by design (head+tail capture), not loss. */
+	if (d.ringbuf_drops || d.map_full || d.payload_drops || d.parse_errors ||
+	    d.statements_overflow || d.jobs_overflow || d.spool_dropped_batches ||
+	    d.exits_synthesized) {
+		jm_buf_reset(&ag->line);
+		jm_json_loss(&ag->line, now, &d, l);
+		write_line(ag);
+		jm_warn("data lost this interval: ringbuf=%llu map_full=%llu payload=%llu "
+			"parse=%llu exits_synthesized=%llu",
+			(unsigned long long)d.ringbuf_drops, (unsigned long long)d.map_full,
+			(unsigned long long)d.payload_drops, (unsigned long long)d.parse_errors,
+			(unsigned long long)d.exits_synthesized);
+		ag->loss_reported = *l;
+	}
+}
+
+void jm_agent_window(struct jm_agent *ag)
+{
+	int64_t now = now_unix_ns();
+	jm_jobs_flush_windows(ag->jobs, now);
+	report_loss(ag, now);
+}

@@ -1,0 +1,20 @@
+/* The daemon's context: everything the agent owns, wired together.  main.c
+ * runs the loop; this module decides what happens on each tick. */
+#ifndef JM_AGENT_H
+#define JM_AGENT_H
+#include "cli.h"
+#include "config.h"
+
+struct jm_agent;
+
+int jm_agent_open(struct jm_agent **out, const struct jm_config *cfg,
+		  const struct jm_cli_opts *opts) __attribute__((warn_unused_result));
+void jm_agent_close(struct jm_agent *ag);
+int jm_agent_epoll_fd(struct jm_agent *ag);
+/* Drain both ring buffers. */
+void jm_agent_poll(struct jm_agent *ag);
+/* Once a second: sample live job processes. */
+void jm_agent_sample(struct jm_agent *ag);
+/* Once an interval: windows, loss line, batch. */
+void jm_agent_window(struct jm_agent *ag);
+#endif

@@ -1,0 +1,363 @@
+#include "jobs.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+struct job {
+	char name[JM_JOB_NAME_MAX];
+	bool last_failed;                 /* outcome of the last finished run */
+	char last_run_id[JM_RUN_ID_MAX];
+	struct jm_run *runs;              /* active runs */
+	/* window accumulators (deltas since the last flush) */
+	bool win_dirty;
+	struct jm_counters win;
+	size_t n_win_db;
+	struct jm_db_stats *win_db;
+	size_t n_win_out;
+	struct jm_output_write *win_out;
+};
+
+struct jm_jobs;
+
+struct jm_run {
+	struct jm_jobs *tab;
+	struct job *job;
+	struct jm_run *next;
+	struct jm_run_record rec;         /* grows while the run is active */
+	unsigned live;                    /* processes alive */
+	bool root_exited;
+	int root_status;
+};
+
+struct jm_jobs {
+	unsigned max_jobs;
+	unsigned max_fingerprints;
+	struct jm_jobs_sink sink;
+	size_t n_jobs, cap_jobs;
+	struct job **jobs;
+	uint64_t run_seq;
+	uint64_t jobs_overflow;
+	int64_t last_flush_ns;
+};
+
+struct jm_jobs *jm_jobs_new(unsigned max_jobs, const struct jm_jobs_sink *sink)
+{
+	struct jm_jobs *j = calloc(1, sizeof(*j));
+	if (!j)
+		return NULL;
+	j->max_jobs = max_jobs ? max_jobs : 1000;
+	j->max_fingerprints = 200;
+	j->sink = *sink;
+	return j;
+}
+
+static void free_db(struct jm_db_stats *db, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(db[i].statements);
+	free(db);
+}
+
+static void free_run(struct jm_run *r)
+{
+	free_db(r->rec.db, r->rec.n_db);
+	free(r->rec.outputs);
+	free(r);
+}
+
+void jm_jobs_free(struct jm_jobs *j)
+{
+	if (!j)
+		return;
+	for (size_t i = 0; i < j->n_jobs; i++) {
+		struct job *b = j->jobs[i];
+		for (struct jm_run *r = b->runs, *n; r; r = n) {
+			n = r->next;
+			free_run(r);
+		}
+		free_db(b->win_db, b->n_win_db);
+		free(b->win_out);
+		free(b);
+	}
+	free(j->jobs);
+	free(j);
+}
+
+void jm_jobs_set_max_fingerprints(struct jm_jobs *j, unsigned n)
+{
+	j->max_fingerprints = n;
+}
+
+static struct job *find_job(struct jm_jobs *j, const char *name, bool create)
+{
+	for (size_t i = 0; i < j->n_jobs; i++)
+		if (strcmp(j->jobs[i]->name, name) == 0)
+			return j->jobs[i];
+	if (!create)
+		return NULL;
+	if (j->n_jobs >= j->max_jobs) {
+		if (j->jobs_overflow++ == 0)
+			jm_warn("job cap (%u) reached: job \"%s\" and later new jobs are not tracked",
+				j->max_jobs, name);
+		return NULL;
+	}
+	if (j->n_jobs == j->cap_jobs) {
+		size_t nc = j->cap_jobs ? j->cap_jobs * 2 : 16;
+		struct job **nj = realloc(j->jobs, nc * sizeof(*nj));
+		if (!nj)
+			return NULL;
+		j->jobs = nj;
+		j->cap_jobs = nc;
+	}
+	struct job *b = calloc(1, sizeof(*b));
+	if (!b)
+		return NULL;
+	snprintf(b->name, sizeof(b->name), "%s", name);
+	j->jobs[j->n_jobs++] = b;
+	return b;
+}
+
+struct jm_run *jm_jobs_proc_start(struct jm_jobs *j, const char *job, const char *run_id,
+				  const char *source, int64_t now_ns)
+{
+	struct job *b = find_job(j, job, true);
+	struct jm_run *r;
+
+	if (!b)
+		return NULL;
+	for (r = b->runs; r; r = r->next) {
+		if (!run_id || !*run_id || strcmp(r->rec.run_id, run_id) == 0) {
+			jm_run_proc_join(r);
+			return r;
+		}
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	r->tab = j;
+	r->job = b;
+	snprintf(r->rec.job, sizeof(r->rec.job), "%s", job);
+	if (run_id && *run_id)
+		snprintf(r->rec.run_id, sizeof(r->rec.run_id), "%s", run_id);
+	else
+		snprintf(r->rec.run_id, sizeof(r->rec.run_id), "%llx-%llu",
+			 (unsigned long long)(now_ns / 1000000), (unsigned long long)++j->run_seq);
+	snprintf(r->rec.source, sizeof(r->rec.source), "%s", source ? source : "");
+	r->rec.start_ns = now_ns;
+	r->rec.restart = b->last_failed;
+	r->next = b->runs;
+	b->runs = r;
+	jm_run_proc_join(r);
+	return r;
+}
+
+void jm_run_proc_join(struct jm_run *r)
+{
+	struct jm_counters d = { .processes = 1 };
+	r->live++;
+	jm_run_add(r, &d);
+}
+
+static void add_counters(struct jm_counters *a, const struct jm_counters *d)
+{
+	a->processes += d->processes;
+	a->cpu_s += d->cpu_s;
+	a->mem_gib_s += d->mem_gib_s;
+	a->file_read_bytes += d->file_read_bytes;
+	a->file_write_bytes += d->file_write_bytes;
+	a->net_rx_bytes += d->net_rx_bytes;
+	a->net_tx_bytes += d->net_tx_bytes;
+	if (d->peak_rss_bytes > a->peak_rss_bytes)
+		a->peak_rss_bytes = d->peak_rss_bytes;
+}
+
+void jm_run_add(struct jm_run *r, const struct jm_counters *d)
+{
+	add_counters(&r->rec.counters, d);
+	add_counters(&r->job->win, d);
+	r->job->win_dirty = true;
+}
+
+void jm_run_rss(struct jm_run *r, uint64_t rss)
+{
+	struct jm_counters d = { .peak_rss_bytes = rss };
+	jm_run_add(r, &d);
+}
+
+void jm_run_oom(struct jm_run *r)
+{
+	r->rec.oom_killed = true;
+}
+
+void jm_run_label(struct jm_run *r, const char *key, const char *value)
+{
+	struct jm_run_record *rec = &r->rec;
+	size_t i;
+	for (i = 0; i < rec->n_labels; i++)
+		if (strcmp(rec->labels[i].key, key) == 0)
+			break;
+	if (i == JM_LABELS_MAX)
+		return;
+	snprintf(rec->labels[i].key, sizeof(rec->labels[i].key), "%s", key);
+	snprintf(rec->labels[i].value, sizeof(rec->labels[i].value), "%s", value);
+	if (i == rec->n_labels)
+		rec->n_labels++;
+}
+
+static struct jm_db_stats *db_slot(struct jm_db_stats **arr, size_t *n, enum jm_db_system sys,
+				   const char *endpoint)
+{
+	for (size_t i = 0; i < *n; i++)
+		if ((*arr)[i].system == sys && strcmp((*arr)[i].endpoint, endpoint) == 0)
+			return &(*arr)[i];
+	struct jm_db_stats *na = realloc(*arr, (*n + 1) * sizeof(*na));
+	if (!na)
+		return NULL;
+	*arr = na;
+	struct jm_db_stats *s = &na[(*n)++];
+	memset(s, 0, sizeof(*s));
+	s->system = sys;
+	snprintf(s->endpoint, sizeof(s->endpoint), "%s", endpoint);
+	return s;
+}
+
+struct jm_db_stats *jm_run_db(struct jm_run *r, enum jm_db_system sys, const char *endpoint,
+			      bool window)
+{
+	if (window) {
+		r->job->win_dirty = true;
+		return db_slot(&r->job->win_db, &r->job->n_win_db, sys, endpoint);
+	}
+	return db_slot(&r->rec.db, &r->rec.n_db, sys, endpoint);
+}
+
+static void output_set(struct jm_output_write **arr, size_t *n, enum jm_output_kind kind,
+		       const char *name, int64_t ts)
+{
+	for (size_t i = 0; i < *n; i++) {
+		if ((*arr)[i].kind == kind && strcmp((*arr)[i].name, name) == 0) {
+			if (ts > (*arr)[i].last_write_ns)
+				(*arr)[i].last_write_ns = ts;
+			return;
+		}
+	}
+	struct jm_output_write *na = realloc(*arr, (*n + 1) * sizeof(*na));
+	if (!na)
+		return;
+	*arr = na;
+	struct jm_output_write *o = &na[(*n)++];
+	memset(o, 0, sizeof(*o));
+	o->kind = kind;
+	snprintf(o->name, sizeof(o->name), "%s", name);
+	o->last_write_ns = ts;
+}
+
+void jm_run_output(struct jm_run *r, enum jm_output_kind kind, const char *name, int64_t ts)
+{
+	output_set(&r->rec.outputs, &r->rec.n_outputs, kind, name, ts);
+	output_set(&r->job->win_out, &r->job->n_win_out, kind, name, ts);
+	r->job->win_dirty = true;
+}
+
+const char *jm_run_job(const struct jm_run *r) { return r->rec.job; }
+const char *jm_run_id(const struct jm_run *r) { return r->rec.run_id; }
+unsigned jm_run_live(const struct jm_run *r) { return r->live; }
+
+static void finish_run(struct jm_jobs *j, struct jm_run *r, int64_t now_ns)
+{
+	struct job *b = r->job;
+	struct jm_run_record *rec = &r->rec;
+	int st = r->root_status;
+
+	rec->end_ns = now_ns;
+	if (r->root_exited && (st & 0x7f)) {               /* killed by a signal */
+		rec->signal = st & 0x7f;
+		rec->exit_code = -1;
+	} else {
+		rec->signal = 0;
+		rec->exit_code = (st >> 8) & 0xff;
+	}
+	rec->outcome = (rec->signal == 0 && rec->exit_code == 0 && !rec->oom_killed) ?
+		       JM_OUTCOME_SUCCESS : JM_OUTCOME_FAILURE;
+	b->last_failed = rec->outcome == JM_OUTCOME_FAILURE;
+	snprintf(b->last_run_id, sizeof(b->last_run_id), "%s", rec->run_id);
+	b->win_dirty = true;
+
+	for (struct jm_run **pp = &b->runs; *pp; pp = &(*pp)->next) {
+		if (*pp == r) {
+			*pp = r->next;
+			break;
+		}
+	}
+	if (j->sink.run_done)
+		j->sink.run_done(j->sink.ctx, rec);
+	free_run(r);
+}
+
+void jm_run_proc_exit(struct jm_run *r, bool is_root, int status, int64_t now_ns)
+{
+	if (is_root && !r->root_exited) {
+		r->root_exited = true;
+		r->root_status = status;
+	}
+	if (r->live)
+		r->live--;
+	if (r->live == 0)
+		finish_run(r->tab, r, now_ns);
+}
+
+static void emit_window(struct jm_jobs *j, struct job *b, int64_t now_ns)
+{
+	struct jm_window_record w;
+
+	memset(&w, 0, sizeof(w));
+	snprintf(w.job, sizeof(w.job), "%s", b->name);
+	snprintf(w.run_id, sizeof(w.run_id), "%s", b->runs ? b->runs->rec.run_id : b->last_run_id);
+	w.start_ns = j->last_flush_ns ? j->last_flush_ns : now_ns;
+	w.end_ns = now_ns;
+	w.counters = b->win;
+	/* Peak RSS of a window: what live processes hold now counts even if
+	 * no sample moved it during the window. */
+	w.n_db = b->n_win_db;
+	w.db = b->win_db;
+	w.n_outputs = b->n_win_out;
+	w.outputs = b->win_out;
+	if (j->sink.window)
+		j->sink.window(j->sink.ctx, &w);
+	free_db(b->win_db, b->n_win_db);
+	free(b->win_out);
+	b->win_db = NULL;
+	b->n_win_db = 0;
+	b->win_out = NULL;
+	b->n_win_out = 0;
+	memset(&b->win, 0, sizeof(b->win));
+	b->win_dirty = false;
+}
+
+void jm_jobs_flush_windows(struct jm_jobs *j, int64_t now_ns)
+{
+	for (size_t i = 0; i < j->n_jobs; i++) {
+		struct job *b = j->jobs[i];
+		if (b->win_dirty || b->runs)
+			emit_window(j, b, now_ns);
+	}
+	j->last_flush_ns = now_ns;
+}
+
+void jm_jobs_stats(const struct jm_jobs *j, struct jm_jobs_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->jobs = j->n_jobs;
+	st->jobs_overflow = j->jobs_overflow;
+	for (size_t i = 0; i < j->n_jobs; i++)
+		for (struct jm_run *r = j->jobs[i]->runs; r; r = r->next)
+			st->active_runs++;
+}
+
+unsigned jm_jobs_max_fingerprints(const struct jm_jobs *j)
+{
+	return j->max_fingerprints;
+}

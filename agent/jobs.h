@@ -1,0 +1,77 @@
+/* Jobs and runs: the state machine that turns process lifecycles into runs
+ * with outcomes, restarts and resource totals, plus per-job window deltas.
+ *
+ * Pure: no /proc, no BPF, no clock.  Callers (agent/process.c) pass kernel
+ * timestamps already converted to Unix ns.  That makes every rule below
+ * unit-testable with synthetic events (tests/unit/test_jobs.c):
+ *   - a run starts when the first process of a job appears and no run of that
+ *     job (with the same run id, when one is given) is active;
+ *   - a run ends when its last process exits;
+ *   - its outcome is its root process's: exit 0 = success, anything else =
+ *     failure with exit_code or signal; oom_killed when the kernel OOM-killed
+ *     any of its processes (that is a failure too);
+ *   - a run that starts after a failed run of the same job is a restart.
+ * Finished runs and windows are handed out through callbacks so that the
+ * JSONL writer, the batch builder and the Prometheus registry all see the
+ * same records. */
+#ifndef JM_JOBS_H
+#define JM_JOBS_H
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "model.h"
+
+struct jm_jobs;
+struct jm_run;
+
+struct jm_jobs_sink {
+	void (*run_done)(void *ctx, const struct jm_run_record *r);
+	void (*window)(void *ctx, const struct jm_window_record *w);
+	void *ctx;
+};
+
+struct jm_jobs *jm_jobs_new(unsigned max_jobs, const struct jm_jobs_sink *sink);
+void jm_jobs_free(struct jm_jobs *j);
+
+/* A process starts a run or joins the active one.  run_id may be NULL/""
+ * (generated).  Returns NULL when the job cap is reached (counted). */
+struct jm_run *jm_jobs_proc_start(struct jm_jobs *j, const char *job, const char *run_id,
+				  const char *source, int64_t now_ns);
+/* A child of a process of run r appeared (fork). */
+void jm_run_proc_join(struct jm_run *r);
+/* Resource deltas of one of r's processes (any field may be 0). */
+void jm_run_add(struct jm_run *r, const struct jm_counters *delta);
+/* Sampled or final RSS of one process, for peak_rss. */
+void jm_run_rss(struct jm_run *r, uint64_t rss_bytes);
+void jm_run_oom(struct jm_run *r);
+void jm_run_label(struct jm_run *r, const char *key, const char *value);
+/* One of r's processes exited.  is_root: it was the run's first process;
+ * status is the wait(2) status.  May finish the run (run_done callback);
+ * r must not be used after the call if the run finished. */
+void jm_run_proc_exit(struct jm_run *r, bool is_root, int status, int64_t now_ns);
+
+/* DB and output figures are attached to the run and the job window by the
+ * DB module through these (owned copies are made). */
+struct jm_db_stats *jm_run_db(struct jm_run *r, enum jm_db_system sys, const char *endpoint,
+			      bool window);
+void jm_run_output(struct jm_run *r, enum jm_output_kind kind, const char *name, int64_t ts_ns);
+
+const char *jm_run_job(const struct jm_run *r);
+const char *jm_run_id(const struct jm_run *r);
+unsigned jm_run_live(const struct jm_run *r);
+
+/* Emit one window per job that had activity since the last call. */
+void jm_jobs_flush_windows(struct jm_jobs *j, int64_t now_ns);
+
+struct jm_jobs_stats {
+	uint64_t jobs;
+	uint64_t active_runs;
+	uint64_t jobs_overflow;
+	uint64_t statements_overflow;
+};
+void jm_jobs_stats(const struct jm_jobs *j, struct jm_jobs_stats *st);
+
+/* Per-job cap of distinct statement fingerprints (config db.max_fingerprints). */
+void jm_jobs_set_max_fingerprints(struct jm_jobs *j, unsigned n);
+unsigned jm_jobs_max_fingerprints(const struct jm_jobs *j);
+#endif

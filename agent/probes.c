@@ -1,0 +1,288 @@
+#include "probes.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <linux/capability.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "process.skel.h"
+#include "io.skel.h"
+
+struct jm_rb_handler { jm_event_fn fn; void *ctx; };
+
+struct jm_probes {
+	struct process_bpf *proc;
+	struct io_bpf *io;
+	struct ring_buffer *rb;
+	int ncpus;
+	struct jm_proc_io *percpu;    /* scratch for per-CPU lookups */
+	struct jm_rb_handler handlers[2];
+};
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char line[512];
+	size_t n;
+
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	if (level == LIBBPF_WARN && strstr(fmt, "PROG LOAD LOG")) {
+		/* verifier logs are long: pass them through whole */
+		vfprintf(stderr, fmt, ap);
+		return 0;
+	}
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n && line[n - 1] == '\n')
+		line[--n] = 0;
+	jm_log(level == LIBBPF_WARN ? JM_LOG_WARN : JM_LOG_DEBUG, "libbpf: %s", line);
+	return 0;
+}
+
+/* Name the capability that is missing, instead of a bare EPERM: the most
+ * common failure of a hardened deployment. */
+static void explain_eperm(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = { 0 };
+	static const struct { int cap; const char *name; } need[] = {
+		{ 39 /* CAP_BPF */, "CAP_BPF" },
+		{ 38 /* CAP_PERFMON */, "CAP_PERFMON" },
+	};
+
+	if (syscall(SYS_capget, &hdr, data))
+		return;
+	if (data[0].effective & (1u << 21))          /* CAP_SYS_ADMIN covers all */
+		return;
+	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+		int c = need[i].cap;
+		if (!(data[c / 32].effective & (1u << (c % 32))))
+			jm_err("missing capability %s: the agent needs CAP_BPF and CAP_PERFMON "
+			       "(or CAP_SYS_ADMIN) to load and attach its eBPF programs",
+			       need[i].name);
+	}
+}
+
+static int rb_event(void *ctx, void *data, size_t len)
+{
+	struct jm_rb_handler *h = ctx;
+	return h->fn(h->ctx, data, len);
+}
+
+int jm_probes_open(struct jm_probes **out, const struct jm_probe_opts *o,
+		   jm_event_fn on_event, jm_event_fn on_payload, void *ctx)
+{
+	struct jm_probes *p;
+	int err = -ENOMEM;
+
+	libbpf_set_print(libbpf_print);
+	/* Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK. */
+	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+	(void)setrlimit(RLIMIT_MEMLOCK, &rl);
+
+	/* Classic tracepoints (oom:mark_victim) are found through tracefs.
+	 * Minimal hosts do not mount it; a container gets it as a mount. */
+	struct stat st;
+	if (stat("/sys/kernel/tracing/events", &st) && stat("/sys/kernel/debug/tracing/events", &st)) {
+		if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL))
+			jm_warn("tracefs is not mounted at /sys/kernel/tracing and mounting it "
+				"failed (%s): tracepoint attach will fail", strerror(errno));
+		else
+			jm_info("mounted tracefs at /sys/kernel/tracing");
+	}
+
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->ncpus = libbpf_num_possible_cpus();
+	if (p->ncpus <= 0 || p->ncpus > JM_MAX_CPUS) {
+		jm_err("unsupported number of possible CPUs: %d", p->ncpus);
+		err = -EINVAL;
+		goto fail;
+	}
+	p->percpu = calloc(p->ncpus, sizeof(*p->percpu));
+	if (!p->percpu)
+		goto fail;
+
+	/* 1. open */
+	p->proc = process_bpf__open();
+	p->io = io_bpf__open();
+	if (!p->proc || !p->io) {
+		err = -errno;
+		jm_err("cannot open BPF objects: %s", strerror(-err));
+		goto fail;
+	}
+	/* 2. rodata */
+	p->proc->rodata->n_env_keys = o->n_env_keys;
+	for (size_t i = 0; i < o->n_env_keys && i < JM_ENV_KEYS_MAX; i++)
+		memcpy((char *)p->proc->rodata->env_keys[i], o->env_keys[i], JM_ENV_KEY_LEN);
+	p->proc->rodata->page_size = sysconf(_SC_PAGESIZE);
+	p->proc->rodata->nr_cpus = p->ncpus;
+	p->proc->rodata->emit_all_exits = o->emit_all_exits;
+	p->io->rodata->cap_head = o->cap_head > JM_CAP_HEAD_MAX ? JM_CAP_HEAD_MAX : o->cap_head;
+	p->io->rodata->cap_tail = o->cap_tail > JM_CAP_TAIL_MAX ? JM_CAP_TAIL_MAX : o->cap_tail;
+	p->io->rodata->track_outputs = o->track_outputs;
+
+	/* 3. load: process.bpf.o owns the shared maps, io.bpf.o reuses them */
+	err = process_bpf__load(p->proc);
+	if (err) {
+		jm_err("cannot load process.bpf.o: %s", strerror(-err));
+		if (err == -EPERM || err == -EACCES)
+			explain_eperm();
+		goto fail;
+	}
+	struct { struct bpf_map *dst, *src; } shared[] = {
+		{ p->io->maps.procs, p->proc->maps.procs },
+		{ p->io->maps.lives, p->proc->maps.lives },
+		{ p->io->maps.events, p->proc->maps.events },
+		{ p->io->maps.stats, p->proc->maps.stats },
+	};
+	for (size_t i = 0; i < sizeof(shared) / sizeof(shared[0]); i++) {
+		err = bpf_map__reuse_fd(shared[i].dst, bpf_map__fd(shared[i].src));
+		if (err) {
+			jm_err("cannot share map %s: %s", bpf_map__name(shared[i].src), strerror(-err));
+			goto fail;
+		}
+	}
+	err = io_bpf__load(p->io);
+	if (err) {
+		jm_err("cannot load io.bpf.o: %s", strerror(-err));
+		goto fail;
+	}
+	/* 4. attach */
+	err = process_bpf__attach(p->proc);
+	if (!err)
+		err = io_bpf__attach(p->io);
+	if (err) {
+		jm_err("cannot attach tracepoints: %s", strerror(-err));
+		if (err == -EPERM || err == -EACCES)
+			explain_eperm();
+		goto fail;
+	}
+
+	p->handlers[0] = (struct jm_rb_handler){ on_event, ctx };
+	p->handlers[1] = (struct jm_rb_handler){ on_payload, ctx };
+	p->rb = ring_buffer__new(bpf_map__fd(p->proc->maps.events), rb_event, &p->handlers[0], NULL);
+	if (!p->rb || ring_buffer__add(p->rb, bpf_map__fd(p->io->maps.payloads), rb_event,
+				       &p->handlers[1])) {
+		err = -errno;
+		jm_err("cannot set up ring buffers: %s", strerror(-err));
+		goto fail;
+	}
+	*out = p;
+	return 0;
+fail:
+	jm_probes_close(p);
+	return err ? err : -EINVAL;
+}
+
+void jm_probes_close(struct jm_probes *p)
+{
+	if (!p)
+		return;
+	ring_buffer__free(p->rb);
+	io_bpf__destroy(p->io);
+	process_bpf__destroy(p->proc);
+	free(p->percpu);
+	free(p);
+}
+
+int jm_probes_poll(struct jm_probes *p, int timeout_ms)
+{
+	return ring_buffer__poll(p->rb, timeout_ms);
+}
+
+int jm_probes_epoll_fd(struct jm_probes *p)
+{
+	return ring_buffer__epoll_fd(p->rb);
+}
+
+int jm_probes_track(struct jm_probes *p, uint32_t tgid, int32_t threads)
+{
+	struct jm_proc_life life = { .threads = threads > 0 ? threads : 1 };
+
+	memset(p->percpu, 0, p->ncpus * sizeof(*p->percpu));
+	/* NOEXIST: the kernel may have tracked it already (env or fork). */
+	if (bpf_map_update_elem(bpf_map__fd(p->proc->maps.procs), &tgid, p->percpu, BPF_NOEXIST)) {
+		if (errno == EEXIST)
+			return 0;
+		return -errno;
+	}
+	if (bpf_map_update_elem(bpf_map__fd(p->proc->maps.lives), &tgid, &life, BPF_NOEXIST) &&
+	    errno != EEXIST) {
+		int e = -errno;
+		bpf_map_delete_elem(bpf_map__fd(p->proc->maps.procs), &tgid);
+		return e;
+	}
+	return 0;
+}
+
+void jm_probes_untrack(struct jm_probes *p, uint32_t tgid)
+{
+	bpf_map_delete_elem(bpf_map__fd(p->proc->maps.procs), &tgid);
+	bpf_map_delete_elem(bpf_map__fd(p->proc->maps.lives), &tgid);
+}
+
+int jm_probes_read_io(struct jm_probes *p, uint32_t tgid, struct jm_proc_io *io)
+{
+	memset(io, 0, sizeof(*io));
+	if (bpf_map_lookup_elem(bpf_map__fd(p->proc->maps.procs), &tgid, p->percpu))
+		return -errno;
+	for (int i = 0; i < p->ncpus; i++) {
+		io->file_read_bytes += p->percpu[i].file_read_bytes;
+		io->file_write_bytes += p->percpu[i].file_write_bytes;
+		io->net_rx_bytes += p->percpu[i].net_rx_bytes;
+		io->net_tx_bytes += p->percpu[i].net_tx_bytes;
+	}
+	return 0;
+}
+
+int jm_probes_conn_set(struct jm_probes *p, uint32_t tgid, uint32_t fd, uint32_t state)
+{
+	struct jm_conn_key k = { .tgid = tgid, .fd = fd };
+	/* EXIST: never resurrect an entry the kernel removed at close(). */
+	if (bpf_map_update_elem(bpf_map__fd(p->io->maps.conns), &k, &state, BPF_EXIST))
+		return -errno;
+	return 0;
+}
+
+void jm_probes_conn_del(struct jm_probes *p, uint32_t tgid, uint32_t fd)
+{
+	struct jm_conn_key k = { .tgid = tgid, .fd = fd };
+	bpf_map_delete_elem(bpf_map__fd(p->io->maps.conns), &k);
+}
+
+int jm_probes_stats(struct jm_probes *p, uint64_t out[JM_STAT_MAX])
+{
+	uint64_t *vals = calloc(p->ncpus, sizeof(uint64_t));
+	int err = 0;
+
+	if (!vals)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < JM_STAT_MAX; i++) {
+		out[i] = 0;
+		if (bpf_map_lookup_elem(bpf_map__fd(p->proc->maps.stats), &i, vals)) {
+			err = -errno;
+			break;
+		}
+		for (int c = 0; c < p->ncpus; c++)
+			out[i] += vals[c];
+	}
+	free(vals);
+	return err;
+}
+
+int jm_probes_ncpus(struct jm_probes *p)
+{
+	return p->ncpus;
+}

@@ -1,0 +1,52 @@
+/* The eBPF side of the agent: open -> set rodata -> load -> attach, the two
+ * ring buffers, map access for the process table, and the kernel's loss
+ * counters.  Everything libbpf-specific stays behind this header. */
+#ifndef JM_PROBES_H
+#define JM_PROBES_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bpf/process.h"
+#include "bpf/io.h"
+
+struct jm_probes;
+
+struct jm_probe_opts {
+	size_t n_env_keys;
+	char env_keys[JM_ENV_KEYS_MAX][JM_ENV_KEY_LEN];   /* "JOBMETER_JOB=" ... */
+	bool emit_all_exits;          /* rules exist: user space classifies execs */
+	bool track_outputs;           /* file outputs declared: opens/renames */
+	unsigned cap_head, cap_tail;  /* payload capture sizes */
+};
+
+/* Ring buffer consumers: data points into the ring, valid during the call. */
+typedef int (*jm_event_fn)(void *ctx, const void *data, size_t len);
+
+int jm_probes_open(struct jm_probes **out, const struct jm_probe_opts *o,
+		   jm_event_fn on_event, jm_event_fn on_payload, void *ctx)
+	__attribute__((warn_unused_result));
+void jm_probes_close(struct jm_probes *p);
+
+/* Consume what is pending in both rings (timeout_ms < 0 blocks). Returns the
+ * number of records, or -errno. */
+int jm_probes_poll(struct jm_probes *p, int timeout_ms);
+int jm_probes_epoll_fd(struct jm_probes *p);
+
+/* Process table (user-space side of membership). */
+int jm_probes_track(struct jm_probes *p, uint32_t tgid, int32_t threads)
+	__attribute__((warn_unused_result));
+void jm_probes_untrack(struct jm_probes *p, uint32_t tgid);
+/* Per-CPU byte counters of a live tracked process, summed. -ENOENT if gone. */
+int jm_probes_read_io(struct jm_probes *p, uint32_t tgid, struct jm_proc_io *io);
+
+/* DB connections: mark a (tgid, fd) as DB (keep copying) or forget it. */
+int jm_probes_conn_set(struct jm_probes *p, uint32_t tgid, uint32_t fd, uint32_t state);
+void jm_probes_conn_del(struct jm_probes *p, uint32_t tgid, uint32_t fd);
+
+/* Kernel loss counters (enum jm_stat), summed over CPUs. */
+int jm_probes_stats(struct jm_probes *p, uint64_t out[JM_STAT_MAX]);
+
+/* Number of possible CPUs the per-CPU maps were sized for. */
+int jm_probes_ncpus(struct jm_probes *p);
+#endif

@@ -1,0 +1,492 @@
+#include "process.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "identity/identity.h"
+#include "log.h"
+#include "procfs.h"
+#include "rules.h"
+#include "u32map.h"
+
+#define GIB (1024.0 * 1024.0 * 1024.0)
+#define CGCACHE 256
+
+struct proc {
+	uint32_t tgid;
+	struct jm_run *run;
+	bool is_root;
+	uint64_t cpu_base_ns;          /* CPU already used when tracking began */
+	uint64_t cpu_reported_ns;      /* handed to the run so far */
+	struct jm_proc_io io_reported;
+	uint64_t last_sample_mono;
+	int missing;                   /* samples that found it gone */
+};
+
+struct cg_entry {
+	uint64_t id;
+	char path[256];
+};
+
+struct jm_tracker {
+	const struct jm_config *cfg;
+	struct jm_probes *probes;
+	struct jm_jobs *jobs;
+	struct jm_loss *loss;
+	struct jm_u32map procs;
+	int64_t mono_to_unix;          /* unix_ns = mono_ns + offset */
+	char cg2root[256];
+	struct cg_entry cgcache[CGCACHE];
+	unsigned cg_next;
+};
+
+static int64_t clock_ns(clockid_t c)
+{
+	struct timespec ts;
+	clock_gettime(c, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void jm_tracker_clock_sync(struct jm_tracker *t)
+{
+	/* Bracket the realtime read with two monotonic reads; take the middle. */
+	int64_t m0 = clock_ns(CLOCK_MONOTONIC), r = clock_ns(CLOCK_REALTIME),
+		m1 = clock_ns(CLOCK_MONOTONIC);
+	t->mono_to_unix = r - (m0 + (m1 - m0) / 2);
+}
+
+int64_t jm_tracker_unix_ns(const struct jm_tracker *t, uint64_t mono_ns)
+{
+	return (int64_t)mono_ns + t->mono_to_unix;
+}
+
+struct jm_tracker *jm_tracker_new(const struct jm_config *cfg, struct jm_probes *probes,
+				  struct jm_jobs *jobs, struct jm_loss *loss)
+{
+	struct jm_tracker *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	if (jm_u32map_init(&t->procs, 1024)) {
+		free(t);
+		return NULL;
+	}
+	t->cfg = cfg;
+	t->probes = probes;
+	t->jobs = jobs;
+	t->loss = loss;
+	jm_cgroup2_root(t->cg2root, sizeof(t->cg2root));
+	jm_tracker_clock_sync(t);
+	return t;
+}
+
+void jm_tracker_free(struct jm_tracker *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->procs.cap; i++)
+		free(t->procs.vals[i]);
+	jm_u32map_free(&t->procs);
+	free(t);
+}
+
+size_t jm_tracker_live(const struct jm_tracker *t)
+{
+	return t->procs.len;
+}
+
+struct jm_run *jm_tracker_run_of(struct jm_tracker *t, uint32_t tgid)
+{
+	struct proc *p = jm_u32map_get(&t->procs, tgid);
+	return p ? p->run : NULL;
+}
+
+static const char *cgroup_path(struct jm_tracker *t, uint64_t id, uint32_t pid)
+{
+	for (unsigned i = 0; i < CGCACHE; i++)
+		if (t->cgcache[i].id == id && id)
+			return t->cgcache[i].path;
+	struct cg_entry *e = &t->cgcache[t->cg_next++ % CGCACHE];
+	e->id = 0;
+	/* The live process tells us cheaply; a walk of the tree otherwise. */
+	if (jm_proc_cgroup(pid, e->path, sizeof(e->path)) &&
+	    (!t->cg2root[0] || jm_cgroup_path_by_id(t->cg2root, id, e->path, sizeof(e->path))))
+		return NULL;
+	e->id = id;
+	return e->path;
+}
+
+/* Who does a process belong to?  Sources in priority order.  Fills job,
+ * run_id, source; labels go to the run afterwards. */
+struct attribution {
+	char job[JM_JOB_NAME_MAX];
+	char run_id[JM_RUN_ID_MAX];
+	const char *source;
+	bool k8s;
+	struct jm_k8s_names k8s_names;
+	char unit[128];
+};
+
+static bool attribute(struct jm_tracker *t, const char *env, size_t env_len,
+		      const struct jm_proc_facts *f, struct attribution *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (env_len && jm_env_identity(t->cfg, env, env_len, a->job, sizeof(a->job),
+				       a->run_id, sizeof(a->run_id)) == 1) {
+		a->source = "env";
+		return true;
+	}
+	int idx = jm_rules_match(t->cfg, f);
+	if (idx >= 0) {
+		snprintf(a->job, sizeof(a->job), "%s", t->cfg->jobs[idx].name);
+		a->source = "rule";
+		return true;
+	}
+	if (!f->cgroup)
+		return false;
+	if (t->cfg->n_systemd && jm_systemd_identity(t->cfg, f->cgroup, a->job, sizeof(a->job)) == 1) {
+		bool user = false;
+		(void)jm_systemd_unit_from_cgroup(f->cgroup, a->unit, sizeof(a->unit), &user);
+		a->source = "systemd";
+		return true;
+	}
+	struct jm_k8s_ids ids;
+	if (t->cfg->k8s_enabled && jm_k8s_parse_cgroup(f->cgroup, &ids)) {
+		char kind[16];
+		int r = jm_k8s_resolve(t->cfg->k8s_log_root, &ids, &a->k8s_names);
+		if (r >= JM_K8S_RESOLVE_POD) {
+			jm_k8s_job_name(a->k8s_names.ns, a->k8s_names.pod, a->job, sizeof(a->job),
+					kind, sizeof(kind));
+		} else {
+			/* No kubelet logs visible: still a job, named by pod UID. */
+			snprintf(a->job, sizeof(a->job), "pod/%s", ids.pod_uid);
+			a->k8s_names.restarts = -1;
+		}
+		/* A container restart is a new run of the same job. */
+		snprintf(a->run_id, sizeof(a->run_id), "%.36s-%.12s", ids.pod_uid, ids.container_id);
+		a->k8s = true;
+		a->source = "kubernetes";
+		return true;
+	}
+	return false;
+}
+
+static struct proc *proc_add(struct jm_tracker *t, uint32_t tgid, struct jm_run *run,
+			     bool is_root, uint64_t now_mono)
+{
+	struct proc *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->tgid = tgid;
+	p->run = run;
+	p->is_root = is_root;
+	p->last_sample_mono = now_mono;
+	if (jm_u32map_put(&t->procs, tgid, p)) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+static struct jm_run *start_run(struct jm_tracker *t, const struct attribution *a, int64_t now)
+{
+	struct jm_run *r = jm_jobs_proc_start(t->jobs, a->job, a->run_id, a->source, now);
+	if (!r)
+		return NULL;
+	if (a->k8s) {
+		jm_run_label(r, "k8s.namespace", a->k8s_names.ns);
+		jm_run_label(r, "k8s.pod", a->k8s_names.pod);
+		if (a->k8s_names.container[0])
+			jm_run_label(r, "k8s.container", a->k8s_names.container);
+	}
+	if (a->unit[0])
+		jm_run_label(r, "systemd.unit", a->unit);
+	return r;
+}
+
+/* Join NUL-separated argv into one space-separated string. */
+static void join_args(const char *args, size_t n, char *out, size_t outsz)
+{
+	size_t i, o = 0;
+	for (i = 0; i < n && o + 1 < outsz; i++)
+		out[o++] = args[i] ? args[i] : ' ';
+	while (o && out[o - 1] == ' ')
+		o--;
+	out[o] = 0;
+}
+
+/* Processes forked by a rule-matched process before user space matched it
+ * were not inherited by the kernel: find them in /proc. */
+struct sweep { struct jm_tracker *t; uint32_t parent; struct jm_run *run; uint64_t now; };
+
+static int sweep_child(void *ctx, uint32_t pid)
+{
+	struct sweep *s = ctx;
+	struct jm_pstat st;
+	if (jm_u32map_get(&s->t->procs, pid) || jm_proc_stat(pid, &st) || st.ppid != s->parent)
+		return 0;
+	int32_t threads = 1;
+	uint64_t rt = 0;
+	if (jm_proc_threads(pid, &threads, &rt) || jm_probes_track(s->t->probes, pid, threads))
+		return 0;
+	jm_run_proc_join(s->run);
+	struct proc *p = proc_add(s->t, pid, s->run, false, s->now);
+	if (p)
+		p->cpu_base_ns = 0;         /* forked after the parent started: all of it */
+	struct sweep sub = { s->t, pid, s->run, s->now };
+	(void)jm_proc_each(sweep_child, &sub);
+	return 0;
+}
+
+static void on_exec(struct jm_tracker *t, const struct jm_ev_exec *e)
+{
+	struct proc *p = jm_u32map_get(&t->procs, e->hdr.tgid);
+	int64_t now = jm_tracker_unix_ns(t, e->hdr.ts_ns);
+	size_t env_len = e->env_len < sizeof(e->env) ? e->env_len : sizeof(e->env);
+	struct attribution a;
+	char argv[JM_ARGS_LEN + 1], comm[JM_COMM_LEN + 1], exe[JM_PATH_LEN + 1];
+
+	join_args(e->args, e->args_len < JM_ARGS_LEN ? e->args_len : JM_ARGS_LEN, argv, sizeof(argv));
+	snprintf(comm, sizeof(comm), "%.*s", JM_COMM_LEN, e->comm);
+	snprintf(exe, sizeof(exe), "%.*s", JM_PATH_LEN, e->filename);
+
+	if (p) {
+		/* A job process exec'd something else.  A new identity variable
+		 * moves it (and what it forks from now on) to that job. */
+		if (!(e->flags & JM_F_ENV_MATCH) ||
+		    jm_env_identity(t->cfg, e->env, env_len, a.job, sizeof(a.job), a.run_id,
+				    sizeof(a.run_id)) != 1 ||
+		    strcmp(a.job, jm_run_job(p->run)) == 0)
+			return;
+		a.source = "env";
+		a.k8s = false;
+		a.unit[0] = 0;
+		struct jm_run *nr = start_run(t, &a, now);
+		if (!nr)
+			return;
+		jm_run_proc_exit(p->run, false, 0, now);   /* leaves the parent job's run */
+		p->run = nr;
+		p->is_root = true;
+		return;
+	}
+
+	struct jm_proc_facts f = { .comm = comm, .exe = exe, .argv = argv, .cgroup = NULL };
+	f.cgroup = cgroup_path(t, e->cgroup_id, e->hdr.tgid);
+	if (!attribute(t, (e->flags & JM_F_ENV_MATCH) ? e->env : "", (e->flags & JM_F_ENV_MATCH) ? env_len : 0,
+		       &f, &a)) {
+		if (e->flags & JM_F_TRACKED)              /* env prefix matched, no job */
+			jm_probes_untrack(t->probes, e->hdr.tgid);
+		return;
+	}
+	struct jm_run *r = start_run(t, &a, now);
+	if (!r) {
+		if (e->flags & JM_F_TRACKED)
+			jm_probes_untrack(t->probes, e->hdr.tgid);
+		t->loss->jobs_overflow++;
+		return;
+	}
+	p = proc_add(t, e->hdr.tgid, r, true, e->hdr.ts_ns);
+	if (!p)
+		return;
+	if (!(e->flags & JM_F_TRACKED)) {
+		/* Matched in user space: from exec on, the kernel counts it. Its
+		 * CPU since fork is its own, so the base stays 0 (as rusage). */
+		int err = jm_probes_track(t->probes, e->hdr.tgid, 1);
+		if (err) {
+			t->loss->map_full++;
+			jm_warn("cannot track pid %u of job %s: %s", e->hdr.tgid, a.job, strerror(-err));
+		}
+		struct sweep s = { t, e->hdr.tgid, r, e->hdr.ts_ns };
+		(void)jm_proc_each(sweep_child, &s);
+	}
+}
+
+static void on_fork(struct jm_tracker *t, const struct jm_ev_fork *e)
+{
+	struct proc *parent = jm_u32map_get(&t->procs, e->ppid);
+	if (!parent) {
+		/* The kernel inherited membership from a process we dropped. */
+		jm_probes_untrack(t->probes, e->hdr.tgid);
+		return;
+	}
+	if (jm_u32map_get(&t->procs, e->hdr.tgid))
+		return;
+	jm_run_proc_join(parent->run);
+	if (!proc_add(t, e->hdr.tgid, parent->run, false, e->hdr.ts_ns))
+		jm_warn("out of memory tracking pid %u", e->hdr.tgid);
+}
+
+/* Hand the difference between what a process has used and what its run has
+ * been told so far. */
+static void report(struct proc *p, uint64_t cpu_total_ns, const struct jm_proc_io *io,
+		   uint64_t rss, double mem_gib_s)
+{
+	struct jm_counters d = { 0 };
+	uint64_t cpu = cpu_total_ns > p->cpu_base_ns ? cpu_total_ns - p->cpu_base_ns : 0;
+
+	if (cpu > p->cpu_reported_ns) {
+		d.cpu_s = (double)(cpu - p->cpu_reported_ns) / 1e9;
+		p->cpu_reported_ns = cpu;
+	}
+#define DELTA(f) if (io->f > p->io_reported.f) { d.f = io->f - p->io_reported.f; p->io_reported.f = io->f; }
+	DELTA(file_read_bytes);
+	DELTA(file_write_bytes);
+	DELTA(net_rx_bytes);
+	DELTA(net_tx_bytes);
+#undef DELTA
+	d.peak_rss_bytes = rss;
+	d.mem_gib_s = mem_gib_s;
+	jm_run_add(p->run, &d);
+}
+
+static void proc_gone(struct jm_tracker *t, struct proc *p, int status, int64_t now)
+{
+	struct jm_run *r = p->run;
+	bool root = p->is_root;
+	jm_u32map_del(&t->procs, p->tgid);
+	free(p);
+	jm_run_proc_exit(r, root, status, now);
+}
+
+static void on_exit_ev(struct jm_tracker *t, const struct jm_ev_exit *e)
+{
+	struct proc *p = jm_u32map_get(&t->procs, e->hdr.tgid);
+	struct jm_proc_io io;
+
+	if (!p)
+		return;
+	if (e->flags & JM_F_TRACKED) {
+		io = e->io;
+	} else {
+		/* Exited before user space asked the kernel to track it. */
+		io = p->io_reported;
+		jm_probes_untrack(t->probes, e->hdr.tgid);
+	}
+	report(p, e->cpu_ns, &io, e->maxrss_bytes, 0);
+	proc_gone(t, p, e->status, jm_tracker_unix_ns(t, e->hdr.ts_ns));
+}
+
+int jm_tracker_on_event(struct jm_tracker *t, const void *data, size_t len)
+{
+	const struct jm_ev_hdr *h = data;
+
+	if (len < sizeof(*h))
+		return 0;
+	switch (h->type) {
+	case JM_EV_EXEC:
+		if (len >= sizeof(struct jm_ev_exec))
+			on_exec(t, data);
+		break;
+	case JM_EV_FORK:
+		if (len >= sizeof(struct jm_ev_fork))
+			on_fork(t, data);
+		break;
+	case JM_EV_EXIT:
+		if (len >= sizeof(struct jm_ev_exit))
+			on_exit_ev(t, data);
+		break;
+	case JM_EV_OOM: {
+		struct proc *p = jm_u32map_get(&t->procs, h->tgid);
+		if (p)
+			jm_run_oom(p->run);
+		break;
+	}
+	}
+	return 0;
+}
+
+/* ---- start-up scan ---- */
+
+static int scan_one(void *ctx, uint32_t pid)
+{
+	struct jm_tracker *t = ctx;
+	static char env[65536];    /* single-threaded start-up only */
+	char cmd[JM_ARGS_LEN + 1], argv[JM_ARGS_LEN + 1], exe[JM_PATH_LEN], cg[256];
+	struct jm_pstat st;
+	struct attribution a;
+	ssize_t n;
+
+	if (jm_u32map_get(&t->procs, pid) || jm_proc_stat(pid, &st))
+		return 0;
+	if (st.state == 'Z')
+		return 0;
+	n = jm_proc_read(pid, "environ", env, sizeof(env));
+	size_t env_len = n > 0 ? (size_t)n : 0;
+	n = jm_proc_read(pid, "cmdline", cmd, JM_ARGS_LEN);
+	if (n <= 0)
+		return 0;                          /* kernel thread */
+	join_args(cmd, (size_t)n, argv, sizeof(argv));
+	if (jm_proc_exe(pid, exe, sizeof(exe)) < 0)
+		exe[0] = 0;
+	struct jm_proc_facts f = { .comm = st.comm, .exe = exe, .argv = argv,
+				   .cgroup = jm_proc_cgroup(pid, cg, sizeof(cg)) ? NULL : cg };
+	if (!attribute(t, env, env_len, &f, &a))
+		return 0;
+	int32_t threads = 1;
+	uint64_t runtime = 0;
+	if (jm_proc_threads(pid, &threads, &runtime))
+		return 0;
+	if (jm_probes_track(t->probes, pid, threads)) {
+		t->loss->map_full++;
+		return 0;
+	}
+	int64_t now = clock_ns(CLOCK_REALTIME);
+	struct jm_run *r = start_run(t, &a, now);
+	if (!r) {
+		jm_probes_untrack(t->probes, pid);
+		return 0;
+	}
+	struct proc *p = proc_add(t, pid, r, jm_run_live(r) == 1, (uint64_t)clock_ns(CLOCK_MONOTONIC));
+	if (p)
+		p->cpu_base_ns = runtime;          /* count from now on */
+	jm_info("attributed running pid %u (%s) to job %s (%s)", pid, st.comm, a.job, a.source);
+	return 0;
+}
+
+void jm_tracker_scan_existing(struct jm_tracker *t)
+{
+	(void)jm_proc_each(scan_one, t);
+}
+
+/* ---- sampler ---- */
+
+void jm_tracker_sample(struct jm_tracker *t, uint64_t now_mono)
+{
+	int64_t now_unix;
+
+	jm_tracker_clock_sync(t);
+	now_unix = jm_tracker_unix_ns(t, now_mono);
+	for (size_t i = 0; i < t->procs.cap; i++) {
+		struct proc *p = t->procs.vals[i];
+		struct jm_pstat st;
+		struct jm_proc_io io;
+
+		if (!t->procs.keys[i] || !p)
+			continue;
+		int ioerr = jm_probes_read_io(t->probes, p->tgid, &io);
+		if (jm_proc_stat(p->tgid, &st) || ioerr) {
+			/* Gone, or its exit event is still in the ring buffer.
+			 * Two misses in a row (>= 1 s) means the exit was lost. */
+			if (++p->missing >= 3 && ioerr && jm_proc_stat(p->tgid, &st)) {
+				t->loss->exits_synthesized++;
+				jm_warn("pid %u of job %s vanished without an exit event",
+					p->tgid, jm_run_job(p->run));
+				proc_gone(t, p, 0, now_unix);
+				i--;              /* backward shift may have moved an entry here */
+			}
+			continue;
+		}
+		p->missing = 0;
+		double dt = now_mono > p->last_sample_mono ?
+			    (double)(now_mono - p->last_sample_mono) / 1e9 : 0;
+		p->last_sample_mono = now_mono;
+		/* Zombies have released their memory and report 0 CPU/RSS
+		 * deltas; their exit event carries the final figures. */
+		if (st.state == 'Z')
+			continue;
+		report(p, st.cpu_ns > p->cpu_base_ns ? st.cpu_ns : p->cpu_base_ns, &io,
+		       st.rss_bytes, (double)st.rss_bytes / GIB * dt);
+	}
+}

@@ -1,0 +1,234 @@
+#include "procfs.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int read_file(const char *path, char *buf, size_t len, ssize_t *got)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n, total = 0;
+
+	if (fd < 0)
+		return -errno;
+	while ((size_t)total < len) {
+		n = read(fd, buf + total, len - total);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			int e = -errno;
+			close(fd);
+			return e;
+		}
+		if (n == 0)
+			break;
+		total += n;
+	}
+	close(fd);
+	*got = total;
+	return 0;
+}
+
+int jm_proc_stat_parse(const char *text, struct jm_pstat *st)
+{
+	/* comm may contain spaces and ')': the last ')' ends it. */
+	const char *l = strchr(text, '('), *r = strrchr(text, ')');
+	unsigned long long utime, stime, start;
+	long long rss;
+	unsigned ppid;
+	char state;
+	size_t n;
+
+	if (!l || !r || r < l)
+		return -EINVAL;
+	n = (size_t)(r - l - 1);
+	if (n >= sizeof(st->comm))
+		n = sizeof(st->comm) - 1;
+	memcpy(st->comm, l + 1, n);
+	st->comm[n] = 0;
+	/* fields after comm: 3 state 4 ppid ... 14 utime 15 stime ... 22 starttime 23 vsize 24 rss */
+	if (sscanf(r + 2, "%c %u %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d "
+			  "%*d %*d %llu %*u %lld", &state, &ppid, &utime, &stime, &start, &rss) != 6)
+		return -EINVAL;
+	long hz = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+	st->state = state;
+	st->ppid = ppid;
+	st->cpu_ns = (utime + stime) * (1000000000ull / (unsigned long long)(hz > 0 ? hz : 100));
+	st->rss_bytes = rss > 0 ? (uint64_t)rss * (uint64_t)page : 0;
+	st->start_ticks = start;
+	return 0;
+}
+
+int jm_proc_stat(uint32_t pid, struct jm_pstat *st)
+{
+	char path[64], buf[1024];
+	ssize_t n;
+	int err;
+
+	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+	err = read_file(path, buf, sizeof(buf) - 1, &n);
+	if (err)
+		return err;
+	buf[n] = 0;
+	return jm_proc_stat_parse(buf, st);
+}
+
+ssize_t jm_proc_read(uint32_t pid, const char *what, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+	int err;
+
+	snprintf(path, sizeof(path), "/proc/%u/%s", pid, what);
+	err = read_file(path, buf, len, &n);
+	return err ? err : n;
+}
+
+ssize_t jm_proc_exe(uint32_t pid, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%u/exe", pid);
+	n = readlink(path, buf, len - 1);
+	if (n < 0)
+		return -errno;
+	buf[n] = 0;
+	return n;
+}
+
+int jm_proc_cgroup(uint32_t pid, char *buf, size_t len)
+{
+	char text[4096];
+	ssize_t n = jm_proc_read(pid, "cgroup", text, sizeof(text) - 1);
+
+	if (n < 0)
+		return (int)n;
+	text[n] = 0;
+	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+		if (strncmp(line, "0::", 3) == 0) {
+			snprintf(buf, len, "%s", line + 3);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int jm_proc_threads(uint32_t pid, int32_t *threads, uint64_t *runtime_ns)
+{
+	char path[96], buf[128];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%u/task", pid);
+	d = opendir(path);
+	if (!d)
+		return -errno;
+	*threads = 0;
+	*runtime_ns = 0;
+	while ((de = readdir(d))) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		ssize_t n;
+		snprintf(path, sizeof(path), "/proc/%u/task/%.16s/schedstat", pid, de->d_name);
+		if (read_file(path, buf, sizeof(buf) - 1, &n))
+			continue;                    /* thread exited meanwhile */
+		buf[n] = 0;
+		(*threads)++;
+		*runtime_ns += strtoull(buf, NULL, 10);
+	}
+	closedir(d);
+	return *threads ? 0 : -ENOENT;
+}
+
+int jm_proc_each(int (*fn)(void *ctx, uint32_t pid), void *ctx)
+{
+	struct dirent *de;
+	DIR *d = opendir("/proc");
+	int rc = 0;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		rc = fn(ctx, (uint32_t)strtoul(de->d_name, NULL, 10));
+		if (rc)
+			break;
+	}
+	closedir(d);
+	return rc;
+}
+
+const char *jm_cgroup2_root(char *buf, size_t len)
+{
+	char line[1024];
+	FILE *f = fopen("/proc/self/mounts", "re");
+
+	buf[0] = 0;
+	if (!f)
+		return buf;
+	while (fgets(line, sizeof(line), f)) {
+		char dev[256], dir[512], type[64];
+		if (sscanf(line, "%255s %511s %63s", dev, dir, type) == 3 &&
+		    strcmp(type, "cgroup2") == 0) {
+			snprintf(buf, len, "%s", dir);
+			break;
+		}
+	}
+	fclose(f);
+	return buf;
+}
+
+/* Iterative depth-first walk with an explicit stack of paths: cgroup trees
+ * are shallow but wide, and recursion depth must not depend on input. */
+int jm_cgroup_path_by_id(const char *root, uint64_t id, char *buf, size_t len)
+{
+	enum { STACK = 4096 };
+	char (*stack)[512] = malloc(STACK * sizeof(*stack));
+	size_t sp = 0, rootlen = strlen(root);
+	int rc = -ENOENT;
+	struct stat st;
+
+	if (!stack)
+		return -ENOMEM;
+	if (stat(root, &st) == 0 && (uint64_t)st.st_ino == id) {
+		snprintf(buf, len, "/");
+		free(stack);
+		return 0;
+	}
+	snprintf(stack[sp++], sizeof(stack[0]), "%s", root);
+	while (sp) {
+		char dir[512];
+		snprintf(dir, sizeof(dir), "%s", stack[--sp]);
+		DIR *d = opendir(dir);
+		if (!d)
+			continue;
+		struct dirent *de;
+		while ((de = readdir(d))) {
+			if (de->d_type != DT_DIR || de->d_name[0] == '.')
+				continue;
+			char child[512];
+			if ((size_t)snprintf(child, sizeof(child), "%s/%s", dir, de->d_name) >= sizeof(child))
+				continue;
+			if (stat(child, &st) == 0 && (uint64_t)st.st_ino == id) {
+				snprintf(buf, len, "%s", child + rootlen);
+				closedir(d);
+				rc = 0;
+				goto out;
+			}
+			if (sp < STACK)
+				snprintf(stack[sp++], sizeof(stack[0]), "%s", child);
+		}
+		closedir(d);
+	}
+out:
+	free(stack);
+	return rc;
+}

@@ -1,0 +1,40 @@
+/* Reading /proc and the cgroup v2 tree.  Every function is bounded and
+ * returns -errno (ENOENT when the process is gone). PROC_ROOT lets tests
+ * point it at a fake tree. */
+#ifndef JM_PROCFS_H
+#define JM_PROCFS_H
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct jm_pstat {
+	char state;
+	uint32_t ppid;
+	uint64_t cpu_ns;         /* utime + stime (clock ticks -> ns) */
+	uint64_t rss_bytes;
+	uint64_t start_ticks;    /* since boot */
+	char comm[16];
+};
+
+int jm_proc_stat(uint32_t pid, struct jm_pstat *st) __attribute__((warn_unused_result));
+/* Parse the text of /proc/PID/stat (pure; exposed for tests). */
+int jm_proc_stat_parse(const char *text, struct jm_pstat *st) __attribute__((warn_unused_result));
+/* NUL-separated environ/cmdline, truncated to len; returns bytes read. */
+ssize_t jm_proc_read(uint32_t pid, const char *what, char *buf, size_t len);
+ssize_t jm_proc_exe(uint32_t pid, char *buf, size_t len);
+/* The cgroup v2 path ("0::" line), e.g. "/system.slice/x.service". */
+int jm_proc_cgroup(uint32_t pid, char *buf, size_t len) __attribute__((warn_unused_result));
+/* Live threads and their summed sum_exec_runtime (schedstat field 1). */
+int jm_proc_threads(uint32_t pid, int32_t *threads, uint64_t *runtime_ns)
+	__attribute__((warn_unused_result));
+/* Calls fn for every numeric entry of /proc; stops when fn returns non-zero. */
+int jm_proc_each(int (*fn)(void *ctx, uint32_t pid), void *ctx);
+
+/* Where the cgroup v2 hierarchy is mounted ("/sys/fs/cgroup" or
+ * "/sys/fs/cgroup/unified" on hybrid hosts); "" when there is none. */
+const char *jm_cgroup2_root(char *buf, size_t len);
+/* Find the path (relative to the v2 root, leading '/') of the cgroup whose
+ * id (inode) is id.  Walks the tree: callers cache the answer. */
+int jm_cgroup_path_by_id(const char *root, uint64_t id, char *buf, size_t len)
+	__attribute__((warn_unused_result));
+#endif

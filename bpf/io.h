@@ -1,0 +1,75 @@
+/* Kernel <-> user ABI of bpf/io.bpf.c: per-process file/socket byte counters
+ * (in jm_proc_io, bpf/process.h), database connection events and payload
+ * heads.  Same layout rules as process.h. */
+#ifndef JM_BPF_IO_H
+#define JM_BPF_IO_H
+#include <linux/types.h>
+#include "process.h"
+
+#define JM_CAP_HEAD_MAX   4096    /* bytes copied from the start of a buffer */
+#define JM_CAP_TAIL_MAX   512     /* bytes copied from its end */
+#define JM_SOCKADDR_LEN   112
+#define JM_MAX_CONNS      16384
+
+/* Value of map "conns" (key jm_conn_key): a socket whose payloads are copied. */
+enum jm_conn_state {
+	JM_CONN_PROBE = 1,            /* just connected; user space is classifying */
+	JM_CONN_DB    = 2,            /* classified as PostgreSQL or MySQL */
+};
+
+struct jm_conn_key {
+	__u32 tgid;
+	__u32 fd;
+};
+
+struct jm_ev_connect {
+	struct jm_ev_hdr hdr;
+	__u32 fd;
+	__s32 ret;                    /* 0 or -EINPROGRESS */
+	__u16 addr_len;
+	__u16 pad[3];
+	__u8  addr[JM_SOCKADDR_LEN];  /* struct sockaddr_{in,in6,un} as passed */
+};
+
+#define JM_CLOSE_CONN     0x1     /* fd was in conns */
+#define JM_CLOSE_WRITTEN  0x2     /* fd was opened for writing (outputs) */
+
+struct jm_ev_close {
+	struct jm_ev_hdr hdr;
+	__u32 fd;
+	__u32 flags;                  /* JM_CLOSE_* */
+};
+
+struct jm_ev_open {
+	struct jm_ev_hdr hdr;
+	__s32 dirfd;
+	__u32 fd;
+	__u32 flags;                  /* open(2) flags */
+	__u32 pad;
+	char  path[JM_PATH_LEN];
+};
+
+struct jm_ev_rename {
+	struct jm_ev_hdr hdr;
+	__s32 olddirfd;
+	__s32 newdirfd;
+	char  oldpath[JM_PATH_LEN];
+	char  newpath[JM_PATH_LEN];
+};
+
+enum jm_payload_dir { JM_PAYLOAD_TX = 0, JM_PAYLOAD_RX = 1 };
+
+/* One record of ring buffer "payloads": this header, then head_len bytes
+ * from the start of the buffer, then tail_len bytes from its end. */
+struct jm_payload_hdr {
+	__u64 ts_ns;
+	__u32 tgid;
+	__u32 fd;
+	__u32 total_len;              /* bytes the syscall moved */
+	__u16 head_len;
+	__u16 tail_len;
+	__u8  dir;                    /* enum jm_payload_dir */
+	__u8  pad[7];
+};
+
+#endif

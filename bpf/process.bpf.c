@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Process lifecycle of job processes: exec, fork, exit (status, CPU, peak
+ * RSS, byte totals) and OOM kills.
+ *
+ * Membership lives in the "procs" map: a process is a job process when its
+ * tgid is a key.  Entry happens three ways: (1) at exec, when the environment
+ * carries an identity variable (JOBMETER_JOB=... or a configured set) — done
+ * here, in the kernel, so a process that lives < 1 ms is still attributed;
+ * (2) at fork, children of a member become members; (3) user space inserts
+ * processes matched by config rules or found in /proc at start-up.
+ * Events here are rare (one per exec/fork/exit), so they all go through the
+ * ring buffer; per-syscall work lives in io.bpf.c. */
+#include "vmlinux_min.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "core_fixes.bpf.h"
+#include "maps.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Set by the loader before load (rodata). */
+const volatile __u32 n_env_keys = 0;
+const volatile char env_keys[JM_ENV_KEYS_MAX][JM_ENV_KEY_LEN] = {};
+const volatile __u64 page_size = 4096;
+const volatile __u32 nr_cpus = 1;
+/* Emit exits of untracked processes too: rule-matched processes are
+ * classified in user space, possibly after they already exited. */
+const volatile bool emit_all_exits = false;
+
+#define JM_ENV_SCAN_MAX 512           /* env strings looked at per exec */
+#define SIGNAL_GROUP_EXIT 0x00000004
+
+/* Scratch for building the (large) exec event, one per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct jm_ev_exec);
+} exec_scratch SEC(".maps");
+
+struct env_scan {
+	unsigned long pos;            /* user address of the next env string */
+	unsigned long end;
+	__u32 out;                    /* bytes used in ev->env */
+	__u32 matched;
+};
+
+/* Does the env string in buf start with one of the configured keys? */
+static __always_inline bool env_key_match(const char *buf)
+{
+	for (__u32 k = 0; k < JM_ENV_KEYS_MAX; k++) {
+		if (k >= n_env_keys)
+			return false;
+		bool ok = true;
+		for (__u32 i = 0; i < JM_ENV_KEY_LEN; i++) {
+			char c = env_keys[k][i];
+			if (!c)
+				break;
+			if (buf[i] != c) {
+				ok = false;
+				break;
+			}
+		}
+		if (ok)
+			return true;
+	}
+	return false;
+}
+
+static long env_scan_one(__u32 idx, struct env_scan *s)
+{
+	__u32 zero = 0;
+	struct jm_ev_exec *ev = bpf_map_lookup_elem(&exec_scratch, &zero);
+	char head[JM_ENV_KEY_LEN];
+
+	if (!ev || s->pos >= s->end)
+		return 1;
+	long n = bpf_probe_read_user_str(head, sizeof(head), (void *)s->pos);
+	if (n <= 0)
+		return 1;
+	if (n < (long)sizeof(head) || head[sizeof(head) - 1] == 0) {
+		/* fits: n includes the NUL */
+	}
+	if (env_key_match(head)) {
+		__u32 off = s->out;
+		if (off > JM_ENV_LEN - 1)
+			return 1;
+		long m = bpf_probe_read_user_str(&ev->env[off & (JM_ENV_LEN - 1)],
+						 JM_ENV_STR_MAX, (void *)s->pos);
+		if (m > 0) {
+			s->out = off + (__u32)m;
+			s->matched++;
+		}
+	}
+	if (n < (long)sizeof(head)) {
+		s->pos += n;
+		return 0;
+	}
+	/* Longer than our probe: find its end with a bigger read. */
+	long m = bpf_probe_read_user_str(ev->filename, JM_PATH_LEN, (void *)s->pos);
+	if (m <= 0)
+		return 1;
+	if (m == JM_PATH_LEN) {
+		/* Absurdly long variable: skip by scanning in 256-byte steps
+		 * on the next iterations is not worth it; stop here and say so. */
+		return 1;
+	}
+	s->pos += m;
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(jm_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u32 zero = 0, tgid = bpf_get_current_pid_tgid() >> 32;
+	struct jm_ev_exec *ev = bpf_map_lookup_elem(&exec_scratch, &zero);
+	struct mm_struct *mm;
+	bool tracked;
+
+	if (!ev)
+		return 0;
+	tracked = bpf_map_lookup_elem(&procs, &tgid) != NULL;
+
+	ev->hdr.ts_ns = bpf_ktime_get_ns();
+	ev->hdr.type = JM_EV_EXEC;
+	ev->hdr.tgid = tgid;
+	ev->cgroup_id = bpf_get_current_cgroup_id();
+	ev->ppid = BPF_CORE_READ(p, real_parent, tgid);
+	ev->flags = tracked ? JM_F_TRACKED : 0;
+	ev->env_len = 0;
+	ev->pad = 0;
+	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+
+	mm = BPF_CORE_READ(p, mm);
+	/* Environment first (it reuses ev->filename as scratch). */
+	if (n_env_keys) {
+		struct env_scan s = {
+			.pos = BPF_CORE_READ(mm, env_start),
+			.end = BPF_CORE_READ(mm, env_end),
+		};
+		long loops = bpf_loop(JM_ENV_SCAN_MAX, env_scan_one, &s, 0);
+		if (s.pos < s.end && loops >= JM_ENV_SCAN_MAX) {
+			ev->flags |= JM_F_ENV_TRUNC;
+			jm_stat_inc(JM_STAT_ENV_TRUNC);
+		}
+		ev->env_len = s.out > JM_ENV_LEN ? JM_ENV_LEN : s.out;
+		if (s.matched)
+			ev->flags |= JM_F_ENV_MATCH;
+	}
+
+	long n = bpf_probe_read_kernel_str(ev->filename, sizeof(ev->filename),
+					   BPF_CORE_READ(bprm, filename));
+	ev->filename_len = n > 0 ? n - 1 : 0;
+
+	unsigned long a0 = BPF_CORE_READ(mm, arg_start), a1 = BPF_CORE_READ(mm, arg_end);
+	unsigned long alen = a1 > a0 ? a1 - a0 : 0;
+	if (alen > JM_ARGS_LEN)
+		alen = JM_ARGS_LEN;
+	ev->args_len = 0;
+	if (alen && bpf_probe_read_user(ev->args, alen & (JM_ARGS_LEN * 2 - 1) & 0x1ff,
+					(void *)a0) == 0)
+		ev->args_len = alen;
+
+	/* An identity variable makes this a job process right now, before
+	 * user space has seen the event. */
+	if (!tracked && (ev->flags & JM_F_ENV_MATCH)) {
+		struct jm_proc_io io = {};
+		struct jm_proc_life life = { .threads = 1 };
+		if (bpf_map_update_elem(&procs, &tgid, &io, BPF_NOEXIST) == 0) {
+			if (bpf_map_update_elem(&lives, &tgid, &life, BPF_NOEXIST) != 0) {
+				bpf_map_delete_elem(&procs, &tgid);
+				jm_stat_inc(JM_STAT_PROCS_FULL);
+			} else {
+				ev->flags |= JM_F_TRACKED;
+			}
+		} else {
+			jm_stat_inc(JM_STAT_PROCS_FULL);
+		}
+	}
+
+	if (bpf_ringbuf_output(&events, ev, sizeof(*ev), 0))
+		jm_stat_inc(JM_STAT_EVENTS_DROPPED);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(jm_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid = BPF_CORE_READ(parent, tgid);
+	__u32 ctgid = BPF_CORE_READ(child, tgid);
+	struct jm_proc_life *pl;
+
+	pl = bpf_map_lookup_elem(&lives, &ptgid);
+	if (!pl)
+		return 0;                       /* not a job process: done */
+
+	if (ctgid == ptgid) {                   /* a new thread */
+		__sync_fetch_and_add(&pl->threads, 1);
+		return 0;
+	}
+
+	struct jm_proc_io io = {};
+	struct jm_proc_life life = { .threads = 1 };
+	if (bpf_map_update_elem(&procs, &ctgid, &io, BPF_ANY) ||
+	    bpf_map_update_elem(&lives, &ctgid, &life, BPF_ANY)) {
+		bpf_map_delete_elem(&procs, &ctgid);
+		jm_stat_inc(JM_STAT_PROCS_FULL);
+		return 0;
+	}
+	struct jm_ev_fork *e = jm_event_reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	jm_hdr(&e->hdr, JM_EV_FORK, ctgid);
+	e->ppid = ptgid;
+	e->pad = 0;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* Sum a process's per-CPU byte counters. */
+static __always_inline void sum_io(__u32 tgid, struct jm_proc_io *out)
+{
+	for (__u32 cpu = 0; cpu < JM_MAX_CPUS; cpu++) {
+		if (cpu >= nr_cpus)
+			break;
+		struct jm_proc_io *v = bpf_map_lookup_percpu_elem(&procs, &tgid, cpu);
+		if (!v)
+			continue;
+		out->file_read_bytes += v->file_read_bytes;
+		out->file_write_bytes += v->file_write_bytes;
+		out->net_rx_bytes += v->net_rx_bytes;
+		out->net_tx_bytes += v->net_tx_bytes;
+	}
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(jm_exit, struct task_struct *p)
+{
+	__u32 tgid = BPF_CORE_READ(p, tgid);
+	struct jm_proc_life *pl = bpf_map_lookup_elem(&lives, &tgid);
+	__u64 cpu_ns = 0;
+	bool last;
+
+	if (pl) {
+		/* Every thread adds its own runtime on the way out; the last
+		 * thread we know of reports the process.  Counting threads
+		 * ourselves (rather than trusting signal->live) guarantees all
+		 * threads have added their share before the exit is reported. */
+		__sync_fetch_and_add(&pl->cpu_ns, BPF_CORE_READ(p, se.sum_exec_runtime));
+		last = __sync_sub_and_fetch(&pl->threads, 1) <= 0;
+		if (!last)
+			return 0;
+		cpu_ns = pl->cpu_ns;
+	} else {
+		if (!emit_all_exits || !jm_group_dead(p))
+			return 0;
+		struct signal_struct *sig = BPF_CORE_READ(p, signal);
+		cpu_ns = BPF_CORE_READ(sig, sum_sched_runtime) +
+			 BPF_CORE_READ(p, se.sum_exec_runtime);
+	}
+
+	struct jm_ev_exit *e = jm_event_reserve(sizeof(*e));
+	if (!e)
+		goto out;
+	jm_hdr(&e->hdr, JM_EV_EXIT, tgid);
+	__builtin_memset(&e->io, 0, sizeof(e->io));
+	if (pl)
+		sum_io(tgid, &e->io);
+	e->cpu_ns = cpu_ns;
+	e->maxrss_bytes = BPF_CORE_READ(p, signal, maxrss) * page_size;
+	e->ppid = BPF_CORE_READ(p, real_parent, tgid);
+	/* wait(2) semantics: a group exit's code wins over the thread's own. */
+	if (BPF_CORE_READ(p, signal, flags) & SIGNAL_GROUP_EXIT)
+		e->status = BPF_CORE_READ(p, signal, group_exit_code);
+	else
+		e->status = BPF_CORE_READ(p, group_leader, exit_code);
+	e->flags = pl ? JM_F_TRACKED : 0;
+	e->pad = 0;
+	bpf_ringbuf_submit(e, 0);
+out:
+	if (pl) {
+		bpf_map_delete_elem(&procs, &tgid);
+		bpf_map_delete_elem(&lives, &tgid);
+	}
+	return 0;
+}
+
+SEC("tracepoint/oom/mark_victim")
+int jm_oom(struct trace_event_raw_mark_victim *ctx)
+{
+	__u32 pid = BPF_CORE_READ(ctx, pid);
+	struct jm_ev_oom *e = jm_event_reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	jm_hdr(&e->hdr, JM_EV_OOM, pid);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}

@@ -1,0 +1,105 @@
+/* Kernel <-> user ABI of bpf/process.bpf.c: process lifecycle events and the
+ * maps every jobmeter program shares.  Fields are __u64/__u32, ordered by size,
+ * padding explicit; agent/abi_check.c pins sizes and offsets with
+ * _Static_assert so a change here cannot silently break the agent. */
+#ifndef JM_BPF_PROCESS_H
+#define JM_BPF_PROCESS_H
+#include <linux/types.h>
+
+#define JM_COMM_LEN      16
+#define JM_PATH_LEN      256
+#define JM_ARGS_LEN      256
+#define JM_ENV_LEN       512      /* matched NAME=value strings, NUL-separated */
+#define JM_ENV_STR_MAX   128      /* bytes copied per matched env string */
+#define JM_ENV_KEYS_MAX  8
+#define JM_ENV_KEY_LEN   32
+#define JM_MAX_CPUS      256
+#define JM_MAX_PROCS     65536    /* tracked processes at once */
+
+enum jm_event_type {
+	JM_EV_EXEC    = 1,
+	JM_EV_FORK    = 2,
+	JM_EV_EXIT    = 3,
+	JM_EV_OOM     = 4,
+	JM_EV_CONNECT = 5,   /* bpf/io.h */
+	JM_EV_CLOSE   = 6,
+	JM_EV_OPEN    = 7,
+	JM_EV_RENAME  = 8,
+};
+
+/* Indexes of the per-CPU loss/health counters (map "stats"). */
+enum jm_stat {
+	JM_STAT_EVENTS_DROPPED   = 0,  /* events ring buffer full */
+	JM_STAT_PAYLOADS_DROPPED = 1,  /* payload ring buffer full */
+	JM_STAT_PROCS_FULL       = 2,  /* procs/lives map full: a job process untracked */
+	JM_STAT_CONNS_FULL       = 3,  /* conns/wfds map full */
+	JM_STAT_PAYLOAD_TRUNC    = 4,  /* payload longer than head+tail */
+	JM_STAT_ENV_TRUNC        = 5,  /* env scan stopped at its bound */
+	JM_STAT_MAX              = 8,
+};
+
+/* flags of jm_ev_exec / jm_ev_exit */
+#define JM_F_TRACKED    0x1       /* process was in the procs map */
+#define JM_F_ENV_MATCH  0x2       /* exec: env carried an identity variable */
+#define JM_F_ENV_TRUNC  0x4       /* exec: env scan hit its bound */
+
+struct jm_ev_hdr {
+	__u64 ts_ns;                  /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u32 type;                   /* enum jm_event_type */
+	__u32 tgid;
+};
+
+/* Per-CPU byte counters of one tracked process (map "procs", key tgid).
+ * Presence in this map IS job membership: the one lookup a syscall pays. */
+struct jm_proc_io {
+	__u64 file_read_bytes;
+	__u64 file_write_bytes;
+	__u64 net_rx_bytes;
+	__u64 net_tx_bytes;
+};
+
+/* Shared (not per-CPU) lifecycle state, touched only on fork/exit
+ * (map "lives", key tgid). */
+struct jm_proc_life {
+	__u64 cpu_ns;                 /* sum_exec_runtime of threads that exited */
+	__s32 threads;                /* live threads we know of */
+	__u32 flags;
+};
+
+struct jm_ev_exec {
+	struct jm_ev_hdr hdr;
+	__u64 cgroup_id;              /* cgroup v2 id (inode of the cgroup dir) */
+	__u32 ppid;
+	__u32 flags;                  /* JM_F_* */
+	__u16 filename_len;
+	__u16 args_len;               /* bytes of args[], NUL-separated argv */
+	__u16 env_len;                /* bytes of env[] */
+	__u16 pad;
+	char  comm[JM_COMM_LEN];
+	char  filename[JM_PATH_LEN];
+	char  args[JM_ARGS_LEN];
+	char  env[JM_ENV_LEN + JM_ENV_STR_MAX];
+};
+
+struct jm_ev_fork {
+	struct jm_ev_hdr hdr;         /* tgid = child */
+	__u32 ppid;
+	__u32 pad;
+};
+
+struct jm_ev_exit {
+	struct jm_ev_hdr hdr;
+	__u64 cpu_ns;                 /* all threads, user + system */
+	__u64 maxrss_bytes;           /* peak RSS of the process (signal->maxrss) */
+	struct jm_proc_io io;         /* totals over all CPUs (tracked only) */
+	__u32 ppid;
+	__s32 status;                 /* wait(2) status: exit code << 8 | signal */
+	__u32 flags;                  /* JM_F_TRACKED */
+	__u32 pad;
+};
+
+struct jm_ev_oom {
+	struct jm_ev_hdr hdr;         /* tgid = victim */
+};
+
+#endif

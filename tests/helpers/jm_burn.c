@@ -1,0 +1,94 @@
+/* Test workload with exactly known resource use, so integration tests can
+ * compare the agent with independent oracles (GNU time, file sizes).
+ *   jm_burn cpu SECONDS [THREADS]   burn CPU (split over THREADS threads)
+ *   jm_burn touch MIB               allocate and touch MIB, hold 0.5 s
+ *   jm_burn sock MIB                send MIB over a socketpair to a child
+ *   jm_burn sleep SECONDS
+ *   jm_burn exit CODE | jm_burn kill SIGNAL */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static double thread_cpu(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void *burn(void *arg)
+{
+	double secs = *(double *)arg;
+	volatile unsigned long x = 0;
+	while (thread_cpu() < secs)
+		for (int i = 0; i < 100000; i++)
+			x += i;
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 3) {
+		fprintf(stderr, "usage: jm_burn cpu|touch|sock|sleep|exit|kill ARG [THREADS]\n");
+		return 2;
+	}
+	const char *mode = argv[1];
+	double v = atof(argv[2]);
+	if (!strcmp(mode, "cpu")) {
+		int n = argc > 3 ? atoi(argv[3]) : 1;
+		double each = v / n;
+		pthread_t th[64];
+		for (int i = 1; i < n && i < 64; i++)
+			pthread_create(&th[i], NULL, burn, &each);
+		burn(&each);
+		for (int i = 1; i < n && i < 64; i++)
+			pthread_join(th[i], NULL);
+	} else if (!strcmp(mode, "touch")) {
+		size_t sz = (size_t)(v * 1024 * 1024);
+		char *p = malloc(sz);
+		if (!p)
+			return 1;
+		for (size_t i = 0; i < sz; i += 4096)
+			p[i] = 1;
+		usleep(500000);
+		free(p);
+	} else if (!strcmp(mode, "sock")) {
+		int sv[2];
+		static char buf[65536];
+		size_t total = (size_t)(v * 1024 * 1024), sent = 0;
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+			return 1;
+		pid_t pid = fork();
+		if (pid == 0) {
+			close(sv[0]);
+			while (read(sv[1], buf, sizeof(buf)) > 0)
+				;
+			_exit(0);
+		}
+		close(sv[1]);
+		while (sent < total) {
+			ssize_t w = write(sv[0], buf, total - sent < sizeof(buf) ? total - sent : sizeof(buf));
+			if (w <= 0)
+				return 1;
+			sent += (size_t)w;
+		}
+		close(sv[0]);
+		waitpid(pid, NULL, 0);
+	} else if (!strcmp(mode, "sleep")) {
+		usleep((useconds_t)(v * 1e6));
+	} else if (!strcmp(mode, "exit")) {
+		return (int)v;
+	} else if (!strcmp(mode, "kill")) {
+		raise((int)v);
+		pause();
+	} else {
+		return 2;
+	}
+	return 0;
+}
