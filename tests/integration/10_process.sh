@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Issue 2 acceptance: process telemetry against independent oracles, with the
+# real BPF programs.  Every job name carries $UNIQ; nothing else is asserted.
+source "$(dirname "$0")/../lib.sh"
+BURN=$HELPERS/jm_burn
+: > "$T/empty.yaml"
+start_agent "$T/empty.yaml" --interval 1 || { fail agent-start "agent did not become ready"; exit 1; }
+
+# 1. CPU: two processes burning 1.0 s each, and one 4-thread process, against
+#    GNU time (rusage of all waited-for descendants).
+JOBMETER_JOB=cpu2-$UNIQ /usr/bin/time -f "%U %S %M" -o "$T/time.cpu2" \
+  sh -c "$BURN cpu 1.0 & $BURN cpu 1.0; wait"
+JOBMETER_JOB=cpumt-$UNIQ /usr/bin/time -f "%U %S %M" -o "$T/time.cpumt" $BURN cpu 2.0 4
+# 2. Bytes: 256 MiB read, 64 MiB written, 32 MiB over a socketpair.
+head -c $((256 << 20)) /dev/zero > "$T/big.bin"
+JOBMETER_JOB=read-$UNIQ dd if="$T/big.bin" of=/dev/null bs=1M status=none
+JOBMETER_JOB=write-$UNIQ dd if=/dev/zero of="$T/w.bin" bs=1M count=64 status=none
+JOBMETER_JOB=sock-$UNIQ $BURN sock 32
+# 3. Memory: touch 300 MiB.
+JOBMETER_JOB=mem-$UNIQ /usr/bin/time -f "%U %S %M" -o "$T/time.mem" $BURN touch 300
+# 4. Outcomes.
+JOBMETER_JOB=exit3-$UNIQ sh -c 'exit 3'
+JOBMETER_JOB=kill9-$UNIQ $BURN kill 9
+# 5. Restarts: fail, fail, succeed.
+for code in 1 2 0; do JOBMETER_JOB=restart-$UNIQ $BURN exit $code; done
+
+for j in cpu2 cpumt read write sock mem exit3 kill9; do
+  wait_run "$j-$UNIQ" || fail "run-$j" "no run line for $j-$UNIQ"
+done
+wait_run "restart-$UNIQ" 3 || fail run-restart "fewer than 3 runs"
+
+ref=$(awk '{print $1+$2}' "$T/time.cpu2")
+check_within "cpu: 2 processes vs GNU time" "$(run_field cpu2-$UNIQ cpu_s)" "$ref" 3
+check_eq "cpu: 2 processes counted" "$(run_field cpu2-$UNIQ processes)" 4   # time, sh, 2x burn
+ref=$(awk '{print $1+$2}' "$T/time.cpumt")
+check_within "cpu: 4 threads vs GNU time" "$(run_field cpumt-$UNIQ cpu_s)" "$ref" 3
+check_within "cpu: 4 threads ~2.0 s" "$(run_field cpumt-$UNIQ cpu_s)" 2.0 3
+
+check_within "bytes: 256 MiB read" "$(run_field read-$UNIQ file_read_bytes)" $((256 << 20)) 1
+check_within "bytes: 64 MiB written" "$(run_field write-$UNIQ file_write_bytes)" $((64 << 20)) 1
+check_within "bytes: socket tx counted as net" "$(run_field sock-$UNIQ net_tx_bytes)" $((32 << 20)) 1
+check_within "bytes: socket rx counted as net" "$(run_field sock-$UNIQ net_rx_bytes)" $((32 << 20)) 1
+sock_file=$(run_field sock-$UNIQ file_read_bytes)
+if [ "$sock_file" -lt $((1 << 20)) ]; then pass "bytes: socket bytes are not file bytes ($sock_file)";
+else fail "bytes: socket bytes are not file bytes" "file_read_bytes=$sock_file"; fi
+
+ref=$(awk '{print $3 * 1024}' "$T/time.mem")
+check_within "memory: peak RSS vs GNU time %M" "$(run_field mem-$UNIQ peak_rss_bytes)" "$ref" 5
+check_within "memory: peak RSS ~300 MiB" "$(run_field mem-$UNIQ peak_rss_bytes)" $((300 << 20)) 5
+
+check_eq "outcome: exit 3 is failure" "$(run_field exit3-$UNIQ outcome)" failure
+check_eq "outcome: exit 3 exit_code" "$(run_field exit3-$UNIQ exit_code)" 3
+check_eq "outcome: SIGKILL signal" "$(run_field kill9-$UNIQ signal)" 9
+check_eq "outcome: SIGKILL is failure" "$(run_field kill9-$UNIQ outcome)" failure
+check_eq "outcome: success" "$(run_field restart-$UNIQ outcome 2)" success
+
+check_eq "restart: 3 runs" "$(jq -c "select(.type==\"run\" and .job==\"restart-$UNIQ\")" "$T/out.jsonl" | wc -l)" 3
+check_eq "restart: first run is not a restart" "$(run_field restart-$UNIQ restart 0)" false
+check_eq "restart: second run is a restart" "$(run_field restart-$UNIQ restart 1)" true
+check_eq "restart: third run is a restart" "$(run_field restart-$UNIQ restart 2)" true
+
+# Times are RFC 3339 with sub-second precision; windows carry deltas.
+st=$(run_field exit3-$UNIQ start_time)
+if [[ "$st" =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]+Z$ ]]; then
+  pass "json: RFC 3339 start_time ($st)"; else fail "json: RFC 3339 start_time" "$st"; fi
+sleep 1.5
+wsum=$(jq -s --arg j "read-$UNIQ" '[.[] | select(.type=="window" and .job==$j) | .file_read_bytes] | add' "$T/out.jsonl")
+check_eq "window: deltas add up to the run" "$wsum" "$(run_field read-$UNIQ file_read_bytes)"
+
+stop_agent; check_eq "agent exits 0 on SIGTERM" "$?" 0

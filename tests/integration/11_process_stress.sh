@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Issue 2 acceptance: no loss with 2,000 short-lived processes while a busy
+# workload outside any job runs; OOM kill in a memory-limited cgroup; a job
+# already running when the agent starts.
+source "$(dirname "$0")/../lib.sh"
+BURN=$HELPERS/jm_burn
+: > "$T/empty.yaml"
+
+# 7. Already running: started before the agent.
+JOBMETER_JOB=early-$UNIQ $BURN cpu 3.0 &
+early=$!
+sleep 0.5
+start_agent "$T/empty.yaml" --interval 1 || { fail agent-start "agent did not become ready"; exit 1; }
+
+# 6. 2,000 short processes (bash arithmetic loop: no hidden helpers), with a
+#    busy unrelated exec loop on the side.
+( for ((i = 0; i < 3000; i++)); do /bin/true; done ) &
+noise=$!
+JOBMETER_JOB=storm-$UNIQ bash -c 'for ((i = 0; i < 2000; i++)); do /bin/true; done'
+wait $noise
+
+# 4. OOM: 64 MiB limit, 256 MiB wanted.  Hybrid hosts: v1 memory controller;
+#    pure v2 hosts: memory.max.
+cg=""
+if [ -f /sys/fs/cgroup/memory/memory.limit_in_bytes ]; then
+  cg=/sys/fs/cgroup/memory/jm-oom-$UNIQ; mkdir -p "$cg"
+  echo $((64 << 20)) > "$cg/memory.limit_in_bytes"
+  echo 0 > "$cg/memory.swappiness" 2>/dev/null || true
+elif [ -f /sys/fs/cgroup/cgroup.controllers ] && grep -qw memory /sys/fs/cgroup/cgroup.controllers; then
+  cg=/sys/fs/cgroup/jm-oom-$UNIQ; mkdir -p "$cg"; echo $((64 << 20)) > "$cg/memory.max"
+fi
+if [ -n "$cg" ]; then
+  JOBMETER_JOB=oom-$UNIQ sh -c "echo \$\$ > $cg/cgroup.procs; exec $BURN touch 256"
+  wait_run "oom-$UNIQ" || fail oom-run "no run line"
+  check_eq "oom: oom_killed" "$(run_field oom-$UNIQ oom_killed)" true
+  check_eq "oom: failure" "$(run_field oom-$UNIQ outcome)" failure
+  check_eq "oom: SIGKILL" "$(run_field oom-$UNIQ signal)" 9
+  rmdir "$cg" 2>/dev/null
+else
+  fail oom "no memory cgroup controller found (v1 memory or v2 memory.max)"
+fi
+
+wait $early
+wait_run "storm-$UNIQ" || fail storm-run "no run line"
+wait_run "early-$UNIQ" || fail early-run "no run line"
+check_eq "storm: exactly 2,001 processes" "$(run_field storm-$UNIQ processes)" 2001
+check_eq "storm: success" "$(run_field storm-$UNIQ outcome)" success
+sleep 1.2
+check_eq "storm: no loss line" "$(jq -c 'select(.type=="loss")' "$T/out.jsonl" | wc -l)" 0
+check_eq "early: attributed" "$(run_field early-$UNIQ job)" "early-$UNIQ"
+check_eq "early: source" "$(run_field early-$UNIQ source)" env
+cpu=$(run_field early-$UNIQ cpu_s)
+# counted from the agent's start: about 3.0 - 0.5 s; never more than 3.0
+if awk -v c="$cpu" 'BEGIN{exit !(c > 1.5 && c <= 3.05)}'; then pass "early: CPU counted from then on ($cpu s)";
+else fail "early: CPU counted from then on" "cpu_s=$cpu"; fi
+stop_agent
