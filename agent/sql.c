@@ -561,6 +561,9 @@ size_t jm_sql_fingerprint_ex(const char *sql, size_t len, unsigned flags,
 		fp_space(&f, f.v_comma_sp);
 		fp_put(&f, ",", 1);
 	}
+	/* A token that did not fit may leave the space written before it. */
+	if (f.full && f.len > 0 && out[f.len - 1] == ' ')
+		f.len--;
 	out[f.len] = '\0';
 	return f.len;
 }

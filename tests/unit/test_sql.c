@@ -1,0 +1,392 @@
+/* Unit tests for agent/sql.c: fingerprints (exact shapes and, above all, that
+ * no literal byte survives, also when the text is cut at every length),
+ * statement kinds and write targets. */
+#include "harness.h"
+#include "sql.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+
+static const char *fp(const char *sql, unsigned flags)
+{
+	static char out[512];
+	jm_sql_fingerprint_ex(sql, strlen(sql), flags, out, sizeof(out));
+	return out;
+}
+
+/* True when `s` outside quoted identifiers has a digit that does not belong
+ * to an identifier (t1, col_2): a number survived. */
+static bool has_bare_digits(const char *s)
+{
+	char q = 0;
+	bool in_word = false;
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (q) {
+			if (c == (unsigned char)q)
+				q = 0;
+			continue;
+		}
+		if (c == '"' || c == '`') {
+			q = (char)c;
+			in_word = false;
+			continue;
+		}
+		if (c >= '0' && c <= '9') {
+			if (!in_word)
+				return true;
+			continue;
+		}
+		in_word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+			  c == '$' || c >= 0x80;
+	}
+	return false;
+}
+
+/* Fragments of the planted secrets; none may appear in any fingerprint. */
+static bool leaks(const char *out)
+{
+	static const char *const bad[] = { "alic", "lice", "xampl", "@", "4242", "2424", "42", "'",
+					   "secret", NULL };
+	for (const char *const *b = bad; *b; b++)
+		if (strstr(out, *b))
+			return true;
+	return false;
+}
+
+static const char *const secret_queries[] = {
+	"SELECT * FROM users WHERE email = 'alice@example.com' AND id = 424242",
+	"select id from t1 where col_2 in ('alice@example.com', 424242, 'x')",
+	"INSERT INTO public.sales (a, b) VALUES (424242, 'alice@example.com'), (1, 'secret')",
+	"UPDATE accounts SET note = E'alice@example.com\\' 424242', n = 424242.5 WHERE k = 4.24242e5",
+	"SELECT $$alice@example.com 424242$$, $tag$ secret 'x' $tag$ FROM dual",
+	"DELETE FROM t WHERE a LIKE '%alice@example.com%' -- alice@example.com 424242\n AND b = -424242",
+	"SELECT 'it''s alice@example.com', 'O\\'Brien alice@example.com', 424242",
+	"SELECT 'C:\\', 'alice@example.com', 424242",
+	"SELECT N'alice@example.com', x'424242', _utf8mb4'alice@example.com', B'1010', U&'alice@example.com'",
+	"SELECT '{\"email\":\"alice@example.com\"}'::jsonb, '424242'::int, 0x424242, 424242abc",
+	"SELECT now() - INTERVAL '424242 days' LIMIT 424242 OFFSET 424242",
+	"SELECT lower('alice@example.com') /* ' */ , '/* alice@example.com */' FROM t",
+	"SELECT * FROM t WHERE (a = 424242 OR (b = 'alice@example.com'))) AND ((c = 'secret'",
+	"SELECT ''''' alice@example.com', '\\\\', 'secret\\\\' FROM t WHERE x = '424242",
+	"SELECT 1 FROM t WHERE a = $1 AND b = ? AND c = 'alice@example.com' AND d = .424242",
+	"COPY (SELECT * FROM t WHERE e = 'alice@example.com') TO STDOUT",
+	"WITH x AS (SELECT 'alice@example.com' AS e) INSERT INTO tgt SELECT e, 424242 FROM x",
+	"SELECT E'\\\\' 'alice@example.com', e'\\'' , 'secret'",
+	"select 'a' || 'alice@example.com' || 'b', 424242e+10, 424242E-2",
+	"SELECT \t\n\r 'alice@example.com'\x01\x02 424242 \x7f",
+	"SELECT '\\'' + 424242, \"id\" FROM \"Users\" WHERE \"x\" = 'alice@example.com'",
+	NULL,
+};
+
+static void test_exact_shapes(void)
+{
+	CHECK_STR("fp basic",
+		  fp("SELECT * FROM t1 WHERE col_2 = 42 AND name='bob'", 0),
+		  "select * from t1 where col_2 = ? and name=?");
+	CHECK_STR("fp whitespace folded and trimmed",
+		  fp("  SELECT\n\t a ,  b\r\nFROM   x  ", 0), "select a , b from x");
+	CHECK_STR("fp IN list collapses",
+		  fp("select a from t where id IN (1, 2, 3) and x in ('a','b')", 0),
+		  "select a from t where id in (?) and x in (?)");
+	CHECK_STR("fp IN list of placeholders",
+		  fp("select a from t where id in ($1,$2,$3) or id in (?, ?)", 0),
+		  "select a from t where id in (?) or id in (?)");
+	CHECK_STR("fp IN list mixed stays",
+		  fp("select 1 from t where id in (1, 2, b)", 0),
+		  "select ? from t where id in (?, ?, b)");
+	CHECK_STR("fp IN subquery",
+		  fp("select 1 from t where id in (select id from u where v = 3)", 0),
+		  "select ? from t where id in (select id from u where v = ?)");
+	CHECK_STR("fp VALUES rows collapse",
+		  fp("INSERT INTO s (a,b) VALUES (1,'x'),(2,'y'), (3, 'z') ON CONFLICT DO NOTHING", 0),
+		  "insert into s (a,b) values (?) on conflict do nothing");
+	CHECK_STR("fp VALUES with expressions",
+		  fp("insert into s values (1, now()), (2, now())", 0),
+		  "insert into s values (?, now())");
+	CHECK_STR("fp VALUES same for 1 and 3 rows",
+		  fp("insert into s values (1,2)", 0),
+		  fp("insert into s values (1,2),(3,4),(5,6)", 0));
+	CHECK_STR("fp quoted identifiers verbatim",
+		  fp("SELECT \"MixedCase\", `Back Tick` FROM \"S\".\"T\"", 0),
+		  "select \"MixedCase\", `Back Tick` from \"S\".\"T\"");
+	CHECK_STR("fp comments removed",
+		  fp("SELECT /* hint */ a -- trailing\nFROM b /* x /* nested */ y */ WHERE c", 0),
+		  "select a from b where c");
+	CHECK_STR("fp comment glued", fp("SELECT a/**/FROM b", 0), "select a from b");
+	CHECK_STR("fp dollar quotes",
+		  fp("SELECT $$body$$, $fn$ x $fn$, $1", 0), "select ?, ?, ?");
+	CHECK_STR("fp numbers",
+		  fp("SELECT 1.5e10, .5, 0xFF, 7., 1e-3, 1_000", 0), "select ?, ?, ?, ?, ?, ?");
+	CHECK_STR("fp digits inside identifiers", fp("select t1.c2, col_3 from t1", 0),
+		  "select t1.c2, col_3 from t1");
+	CHECK_STR("fp casts", fp("select '1'::int, x::text", 0), "select ?::int, x::text");
+	CHECK_STR("fp string prefixes",
+		  fp("select E'a\\'b', N'x', X'ff', b'01', U&'d', _utf8mb4'q'", 0),
+		  "select ?, ?, ?, ?, ?, ?");
+	CHECK_STR("fp unterminated string", fp("select 'abc", 0), "select ?");
+	CHECK_STR("fp unterminated quoted identifier", fp("select \"abc", 0), "select ?");
+	CHECK_STR("fp pg # operator kept", fp("select a #> '{b}' from t", 0),
+		  "select a #> ? from t");
+	CHECK_STR("fp # comment", fp("select a # comment 42\nfrom t", 0), "select a from t");
+	CHECK_STR("fp mysql double quoted is literal",
+		  fp("SELECT \"bob\", `c` FROM t #tail 5", JM_SQL_MYSQL | JM_SQL_BACKSLASH_STRINGS),
+		  "select ?, `c` from t");
+	CHECK_STR("fp mysql backslash escapes",
+		  fp("select 'O\\'Brien', 5", JM_SQL_MYSQL | JM_SQL_BACKSLASH_STRINGS),
+		  "select ?, ?");
+	CHECK_STR("fp std strings", fp("select 'C:\\', 5", JM_SQL_STD_STRINGS), "select ?, ?");
+	CHECK_STR("fp mysql $ in identifiers",
+		  fp("select $a, b$1 from t", JM_SQL_MYSQL), "select $a, b$1 from t");
+	CHECK_STR("fp empty", fp("", 0), "");
+	CHECK_STR("fp only comment", fp("/* x */ -- y", 0), "");
+	CHECK_STR("fp keywords folded", fp("SeLeCt A FrOm B", 0), "select a from b");
+	CHECK_STR("fp utf8 identifiers kept", fp("select \xc3\xa9t\xc3\xa9 from t", 0),
+		  "select \xc3\xa9t\xc3\xa9 from t");
+	CHECK_STR("fp invalid utf8 replaced", fp("select a\xff\xfe from t", 0), "select a?? from t");
+	CHECK_STR("fp NUL byte is a separator", (
+		  { static char o[64]; jm_sql_fingerprint("select\0a", 8, o, sizeof(o)); o; }),
+		  "select a");
+}
+
+static void test_privacy(void)
+{
+	char name[96], out[512];
+	int i, bad_full = 0, bad_prefix = 0, bad_digits = 0, bad_mysql = 0, bad_std = 0;
+
+	for (i = 0; secret_queries[i]; i++) {
+		const char *q = secret_queries[i];
+		size_t n = strlen(q);
+
+		jm_sql_fingerprint(q, n, out, sizeof(out));
+		snprintf(name, sizeof(name), "privacy full query %d", i);
+		if (leaks(out) || has_bare_digits(out)) {
+			printf("  leak in [%s]\n", out);
+			bad_full++;
+		}
+		CHECK(name, !leaks(out) && !has_bare_digits(out));
+		for (size_t cut = 0; cut <= n; cut++) {
+			jm_sql_fingerprint(q, cut, out, sizeof(out));
+			if (leaks(out)) {
+				if (bad_prefix++ < 3)
+					printf("  leak at cut %zu of %d: [%s]\n", cut, i, out);
+			}
+			if (has_bare_digits(out))
+				bad_digits++;
+			/* MySQL has no $-quoting: there $$..$$ is not a literal. */
+			jm_sql_fingerprint_ex(q, cut, JM_SQL_MYSQL, out, sizeof(out));
+			if (!strstr(q, "$$") && (leaks(out) || has_bare_digits(out)))
+				bad_mysql++;
+			jm_sql_fingerprint_ex(q, cut, JM_SQL_STD_STRINGS, out, sizeof(out));
+			/* STD is a promise about the text; only check numbers */
+			if (has_bare_digits(out))
+				bad_std++;
+		}
+	}
+	CHECK_INT("privacy every truncation point: no secret bytes", bad_prefix, 0);
+	CHECK_INT("privacy every truncation point: no bare digits", bad_digits, 0);
+	CHECK_INT("privacy mysql dialect every truncation point", bad_mysql, 0);
+	CHECK_INT("privacy std strings: no bare digits", bad_std, 0);
+	CHECK_INT("privacy full queries", bad_full, 0);
+
+	/* The generic dialect keeps "x" (an identifier in PostgreSQL): it is
+	 * the MySQL dialect that must hide it. */
+	CHECK(" generic keeps double-quoted identifier",
+	      strstr(fp("select \"alice@example.com\" from t", 0), "alice") != NULL);
+	CHECK("mysql hides double-quoted value",
+	      !leaks(fp("select * from t where e = \"alice@example.com\" and n = \"424242\"",
+			JM_SQL_MYSQL)));
+}
+
+/* Random statements built from self-contained pieces.  Each family is
+ * valid under one reading of backslashes only (S: standard strings, B:
+ * backslash escapes); the planted secrets are literals under that reading,
+ * so with the escape mode unknown (flags 0) they must stay hidden, at every
+ * truncation point too. */
+static const char *const common_pieces[] = {
+	"select", "t1", "col_2", "IN", "VALUES", "from", "where", "and", "E", "N", "=", "(",
+	")", ",", ".", "::int", "*", "?", "$1", "'alice@example.com'", "424242", "4.24242e5",
+	".424242", "0x424242", "'it''s alice@example.com'", "/* c */", "-- c\n", "\"id\"",
+	"`c`", "'%alice@example.com%'", "''", "E'alice@example.com\\''", "'\\\\'",
+	"N'alice@example.com'", "x'424242'", "-424242", "#>", "||", "'424242'",
+};
+static const char *const s_pieces[] = { "'C:\\'", "'a\\'", "$$alice@example.com$$",
+					"$q$ 'alice@example.com' $q$" };
+static const char *const b_pieces[] = { "'O\\'Brien alice@example.com'", "'\\''",
+					"'x\\'424242'" };
+
+static int random_family(const char *const *extra, size_t nextra, unsigned flags_a,
+			 unsigned flags_b, unsigned *seed)
+{
+	const size_t nc = sizeof(common_pieces) / sizeof(common_pieces[0]);
+	static const char *const seps[] = { " ", "\n", "\t ", "  " };
+	char q[600], out[300];
+	int bad = 0;
+
+	for (int iter = 0; iter < 4000; iter++) {
+		size_t n = 0;
+		*seed = *seed * 1103515245u + 12345u;
+		int parts = 1 + (int)((*seed >> 16) % 24);
+		for (int k = 0; k < parts; k++) {
+			*seed = *seed * 1103515245u + 12345u;
+			unsigned r = *seed >> 16;
+			const char *p = (r % 5 == 0) ? extra[(r / 5) % nextra] : common_pieces[(r / 5) % nc];
+			const char *sep = seps[(r >> 8) % 4];
+			size_t pl = strlen(p), sl = strlen(sep);
+			if (n + pl + sl >= sizeof(q))
+				break;
+			memcpy(q + n, p, pl);
+			n += pl;
+			memcpy(q + n, sep, sl);
+			n += sl;
+		}
+		for (int c = 0; c < 6; c++) {
+			*seed = *seed * 1103515245u + 12345u;
+			size_t cut = c == 0 ? n : (*seed >> 16) % (n + 1);
+			for (int m = 0; m < 2; m++) {
+				unsigned fl = m ? flags_b : flags_a;
+				size_t ol = jm_sql_fingerprint_ex(q, cut, fl, out, sizeof(out));
+				bool unbounded = ol >= sizeof(out) || strlen(out) != ol;
+				if (leaks(out) || has_bare_digits(out) || unbounded) {
+					if (bad++ < 3)
+						printf("  leak (flags %u): [%.*s] -> [%s]\n", fl,
+						       (int)cut, q, out);
+				}
+			}
+		}
+	}
+	return bad;
+}
+
+static void test_privacy_random(void)
+{
+	unsigned seed = 12345;
+
+	CHECK_INT("privacy random statements, standard strings, mode unknown/known",
+		  random_family(s_pieces, sizeof(s_pieces) / sizeof(s_pieces[0]), 0,
+				JM_SQL_STD_STRINGS, &seed), 0);
+	CHECK_INT("privacy random statements, backslash strings, mode unknown/known",
+		  random_family(b_pieces, sizeof(b_pieces) / sizeof(b_pieces[0]), 0,
+				JM_SQL_BACKSLASH_STRINGS, &seed), 0);
+}
+
+static void test_bounds(void)
+{
+	char buf[32];
+	const char *q = "SELECT averyveryverylongidentifier_name, other FROM t WHERE x = 1";
+	size_t n;
+
+	memset(buf, 'Z', sizeof(buf));
+	n = jm_sql_fingerprint(q, strlen(q), buf, 10);
+	CHECK("bounds: NUL inside outsz", n < 10 && buf[n] == '\0');
+	CHECK("bounds: canary after outsz intact", buf[10] == 'Z' && buf[31] == 'Z');
+	CHECK_INT("bounds: return is strlen", n, strlen(buf));
+	memset(buf, 'Z', sizeof(buf));
+	n = jm_sql_fingerprint(q, strlen(q), buf, 1);
+	CHECK("bounds: outsz 1 gives empty string", n == 0 && buf[0] == '\0' && buf[1] == 'Z');
+	n = jm_sql_fingerprint(q, strlen(q), buf, 0);
+	CHECK("bounds: outsz 0 writes nothing", n == 0 && buf[0] == '\0' && buf[1] == 'Z');
+	n = jm_sql_fingerprint(NULL, 5, buf, sizeof(buf));
+	CHECK("bounds: NULL sql", n == 0 && buf[0] == '\0');
+	/* A multibyte character never gets cut in half. */
+	memset(buf, 'Z', sizeof(buf));
+	n = jm_sql_fingerprint("select \xe2\x82\xac\xe2\x82\xac", 13, buf, 10);
+	CHECK_STR("bounds: whole UTF-8 characters only, no trailing space", buf, "select");
+	CHECK_INT("bounds: utf8 cut length", n, 6);
+	/* Huge VALUES lists collapse instead of filling the output. */
+	static char big[40000];
+	size_t bl = (size_t)snprintf(big, sizeof(big), "INSERT INTO t (a,b) VALUES ");
+	for (int i = 0; i < 1500 && bl + 40 < sizeof(big); i++)
+		bl += (size_t)snprintf(big + bl, sizeof(big) - bl, "%s(%d,'v%d')", i ? "," : "", i, i);
+	bl += (size_t)snprintf(big + bl, sizeof(big) - bl, " RETURNING id");
+	char out[128];
+	jm_sql_fingerprint(big, bl, out, sizeof(out));
+	CHECK_STR("bounds: 1500-row VALUES collapses", out,
+		  "insert into t (a,b) values (?) returning id");
+}
+
+static void test_command(void)
+{
+#define CMD(name, sql, want) CHECK_INT("cmd " name, jm_sql_command(sql, strlen(sql)), want)
+	CMD("select", "SELECT 1", JM_SQL_SELECT);
+	CMD("select after comments and parens", "/* c */ -- d\n ((select 1) union (select 2))",
+	    JM_SQL_SELECT);
+	CMD("insert", "insert into t values (1)", JM_SQL_INSERT);
+	CMD("replace is insert", "REPLACE INTO t VALUES (1)", JM_SQL_INSERT);
+	CMD("update", "UPDATE t SET a = 1", JM_SQL_UPDATE);
+	CMD("delete", "DELETE FROM t", JM_SQL_DELETE);
+	CMD("merge", "MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN DELETE", JM_SQL_MERGE);
+	CMD("copy from", "COPY t (a, b) FROM STDIN WITH (FORMAT csv)", JM_SQL_COPY_FROM);
+	CMD("copy to", "copy t to stdout", JM_SQL_COPY_TO);
+	CMD("copy query to", "COPY (SELECT * FROM t WHERE a IN (SELECT b FROM u)) TO STDOUT",
+	    JM_SQL_COPY_TO);
+	CMD("ctas", "CREATE TABLE x AS SELECT * FROM y", JM_SQL_CREATE_TABLE_AS);
+	CMD("ctas temp cols", "create temporary table x (a, b) as select 1, 2",
+	    JM_SQL_CREATE_TABLE_AS);
+	CMD("mysql create table select", "CREATE TABLE x SELECT * FROM y", JM_SQL_CREATE_TABLE_AS);
+	CMD("create table plain", "CREATE TABLE x (a int GENERATED ALWAYS AS (1) STORED)",
+	    JM_SQL_OTHER);
+	CMD("create view", "CREATE VIEW v AS SELECT 1", JM_SQL_OTHER);
+	CMD("with insert", "WITH a AS (SELECT 1), b (x) AS (SELECT 2) INSERT INTO t SELECT * FROM a",
+	    JM_SQL_INSERT);
+	CMD("with recursive select", "WITH RECURSIVE r AS (SELECT 1 UNION SELECT 2) SELECT * FROM r",
+	    JM_SQL_SELECT);
+	CMD("with update", "with x as (delete from q returning *) update t set a = 1",
+	    JM_SQL_UPDATE);
+	CMD("load data", "LOAD DATA LOCAL INFILE '/x.csv' INTO TABLE t", JM_SQL_COPY_FROM);
+	CMD("set", "SET NAMES utf8mb4", JM_SQL_OTHER);
+	CMD("empty", "", JM_SQL_OTHER);
+	CMD("garbage", "\x01\x02((((", JM_SQL_OTHER);
+	CMD("string first", "'select'", JM_SQL_OTHER);
+#undef CMD
+}
+
+static void test_target(void)
+{
+	char out[64];
+#define TGT(name, sql, want) do {                                                   \
+		bool ok_ = jm_sql_write_target(sql, strlen(sql), out, sizeof(out));     \
+		CHECK_STR("target " name, ok_ ? out : "(none)", want);                  \
+	} while (0)
+	TGT("insert", "INSERT INTO Sales (a) VALUES (1)", "sales");
+	TGT("insert schema", "insert into public.sales select * from s", "public.sales");
+	TGT("insert quoted keeps case", "INSERT INTO \"Sales\" VALUES (1)", "Sales");
+	TGT("insert quoted schema", "INSERT INTO \"Mart\".\"Sales\"(a) VALUES (1)", "Mart.Sales");
+	TGT("insert mysql no into", "INSERT IGNORE t VALUES (1)", "t");
+	TGT("replace", "REPLACE INTO `db`.`T` VALUES (1)", "db.T");
+	TGT("update", "UPDATE ONLY Acc SET a = 1", "acc");
+	TGT("update mysql modifiers", "update low_priority ignore t2 set a = 1", "t2");
+	TGT("delete", "DELETE FROM x.y WHERE a = 1", "x.y");
+	TGT("delete only", "delete from only x", "x");
+	TGT("delete multi-table", "DELETE t1 FROM t1 JOIN t2 ON t1.a = t2.a", "t1");
+	TGT("merge", "MERGE INTO tgt t USING src s ON t.id = s.id", "tgt");
+	TGT("copy from", "COPY sales (a, b) FROM STDIN", "sales");
+	TGT("copy to none", "COPY sales TO STDOUT", "(none)");
+	TGT("ctas", "CREATE TABLE IF NOT EXISTS s.t AS SELECT 1", "s.t");
+	TGT("ctas unlogged", "create unlogged table \"T\" as select 1", "T");
+	TGT("with insert", "WITH x AS (SELECT 1) INSERT INTO tgt SELECT * FROM x", "tgt");
+	TGT("load data", "LOAD DATA INFILE 'f' REPLACE INTO TABLE Stage.Raw", "stage.raw");
+	TGT("select none", "SELECT * FROM t", "(none)");
+	TGT("insert into literal", "INSERT INTO 'x' VALUES (1)", "(none)");
+	TGT("truncated", "INSERT INTO", "(none)");
+	TGT("comments", "/* etl */ INSERT /* x */ INTO -- y\n t_1 VALUES (1)", "t_1");
+	{
+		char small[4];
+		bool ok = jm_sql_write_target("insert into longname values (1)", 31, small,
+					      sizeof(small));
+		CHECK("target too long for buffer is refused", !ok && small[0] == '\0');
+	}
+#undef TGT
+}
+
+int main(void)
+{
+	test_exact_shapes();
+	test_privacy();
+	test_privacy_random();
+	test_bounds();
+	test_command();
+	test_target();
+	TEST_EXIT();
+}
