@@ -6,20 +6,37 @@
 #include <string.h>
 #include <time.h>
 
+#include "batch.h"
 #include "buf.h"
+#include "db.h"
+#include "host.h"
 #include "identity/identity.h"
 #include "jobs.h"
 #include "log.h"
+#include "metrics.h"
 #include "model.h"
+#include "otlp.h"
 #include "probes.h"
 #include "process.h"
 #include "render_json.h"
+#include "render_pb.h"
+#include "ship.h"
+#include "spool.h"
 
 struct jm_agent {
 	const struct jm_config *cfg;
 	struct jm_probes *probes;
 	struct jm_jobs *jobs;
 	struct jm_tracker *tracker;
+	struct jm_db *db;
+	struct jm_metrics *metrics;
+	struct jm_spool *spool;          /* NULL without a collector */
+	struct jm_shipper *shipper;
+	struct jm_otlp *otlp;
+	struct jm_batch_builder batch;
+	struct jm_agent_identity id;
+	struct jm_host_sampler host;
+	int64_t batch_start_ns;
 	FILE *jsonl;
 	bool jsonl_owned;
 	struct jm_buf line;
@@ -49,6 +66,10 @@ static void on_run_done(void *ctx, const struct jm_run_record *r)
 	jm_buf_reset(&ag->line);
 	jm_json_run(&ag->line, r);
 	write_line(ag);
+	if (ag->metrics)
+		jm_metrics_observe_run(ag->metrics, r);
+	if ((ag->spool || ag->otlp) && jm_batch_builder_add_run(&ag->batch, r))
+		jm_warn("out of memory: run %s of %s not shipped", r->run_id, r->job);
 }
 
 static void on_window(void *ctx, const struct jm_window_record *w)
@@ -57,19 +78,30 @@ static void on_window(void *ctx, const struct jm_window_record *w)
 	jm_buf_reset(&ag->line);
 	jm_json_window(&ag->line, w);
 	write_line(ag);
+	if (ag->metrics)
+		jm_metrics_observe_window(ag->metrics, w);
+	if ((ag->spool || ag->otlp) && jm_batch_builder_add_window(&ag->batch, w))
+		jm_warn("out of memory: window of %s not shipped", w->job);
 }
 
 static int on_event(void *ctx, const void *data, size_t len)
 {
 	struct jm_agent *ag = ctx;
-	return jm_tracker_on_event(ag->tracker, data, len);
+	const struct jm_ev_hdr *h = data;
+
+	if (len < sizeof(*h))
+		return 0;
+	if (h->type >= JM_EV_CONNECT)
+		jm_db_on_event(ag->db, data, len);
+	else
+		jm_tracker_on_event(ag->tracker, data, len);
+	return 0;
 }
 
 static int on_payload(void *ctx, const void *data, size_t len)
 {
-	(void)ctx;
-	(void)data;
-	(void)len;
+	struct jm_agent *ag = ctx;
+	jm_db_on_payload(ag->db, data, len);
 	return 0;
 }
 
@@ -97,12 +129,16 @@ int jm_agent_open(struct jm_agent **out, const struct jm_config *cfg,
 {
 	struct jm_agent *ag = calloc(1, sizeof(*ag));
 	struct jm_probe_opts po;
+	const char *state_dir = opts->state_dir ? opts->state_dir : "/var/lib/jobmeter";
+	const char *listen = opts->metrics_listen ? opts->metrics_listen : cfg->metrics_listen;
 	int err = -ENOMEM;
 
 	if (!ag)
 		return -ENOMEM;
 	ag->cfg = cfg;
 	jm_buf_init(&ag->line);
+	jm_batch_builder_init(&ag->batch);
+	ag->batch_start_ns = now_unix_ns();
 	if (opts->jsonl) {
 		if (strcmp(opts->jsonl, "-") == 0) {
 			ag->jsonl = stdout;
@@ -136,9 +172,42 @@ int jm_agent_open(struct jm_agent **out, const struct jm_config *cfg,
 	if (err)
 		goto fail;
 	ag->tracker = jm_tracker_new(cfg, ag->probes, ag->jobs, &ag->loss);
-	if (!ag->tracker) {
+	ag->db = ag->tracker ? jm_db_new(cfg, ag->probes, ag->tracker, &ag->loss) : NULL;
+	if (!ag->tracker || !ag->db) {
 		err = -ENOMEM;
 		goto fail;
+	}
+	if (listen && *listen) {
+		err = jm_metrics_open(&ag->metrics, listen, cfg->max_jobs);
+		if (err)
+			goto fail;
+		jm_info("serving Prometheus metrics on http://%s/metrics", listen);
+	}
+	if (cfg->collector_url[0] || cfg->otlp_url[0]) {
+		if (jm_host_identity(&ag->id, state_dir)) {
+			jm_err("cannot read or create the agent id in %s", state_dir);
+			err = -EIO;
+			goto fail;
+		}
+		if (jm_host_sampler_init(&ag->host, "/proc"))
+			jm_warn("host CPU/memory sampling unavailable: idle cost will be missing");
+	}
+	if (cfg->collector_url[0]) {
+		err = jm_spool_open(&ag->spool, cfg->spool_dir, (uint64_t)cfg->spool_max_mb << 20);
+		if (err) {
+			jm_err("cannot open spool %s: %s", cfg->spool_dir, strerror(-err));
+			goto fail;
+		}
+		err = jm_ship_open(&ag->shipper, cfg, ag->spool);
+		if (err)
+			goto fail;
+		jm_info("shipping batches to %s (spool %s)", cfg->collector_url, cfg->spool_dir);
+	}
+	if (cfg->otlp_url[0]) {
+		err = jm_otlp_open(&ag->otlp, cfg->otlp_url, cfg->collector_timeout_s);
+		if (err)
+			goto fail;
+		jm_info("exporting OTLP metrics to %s", cfg->otlp_url);
 	}
 	jm_tracker_scan_existing(ag->tracker);
 	*out = ag;
@@ -152,6 +221,14 @@ void jm_agent_close(struct jm_agent *ag)
 {
 	if (!ag)
 		return;
+	jm_ship_close(ag->shipper, 5000);
+	jm_spool_close(ag->spool);
+	if (ag->otlp)
+		jm_otlp_close(ag->otlp);
+	if (ag->metrics)
+		jm_metrics_close(ag->metrics);
+	jm_batch_builder_free(&ag->batch);
+	jm_db_free(ag->db);
 	jm_tracker_free(ag->tracker);
 	jm_probes_close(ag->probes);
 	jm_jobs_free(ag->jobs);
@@ -196,7 +273,10 @@ static void report_loss(struct jm_agent *ag, int64_t now)
 	}
 	jm_jobs_stats(ag->jobs, &js);
 	l->jobs_overflow = js.jobs_overflow;
-	l->statements_overflow = js.statements_overflow;
+	if (ag->spool)
+		l->spool_dropped_batches = jm_spool_dropped(ag->spool);
+	if (ag->metrics)
+		jm_metrics_set_loss(ag->metrics, l);
 
 #define D(f) d.f = l->f - ag->loss_reported.f
 	D(ringbuf_drops); D(map_full); D(payload_drops); D(payload_truncated); D(parse_errors);
@@ -218,9 +298,44 @@ static void report_loss(struct jm_agent *ag, int64_t now)
 	}
 }
 
+/* One batch per interval: spooled (fsync'd) before anything is sent. */
+static void ship_batch(struct jm_agent *ag, int64_t now)
+{
+	struct jm_batch b;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int err;
+
+	memset(&b, 0, sizeof(b));
+	b.agent = ag->id;
+	b.window_start_ns = ag->batch_start_ns;
+	b.window_end_ns = now;
+	jm_batch_builder_view(&ag->batch, &b);
+	if (jm_host_sample(&ag->host, &b.host))
+		memset(&b.host, 0, sizeof(b.host));
+	b.loss = ag->loss;
+	if (ag->spool) {
+		if ((err = jm_spool_next_seq(ag->spool, &b.seq)) ||
+		    (err = jm_render_batch_pb(&b, &buf, &len)) ||
+		    (err = jm_spool_put(ag->spool, b.seq, buf, len)))
+			jm_err("batch %llu not spooled: %s (its figures are in the JSONL and "
+			       "will show as a gap at the collector)", (unsigned long long)b.seq,
+			       strerror(err < 0 ? -err : err));
+		else
+			jm_ship_kick(ag->shipper);
+		free(buf);
+	}
+	if (ag->otlp && jm_otlp_export(ag->otlp, &b))
+		jm_warn("OTLP export of this interval failed");
+	jm_batch_builder_reset(&ag->batch);
+	ag->batch_start_ns = now;
+}
+
 void jm_agent_window(struct jm_agent *ag)
 {
 	int64_t now = now_unix_ns();
 	jm_jobs_flush_windows(ag->jobs, now);
 	report_loss(ag, now);
+	if (ag->spool || ag->otlp)
+		ship_batch(ag, now);
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "histogram.h"
 #include "log.h"
 
 struct job {
@@ -266,6 +267,16 @@ const char *jm_run_job(const struct jm_run *r) { return r->rec.job; }
 const char *jm_run_id(const struct jm_run *r) { return r->rec.run_id; }
 unsigned jm_run_live(const struct jm_run *r) { return r->live; }
 
+/* Percentiles are derived from the histogram when a record is emitted. */
+static void db_quantiles(struct jm_db_stats *db, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		db[i].latency_p50_s = jm_hist_quantile(db[i].latency_buckets, 0.50);
+		db[i].latency_p95_s = jm_hist_quantile(db[i].latency_buckets, 0.95);
+		db[i].latency_p99_s = jm_hist_quantile(db[i].latency_buckets, 0.99);
+	}
+}
+
 static void finish_run(struct jm_jobs *j, struct jm_run *r, int64_t now_ns)
 {
 	struct job *b = r->job;
@@ -292,6 +303,7 @@ static void finish_run(struct jm_jobs *j, struct jm_run *r, int64_t now_ns)
 			break;
 		}
 	}
+	db_quantiles(rec->db, rec->n_db);
 	if (j->sink.run_done)
 		j->sink.run_done(j->sink.ctx, rec);
 	free_run(r);
@@ -319,8 +331,7 @@ static void emit_window(struct jm_jobs *j, struct job *b, int64_t now_ns)
 	w.start_ns = j->last_flush_ns ? j->last_flush_ns : now_ns;
 	w.end_ns = now_ns;
 	w.counters = b->win;
-	/* Peak RSS of a window: what live processes hold now counts even if
-	 * no sample moved it during the window. */
+	db_quantiles(b->win_db, b->n_win_db);
 	w.n_db = b->n_win_db;
 	w.db = b->win_db;
 	w.n_outputs = b->n_win_out;

@@ -67,7 +67,6 @@ struct jm_jobs_stats {
 	uint64_t jobs;
 	uint64_t active_runs;
 	uint64_t jobs_overflow;
-	uint64_t statements_overflow;
 };
 void jm_jobs_stats(const struct jm_jobs *j, struct jm_jobs_stats *st);
 

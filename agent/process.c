@@ -10,7 +10,7 @@
 #include "log.h"
 #include "procfs.h"
 #include "rules.h"
-#include "u32map.h"
+#include "idmap.h"
 
 #define GIB (1024.0 * 1024.0 * 1024.0)
 #define CGCACHE 256
@@ -36,7 +36,7 @@ struct jm_tracker {
 	struct jm_probes *probes;
 	struct jm_jobs *jobs;
 	struct jm_loss *loss;
-	struct jm_u32map procs;
+	struct jm_idmap procs;
 	int64_t mono_to_unix;          /* unix_ns = mono_ns + offset */
 	char cg2root[256];
 	struct cg_entry cgcache[CGCACHE];
@@ -69,7 +69,7 @@ struct jm_tracker *jm_tracker_new(const struct jm_config *cfg, struct jm_probes 
 	struct jm_tracker *t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
-	if (jm_u32map_init(&t->procs, 1024)) {
+	if (jm_idmap_init(&t->procs, 1024)) {
 		free(t);
 		return NULL;
 	}
@@ -88,7 +88,7 @@ void jm_tracker_free(struct jm_tracker *t)
 		return;
 	for (size_t i = 0; i < t->procs.cap; i++)
 		free(t->procs.vals[i]);
-	jm_u32map_free(&t->procs);
+	jm_idmap_free(&t->procs);
 	free(t);
 }
 
@@ -99,7 +99,7 @@ size_t jm_tracker_live(const struct jm_tracker *t)
 
 struct jm_run *jm_tracker_run_of(struct jm_tracker *t, uint32_t tgid)
 {
-	struct proc *p = jm_u32map_get(&t->procs, tgid);
+	struct proc *p = jm_idmap_get(&t->procs, tgid);
 	return p ? p->run : NULL;
 }
 
@@ -183,7 +183,7 @@ static struct proc *proc_add(struct jm_tracker *t, uint32_t tgid, struct jm_run 
 	p->run = run;
 	p->is_root = is_root;
 	p->last_sample_mono = now_mono;
-	if (jm_u32map_put(&t->procs, tgid, p)) {
+	if (jm_idmap_put(&t->procs, tgid, p)) {
 		free(p);
 		return NULL;
 	}
@@ -225,7 +225,7 @@ static int sweep_child(void *ctx, uint32_t pid)
 {
 	struct sweep *s = ctx;
 	struct jm_pstat st;
-	if (jm_u32map_get(&s->t->procs, pid) || jm_proc_stat(pid, &st) || st.ppid != s->parent)
+	if (jm_idmap_get(&s->t->procs, pid) || jm_proc_stat(pid, &st) || st.ppid != s->parent)
 		return 0;
 	int32_t threads = 1;
 	uint64_t rt = 0;
@@ -242,7 +242,7 @@ static int sweep_child(void *ctx, uint32_t pid)
 
 static void on_exec(struct jm_tracker *t, const struct jm_ev_exec *e)
 {
-	struct proc *p = jm_u32map_get(&t->procs, e->hdr.tgid);
+	struct proc *p = jm_idmap_get(&t->procs, e->hdr.tgid);
 	int64_t now = jm_tracker_unix_ns(t, e->hdr.ts_ns);
 	size_t env_len = e->env_len < sizeof(e->env) ? e->env_len : sizeof(e->env);
 	struct attribution a;
@@ -305,13 +305,13 @@ static void on_exec(struct jm_tracker *t, const struct jm_ev_exec *e)
 
 static void on_fork(struct jm_tracker *t, const struct jm_ev_fork *e)
 {
-	struct proc *parent = jm_u32map_get(&t->procs, e->ppid);
+	struct proc *parent = jm_idmap_get(&t->procs, e->ppid);
 	if (!parent) {
 		/* The kernel inherited membership from a process we dropped. */
 		jm_probes_untrack(t->probes, e->hdr.tgid);
 		return;
 	}
-	if (jm_u32map_get(&t->procs, e->hdr.tgid))
+	if (jm_idmap_get(&t->procs, e->hdr.tgid))
 		return;
 	jm_run_proc_join(parent->run);
 	if (!proc_add(t, e->hdr.tgid, parent->run, false, e->hdr.ts_ns))
@@ -345,14 +345,14 @@ static void proc_gone(struct jm_tracker *t, struct proc *p, int status, int64_t 
 {
 	struct jm_run *r = p->run;
 	bool root = p->is_root;
-	jm_u32map_del(&t->procs, p->tgid);
+	jm_idmap_del(&t->procs, p->tgid);
 	free(p);
 	jm_run_proc_exit(r, root, status, now);
 }
 
 static void on_exit_ev(struct jm_tracker *t, const struct jm_ev_exit *e)
 {
-	struct proc *p = jm_u32map_get(&t->procs, e->hdr.tgid);
+	struct proc *p = jm_idmap_get(&t->procs, e->hdr.tgid);
 	struct jm_proc_io io;
 
 	if (!p)
@@ -388,7 +388,7 @@ int jm_tracker_on_event(struct jm_tracker *t, const void *data, size_t len)
 			on_exit_ev(t, data);
 		break;
 	case JM_EV_OOM: {
-		struct proc *p = jm_u32map_get(&t->procs, h->tgid);
+		struct proc *p = jm_idmap_get(&t->procs, h->tgid);
 		if (p)
 			jm_run_oom(p->run);
 		break;
@@ -408,7 +408,7 @@ static int scan_one(void *ctx, uint32_t pid)
 	struct attribution a;
 	ssize_t n;
 
-	if (jm_u32map_get(&t->procs, pid) || jm_proc_stat(pid, &st))
+	if (jm_idmap_get(&t->procs, pid) || jm_proc_stat(pid, &st))
 		return 0;
 	if (st.state == 'Z')
 		return 0;

@@ -1,14 +1,15 @@
-#include "u32map.h"
+#include "idmap.h"
 
 #include <errno.h>
 #include <stdlib.h>
 
-static size_t slot(const struct jm_u32map *m, uint32_t key)
+static size_t slot(const struct jm_idmap *m, uint64_t key)
 {
-	return (size_t)((key * 2654435761u) & (m->cap - 1));
+	uint64_t h = key * 0x9e3779b97f4a7c15ull;
+	return (size_t)((h ^ (h >> 29)) & (m->cap - 1));
 }
 
-int jm_u32map_init(struct jm_u32map *m, size_t cap)
+int jm_idmap_init(struct jm_idmap *m, size_t cap)
 {
 	size_t c = 16;
 	while (c < cap * 2)
@@ -18,13 +19,13 @@ int jm_u32map_init(struct jm_u32map *m, size_t cap)
 	m->cap = c;
 	m->len = 0;
 	if (!m->keys || !m->vals) {
-		jm_u32map_free(m);
+		jm_idmap_free(m);
 		return -ENOMEM;
 	}
 	return 0;
 }
 
-void jm_u32map_free(struct jm_u32map *m)
+void jm_idmap_free(struct jm_idmap *m)
 {
 	free(m->keys);
 	free(m->vals);
@@ -33,7 +34,7 @@ void jm_u32map_free(struct jm_u32map *m)
 	m->cap = m->len = 0;
 }
 
-void *jm_u32map_get(const struct jm_u32map *m, uint32_t key)
+void *jm_idmap_get(const struct jm_idmap *m, uint64_t key)
 {
 	if (!key || !m->cap)
 		return NULL;
@@ -45,21 +46,21 @@ void *jm_u32map_get(const struct jm_u32map *m, uint32_t key)
 	}
 }
 
-static int grow(struct jm_u32map *m)
+static int grow(struct jm_idmap *m)
 {
-	struct jm_u32map n;
-	int err = jm_u32map_init(&n, m->cap);
+	struct jm_idmap n;
+	int err = jm_idmap_init(&n, m->cap);
 	if (err)
 		return err;
 	for (size_t i = 0; i < m->cap; i++)
-		if (m->keys[i] && (err = jm_u32map_put(&n, m->keys[i], m->vals[i])))
+		if (m->keys[i] && (err = jm_idmap_put(&n, m->keys[i], m->vals[i])))
 			return err;
-	jm_u32map_free(m);
+	jm_idmap_free(m);
 	*m = n;
 	return 0;
 }
 
-int jm_u32map_put(struct jm_u32map *m, uint32_t key, void *val)
+int jm_idmap_put(struct jm_idmap *m, uint64_t key, void *val)
 {
 	if (!key)
 		return -EINVAL;
@@ -79,7 +80,7 @@ int jm_u32map_put(struct jm_u32map *m, uint32_t key, void *val)
 	}
 }
 
-void *jm_u32map_del(struct jm_u32map *m, uint32_t key)
+void *jm_idmap_del(struct jm_idmap *m, uint64_t key)
 {
 	size_t i, j, k;
 	void *val;

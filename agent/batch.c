@@ -1,0 +1,125 @@
+#include "batch.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+void jm_batch_builder_init(struct jm_batch_builder *bb)
+{
+	memset(bb, 0, sizeof(*bb));
+}
+
+static int copy_db(struct jm_db_stats **dst, const struct jm_db_stats *src, size_t n)
+{
+	*dst = NULL;
+	if (!n)
+		return 0;
+	*dst = calloc(n, sizeof(**dst));
+	if (!*dst)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		(*dst)[i] = src[i];
+		(*dst)[i].statements = NULL;
+		if (src[i].n_statements) {
+			size_t sz = src[i].n_statements * sizeof(*src[i].statements);
+			(*dst)[i].statements = malloc(sz);
+			if (!(*dst)[i].statements) {
+				(*dst)[i].n_statements = 0;
+				return -ENOMEM;
+			}
+			memcpy((*dst)[i].statements, src[i].statements, sz);
+		}
+	}
+	return 0;
+}
+
+static void free_db(struct jm_db_stats *db, size_t n)
+{
+	for (size_t i = 0; db && i < n; i++)
+		free(db[i].statements);
+	free(db);
+}
+
+static int copy_outputs(struct jm_output_write **dst, const struct jm_output_write *src, size_t n)
+{
+	*dst = NULL;
+	if (!n)
+		return 0;
+	*dst = malloc(n * sizeof(**dst));
+	if (!*dst)
+		return -ENOMEM;
+	memcpy(*dst, src, n * sizeof(**dst));
+	return 0;
+}
+
+static int grow(void **arr, size_t *cap, size_t n, size_t elem)
+{
+	if (n < *cap)
+		return 0;
+	size_t nc = *cap ? *cap * 2 : 16;
+	void *na = realloc(*arr, nc * elem);
+	if (!na)
+		return -ENOMEM;
+	*arr = na;
+	*cap = nc;
+	return 0;
+}
+
+int jm_batch_builder_add_run(struct jm_batch_builder *bb, const struct jm_run_record *r)
+{
+	if (grow((void **)&bb->runs, &bb->cap_runs, bb->n_runs, sizeof(*bb->runs)))
+		return -ENOMEM;
+	struct jm_run_record *c = &bb->runs[bb->n_runs];
+	*c = *r;
+	if (copy_db(&c->db, r->db, r->n_db) || copy_outputs(&c->outputs, r->outputs, r->n_outputs)) {
+		free_db(c->db, c->n_db);
+		free(c->outputs);
+		return -ENOMEM;
+	}
+	bb->n_runs++;
+	return 0;
+}
+
+int jm_batch_builder_add_window(struct jm_batch_builder *bb, const struct jm_window_record *w)
+{
+	if (grow((void **)&bb->windows, &bb->cap_windows, bb->n_windows, sizeof(*bb->windows)))
+		return -ENOMEM;
+	struct jm_window_record *c = &bb->windows[bb->n_windows];
+	*c = *w;
+	if (copy_db(&c->db, w->db, w->n_db) || copy_outputs(&c->outputs, w->outputs, w->n_outputs)) {
+		free_db(c->db, c->n_db);
+		free(c->outputs);
+		return -ENOMEM;
+	}
+	bb->n_windows++;
+	return 0;
+}
+
+void jm_batch_builder_view(const struct jm_batch_builder *bb, struct jm_batch *b)
+{
+	b->n_runs = bb->n_runs;
+	b->runs = bb->runs;
+	b->n_windows = bb->n_windows;
+	b->windows = bb->windows;
+}
+
+void jm_batch_builder_reset(struct jm_batch_builder *bb)
+{
+	for (size_t i = 0; i < bb->n_runs; i++) {
+		free_db(bb->runs[i].db, bb->runs[i].n_db);
+		free(bb->runs[i].outputs);
+	}
+	for (size_t i = 0; i < bb->n_windows; i++) {
+		free_db(bb->windows[i].db, bb->windows[i].n_db);
+		free(bb->windows[i].outputs);
+	}
+	bb->n_runs = bb->n_windows = 0;
+}
+
+void jm_batch_builder_free(struct jm_batch_builder *bb)
+{
+	jm_batch_builder_reset(bb);
+	free(bb->runs);
+	free(bb->windows);
+	jm_batch_builder_init(bb);
+}

@@ -1,0 +1,26 @@
+/* Collects what one shipped batch carries: deep copies of the runs that
+ * finished and of the windows emitted during the interval (the jobs module
+ * frees its records right after the callbacks).  At the interval tick the
+ * agent takes a jm_batch view, renders it (protobuf, OTLP) and resets. */
+#ifndef JM_BATCH_H
+#define JM_BATCH_H
+#include "model.h"
+
+struct jm_batch_builder {
+	size_t n_runs, cap_runs;
+	struct jm_run_record *runs;
+	size_t n_windows, cap_windows;
+	struct jm_window_record *windows;
+};
+
+void jm_batch_builder_init(struct jm_batch_builder *bb);
+void jm_batch_builder_free(struct jm_batch_builder *bb);
+int jm_batch_builder_add_run(struct jm_batch_builder *bb, const struct jm_run_record *r)
+	__attribute__((warn_unused_result));
+int jm_batch_builder_add_window(struct jm_batch_builder *bb, const struct jm_window_record *w)
+	__attribute__((warn_unused_result));
+/* Point b's run/window arrays at the builder's copies (valid until reset). */
+void jm_batch_builder_view(const struct jm_batch_builder *bb, struct jm_batch *b);
+/* Free the copies; keep the arrays for the next interval. */
+void jm_batch_builder_reset(struct jm_batch_builder *bb);
+#endif

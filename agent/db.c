@@ -1,0 +1,468 @@
+#include "db.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "bpf/io.h"
+#include "histogram.h"
+#include "idmap.h"
+#include "log.h"
+#include "protocol/mysql.h"
+#include "protocol/postgres.h"
+#include "rules.h"
+#include "sql.h"
+
+struct conn {
+	uint32_t tgid, fd;
+	enum jm_db_system system;
+	char endpoint[JM_ENDPOINT_MAX];
+	struct jm_proto_stats pstats;
+	union {
+		struct jm_pg_conn pg;
+		struct jm_mysql_conn my;
+	} p;
+};
+
+struct wfile {                     /* a file opened for writing that is an output */
+	char output[JM_CFG_PATH_MAX];  /* the configured glob (the dataset name) */
+};
+
+struct jm_db {
+	const struct jm_config *cfg;
+	struct jm_probes *probes;
+	struct jm_tracker *tracker;
+	struct jm_loss *loss;
+	struct jm_idmap conns;         /* tgid<<32|fd -> struct conn */
+	struct jm_idmap wfiles;        /* tgid<<32|fd -> struct wfile */
+	struct conn *cur;              /* connection of the query callback */
+};
+
+static uint64_t key(uint32_t tgid, uint32_t fd)
+{
+	return ((uint64_t)tgid << 32) | fd | (1ull << 63);
+}
+
+struct jm_db *jm_db_new(const struct jm_config *cfg, struct jm_probes *probes,
+			struct jm_tracker *tracker, struct jm_loss *loss)
+{
+	struct jm_db *d = calloc(1, sizeof(*d));
+	if (!d)
+		return NULL;
+	if (jm_idmap_init(&d->conns, 64) || jm_idmap_init(&d->wfiles, 64)) {
+		jm_idmap_free(&d->conns);
+		free(d);
+		return NULL;
+	}
+	d->cfg = cfg;
+	d->probes = probes;
+	d->tracker = tracker;
+	d->loss = loss;
+	return d;
+}
+
+void jm_db_free(struct jm_db *d)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->conns.cap; i++)
+		free(d->conns.vals[i]);
+	for (size_t i = 0; i < d->wfiles.cap; i++)
+		free(d->wfiles.vals[i]);
+	jm_idmap_free(&d->conns);
+	jm_idmap_free(&d->wfiles);
+	free(d);
+}
+
+static bool port_in(const struct jm_cfg_db_endpoints *e, uint16_t port)
+{
+	for (size_t i = 0; i < e->n_ports; i++)
+		if (e->ports[i] == port)
+			return true;
+	return false;
+}
+
+static bool sock_in(const struct jm_cfg_db_endpoints *e, const char *path)
+{
+	for (size_t i = 0; i < e->n_sockets; i++)
+		if (strcmp(e->sockets[i], path) == 0)
+			return true;
+	return false;
+}
+
+enum jm_db_system jm_db_classify(const struct jm_config *cfg, const uint8_t *addr, size_t len,
+				 char *ep, size_t eplen)
+{
+	sa_family_t fam;
+	char ip[INET6_ADDRSTRLEN];
+	uint16_t port = 0;
+
+	ep[0] = 0;
+	if (len < sizeof(fam))
+		return JM_DB_NONE;
+	memcpy(&fam, addr, sizeof(fam));
+	if (fam == AF_INET && len >= sizeof(struct sockaddr_in)) {
+		struct sockaddr_in sin;
+		memcpy(&sin, addr, sizeof(sin));
+		port = ntohs(sin.sin_port);
+		inet_ntop(AF_INET, &sin.sin_addr, ip, sizeof(ip));
+		snprintf(ep, eplen, "%s:%u", ip, port);
+	} else if (fam == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+		struct sockaddr_in6 sin6;
+		memcpy(&sin6, addr, sizeof(sin6));
+		port = ntohs(sin6.sin6_port);
+		inet_ntop(AF_INET6, &sin6.sin6_addr, ip, sizeof(ip));
+		snprintf(ep, eplen, "[%s]:%u", ip, port);
+	} else if (fam == AF_UNIX && len > sizeof(fam)) {
+		size_t n = len - sizeof(fam);
+		const char *path = (const char *)addr + sizeof(fam);
+		if (n > sizeof(((struct sockaddr_un *)0)->sun_path))
+			n = sizeof(((struct sockaddr_un *)0)->sun_path);
+		snprintf(ep, eplen, "%.*s", (int)strnlen(path, n), path);
+		if (!ep[0])
+			return JM_DB_NONE;     /* abstract socket */
+		if (sock_in(&cfg->pg, ep))
+			return JM_DB_POSTGRES;
+		if (sock_in(&cfg->mysql, ep))
+			return JM_DB_MYSQL;
+		return JM_DB_NONE;
+	} else {
+		return JM_DB_NONE;
+	}
+	if (port_in(&cfg->pg, port))
+		return JM_DB_POSTGRES;
+	if (port_in(&cfg->mysql, port))
+		return JM_DB_MYSQL;
+	return JM_DB_NONE;
+}
+
+bool jm_db_table_matches(const char *configured, const char *target)
+{
+	if (strcasecmp(configured, target) == 0)
+		return true;
+	const char *dot = strchr(configured, '.');
+	/* an unqualified target resolves through search_path: compare names */
+	if (dot && !strchr(target, '.') && strcasecmp(dot + 1, target) == 0)
+		return true;
+	dot = strchr(target, '.');
+	return dot && !strchr(configured, '.') && strcasecmp(dot + 1, configured) == 0;
+}
+
+static void conn_start(struct conn *c, enum jm_db_system sys)
+{
+	c->system = sys;
+	if (sys == JM_DB_POSTGRES)
+		jm_pg_init(&c->p.pg);
+	else if (sys == JM_DB_MYSQL)
+		jm_mysql_init(&c->p.my);
+}
+
+static void drop_conn(struct jm_db *d, struct conn *c, bool kernel)
+{
+	if (kernel)
+		jm_probes_conn_del(d->probes, c->tgid, c->fd);
+	d->loss->parse_errors += c->pstats.parse_errors;
+	jm_idmap_del(&d->conns, key(c->tgid, c->fd));
+	free(c);
+}
+
+static void on_connect(struct jm_db *d, const struct jm_ev_connect *e)
+{
+	struct conn *c;
+	uint64_t k = key(e->hdr.tgid, e->fd);
+
+	if (!jm_tracker_run_of(d->tracker, e->hdr.tgid)) {
+		jm_probes_conn_del(d->probes, e->hdr.tgid, e->fd);
+		return;
+	}
+	c = jm_idmap_get(&d->conns, k);
+	if (c)                                 /* fd reused without a close we saw */
+		drop_conn(d, c, false);
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return;
+	c->tgid = e->hdr.tgid;
+	c->fd = e->fd;
+	enum jm_db_system sys = jm_db_classify(d->cfg, e->addr,
+					       e->addr_len < sizeof(e->addr) ? e->addr_len : sizeof(e->addr),
+					       c->endpoint, sizeof(c->endpoint));
+	if (jm_idmap_put(&d->conns, k, c)) {
+		free(c);
+		jm_probes_conn_del(d->probes, e->hdr.tgid, e->fd);
+		return;
+	}
+	if (sys != JM_DB_NONE) {
+		conn_start(c, sys);
+		(void)jm_probes_conn_set(d->probes, c->tgid, c->fd, JM_CONN_DB);
+	}
+}
+
+/* ---- per-query aggregation ---- */
+
+static uint64_t fnv1a(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h | 1;
+}
+
+static void add_query(struct jm_db_stats *s, const struct jm_query *q, const char *fp,
+		      uint64_t fph, unsigned max_fp)
+{
+	uint64_t lat = q->end_ns > q->start_ns ? q->end_ns - q->start_ns : 0;
+	double lat_s = (double)lat / 1e9;
+
+	s->queries++;
+	s->errors += q->error;
+	s->rows += q->has_rows ? q->rows : 0;
+	s->latency_s_sum += lat_s;
+	jm_hist_add(s->latency_buckets, lat);
+
+	size_t i;
+	for (i = 0; i < s->n_statements; i++)
+		if (s->statements[i].fp_hash == fph && strcmp(s->statements[i].fingerprint, fp) == 0)
+			break;
+	if (i == s->n_statements) {
+		if (s->n_statements >= max_fp) {
+			s->statements_overflow++;
+			return;
+		}
+		struct jm_stmt_stats *ns = realloc(s->statements, (s->n_statements + 1) * sizeof(*ns));
+		if (!ns)
+			return;
+		s->statements = ns;
+		memset(&ns[i], 0, sizeof(ns[i]));
+		snprintf(ns[i].fingerprint, sizeof(ns[i].fingerprint), "%s", fp);
+		ns[i].fp_hash = fph;
+		s->n_statements++;
+	}
+	struct jm_stmt_stats *st = &s->statements[i];
+	st->calls++;
+	st->errors += q->error;
+	st->rows += q->has_rows ? q->rows : 0;
+	st->latency_s_sum += lat_s;
+	if (q->error)
+		snprintf(st->last_error, sizeof(st->last_error), "%s", q->sqlstate);
+}
+
+static bool is_write(enum jm_sql_cmd c)
+{
+	return c == JM_SQL_INSERT || c == JM_SQL_UPDATE || c == JM_SQL_DELETE ||
+	       c == JM_SQL_MERGE || c == JM_SQL_COPY_FROM || c == JM_SQL_CREATE_TABLE_AS;
+}
+
+static void on_query(void *ctx, const struct jm_query *q)
+{
+	struct jm_db *d = ctx;
+	struct conn *c = d->cur;
+	struct jm_run *run = jm_tracker_run_of(d->tracker, c->tgid);
+	char fp[JM_FPRINT_MAX];
+
+	if (!run)
+		return;
+	jm_sql_fingerprint_ex(q->sql ? q->sql : "", q->sql ? q->sql_len : 0,
+			      c->system == JM_DB_MYSQL ? JM_SQL_MYSQL : 0, fp, sizeof(fp));
+	if (q->sql_truncated && strlen(fp) + 4 < sizeof(fp))
+		strcat(fp, " ...");
+	uint64_t fph = fnv1a(fp);
+	unsigned max_fp = d->cfg->db_max_fingerprints;
+	struct jm_db_stats *rs = jm_run_db(run, c->system, c->endpoint, false);
+	struct jm_db_stats *ws = jm_run_db(run, c->system, c->endpoint, true);
+	uint64_t before = rs ? rs->statements_overflow : 0;
+	if (rs)
+		add_query(rs, q, fp, fph, max_fp);
+	if (ws)
+		add_query(ws, q, fp, fph, max_fp);
+	if (rs && rs->statements_overflow > before)
+		d->loss->statements_overflow++;
+
+	/* Dataset freshness: a successful write to a declared output table. */
+	enum jm_sql_cmd cmd = q->cmd != JM_SQL_OTHER ? q->cmd :
+			      jm_sql_command(q->sql ? q->sql : "", q->sql ? q->sql_len : 0);
+	char target[256];
+	const struct jm_cfg_job *job;
+	if (q->error || !is_write(cmd) || !q->sql ||
+	    !(job = jm_config_find_job(d->cfg, jm_run_job(run))) ||
+	    !jm_sql_write_target(q->sql, q->sql_len, target, sizeof(target)))
+		return;
+	for (size_t i = 0; i < job->n_outputs; i++)
+		if (!job->outputs[i].is_file && jm_db_table_matches(job->outputs[i].name, target))
+			jm_run_output(run, JM_OUTPUT_TABLE, job->outputs[i].name,
+				      jm_tracker_unix_ns(d->tracker, q->end_ns));
+}
+
+void jm_db_on_payload(struct jm_db *d, const void *data, size_t len)
+{
+	const struct jm_payload_hdr *h = data;
+	struct conn *c;
+
+	if (len < sizeof(*h) || sizeof(*h) + (size_t)h->head_len + h->tail_len > len) {
+		d->loss->parse_errors++;
+		return;
+	}
+	c = jm_idmap_get(&d->conns, key(h->tgid, h->fd));
+	if (!c)
+		return;
+	const uint8_t *head = (const uint8_t *)data + sizeof(*h);
+	struct jm_fragment f = {
+		.dir = h->dir == JM_PAYLOAD_RX ? JM_DIR_RX : JM_DIR_TX,
+		.ts_ns = h->ts_ns,
+		.total_len = h->total_len,
+		.head = head, .head_len = h->head_len,
+		.tail = head + h->head_len, .tail_len = h->tail_len,
+	};
+	if (c->system == JM_DB_NONE) {
+		/* Unknown endpoint: PostgreSQL clients speak first, MySQL
+		 * servers do. */
+		if (f.dir == JM_DIR_TX && jm_pg_detect(f.head, f.head_len))
+			conn_start(c, JM_DB_POSTGRES);
+		else if (f.dir == JM_DIR_RX && jm_mysql_detect_server_greeting(f.head, f.head_len))
+			conn_start(c, JM_DB_MYSQL);
+		else {
+			/* the side that speaks first said something else */
+			drop_conn(d, c, true);
+			return;
+		}
+		if (c->system == JM_DB_NONE)
+			return;
+		(void)jm_probes_conn_set(d->probes, c->tgid, c->fd, JM_CONN_DB);
+	}
+	struct jm_run *run = jm_tracker_run_of(d->tracker, c->tgid);
+	if (run) {
+		struct jm_db_stats *rs = jm_run_db(run, c->system, c->endpoint, false);
+		struct jm_db_stats *ws = jm_run_db(run, c->system, c->endpoint, true);
+		uint64_t *r = f.dir == JM_DIR_TX ? (rs ? &rs->tx_bytes : NULL) : (rs ? &rs->rx_bytes : NULL);
+		uint64_t *w = f.dir == JM_DIR_TX ? (ws ? &ws->tx_bytes : NULL) : (ws ? &ws->rx_bytes : NULL);
+		if (r)
+			*r += f.total_len;
+		if (w)
+			*w += f.total_len;
+	}
+	uint64_t perr = c->pstats.parse_errors;
+	d->cur = c;
+	if (c->system == JM_DB_POSTGRES)
+		jm_pg_feed(&c->p.pg, &f, on_query, d, &c->pstats);
+	else
+		jm_mysql_feed(&c->p.my, &f, on_query, d, &c->pstats);
+	d->cur = NULL;
+	d->loss->parse_errors += c->pstats.parse_errors - perr;
+	c->pstats.parse_errors = perr;   /* counted once, here */
+}
+
+/* ---- output files ---- */
+
+/* Absolute path of what a process named with (dirfd, path). */
+static bool abs_path(uint32_t tgid, int dirfd, const char *path, char *out, size_t outsz)
+{
+	char link[64], base[JM_CFG_PATH_MAX];
+	ssize_t n;
+
+	if (path[0] == '/') {
+		snprintf(out, outsz, "%s", path);
+		return true;
+	}
+	if (dirfd == -100)
+		snprintf(link, sizeof(link), "/proc/%u/cwd", tgid);
+	else
+		snprintf(link, sizeof(link), "/proc/%u/fd/%d", tgid, dirfd);
+	n = readlink(link, base, sizeof(base) - 1);
+	if (n <= 0)
+		return false;
+	base[n] = 0;
+	return (size_t)snprintf(out, outsz, "%s/%s", base, path) < outsz;
+}
+
+static const char *output_for(struct jm_db *d, struct jm_run *run, const char *path)
+{
+	const struct jm_cfg_job *job = jm_config_find_job(d->cfg, jm_run_job(run));
+	for (size_t i = 0; job && i < job->n_outputs; i++)
+		if (job->outputs[i].is_file && jm_glob_match(job->outputs[i].name, path))
+			return job->outputs[i].name;
+	return NULL;
+}
+
+static void on_open(struct jm_db *d, const struct jm_ev_open *e)
+{
+	struct jm_run *run = jm_tracker_run_of(d->tracker, e->hdr.tgid);
+	char path[JM_CFG_PATH_MAX], p[JM_PATH_LEN + 1];
+	const char *out;
+
+	snprintf(p, sizeof(p), "%.*s", JM_PATH_LEN, e->path);
+	if (!run || !abs_path(e->hdr.tgid, e->dirfd, p, path, sizeof(path)) ||
+	    !(out = output_for(d, run, path)))
+		return;
+	struct wfile *w = calloc(1, sizeof(*w));
+	if (!w)
+		return;
+	snprintf(w->output, sizeof(w->output), "%s", out);
+	free(jm_idmap_del(&d->wfiles, key(e->hdr.tgid, e->fd)));
+	if (jm_idmap_put(&d->wfiles, key(e->hdr.tgid, e->fd), w))
+		free(w);
+}
+
+static void on_close(struct jm_db *d, const struct jm_ev_close *e)
+{
+	if (e->flags & JM_CLOSE_CONN) {
+		struct conn *c = jm_idmap_get(&d->conns, key(e->hdr.tgid, e->fd));
+		if (c) {
+			d->cur = c;
+			if (c->system == JM_DB_POSTGRES)
+				jm_pg_close(&c->p.pg, e->hdr.ts_ns, on_query, d);
+			d->cur = NULL;
+			drop_conn(d, c, false);
+		}
+	}
+	if (e->flags & JM_CLOSE_WRITTEN) {
+		struct wfile *w = jm_idmap_del(&d->wfiles, key(e->hdr.tgid, e->fd));
+		struct jm_run *run = jm_tracker_run_of(d->tracker, e->hdr.tgid);
+		if (w && run)
+			jm_run_output(run, JM_OUTPUT_FILE, w->output,
+				      jm_tracker_unix_ns(d->tracker, e->hdr.ts_ns));
+		free(w);
+	}
+}
+
+static void on_rename(struct jm_db *d, const struct jm_ev_rename *e)
+{
+	struct jm_run *run = jm_tracker_run_of(d->tracker, e->hdr.tgid);
+	char path[JM_CFG_PATH_MAX], p[JM_PATH_LEN + 1];
+	const char *out;
+
+	snprintf(p, sizeof(p), "%.*s", JM_PATH_LEN, e->newpath);
+	if (run && abs_path(e->hdr.tgid, e->newdirfd, p, path, sizeof(path)) &&
+	    (out = output_for(d, run, path)))
+		jm_run_output(run, JM_OUTPUT_FILE, out, jm_tracker_unix_ns(d->tracker, e->hdr.ts_ns));
+}
+
+void jm_db_on_event(struct jm_db *d, const void *data, size_t len)
+{
+	const struct jm_ev_hdr *h = data;
+
+	if (len < sizeof(*h))
+		return;
+	switch (h->type) {
+	case JM_EV_CONNECT:
+		if (len >= sizeof(struct jm_ev_connect))
+			on_connect(d, data);
+		break;
+	case JM_EV_CLOSE:
+		if (len >= sizeof(struct jm_ev_close))
+			on_close(d, data);
+		break;
+	case JM_EV_OPEN:
+		if (len >= sizeof(struct jm_ev_open))
+			on_open(d, data);
+		break;
+	case JM_EV_RENAME:
+		if (len >= sizeof(struct jm_ev_rename))
+			on_rename(d, data);
+		break;
+	}
+}

@@ -1,0 +1,103 @@
+/* CLI parsing, the id map, /proc/PID/stat parsing and DB endpoint
+ * classification: the pure parts of the agent around the kernel. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "cli.h"
+#include "config.h"
+#include "db.h"
+#include "idmap.h"
+#include "procfs.h"
+
+int main(void)
+{
+	struct jm_cli_opts o;
+	char err[256];
+
+	char *a1[] = { "jm", "--config", "c.yaml", "--jsonl", "-", "--interval", "5",
+		       "--duration", "2.5", "--ready-file", "r", NULL };
+	CHECK_INT("cli: full", jm_cli_parse(11, a1, &o, err, sizeof(err)), 0);
+	CHECK_STR("cli: config", o.config, "c.yaml");
+	CHECK_INT("cli: interval", o.interval_s, 5);
+	CHECK("cli: duration", o.duration_s == 2.5);
+	char *a2[] = { "jm", "--jsonl", "x", NULL };
+	CHECK_INT("cli: config required", jm_cli_parse(3, a2, &o, err, sizeof(err)), -1);
+	CHECK("cli: config required message", strstr(err, "--config") != NULL);
+	char *a3[] = { "jm", "--config", "c", "--interval", "abc", NULL };
+	CHECK_INT("cli: bad interval", jm_cli_parse(5, a3, &o, err, sizeof(err)), -1);
+	CHECK_STR("cli: bad interval message", err, "--interval: expected whole seconds 1..3600, got \"abc\"");
+	char *a4[] = { "jm", "--config", "c", "--bogus", NULL };
+	CHECK_INT("cli: unknown option", jm_cli_parse(4, a4, &o, err, sizeof(err)), -1);
+	char *a5[] = { "jm", "--help", NULL };
+	CHECK_INT("cli: help", jm_cli_parse(2, a5, &o, err, sizeof(err)), 0);
+	CHECK("cli: help flag", o.help);
+	CHECK("cli: usage documents config format", strstr(jm_cli_usage(), "outputs:") != NULL);
+
+	/* id map: insert, overwrite, delete with backward shift, growth */
+	struct jm_idmap m;
+	CHECK_INT("idmap: init", jm_idmap_init(&m, 4), 0);
+	int vals[5000];
+	int bad = 0;
+	for (int i = 0; i < 5000; i++)
+		if (jm_idmap_put(&m, (uint64_t)i * 7919 + 1, &vals[i]))
+			bad++;
+	CHECK_INT("idmap: 5000 puts", bad, 0);
+	for (int i = 0; i < 5000; i += 2)
+		if (jm_idmap_del(&m, (uint64_t)i * 7919 + 1) != &vals[i])
+			bad++;
+	for (int i = 0; i < 5000; i++) {
+		void *v = jm_idmap_get(&m, (uint64_t)i * 7919 + 1);
+		if ((i % 2 == 0 && v) || (i % 2 == 1 && v != &vals[i]))
+			bad++;
+	}
+	CHECK_INT("idmap: deletes keep the rest findable", bad, 0);
+	CHECK_INT("idmap: len", m.len, 2500);
+	CHECK("idmap: key 0 is refused", jm_idmap_put(&m, 0, vals) != 0);
+	jm_idmap_free(&m);
+
+	/* /proc/PID/stat with a hostile comm */
+	struct jm_pstat st;
+	const char *stat = "1234 (a) b) c) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0 "
+			   "777 123456789 2560 18446744073709551615";
+	CHECK_INT("stat: parses", jm_proc_stat_parse(stat, &st), 0);
+	CHECK_STR("stat: comm up to the last paren", st.comm, "a) b) c");
+	CHECK_INT("stat: ppid", st.ppid, 1);
+	CHECK_INT("stat: cpu", st.cpu_ns, 300 * (1000000000ull / sysconf(_SC_CLK_TCK)));
+	CHECK_INT("stat: rss", st.rss_bytes, 2560ull * sysconf(_SC_PAGESIZE));
+	CHECK("stat: garbage rejected", jm_proc_stat_parse("1234 no parens", &st) != 0);
+	CHECK("stat: truncated rejected", jm_proc_stat_parse("1 (x) S 1", &st) != 0);
+
+	/* DB endpoint classification */
+	struct jm_config cfg;
+	char ep[128];
+	jm_config_defaults(&cfg);
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(5432) };
+	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+	CHECK_INT("db: tcp 5432 is postgres", jm_db_classify(&cfg, (void *)&sin, sizeof(sin), ep, sizeof(ep)), JM_DB_POSTGRES);
+	CHECK_STR("db: tcp endpoint", ep, "127.0.0.1:5432");
+	sin.sin_port = htons(3306);
+	CHECK_INT("db: tcp 3306 is mysql", jm_db_classify(&cfg, (void *)&sin, sizeof(sin), ep, sizeof(ep)), JM_DB_MYSQL);
+	sin.sin_port = htons(80);
+	CHECK_INT("db: tcp 80 is unknown", jm_db_classify(&cfg, (void *)&sin, sizeof(sin), ep, sizeof(ep)), JM_DB_NONE);
+	struct sockaddr_in6 s6 = { .sin6_family = AF_INET6, .sin6_port = htons(5432) };
+	inet_pton(AF_INET6, "::1", &s6.sin6_addr);
+	CHECK_INT("db: ipv6 postgres", jm_db_classify(&cfg, (void *)&s6, sizeof(s6), ep, sizeof(ep)), JM_DB_POSTGRES);
+	CHECK_STR("db: ipv6 endpoint", ep, "[::1]:5432");
+	struct sockaddr_un un = { .sun_family = AF_UNIX };
+	strcpy(un.sun_path, "/var/run/postgresql/.s.PGSQL.5432");
+	CHECK_INT("db: pg unix socket", jm_db_classify(&cfg, (void *)&un, sizeof(un), ep, sizeof(ep)), JM_DB_POSTGRES);
+	CHECK_STR("db: unix endpoint", ep, "/var/run/postgresql/.s.PGSQL.5432");
+	strcpy(un.sun_path, "/run/mysqld/mysqld.sock");
+	CHECK_INT("db: mysql unix socket", jm_db_classify(&cfg, (void *)&un, sizeof(un), ep, sizeof(ep)), JM_DB_MYSQL);
+	CHECK_INT("db: short address", jm_db_classify(&cfg, (void *)&un, 1, ep, sizeof(ep)), JM_DB_NONE);
+	CHECK("db: table schema.name vs name", jm_db_table_matches("public.sales", "sales"));
+	CHECK("db: table case-insensitive", jm_db_table_matches("public.sales", "PUBLIC.Sales"));
+	CHECK("db: other schema differs", !jm_db_table_matches("public.sales", "stage.sales"));
+	CHECK("db: other table differs", !jm_db_table_matches("public.sales", "sales_old"));
+	jm_config_free(&cfg);
+	TEST_EXIT();
+}

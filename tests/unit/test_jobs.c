@@ -1,0 +1,141 @@
+/* Run state machine and JSON rendering: synthetic lifecycles in, golden
+ * records and lines out. */
+#include <stdlib.h>
+
+#include "harness.h"
+#include "buf.h"
+#include "jobs.h"
+#include "render_json.h"
+
+struct sink_log {
+	int runs, windows;
+	struct jm_run_record last;
+	struct jm_window_record lastw;
+	char line[4096];
+};
+
+static void on_run(void *ctx, const struct jm_run_record *r)
+{
+	struct sink_log *l = ctx;
+	struct jm_buf b;
+	l->runs++;
+	l->last = *r;
+	l->last.db = NULL;
+	l->last.outputs = NULL;
+	jm_buf_init(&b);
+	jm_json_run(&b, r);
+	snprintf(l->line, sizeof(l->line), "%s", b.data);
+	jm_buf_free(&b);
+}
+
+static void on_window(void *ctx, const struct jm_window_record *w)
+{
+	struct sink_log *l = ctx;
+	l->windows++;
+	l->lastw = *w;
+	l->lastw.db = NULL;
+	l->lastw.outputs = NULL;
+}
+
+#define S(x) ((int64_t)(x) * 1000000000LL)
+
+int main(void)
+{
+	struct sink_log log = { 0 };
+	struct jm_jobs_sink sink = { on_run, on_window, &log };
+	struct jm_jobs *j = jm_jobs_new(2, &sink);
+
+	/* success: root + child, child exits last */
+	struct jm_run *r = jm_jobs_proc_start(j, "etl", "run-1", "env", S(100));
+	CHECK("start returns a run", r != NULL);
+	jm_run_proc_join(r);
+	struct jm_counters d = { .cpu_s = 1.5, .file_read_bytes = 1000 };
+	jm_run_add(r, &d);
+	jm_run_rss(r, 5000);
+	jm_run_rss(r, 3000);
+	jm_run_proc_exit(r, true, 0, S(101));
+	CHECK_INT("root exit does not end a run with live children", log.runs, 0);
+	jm_run_proc_exit(r, false, 1 << 8, S(102));
+	CHECK_INT("last exit ends the run", log.runs, 1);
+	CHECK_INT("outcome from the root, not the child", log.last.outcome, JM_OUTCOME_SUCCESS);
+	CHECK_INT("processes", log.last.counters.processes, 2);
+	CHECK_INT("peak rss is the max", log.last.counters.peak_rss_bytes, 5000);
+	CHECK_INT("duration", log.last.end_ns - log.last.start_ns, S(2));
+	CHECK_STR("run id kept", log.last.run_id, "run-1");
+	CHECK("not a restart", !log.last.restart);
+	CHECK_STR("json golden",
+		  log.line,
+		  "{\"type\":\"run\",\"job\":\"etl\",\"run_id\":\"run-1\","
+		  "\"start_time\":\"1970-01-01T00:01:40.000000000Z\","
+		  "\"end_time\":\"1970-01-01T00:01:42.000000000Z\",\"duration_s\":2,"
+		  "\"outcome\":\"success\",\"exit_code\":0,\"signal\":0,\"oom_killed\":false,"
+		  "\"restart\":false,\"source\":\"env\",\"processes\":2,\"cpu_s\":1.5,"
+		  "\"peak_rss_bytes\":5000,\"mem_gib_s\":0,\"file_read_bytes\":1000,"
+		  "\"file_write_bytes\":0,\"net_rx_bytes\":0,\"net_tx_bytes\":0,\"db\":[],"
+		  "\"outputs\":[]}\n");
+
+	/* failure by exit code, then by signal: both restarts afterwards */
+	r = jm_jobs_proc_start(j, "etl", NULL, "env", S(110));
+	jm_run_proc_exit(r, true, 3 << 8, S(111));
+	CHECK_INT("exit 3 is a failure", log.last.outcome, JM_OUTCOME_FAILURE);
+	CHECK_INT("exit code 3", log.last.exit_code, 3);
+	CHECK_INT("no signal", log.last.signal, 0);
+	CHECK("generated run id", log.last.run_id[0] != 0);
+	r = jm_jobs_proc_start(j, "etl", NULL, "env", S(120));
+	jm_run_proc_exit(r, true, 9, S(121));
+	CHECK_INT("signal 9", log.last.signal, 9);
+	CHECK_INT("signal exit code -1", log.last.exit_code, -1);
+	CHECK("run after a failure is a restart", log.last.restart);
+	r = jm_jobs_proc_start(j, "etl", NULL, "env", S(130));
+	jm_run_proc_exit(r, true, 0, S(131));
+	CHECK("run after a failure is a restart (3rd)", log.last.restart);
+	r = jm_jobs_proc_start(j, "etl", NULL, "env", S(140));
+	jm_run_proc_exit(r, true, 0, S(141));
+	CHECK("run after a success is not a restart", !log.last.restart);
+
+	/* OOM: success exit code, still a failure */
+	r = jm_jobs_proc_start(j, "etl", NULL, "env", S(150));
+	jm_run_oom(r);
+	jm_run_proc_exit(r, true, 9, S(151));
+	CHECK("oom flagged", log.last.oom_killed);
+	CHECK_INT("oom is a failure", log.last.outcome, JM_OUTCOME_FAILURE);
+
+	/* concurrent runs: distinct run ids stay apart, none merge */
+	struct jm_run *a = jm_jobs_proc_start(j, "etl", "A", "env", S(200));
+	struct jm_run *b = jm_jobs_proc_start(j, "etl", "B", "env", S(200));
+	CHECK("distinct run ids give distinct runs", a != b);
+	struct jm_run *a2 = jm_jobs_proc_start(j, "etl", "A", "env", S(201));
+	CHECK("same run id joins", a == a2);
+	CHECK_INT("joined run has 2 live", jm_run_live(a), 2);
+
+	/* windows: deltas, then reset */
+	log.windows = 0;
+	struct jm_counters d2 = { .cpu_s = 0.25, .net_tx_bytes = 7 };
+	jm_run_add(b, &d2);
+	jm_jobs_flush_windows(j, S(202));
+	CHECK_INT("one window per active job", log.windows, 1);
+	CHECK("window carries deltas", log.lastw.counters.net_tx_bytes == 7);
+	jm_jobs_flush_windows(j, S(203));
+	CHECK("window after flush starts from zero", log.lastw.counters.net_tx_bytes == 0);
+	CHECK_INT("window start is the previous flush", log.lastw.start_ns, S(202));
+
+	/* job cap */
+	CHECK("second job fits", jm_jobs_proc_start(j, "other", NULL, "env", S(300)) != NULL);
+	CHECK("third job is over the cap", jm_jobs_proc_start(j, "third", NULL, "env", S(300)) == NULL);
+	struct jm_jobs_stats st;
+	jm_jobs_stats(j, &st);
+	CHECK_INT("cap overflow counted", st.jobs_overflow, 1);
+	jm_jobs_free(j);
+
+	/* JSON escaping */
+	struct jm_buf buf;
+	jm_buf_init(&buf);
+	jm_buf_json_str(&buf, "a\"b\\c\n\x01\xff", 8);
+	CHECK_STR("json escapes quotes, controls and invalid utf-8", buf.data,
+		  "\"a\\\"b\\\\c\\u000a\\u0001\xef\xbf\xbd\"");
+	jm_buf_reset(&buf);
+	jm_buf_json_time(&buf, 1795694400123456789LL);
+	CHECK_STR("rfc3339 nanoseconds", buf.data, "\"2026-11-26T12:00:00.123456789Z\"");
+	jm_buf_free(&buf);
+	TEST_EXIT();
+}
