@@ -39,9 +39,17 @@
 #define REMIND_NS            (300ull * 1000000000ull)
 #define BODY_HEAD            200      /* bytes of a response body kept for logs */
 #define TOKEN_MAX            4096
-#define ERR_MAX              256
+#define ERR_MAX              512
 
 enum send_result { SEND_OK, SEND_RETRY, SEND_REJECT, SEND_ABORTED };
+
+/* Failure identity for "log only when it changes": the texts themselves
+ * carry variable details (curl prints elapsed milliseconds).  HTTP failures
+ * use their status, curl failures KIND_CURL + CURLcode. */
+#define KIND_COMPRESS  (-1)
+#define KIND_SPOOL     (-2)
+#define KIND_REMOVE    (-3)
+#define KIND_CURL      100000
 
 struct jm_shipper {
 	struct jm_spool *sp;
@@ -72,7 +80,8 @@ struct jm_shipper {
 	unsigned base_ms, cap_ms, idle_ms;
 	unsigned failures;      /* consecutive retryable failures */
 	uint64_t rng;
-	char logged_err[ERR_MAX];
+	int fail_kind;          /* what the last send_batch() failure was, see KIND_* */
+	int logged_kind;        /* what was logged last (0 = nothing) */
 	uint64_t logged_at_ns;
 	char token[TOKEN_MAX + 1];
 	size_t token_len;
@@ -88,6 +97,14 @@ static void ship_log(const char *fmt, ...)
 	va_end(ap);
 	/* One write() per line: the agent's other threads log too. */
 	dprintf(STDERR_FILENO, "jobmeter-agent: ship: %s\n", line);
+}
+
+/* Copy src, cut to fit: error texts are allowed to lose their tail. */
+static void copy_trunc(char *dst, size_t cap, const char *src)
+{
+	size_t n = strnlen(src, cap - 1);
+	memcpy(dst, src, n);
+	dst[n] = '\0';
 }
 
 static uint64_t mono_ns(void)
@@ -301,6 +318,7 @@ static enum send_result send_batch(struct jm_shipper *sh, uint64_t seq, const ui
 	if (zerr) {
 		snprintf(err, errlen, "cannot compress batch seq %" PRIu64 ": %s", seq,
 			 strerror(-zerr));
+		sh->fail_kind = KIND_COMPRESS;
 		return SEND_RETRY;
 	}
 	curl_easy_setopt(sh->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)gzlen);
@@ -317,6 +335,7 @@ static enum send_result send_batch(struct jm_shipper *sh, uint64_t seq, const ui
 			snprintf(err, errlen, "collector TLS verification failed: %s", detail);
 		else
 			snprintf(err, errlen, "collector request failed: %s", detail);
+		sh->fail_kind = KIND_CURL + (int)rc;
 		return SEND_RETRY;
 	}
 
@@ -331,6 +350,7 @@ static enum send_result send_batch(struct jm_shipper *sh, uint64_t seq, const ui
 	char head[BODY_HEAD + 1];
 	body_head(sh, head, sizeof(head));
 	snprintf(err, errlen, "collector answered HTTP %ld%s%s", status, head[0] ? ": " : "", head);
+	sh->fail_kind = (int)status;
 	if (!status_is_retryable(status))
 		return SEND_REJECT;
 	curl_off_t ra = 0;
@@ -350,21 +370,21 @@ static uint64_t backoff_ms(struct jm_shipper *sh)
 	return rng_next(sh) % (ceiling + 1);   /* full jitter */
 }
 
-static void note_failure(struct jm_shipper *sh, const char *err, uint64_t delay_ms)
+static void note_failure(struct jm_shipper *sh, int kind, const char *err, uint64_t delay_ms)
 {
 	uint64_t depth = 0, now = mono_ns();
 	sh->failures++;
 	pthread_mutex_lock(&sh->lock);
 	sh->st.retries++;
-	snprintf(sh->st.last_error, sizeof(sh->st.last_error), "%s", err);
+	copy_trunc(sh->st.last_error, sizeof(sh->st.last_error), err);
 	pthread_mutex_unlock(&sh->lock);
 	/* Log a change of error, or a reminder, never the same line in a loop. */
-	if (strcmp(err, sh->logged_err) == 0 && now - sh->logged_at_ns < REMIND_NS)
+	if (kind == sh->logged_kind && now - sh->logged_at_ns < REMIND_NS)
 		return;
 	jm_spool_depth(sh->sp, &depth, NULL);
 	ship_log("%s (failed attempt %u, %" PRIu64 " batch(es) spooled, next try in %" PRIu64
 		 " ms)", err, sh->failures, depth, delay_ms);
-	snprintf(sh->logged_err, sizeof(sh->logged_err), "%s", err);
+	sh->logged_kind = kind;
 	sh->logged_at_ns = now;
 }
 
@@ -377,7 +397,7 @@ static void note_success(struct jm_shipper *sh, uint64_t seq)
 		ship_log("collector reachable again: delivered seq %" PRIu64 " after %u failed "
 			 "attempt(s)", seq, sh->failures);
 	sh->failures = 0;
-	sh->logged_err[0] = '\0';
+	sh->logged_kind = 0;
 }
 
 /* Sleep delay_ms unless stopped, or cut short by close() or the drain
@@ -420,7 +440,7 @@ static void handle_reject(struct jm_shipper *sh, uint64_t seq, const char *err)
 {
 	pthread_mutex_lock(&sh->lock);
 	sh->st.rejected_4xx++;
-	snprintf(sh->st.last_error, sizeof(sh->st.last_error), "%s", err);
+	copy_trunc(sh->st.last_error, sizeof(sh->st.last_error), err);
 	pthread_mutex_unlock(&sh->lock);
 	int r = jm_spool_reject(sh->sp, seq);
 	if (r == 0) {
@@ -454,7 +474,7 @@ static void *sender_main(void *arg)
 			snprintf(err, sizeof(err), "cannot read the spool %s: %s",
 				 jm_spool_dir(sh->sp), strerror(-r));
 			delay = backoff_ms(sh);
-			note_failure(sh, err, delay);
+			note_failure(sh, KIND_SPOOL, err, delay);
 			backoff_wait(sh, delay);
 			continue;
 		}
@@ -470,7 +490,7 @@ static void *sender_main(void *arg)
 				snprintf(err, sizeof(err), "delivered seq %" PRIu64 " but cannot "
 					 "remove it from the spool: %s", seq, strerror(-r));
 				delay = backoff_ms(sh);
-				note_failure(sh, err, delay);
+				note_failure(sh, KIND_REMOVE, err, delay);
 				backoff_wait(sh, delay);
 			}
 			break;
@@ -480,7 +500,7 @@ static void *sender_main(void *arg)
 		case SEND_RETRY:
 			if (!delay)
 				delay = backoff_ms(sh);
-			note_failure(sh, err, delay);
+			note_failure(sh, sh->fail_kind, err, delay);
 			backoff_wait(sh, delay);
 			break;
 		case SEND_ABORTED:

@@ -1,0 +1,803 @@
+/* ship: the sender thread against a real HTTP(S) server on 127.0.0.1
+ * (libmicrohttpd, port 0).  The server checks the bearer token, the headers
+ * and that the gzip body decodes to a valid Batch, and records the seq of
+ * every accepted batch, so "exactly once, in order" is checked end to end.
+ * All of this process's stderr (the shipper's log) goes to a file that is
+ * checked for the expected lines and for the token, which must never appear. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "config.h"
+#include "harness.h"
+#include "jobmeter.pb-c.h"
+#include "model.h"
+#include "render_pb.h"
+#include "ship.h"
+#include "spool.h"
+
+#define TOKEN "s3cr3t-T0ken-never-in-logs_0123456789"
+#define MAX_ACCEPTED 256
+#define BODY_LIMIT (8u << 20)
+
+static char tmp_root[] = "/tmp/test_ship.XXXXXX";
+static char log_path[600];
+
+/* ---- the in-test collector ------------------------------------------- */
+
+enum srv_mode { MODE_OK, MODE_503_ONCE, MODE_400 };
+
+struct srv {
+	struct MHD_Daemon *d;
+	uint16_t port;
+	enum srv_mode mode;
+	pthread_mutex_t lock;
+	int requests;
+	int invalid;
+	char invalid_why[256];
+	bool served_503;
+	uint64_t req_ns[4];                 /* time of the first requests */
+	int n_accepted;
+	uint64_t accepted[MAX_ACCEPTED];    /* seq of each 200, in arrival order */
+};
+
+struct body {
+	uint8_t *buf;
+	size_t len, cap;
+	bool too_big;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* gunzip (gzip wrapper only, as the contract says) into a malloc'd buffer. */
+static int gunzip(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len)
+{
+	z_stream z;
+	memset(&z, 0, sizeof(z));
+	if (inflateInit2(&z, 15 + 16) != Z_OK)
+		return -1;
+	size_t cap = len * 4 + 1024, got = 0;
+	uint8_t *buf = malloc(cap);
+	int rc = Z_OK;
+	z.next_in = (Bytef *)in;
+	z.avail_in = (uInt)len;
+	while (buf && rc == Z_OK) {
+		if (got == cap) {
+			if (cap > BODY_LIMIT * 8)
+				break;
+			uint8_t *nb = realloc(buf, cap * 2);
+			if (!nb)
+				break;
+			buf = nb;
+			cap *= 2;
+		}
+		z.next_out = buf + got;
+		z.avail_out = (uInt)(cap - got);
+		rc = inflate(&z, Z_NO_FLUSH);
+		got = cap - z.avail_out;
+	}
+	inflateEnd(&z);
+	if (rc != Z_STREAM_END || z.avail_in != 0) {
+		free(buf);
+		return -1;
+	}
+	*out = buf;
+	*out_len = got;
+	return 0;
+}
+
+static void mark_invalid(struct srv *s, const char *why)
+{
+	pthread_mutex_lock(&s->lock);
+	s->invalid++;
+	if (!s->invalid_why[0])
+		snprintf(s->invalid_why, sizeof(s->invalid_why), "%s", why);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *text,
+			     bool retry_after)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), (void *)text,
+								 MHD_RESPMEM_MUST_COPY);
+	if (!r)
+		return MHD_NO;
+	if (retry_after)
+		MHD_add_response_header(r, "Retry-After", "1");
+	enum MHD_Result ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static bool header_is(struct MHD_Connection *c, const char *name, const char *want)
+{
+	const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+	return v && strcmp(v, want) == 0;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version, const char *upload,
+				  size_t *upload_size, void **con_cls)
+{
+	struct srv *s = cls;
+	struct body *b = *con_cls;
+	(void)version;
+	if (!b) {
+		b = calloc(1, sizeof(*b));
+		if (!b)
+			return MHD_NO;
+		*con_cls = b;
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		size_t n = *upload_size;
+		*upload_size = 0;
+		if (b->len + n > BODY_LIMIT) {
+			b->too_big = true;
+			return MHD_YES;
+		}
+		if (b->len + n > b->cap) {
+			size_t cap = (b->len + n) * 2;
+			uint8_t *nb = realloc(b->buf, cap);
+			if (!nb)
+				return MHD_NO;
+			b->buf = nb;
+			b->cap = cap;
+		}
+		memcpy(b->buf + b->len, upload, n);
+		b->len += n;
+		return MHD_YES;
+	}
+
+	/* Whole request received. */
+	pthread_mutex_lock(&s->lock);
+	int nth = s->requests++;
+	if (nth < 4)
+		s->req_ns[nth] = now_ns();
+	pthread_mutex_unlock(&s->lock);
+
+	if (strcmp(method, "POST") != 0 || strcmp(url, "/v1/batches") != 0) {
+		mark_invalid(s, "not POST /v1/batches");
+		return reply(c, 404, "no", false);
+	}
+	if (!header_is(c, "Authorization", "Bearer " TOKEN)) {
+		mark_invalid(s, "bad Authorization header");
+		return reply(c, 400, "bad auth", false);
+	}
+	if (!header_is(c, "Content-Type", "application/x-protobuf") ||
+	    !header_is(c, "Content-Encoding", "gzip")) {
+		mark_invalid(s, "bad Content-Type/Content-Encoding");
+		return reply(c, 400, "bad headers", false);
+	}
+	uint8_t *raw = NULL;
+	size_t raw_len = 0;
+	if (b->too_big || gunzip(b->buf, b->len, &raw, &raw_len) != 0) {
+		mark_invalid(s, "body is not gzip");
+		return reply(c, 400, "bad gzip", false);
+	}
+	Jobmeter__V1__Batch *m = jobmeter__v1__batch__unpack(NULL, raw_len, raw);
+	free(raw);
+	if (!m || m->schema_version != 1 || !m->agent || strcmp(m->agent->agent_id, "agent-under-test")) {
+		mark_invalid(s, "body is not a valid v1 Batch of our agent");
+		if (m)
+			jobmeter__v1__batch__free_unpacked(m, NULL);
+		return reply(c, 400, "bad batch", false);
+	}
+	uint64_t seq = m->seq;
+	jobmeter__v1__batch__free_unpacked(m, NULL);
+
+	pthread_mutex_lock(&s->lock);
+	enum srv_mode mode = s->mode;
+	bool first_503 = mode == MODE_503_ONCE && !s->served_503;
+	if (first_503)
+		s->served_503 = true;
+	if (mode == MODE_OK || (mode == MODE_503_ONCE && !first_503)) {
+		if (s->n_accepted < MAX_ACCEPTED)
+			s->accepted[s->n_accepted] = seq;
+		s->n_accepted++;
+	}
+	pthread_mutex_unlock(&s->lock);
+
+	if (first_503)
+		return reply(c, 503, "busy", true);
+	if (mode == MODE_400)
+		/* Echo the credential, as a careless collector might: the shipper
+		 * must not copy it into its log. */
+		return reply(c, 400, "schema mismatch; you sent Authorization: Bearer " TOKEN, false);
+	return reply(c, 200, "", false);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct body *b = *con_cls;
+	(void)cls, (void)c, (void)toe;
+	if (b) {
+		free(b->buf);
+		free(b);
+		*con_cls = NULL;
+	}
+}
+
+/* Listen on 127.0.0.1:port (0 = any free port); TLS when key/cert given. */
+static int srv_start(struct srv *s, uint16_t port, const char *key_pem, const char *cert_pem)
+{
+	struct sockaddr_in sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons(port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD;
+	if (key_pem)
+		flags |= MHD_USE_TLS;
+	if (key_pem)
+		s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+					MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+					MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+					MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+					MHD_OPTION_HTTPS_MEM_KEY, key_pem,
+					MHD_OPTION_HTTPS_MEM_CERT, cert_pem,
+					MHD_OPTION_END);
+	else
+		s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+					MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+					MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+					MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+					MHD_OPTION_END);
+	if (!s->d)
+		return -1;
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+	s->port = info ? info->port : 0;
+	return s->port ? 0 : -1;
+}
+
+static void srv_stop(struct srv *s)
+{
+	if (s->d)
+		MHD_stop_daemon(s->d);
+	s->d = NULL;
+}
+
+static void srv_init(struct srv *s, enum srv_mode mode)
+{
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_init(&s->lock, NULL);
+	s->mode = mode;
+}
+
+/* Snapshot of what the server saw. */
+struct seen {
+	int requests, invalid, n_accepted;
+	char why[256];
+	uint64_t accepted[MAX_ACCEPTED];
+	uint64_t req_ns[4];
+};
+
+static void srv_seen(struct srv *s, struct seen *out)
+{
+	pthread_mutex_lock(&s->lock);
+	out->requests = s->requests;
+	out->invalid = s->invalid;
+	out->n_accepted = s->n_accepted;
+	memcpy(out->why, s->invalid_why, sizeof(out->why));
+	memcpy(out->accepted, s->accepted, sizeof(out->accepted));
+	memcpy(out->req_ns, s->req_ns, sizeof(out->req_ns));
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* accepted == 1..n exactly, in this order. */
+static bool accepted_in_order(const struct seen *w, int n)
+{
+	if (w->n_accepted != n)
+		return false;
+	for (int i = 0; i < n; i++)
+		if (w->accepted[i] != (uint64_t)(i + 1))
+			return false;
+	return true;
+}
+
+/* ---- agent side helpers ---------------------------------------------- */
+
+static int write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return -1;
+	int ok = fputs(text, f) >= 0;
+	return (fclose(f) == 0 && ok) ? 0 : -1;
+}
+
+/* Render and spool one real batch, numbered by the spool. */
+static int spool_batch(struct jm_spool *sp)
+{
+	struct jm_run_record run;
+	struct jm_batch b;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	memset(&run, 0, sizeof(run));
+	memset(&b, 0, sizeof(b));
+	snprintf(b.agent.agent_id, sizeof(b.agent.agent_id), "agent-under-test");
+	snprintf(run.job, sizeof(run.job), "nightly-sales");
+	run.outcome = JM_OUTCOME_SUCCESS;
+	b.n_runs = 1;
+	b.runs = &run;
+	int err = jm_spool_next_seq(sp, &b.seq);
+	if (!err)
+		err = jm_render_batch_pb(&b, &buf, &len);
+	if (!err)
+		err = jm_spool_put(sp, b.seq, buf, len);
+	free(buf);
+	return err;
+}
+
+static int spool_n(struct jm_spool *sp, int n)
+{
+	int errs = 0;
+	for (int i = 0; i < n; i++)
+		errs += spool_batch(sp) != 0;
+	return errs;
+}
+
+static void make_cfg(struct jm_config *cfg, const char *scheme, uint16_t port,
+		     const char *token_file, const char *ca_file)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->collector_url, sizeof(cfg->collector_url), "%s://127.0.0.1:%u/v1/batches",
+		 scheme, (unsigned)port);
+	snprintf(cfg->collector_token_file, sizeof(cfg->collector_token_file), "%s", token_file);
+	if (ca_file)
+		snprintf(cfg->collector_ca_file, sizeof(cfg->collector_ca_file), "%s", ca_file);
+	cfg->collector_timeout_s = 5;
+}
+
+static struct jm_spool *spool_in(const char *name)
+{
+	char dir[600];
+	struct jm_spool *sp = NULL;
+	snprintf(dir, sizeof(dir), "%s/%s", tmp_root, name);
+	if (jm_spool_open(&sp, dir, 64u << 20) != 0)
+		return NULL;
+	return sp;
+}
+
+enum stat_field { ST_SENT, ST_RETRIES, ST_REJECTED };
+
+/* Poll the shipper until field >= want or timeout; returns the last value. */
+static uint64_t wait_stat(struct jm_shipper *sh, enum stat_field f, uint64_t want, int timeout_ms)
+{
+	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000ull, v = 0;
+	for (;;) {
+		struct jm_ship_stats st;
+		jm_ship_stats(sh, &st);
+		v = f == ST_SENT ? st.sent : f == ST_RETRIES ? st.retries : st.rejected_4xx;
+		if (v >= want || now_ns() >= deadline)
+			return v;
+		usleep(5000);
+	}
+}
+
+static int log_count(const char *needle)
+{
+	FILE *f = fopen(log_path, "r");
+	char line[2048];
+	int n = 0;
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, needle))
+			n++;
+	fclose(f);
+	return n;
+}
+
+static char token_file[600];
+
+/* ---- the cases ------------------------------------------------------- */
+
+static void test_stream(void)
+{
+	struct srv s;
+	struct jm_config cfg;
+	struct jm_shipper *sh = NULL;
+	struct seen w;
+	srv_init(&s, MODE_OK);
+	CHECK_INT("stream: server up", srv_start(&s, 0, NULL, NULL), 0);
+	struct jm_spool *sp = spool_in("stream");
+	CHECK("stream: spool", sp != NULL);
+	if (!sp || !s.d)
+		goto out;
+	CHECK_INT("stream: 10 batches spooled before start", spool_n(sp, 10), 0);
+	make_cfg(&cfg, "http", s.port, token_file, NULL);
+	/* Default idle poll (30 s): the later batches can only go out via kicks. */
+	CHECK_INT("stream: open", jm_ship_open(&sh, &cfg, sp), 0);
+	if (!sh)
+		goto out;
+	int errs = 0;
+	for (int i = 0; i < 10; i++) {
+		errs += spool_batch(sp) != 0;
+		jm_ship_kick(sh);
+		usleep(2000);
+	}
+	CHECK_INT("stream: 10 more spooled while running", errs, 0);
+	CHECK_INT("stream: all 20 sent", wait_stat(sh, ST_SENT, 20, 5000), 20);
+	srv_seen(&s, &w);
+	CHECK_STR("stream: every request valid (token, headers, gzip, Batch)",
+		  w.invalid ? w.why : "valid", "valid");
+	CHECK("stream: 20 batches arrived exactly once, in seq order", accepted_in_order(&w, 20));
+	CHECK_INT("stream: 20 requests in total", w.requests, 20);
+	struct jm_ship_stats st;
+	jm_ship_stats(sh, &st);
+	CHECK("stream: no retries, no rejects", st.retries == 0 && st.rejected_4xx == 0);
+	CHECK_INT("stream: last status 200", st.last_http_status, 200);
+	CHECK_INT("stream: spool empty", st.spool_depth, 0);
+	uint64_t t0 = now_ns();
+	jm_ship_close(sh, 5000);
+	CHECK("stream: close with an empty spool returns at once",
+	      now_ns() - t0 < 500000000ull);
+out:
+	jm_spool_close(sp);
+	srv_stop(&s);
+}
+
+static void test_503_then_200(void)
+{
+	struct srv s;
+	struct jm_config cfg;
+	struct jm_shipper *sh = NULL;
+	struct seen w;
+	struct jm_ship_opts o = { .base_ms = 10, .cap_ms = 50 };
+	srv_init(&s, MODE_503_ONCE);
+	CHECK_INT("503: server up", srv_start(&s, 0, NULL, NULL), 0);
+	struct jm_spool *sp = spool_in("s503");
+	if (!sp || !s.d)
+		goto out;
+	CHECK_INT("503: 3 batches spooled", spool_n(sp, 3), 0);
+	make_cfg(&cfg, "http", s.port, token_file, NULL);
+	CHECK_INT("503: open", jm_ship_open_opts(&sh, &cfg, sp, &o), 0);
+	if (!sh)
+		goto out;
+	CHECK_INT("503: all 3 sent", wait_stat(sh, ST_SENT, 3, 5000), 3);
+	srv_seen(&s, &w);
+	CHECK_STR("503: requests valid", w.invalid ? w.why : "valid", "valid");
+	CHECK("503: delivered once each, in order", accepted_in_order(&w, 3));
+	CHECK_INT("503: one retried request", w.requests, 4);
+	uint64_t gap = w.req_ns[1] - w.req_ns[0];
+	/* The backoff alone would be <= 10 ms: only Retry-After explains 1 s. */
+	CHECK("503: Retry-After: 1 honoured (second try >= 0.9 s later)", gap >= 900000000ull);
+	CHECK("503: ... and not much later", gap < 2500000000ull);
+	struct jm_ship_stats st;
+	jm_ship_stats(sh, &st);
+	CHECK_INT("503: retries counted", st.retries, 1);
+	CHECK_INT("503: last status 200", st.last_http_status, 200);
+	CHECK("503: last error kept", strstr(st.last_error, "HTTP 503") != NULL);
+	jm_ship_close(sh, 1000);
+	CHECK_INT("503: failure logged once", log_count("collector answered HTTP 503"), 1);
+	CHECK_INT("503: recovery logged", log_count("collector reachable again: delivered seq 1"), 1);
+out:
+	jm_spool_close(sp);
+	srv_stop(&s);
+}
+
+static void test_400(void)
+{
+	struct srv s;
+	struct jm_config cfg;
+	struct jm_shipper *sh = NULL;
+	struct seen w;
+	struct jm_ship_opts o = { .base_ms = 10, .cap_ms = 50 };
+	char p[800];
+	srv_init(&s, MODE_400);
+	CHECK_INT("400: server up", srv_start(&s, 0, NULL, NULL), 0);
+	struct jm_spool *sp = spool_in("s400");
+	if (!sp || !s.d)
+		goto out;
+	CHECK_INT("400: 2 batches spooled", spool_n(sp, 2), 0);
+	make_cfg(&cfg, "http", s.port, token_file, NULL);
+	CHECK_INT("400: open", jm_ship_open_opts(&sh, &cfg, sp, &o), 0);
+	if (!sh)
+		goto out;
+	CHECK_INT("400: both rejected", wait_stat(sh, ST_REJECTED, 2, 5000), 2);
+	usleep(150000);   /* room for a (wrong) retry to show up */
+	srv_seen(&s, &w);
+	CHECK_INT("400: not retried (one request per batch)", w.requests, 2);
+	struct jm_ship_stats st;
+	jm_ship_stats(sh, &st);
+	CHECK_INT("400: no retries counted", st.retries, 0);
+	CHECK_INT("400: nothing counted as sent", st.sent, 0);
+	CHECK_INT("400: spool empty", st.spool_depth, 0);
+	CHECK_INT("400: last status", st.last_http_status, 400);
+	CHECK("400: last error has status and body head",
+	      strstr(st.last_error, "HTTP 400: schema mismatch") != NULL);
+	CHECK("400: echoed token redacted from last error", strstr(st.last_error, TOKEN) == NULL);
+	snprintf(p, sizeof(p), "%s/s400/rejected/00000000000000000001.batch", tmp_root);
+	struct stat sb;
+	CHECK("400: batch 1 kept in rejected/", stat(p, &sb) == 0 && sb.st_size > 0);
+	snprintf(p, sizeof(p), "%s/s400/rejected/00000000000000000002.batch", tmp_root);
+	CHECK("400: batch 2 kept in rejected/", stat(p, &sb) == 0);
+	jm_ship_close(sh, 1000);
+	CHECK_INT("400: each rejection logged once with status",
+		  log_count("rejected, not retried: collector answered HTTP 400: schema mismatch"), 2);
+out:
+	jm_spool_close(sp);
+	srv_stop(&s);
+}
+
+static void test_down_then_up(void)
+{
+	struct srv s;
+	struct jm_config cfg;
+	struct jm_shipper *sh = NULL;
+	struct seen w;
+	struct jm_ship_opts o = { .base_ms = 20, .cap_ms = 80 };
+	srv_init(&s, MODE_OK);
+	/* Learn a free port, then close it: connections are refused. */
+	CHECK_INT("down/up: probe server", srv_start(&s, 0, NULL, NULL), 0);
+	uint16_t port = s.port;
+	srv_stop(&s);
+	struct jm_spool *sp = spool_in("downup");
+	if (!sp || !port)
+		goto out;
+	CHECK_INT("down/up: 3 batches spooled", spool_n(sp, 3), 0);
+	make_cfg(&cfg, "http", port, token_file, NULL);
+	CHECK_INT("down/up: open", jm_ship_open_opts(&sh, &cfg, sp, &o), 0);
+	if (!sh)
+		goto out;
+	CHECK("down/up: refused connections are retried", wait_stat(sh, ST_RETRIES, 3, 3000) >= 3);
+	struct jm_ship_stats st;
+	jm_ship_stats(sh, &st);
+	CHECK_INT("down/up: nothing lost while down", st.spool_depth, 3);
+	CHECK("down/up: last error names the transport failure",
+	      strstr(st.last_error, "collector request failed") != NULL);
+	CHECK_INT("down/up: server back on the same port", srv_start(&s, port, NULL, NULL), 0);
+	CHECK_INT("down/up: all 3 delivered", wait_stat(sh, ST_SENT, 3, 3000), 3);
+	srv_seen(&s, &w);
+	CHECK("down/up: delivered once each, in order", accepted_in_order(&w, 3));
+	CHECK_STR("down/up: requests valid", w.invalid ? w.why : "valid", "valid");
+	jm_ship_close(sh, 1000);
+	CHECK("down/up: failure logged once, not per retry",
+	      log_count("collector request failed") == 1);
+out:
+	jm_spool_close(sp);
+	srv_stop(&s);
+}
+
+static void test_drain(void)
+{
+	struct srv s;
+	struct jm_config cfg;
+	struct jm_shipper *sh = NULL;
+	struct seen w;
+	/* Long backoff: after the first refusal the sender sleeps ~seconds. */
+	struct jm_ship_opts o = { .base_ms = 8000, .cap_ms = 8000 };
+	srv_init(&s, MODE_OK);
+	CHECK_INT("drain: probe server", srv_start(&s, 0, NULL, NULL), 0);
+	uint16_t port = s.port;
+	srv_stop(&s);
+	struct jm_spool *sp = spool_in("drain");
+	if (!sp || !port)
+		goto out;
+	CHECK_INT("drain: 4 batches spooled", spool_n(sp, 4), 0);
+	make_cfg(&cfg, "http", port, token_file, NULL);
+	CHECK_INT("drain: open", jm_ship_open_opts(&sh, &cfg, sp, &o), 0);
+	if (!sh)
+		goto out;
+	CHECK("drain: first attempt failed", wait_stat(sh, ST_RETRIES, 1, 3000) >= 1);
+	/* Make sure the first-attempt jitter is not what sends it. */
+	usleep(50000);
+	CHECK_INT("drain: collector back", srv_start(&s, port, NULL, NULL), 0);
+	uint64_t t0 = now_ns();
+	jm_ship_close(sh, 3000);
+	uint64_t took = now_ns() - t0;
+	srv_seen(&s, &w);
+	CHECK("drain: close cut the backoff short and delivered everything",
+	      accepted_in_order(&w, 4));
+	CHECK("drain: close returned once drained (< 2 s)", took < 2000000000ull);
+	uint64_t depth = 9;
+	jm_spool_depth(sp, &depth, NULL);
+	CHECK_INT("drain: spool empty after drain", depth, 0);
+	srv_stop(&s);
+
+	/* Collector down for good: close gives up at the deadline and keeps
+	 * the batches for the next start. */
+	CHECK_INT("drain: 2 more spooled", spool_n(sp, 2), 0);
+	sh = NULL;
+	struct jm_ship_opts fast = { .base_ms = 20, .cap_ms = 40 };
+	CHECK_INT("drain: reopen against a dead collector", jm_ship_open_opts(&sh, &cfg, sp, &fast), 0);
+	if (!sh)
+		goto out;
+	usleep(50000);
+	t0 = now_ns();
+	jm_ship_close(sh, 300);
+	took = now_ns() - t0;
+	CHECK("drain: close honours drain_ms (0.25..1.5 s)",
+	      took >= 250000000ull && took < 1500000000ull);
+	jm_spool_depth(sp, &depth, NULL);
+	CHECK_INT("drain: unsent batches stay spooled", depth, 2);
+	CHECK_INT("drain: leftover logged", log_count("stopped with 2 batch(es) left"), 1);
+out:
+	jm_spool_close(sp);
+	srv_stop(&s);
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	char *buf = calloc(1, 16384);
+	if (buf && fread(buf, 1, 16383, f) == 0) {
+		free(buf);
+		buf = NULL;
+	}
+	fclose(f);
+	return buf;
+}
+
+static int make_cert(const char *name)
+{
+	char cmd[2048];
+	snprintf(cmd, sizeof(cmd),
+		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
+		 "-subj /CN=jobmeter-test-%s -addext subjectAltName=IP:127.0.0.1 "
+		 "-keyout '%s/%s.key' -out '%s/%s.pem' >/dev/null 2>&1",
+		 name, tmp_root, name, tmp_root, name);
+	return system(cmd);
+}
+
+static void test_tls(void)
+{
+	struct srv s;
+	struct jm_config cfg;
+	struct jm_shipper *sh = NULL;
+	struct seen w;
+	struct jm_ship_opts o = { .base_ms = 20, .cap_ms = 40 };
+	char key_p[700], cert_p[700], other_p[700];
+	char *key = NULL, *cert = NULL;
+	struct jm_spool *sp = NULL;
+	srv_init(&s, MODE_OK);
+
+	CHECK_INT("tls: server certificate generated (openssl)", make_cert("good"), 0);
+	CHECK_INT("tls: unrelated CA generated (openssl)", make_cert("other"), 0);
+	snprintf(key_p, sizeof(key_p), "%s/good.key", tmp_root);
+	snprintf(cert_p, sizeof(cert_p), "%s/good.pem", tmp_root);
+	snprintf(other_p, sizeof(other_p), "%s/other.pem", tmp_root);
+	key = slurp(key_p);
+	cert = slurp(cert_p);
+	if (!key || !cert)
+		goto out;
+	CHECK_INT("tls: https server up", srv_start(&s, 0, key, cert), 0);
+	sp = spool_in("tls");
+	if (!sp || !s.d)
+		goto out;
+	CHECK_INT("tls: 1 batch spooled", spool_n(sp, 1), 0);
+
+	make_cfg(&cfg, "https", s.port, token_file, other_p);
+	CHECK_INT("tls: open with the wrong CA", jm_ship_open_opts(&sh, &cfg, sp, &o), 0);
+	if (!sh)
+		goto out;
+	CHECK("tls: verification failure retried", wait_stat(sh, ST_RETRIES, 2, 3000) >= 2);
+	struct jm_ship_stats st;
+	jm_ship_stats(sh, &st);
+	jm_ship_close(sh, 0);
+	sh = NULL;
+	static const char tls_prefix[] = "collector TLS verification failed: ";
+	CHECK("tls: clear error text",
+	      strncmp(st.last_error, tls_prefix, sizeof(tls_prefix) - 1) == 0 &&
+	      strlen(st.last_error) > sizeof(tls_prefix) + 5);
+	CHECK_INT("tls: batch stays spooled", st.spool_depth, 1);
+	CHECK_INT("tls: logged once", log_count("collector TLS verification failed: "), 1);
+	srv_seen(&s, &w);
+	CHECK_INT("tls: nothing got through", w.n_accepted, 0);
+
+	make_cfg(&cfg, "https", s.port, token_file, cert_p);
+	CHECK_INT("tls: open with the right CA", jm_ship_open_opts(&sh, &cfg, sp, &o), 0);
+	if (!sh)
+		goto out;
+	CHECK_INT("tls: delivered over TLS", wait_stat(sh, ST_SENT, 1, 3000), 1);
+	srv_seen(&s, &w);
+	CHECK("tls: exactly once", accepted_in_order(&w, 1));
+	CHECK_STR("tls: request valid", w.invalid ? w.why : "valid", "valid");
+	jm_ship_close(sh, 1000);
+out:
+	free(key);
+	free(cert);
+	jm_spool_close(sp);
+	srv_stop(&s);
+}
+
+static void test_open_errors(void)
+{
+	struct jm_config cfg;
+	struct jm_shipper *sh = NULL;
+	char p[700];
+	struct jm_spool *sp = spool_in("openerr");
+	if (!sp) {
+		CHECK("open errors: spool", 0);
+		return;
+	}
+	snprintf(p, sizeof(p), "%s/no-such-token", tmp_root);
+	make_cfg(&cfg, "http", 9, p, NULL);
+	CHECK_INT("open: unreadable token file refused", jm_ship_open(&sh, &cfg, sp), -ENOENT);
+	CHECK("open: ... and nothing returned", sh == NULL);
+	CHECK("open: ... logged with the file name",
+	      log_count("cannot read collector token file") == 1 && log_count("no-such-token") == 1);
+
+	snprintf(p, sizeof(p), "%s/empty-token", tmp_root);
+	write_text(p, "\n");
+	make_cfg(&cfg, "http", 9, p, NULL);
+	CHECK_INT("open: empty token refused", jm_ship_open(&sh, &cfg, sp), -EINVAL);
+	snprintf(p, sizeof(p), "%s/bad-token", tmp_root);
+	write_text(p, "abc\r\nX-Injected: 1\n");
+	make_cfg(&cfg, "http", 9, p, NULL);
+	CHECK_INT("open: token with CR/LF refused", jm_ship_open(&sh, &cfg, sp), -EINVAL);
+	make_cfg(&cfg, "http", 9, token_file, NULL);
+	cfg.collector_url[0] = '\0';
+	CHECK_INT("open: no URL refused", jm_ship_open(&sh, &cfg, sp), -EINVAL);
+	jm_ship_kick(NULL);
+	jm_ship_close(NULL, 100);
+	CHECK("open: kick/close accept NULL (no collector configured)", 1);
+	jm_spool_close(sp);
+}
+
+int main(void)
+{
+	if (!mkdtemp(tmp_root)) {
+		printf("FAIL mkdtemp\n");
+		return 1;
+	}
+	snprintf(token_file, sizeof(token_file), "%s/token", tmp_root);
+	snprintf(log_path, sizeof(log_path), "%s/stderr.log", tmp_root);
+	if (write_text(token_file, TOKEN "\n") != 0 || chmod(token_file, 0600) != 0) {
+		printf("FAIL token file\n");
+		return 1;
+	}
+	/* Everything the shipper logs lands in log_path. */
+	fflush(stderr);
+	int saved = dup(STDERR_FILENO);
+	int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
+	if (saved < 0 || fd < 0 || dup2(fd, STDERR_FILENO) < 0) {
+		printf("FAIL redirect stderr\n");
+		return 1;
+	}
+	close(fd);
+
+	uint64_t t0 = now_ns();
+	test_stream();
+	test_503_then_200();
+	test_400();
+	test_down_then_up();
+	test_drain();
+	test_tls();
+	test_open_errors();
+
+	CHECK_INT("the bearer token never appears in the log", log_count(TOKEN), 0);
+	CHECK_INT("a token prefix never appears in the log", log_count("s3cr3t-T0ken"), 0);
+	CHECK("log lines carry the ship prefix", log_count("jobmeter-agent: ship: ") > 5);
+	CHECK("all ship tests take < 10 s", now_ns() - t0 < 10000000000ull);
+
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	char cmd[700];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp_root);
+	if (system(cmd) != 0)
+		printf("note: could not remove %s\n", tmp_root);
+	TEST_EXIT();
+}
