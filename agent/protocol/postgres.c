@@ -36,15 +36,12 @@ struct pg_run {               /* one jm_pg_feed() call */
 	bool tx;
 };
 
-/* A byte range of the fragment, possibly in two pieces (head + rest of the
- * tail of a whole fragment), addressed as one: fragment offsets
- * [base, base + alen + blen). */
+/* Contiguous stream bytes in up to three pieces (carried tail of the
+ * previous fragment, head, rest of a whole fragment's tail), addressed as
+ * one array. */
 struct pg_view {
-	const uint8_t *a;
-	size_t alen;
-	const uint8_t *b;
-	size_t blen;
-	size_t base;
+	const uint8_t *a, *b, *c;
+	size_t alen, blen, clen;
 };
 
 /* ------------------------------------------------------------------ utils */
@@ -56,12 +53,15 @@ static uint32_t be32(const uint8_t *p)
 
 static size_t view_len(const struct pg_view *v)
 {
-	return v->alen + v->blen;
+	return v->alen + v->blen + v->clen;
 }
 
 static uint8_t view_at(const struct pg_view *v, size_t i)
 {
-	return i < v->alen ? v->a[i] : v->b[i - v->alen];
+	if (i < v->alen)
+		return v->a[i];
+	i -= v->alen;
+	return i < v->blen ? v->b[i] : v->c[i - v->blen];
 }
 
 static uint32_t view_be32(const struct pg_view *v, size_t i)
@@ -1092,24 +1092,24 @@ static bool tx_plausible(const uint8_t *p, size_t n)
 	return seen > 0;
 }
 
-/* RX out of sync: does this fragment end with ReadyForQuery?  Then resync
- * there, taking rows/error from the CommandComplete or ErrorResponse that
- * ends exactly where the ReadyForQuery starts. */
-static void rx_resync(struct pg_run *r, struct jm_pg_dir *d, const struct pg_view *v)
+/* RX out of sync: do the stream bytes v (ending at the fragment's end)
+ * end with ReadyForQuery?  Then resync there, taking rows/error from the
+ * CommandComplete or ErrorResponse that ends exactly where the
+ * ReadyForQuery starts.  Bytes before v[lo] were already parsed. */
+static bool rx_resync(struct pg_run *r, struct jm_pg_dir *d, const struct pg_view *v, size_t lo)
 {
 	struct jm_pg_conn *c = r->c;
-	size_t n = view_len(v), z, lo, p = 0;
+	size_t n = view_len(v), z, p = 0;
 	uint8_t zs, type = 0;
 
 	if (n < 6)
-		return;
+		return false;
 	z = n - 6;
-	if (v->base + z < r->lost_off)
-		return;
+	if (z < lo)
+		return false;
 	zs = view_at(v, z + 5);
 	if (view_at(v, z) != 'Z' || view_be32(v, z + 1) != 5 || (zs != 'I' && zs != 'T' && zs != 'E'))
-		return;
-	lo = r->lost_off > v->base ? r->lost_off - v->base : 0;
+		return false;
 	for (size_t i = z; i-- > lo;) {
 		uint8_t t = view_at(v, i);
 		if (z - i < 6 || (t != 'C' && t != 'E') || view_be32(v, i + 1) != z - i - 1 ||
@@ -1181,15 +1181,29 @@ static void rx_resync(struct pg_run *r, struct jm_pg_dir *d, const struct pg_vie
 		}
 	}
 	on_ready(r);
+	return true;
+}
+
+/* Still lost after this fragment: keep its last bytes, which are contiguous
+ * with the next fragment's first ones, for the next rx_resync(). */
+static void rx_keep_tail(struct jm_pg_conn *c, const struct pg_view *v)
+{
+	uint8_t tmp[sizeof(c->rx_carry)];
+	size_t n = view_len(v), k = n < sizeof(tmp) ? n : sizeof(tmp);
+
+	for (size_t i = 0; i < k; i++)
+		tmp[i] = view_at(v, n - k + i);
+	memcpy(c->rx_carry, tmp, k);
+	c->rx_carry_len = (uint16_t)k;
 }
 
 /* TX out of sync: a fragment that ends with Sync, Flush or CopyDone ends on
  * a message boundary.  A Sync is queued: its ReadyForQuery will come. */
-static void tx_resync_end(struct pg_run *r, struct jm_pg_dir *d, const struct pg_view *v)
+static void tx_resync_end(struct pg_run *r, struct jm_pg_dir *d, const struct pg_view *v, size_t lo)
 {
 	size_t n = view_len(v);
 
-	if (n < 5 || v->base + n - 5 < r->lost_off || view_be32(v, n - 4) != 4)
+	if (n < 5 || n - 5 < lo || view_be32(v, n - 4) != 4)
 		return;
 	uint8_t t = view_at(v, n - 5);
 	if (t != 'S' && t != 'H' && t != 'c')
@@ -1219,7 +1233,8 @@ void jm_pg_feed(struct jm_pg_conn *c, const struct jm_fragment *f,
 	struct pg_view end;
 	struct jm_pg_dir *d;
 	const uint8_t *tail;
-	size_t total, hl, tl, gap = 0;
+	size_t total, hl, tl, gap = 0, lo;
+	bool was_lost;
 
 	if (!c || !f || c->stopped || (f->dir != JM_DIR_TX && f->dir != JM_DIR_RX))
 		return;
@@ -1248,29 +1263,55 @@ void jm_pg_feed(struct jm_pg_conn *c, const struct jm_fragment *f,
 		size_t rest = total - hl;
 		tail = rest ? f->tail + (tl - rest) : NULL;
 		tl = rest;
-		end = (struct pg_view){ f->head, hl, tail, tl, 0 };
 	} else {
 		gap = total - hl - tl;
 		tail = f->tail;
-		end = (struct pg_view){ tail, tl, NULL, 0, total - tl };
 	}
 
 	if (d->lost && r.tx && tx_plausible(f->head, hl)) {
 		regain(&r, d);
 		d->mode = f->head[0] == 0 ? MODE_UNTYPED : MODE_TYPED;
 	}
+	was_lost = d->lost;
 	dir_bytes(&r, d, f->head, hl, 0);
 	if (gap) {
 		st->bytes_skipped += gap;
 		dir_gap(&r, d, gap, hl);
 	}
 	dir_bytes(&r, d, tail, tl, hl + gap);
-	if (d->lost && !c->stopped) {
-		if (r.tx)
-			tx_resync_end(&r, d, &end);
-		else
-			rx_resync(&r, d, &end);
+	if (!d->lost || c->stopped) {
+		if (!r.tx)
+			c->rx_carry_len = 0;
+		return;
 	}
+	/* The stream bytes that end at this fragment's end, and the first of
+	 * them not parsed yet. */
+	memset(&end, 0, sizeof(end));
+	if (gap) {
+		end.a = tail;
+		end.alen = tl;
+		lo = r.lost_off > hl + gap ? r.lost_off - hl - gap : 0;
+	} else if (was_lost && !r.tx) {
+		end.a = c->rx_carry;
+		end.alen = c->rx_carry_len;
+		end.b = f->head;
+		end.blen = hl;
+		end.c = tail;
+		end.clen = tl;
+		lo = 0;
+	} else {
+		end.a = f->head;
+		end.alen = hl;
+		end.b = tail;
+		end.blen = tl;
+		lo = r.lost_off;
+	}
+	if (r.tx)
+		tx_resync_end(&r, d, &end, lo);
+	else if (rx_resync(&r, d, &end, lo))
+		c->rx_carry_len = 0;
+	else
+		rx_keep_tail(c, &end);
 }
 
 void jm_pg_close(struct jm_pg_conn *c, uint64_t ts_ns, jm_query_cb cb, void *ctx)

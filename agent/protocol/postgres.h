@@ -114,6 +114,8 @@ struct jm_pg_overflow {
 struct jm_pg_conn {
 	struct jm_pg_dir tx, rx;
 	bool     stopped;     /* encrypted or cancel connection: parse nothing more */
+	uint16_t rx_carry_len;
+	uint8_t  rx_carry[256];  /* RX out of sync: last bytes of the previous fragment */
 	uint8_t  enc_reply;   /* 'S'/'G': one-byte reply to SSL/GSSENC request due on RX */
 	uint64_t lru_clock;
 	struct jm_pg_slot stmts[1 + JM_PG_STMTS];  /* [0] = unnamed statement */

@@ -1,0 +1,1128 @@
+/* PostgreSQL protocol parser: golden byte sequences built by hand with the
+ * message helpers below (no captures from elsewhere), fed as whole, split,
+ * and head/tail-truncated fragments. */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "protocol/postgres.h"
+
+/* ------------------------------------------------------------ builders */
+
+struct buf {
+	uint8_t *d;
+	size_t n, cap;
+};
+
+static void b_put(struct buf *b, const void *p, size_t n)
+{
+	if (b->n + n > b->cap) {
+		size_t nc = b->cap ? b->cap * 2 : 256;
+		while (nc < b->n + n)
+			nc *= 2;
+		uint8_t *nd = realloc(b->d, nc);
+		if (!nd) {
+			printf("FAIL pg test: out of memory\n");
+			exit(1);
+		}
+		b->d = nd;
+		b->cap = nc;
+	}
+	memcpy(b->d + b->n, p, n);
+	b->n += n;
+}
+
+static void b_u8(struct buf *b, uint8_t v) { b_put(b, &v, 1); }
+static void b_be16(struct buf *b, uint16_t v) { uint8_t x[2] = { (uint8_t)(v >> 8), (uint8_t)v }; b_put(b, x, 2); }
+static void b_be32(struct buf *b, uint32_t v)
+{
+	uint8_t x[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
+	b_put(b, x, 4);
+}
+static void b_str(struct buf *b, const char *s) { b_put(b, s, strlen(s) + 1); }
+static void b_free(struct buf *b) { free(b->d); memset(b, 0, sizeof(*b)); }
+
+/* typed message: type, then a length patched by m_end() */
+static size_t m_begin(struct buf *b, char type)
+{
+	b_u8(b, (uint8_t)type);
+	size_t at = b->n;
+	b_be32(b, 0);
+	return at;
+}
+
+static void m_end(struct buf *b, size_t at)
+{
+	uint32_t len = (uint32_t)(b->n - at);
+	b->d[at] = (uint8_t)(len >> 24);
+	b->d[at + 1] = (uint8_t)(len >> 16);
+	b->d[at + 2] = (uint8_t)(len >> 8);
+	b->d[at + 3] = (uint8_t)len;
+}
+
+static void m_empty(struct buf *b, char type) { m_end(b, m_begin(b, type)); }
+
+/* frontend */
+static void fe_startup(struct buf *b, const char *user, const char *db)
+{
+	size_t at = b->n;
+	b_be32(b, 0);
+	b_be32(b, 196608);
+	b_str(b, "user");
+	b_str(b, user);
+	b_str(b, "database");
+	b_str(b, db);
+	b_u8(b, 0);
+	uint32_t len = (uint32_t)(b->n - at);
+	b->d[at] = (uint8_t)(len >> 24);
+	b->d[at + 1] = (uint8_t)(len >> 16);
+	b->d[at + 2] = (uint8_t)(len >> 8);
+	b->d[at + 3] = (uint8_t)len;
+}
+static void fe_sslrequest(struct buf *b) { b_be32(b, 8); b_be32(b, 80877103); }
+static void fe_query(struct buf *b, const char *sql) { size_t m = m_begin(b, 'Q'); b_str(b, sql); m_end(b, m); }
+static void fe_password(struct buf *b, const char *pw) { size_t m = m_begin(b, 'p'); b_str(b, pw); m_end(b, m); }
+static void fe_parse(struct buf *b, const char *name, const char *sql)
+{
+	size_t m = m_begin(b, 'P');
+	b_str(b, name);
+	b_str(b, sql);
+	b_be16(b, 0);
+	m_end(b, m);
+}
+static void fe_bind(struct buf *b, const char *portal, const char *stmt, const char *param)
+{
+	size_t m = m_begin(b, 'B');
+	b_str(b, portal);
+	b_str(b, stmt);
+	b_be16(b, 0);                 /* param formats */
+	b_be16(b, param ? 1 : 0);     /* params */
+	if (param) {
+		b_be32(b, (uint32_t)strlen(param));
+		b_put(b, param, strlen(param));
+	}
+	b_be16(b, 0);                 /* result formats */
+	m_end(b, m);
+}
+static void fe_describe_portal(struct buf *b, const char *portal)
+{
+	size_t m = m_begin(b, 'D');
+	b_u8(b, 'P');
+	b_str(b, portal);
+	m_end(b, m);
+}
+static void fe_describe_stmt(struct buf *b, const char *stmt)
+{
+	size_t m = m_begin(b, 'D');
+	b_u8(b, 'S');
+	b_str(b, stmt);
+	m_end(b, m);
+}
+static void fe_execute(struct buf *b, const char *portal, uint32_t maxrows)
+{
+	size_t m = m_begin(b, 'E');
+	b_str(b, portal);
+	b_be32(b, maxrows);
+	m_end(b, m);
+}
+static void fe_sync(struct buf *b) { m_empty(b, 'S'); }
+static void fe_copydata(struct buf *b, const char *row) { size_t m = m_begin(b, 'd'); b_put(b, row, strlen(row)); m_end(b, m); }
+static void fe_copydone(struct buf *b) { m_empty(b, 'c'); }
+
+/* backend */
+static void be_auth(struct buf *b, uint32_t code) { size_t m = m_begin(b, 'R'); b_be32(b, code); m_end(b, m); }
+static void be_param(struct buf *b, const char *k, const char *v) { size_t m = m_begin(b, 'S'); b_str(b, k); b_str(b, v); m_end(b, m); }
+static void be_keydata(struct buf *b) { size_t m = m_begin(b, 'K'); b_be32(b, 4242); b_be32(b, 0xdeadbeef); m_end(b, m); }
+static void be_ready(struct buf *b, char st) { size_t m = m_begin(b, 'Z'); b_u8(b, (uint8_t)st); m_end(b, m); }
+static void be_rowdesc(struct buf *b)
+{
+	size_t m = m_begin(b, 'T');
+	b_be16(b, 1);
+	b_str(b, "n");
+	b_be32(b, 0);
+	b_be16(b, 0);
+	b_be32(b, 23);
+	b_be16(b, 4);
+	b_be32(b, 0xffffffff);
+	b_be16(b, 0);
+	m_end(b, m);
+}
+static void be_datarow(struct buf *b, const char *v)
+{
+	size_t m = m_begin(b, 'D');
+	b_be16(b, 1);
+	b_be32(b, (uint32_t)strlen(v));
+	b_put(b, v, strlen(v));
+	m_end(b, m);
+}
+static void be_complete(struct buf *b, const char *tag) { size_t m = m_begin(b, 'C'); b_str(b, tag); m_end(b, m); }
+static void be_error(struct buf *b, const char *state, const char *msg)
+{
+	size_t m = m_begin(b, 'E');
+	b_u8(b, 'S'); b_str(b, "ERROR");
+	b_u8(b, 'V'); b_str(b, "ERROR");
+	b_u8(b, 'C'); b_str(b, state);
+	b_u8(b, 'M'); b_str(b, msg);
+	b_u8(b, 'F'); b_str(b, "parse_relation.c");
+	b_u8(b, 'L'); b_str(b, "1392");
+	b_u8(b, 'R'); b_str(b, "parserOpenTable");
+	b_u8(b, 0);
+	m_end(b, m);
+}
+static void be_notice(struct buf *b)
+{
+	size_t m = m_begin(b, 'N');
+	b_u8(b, 'S'); b_str(b, "NOTICE");
+	b_u8(b, 'C'); b_str(b, "00000");
+	b_u8(b, 'M'); b_str(b, "just saying");
+	b_u8(b, 0);
+	m_end(b, m);
+}
+static void be_copy_response(struct buf *b, char type)
+{
+	size_t m = m_begin(b, type);
+	b_u8(b, 0);
+	b_be16(b, 1);
+	b_be16(b, 0);
+	m_end(b, m);
+}
+
+/* ------------------------------------------------------------ harness */
+
+#define MAXQ 1024
+struct gotq {
+	char sql[JM_PG_SQL_MAX + 1];
+	size_t sql_len;
+	bool trunc, error, has_rows;
+	char state[6];
+	uint64_t rows, start, end;
+	int cmd;
+};
+struct got {
+	int n;
+	struct gotq q[MAXQ];
+};
+
+static void collect(void *ctx, const struct jm_query *q)
+{
+	struct got *g = ctx;
+	if (g->n < MAXQ) {
+		struct gotq *x = &g->q[g->n];
+		memset(x, 0, sizeof(*x));
+		x->sql_len = q->sql_len;
+		memcpy(x->sql, q->sql, q->sql_len <= JM_PG_SQL_MAX ? q->sql_len : JM_PG_SQL_MAX);
+		x->trunc = q->sql_truncated;
+		x->error = q->error;
+		x->has_rows = q->has_rows;
+		memcpy(x->state, q->sqlstate, 6);
+		x->rows = q->rows;
+		x->start = q->start_ns;
+		x->end = q->end_ns;
+		x->cmd = q->cmd;
+	}
+	g->n++;
+}
+
+struct env {
+	struct jm_pg_conn *c;
+	struct got *g;
+	struct jm_proto_stats st;
+};
+
+static void env_init(struct env *e)
+{
+	if (!e->c)
+		e->c = malloc(sizeof(*e->c));
+	if (!e->g)
+		e->g = malloc(sizeof(*e->g));
+	if (!e->c || !e->g) {
+		printf("FAIL pg test: out of memory\n");
+		exit(1);
+	}
+	jm_pg_init(e->c);
+	e->g->n = 0;
+	memset(&e->st, 0, sizeof(e->st));
+}
+
+static void env_free(struct env *e)
+{
+	free(e->c);
+	free(e->g);
+	e->c = NULL;
+	e->g = NULL;
+}
+
+static void feed_frag(struct env *e, enum jm_dir dir, uint64_t ts, const uint8_t *p, size_t n,
+		      size_t head, size_t tail)
+{
+	struct jm_fragment f;
+	memset(&f, 0, sizeof(f));
+	f.dir = dir;
+	f.ts_ns = ts;
+	f.total_len = (uint32_t)n;
+	f.head = p;
+	f.head_len = (uint32_t)(head < n ? head : n);
+	f.tail_len = (uint32_t)(tail < n ? tail : n);
+	f.tail = p + n - f.tail_len;
+	jm_pg_feed(e->c, &f, collect, e->g, &e->st);
+}
+
+static void feed(struct env *e, enum jm_dir dir, uint64_t ts, const struct buf *b)
+{
+	feed_frag(e, dir, ts, b->d, b->n, b->n, 0);
+}
+
+/* Stream b as fragments of `chunk` bytes, each capturing only head+tail. */
+static uint64_t feed_chunks(struct env *e, enum jm_dir dir, uint64_t ts, const struct buf *b,
+			    size_t chunk, size_t head, size_t tail)
+{
+	uint64_t gaps = 0;
+	for (size_t off = 0; off < b->n; off += chunk) {
+		size_t n = b->n - off < chunk ? b->n - off : chunk;
+		if (head + tail < n)
+			gaps += n - head - tail;
+		feed_frag(e, dir, ts, b->d + off, n, head, tail);
+	}
+	return gaps;
+}
+
+#define TX JM_DIR_TX
+#define RX JM_DIR_RX
+
+static bool sql_is(const struct gotq *q, const char *s)
+{
+	return q->sql_len == strlen(s) && memcmp(q->sql, s, q->sql_len) == 0;
+}
+
+/* ------------------------------------------------------------ tests */
+
+static void test_startup_and_simple(void)
+{
+	struct env e = { 0 };
+	struct buf t = { 0 }, r = { 0 };
+	env_init(&e);
+
+	fe_startup(&t, "etl", "warehouse");
+	feed(&e, TX, 100, &t);
+	t.n = 0;
+	be_auth(&r, 0);
+	be_param(&r, "server_version", "16.2");
+	be_keydata(&r);
+	be_ready(&r, 'I');
+	feed(&e, RX, 110, &r);
+	r.n = 0;
+	CHECK_INT("pg startup: no query", e.g->n, 0);
+
+	fe_query(&t, "SELECT * FROM t");
+	feed(&e, TX, 1000, &t);
+	t.n = 0;
+	be_rowdesc(&r);
+	be_datarow(&r, "1");
+	be_datarow(&r, "2");
+	be_datarow(&r, "3");
+	be_complete(&r, "SELECT 3");
+	be_ready(&r, 'I');
+	feed(&e, RX, 1500, &r);
+	r.n = 0;
+	CHECK_INT("pg simple: one query", e.g->n, 1);
+	CHECK("pg simple: sql", sql_is(&e.g->q[0], "SELECT * FROM t"));
+	CHECK_INT("pg simple: rows from tag", e.g->q[0].rows, 3);
+	CHECK("pg simple: has_rows", e.g->q[0].has_rows);
+	CHECK_INT("pg simple: cmd", e.g->q[0].cmd, JM_SQL_SELECT);
+	CHECK_INT("pg simple: start ts", e.g->q[0].start, 1000);
+	CHECK_INT("pg simple: end ts", e.g->q[0].end, 1500);
+	CHECK("pg simple: no error", !e.g->q[0].error && e.g->q[0].state[0] == 0);
+
+	/* error */
+	fe_query(&t, "select * from nope");
+	feed(&e, TX, 2000, &t);
+	t.n = 0;
+	be_error(&r, "42P01", "relation \"nope\" does not exist");
+	be_ready(&r, 'I');
+	feed(&e, RX, 2100, &r);
+	r.n = 0;
+	CHECK_INT("pg error: one more query", e.g->n, 2);
+	CHECK("pg error: error flag", e.g->q[1].error);
+	CHECK_STR("pg error: sqlstate", e.g->q[1].state, "42P01");
+	CHECK_INT("pg error: cmd from sql", e.g->q[1].cmd, JM_SQL_SELECT);
+	CHECK("pg error: no rows", !e.g->q[1].has_rows);
+
+	/* multi-statement: one query, rows summed, write tag wins */
+	fe_query(&t, "BEGIN; INSERT INTO a SELECT 1; UPDATE b SET x=1; DELETE FROM c; COMMIT");
+	feed(&e, TX, 3000, &t);
+	t.n = 0;
+	be_complete(&r, "BEGIN");
+	be_complete(&r, "INSERT 0 5");
+	be_notice(&r);
+	be_complete(&r, "UPDATE 3");
+	be_param(&r, "application_name", "x");
+	be_complete(&r, "DELETE 2");
+	be_complete(&r, "COMMIT");
+	be_ready(&r, 'I');
+	feed(&e, RX, 3300, &r);
+	r.n = 0;
+	CHECK_INT("pg multi: one query", e.g->n, 3);
+	CHECK_INT("pg multi: rows summed", e.g->q[2].rows, 10);
+	CHECK_INT("pg multi: cmd first write", e.g->q[2].cmd, JM_SQL_INSERT);
+
+	/* empty query */
+	fe_query(&t, "");
+	feed(&e, TX, 4000, &t);
+	t.n = 0;
+	m_empty(&r, 'I');
+	be_ready(&r, 'I');
+	feed(&e, RX, 4001, &r);
+	r.n = 0;
+	CHECK_INT("pg empty query: reported", e.g->n, 4);
+	CHECK("pg empty query: no rows, OTHER", !e.g->q[3].has_rows && e.g->q[3].cmd == JM_SQL_OTHER);
+
+	/* CREATE TABLE AS reports "SELECT n" */
+	fe_query(&t, "/* etl */ create unlogged table if not exists daily AS select * from raw");
+	feed(&e, TX, 5000, &t);
+	t.n = 0;
+	be_complete(&r, "SELECT 7");
+	be_ready(&r, 'I');
+	feed(&e, RX, 5100, &r);
+	r.n = 0;
+	CHECK_INT("pg ctas: cmd", e.g->q[4].cmd, JM_SQL_CREATE_TABLE_AS);
+	CHECK_INT("pg ctas: rows", e.g->q[4].rows, 7);
+
+	/* WITH ... INSERT with the tag lost is classified from the text */
+	fe_query(&t, "WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x");
+	feed(&e, TX, 6000, &t);
+	t.n = 0;
+	be_error(&r, "23505", "duplicate key");
+	be_ready(&r, 'E');
+	feed(&e, RX, 6100, &r);
+	r.n = 0;
+	CHECK_INT("pg with-insert error: cmd from text", e.g->q[5].cmd, JM_SQL_INSERT);
+	CHECK_INT("pg no parse errors in clean session", e.st.parse_errors, 0);
+
+	b_free(&t);
+	b_free(&r);
+	env_free(&e);
+}
+
+static void test_extended(void)
+{
+	struct env e = { 0 };
+	struct buf t = { 0 }, r = { 0 };
+	env_init(&e);
+
+	/* one-shot P/B/D/E/S, responses in two fragments */
+	fe_parse(&t, "", "SELECT id FROM users WHERE org = $1");
+	fe_bind(&t, "", "", "42");
+	fe_describe_portal(&t, "");
+	fe_execute(&t, "", 0);
+	fe_sync(&t);
+	feed(&e, TX, 100, &t);
+	t.n = 0;
+	m_empty(&r, '1');
+	m_empty(&r, '2');
+	be_rowdesc(&r);
+	be_datarow(&r, "1");
+	be_datarow(&r, "2");
+	be_complete(&r, "SELECT 2");
+	feed(&e, RX, 150, &r);
+	r.n = 0;
+	CHECK_INT("pg ext: not reported before ReadyForQuery", e.g->n, 0);
+	be_ready(&r, 'I');
+	feed(&e, RX, 170, &r);
+	r.n = 0;
+	CHECK_INT("pg ext: one query", e.g->n, 1);
+	CHECK("pg ext: sql from Parse", sql_is(&e.g->q[0], "SELECT id FROM users WHERE org = $1"));
+	CHECK_INT("pg ext: rows", e.g->q[0].rows, 2);
+	CHECK_INT("pg ext: start = Execute ts", e.g->q[0].start, 100);
+	CHECK_INT("pg ext: end = ReadyForQuery ts", e.g->q[0].end, 170);
+
+	/* prepare a named statement, then reuse it with B/E/S only */
+	fe_parse(&t, "s1", "INSERT INTO t VALUES ($1)");
+	fe_describe_stmt(&t, "s1");
+	fe_sync(&t);
+	feed(&e, TX, 200, &t);
+	t.n = 0;
+	m_empty(&r, '1');
+	{ size_t m = m_begin(&r, 't'); b_be16(&r, 1); b_be32(&r, 23); m_end(&r, m); }
+	m_empty(&r, 'n');
+	be_ready(&r, 'I');
+	feed(&e, RX, 210, &r);
+	r.n = 0;
+	CHECK_INT("pg prepare: no query for P/D/S", e.g->n, 1);
+	/* another unnamed Parse must not disturb s1 */
+	fe_parse(&t, "", "SELECT 1");
+	fe_sync(&t);
+	feed(&e, TX, 250, &t);
+	t.n = 0;
+	m_empty(&r, '1');
+	be_ready(&r, 'I');
+	feed(&e, RX, 260, &r);
+	r.n = 0;
+	for (int i = 0; i < 2; i++) {
+		fe_bind(&t, "", "s1", "9");
+		fe_execute(&t, "", 0);
+		fe_sync(&t);
+		feed(&e, TX, 300 + (uint64_t)i * 100, &t);
+		t.n = 0;
+		m_empty(&r, '2');
+		be_complete(&r, "INSERT 0 1");
+		be_ready(&r, 'I');
+		feed(&e, RX, 350 + (uint64_t)i * 100, &r);
+		r.n = 0;
+	}
+	CHECK_INT("pg prepared reuse: two queries", e.g->n, 3);
+	CHECK("pg prepared reuse: sql 1", sql_is(&e.g->q[1], "INSERT INTO t VALUES ($1)"));
+	CHECK("pg prepared reuse: sql 2", sql_is(&e.g->q[2], "INSERT INTO t VALUES ($1)"));
+	CHECK_INT("pg prepared reuse: cmd", e.g->q[2].cmd, JM_SQL_INSERT);
+	CHECK_INT("pg prepared reuse: rows", e.g->q[2].rows, 1);
+
+	/* pipeline of 3 Executes, error in the 2nd: 2nd and 3rd fail */
+	fe_parse(&t, "", "INSERT INTO a VALUES (1)");
+	fe_bind(&t, "", "", NULL);
+	fe_execute(&t, "", 0);
+	fe_parse(&t, "", "INSERT INTO b VALUES (1)");
+	fe_bind(&t, "", "", NULL);
+	fe_execute(&t, "", 0);
+	fe_parse(&t, "", "INSERT INTO c VALUES (1)");
+	fe_bind(&t, "", "", NULL);
+	fe_execute(&t, "", 0);
+	fe_sync(&t);
+	feed(&e, TX, 1000, &t);
+	t.n = 0;
+	m_empty(&r, '1');
+	m_empty(&r, '2');
+	be_complete(&r, "INSERT 0 1");
+	m_empty(&r, '1');
+	m_empty(&r, '2');
+	be_error(&r, "23505", "duplicate key value violates unique constraint");
+	feed(&e, RX, 1100, &r);
+	r.n = 0;
+	be_ready(&r, 'E');
+	feed(&e, RX, 1200, &r);
+	r.n = 0;
+	CHECK_INT("pg pipeline: three queries", e.g->n, 6);
+	CHECK("pg pipeline: 1st ok", !e.g->q[3].error && e.g->q[3].rows == 1 && sql_is(&e.g->q[3], "INSERT INTO a VALUES (1)"));
+	CHECK("pg pipeline: 2nd error", e.g->q[4].error && !strcmp(e.g->q[4].state, "23505") &&
+	      sql_is(&e.g->q[4], "INSERT INTO b VALUES (1)"));
+	CHECK("pg pipeline: 3rd error (skipped to Sync)", e.g->q[5].error && !strcmp(e.g->q[5].state, "23505") &&
+	      sql_is(&e.g->q[5], "INSERT INTO c VALUES (1)"));
+	CHECK("pg pipeline: all end at ReadyForQuery",
+	      e.g->q[3].end == 1200 && e.g->q[4].end == 1200 && e.g->q[5].end == 1200);
+
+	/* the next batch after the error is clean again */
+	fe_bind(&t, "", "s1", "1");
+	fe_execute(&t, "", 0);
+	fe_sync(&t);
+	feed(&e, TX, 1300, &t);
+	t.n = 0;
+	m_empty(&r, '2');
+	be_complete(&r, "INSERT 0 1");
+	be_ready(&r, 'I');
+	feed(&e, RX, 1400, &r);
+	r.n = 0;
+	CHECK("pg after error batch: clean", e.g->n == 7 && !e.g->q[6].error);
+
+	/* Execute with a row limit: PortalSuspended, rows = DataRows */
+	fe_parse(&t, "", "SELECT * FROM big");
+	fe_bind(&t, "cur", "", NULL);
+	fe_execute(&t, "cur", 2);
+	fe_sync(&t);
+	feed(&e, TX, 1500, &t);
+	t.n = 0;
+	m_empty(&r, '1');
+	m_empty(&r, '2');
+	be_datarow(&r, "a");
+	be_datarow(&r, "b");
+	m_empty(&r, 's');
+	be_ready(&r, 'T');
+	feed(&e, RX, 1600, &r);
+	r.n = 0;
+	CHECK("pg portal suspended: rows = DataRows, named portal sql",
+	      e.g->n == 8 && e.g->q[7].rows == 2 && e.g->q[7].has_rows && sql_is(&e.g->q[7], "SELECT * FROM big"));
+
+	/* Execute of a statement prepared before we watched: counted, no text */
+	fe_bind(&t, "", "unknown_stmt", NULL);
+	fe_execute(&t, "", 0);
+	fe_sync(&t);
+	feed(&e, TX, 1700, &t);
+	t.n = 0;
+	m_empty(&r, '2');
+	be_complete(&r, "UPDATE 4");
+	be_ready(&r, 'I');
+	feed(&e, RX, 1800, &r);
+	r.n = 0;
+	CHECK("pg unknown statement: counted from tag", e.g->n == 9 && e.g->q[8].sql_len == 0 &&
+	      e.g->q[8].cmd == JM_SQL_UPDATE && e.g->q[8].rows == 4);
+	CHECK_INT("pg extended: no parse errors", e.st.parse_errors, 0);
+
+	b_free(&t);
+	b_free(&r);
+	env_free(&e);
+}
+
+/* Deep pipeline (executemany in pipeline mode): more Executes than the
+ * pending ring holds, all matched. */
+static void test_deep_pipeline(void)
+{
+	struct env e = { 0 };
+	struct buf t = { 0 }, r = { 0 };
+	env_init(&e);
+	enum { N = 300 };
+	char tag[32];
+
+	fe_parse(&t, "ins", "INSERT INTO t VALUES ($1)");
+	for (int i = 0; i < N; i++) {
+		fe_bind(&t, "", "ins", "1");
+		fe_execute(&t, "", 0);
+		if (i == N - 1 || i % 100 == 99)
+			fe_sync(&t);
+	}
+	feed(&e, TX, 10, &t);
+	m_empty(&r, '1');
+	for (int i = 0; i < N; i++) {
+		m_empty(&r, '2');
+		if (i == 250) {
+			be_error(&r, "22P02", "invalid input");
+			be_ready(&r, 'E');
+			i = 299; /* server skips to the Sync after #299 */
+			break;
+		}
+		snprintf(tag, sizeof(tag), "INSERT 0 %d", i % 3);
+		be_complete(&r, tag);
+		if (i % 100 == 99)
+			be_ready(&r, 'I');
+	}
+	feed(&e, RX, 20, &r);
+	CHECK_INT("pg deep pipeline: every Execute reported", e.g->n, N);
+	int errors = 0, sqlok = 1;
+	uint64_t rows = 0;
+	for (int i = 0; i < e.g->n && i < MAXQ; i++) {
+		errors += e.g->q[i].error;
+		rows += e.g->q[i].rows;
+		if (!sql_is(&e.g->q[i], "INSERT INTO t VALUES ($1)"))
+			sqlok = 0;
+	}
+	uint64_t want = 0;
+	for (int i = 0; i < 250; i++)
+		want += (uint64_t)(i % 3);
+	CHECK_INT("pg deep pipeline: errors = rest of failed batch", errors, 50);
+	CHECK_INT("pg deep pipeline: rows", rows, want);
+	CHECK("pg deep pipeline: sql kept", sqlok);
+	CHECK("pg deep pipeline: 100th ok, 251st error",
+	      !e.g->q[99].error && e.g->q[250].error && !strcmp(e.g->q[250].state, "22P02"));
+
+	/* and the connection is back to normal afterwards */
+	t.n = r.n = 0;
+	fe_query(&t, "SELECT 1");
+	feed(&e, TX, 30, &t);
+	be_complete(&r, "SELECT 1");
+	be_ready(&r, 'I');
+	feed(&e, RX, 40, &r);
+	CHECK("pg deep pipeline: next query clean", e.g->n == N + 1 && sql_is(&e.g->q[N], "SELECT 1") &&
+	      e.g->q[N].start == 30 && e.g->q[N].end == 40);
+	CHECK_INT("pg deep pipeline: no parse errors", e.st.parse_errors, 0);
+	b_free(&t);
+	b_free(&r);
+	env_free(&e);
+}
+
+static void test_copy(void)
+{
+	struct env e = { 0 };
+	struct buf t = { 0 }, r = { 0 }, data = { 0 };
+	char row[64];
+	env_init(&e);
+
+	for (int i = 0; i < 10000; i++) {
+		snprintf(row, sizeof(row), "%d\tname-%d\t2024-01-%02d\n", i, i, i % 28 + 1);
+		fe_copydata(&data, row);
+	}
+	fe_copydone(&data);
+
+	for (int mode = 0; mode < 2; mode++) {
+		env_init(&e);
+		fe_query(&t, "COPY events (id, name, day) FROM STDIN");
+		feed(&e, TX, 100, &t);
+		t.n = 0;
+		be_copy_response(&r, 'G');
+		feed(&e, RX, 110, &r);
+		r.n = 0;
+		/* whole 1000-byte writes, or 4 KiB writes captured head 256 + tail 128 */
+		if (mode == 0)
+			feed_chunks(&e, TX, 120, &data, 1000, 1000, 0);
+		else
+			feed_chunks(&e, TX, 120, &data, 4096, 256, 128);
+		be_complete(&r, "COPY 10000");
+		be_ready(&r, 'I');
+		feed(&e, RX, 900, &r);
+		r.n = 0;
+		const char *m = mode ? "pg copy from (gaps)" : "pg copy from (whole)";
+		char name[96];
+		snprintf(name, sizeof(name), "%s: one query", m);
+		CHECK_INT(name, e.g->n, 1);
+		snprintf(name, sizeof(name), "%s: rows 10000", m);
+		CHECK_INT(name, e.g->q[0].rows, 10000);
+		snprintf(name, sizeof(name), "%s: cmd COPY_FROM", m);
+		CHECK_INT(name, e.g->q[0].cmd, JM_SQL_COPY_FROM);
+		snprintf(name, sizeof(name), "%s: latency covers the upload", m);
+		CHECK(name, e.g->q[0].start == 100 && e.g->q[0].end == 900);
+		if (mode == 0) {
+			CHECK_INT("pg copy from (whole): no parse errors", e.st.parse_errors, 0);
+		} else {
+			CHECK("pg copy from (gaps): TX regained sync at CopyDone", e.st.resyncs >= 1);
+		}
+		/* a later query on the same connection still parses */
+		fe_query(&t, "SELECT 2");
+		feed(&e, TX, 1000, &t);
+		t.n = 0;
+		be_complete(&r, "SELECT 1");
+		be_ready(&r, 'I');
+		feed(&e, RX, 1100, &r);
+		r.n = 0;
+		snprintf(name, sizeof(name), "%s: next query ok", m);
+		CHECK(name, e.g->n == 2 && sql_is(&e.g->q[1], "SELECT 2"));
+	}
+
+	/* COPY TO STDOUT */
+	env_init(&e);
+	fe_query(&t, "COPY (SELECT * FROM events) TO STDOUT");
+	feed(&e, TX, 100, &t);
+	t.n = 0;
+	be_copy_response(&r, 'H');
+	for (int i = 0; i < 50; i++) {
+		size_t m = m_begin(&r, 'd');
+		b_put(&r, "x\ty\n", 4);
+		m_end(&r, m);
+	}
+	m_empty(&r, 'c');
+	be_complete(&r, "COPY 50");
+	be_ready(&r, 'I');
+	feed(&e, RX, 200, &r);
+	r.n = 0;
+	CHECK("pg copy to: rows and cmd", e.g->n == 1 && e.g->q[0].rows == 50 && e.g->q[0].cmd == JM_SQL_COPY_TO);
+
+	b_free(&t);
+	b_free(&r);
+	b_free(&data);
+	env_free(&e);
+}
+
+static void test_big_result_with_gaps(void)
+{
+	struct env e = { 0 };
+	struct buf t = { 0 }, r = { 0 };
+	char v[48];
+	env_init(&e);
+
+	fe_query(&t, "SELECT * FROM facts");
+	feed(&e, TX, 100, &t);
+	be_rowdesc(&r);
+	for (int i = 0; i < 12345; i++) {
+		snprintf(v, sizeof(v), "row-%d-%s", i, i % 7 ? "payload" : "longer-payload-text");
+		be_datarow(&r, v);
+	}
+	be_complete(&r, "SELECT 12345");
+	be_ready(&r, 'I');
+	uint64_t gaps = feed_chunks(&e, RX, 500, &r, 16384, 256, 128);
+	CHECK_INT("pg gaps: one query", e.g->n, 1);
+	CHECK_INT("pg gaps: rows 12345 via tag", e.g->q[0].rows, 12345);
+	CHECK_INT("pg gaps: cmd", e.g->q[0].cmd, JM_SQL_SELECT);
+	CHECK("pg gaps: no error", !e.g->q[0].error);
+	CHECK("pg gaps: resynced", e.st.resyncs >= 1);
+	CHECK("pg gaps: there were gaps", gaps > 0);
+	CHECK_INT("pg gaps: bytes_skipped = uncaptured middles", e.st.bytes_skipped, gaps);
+	CHECK_INT("pg gaps: no parse errors", e.st.parse_errors, 0);
+
+	/* Same stream, but the last fragment holds only part of the tag: the
+	 * previous fragment's tail is carried so the CommandComplete is found. */
+	size_t cut = r.n - 10;
+	env_init(&e);
+	t.n = 0;
+	fe_query(&t, "SELECT * FROM facts");
+	feed(&e, TX, 100, &t);
+	struct buf first = { r.d, cut, cut };
+	feed_chunks(&e, RX, 500, &first, 16384, 256, 128);
+	feed_frag(&e, RX, 600, r.d + cut, 10, 10, 0);
+	CHECK("pg gaps: tag split across fragments still gives rows",
+	      e.g->n == 1 && e.g->q[0].rows == 12345 && e.g->q[0].end == 600);
+
+	/* error at the end of a big result */
+	env_init(&e);
+	feed(&e, TX, 100, &t);
+	r.n = 0;
+	be_rowdesc(&r);
+	for (int i = 0; i < 3000; i++)
+		be_datarow(&r, "some row payload of moderate size");
+	be_error(&r, "57014", "canceling statement due to user request");
+	be_ready(&r, 'I');
+	feed_chunks(&e, RX, 500, &r, 16384, 256, 128);
+	CHECK("pg gaps: error found by walking back from ReadyForQuery",
+	      e.g->n == 1 && e.g->q[0].error && !strcmp(e.g->q[0].state, "57014"));
+
+	/* tail too short for the whole ErrorResponse: fields still found */
+	env_init(&e);
+	feed(&e, TX, 100, &t);
+	feed_chunks(&e, RX, 500, &r, 16384, 256, 104); /* E starts 115 bytes before the end */
+	CHECK("pg gaps: error fields found in a short tail",
+	      e.g->n == 1 && e.g->q[0].error && !strcmp(e.g->q[0].state, "57014"));
+
+	/* extended protocol: completions fall into gaps */
+	env_init(&e);
+	t.n = 0;
+	fe_parse(&t, "", "SELECT * FROM facts");
+	fe_bind(&t, "", "", NULL);
+	fe_execute(&t, "", 0);
+	fe_sync(&t);
+	feed(&e, TX, 100, &t);
+	r.n = 0;
+	m_empty(&r, '1');
+	m_empty(&r, '2');
+	for (int i = 0; i < 5000; i++)
+		be_datarow(&r, "0123456789abcdef");
+	be_complete(&r, "SELECT 5000");
+	be_ready(&r, 'I');
+	feed_chunks(&e, RX, 700, &r, 16384, 256, 128);
+	CHECK("pg gaps ext: rows via tag", e.g->n == 1 && e.g->q[0].rows == 5000 &&
+	      sql_is(&e.g->q[0], "SELECT * FROM facts") && e.g->q[0].end == 700);
+
+	b_free(&t);
+	b_free(&r);
+	env_free(&e);
+}
+
+/* A session exercising most paths, fed (a) whole, (b) with every step split
+ * at byte k, for every k; results must be identical. */
+struct step {
+	enum jm_dir dir;
+	struct buf b;
+};
+
+static int build_session(struct step *s)
+{
+	int n = 0;
+	memset(s, 0, sizeof(*s) * 16);
+	s[n].dir = TX; fe_startup(&s[n].b, "u", "d"); n++;
+	s[n].dir = RX; be_auth(&s[n].b, 0); be_param(&s[n].b, "a", "b"); be_keydata(&s[n].b); be_ready(&s[n].b, 'I'); n++;
+	s[n].dir = TX; fe_query(&s[n].b, "SELECT 1"); n++;
+	s[n].dir = RX; be_rowdesc(&s[n].b); be_datarow(&s[n].b, "1"); be_complete(&s[n].b, "SELECT 1"); be_ready(&s[n].b, 'I'); n++;
+	s[n].dir = TX; fe_parse(&s[n].b, "p1", "UPDATE t SET a = $1"); fe_bind(&s[n].b, "", "p1", "5");
+	fe_execute(&s[n].b, "", 0); fe_sync(&s[n].b); n++;
+	s[n].dir = RX; m_empty(&s[n].b, '1'); m_empty(&s[n].b, '2'); be_complete(&s[n].b, "UPDATE 17"); be_ready(&s[n].b, 'I'); n++;
+	s[n].dir = TX; fe_query(&s[n].b, "DELETE FROM x"); n++;
+	s[n].dir = RX; be_error(&s[n].b, "42501", "permission denied"); be_ready(&s[n].b, 'I'); n++;
+	s[n].dir = TX; fe_query(&s[n].b, "COPY x FROM STDIN"); n++;
+	s[n].dir = RX; be_copy_response(&s[n].b, 'G'); n++;
+	s[n].dir = TX; fe_copydata(&s[n].b, "1\n"); fe_copydata(&s[n].b, "2\n"); fe_copydone(&s[n].b); n++;
+	s[n].dir = RX; be_complete(&s[n].b, "COPY 2"); be_ready(&s[n].b, 'I'); n++;
+	return n;
+}
+
+static bool same_results(const struct got *a, const struct got *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (int i = 0; i < a->n; i++) {
+		const struct gotq *x = &a->q[i], *y = &b->q[i];
+		if (x->sql_len != y->sql_len || memcmp(x->sql, y->sql, x->sql_len) || x->error != y->error ||
+		    strcmp(x->state, y->state) || x->rows != y->rows || x->cmd != y->cmd ||
+		    x->has_rows != y->has_rows)
+			return false;
+	}
+	return true;
+}
+
+static void test_every_split(void)
+{
+	struct step s[16];
+	struct env ref = { 0 }, e = { 0 };
+	int n = build_session(s);
+	size_t maxlen = 0;
+
+	env_init(&ref);
+	for (int i = 0; i < n; i++) {
+		feed(&ref, s[i].dir, 10 * (uint64_t)i, &s[i].b);
+		if (s[i].b.n > maxlen)
+			maxlen = s[i].b.n;
+	}
+	CHECK_INT("pg split ref: four queries", ref.g->n, 4);
+	CHECK("pg split ref: update rows 17", ref.g->q[1].rows == 17 && ref.g->q[1].cmd == JM_SQL_UPDATE);
+	CHECK("pg split ref: delete error", ref.g->q[2].error && !strcmp(ref.g->q[2].state, "42501"));
+	CHECK("pg split ref: copy", ref.g->q[3].rows == 2 && ref.g->q[3].cmd == JM_SQL_COPY_FROM);
+
+	int bad = 0;
+	uint64_t perr = 0;
+	for (size_t k = 1; k < maxlen; k++) {
+		env_init(&e);
+		for (int i = 0; i < n; i++) {
+			const struct buf *b = &s[i].b;
+			uint64_t ts = 10 * (uint64_t)i;
+			if (k < b->n) {
+				feed_frag(&e, s[i].dir, ts, b->d, k, k, 0);
+				feed_frag(&e, s[i].dir, ts, b->d + k, b->n - k, b->n - k, 0);
+			} else {
+				feed(&e, s[i].dir, ts, b);
+			}
+		}
+		if (!same_results(ref.g, e.g))
+			bad++;
+		perr += e.st.parse_errors;
+	}
+	CHECK_INT("pg split at every byte: identical results", bad, 0);
+	CHECK_INT("pg split at every byte: no parse errors", perr, 0);
+
+	/* one byte per fragment, with head/tail overlapping on whole fragments */
+	env_init(&e);
+	for (int i = 0; i < n; i++)
+		for (size_t k = 0; k < s[i].b.n; k++)
+			feed_frag(&e, s[i].dir, 10 * (uint64_t)i, s[i].b.d + k, 1, 1, 1);
+	CHECK("pg byte-by-byte: identical results", same_results(ref.g, e.g));
+
+	/* whole fragments supplied as head + overlapping tail */
+	env_init(&e);
+	for (int i = 0; i < n; i++)
+		feed_frag(&e, s[i].dir, 10 * (uint64_t)i, s[i].b.d, s[i].b.n, s[i].b.n / 2 + 1, s[i].b.n);
+	CHECK("pg head+overlapping tail: identical results", same_results(ref.g, e.g));
+
+	/* the whole RX side in one fragment per direction is not possible
+	 * (requests first), but several messages per fragment is covered above */
+	for (int i = 0; i < n; i++)
+		b_free(&s[i].b);
+	env_free(&ref);
+	env_free(&e);
+}
+
+static void test_garbage_and_lengths(void)
+{
+	struct env e = { 0 };
+	struct buf t = { 0 }, r = { 0 };
+	uint8_t junk[4096];
+	uint64_t x = 88172645463325252ULL;
+	env_init(&e);
+
+	for (size_t i = 0; i < sizeof(junk); i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		junk[i] = (uint8_t)x;
+	}
+	junk[0] = 'Q'; /* make sure the first header is checked, not skipped */
+	for (int i = 0; i < 8; i++) {
+		feed_frag(&e, TX, 10, junk + i * 512, 512, 512, 0);
+		feed_frag(&e, RX, 20, junk + i * 512, 512, 512, 0);
+	}
+	CHECK("pg garbage: parse errors counted", e.st.parse_errors > 0);
+	CHECK_INT("pg garbage: no invented queries", e.g->n, 0);
+
+	/* the connection keeps working: TX resyncs on a clean fragment start,
+	 * RX on the fragment that ends with ReadyForQuery */
+	fe_query(&t, "SELECT 42");
+	feed(&e, TX, 100, &t);
+	be_rowdesc(&r);
+	be_datarow(&r, "42");
+	be_complete(&r, "SELECT 1");
+	be_ready(&r, 'I');
+	feed(&e, RX, 200, &r);
+	CHECK("pg garbage: then a good query", e.g->n == 1 && sql_is(&e.g->q[0], "SELECT 42") && e.g->q[0].rows == 1);
+	CHECK("pg garbage: resyncs counted", e.st.resyncs >= 2);
+
+	/* impossible lengths */
+	static const uint32_t lens[] = { 0, 3, 0x80000000u, 0xffffffffu, (1u << 30) + 1 };
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		env_init(&e);
+		uint8_t m[5] = { 'Q', (uint8_t)(lens[i] >> 24), (uint8_t)(lens[i] >> 16), (uint8_t)(lens[i] >> 8), (uint8_t)lens[i] };
+		feed_frag(&e, TX, 1, m, 5, 5, 0);
+		char name[64];
+		snprintf(name, sizeof(name), "pg length 0x%x is a parse error", lens[i]);
+		CHECK_INT(name, e.st.parse_errors, 1);
+		feed(&e, TX, 2, &t);
+		feed(&e, RX, 3, &r);
+		snprintf(name, sizeof(name), "pg length 0x%x: connection still usable", lens[i]);
+		CHECK_INT(name, e.g->n, 1);
+	}
+	/* a backend message with a length wrong for its type */
+	env_init(&e);
+	feed(&e, TX, 1, &t);
+	uint8_t badz[6] = { 'Z', 0, 0, 0, 9, 'I' };
+	feed_frag(&e, RX, 2, badz, 6, 6, 0);
+	CHECK("pg ReadyForQuery with length 9: error, nothing reported", e.st.parse_errors == 1 && e.g->n == 0);
+	/* an unknown type byte */
+	uint8_t unk[5] = { '#', 0, 0, 0, 4 };
+	feed_frag(&e, RX, 3, unk, 5, 5, 0);
+	CHECK_INT("pg unknown backend type: parse error", e.st.parse_errors, 1); /* already lost: not re-counted */
+	feed(&e, RX, 4, &r);
+	CHECK_INT("pg after bad backend bytes: query completes", e.g->n, 1);
+
+	/* fragment header lies beyond head/tail: never read past them */
+	env_init(&e);
+	struct jm_fragment f;
+	memset(&f, 0, sizeof(f));
+	f.dir = RX;
+	f.total_len = 1000;
+	f.head = r.d;
+	f.head_len = 3;
+	f.tail = NULL;
+	f.tail_len = 50; /* no pointer: must be ignored */
+	jm_pg_feed(e.c, &f, collect, e.g, &e.st);
+	f.head = NULL;
+	f.head_len = 100;
+	jm_pg_feed(e.c, &f, collect, e.g, &e.st);
+	jm_pg_feed(e.c, &f, NULL, NULL, NULL);
+	CHECK("pg null pointers and lengths: harmless", e.g->n == 0);
+
+	b_free(&t);
+	b_free(&r);
+	env_free(&e);
+}
+
+static void test_ssl_and_detect(void)
+{
+	struct env e = { 0 };
+	struct buf t = { 0 }, r = { 0 };
+	env_init(&e);
+
+	/* SSLRequest refused ('N'), then a plain startup */
+	fe_sslrequest(&t);
+	feed(&e, TX, 1, &t);
+	t.n = 0;
+	b_u8(&r, 'N');
+	feed(&e, RX, 2, &r);
+	r.n = 0;
+	fe_startup(&t, "etl", "dw");
+	feed(&e, TX, 3, &t);
+	t.n = 0;
+	be_auth(&r, 5); /* MD5 */
+	{ size_t m = r.n - 4; (void)m; b_put(&r, "salt", 4); }
+	r.d[4] = 12; /* fix length: 4 + 4 + 4 */
+	feed(&e, RX, 4, &r);
+	r.n = 0;
+	fe_password(&t, "md5s3cretS3CRET-hunter2");
+	feed(&e, TX, 5, &t);
+	t.n = 0;
+	be_auth(&r, 0);
+	be_keydata(&r);
+	be_ready(&r, 'I');
+	feed(&e, RX, 6, &r);
+	r.n = 0;
+	CHECK_INT("pg ssl N: startup parsed without errors", e.st.parse_errors, 0);
+	CHECK("pg password never retained", memmem(e.c, sizeof(*e.c), "hunter2", 7) == NULL);
+	CHECK("pg startup params not retained", memmem(e.c, sizeof(*e.c), "etl", 3) == NULL);
+	fe_query(&t, "SELECT now()");
+	feed(&e, TX, 10, &t);
+	t.n = 0;
+	be_complete(&r, "SELECT 1");
+	be_ready(&r, 'I');
+	feed(&e, RX, 11, &r);
+	r.n = 0;
+	CHECK("pg ssl N: query after startup", e.g->n == 1 && sql_is(&e.g->q[0], "SELECT now()"));
+
+	/* SSLRequest accepted: TLS from here on, nothing parsed or counted */
+	env_init(&e);
+	fe_sslrequest(&t);
+	feed(&e, TX, 1, &t);
+	t.n = 0;
+	b_u8(&r, 'S');
+	feed(&e, RX, 2, &r);
+	r.n = 0;
+	fe_query(&t, "SELECT 1"); /* would look like a query in clear text */
+	feed(&e, TX, 3, &t);
+	feed_frag(&e, TX, 4, t.d, t.n, 2, 2);
+	be_complete(&r, "SELECT 1");
+	be_ready(&r, 'I');
+	feed(&e, RX, 5, &r);
+	CHECK("pg ssl S: stream treated as TLS", e.g->n == 0 && e.st.parse_errors == 0 &&
+	      e.st.bytes_skipped == 0 && e.st.resyncs == 0);
+	t.n = r.n = 0;
+
+	/* detect() */
+	fe_startup(&t, "postgres", "postgres");
+	CHECK("pg detect startup", jm_pg_detect(t.d, t.n));
+	CHECK("pg detect startup head only", jm_pg_detect(t.d, 16));
+	CHECK("pg detect short", !jm_pg_detect(t.d, 7));
+	CHECK("pg detect NULL", !jm_pg_detect(NULL, 100));
+	t.n = 0;
+	fe_sslrequest(&t);
+	CHECK("pg detect SSLRequest", jm_pg_detect(t.d, t.n));
+	uint8_t gss[8] = { 0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x30 };
+	CHECK("pg detect GSSENCRequest", jm_pg_detect(gss, 8));
+	uint8_t cancel[16] = { 0, 0, 0, 16, 0x04, 0xd2, 0x16, 0x2e, 0, 0, 0, 1, 0, 0, 0, 2 };
+	CHECK("pg detect rejects CancelRequest", !jm_pg_detect(cancel, 16));
+	uint8_t v2[12] = { 0, 0, 0, 12, 0, 2, 0, 0, 'u', 0, 0, 0 };
+	CHECK("pg detect rejects protocol 2", !jm_pg_detect(v2, 12));
+	t.n = 0;
+	fe_query(&t, "SELECT 1");
+	CHECK("pg detect rejects typed message", !jm_pg_detect(t.d, t.n));
+	uint8_t mysql[12] = { 0x55, 0, 0, 1, 0x85, 0xa6, 0xff, 0x01, 0, 0, 0, 1 };
+	CHECK("pg detect rejects MySQL handshake", !jm_pg_detect(mysql, 12));
+	uint8_t http[] = "GET / HTTP/1.1\r\n";
+	CHECK("pg detect rejects HTTP", !jm_pg_detect(http, sizeof(http) - 1));
+	uint8_t ssl8[8] = { 0, 0, 0, 9, 0x04, 0xd2, 0x16, 0x2f };
+	CHECK("pg detect rejects SSLRequest with wrong length", !jm_pg_detect(ssl8, 8));
+
+	b_free(&t);
+	b_free(&r);
+	env_free(&e);
+}
+
+/* Tracing starts mid-session: first TX bytes are typed messages. */
+static void test_mid_session_and_close(void)
+{
+	struct env e = { 0 };
+	struct buf t = { 0 }, r = { 0 };
+	env_init(&e);
+
+	fe_query(&t, "UPDATE jobs SET done = true");
+	feed(&e, TX, 1, &t);
+	be_complete(&r, "UPDATE 12");
+	be_ready(&r, 'I');
+	feed(&e, RX, 2, &r);
+	CHECK("pg mid-session: typed start recognised", e.g->n == 1 && e.g->q[0].rows == 12 && e.st.parse_errors == 0);
+
+	/* FATAL error then the server hangs up: close reports it */
+	t.n = r.n = 0;
+	fe_query(&t, "SELECT pg_sleep(100)");
+	feed(&e, TX, 10, &t);
+	be_error(&r, "57P01", "terminating connection due to administrator command");
+	feed(&e, RX, 20, &r);
+	CHECK_INT("pg close: nothing before close", e.g->n, 1);
+	jm_pg_close(e.c, 30, collect, e.g);
+	CHECK("pg close: errored query reported at close", e.g->n == 2 && e.g->q[1].error &&
+	      !strcmp(e.g->q[1].state, "57P01") && e.g->q[1].end == 30);
+
+	/* long SQL is cut at JM_PG_SQL_MAX and flagged */
+	env_init(&e);
+	t.n = r.n = 0;
+	char *big = malloc(5000);
+	if (!big)
+		exit(1);
+	memcpy(big, "INSERT INTO t VALUES ", 21);
+	memset(big + 21, '1', 5000 - 22);
+	big[4999] = 0;
+	fe_query(&t, big);
+	feed_frag(&e, TX, 1, t.d, t.n, 2048, 64); /* middle of the query not captured */
+	be_complete(&r, "INSERT 0 1");
+	be_ready(&r, 'I');
+	feed(&e, RX, 2, &r);
+	CHECK("pg long sql: truncated to the bound", e.g->n == 1 && e.g->q[0].sql_len == JM_PG_SQL_MAX &&
+	      e.g->q[0].trunc && memcmp(e.g->q[0].sql, big, JM_PG_SQL_MAX) == 0);
+	CHECK("pg long sql: length followed through the gap", e.st.resyncs == 0 && e.st.parse_errors == 0);
+	free(big);
+
+	b_free(&t);
+	b_free(&r);
+	env_free(&e);
+}
+
+int main(void)
+{
+	test_startup_and_simple();
+	test_extended();
+	test_deep_pipeline();
+	test_copy();
+	test_big_result_with_gaps();
+	test_every_split();
+	test_garbage_and_lengths();
+	test_ssl_and_detect();
+	test_mid_session_and_close();
+	TEST_EXIT();
+}
