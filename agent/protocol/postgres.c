@@ -17,7 +17,8 @@
 #define PG_PROTO_MAJOR    3u
 
 enum { MODE_UNKNOWN = 0, MODE_UNTYPED = 1, MODE_TYPED = 2 };
-enum { K_SIMPLE = 1, K_EXEC = 2, K_SYNC = 3 };
+/* K_VOID: a Sync the server ignores (sent during copy-in mode). */
+enum { K_SIMPLE = 1, K_EXEC = 2, K_SYNC = 3, K_VOID = 4 };
 
 #define RUN_SYNC   0x80000000u
 #define RUN_COUNT  0x7fffffffu
@@ -533,7 +534,7 @@ static int rx_target(struct jm_pg_conn *c)
 		const struct jm_pg_pending *e = q_at(c, i);
 		if (e->kind == K_SYNC)
 			return T_NONE;
-		if (e->kind == K_SIMPLE || !e->done)
+		if (e->kind == K_SIMPLE || (e->kind == K_EXEC && !e->done))
 			return (int)i;
 	}
 	return ovf_head_is_exec(c) ? T_OVF : T_NONE;
@@ -639,13 +640,15 @@ static void on_ready(struct pg_run *r)
 {
 	struct jm_pg_conn *c = r->c;
 
+	c->tx_copy_in = false; /* a server in copy-in mode sends no ReadyForQuery */
+
 	while (c->q_len > 0) {
 		struct jm_pg_pending *e = q_at(c, 0);
 		int kind = e->kind;
-		if (kind != K_SYNC)
+		if (kind == K_SIMPLE || kind == K_EXEC)
 			emit_entry(r, e, r->ts);
 		q_pop(c);
-		if (kind != K_EXEC)
+		if (kind == K_SIMPLE || kind == K_SYNC)
 			return; /* a Sync or a Query owns this ReadyForQuery */
 	}
 	/* The batch continues into the overflow runs.  Executes still open
@@ -692,6 +695,16 @@ static void rx_msg(struct pg_run *r, struct jm_pg_dir *d)
 	case 'G':
 	case 'H':
 		t = rx_target(c);
+		if (d->type == 'G') {
+			/* Copy-in mode: the server ignores Sync (and Flush) until
+			 * CopyDone/CopyFail.  Syncs already queued behind this
+			 * request were sent into that mode; later ones are not
+			 * queued (tx_copy_in). */
+			c->tx_copy_in = true;
+			for (uint32_t i = t >= 0 ? (uint32_t)t + 1 : c->q_len; i < c->q_len; i++)
+				if (q_at(c, i)->kind == K_SYNC)
+					q_at(c, i)->kind = K_VOID;
+		}
 		if (t == T_NONE)
 			break;
 		if (t == T_OVF) {
@@ -833,7 +846,12 @@ static void tx_msg(struct pg_run *r, struct jm_pg_dir *d)
 			q_push(r, K_EXEC, NULL, 0, false, d->msg_ts);
 		break;
 	case 'S':
-		q_push(r, K_SYNC, NULL, 0, false, d->msg_ts);
+		if (!c->tx_copy_in)
+			q_push(r, K_SYNC, NULL, 0, false, d->msg_ts);
+		break;
+	case 'c':
+	case 'f':
+		c->tx_copy_in = false; /* CopyDone / CopyFail end copy-in mode */
 		break;
 	case 'C': /* Close: 'S'tatement or 'P'ortal, name */
 		if (n < 2)
@@ -849,7 +867,7 @@ static void tx_msg(struct pg_run *r, struct jm_pg_dir *d)
 		}
 		break;
 	default:
-		break; /* D H d c f F X, and 'p' whose body is never captured */
+		break; /* D H d F X, and 'p' whose body is never captured */
 	}
 }
 
@@ -1092,6 +1110,71 @@ static bool tx_plausible(const uint8_t *p, size_t n)
 	return seen > 0;
 }
 
+/* Drop the first overflow run, reporting its Executes without an outcome. */
+static void ovf_drop_run(struct pg_run *r)
+{
+	struct jm_pg_overflow *o = &r->c->ovf;
+
+	if (ovf_head_is_exec(r->c)) {
+		uint32_t before = o->run_len;
+		while (o->run_len == before)
+			ovf_emit(r, NULL, NULL, false);
+	} else {
+		o->run_head = (o->run_head + 1) % JM_PG_RUNS;
+		o->run_len--;
+	}
+}
+
+/* RX regained sync on a ReadyForQuery after a gap that may have swallowed
+ * other ReadyForQuery messages.  Only the last unit that owns one (a Query,
+ * or Executes + Sync) can be answered by this one; everything queued before
+ * it was answered inside the gap.  Reporting those now (outcome as far as
+ * seen) keeps the queue from drifting one unit behind for good; a
+ * pipelining client may lose some precision once. */
+static void resync_flush(struct pg_run *r)
+{
+	struct jm_pg_conn *c = r->c;
+	struct jm_pg_overflow *o = &c->ovf;
+
+	if (o->run_len == 0) {
+		int last = -1, prev = -1;
+		for (uint32_t i = 0; i < c->q_len; i++)
+			if (q_at(c, i)->kind == K_SIMPLE || q_at(c, i)->kind == K_SYNC) {
+				prev = last;
+				last = (int)i;
+			}
+		for (int k = 0; k <= prev; k++) {
+			struct jm_pg_pending *e = q_at(c, 0);
+			if (e->kind == K_SIMPLE || e->kind == K_EXEC)
+				emit_entry(r, e, r->ts);
+			q_pop(c);
+		}
+		return;
+	}
+	/* The overflow runs are newer than the whole ring. */
+	uint32_t j = UINT32_MAX, keep;
+	for (uint32_t i = 0; i < o->run_len; i++)
+		if (o->runs[(o->run_head + i) % JM_PG_RUNS] & RUN_SYNC)
+			j = i;
+	if (j == UINT32_MAX)
+		return; /* no Sync queued at all: one unit, nothing older to flush */
+	while (c->q_len > 0) {
+		struct jm_pg_pending *e = q_at(c, 0);
+		if (e->kind == K_SIMPLE || e->kind == K_EXEC)
+			emit_entry(r, e, r->ts);
+		q_pop(c);
+	}
+	uint32_t *sr = &o->runs[(o->run_head + j) % JM_PG_RUNS];
+	if ((*sr & RUN_COUNT) > 1) {
+		*sr = RUN_SYNC | 1; /* the last unit is a lone Sync */
+		keep = j;
+	} else {
+		keep = j > 0 ? j - 1 : 0; /* Executes + this Sync */
+	}
+	for (uint32_t k = 0; k < keep; k++)
+		ovf_drop_run(r);
+}
+
 /* RX out of sync: do the stream bytes v (ending at the fragment's end)
  * end with ReadyForQuery?  Then resync there, taking rows/error from the
  * CommandComplete or ErrorResponse that ends exactly where the
@@ -1132,6 +1215,7 @@ static bool rx_resync(struct pg_run *r, struct jm_pg_dir *d, const struct pg_vie
 	}
 
 	regain(r, d);
+	resync_flush(r);
 	if (type) {
 		/* Hand the message to the normal handler through the capture
 		 * buffer (bounded like any capture). */
@@ -1210,7 +1294,9 @@ static void tx_resync_end(struct pg_run *r, struct jm_pg_dir *d, const struct pg
 		return;
 	regain(r, d);
 	d->mode = MODE_TYPED;
-	if (t == 'S')
+	if (t == 'c')
+		r->c->tx_copy_in = false;
+	else if (t == 'S' && !r->c->tx_copy_in)
 		q_push(r, K_SYNC, NULL, 0, false, r->ts);
 }
 

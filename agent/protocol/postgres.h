@@ -117,6 +117,7 @@ struct jm_pg_conn {
 	uint16_t rx_carry_len;
 	uint8_t  rx_carry[256];  /* RX out of sync: last bytes of the previous fragment */
 	uint8_t  enc_reply;   /* 'S'/'G': one-byte reply to SSL/GSSENC request due on RX */
+	bool     tx_copy_in;  /* server in copy-in mode: it ignores our Syncs */
 	uint64_t lru_clock;
 	struct jm_pg_slot stmts[1 + JM_PG_STMTS];  /* [0] = unnamed statement */
 	struct jm_pg_slot portals[JM_PG_PORTALS];  /* [0] = unnamed portal */

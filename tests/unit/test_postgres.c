@@ -702,6 +702,50 @@ static void test_copy(void)
 	r.n = 0;
 	CHECK("pg copy to: rows and cmd", e.g->n == 1 && e.g->q[0].rows == 50 && e.g->q[0].cmd == JM_SQL_COPY_TO);
 
+	/* direction comes from the CopyIn/CopyOut response, not the text (here
+	 * the statement was prepared before we watched: no text at all) */
+	for (int dir = 0; dir < 2; dir++) {
+		env_init(&e);
+		t.n = r.n = 0;
+		fe_bind(&t, "", "old_stmt", NULL);
+		fe_execute(&t, "", 0);
+		fe_sync(&t);
+		feed(&e, TX, 1, &t);
+		m_empty(&r, '2');
+		be_copy_response(&r, dir ? 'H' : 'G');
+		feed(&e, RX, 2, &r);
+		t.n = r.n = 0;
+		if (!dir) {
+			fe_copydata(&t, "1\n");
+			fe_copydone(&t);
+			fe_sync(&t);
+			feed(&e, TX, 3, &t);
+		} else {
+			be_copy_response(&r, 'd');
+			m_empty(&r, 'c');
+		}
+		be_complete(&r, "COPY 1");
+		be_ready(&r, 'I');
+		feed(&e, RX, 4, &r);
+		CHECK(dir ? "pg copy direction from CopyOutResponse" : "pg copy direction from CopyInResponse",
+		      e.g->n == 1 && e.g->q[0].cmd == (dir ? JM_SQL_COPY_TO : JM_SQL_COPY_FROM));
+		/* the batch's own Sync went into copy-in mode and was ignored by
+		 * the server: the next batch must still match its responses */
+		t.n = r.n = 0;
+		fe_parse(&t, "", "SELECT 5");
+		fe_bind(&t, "", "", NULL);
+		fe_execute(&t, "", 0);
+		fe_sync(&t);
+		feed(&e, TX, 5, &t);
+		m_empty(&r, '1');
+		m_empty(&r, '2');
+		be_complete(&r, "SELECT 5");
+		be_ready(&r, 'I');
+		feed(&e, RX, 6, &r);
+		CHECK(dir ? "pg after extended COPY TO: next batch matched" : "pg after extended COPY FROM: next batch matched",
+		      e.g->n == 2 && e.g->q[1].rows == 5 && e.g->q[1].end == 6 && sql_is(&e.g->q[1], "SELECT 5"));
+	}
+
 	b_free(&t);
 	b_free(&r);
 	b_free(&data);
@@ -766,6 +810,41 @@ static void test_big_result_with_gaps(void)
 	feed_chunks(&e, RX, 500, &r, 16384, 256, 104); /* E starts 115 bytes before the end */
 	CHECK("pg gaps: error fields found in a short tail",
 	      e.g->n == 1 && e.g->q[0].error && !strcmp(e.g->q[0].state, "57014"));
+
+	/* A ReadyForQuery lost for good (a notification followed it in the
+	 * same recv, so the fragment does not end with it): resync on the next
+	 * one must not leave the queue one query behind forever. */
+	env_init(&e);
+	t.n = 0;
+	fe_query(&t, "SELECT * FROM facts");
+	feed(&e, TX, 100, &t);
+	r.n = 0;
+	be_rowdesc(&r);
+	for (int i = 0; i < 2000; i++)
+		be_datarow(&r, "0123456789abcdef");
+	be_complete(&r, "SELECT 2000");
+	be_ready(&r, 'I');
+	{ size_t m = m_begin(&r, 'A'); b_be32(&r, 77); b_str(&r, "chan"); b_str(&r, "payload"); m_end(&r, m); }
+	feed_frag(&e, RX, 200, r.d, r.n, 256, 128);
+	CHECK("pg lost Z: nothing invented while out of sync", e.g->n == 0);
+	for (int i = 1; i <= 3; i++) {
+		char sql[32], tag[32];
+		snprintf(sql, sizeof(sql), "SELECT %d", i);
+		snprintf(tag, sizeof(tag), "SELECT %d", i * 10);
+		t.n = r.n = 0;
+		fe_query(&t, sql);
+		feed(&e, TX, 300 + (uint64_t)i * 100, &t);
+		be_complete(&r, tag);
+		be_ready(&r, 'I');
+		feed(&e, RX, 350 + (uint64_t)i * 100, &r);
+	}
+	CHECK_INT("pg lost Z: every query reported", e.g->n, 4);
+	CHECK("pg lost Z: the stale one flushed without rows", !e.g->q[0].has_rows &&
+	      sql_is(&e.g->q[0], "SELECT * FROM facts"));
+	CHECK("pg lost Z: no drift afterwards",
+	      sql_is(&e.g->q[1], "SELECT 1") && e.g->q[1].rows == 10 && e.g->q[1].end == 450 &&
+	      sql_is(&e.g->q[3], "SELECT 3") && e.g->q[3].rows == 30 && e.g->q[3].start == 600 &&
+	      e.g->q[3].end == 650);
 
 	/* extended protocol: completions fall into gaps */
 	env_init(&e);
@@ -991,9 +1070,7 @@ static void test_ssl_and_detect(void)
 	fe_startup(&t, "etl", "dw");
 	feed(&e, TX, 3, &t);
 	t.n = 0;
-	be_auth(&r, 5); /* MD5 */
-	{ size_t m = r.n - 4; (void)m; b_put(&r, "salt", 4); }
-	r.d[4] = 12; /* fix length: 4 + 4 + 4 */
+	{ size_t m = m_begin(&r, 'R'); b_be32(&r, 5); b_put(&r, "salt", 4); m_end(&r, m); } /* MD5 */
 	feed(&e, RX, 4, &r);
 	r.n = 0;
 	fe_password(&t, "md5s3cretS3CRET-hunter2");
