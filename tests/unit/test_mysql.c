@@ -1,0 +1,1099 @@
+/* Unit tests for agent/protocol/mysql.c with hand-built packets: every
+ * session is written packet by packet below (helpers p_*), fed as whole
+ * fragments, split at every byte boundary, one byte at a time, and with
+ * uncaptured middles. */
+#include "harness.h"
+#include "protocol/mysql.h"
+#include "sql.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+/* Capability bits used by the sessions. */
+#define C_LONG_PASSWORD  0x00000001u
+#define C_CONNECT_DB     0x00000008u
+#define C_PROTOCOL_41    0x00000200u
+#define C_SSL            0x00000800u
+#define C_TRANSACTIONS   0x00002000u
+#define C_SECURE_CONN    0x00008000u
+#define C_MULTI_STMTS    0x00010000u
+#define C_MULTI_RESULTS  0x00020000u
+#define C_PLUGIN_AUTH    0x00080000u
+#define C_DEPRECATE_EOF  0x01000000u
+#define C_QUERY_ATTRS    0x08000000u
+#define C_BASE (C_LONG_PASSWORD | C_PROTOCOL_41 | C_TRANSACTIONS | C_SECURE_CONN | \
+		C_MULTI_STMTS | C_MULTI_RESULTS | C_PLUGIN_AUTH)
+#define S_AUTOCOMMIT     0x0002u
+#define S_MORE_RESULTS   0x0008u
+
+/* ------------------------------------------------------------------ */
+/* Byte streams and packets                                             */
+
+struct stream {
+	uint8_t *b;
+	size_t n, cap;
+};
+
+static void s_bytes(struct stream *s, const void *p, size_t n)
+{
+	if (n == 0)
+		return;
+	if (s->n + n > s->cap) {
+		size_t nc = s->cap ? s->cap : 256;
+		while (nc < s->n + n)
+			nc *= 2;
+		uint8_t *nb = realloc(s->b, nc);
+		if (!nb)
+			abort();
+		s->b = nb;
+		s->cap = nc;
+	}
+	memcpy(s->b + s->n, p, n);
+	s->n += n;
+}
+
+static void s_u8(struct stream *s, uint8_t v) { s_bytes(s, &v, 1); }
+static void s_le(struct stream *s, uint64_t v, int k)
+{
+	for (int i = 0; i < k; i++)
+		s_u8(s, (uint8_t)(v >> (8 * i)));
+}
+static void s_lenenc(struct stream *s, uint64_t v)
+{
+	if (v < 251) s_u8(s, (uint8_t)v);
+	else if (v < 0x10000) { s_u8(s, 0xfc); s_le(s, v, 2); }
+	else if (v < 0x1000000) { s_u8(s, 0xfd); s_le(s, v, 3); }
+	else { s_u8(s, 0xfe); s_le(s, v, 8); }
+}
+static void s_lenstr(struct stream *s, const char *str)
+{
+	s_lenenc(s, strlen(str));
+	s_bytes(s, str, strlen(str));
+}
+
+/* Wraps a payload into packets (splitting at 0xFFFFFF); returns next seq. */
+static uint8_t pkt(struct stream *m, uint8_t seq, const struct stream *pl)
+{
+	size_t off = 0;
+	for (;;) {
+		size_t k = pl->n - off > 0xffffff ? 0xffffff : pl->n - off;
+		s_le(m, k, 3);
+		s_u8(m, seq++);
+		s_bytes(m, pl->b + off, k);
+		off += k;
+		if (k < 0xffffff)
+			return seq;
+	}
+}
+
+#define PAYLOAD(name) struct stream name = { 0 }
+static uint8_t emit(struct stream *m, uint8_t seq, struct stream *pl)
+{
+	uint8_t next = pkt(m, seq, pl);
+	free(pl->b);
+	return next;
+}
+
+static void p_greeting(struct stream *m, uint32_t caps, const char *ver)
+{
+	PAYLOAD(p);
+	s_u8(&p, 10);
+	s_bytes(&p, ver, strlen(ver) + 1);
+	s_le(&p, 42, 4);                                  /* thread id */
+	s_bytes(&p, "SCRAMBL1", 8);
+	s_u8(&p, 0);
+	s_le(&p, caps & 0xffff, 2);
+	s_u8(&p, 0x21);
+	s_le(&p, S_AUTOCOMMIT, 2);
+	s_le(&p, caps >> 16, 2);
+	s_u8(&p, 21);
+	s_bytes(&p, "\0\0\0\0\0\0\0\0\0\0", 10);
+	s_bytes(&p, "SCRAMBLE2345\0", 13);
+	s_bytes(&p, "mysql_native_password", 22);
+	emit(m, 0, &p);
+}
+
+static void p_hsresp(struct stream *m, uint32_t caps, const char *user, const char *pw)
+{
+	PAYLOAD(p);
+	s_le(&p, caps, 4);
+	s_le(&p, 16777216, 4);
+	s_u8(&p, 0x21);
+	for (int i = 0; i < 23; i++)
+		s_u8(&p, 0);
+	if (!(caps & C_SSL) || user) {
+		s_bytes(&p, user, strlen(user) + 1);
+		s_lenstr(&p, pw);                         /* auth response */
+		s_bytes(&p, "mysql_native_password", 22);
+	}
+	emit(m, 1, &p);
+}
+
+static uint8_t p_ok(struct stream *m, uint8_t seq, uint64_t affected, uint16_t status)
+{
+	PAYLOAD(p);
+	s_u8(&p, 0x00);
+	s_lenenc(&p, affected);
+	s_lenenc(&p, 0);
+	s_le(&p, status, 2);
+	s_le(&p, 0, 2);
+	return emit(m, seq, &p);
+}
+
+static uint8_t p_ok_fe(struct stream *m, uint8_t seq, uint16_t status)
+{
+	PAYLOAD(p);
+	s_u8(&p, 0xfe);
+	s_lenenc(&p, 0);
+	s_lenenc(&p, 0);
+	s_le(&p, status, 2);
+	s_le(&p, 0, 2);
+	return emit(m, seq, &p);
+}
+
+static uint8_t p_eof(struct stream *m, uint8_t seq, uint16_t status)
+{
+	PAYLOAD(p);
+	s_u8(&p, 0xfe);
+	s_le(&p, 0, 2);
+	s_le(&p, status, 2);
+	return emit(m, seq, &p);
+}
+
+static uint8_t p_err(struct stream *m, uint8_t seq, uint16_t code, const char *state, const char *msg)
+{
+	PAYLOAD(p);
+	s_u8(&p, 0xff);
+	s_le(&p, code, 2);
+	s_u8(&p, '#');
+	s_bytes(&p, state, 5);
+	s_bytes(&p, msg, strlen(msg));
+	return emit(m, seq, &p);
+}
+
+static uint8_t p_raw(struct stream *m, uint8_t seq, const void *b, size_t n)
+{
+	PAYLOAD(p);
+	s_bytes(&p, b, n);
+	return emit(m, seq, &p);
+}
+
+static void p_command(struct stream *m, uint8_t com, const char *text)
+{
+	PAYLOAD(p);
+	s_u8(&p, com);
+	if (text)
+		s_bytes(&p, text, strlen(text));
+	emit(m, 0, &p);
+}
+
+static void p_stmt_cmd(struct stream *m, uint8_t com, uint32_t id, bool params)
+{
+	PAYLOAD(p);
+	s_u8(&p, com);
+	s_le(&p, id, 4);
+	if (com == 0x17) {
+		s_u8(&p, 0);                              /* flags */
+		s_le(&p, 1, 4);                           /* iteration count */
+		if (params) {                             /* one LONG parameter */
+			s_u8(&p, 0);                      /* null bitmap */
+			s_u8(&p, 1);                      /* new params bound */
+			s_le(&p, 3, 2);
+			s_le(&p, 424242, 4);
+		}
+	}
+	emit(m, 0, &p);
+}
+
+static uint8_t p_prepare_ok(struct stream *m, uint8_t seq, uint32_t id, uint16_t cols,
+			    uint16_t params)
+{
+	PAYLOAD(p);
+	s_u8(&p, 0);
+	s_le(&p, id, 4);
+	s_le(&p, cols, 2);
+	s_le(&p, params, 2);
+	s_u8(&p, 0);
+	s_le(&p, 0, 2);
+	return emit(m, seq, &p);
+}
+
+static uint8_t p_coldef(struct stream *m, uint8_t seq, const char *name)
+{
+	PAYLOAD(p);
+	s_lenstr(&p, "def");
+	s_lenstr(&p, "shop");
+	s_lenstr(&p, "orders");
+	s_lenstr(&p, "orders");
+	s_lenstr(&p, name);
+	s_lenstr(&p, name);
+	s_u8(&p, 0x0c);
+	s_le(&p, 0x21, 2);
+	s_le(&p, 255, 4);
+	s_u8(&p, 0xfd);
+	s_le(&p, 0, 2);
+	s_u8(&p, 0);
+	s_le(&p, 0, 2);
+	return emit(m, seq, &p);
+}
+
+static uint8_t p_text_row(struct stream *m, uint8_t seq, int i, size_t pad)
+{
+	PAYLOAD(p);
+	char v[32];
+	snprintf(v, sizeof(v), "row-value-%d", i);
+	s_lenstr(&p, v);
+	if (pad) {                                        /* a long second column */
+		s_lenenc(&p, pad);
+		for (size_t k = 0; k < pad; k++)
+			s_u8(&p, (uint8_t)('a' + k % 26));
+	} else {
+		s_lenstr(&p, "alice@example.com");
+	}
+	return emit(m, seq, &p);
+}
+
+static uint8_t p_bin_row(struct stream *m, uint8_t seq, int32_t v)
+{
+	PAYLOAD(p);
+	s_u8(&p, 0x00);
+	s_u8(&p, 0x00);                                   /* null bitmap, 1 column */
+	s_le(&p, (uint32_t)v, 4);
+	return emit(m, seq, &p);
+}
+
+/* Column count, definitions, [EOF], rows, terminator; returns next seq. */
+static uint8_t p_resultset(struct stream *m, uint8_t seq, int ncols, int nrows, bool deprecate,
+			   bool binary, uint16_t final_status, size_t pad)
+{
+	PAYLOAD(cc);
+	s_lenenc(&cc, (uint64_t)ncols);
+	seq = emit(m, seq, &cc);
+	for (int i = 0; i < ncols; i++)
+		seq = p_coldef(m, seq, i == 0 ? "id" : "email");
+	if (!deprecate)
+		seq = p_eof(m, seq, S_AUTOCOMMIT);
+	for (int i = 0; i < nrows; i++)
+		seq = binary ? p_bin_row(m, seq, 1000 + i) : p_text_row(m, seq, i, pad);
+	return deprecate ? p_ok_fe(m, seq, final_status) : p_eof(m, seq, final_status);
+}
+
+/* ------------------------------------------------------------------ */
+/* Sessions: ordered fragments of both directions                       */
+
+struct msg {
+	enum jm_dir dir;
+	uint64_t ts;
+	struct stream s;
+};
+
+struct session {
+	struct msg m[96];
+	int n;
+};
+
+static struct stream *msg(struct session *ss, enum jm_dir dir)
+{
+	struct msg *m = &ss->m[ss->n++];
+	memset(m, 0, sizeof(*m));
+	m->dir = dir;
+	m->ts = 1000u * (uint64_t)ss->n;
+	return &m->s;
+}
+
+static void session_free(struct session *ss)
+{
+	for (int i = 0; i < ss->n; i++)
+		free(ss->m[i].s.b);
+	ss->n = 0;
+}
+
+static void handshake(struct session *ss, uint32_t caps)
+{
+	p_greeting(msg(ss, JM_DIR_RX), C_BASE | C_DEPRECATE_EOF | C_SSL | C_QUERY_ATTRS,
+		   "8.0.36-test");
+	p_hsresp(msg(ss, JM_DIR_TX), caps, "etl", "PW-HUNTER2-SECRET");
+	p_ok(msg(ss, JM_DIR_RX), 2, 0, S_AUTOCOMMIT);
+}
+
+struct got_q {
+	char sql[256];
+	size_t sql_len;
+	bool trunc, error, has_rows;
+	char state[6];
+	uint64_t rows, start, end;
+	int cmd;
+	uint16_t errcode;
+};
+
+struct got {
+	int n;
+	struct got_q q[64];
+	struct jm_mysql_conn *c;
+};
+
+static void on_query(void *ctx, const struct jm_query *q)
+{
+	struct got *g = ctx;
+	if (g->n >= 64)
+		return;
+	struct got_q *o = &g->q[g->n++];
+	memset(o, 0, sizeof(*o));
+	o->sql_len = q->sql_len;
+	memcpy(o->sql, q->sql, q->sql_len < 255 ? q->sql_len : 255);
+	o->trunc = q->sql_truncated;
+	o->error = q->error;
+	o->has_rows = q->has_rows;
+	memcpy(o->state, q->sqlstate, 6);
+	o->rows = q->rows;
+	o->start = q->start_ns;
+	o->end = q->end_ns;
+	o->cmd = q->cmd;
+	o->errcode = g->c ? g->c->last_error_code : 0;
+}
+
+static struct jm_mysql_conn *new_conn(void)
+{
+	struct jm_mysql_conn *c = malloc(sizeof(*c));
+	if (!c)
+		abort();
+	memset(c, 0xa5, sizeof(*c));                      /* init must not rely on zeroed memory */
+	jm_mysql_init(c);
+	return c;
+}
+
+static void feed_bytes(struct jm_mysql_conn *c, enum jm_dir dir, uint64_t ts, const uint8_t *b,
+		       size_t n, struct got *g, struct jm_proto_stats *st)
+{
+	struct jm_fragment f = { .dir = dir, .ts_ns = ts, .total_len = (uint32_t)n,
+				 .head = b, .head_len = (uint32_t)n, .tail = NULL, .tail_len = 0 };
+	jm_mysql_feed(c, &f, on_query, g, st);
+}
+
+/* mode 0: whole; mode 1: split every message at `k`; mode 2: one byte at a
+ * time; mode 3: whole, but as head + overlapping tail. */
+static void run(struct session *ss, int mode, size_t k, struct got *g, struct jm_proto_stats *st)
+{
+	struct jm_mysql_conn *c = new_conn();
+	memset(g, 0, sizeof(*g));
+	memset(st, 0, sizeof(*st));
+	g->c = c;
+	for (int i = 0; i < ss->n; i++) {
+		struct msg *m = &ss->m[i];
+		if (mode == 0 || (mode == 1 && k >= m->s.n)) {
+			feed_bytes(c, m->dir, m->ts, m->s.b, m->s.n, g, st);
+		} else if (mode == 1) {
+			feed_bytes(c, m->dir, m->ts, m->s.b, k, g, st);
+			feed_bytes(c, m->dir, m->ts, m->s.b + k, m->s.n - k, g, st);
+		} else if (mode == 2) {
+			for (size_t b = 0; b < m->s.n; b++)
+				feed_bytes(c, m->dir, m->ts, m->s.b + b, 1, g, st);
+		} else {
+			size_t h = m->s.n / 2 + 1 > m->s.n ? m->s.n : m->s.n / 2 + 1;
+			struct jm_fragment f = { .dir = m->dir, .ts_ns = m->ts,
+						 .total_len = (uint32_t)m->s.n, .head = m->s.b,
+						 .head_len = (uint32_t)h, .tail = m->s.b + m->s.n / 3,
+						 .tail_len = (uint32_t)(m->s.n - m->s.n / 3) };
+			jm_mysql_feed(c, &f, on_query, g, st);
+		}
+	}
+	free(c);
+}
+
+static bool same_results(const struct got *a, const struct got *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (int i = 0; i < a->n; i++) {
+		const struct got_q *x = &a->q[i], *y = &b->q[i];
+		if (x->sql_len != y->sql_len || memcmp(x->sql, y->sql, x->sql_len < 255 ? x->sql_len : 255) ||
+		    x->error != y->error || x->has_rows != y->has_rows || x->rows != y->rows ||
+		    strcmp(x->state, y->state) || x->start != y->start || x->end != y->end ||
+		    x->cmd != y->cmd || x->trunc != y->trunc)
+			return false;
+	}
+	return true;
+}
+
+/* Runs the session whole, then split at every boundary, byte by byte and
+ * as head+tail; every way must give the same queries and no errors. */
+static void check_all_splits(const char *name, struct session *ss, struct got *whole)
+{
+	struct jm_proto_stats st, st2;
+	struct got g;
+	size_t maxlen = 0;
+	int bad = 0, errs = 0;
+	char nm[128];
+
+	run(ss, 0, 0, whole, &st);
+	for (int i = 0; i < ss->n; i++)
+		if (ss->m[i].s.n > maxlen)
+			maxlen = ss->m[i].s.n;
+	for (size_t k = 1; k < maxlen; k++) {
+		run(ss, 1, k, &g, &st2);
+		if (!same_results(whole, &g))
+			bad++;
+		errs += (int)(st2.parse_errors + st2.resyncs);
+	}
+	run(ss, 2, 0, &g, &st2);
+	if (!same_results(whole, &g))
+		bad++;
+	errs += (int)(st2.parse_errors + st2.resyncs);
+	run(ss, 3, 0, &g, &st2);
+	if (!same_results(whole, &g))
+		bad++;
+	errs += (int)(st2.parse_errors + st2.resyncs);
+	snprintf(nm, sizeof(nm), "%s: same result at every split point and byte by byte", name);
+	CHECK_INT(nm, bad, 0);
+	snprintf(nm, sizeof(nm), "%s: no parse errors whole and split", name);
+	CHECK_INT(nm, (long long)(st.parse_errors + st.resyncs) + errs, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Tests                                                                */
+
+static void test_select(bool deprecate)
+{
+	struct session ss = { .n = 0 };
+	struct got g;
+	const char *name = deprecate ? "select deprecate_eof" : "select classic eof";
+	char nm[128];
+
+	handshake(&ss, C_BASE | (deprecate ? C_DEPRECATE_EOF : 0));
+	p_command(msg(&ss, JM_DIR_TX), 0x03, "SELECT id, email FROM orders WHERE id < 4");
+	p_resultset(msg(&ss, JM_DIR_RX), 1, 2, 3, deprecate, false, S_AUTOCOMMIT, 0);
+	p_command(msg(&ss, JM_DIR_TX), 0x0e, NULL);                /* COM_PING: not a query */
+	p_ok(msg(&ss, JM_DIR_RX), 1, 0, S_AUTOCOMMIT);
+	check_all_splits(name, &ss, &g);
+	snprintf(nm, sizeof(nm), "%s: one query", name);
+	CHECK_INT(nm, g.n, 1);
+	snprintf(nm, sizeof(nm), "%s: sql", name);
+	CHECK_STR(nm, g.q[0].sql, "SELECT id, email FROM orders WHERE id < 4");
+	snprintf(nm, sizeof(nm), "%s: 3 rows", name);
+	CHECK(nm, g.q[0].has_rows && g.q[0].rows == 3);
+	snprintf(nm, sizeof(nm), "%s: cmd select, no error", name);
+	CHECK(nm, g.q[0].cmd == JM_SQL_SELECT && !g.q[0].error && g.q[0].state[0] == '\0');
+	snprintf(nm, sizeof(nm), "%s: start/end ts", name);
+	CHECK(nm, g.q[0].start == ss.m[3].ts && g.q[0].end == ss.m[4].ts);
+	session_free(&ss);
+}
+
+static void test_insert_and_error(void)
+{
+	struct session ss = { .n = 0 };
+	struct got g;
+
+	handshake(&ss, C_BASE | C_DEPRECATE_EOF);
+	p_command(msg(&ss, JM_DIR_TX), 0x03, "INSERT INTO shop.orders (id) VALUES (1),(2),(3),(4),(5)");
+	p_ok(msg(&ss, JM_DIR_RX), 1, 5, S_AUTOCOMMIT);
+	p_command(msg(&ss, JM_DIR_TX), 0x03, "SELECT * FROM missing_table");
+	p_err(msg(&ss, JM_DIR_RX), 1, 1146, "42S02", "Table 'shop.missing_table' doesn't exist");
+	p_command(msg(&ss, JM_DIR_TX), 0x02, "shop");               /* COM_INIT_DB */
+	p_ok(msg(&ss, JM_DIR_RX), 1, 0, S_AUTOCOMMIT);
+	p_command(msg(&ss, JM_DIR_TX), 0x03, "UPDATE orders SET x = 1 WHERE id = 2");
+	p_ok(msg(&ss, JM_DIR_RX), 1, 1, S_AUTOCOMMIT);
+	check_all_splits("insert/err", &ss, &g);
+	CHECK_INT("insert/err: three queries", g.n, 3);
+	CHECK("insert: affected rows 5, cmd insert", g.q[0].rows == 5 && g.q[0].has_rows &&
+	      g.q[0].cmd == JM_SQL_INSERT && !g.q[0].error);
+	CHECK("err: error flagged, no rows", g.q[1].error && !g.q[1].has_rows);
+	CHECK_STR("err: sqlstate", g.q[1].state, "42S02");
+	CHECK_INT("err: mysql error code visible in callback", g.q[1].errcode, 1146);
+	CHECK("update: 1 row, cmd update", g.q[2].rows == 1 && g.q[2].cmd == JM_SQL_UPDATE);
+	CHECK_INT("update: error code cleared", g.q[2].errcode, 0);
+	session_free(&ss);
+}
+
+static void test_prepare_execute(bool deprecate)
+{
+	struct session ss = { .n = 0 };
+	struct got g;
+	const char *name = deprecate ? "prepare/execute deprecate_eof" : "prepare/execute classic";
+	const char *sql = "SELECT id FROM orders WHERE customer = ?";
+	char nm[128];
+	uint8_t seq;
+	struct stream *m;
+
+	handshake(&ss, C_BASE | (deprecate ? C_DEPRECATE_EOF : 0));
+	p_command(msg(&ss, JM_DIR_TX), 0x16, sql);
+	m = msg(&ss, JM_DIR_RX);
+	seq = p_prepare_ok(m, 1, 7, 1, 1);
+	seq = p_coldef(m, seq, "?");                              /* parameter */
+	if (!deprecate)
+		seq = p_eof(m, seq, S_AUTOCOMMIT);
+	seq = p_coldef(m, seq, "id");                             /* column */
+	if (!deprecate)
+		p_eof(m, seq, S_AUTOCOMMIT);
+	for (int run_no = 0; run_no < 2; run_no++) {
+		p_stmt_cmd(msg(&ss, JM_DIR_TX), 0x17, 7, true);
+		p_resultset(msg(&ss, JM_DIR_RX), 1, 1, 2 + run_no, deprecate, true, S_AUTOCOMMIT, 0);
+	}
+	p_stmt_cmd(msg(&ss, JM_DIR_TX), 0x19, 7, false);           /* close: no response */
+	p_command(msg(&ss, JM_DIR_TX), 0x03, "DELETE FROM orders");
+	p_ok(msg(&ss, JM_DIR_RX), 1, 9, S_AUTOCOMMIT);
+	check_all_splits(name, &ss, &g);
+	snprintf(nm, sizeof(nm), "%s: two executes + one query, prepare not counted", name);
+	CHECK_INT(nm, g.n, 3);
+	snprintf(nm, sizeof(nm), "%s: executes carry the prepared SQL", name);
+	CHECK(nm, strcmp(g.q[0].sql, sql) == 0 && strcmp(g.q[1].sql, sql) == 0);
+	snprintf(nm, sizeof(nm), "%s: binary rows counted", name);
+	CHECK(nm, g.q[0].rows == 2 && g.q[1].rows == 3 && g.q[0].has_rows && g.q[1].has_rows);
+	snprintf(nm, sizeof(nm), "%s: query after close still in step", name);
+	CHECK(nm, g.q[2].rows == 9 && g.q[2].cmd == JM_SQL_DELETE);
+	session_free(&ss);
+}
+
+static void test_multi_result(void)
+{
+	struct session ss = { .n = 0 };
+	struct got g;
+	struct stream *m;
+	uint8_t seq;
+
+	handshake(&ss, C_BASE);
+	p_command(msg(&ss, JM_DIR_TX), 0x03, "CALL refresh_sales(); ");
+	m = msg(&ss, JM_DIR_RX);
+	seq = p_resultset(m, 1, 1, 2, false, false, S_AUTOCOMMIT | S_MORE_RESULTS, 0);
+	seq = p_resultset(m, seq, 2, 4, false, false, S_AUTOCOMMIT | S_MORE_RESULTS, 0);
+	m = msg(&ss, JM_DIR_RX);                                   /* final OK comes later */
+	p_ok(m, seq, 0, S_AUTOCOMMIT);
+	/* multi-statement of two writes: OK with MORE, then OK */
+	p_command(msg(&ss, JM_DIR_TX), 0x03, "INSERT INTO a VALUES (1); UPDATE b SET c = 2");
+	m = msg(&ss, JM_DIR_RX);
+	seq = p_ok(m, 1, 1, S_AUTOCOMMIT | S_MORE_RESULTS);
+	p_ok(m, seq, 3, S_AUTOCOMMIT);
+	check_all_splits("multi-result", &ss, &g);
+	CHECK_INT("multi-result: one query per command", g.n, 2);
+	CHECK("multi-result: rows of both result sets", g.q[0].rows == 6 && g.q[0].has_rows);
+	CHECK("multi-result: ends at the final packet's fragment", g.q[0].end == ss.m[5].ts);
+	CHECK("multi-statement: affected rows summed", g.q[1].rows == 4 && g.q[1].cmd == JM_SQL_INSERT);
+	session_free(&ss);
+}
+
+static void test_many_in_one_fragment(void)
+{
+	struct session ss = { .n = 0 };
+	struct got g;
+	struct jm_proto_stats st;
+	struct stream *tx, *rx;
+	uint8_t seq;
+
+	handshake(&ss, C_BASE | C_DEPRECATE_EOF);
+	/* Pipelined: three commands in one send, their responses in one recv
+	 * (MariaDB connectors do this with prepare + execute(-1)). */
+	tx = msg(&ss, JM_DIR_TX);
+	p_command(tx, 0x03, "SET autocommit=0");
+	p_command(tx, 0x16, "INSERT INTO t VALUES (?)");
+	p_stmt_cmd(tx, 0x17, 0xffffffffu, true);
+	rx = msg(&ss, JM_DIR_RX);
+	p_ok(rx, 1, 0, 0);
+	seq = p_prepare_ok(rx, 1, 3, 0, 1);
+	p_coldef(rx, seq, "?");
+	p_ok(rx, 1, 1, 0);
+	run(&ss, 0, 0, &g, &st);
+	CHECK_INT("pipelined: two queries (prepare not counted)", g.n, 2);
+	CHECK_STR("pipelined: execute(-1) uses the last prepared SQL", g.q[1].sql,
+		  "INSERT INTO t VALUES (?)");
+	CHECK("pipelined: rows and cmd", g.q[1].rows == 1 && g.q[1].cmd == JM_SQL_INSERT &&
+	      g.q[0].cmd == JM_SQL_OTHER);
+	CHECK_INT("pipelined: no parse errors", st.parse_errors, 0);
+	check_all_splits("pipelined", &ss, &g);
+	session_free(&ss);
+}
+
+static void test_local_infile(void)
+{
+	struct session ss = { .n = 0 };
+	struct got g;
+	uint8_t seq;
+	struct stream *m;
+
+	handshake(&ss, C_BASE | C_DEPRECATE_EOF);
+	p_command(msg(&ss, JM_DIR_TX), 0x03, "LOAD DATA LOCAL INFILE '/tmp/x.csv' INTO TABLE stage.raw");
+	p_raw(msg(&ss, JM_DIR_RX), 1, "\xfb/tmp/x.csv", 11);
+	m = msg(&ss, JM_DIR_TX);
+	seq = p_raw(m, 2, "1,alice@example.com\n", 20);
+	seq = p_raw(m, seq, "2,bob@example.com\n", 18);
+	seq = p_raw(m, seq, "", 0);
+	p_ok(msg(&ss, JM_DIR_RX), seq, 2, S_AUTOCOMMIT);
+	p_command(msg(&ss, JM_DIR_TX), 0x03, "SELECT 1");
+	p_resultset(msg(&ss, JM_DIR_RX), 1, 1, 1, true, false, S_AUTOCOMMIT, 0);
+	check_all_splits("local infile", &ss, &g);
+	CHECK_INT("local infile: two queries", g.n, 2);
+	CHECK("local infile: rows loaded, copy_from", g.q[0].rows == 2 && g.q[0].cmd == JM_SQL_COPY_FROM);
+	CHECK("local infile: next query in step", g.q[1].rows == 1);
+	session_free(&ss);
+}
+
+static void test_midstream_and_attrs(void)
+{
+	struct session ss = { .n = 0 };
+	struct got g;
+	struct stream *m;
+
+	/* No greeting seen: capabilities unknown; classic EOF told by size. */
+	p_command(msg(&ss, JM_DIR_TX), 0x03, "SELECT a FROM t");
+	p_resultset(msg(&ss, JM_DIR_RX), 1, 1, 2, false, false, S_AUTOCOMMIT, 0);
+	p_command(msg(&ss, JM_DIR_TX), 0x03, "SELECT b FROM t WHERE 1=0");
+	p_resultset(msg(&ss, JM_DIR_RX), 1, 1, 0, false, false, S_AUTOCOMMIT, 0);
+	/* MySQL 8 query attributes framing seen from an unknown client. */
+	p_raw(msg(&ss, JM_DIR_TX), 0, "\x03\x00\x01SELECT c FROM t", 18);
+	p_ok(msg(&ss, JM_DIR_RX), 1, 0, S_AUTOCOMMIT);
+	check_all_splits("mid-stream", &ss, &g);
+	CHECK_INT("mid-stream: three queries", g.n, 3);
+	CHECK("mid-stream: rows with classic EOF", g.q[0].rows == 2 && g.q[1].rows == 0 &&
+	      g.q[1].has_rows);
+	CHECK_STR("mid-stream: empty attribute block stripped", g.q[2].sql, "SELECT c FROM t");
+	session_free(&ss);
+
+	/* Empty result with DEPRECATE_EOF, no handshake: OK-FE right after
+	 * the definitions; and the attribute prefix stripped. */
+	p_command(msg(&ss, JM_DIR_TX), 0x03, "SELECT a FROM t WHERE 1=0");
+	p_resultset(msg(&ss, JM_DIR_RX), 1, 1, 0, true, false, S_AUTOCOMMIT, 0);
+	p_command(msg(&ss, JM_DIR_TX), 0x03, "SELECT a FROM t");
+	p_resultset(msg(&ss, JM_DIR_RX), 1, 1, 2, true, false, S_AUTOCOMMIT, 0);
+	check_all_splits("mid-stream deprecate", &ss, &g);
+	CHECK("mid-stream deprecate: empty then 2 rows", g.n == 2 && g.q[0].rows == 0 &&
+	      g.q[1].rows == 2 && g.q[0].has_rows && g.q[1].has_rows);
+	session_free(&ss);
+
+	/* Query attributes negotiated, with one attribute (a LONG). */
+	handshake(&ss, C_BASE | C_DEPRECATE_EOF | C_QUERY_ATTRS);
+	m = msg(&ss, JM_DIR_TX);
+	{
+		PAYLOAD(p);
+		s_u8(&p, 0x03);
+		s_lenenc(&p, 1);                          /* parameter count */
+		s_lenenc(&p, 1);                          /* parameter sets */
+		s_u8(&p, 0);                              /* null bitmap */
+		s_u8(&p, 1);                              /* types follow */
+		s_le(&p, 3, 2);                           /* LONG */
+		s_lenstr(&p, "trace_id");
+		s_le(&p, 424242, 4);
+		s_bytes(&p, "SELECT 42 FROM dual", 19);
+		emit(m, 0, &p);
+	}
+	p_ok(msg(&ss, JM_DIR_RX), 1, 0, S_AUTOCOMMIT);
+	check_all_splits("query attributes", &ss, &g);
+	CHECK_INT("query attributes: one query", g.n, 1);
+	CHECK_STR("query attributes: SQL after the attribute block", g.q[0].sql, "SELECT 42 FROM dual");
+	session_free(&ss);
+}
+
+/* Fragment with an uncaptured middle: head_len bytes from the start and
+ * tail_len from the end of b[0..n). */
+static void feed_gapped(struct jm_mysql_conn *c, enum jm_dir dir, uint64_t ts, const uint8_t *b,
+			size_t n, size_t head, size_t tail, struct got *g, struct jm_proto_stats *st)
+{
+	struct jm_fragment f = { .dir = dir, .ts_ns = ts, .total_len = (uint32_t)n, .head = b,
+				 .head_len = (uint32_t)head, .tail = b + n - tail,
+				 .tail_len = (uint32_t)tail };
+	jm_mysql_feed(c, &f, on_query, g, st);
+}
+
+static void test_gaps(void)
+{
+	struct session ss = { .n = 0 };
+	struct got g;
+	struct jm_proto_stats st;
+	struct jm_mysql_conn *c;
+	struct stream *m;
+
+	/* 1. A big result set: row headers fall into the middle; the tail
+	 * ends with the EOF, so the query completes, rows unknown. */
+	handshake(&ss, C_BASE);
+	p_command(msg(&ss, JM_DIR_TX), 0x03, "SELECT id, email FROM orders");
+	p_resultset(msg(&ss, JM_DIR_RX), 1, 2, 2000, false, false, S_AUTOCOMMIT, 0);
+	p_command(msg(&ss, JM_DIR_TX), 0x03, "SELECT 1");
+	p_resultset(msg(&ss, JM_DIR_RX), 1, 1, 1, false, false, S_AUTOCOMMIT, 0);
+	c = new_conn();
+	memset(&g, 0, sizeof(g));
+	memset(&st, 0, sizeof(st));
+	for (int i = 0; i < ss.n; i++) {
+		struct msg *x = &ss.m[i];
+		if (i == 4) {
+			feed_gapped(c, x->dir, x->ts, x->s.b, x->s.n, 512, 512, &g, &st);
+			CHECK_INT("gap resync: completed on the tail itself", g.n, 1);
+		} else {
+			feed_bytes(c, x->dir, x->ts, x->s.b, x->s.n, &g, &st);
+		}
+	}
+	CHECK_INT("gap resync: both queries reported", g.n, 2);
+	CHECK("gap resync: big result completes at its fragment, rows unknown",
+	      g.q[0].end == ss.m[4].ts && !g.q[0].has_rows && !g.q[0].error);
+	CHECK("gap resync: following query exact", g.q[1].has_rows && g.q[1].rows == 1);
+	CHECK_INT("gap resync: one resync", st.resyncs, 1);
+	CHECK_INT("gap resync: bytes skipped", st.bytes_skipped, ss.m[4].s.n - 1024);
+	CHECK_INT("gap resync: no parse errors", st.parse_errors, 0);
+	free(c);
+
+	/* 2. Same, but the response arrives in two recvs: the first one's
+	 * tail ends mid-row, the second ends with the EOF. */
+	c = new_conn();
+	memset(&g, 0, sizeof(g));
+	memset(&st, 0, sizeof(st));
+	for (int i = 0; i < ss.n; i++) {
+		struct msg *x = &ss.m[i];
+		if (i == 4) {
+			size_t cut = x->s.n / 2 + 7;
+			feed_gapped(c, x->dir, x->ts, x->s.b, cut, 300, 200, &g, &st);
+			CHECK_INT("gap two recvs: first tail does not end the query", g.n, 0);
+			feed_gapped(c, x->dir, x->ts + 1, x->s.b + cut, x->s.n - cut, 100, 100, &g, &st);
+			CHECK_INT("gap two recvs: second tail ends it", g.n, 1);
+		} else {
+			feed_bytes(c, x->dir, x->ts, x->s.b, x->s.n, &g, &st);
+		}
+	}
+	CHECK("gap two recvs: resync on the second", g.n == 2 && !g.q[0].has_rows &&
+	      g.q[0].end == ss.m[4].ts + 1 && g.q[1].rows == 1 && st.resyncs == 1);
+	free(c);
+
+	/* 3. The end never shows up in a tail (the last recv is whole but we
+	 * feed only its first half): the next command realigns RX. */
+	c = new_conn();
+	memset(&g, 0, sizeof(g));
+	memset(&st, 0, sizeof(st));
+	for (int i = 0; i < ss.n; i++) {
+		struct msg *x = &ss.m[i];
+		if (i == 4)
+			feed_gapped(c, x->dir, x->ts, x->s.b, x->s.n - 40, 256, 256, &g, &st);
+		else
+			feed_bytes(c, x->dir, x->ts, x->s.b, x->s.n, &g, &st);
+	}
+	CHECK("gap no terminator: query reported at the next command, rows unknown",
+	      g.n == 2 && !g.q[0].has_rows && g.q[0].end == ss.m[4].ts);
+	CHECK("gap no terminator: next query exact after realignment",
+	      g.q[1].rows == 1 && g.q[1].has_rows && st.resyncs == 1);
+	free(c);
+	session_free(&ss);
+
+	/* 4. A gap inside one long row: lengths carry us over, rows exact. */
+	handshake(&ss, C_BASE | C_DEPRECATE_EOF);
+	p_command(msg(&ss, JM_DIR_TX), 0x03, "SELECT id, doc FROM docs");
+	m = msg(&ss, JM_DIR_RX);
+	{
+		uint8_t seq = p_raw(m, 1, "\x02", 1);
+		seq = p_coldef(m, seq, "id");
+		seq = p_coldef(m, seq, "doc");
+		seq = p_text_row(m, seq, 0, 0);
+		seq = p_text_row(m, seq, 1, 100000);      /* the middle lies in here */
+		seq = p_text_row(m, seq, 2, 0);
+		p_ok_fe(m, seq, S_AUTOCOMMIT);
+	}
+	c = new_conn();
+	memset(&g, 0, sizeof(g));
+	memset(&st, 0, sizeof(st));
+	for (int i = 0; i < ss.n; i++) {
+		struct msg *x = &ss.m[i];
+		if (i == 4)
+			feed_gapped(c, x->dir, x->ts, x->s.b, x->s.n, 2048, 100, &g, &st);
+		else
+			feed_bytes(c, x->dir, x->ts, x->s.b, x->s.n, &g, &st);
+	}
+	CHECK("gap inside a row: exact rows, no resync", g.n == 1 && g.q[0].has_rows &&
+	      g.q[0].rows == 3 && st.resyncs == 0 && st.parse_errors == 0);
+	free(c);
+	session_free(&ss);
+
+	/* 5. A long COM_QUERY whose middle is not captured: SQL head kept and
+	 * flagged truncated, the response still matched. */
+	handshake(&ss, C_BASE | C_DEPRECATE_EOF);
+	m = msg(&ss, JM_DIR_TX);
+	{
+		PAYLOAD(p);
+		s_u8(&p, 0x03);
+		s_bytes(&p, "INSERT INTO big VALUES ", 23);
+		for (int i = 0; i < 5000; i++)
+			s_bytes(&p, i ? ",(424242)" : "(424242)", i ? 9 : 8);
+		emit(m, 0, &p);
+	}
+	p_ok(msg(&ss, JM_DIR_RX), 1, 5000, S_AUTOCOMMIT);
+	c = new_conn();
+	memset(&g, 0, sizeof(g));
+	memset(&st, 0, sizeof(st));
+	for (int i = 0; i < ss.n; i++) {
+		struct msg *x = &ss.m[i];
+		if (i == 3)
+			feed_gapped(c, x->dir, x->ts, x->s.b, x->s.n, 512, 512, &g, &st);
+		else
+			feed_bytes(c, x->dir, x->ts, x->s.b, x->s.n, &g, &st);
+	}
+	CHECK("gap in request: query reported with rows", g.n == 1 && g.q[0].rows == 5000 &&
+	      g.q[0].cmd == JM_SQL_INSERT);
+	CHECK("gap in request: SQL is the captured head, truncated",
+	      g.q[0].trunc && g.q[0].sql_len == 512 - 5 && strncmp(g.q[0].sql, "INSERT INTO big", 15) == 0);
+	{
+		char t[64];
+		bool ok = jm_sql_write_target(g.q[0].sql, g.q[0].sql_len, t, sizeof(t));
+		CHECK_STR("gap in request: write target from the head", ok ? t : "(none)", "big");
+	}
+	free(c);
+	session_free(&ss);
+}
+
+/* Two commands in one send, the second one's header uncaptured: TX is out
+ * of sync until a send starts with a command again. */
+static void test_tx_gap(void)
+{
+	struct session ss = { .n = 0 };
+	struct got g;
+	struct jm_proto_stats st;
+	struct jm_mysql_conn *c = new_conn();
+	struct stream *m;
+
+	handshake(&ss, C_BASE | C_DEPRECATE_EOF);
+	m = msg(&ss, JM_DIR_TX);
+	{
+		PAYLOAD(p);
+		s_u8(&p, 0x03);
+		s_bytes(&p, "UPDATE t SET v = ", 17);
+		for (int i = 0; i < 3000; i++)
+			s_u8(&p, '7');
+		emit(m, 0, &p);
+	}
+	p_command(m, 0x03, "SELECT 2 FROM dual");
+	m = msg(&ss, JM_DIR_RX);
+	p_ok(m, 1, 4, S_AUTOCOMMIT);
+	p_ok(m, 1, 0, S_AUTOCOMMIT);
+	p_command(msg(&ss, JM_DIR_TX), 0x03, "DELETE FROM t");
+	p_ok(msg(&ss, JM_DIR_RX), 1, 6, S_AUTOCOMMIT);
+	memset(&g, 0, sizeof(g));
+	memset(&st, 0, sizeof(st));
+	for (int i = 0; i < ss.n; i++) {
+		struct msg *x = &ss.m[i];
+		if (i == 3)
+			feed_gapped(c, x->dir, x->ts, x->s.b, x->s.n, 256, 10, &g, &st);
+		else
+			feed_bytes(c, x->dir, x->ts, x->s.b, x->s.n, &g, &st);
+	}
+	CHECK_INT("tx gap: the seen commands are reported", g.n, 2);
+	CHECK("tx gap: first command exact", g.q[0].rows == 4 && g.q[0].cmd == JM_SQL_UPDATE &&
+	      g.q[0].trunc);
+	CHECK("tx gap: regained at the next send", g.q[1].rows == 6 && g.q[1].has_rows &&
+	      g.q[1].cmd == JM_SQL_DELETE);
+	CHECK_INT("tx gap: TX regain + RX realignment", st.resyncs, 2);
+	free(c);
+	session_free(&ss);
+}
+
+static void test_big_packet(void)
+{
+	struct session ss = { .n = 0 };
+	struct got g;
+	struct jm_proto_stats st;
+
+	/* A row of more than 16 MiB: continuation packets, one logical row. */
+	handshake(&ss, C_BASE);
+	p_command(msg(&ss, JM_DIR_TX), 0x03, "SELECT blob FROM b");
+	p_resultset(msg(&ss, JM_DIR_RX), 1, 2, 2, false, false, S_AUTOCOMMIT, 0xffffff + 100);
+	run(&ss, 0, 0, &g, &st);
+	CHECK("16 MiB rows: continuation packets make one row each",
+	      g.n == 1 && g.q[0].rows == 2 && g.q[0].has_rows && st.parse_errors == 0);
+	run(&ss, 1, 0xffffff + 2, &g, &st);
+	CHECK("16 MiB rows: split inside the continuation header",
+	      g.n == 1 && g.q[0].rows == 2 && st.parse_errors == 0);
+	session_free(&ss);
+}
+
+static void test_garbage(void)
+{
+	struct session ss = { .n = 0 };
+	struct got g;
+	struct jm_proto_stats st;
+	unsigned seed = 99;
+
+	/* An unsolicited, nonsensical server packet then a normal query. */
+	handshake(&ss, C_BASE | C_DEPRECATE_EOF);
+	p_raw(msg(&ss, JM_DIR_RX), 9, "\x42\x42\x42", 3);
+	p_command(msg(&ss, JM_DIR_TX), 0x03, "SELECT 1");
+	p_resultset(msg(&ss, JM_DIR_RX), 1, 1, 1, true, false, S_AUTOCOMMIT, 0);
+	run(&ss, 0, 0, &g, &st);
+	CHECK("garbage: counted as parse error", st.parse_errors >= 1);
+	CHECK("garbage: next query still parsed", g.n == 1 && g.q[0].rows == 1 && g.q[0].has_rows);
+	session_free(&ss);
+
+	/* Wrong sequence id in a response: misframing detected. */
+	handshake(&ss, C_BASE | C_DEPRECATE_EOF);
+	p_command(msg(&ss, JM_DIR_TX), 0x03, "SELECT 1");
+	p_ok(msg(&ss, JM_DIR_RX), 5, 0, 0);
+	p_command(msg(&ss, JM_DIR_TX), 0x03, "SELECT 2");
+	p_ok(msg(&ss, JM_DIR_RX), 1, 0, 0);
+	run(&ss, 0, 0, &g, &st);
+	CHECK("bad sequence: parse error, first query unknown, second exact",
+	      st.parse_errors >= 1 && g.n == 2 && !g.q[0].has_rows && g.q[1].has_rows);
+	session_free(&ss);
+
+	/* Random bytes in both directions: no crash, bounded work. */
+	struct jm_mysql_conn *c = new_conn();
+	uint8_t buf[2048];
+	memset(&g, 0, sizeof(g));
+	memset(&st, 0, sizeof(st));
+	for (int i = 0; i < 3000; i++) {
+		size_t n = 1 + (seed = seed * 1103515245u + 12345u) % sizeof(buf);
+		for (size_t k = 0; k < n; k++)
+			buf[k] = (uint8_t)((seed = seed * 1103515245u + 12345u) >> 16);
+		if (i % 7 == 0)
+			buf[3] = 0;                       /* sometimes plausible headers */
+		struct jm_fragment f = { .dir = (i & 1) ? JM_DIR_RX : JM_DIR_TX, .ts_ns = (uint64_t)i,
+					 .total_len = (uint32_t)n * ((i % 5) ? 1 : 3), .head = buf,
+					 .head_len = (uint32_t)(n / 2), .tail = buf + n / 2,
+					 .tail_len = (uint32_t)(n - n / 2) };
+		jm_mysql_feed(c, &f, on_query, &g, &st);
+		if (c->stopped)
+			jm_mysql_init(c);
+	}
+	CHECK("random bytes: survived, parse errors counted", st.parse_errors > 0);
+	free(c);
+}
+
+static void test_tls_and_stop(void)
+{
+	struct session ss = { .n = 0 };
+	struct got g;
+	struct jm_proto_stats st;
+	struct jm_mysql_conn *c;
+
+	p_greeting(msg(&ss, JM_DIR_RX), C_BASE | C_SSL, "10.11.6-MariaDB-0+deb12u1");
+	p_hsresp(msg(&ss, JM_DIR_TX), C_BASE | C_SSL, NULL, NULL);   /* SSLRequest */
+	p_command(msg(&ss, JM_DIR_TX), 0x03, "SELECT 1");               /* would be TLS */
+	p_ok(msg(&ss, JM_DIR_RX), 1, 0, 0);
+	c = new_conn();
+	memset(&g, 0, sizeof(g));
+	memset(&st, 0, sizeof(st));
+	for (int i = 0; i < ss.n; i++)
+		feed_bytes(c, ss.m[i].dir, ss.m[i].ts, ss.m[i].s.b, ss.m[i].s.n, &g, &st);
+	CHECK("tls: SSLRequest stops parsing", c->tls && c->stopped && g.n == 0);
+	CHECK("tls: mariadb recognised from the greeting", c->mariadb);
+	CHECK_INT("tls: nothing counted as error", st.parse_errors, 0);
+	free(c);
+	session_free(&ss);
+
+	/* COM_QUIT ends the conversation. */
+	handshake(&ss, C_BASE);
+	p_command(msg(&ss, JM_DIR_TX), 0x01, NULL);
+	run(&ss, 0, 0, &g, &st);
+	CHECK("quit: no query, no error", g.n == 0 && st.parse_errors == 0);
+	session_free(&ss);
+}
+
+static void test_detect(void)
+{
+	struct stream m = { 0 };
+	p_greeting(&m, C_BASE, "8.0.36");
+	CHECK("detect: HandshakeV10", jm_mysql_detect_server_greeting(m.b, m.n));
+	CHECK("detect: first 20 bytes are enough", jm_mysql_detect_server_greeting(m.b, 20));
+	CHECK("detect: cut inside the version", !jm_mysql_detect_server_greeting(m.b, 8));
+	m.b[3] = 1;
+	CHECK("detect: sequence must be 0", !jm_mysql_detect_server_greeting(m.b, m.n));
+	m.b[3] = 0;
+	m.b[4] = 9;
+	CHECK("detect: protocol 9 refused", !jm_mysql_detect_server_greeting(m.b, m.n));
+	m.b[4] = 10;
+	m.b[5] = 'x';
+	CHECK("detect: version must start with a digit", !jm_mysql_detect_server_greeting(m.b, m.n));
+	free(m.b);
+	CHECK("detect: postgres startup refused",
+	      !jm_mysql_detect_server_greeting((const uint8_t *)"\0\0\0\x08\x04\xd2\x16\x2f", 8));
+	CHECK("detect: HTTP refused",
+	      !jm_mysql_detect_server_greeting((const uint8_t *)"HTTP/1.1 200 OK\r\n", 17));
+	CHECK("detect: NULL / short", !jm_mysql_detect_server_greeting(NULL, 10) &&
+	      !jm_mysql_detect_server_greeting((const uint8_t *)"\x0a", 1));
+}
+
+static bool mem_contains(const void *hay, size_t n, const char *needle)
+{
+	return memmem(hay, n, needle, strlen(needle)) != NULL;
+}
+
+static void test_privacy(void)
+{
+	struct session ss = { .n = 0 };
+	struct jm_mysql_conn *c = new_conn();
+	struct got g;
+	struct jm_proto_stats st;
+	struct stream *m;
+
+	/* Password in the handshake response and in an auth switch
+	 * response; LOCAL INFILE data; row values; execute parameters. */
+	p_greeting(msg(&ss, JM_DIR_RX), C_BASE | C_DEPRECATE_EOF, "8.0.36");
+	p_hsresp(msg(&ss, JM_DIR_TX), C_BASE | C_DEPRECATE_EOF, "etl", "PW-HUNTER2-SECRET");
+	p_raw(msg(&ss, JM_DIR_RX), 2, "\xfe" "caching_sha2_password\0NONCE", 27);
+	p_raw(msg(&ss, JM_DIR_TX), 3, "SWITCH-SECRET-PW", 16);
+	p_ok(msg(&ss, JM_DIR_RX), 4, 0, S_AUTOCOMMIT);
+	p_command(msg(&ss, JM_DIR_TX), 0x03, "LOAD DATA LOCAL INFILE 'f' INTO TABLE t");
+	p_raw(msg(&ss, JM_DIR_RX), 1, "\xfb" "f", 2);
+	m = msg(&ss, JM_DIR_TX);
+	p_raw(m, p_raw(m, 2, "FILE-CONTENT-SECRET", 19), "", 0);
+	p_ok(msg(&ss, JM_DIR_RX), 4, 1, S_AUTOCOMMIT);
+	p_command(msg(&ss, JM_DIR_TX), 0x03, "SELECT email FROM users");
+	p_resultset(msg(&ss, JM_DIR_RX), 1, 2, 3, true, false, S_AUTOCOMMIT, 0);
+	p_command(msg(&ss, JM_DIR_TX), 0x11, "root\0CHANGE-USER-SECRET");   /* COM_CHANGE_USER */
+	p_ok(msg(&ss, JM_DIR_RX), 1, 0, S_AUTOCOMMIT);
+	memset(&g, 0, sizeof(g));
+	memset(&st, 0, sizeof(st));
+	g.c = c;
+	for (int i = 0; i < ss.n; i++)
+		feed_bytes(c, ss.m[i].dir, ss.m[i].ts, ss.m[i].s.b, ss.m[i].s.n, &g, &st);
+	CHECK("privacy: session parsed", g.n == 2 && g.q[0].rows == 1 && g.q[1].rows == 3 &&
+	      st.parse_errors == 0);
+	CHECK("privacy: password never retained", !mem_contains(c, sizeof(*c), "HUNTER2"));
+	CHECK("privacy: auth switch data never retained", !mem_contains(c, sizeof(*c), "SWITCH-SECRET"));
+	CHECK("privacy: change-user password never retained",
+	      !mem_contains(c, sizeof(*c), "CHANGE-USER-SECRET"));
+	CHECK("privacy: LOCAL INFILE data never retained", !mem_contains(c, sizeof(*c), "FILE-CONTENT"));
+	CHECK("privacy: row values never retained", !mem_contains(c, sizeof(*c), "alice@example") &&
+	      !mem_contains(c, sizeof(*c), "row-value"));
+	CHECK("privacy: server scramble wiped", !mem_contains(c, sizeof(*c), "SCRAMBL1"));
+	free(c);
+	session_free(&ss);
+}
+
+static void test_sql_flags(void)
+{
+	struct session ss = { .n = 0 };
+	struct jm_mysql_conn *c = new_conn();
+	struct got g;
+	struct jm_proto_stats st;
+	char out[128];
+
+	CHECK_INT("sql flags: mysql + backslash by default", jm_mysql_sql_flags(c),
+		  JM_SQL_MYSQL | JM_SQL_BACKSLASH_STRINGS);
+	handshake(&ss, C_BASE | C_DEPRECATE_EOF);
+	p_command(msg(&ss, JM_DIR_TX), 0x03, "SET sql_mode='NO_BACKSLASH_ESCAPES'");
+	p_ok(msg(&ss, JM_DIR_RX), 1, 0, S_AUTOCOMMIT | 0x0200);
+	memset(&g, 0, sizeof(g));
+	memset(&st, 0, sizeof(st));
+	for (int i = 0; i < ss.n; i++)
+		feed_bytes(c, ss.m[i].dir, ss.m[i].ts, ss.m[i].s.b, ss.m[i].s.n, &g, &st);
+	CHECK_INT("sql flags: server status NO_BACKSLASH_ESCAPES honoured", jm_mysql_sql_flags(c),
+		  JM_SQL_MYSQL | JM_SQL_STD_STRINGS);
+	jm_sql_fingerprint_ex("SELECT \"alice@example.com\"", 26, jm_mysql_sql_flags(c), out,
+			      sizeof(out));
+	CHECK_STR("sql flags: double-quoted value hidden", out, "select ?");
+	free(c);
+	session_free(&ss);
+}
+
+int main(void)
+{
+	test_select(false);
+	test_select(true);
+	test_insert_and_error();
+	test_prepare_execute(false);
+	test_prepare_execute(true);
+	test_multi_result();
+	test_many_in_one_fragment();
+	test_local_infile();
+	test_midstream_and_attrs();
+	test_gaps();
+	test_tx_gap();
+	test_big_packet();
+	test_garbage();
+	test_tls_and_stop();
+	test_detect();
+	test_privacy();
+	test_sql_flags();
+	printf("# sizeof(struct jm_mysql_conn) = %zu\n", sizeof(struct jm_mysql_conn));
+	TEST_EXIT();
+}
