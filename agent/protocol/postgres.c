@@ -1086,7 +1086,10 @@ static bool tx_plausible(const uint8_t *p, size_t n)
 	while (pos + 5 <= n && seen < 16) {
 		uint8_t t = p[pos];
 		uint32_t len = be32(p + pos + 1);
-		if (len > PG_MAX_LEN || !fe_len_ok(t, len))
+		/* Text that happens to start with a type letter has a "length"
+		 * of >= 0x09000000; real messages that large are rare, and
+		 * passing on one only delays the resync. */
+		if (len >= (1u << 24) || !fe_len_ok(t, len))
 			return false;
 		size_t body = pos + 5, end = pos + 1 + (size_t)len;
 		size_t vis = end < n ? end : n; /* visible end of this message */
@@ -1268,12 +1271,18 @@ static bool rx_resync(struct pg_run *r, struct jm_pg_dir *d, const struct pg_vie
 	return true;
 }
 
-/* Still lost after this fragment: keep its last bytes, which are contiguous
- * with the next fragment's first ones, for the next rx_resync(). */
-static void rx_keep_tail(struct jm_pg_conn *c, const struct pg_view *v)
+/* Still lost after this fragment: keep its last bytes (those not parsed
+ * yet: from v[lo]), which are contiguous with the next fragment's first
+ * ones, for the next rx_resync(). */
+static void rx_keep_tail(struct jm_pg_conn *c, const struct pg_view *v, size_t lo)
 {
 	uint8_t tmp[sizeof(c->rx_carry)];
 	size_t n = view_len(v), k = n < sizeof(tmp) ? n : sizeof(tmp);
+
+	if (lo > n)
+		lo = n;
+	if (k > n - lo)
+		k = n - lo;
 
 	for (size_t i = 0; i < k; i++)
 		tmp[i] = view_at(v, n - k + i);
@@ -1397,7 +1406,7 @@ void jm_pg_feed(struct jm_pg_conn *c, const struct jm_fragment *f,
 	else if (rx_resync(&r, d, &end, lo))
 		c->rx_carry_len = 0;
 	else
-		rx_keep_tail(c, &end);
+		rx_keep_tail(c, &end, lo);
 }
 
 void jm_pg_close(struct jm_pg_conn *c, uint64_t ts_ns, jm_query_cb cb, void *ctx)
