@@ -3,7 +3,7 @@
  * We trace the client process, so TX carries frontend messages and RX
  * backend messages.  The parser is pure (see protocol.h): fragments in,
  * completed queries out through jm_query_cb.  All state lives in struct
- * jm_pg_conn, which is fixed-size (~155 KiB): allocate one per connection
+ * jm_pg_conn, which is fixed-size (~150 KiB): allocate one per connection
  * (calloc or embed), call jm_pg_init() once, then jm_pg_feed() for every
  * fragment in syscall order.  No allocation, no recursion, no length taken
  * on trust.
