@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# 40_collector_input: hostile and malformed input at the collector's HTTP
+# front.  Every refused request must leave the database untouched and the
+# collector healthy; a valid batch is stored exactly once; the bearer token
+# never reaches the log; /metrics passes promtool.
+source "$(dirname "$0")/../lib.sh"
+
+B=$T/batches; mkdir -p "$B"
+DB=$T/c.db
+TOKEN="tok-$UNIQ-$RANDOM$RANDOM$RANDOM"
+printf '%s\n' "$TOKEN" > "$T/token"; chmod 600 "$T/token"
+AGENT="agent-$UNIQ"
+
+# start_collector LOG [args...]: port 0 = the kernel picks a free port; the
+# collector logs the bound address, which sets URL.
+start_collector() {
+  local log=$1; shift
+  "$COLLECTOR" --listen 127.0.0.1:0 "$@" >"$log" 2>&1 &
+  CPID=$!; _bg_pids+=("$CPID")
+  for _ in $(seq 1 100); do
+    local a; a=$(grep -o 'listening on [0-9.:]*' "$log" | head -n1 | awk '{print $3}')
+    if [ -n "$a" ]; then URL_HOSTPORT=$a; return 0; fi
+    kill -0 "$CPID" 2>/dev/null || { cat "$log"; return 1; }
+    sleep 0.05
+  done
+  cat "$log"; return 1
+}
+count() { sqlite3 "$DB" 'select count(*) from batches'; }
+gen() { "$COLLECTOR" gen-batch --agent-id "$AGENT" --boot-id boot-1 "$@"; }
+
+start_collector "$T/coll.log" --db "$DB" --token-file "$T/token" || { fail start "collector did not start"; exit 1; }
+URL=http://$URL_HOSTPORT; C1=$CPID
+pass "collector started on $URL_HOSTPORT"
+
+# post NAME WANT_CODE [curl args...]: one request; checks the status, that
+# the batch count did not move (unless WANT_CODE is 200) and /healthz.
+post() {
+  local name=$1 want=$2; shift 2
+  local before after code
+  before=$(count)
+  code=$(curl -s -o "$T/resp" -D "$T/hdr" -w '%{http_code}' "$@" "$URL/v1/batches")
+  check_eq "$name: status" "$code" "$want"
+  after=$(count)
+  if [ "$want" != 200 ]; then check_eq "$name: nothing stored" "$after" "$before"; fi
+  check_eq "$name: healthz" "$(curl -s -o /dev/null -w '%{http_code}' "$URL/healthz")" 200
+}
+PB=(-H 'Content-Type: application/x-protobuf')
+AUTH=(-H "Authorization: Bearer $TOKEN")
+
+gen --seq 1 --job "job-$UNIQ" --runs 3 --windows 2 --queries 50 --statements 40 \
+    --latency-sum-s 2 --latency-p95-s 0.1 --output "tbl-$UNIQ" > "$B/good.pb"
+check_eq "empty database" "$(count)" 0
+
+post "missing token" 401 "${PB[@]}" --data-binary @"$B/good.pb"
+grep -q '"reason":"missing bearer token"' "$T/resp" && pass "missing token: reason" || fail "missing token: reason" "$(cat "$T/resp")"
+grep -qi '^WWW-Authenticate: Bearer' "$T/hdr" && pass "401 carries WWW-Authenticate" || fail "401 header" "$(cat "$T/hdr")"
+post "wrong token (same length)" 401 "${PB[@]}" -H "Authorization: Bearer $(echo "$TOKEN" | tr 'a-z0-9' 'b-z0-9a')" --data-binary @"$B/good.pb"
+post "wrong token (prefix)" 401 "${PB[@]}" -H "Authorization: Bearer ${TOKEN:0:8}" --data-binary @"$B/good.pb"
+post "wrong scheme" 401 "${PB[@]}" -H "Authorization: Basic $TOKEN" --data-binary @"$B/good.pb"
+
+head -c 2000 /dev/urandom > "$B/garbage"
+post "garbage body" 400 "${PB[@]}" "${AUTH[@]}" --data-binary @"$B/garbage"
+len=$(stat -c %s "$B/good.pb")
+head -c $((len / 2)) "$B/good.pb" > "$B/trunc.pb"
+post "truncated protobuf" 400 "${PB[@]}" "${AUTH[@]}" --data-binary @"$B/trunc.pb"
+grep -q 'invalid protobuf' "$T/resp" && pass "truncated: reason invalid protobuf" || fail "truncated: reason" "$(cat "$T/resp")"
+post "wrong content type" 415 -H 'Content-Type: text/plain' "${AUTH[@]}" --data-binary @"$B/good.pb"
+post "no content type" 415 -H 'Content-Type:' "${AUTH[@]}" --data-binary @"$B/good.pb"
+post "unsupported encoding" 415 "${PB[@]}" "${AUTH[@]}" -H 'Content-Encoding: br' --data-binary @"$B/good.pb"
+post "gzip label on plain body" 400 "${PB[@]}" "${AUTH[@]}" -H 'Content-Encoding: gzip' --data-binary @"$B/good.pb"
+
+head -c $((5 * 1024 * 1024)) /dev/urandom > "$B/big"
+post "oversized body" 413 "${PB[@]}" "${AUTH[@]}" --data-binary @"$B/big"
+post "oversized body, no Expect" 413 "${PB[@]}" "${AUTH[@]}" -H 'Expect:' --data-binary @"$B/big"
+post "oversized chunked body" 413 "${PB[@]}" "${AUTH[@]}" -H 'Transfer-Encoding: chunked' --data-binary @"$B/big"
+
+head -c 1G /dev/zero | gzip -9 > "$B/bomb.gz"
+echo "bomb: $(stat -c %s "$B/bomb.gz") bytes gzip for 1 GiB"
+post "gzip bomb (1 GiB of zeros)" 413 "${PB[@]}" "${AUTH[@]}" -H 'Content-Encoding: gzip' --data-binary @"$B/bomb.gz"
+grep -q 'decompressed body too large' "$T/resp" && pass "gzip bomb stopped while inflating" || fail "gzip bomb reason" "$(cat "$T/resp")"
+rss_kb=$(awk '/VmHWM/{print $2}' /proc/$C1/status)
+[ "$rss_kb" -lt 400000 ] && pass "collector peak RSS after bomb ${rss_kb} KiB < 400 MiB" || fail "bomb memory" "peak RSS $rss_kb KiB"
+
+gen --seq 7 --schema-version 2 > "$B/bad1.pb";          post "schema_version 2" 400 "${PB[@]}" "${AUTH[@]}" --data-binary @"$B/bad1.pb"
+gen --seq 0 > "$B/bad2.pb";                              post "seq 0" 400 "${PB[@]}" "${AUTH[@]}" --data-binary @"$B/bad2.pb"
+gen --seq 7 --cpu-s nan > "$B/bad3.pb";                  post "cpu_s NaN" 400 "${PB[@]}" "${AUTH[@]}" --data-binary @"$B/bad3.pb"
+gen --seq 7 --cpu-s -1 > "$B/bad4.pb";                   post "cpu_s negative" 400 "${PB[@]}" "${AUTH[@]}" --data-binary @"$B/bad4.pb"
+gen --seq 7 --mem-gib-s inf > "$B/bad5.pb";              post "mem_gib_s inf" 400 "${PB[@]}" "${AUTH[@]}" --data-binary @"$B/bad5.pb"
+gen --seq 7 --start-ns 9000000000000000000 > "$B/bad6.pb"; post "time in year 2255" 400 "${PB[@]}" "${AUTH[@]}" --data-binary @"$B/bad6.pb"
+gen --seq 7 --outcome 9 > "$B/bad7.pb";                  post "unknown outcome" 400 "${PB[@]}" "${AUTH[@]}" --data-binary @"$B/bad7.pb"
+gen --seq 7 --file-read-bytes 18446744073709551615 > "$B/bad8.pb"; post "counter above int64" 400 "${PB[@]}" "${AUTH[@]}" --data-binary @"$B/bad8.pb"
+gen --seq 7 --jobs 101 --runs 50 --windows 50 > "$B/bad9.pb"; post "10100 runs+windows" 400 "${PB[@]}" "${AUTH[@]}" --data-binary @"$B/bad9.pb"
+"$COLLECTOR" gen-batch --agent-id "" --seq 7 > "$B/bad10.pb"; post "empty agent id" 400 "${PB[@]}" "${AUTH[@]}" --data-binary @"$B/bad10.pb"
+gen --seq 7 --runs 1 --windows 0 --long-string 1048576 > "$B/long.pb"
+post "1 MiB job name" 400 "${PB[@]}" "${AUTH[@]}" --data-binary @"$B/long.pb"
+grep -q 'too long' "$T/resp" && pass "1 MiB string: reason" || fail "1 MiB string reason" "$(cat "$T/resp")"
+
+code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/v1/batches");   check_eq "GET /v1/batches" "$code" 405
+code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/nope");         check_eq "unknown path" "$code" 404
+
+post "valid batch" 200 "${PB[@]}" "${AUTH[@]}" --data-binary @"$B/good.pb"
+grep -q '"status":"stored"' "$T/resp" && pass "valid batch: stored" || fail "valid batch body" "$(cat "$T/resp")"
+check_eq "valid batch: count" "$(count)" 1
+check_eq "valid batch: runs stored" "$(sqlite3 "$DB" "select count(*) from runs where job='job-$UNIQ'")" 3
+post "replay" 200 "${PB[@]}" "${AUTH[@]}" --data-binary @"$B/good.pb"
+grep -q '"status":"duplicate"' "$T/resp" && pass "replay: duplicate" || fail "replay body" "$(cat "$T/resp")"
+check_eq "replay: count unchanged" "$(count)" 1
+check_eq "replay: runs unchanged" "$(sqlite3 "$DB" "select count(*) from runs where job='job-$UNIQ'")" 3
+
+gen --seq 2 --job "job-$UNIQ" > "$B/s2.pb"; gzip -c "$B/s2.pb" > "$B/s2.gz"
+post "gzip batch" 200 "${PB[@]}" "${AUTH[@]}" -H 'Content-Encoding: gzip' --data-binary @"$B/s2.gz"
+check_eq "gzip batch: count" "$(count)" 2
+gen --seq 5 --job "job-$UNIQ" > "$B/s5.pb"
+post "seq 5 after 2" 200 "${PB[@]}" "${AUTH[@]}" --data-binary @"$B/s5.pb"
+
+curl -s "$URL/metrics" > "$T/metrics.txt"
+if promtool check metrics < "$T/metrics.txt" > "$T/promtool.out" 2>&1; then pass "promtool check metrics"
+else fail "promtool check metrics" "$(cat "$T/promtool.out")"; fi
+m() { awk -v k="$1" '$1==k{print $2}' "$T/metrics.txt"; }
+check_eq "metric batches stored" "$(m jobmeter_collector_batches_stored_total)" 3
+check_eq "metric duplicates" "$(m jobmeter_collector_batches_duplicate_total)" 1
+check_eq "metric rejected unauthorized" "$(m 'jobmeter_collector_rejected_requests_total{reason="unauthorized"}')" 4
+check_eq "metric rejected decompressed" "$(m 'jobmeter_collector_rejected_requests_total{reason="decompressed_too_large"}')" 1
+check_eq "metric seq gaps for agent" "$(m "jobmeter_collector_agent_seq_gaps_total{agent_id=\"$AGENT\"}")" 2
+last=$(m "jobmeter_collector_agent_last_batch_timestamp_seconds{agent_id=\"$AGENT\"}")
+check_within "metric last batch time is now" "${last:-0}" "$(date +%s)" 0.001
+
+# Too many concurrent uploads: one slow upload holds the only slot.
+start_collector "$T/coll2.log" --db "$T/c2.db" --max-ingest 1 || fail start2 "second collector"
+URL2=http://$URL_HOSTPORT; C2=$CPID
+head -c 400000 /dev/urandom > "$B/slow"
+curl -s -o /dev/null --limit-rate 40K -H 'Expect:' "${PB[@]}" --data-binary @"$B/slow" "$URL2/v1/batches" &
+SLOW=$!; _bg_pids+=("$SLOW"); sleep 1
+code=$(curl -s -o "$T/resp" -D "$T/hdr" -w '%{http_code}' "${PB[@]}" --data-binary @"$B/s2.pb" "$URL2/v1/batches")
+check_eq "second concurrent upload: 503" "$code" 503
+grep -qi '^Retry-After: 5' "$T/hdr" && pass "503 carries Retry-After" || fail "Retry-After" "$(cat "$T/hdr")"
+kill "$SLOW" 2>/dev/null; wait "$SLOW" 2>/dev/null
+
+# A full disk answers 503 + Retry-After, never 200 without a commit.
+mkdir -p "$T/small"
+if mount -t tmpfs -o size=3m tmpfs "$T/small" 2>/dev/null; then
+  trap 'umount "$T/small" 2>/dev/null; cleanup' EXIT
+  kill "$C2"; wait "$C2" 2>/dev/null
+  start_collector "$T/coll3.log" --db "$T/small/full.db" || fail start3 "third collector"
+  URL3=http://$URL_HOSTPORT; C3=$CPID
+  ok=0; full=0
+  for s in $(seq 1 60); do
+    gen --seq "$s" --jobs 20 --runs 20 --windows 20 > "$B/f.pb"
+    code=$(curl -s -o "$T/resp" -D "$T/hdr" -w '%{http_code}' "${PB[@]}" --data-binary @"$B/f.pb" "$URL3/v1/batches")
+    if [ "$code" = 200 ]; then ok=$((ok + 1)); elif [ "$code" = 503 ]; then full=1; break; else break; fi
+  done
+  check_eq "full disk: 503" "$code" 503
+  grep -qi '^Retry-After: 5' "$T/hdr" && pass "full disk: Retry-After" || fail "full disk Retry-After" "$(cat "$T/hdr")"
+  grep -q 'storage unavailable' "$T/resp" && pass "full disk: reason" || fail "full disk reason" "$(cat "$T/resp")"
+  check_eq "full disk: every 200 committed" "$(sqlite3 "$T/small/full.db" 'select count(*) from batches')" "$ok"
+  kill "$C3"; wait "$C3" 2>/dev/null
+  umount "$T/small"
+else
+  fail "full disk" "cannot mount a tmpfs here"
+fi
+
+# TLS
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+  -addext subjectAltName=IP:127.0.0.1 -keyout "$T/key.pem" -out "$T/cert.pem" >/dev/null 2>&1
+start_collector "$T/coll4.log" --db "$T/c4.db" --tls-cert "$T/cert.pem" --tls-key "$T/key.pem" --token-file "$T/token" \
+  || fail start4 "TLS collector"
+C4=$CPID
+code=$(curl -s -o "$T/resp" -w '%{http_code}' --cacert "$T/cert.pem" "${PB[@]}" "${AUTH[@]}" --data-binary @"$B/good.pb" "https://$URL_HOSTPORT/v1/batches")
+check_eq "TLS: valid batch" "$code" 200
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://$URL_HOSTPORT/healthz")
+[ "$code" != 200 ] && pass "TLS: plain HTTP refused ($code)" || fail "TLS plain" "plain HTTP answered 200"
+kill -TERM "$C4"; wait "$C4"; check_eq "TLS collector: clean exit" "$?" 0
+
+# Start-up errors are clear and fatal.
+"$COLLECTOR" --listen "${URL#http://}" --db "$T/c5.db" > "$T/bind.log" 2>&1; rc=$?
+[ "$rc" -ne 0 ] && grep -q 'cannot bind' "$T/bind.log" && pass "port in use: clear error" || fail "port in use" "rc=$rc $(cat "$T/bind.log")"
+"$COLLECTOR" --listen 127.0.0.1:0 --db /nonexistent/dir/x.db > "$T/db.log" 2>&1; rc=$?
+[ "$rc" -ne 0 ] && grep -q 'cannot open database' "$T/db.log" && pass "bad db path: clear error" || fail "bad db" "rc=$rc $(cat "$T/db.log")"
+echo "not a database at all, just text padding padding padding padding padding padding" > "$T/notdb"
+"$COLLECTOR" --listen 127.0.0.1:0 --db "$T/notdb" > "$T/db2.log" 2>&1; rc=$?
+[ "$rc" -ne 0 ] && grep -q 'cannot open database' "$T/db2.log" && pass "not a database: clear error" || fail "not a db" "rc=$rc $(cat "$T/db2.log")"
+
+# Clean stop; nothing secret in any log.
+kill -TERM "$C1"; wait "$C1"; check_eq "SIGTERM: exit status" "$?" 0
+for p in "${_bg_pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+wait 2>/dev/null
+check_eq "integrity after all that" "$(sqlite3 "$DB" 'pragma integrity_check')" ok
+if grep -q -- "$TOKEN" "$T"/*.log; then fail "token never logged" "token found in a log"; else pass "token never logged"; fi
+grep -q 'stopped' "$T/coll.log" && pass "SIGTERM: clean stop logged" || fail "SIGTERM" "$(tail -3 "$T/coll.log")"

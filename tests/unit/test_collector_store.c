@@ -1,0 +1,394 @@
+/* Collector storage: idempotent ingest, seq gaps, rollups equal to the raw
+ * rows, schema migration v1 -> v2 (the backfill gives the same rollups as
+ * ingest did), refusal of a newer schema, run-duration histogram codec. */
+#include <math.h>
+#include <sqlite3.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "jobmeter.pb-c.h"
+#include "tools/collector/rollup_hist.h"
+#include "tools/collector/schema.h"
+#include "tools/collector/store.h"
+
+#define NRUNS 6
+#define DAY_NS INT64_C(86400000000000)
+
+/* One batch with NRUNS runs of two jobs spread over two UTC days, windows,
+ * db stats, statements and outputs; figures depend on seq so batches differ. */
+struct mk {
+	Jobmeter__V1__Batch b;
+	Jobmeter__V1__AgentIdentity agent;
+	Jobmeter__V1__JobRun run[NRUNS], *runs[NRUNS];
+	Jobmeter__V1__JobWindow win[NRUNS], *wins[NRUNS];
+	Jobmeter__V1__Counters rc[NRUNS], wc[NRUNS];
+	Jobmeter__V1__DbStats db[NRUNS], *dbs[NRUNS][1];
+	Jobmeter__V1__StatementStats st[NRUNS][2], *sts[NRUNS][2];
+	Jobmeter__V1__OutputWrite out[NRUNS], *outs[NRUNS][1];
+	Jobmeter__V1__HostUsage host;
+	char run_ids[NRUNS][32];
+};
+
+static void mk_batch(struct mk *m, const char *agent, uint64_t seq)
+{
+	const int64_t t0 = INT64_C(1714607000000000000);   /* 2024-05-01 23:43:20 UTC */
+	Jobmeter__V1__Batch b = JOBMETER__V1__BATCH__INIT;
+	Jobmeter__V1__AgentIdentity a = JOBMETER__V1__AGENT_IDENTITY__INIT;
+	Jobmeter__V1__HostUsage h = JOBMETER__V1__HOST_USAGE__INIT;
+
+	memset(m, 0, sizeof(*m));
+	m->agent = a;
+	m->agent.host = "host-a";
+	m->agent.agent_id = (char *)agent;
+	m->agent.boot_id = "boot";
+	for (int i = 0; i < NRUNS; i++) {
+		Jobmeter__V1__JobRun r = JOBMETER__V1__JOB_RUN__INIT;
+		Jobmeter__V1__JobWindow w = JOBMETER__V1__JOB_WINDOW__INIT;
+		Jobmeter__V1__Counters c = JOBMETER__V1__COUNTERS__INIT;
+		Jobmeter__V1__DbStats d = JOBMETER__V1__DB_STATS__INIT;
+		Jobmeter__V1__OutputWrite o = JOBMETER__V1__OUTPUT_WRITE__INIT;
+		/* Runs 0..2 end before midnight, 3..5 after: two UTC days. */
+		int64_t end = t0 + (int64_t)seq * 1000000000 + i * INT64_C(600000000000);
+
+		m->rc[i] = c;
+		m->rc[i].processes = 1 + (uint64_t)i;
+		m->rc[i].cpu_s = 0.1 * (double)(i + 1) + (double)seq / 7.0;
+		m->rc[i].mem_gib_s = 1.0 / (double)(i + 3);
+		m->rc[i].peak_rss_bytes = 1000u * (uint64_t)(i + 1) + seq;
+		m->rc[i].file_read_bytes = 1u << (10 + i);
+		m->rc[i].file_write_bytes = 7;
+		m->rc[i].net_rx_bytes = 11;
+		m->rc[i].net_tx_bytes = 13u * (uint64_t)(i + 1);
+		m->wc[i] = m->rc[i];
+		m->wc[i].cpu_s /= 3.0;
+		for (int k = 0; k < 2; k++) {
+			Jobmeter__V1__StatementStats s = JOBMETER__V1__STATEMENT_STATS__INIT;
+
+			m->st[i][k] = s;
+			m->st[i][k].fingerprint = k ? "UPDATE t SET a = ?" : "SELECT * FROM t WHERE id = ?";
+			m->st[i][k].calls = 5u + (uint64_t)k;
+			m->st[i][k].errors = (uint64_t)k;
+			m->st[i][k].latency_s_sum = 0.01 * (k + 1) * (i + 1);
+			m->sts[i][k] = &m->st[i][k];
+		}
+		m->db[i] = d;
+		m->db[i].system = "postgresql";
+		m->db[i].endpoint = "127.0.0.1:5432";
+		m->db[i].queries = 11;
+		m->db[i].errors = 1;
+		m->db[i].latency_s_sum = 0.3 * (i + 1);
+		m->db[i].latency_p95_s = 0.05 * (i + 1);
+		m->db[i].n_statements = 2;
+		m->db[i].statements = m->sts[i];
+		m->dbs[i][0] = &m->db[i];
+		m->out[i] = o;
+		m->out[i].kind = "table";
+		m->out[i].name = i % 2 ? "public.b" : "public.a";
+		m->out[i].last_write_unix_ns = end - 1000 * i;
+		m->outs[i][0] = &m->out[i];
+		snprintf(m->run_ids[i], sizeof(m->run_ids[i]), "r-%llu-%d", (unsigned long long)seq, i);
+		m->run[i] = r;
+		m->run[i].job = i % 2 ? "job-b" : "job-a";
+		m->run[i].run_id = m->run_ids[i];
+		m->run[i].end_unix_ns = end;
+		m->run[i].start_unix_ns = end - (int64_t)(i + 1) * 1500000000;
+		m->run[i].outcome = i == 4 ? JOBMETER__V1__OUTCOME__OUTCOME_FAILURE
+					   : JOBMETER__V1__OUTCOME__OUTCOME_SUCCESS;
+		m->run[i].oom_killed = i == 4;
+		m->run[i].restart = i == 5;
+		m->run[i].counters = &m->rc[i];
+		m->run[i].n_db = 1;
+		m->run[i].db = m->dbs[i];
+		m->run[i].n_outputs = 1;
+		m->run[i].outputs = m->outs[i];
+		m->runs[i] = &m->run[i];
+		m->win[i] = w;
+		m->win[i].job = m->run[i].job;
+		m->win[i].start_unix_ns = end - 60000000000;
+		m->win[i].end_unix_ns = end;
+		m->win[i].counters = &m->wc[i];
+		m->wins[i] = &m->win[i];
+	}
+	m->host = h;
+	m->host.cpu_cores = 8;
+	m->host.cpu_busy_s = 100;
+	m->host.mem_total_bytes = UINT64_C(32) << 30;
+	m->host.mem_used_bytes = UINT64_C(5) << 30;
+	m->host.window_s = 60;
+	m->b = b;
+	m->b.schema_version = 1;
+	m->b.agent = &m->agent;
+	m->b.seq = seq;
+	m->b.window_start_unix_ns = t0;
+	m->b.window_end_unix_ns = t0 + 4 * DAY_NS / 24;
+	m->b.n_runs = NRUNS;
+	m->b.runs = m->runs;
+	m->b.n_windows = NRUNS;
+	m->b.windows = m->wins;
+	m->b.host = &m->host;
+}
+
+static double q1(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *s;
+	double v = NAN;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
+		printf("# sql error: %s: %s\n", sql, sqlite3_errmsg(db));
+		return NAN;
+	}
+	if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
+		v = sqlite3_column_double(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+static int close_enough(double a, double b)
+{
+	return fabs(a - b) <= 1e-9 * (fabs(a) + fabs(b)) + 1e-12;
+}
+
+/* Compare each numeric column of a rollup table between two databases
+ * (main vs attached "o"), row by row on the key. */
+static int same_table(sqlite3 *db, const char *table, const char *key, const char *const *cols)
+{
+	char sql[1024];
+	int ok = 1;
+
+	snprintf(sql, sizeof(sql), "SELECT (SELECT count(*) FROM main.%s) - (SELECT count(*) FROM o.%s)",
+		 table, table);
+	if (q1(db, sql) != 0) {
+		printf("# %s: row counts differ\n", table);
+		return 0;
+	}
+	for (int i = 0; cols[i]; i++) {
+		snprintf(sql, sizeof(sql),
+			 "SELECT max(abs(a.%s - b.%s) / (abs(a.%s) + abs(b.%s) + 1e-12)) FROM main.%s a"
+			 " JOIN o.%s b USING (%s)", cols[i], cols[i], cols[i], cols[i], table, table, key);
+		double d = q1(db, sql);
+
+		if (!(d <= 1e-12)) {
+			printf("# %s.%s differs (rel %g)\n", table, cols[i], d);
+			ok = 0;
+		}
+	}
+	return ok;
+}
+
+static void test_hist_codec(void)
+{
+	uint64_t c[JM_DHIST_BUCKETS] = { 0 }, d[JM_DHIST_BUCKETS] = { 0 };
+	uint8_t blob[JM_DHIST_BLOB_MAX];
+	size_t n;
+	int ok = 1;
+
+	CHECK_INT("dhist index 0 s", jm_dhist_index(0), 0);
+	CHECK_INT("dhist index NaN", jm_dhist_index(NAN), 0);
+	CHECK_INT("dhist index 1 ms", jm_dhist_index(0.001), 0);
+	CHECK_INT("dhist index 2 ms", jm_dhist_index(0.002), 9);
+	CHECK_INT("dhist index huge", jm_dhist_index(1e12), JM_DHIST_BUCKETS - 1);
+	for (double s = 0.0011; s < 1e6; s *= 1.37) {
+		double v = jm_dhist_value(jm_dhist_index(s));
+
+		if (fabs(v - s) / s > 0.045)
+			ok = 0;
+	}
+	CHECK("dhist value within 4.5 %", ok);
+	c[3] = 2;
+	c[200] = 70000;
+	c[255] = 1;
+	n = jm_dhist_encode(c, blob);
+	CHECK_INT("dhist encoded size", n, 15);
+	jm_dhist_decode_add(blob, n, d);
+	jm_dhist_decode_add(blob, n, d);
+	CHECK("dhist decode_add doubles", d[3] == 4 && d[200] == 140000 && d[255] == 2 && d[0] == 0);
+	CHECK("dhist quantile 0 = lowest", jm_dhist_quantile(c, 0) == jm_dhist_value(3));
+	CHECK("dhist quantile 1 = highest", jm_dhist_quantile(c, 1) == jm_dhist_value(255));
+	CHECK("dhist quantile 0.5", jm_dhist_quantile(c, 0.5) == jm_dhist_value(200));
+	memset(c, 0, sizeof(c));
+	CHECK("dhist empty quantile NaN", isnan(jm_dhist_quantile(c, 0.5)));
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/jm-store-test.XXXXXX", a_path[256], b_path[256], err[512], sql[512];
+	struct jm_coll_store_open_info info;
+	struct jm_coll_store_result res;
+	struct jm_coll_store *st = NULL;
+	sqlite3 *db = NULL;
+	struct mk *m = malloc(sizeof(*m));
+	const struct jm_coll_migration *mig;
+	size_t nmig;
+
+	test_hist_codec();
+	if (!mkdtemp(dir)) {
+		printf("FAIL mkdtemp\n");
+		return 1;
+	}
+	snprintf(a_path, sizeof(a_path), "%s/a.db", dir);
+	snprintf(b_path, sizeof(b_path), "%s/b.db", dir);
+
+	mig = jm_coll_schema_migrations(&nmig);
+	CHECK("schema v1 embedded", nmig >= 2 && mig[0].version == 1 &&
+	      strstr(mig[0].sql, "CREATE TABLE IF NOT EXISTS batches") != NULL);
+	CHECK("migration 2 embedded", strstr(mig[1].sql, "CREATE TABLE IF NOT EXISTS job_day") != NULL);
+	{
+		/* The embedded text is the file, byte for byte. */
+		FILE *f = fopen("tools/collector/schema.sql", "r");
+		char *txt = calloc(1, 1 << 20);
+		size_t n = f ? fread(txt, 1, (1 << 20) - 1, f) : 0;
+
+		if (f) {
+			CHECK("embedded schema.sql matches the file", n == strlen(mig[0].sql) &&
+			      memcmp(txt, mig[0].sql, n) == 0);
+			fclose(f);
+		} else {
+			printf("PASS embedded schema.sql matches the file (not run from the repo root: skipped)\n");
+		}
+		free(txt);
+	}
+
+	CHECK_INT("open fresh", jm_coll_store_open(a_path, &st, &info, err, sizeof(err)), 0);
+	CHECK_INT("fresh: version before", info.version_before, 0);
+	CHECK_INT("fresh: version after", info.version_after, jm_coll_schema_latest());
+	CHECK_INT("healthy", jm_coll_store_healthy(st), 0);
+
+	mk_batch(m, "agent-1", 1);
+	CHECK_INT("store seq 1", jm_coll_store_batch(st, &m->b, 1, &res), JM_STORE_STORED);
+	CHECK_INT("seq 1: no gap", res.seq_gap, 0);
+	CHECK_INT("replay seq 1: duplicate", jm_coll_store_batch(st, &m->b, 2, &res), JM_STORE_DUPLICATE);
+	mk_batch(m, "agent-1", 4);
+	CHECK_INT("store seq 4", jm_coll_store_batch(st, &m->b, 3, &res), JM_STORE_STORED);
+	CHECK_INT("seq 4 after 1: gap 2", res.seq_gap, 2);
+	mk_batch(m, "agent-1", 3);
+	CHECK_INT("late seq 3", jm_coll_store_batch(st, &m->b, 4, &res), JM_STORE_STORED);
+	CHECK_INT("late seq 3: no gap", res.seq_gap, 0);
+	mk_batch(m, "agent-2", 9);
+	CHECK_INT("other agent seq 9", jm_coll_store_batch(st, &m->b, 5, &res), JM_STORE_STORED);
+	CHECK_INT("first batch of an agent: no gap", res.seq_gap, 0);
+	m->agent.boot_id = "boot-2";
+	CHECK_INT("same seq, other boot: stored", jm_coll_store_batch(st, &m->b, 6, &res), JM_STORE_STORED);
+	jm_coll_store_close(st);
+	st = NULL;
+
+	CHECK_INT("sqlite open a", sqlite3_open(a_path, &db), SQLITE_OK);
+	CHECK("batches", q1(db, "SELECT count(*) FROM batches") == 5);
+	CHECK("runs", q1(db, "SELECT count(*) FROM runs") == 5 * NRUNS);
+	CHECK("statements", q1(db, "SELECT count(*) FROM statements") == 5 * NRUNS * 2);
+	CHECK("journal is WAL", sqlite3_exec(db, "", NULL, NULL, NULL) == SQLITE_OK &&
+	      q1(db, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'") == 1);
+	CHECK("outcome stored as text", q1(db, "SELECT count(*) FROM runs WHERE outcome = 'failure'") == 5);
+	CHECK("labels_json default", q1(db, "SELECT count(*) FROM runs WHERE labels_json = '{}'") == 5 * NRUNS);
+	CHECK("host_usage row per batch", q1(db, "SELECT count(*) FROM host_usage") == 5);
+	/* Rollups agree with the raw rows. */
+	CHECK("job_day covers two days",
+	      q1(db, "SELECT count(DISTINCT day) FROM job_day") == 2);
+	CHECK("job_day runs = raw runs", q1(db, "SELECT sum(runs) FROM job_day") == 5 * NRUNS);
+	CHECK("job_day cpu = raw cpu", close_enough(q1(db, "SELECT sum(cpu_s) FROM job_day"),
+						    q1(db, "SELECT sum(cpu_s) FROM runs")));
+	CHECK("job_day failures", q1(db, "SELECT sum(failures) FROM job_day") == 5);
+	CHECK("job_day oom", q1(db, "SELECT sum(oom_kills) FROM job_day") == 5);
+	CHECK("job_day restarts", q1(db, "SELECT sum(restarts) FROM job_day") == 5);
+	CHECK("job_day peak = raw max", q1(db, "SELECT max(peak_rss_bytes) FROM job_day") ==
+					q1(db, "SELECT max(peak_rss_bytes) FROM runs"));
+	CHECK("job_day last success per day",
+	      q1(db, "SELECT count(*) FROM job_day j WHERE last_success_ns = (SELECT max(end_ns) FROM runs r"
+		     " WHERE r.job = j.job AND r.outcome = 'success' AND r.end_ns / 86400000000000 = j.day)") ==
+	      q1(db, "SELECT count(*) FROM job_day WHERE last_success_ns > 0"));
+	CHECK("job_day queries", q1(db, "SELECT sum(queries) FROM job_day") == 5 * NRUNS * 11);
+	CHECK("job_day p95 x queries", close_enough(q1(db, "SELECT sum(query_p95_x_queries) FROM job_day"),
+		q1(db, "SELECT sum(latency_p95_s * queries) FROM db_stats WHERE owner_kind = 'run'")));
+	CHECK("statement_day calls", q1(db, "SELECT sum(calls) FROM statement_day") == 5 * NRUNS * 11);
+	CHECK("dataset_day latest write",
+	      q1(db, "SELECT max(last_write_ns) FROM dataset_day") == q1(db, "SELECT max(last_write_ns) FROM outputs"));
+	CHECK("host_hour capacity", close_enough(q1(db, "SELECT sum(core_s) FROM host_hour"), 5 * 8 * 60.0));
+	CHECK("host_hour attributed", close_enough(q1(db, "SELECT sum(attr_cpu_s) FROM host_hour"),
+						   q1(db, "SELECT sum(cpu_s) FROM windows")));
+	CHECK("histogram counts = runs",
+	      q1(db, "SELECT count(*) FROM job_day WHERE duration_hist IS NULL") == 0);
+	sqlite3_close(db);
+	db = NULL;
+
+	/* Migration: a true version-1 database with the same raw rows. */
+	CHECK_INT("sqlite open b", sqlite3_open(b_path, &db), SQLITE_OK);
+	CHECK_INT("b: schema v1", sqlite3_exec(db, mig[0].sql, NULL, NULL, NULL), SQLITE_OK);
+	snprintf(sql, sizeof(sql), "ATTACH '%s' AS o", a_path);
+	CHECK_INT("b: attach a", sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	CHECK_INT("b: copy raw rows", sqlite3_exec(db,
+		"INSERT INTO schema_version VALUES (1);"
+		"INSERT INTO batches SELECT * FROM o.batches; INSERT INTO runs SELECT * FROM o.runs;"
+		"INSERT INTO windows SELECT * FROM o.windows; INSERT INTO db_stats SELECT * FROM o.db_stats;"
+		"INSERT INTO statements SELECT * FROM o.statements; INSERT INTO outputs SELECT * FROM o.outputs;"
+		"INSERT INTO host_usage SELECT * FROM o.host_usage; INSERT INTO loss SELECT * FROM o.loss;"
+		"DETACH o;", NULL, NULL, NULL), SQLITE_OK);
+	CHECK("b: no rollup yet", q1(db, "SELECT count(*) FROM sqlite_master WHERE name = 'job_day'") == 0);
+	sqlite3_close(db);
+	db = NULL;
+	CHECK_INT("open v1 db", jm_coll_store_open(b_path, &st, &info, err, sizeof(err)), 0);
+	CHECK_INT("v1 db: version before", info.version_before, 1);
+	CHECK_INT("v1 db: migrated to 2", info.version_after, 2);
+	/* Still ingests after the migration, and sees the old seqs. */
+	mk_batch(m, "agent-1", 4);
+	CHECK_INT("migrated: old seq is duplicate", jm_coll_store_batch(st, &m->b, 7, &res), JM_STORE_DUPLICATE);
+	jm_coll_store_close(st);
+	st = NULL;
+
+	CHECK_INT("sqlite reopen b", sqlite3_open(b_path, &db), SQLITE_OK);
+	snprintf(sql, sizeof(sql), "ATTACH '%s' AS o", a_path);
+	CHECK_INT("b: attach a again", sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	{
+		static const char *const jd[] = { "runs", "successes", "failures", "restarts", "oom_kills",
+			"processes", "cpu_s", "mem_gib_s", "peak_rss_bytes", "file_read_bytes",
+			"file_write_bytes", "net_rx_bytes", "net_tx_bytes", "duration_s_sum", "last_success_ns",
+			"queries", "query_errors", "query_latency_s_sum", "query_p95_x_queries", NULL };
+		static const char *const sd[] = { "calls", "errors", "rows", "latency_s_sum", NULL };
+		static const char *const dd[] = { "last_write_ns", NULL };
+		static const char *const hh[] = { "core_s", "cpu_busy_s", "mem_gib_s", "mem_used_gib_s",
+			"window_s", "attr_cpu_s", "attr_mem_gib_s", NULL };
+
+		CHECK("migration: job_day = ingest's", same_table(db, "job_day", "day, job", jd));
+		CHECK("migration: histograms identical",
+		      q1(db, "SELECT count(*) FROM main.job_day a JOIN o.job_day b USING (day, job)"
+			     " WHERE a.duration_hist = b.duration_hist") ==
+		      q1(db, "SELECT count(*) FROM main.job_day"));
+		CHECK("migration: statement_day = ingest's",
+		      same_table(db, "statement_day", "day, job, fingerprint", sd));
+		CHECK("migration: dataset_day = ingest's", same_table(db, "dataset_day", "day, kind, name", dd));
+		CHECK("migration: dataset_day writer",
+		      q1(db, "SELECT count(*) FROM main.dataset_day a JOIN o.dataset_day b USING (day, kind, name)"
+			     " WHERE a.job = b.job") == q1(db, "SELECT count(*) FROM main.dataset_day"));
+		CHECK("migration: host_hour = ingest's", same_table(db, "host_hour", "hour, host", hh));
+	}
+	CHECK("migration: version row", q1(db, "SELECT group_concat(version) FROM schema_version") == 2);
+	/* A schema newer than this build is refused, with a clear reason. */
+	CHECK_INT("bump version", sqlite3_exec(db, "UPDATE main.schema_version SET version = 99", NULL, NULL, NULL),
+		  SQLITE_OK);
+	sqlite3_close(db);
+	db = NULL;
+	CHECK_INT("newer schema refused", jm_coll_store_open(b_path, &st, &info, err, sizeof(err)), -1);
+	CHECK("newer schema: reason", strstr(err, "newer than this collector") != NULL);
+
+	/* Not a database. */
+	{
+		char p[300];
+		FILE *f;
+
+		snprintf(p, sizeof(p), "%s/junk", dir);
+		f = fopen(p, "w");
+		fputs("this is not an sqlite database, only some text that is long enough", f);
+		fclose(f);
+		CHECK_INT("junk file refused", jm_coll_store_open(p, &st, &info, err, sizeof(err)), -1);
+		CHECK("junk file: reason", strstr(err, "cannot open database") != NULL);
+		unlink(p);
+	}
+
+	snprintf(sql, sizeof(sql), "rm -rf '%s'", dir);
+	if (system(sql) != 0)
+		printf("# could not remove %s\n", dir);
+	free(m);
+	TEST_EXIT();
+}

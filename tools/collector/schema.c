@@ -1,0 +1,38 @@
+/* Embedded schema files: see schema.h.
+ *
+ * .incbin pulls the .sql files in at assembly time (paths are relative to
+ * the repository root, where make runs the compiler), followed by a NUL so
+ * that each is a C string.  Adding a migration: add its file under
+ * migrations/, one INCBIN line and one table row below. */
+#include "tools/collector/schema.h"
+
+#define INCBIN(sym, file)                                        \
+	__asm__(".pushsection .rodata, \"a\", @progbits\n"       \
+		".globl " #sym "\n"                              \
+		".hidden " #sym "\n"                             \
+		".type " #sym ", @object\n"                      \
+		#sym ":\n"                                       \
+		".incbin \"" file "\"\n"                         \
+		".byte 0\n"                                      \
+		".size " #sym ", . - " #sym "\n"                 \
+		".popsection\n");                                \
+	extern const char sym[]
+
+INCBIN(jm_coll_sql_v1, "tools/collector/schema.sql");
+INCBIN(jm_coll_sql_v2, "tools/collector/migrations/002_rollups.sql");
+
+static const struct jm_coll_migration migrations[] = {
+	{ 1, "schema.sql", jm_coll_sql_v1 },
+	{ 2, "migrations/002_rollups.sql", jm_coll_sql_v2 },
+};
+
+const struct jm_coll_migration *jm_coll_schema_migrations(size_t *n)
+{
+	*n = sizeof(migrations) / sizeof(migrations[0]);
+	return migrations;
+}
+
+int jm_coll_schema_latest(void)
+{
+	return migrations[sizeof(migrations) / sizeof(migrations[0]) - 1].version;
+}

@@ -1,0 +1,848 @@
+/* SQLite storage of the collector: see store.h. */
+#include "tools/collector/store.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tools/collector/rollup_hist.h"
+#include "tools/collector/schema.h"
+
+#define NS_PER_DAY  INT64_C(86400000000000)
+#define NS_PER_HOUR INT64_C(3600000000000)
+#define GIB         1073741824.0
+
+/* Every statement the ingest path runs, prepared once at open. */
+enum {
+	Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_MAX_SEQ, Q_BATCH, Q_RUN, Q_WINDOW, Q_DB,
+	Q_STMT, Q_OUTPUT, Q_HOST, Q_LOSS, Q_JOB_DAY, Q_STMT_DAY, Q_DATASET_DAY,
+	Q_HOST_HOUR, Q_HEALTH, Q_COUNT
+};
+
+static const char *const sql_text[Q_COUNT] = {
+	[Q_BEGIN] = "BEGIN IMMEDIATE",
+	[Q_COMMIT] = "COMMIT",
+	[Q_ROLLBACK] = "ROLLBACK",
+	[Q_MAX_SEQ] = "SELECT max(seq) FROM batches WHERE agent_id = ?1",
+	[Q_BATCH] =
+		"INSERT INTO batches (agent_id, boot_id, seq, host, kernel, agent_version,"
+		" window_start_ns, window_end_ns, received_ns)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+		" ON CONFLICT (agent_id, boot_id, seq) DO NOTHING",
+	[Q_RUN] =
+		"INSERT INTO runs (batch_id, host, job, run_id, start_ns, end_ns, outcome,"
+		" exit_code, signal, oom_killed, restart, source, labels_json, processes, cpu_s,"
+		" peak_rss_bytes, mem_gib_s, file_read_bytes, file_write_bytes, net_rx_bytes,"
+		" net_tx_bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
+		" ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+	[Q_WINDOW] =
+		"INSERT INTO windows (batch_id, host, job, run_id, start_ns, end_ns, processes,"
+		" cpu_s, peak_rss_bytes, mem_gib_s, file_read_bytes, file_write_bytes,"
+		" net_rx_bytes, net_tx_bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+		" ?11, ?12, ?13, ?14)",
+	[Q_DB] =
+		"INSERT INTO db_stats (owner_kind, owner_id, job, end_ns, system, endpoint,"
+		" queries, errors, rows, tx_bytes, rx_bytes, latency_s_sum, latency_p50_s,"
+		" latency_p95_s, latency_p99_s, latency_buckets, statements_overflow)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+	[Q_STMT] =
+		"INSERT INTO statements (db_stats_id, fingerprint, calls, errors, rows,"
+		" latency_s_sum, last_error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[Q_OUTPUT] =
+		"INSERT INTO outputs (owner_kind, owner_id, job, kind, name, last_write_ns)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[Q_HOST] =
+		"INSERT INTO host_usage (batch_id, host, start_ns, end_ns, cpu_cores, cpu_busy_s,"
+		" mem_total_bytes, mem_used_bytes, window_s) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[Q_LOSS] =
+		"INSERT INTO loss (batch_id, ringbuf_drops, map_full, payload_drops,"
+		" payload_truncated, parse_errors, statements_overflow, jobs_overflow,"
+		" spool_dropped_batches, exits_synthesized)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	/* Rollups: the same arithmetic as the backfill of migration 2, so a
+	 * migrated database and a freshly ingested one hold the same sums. */
+	[Q_JOB_DAY] =
+		"INSERT INTO job_day (day, job, runs, successes, failures, restarts, oom_kills,"
+		" processes, cpu_s, mem_gib_s, peak_rss_bytes, file_read_bytes, file_write_bytes,"
+		" net_rx_bytes, net_tx_bytes, duration_s_sum, duration_hist, last_success_ns,"
+		" queries, query_errors, query_latency_s_sum, query_p95_x_queries)"
+		" VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
+		" jm_dhist_one(?15), ?16, ?17, ?18, ?19, ?20)"
+		" ON CONFLICT (day, job) DO UPDATE SET runs = runs + 1,"
+		" successes = successes + excluded.successes,"
+		" failures = failures + excluded.failures,"
+		" restarts = restarts + excluded.restarts,"
+		" oom_kills = oom_kills + excluded.oom_kills,"
+		" processes = processes + excluded.processes,"
+		" cpu_s = cpu_s + excluded.cpu_s,"
+		" mem_gib_s = mem_gib_s + excluded.mem_gib_s,"
+		" peak_rss_bytes = max(peak_rss_bytes, excluded.peak_rss_bytes),"
+		" file_read_bytes = file_read_bytes + excluded.file_read_bytes,"
+		" file_write_bytes = file_write_bytes + excluded.file_write_bytes,"
+		" net_rx_bytes = net_rx_bytes + excluded.net_rx_bytes,"
+		" net_tx_bytes = net_tx_bytes + excluded.net_tx_bytes,"
+		" duration_s_sum = duration_s_sum + excluded.duration_s_sum,"
+		" duration_hist = jm_dhist_merge(duration_hist, excluded.duration_hist),"
+		" last_success_ns = max(last_success_ns, excluded.last_success_ns),"
+		" queries = queries + excluded.queries,"
+		" query_errors = query_errors + excluded.query_errors,"
+		" query_latency_s_sum = query_latency_s_sum + excluded.query_latency_s_sum,"
+		" query_p95_x_queries = query_p95_x_queries + excluded.query_p95_x_queries",
+	[Q_STMT_DAY] =
+		"INSERT INTO statement_day (day, job, fingerprint, calls, errors, rows, latency_s_sum)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+		" ON CONFLICT (day, job, fingerprint) DO UPDATE SET calls = calls + excluded.calls,"
+		" errors = errors + excluded.errors, rows = rows + excluded.rows,"
+		" latency_s_sum = latency_s_sum + excluded.latency_s_sum",
+	/* SET expressions see the old row, so job is chosen before
+	 * last_write_ns moves. */
+	[Q_DATASET_DAY] =
+		"INSERT INTO dataset_day (day, kind, name, job, last_write_ns)"
+		" VALUES (?1, ?2, ?3, ?4, ?5)"
+		" ON CONFLICT (day, kind, name) DO UPDATE SET"
+		" job = CASE WHEN excluded.last_write_ns >= last_write_ns THEN excluded.job ELSE job END,"
+		" last_write_ns = max(last_write_ns, excluded.last_write_ns)",
+	[Q_HOST_HOUR] =
+		"INSERT INTO host_hour (hour, host, core_s, cpu_busy_s, mem_gib_s, mem_used_gib_s,"
+		" window_s, attr_cpu_s, attr_mem_gib_s) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+		" ON CONFLICT (hour, host) DO UPDATE SET core_s = core_s + excluded.core_s,"
+		" cpu_busy_s = cpu_busy_s + excluded.cpu_busy_s,"
+		" mem_gib_s = mem_gib_s + excluded.mem_gib_s,"
+		" mem_used_gib_s = mem_used_gib_s + excluded.mem_used_gib_s,"
+		" window_s = window_s + excluded.window_s,"
+		" attr_cpu_s = attr_cpu_s + excluded.attr_cpu_s,"
+		" attr_mem_gib_s = attr_mem_gib_s + excluded.attr_mem_gib_s",
+	[Q_HEALTH] = "SELECT max(version) FROM schema_version",
+};
+
+struct jm_coll_store {
+	pthread_mutex_t lock;   /* one writer: serialises every use of db */
+	sqlite3 *db;
+	sqlite3_stmt *q[Q_COUNT];
+};
+
+/* ---- run-duration histogram SQL functions --------------------------- */
+
+static void fn_dhist_one(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	uint8_t out[JM_DHIST_REC];
+	uint64_t counts[JM_DHIST_BUCKETS] = { 0 };
+	size_t n;
+
+	(void)argc;
+	counts[jm_dhist_index(sqlite3_value_double(argv[0]))] = 1;
+	n = jm_dhist_encode(counts, out);
+	sqlite3_result_blob(ctx, out, (int)n, SQLITE_TRANSIENT);
+}
+
+static void fn_dhist_merge(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	uint64_t counts[JM_DHIST_BUCKETS] = { 0 };
+	uint8_t out[JM_DHIST_BLOB_MAX];
+	size_t n;
+
+	for (int i = 0; i < argc; i++) {
+		const void *p = sqlite3_value_blob(argv[i]);
+		int len = sqlite3_value_bytes(argv[i]);
+
+		if (p && len > 0)
+			jm_dhist_decode_add(p, (size_t)len, counts);
+	}
+	n = jm_dhist_encode(counts, out);
+	sqlite3_result_blob(ctx, out, (int)n, SQLITE_TRANSIENT);
+}
+
+static void fn_dhist_step(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	uint64_t *counts = sqlite3_aggregate_context(ctx, sizeof(uint64_t) * JM_DHIST_BUCKETS);
+
+	(void)argc;
+	if (!counts) {
+		sqlite3_result_error_nomem(ctx);
+		return;
+	}
+	if (sqlite3_value_type(argv[0]) != SQLITE_NULL)
+		counts[jm_dhist_index(sqlite3_value_double(argv[0]))]++;
+}
+
+static void fn_dhist_final(sqlite3_context *ctx)
+{
+	uint64_t *counts = sqlite3_aggregate_context(ctx, 0);
+	uint8_t out[JM_DHIST_BLOB_MAX];
+	size_t n;
+
+	if (!counts) {
+		sqlite3_result_null(ctx);
+		return;
+	}
+	n = jm_dhist_encode(counts, out);
+	sqlite3_result_blob(ctx, out, (int)n, SQLITE_TRANSIENT);
+}
+
+int jm_coll_store_register_functions(void *handle)
+{
+	sqlite3 *db = handle;
+	int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC;
+
+	if (sqlite3_create_function(db, "jm_dhist_one", 1, flags, NULL, fn_dhist_one, NULL, NULL) ||
+	    sqlite3_create_function(db, "jm_dhist_merge", 2, flags, NULL, fn_dhist_merge, NULL, NULL) ||
+	    sqlite3_create_function(db, "jm_dhist_agg", 1, flags, NULL, NULL, fn_dhist_step,
+				    fn_dhist_final))
+		return -1;
+	return 0;
+}
+
+/* ---- open / migrate -------------------------------------------------- */
+
+static int current_version(sqlite3 *db, int *version)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	*version = 0;
+	rc = sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+				" AND name = 'schema_version'", -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return -1;
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		sqlite3_finalize(s);
+		return -1;
+	}
+	if (sqlite3_column_int(s, 0) == 0) {
+		sqlite3_finalize(s);
+		return 0;
+	}
+	sqlite3_finalize(s);
+	if (sqlite3_prepare_v2(db, "SELECT coalesce(max(version), 0) FROM schema_version", -1, &s,
+			       NULL) != SQLITE_OK)
+		return -1;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*version = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* Apply one migration and record its version in the same transaction, so a
+ * crash leaves either the old or the new schema, never half of one. */
+static int apply_migration(sqlite3 *db, const struct jm_coll_migration *m, char *err, size_t err_len)
+{
+	char *msg = NULL, setv[96];
+	int rc;
+
+	snprintf(setv, sizeof(setv),
+		 "DELETE FROM schema_version; INSERT INTO schema_version VALUES (%d);", m->version);
+	rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, m->sql, NULL, NULL, &msg);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, setv, NULL, NULL, &msg);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, "COMMIT", NULL, NULL, &msg);
+	if (rc != SQLITE_OK) {
+		snprintf(err, err_len, "migration %s failed: %s", m->name, msg ? msg : sqlite3_errstr(rc));
+		sqlite3_free(msg);
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+static int migrate(sqlite3 *db, struct jm_coll_store_open_info *info, char *err, size_t err_len)
+{
+	const struct jm_coll_migration *m;
+	size_t n;
+	int v;
+
+	if (current_version(db, &v)) {
+		snprintf(err, err_len, "cannot read schema version: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	info->version_before = v;
+	if (v > jm_coll_schema_latest()) {
+		snprintf(err, err_len, "database schema version %d is newer than this collector (%d)",
+			 v, jm_coll_schema_latest());
+		return -1;
+	}
+	m = jm_coll_schema_migrations(&n);
+	for (size_t i = 0; i < n; i++) {
+		if (m[i].version <= v)
+			continue;
+		if (apply_migration(db, &m[i], err, err_len))
+			return -1;
+		v = m[i].version;
+	}
+	info->version_after = v;
+	return 0;
+}
+
+/* Run a pragma; with `want`, one result row must equal it (journal_mode
+ * answers the mode it actually got). */
+static int exec_pragma(sqlite3 *db, const char *sql, const char *want, char *err, size_t err_len)
+{
+	sqlite3_stmt *s = NULL;
+	int ok = 0, rc;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+		goto out;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const unsigned char *v = sqlite3_column_text(s, 0);
+
+		if (want && v && strcmp((const char *)v, want) == 0)
+			ok = 1;
+	}
+	if (rc != SQLITE_DONE)
+		ok = 0;
+	else if (!want)
+		ok = 1;
+out:
+	if (!ok)
+		snprintf(err, err_len, "%s: %s", sql, sqlite3_errmsg(db));
+	sqlite3_finalize(s);
+	return ok ? 0 : -1;
+}
+
+void jm_coll_store_close(struct jm_coll_store *st)
+{
+	if (!st)
+		return;
+	for (int i = 0; i < Q_COUNT; i++)
+		sqlite3_finalize(st->q[i]);
+	sqlite3_close(st->db);
+	pthread_mutex_destroy(&st->lock);
+	free(st);
+}
+
+int jm_coll_store_open(const char *path, struct jm_coll_store **out,
+		       struct jm_coll_store_open_info *info, char *err, size_t err_len)
+{
+	struct jm_coll_store *st;
+	int rc;
+
+	*out = NULL;
+	memset(info, 0, sizeof(*info));
+	st = calloc(1, sizeof(*st));
+	if (!st) {
+		snprintf(err, err_len, "out of memory");
+		return -1;
+	}
+	if (pthread_mutex_init(&st->lock, NULL)) {
+		free(st);
+		snprintf(err, err_len, "mutex init failed");
+		return -1;
+	}
+	/* NOMUTEX: st->lock already serialises the connection. */
+	rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+			     SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, err_len, "cannot open database %s: %s", path,
+			 st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+		goto fail;
+	}
+	sqlite3_extended_result_codes(st->db, 1);
+	/* The busy timeout covers another process (a report, sqlite3 shell,
+	 * a second collector) holding the write lock for a moment. */
+	sqlite3_busy_timeout(st->db, 5000);
+	/* Reading the header catches "not a database" before any pragma. */
+	if (exec_pragma(st->db, "PRAGMA journal_mode=WAL", "wal", err, err_len) ||
+	    exec_pragma(st->db, "PRAGMA synchronous=FULL", NULL, err, err_len)) {
+		char tmp[256];
+
+		snprintf(tmp, sizeof(tmp), "cannot open database %s: %s", path, err);
+		snprintf(err, err_len, "%s", tmp);
+		goto fail;
+	}
+	if (jm_coll_store_register_functions(st->db)) {
+		snprintf(err, err_len, "cannot register SQL functions: %s", sqlite3_errmsg(st->db));
+		goto fail;
+	}
+	if (migrate(st->db, info, err, err_len))
+		goto fail;
+	for (int i = 0; i < Q_COUNT; i++) {
+		if (sqlite3_prepare_v3(st->db, sql_text[i], -1, SQLITE_PREPARE_PERSISTENT, &st->q[i],
+				       NULL) != SQLITE_OK) {
+			snprintf(err, err_len, "cannot prepare statement %d: %s", i, sqlite3_errmsg(st->db));
+			goto fail;
+		}
+	}
+	*out = st;
+	return 0;
+fail:
+	jm_coll_store_close(st);
+	return -1;
+}
+
+/* ---- ingest ---------------------------------------------------------- */
+
+/* Growable string for labels_json. */
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void sb_put(struct sbuf *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		char *np;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		np = realloc(b->p, cap);
+		if (!np) {
+			b->oom = true;
+			return;
+		}
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void sb_json_str(struct sbuf *b, const char *s)
+{
+	sb_put(b, "\"", 1);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		char esc[8];
+
+		if (c == '"' || c == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)c;
+			sb_put(b, esc, 2);
+		} else if (c < 0x20) {
+			snprintf(esc, sizeof(esc), "\\u%04x", c);
+			sb_put(b, esc, 6);
+		} else {
+			sb_put(b, s, 1);
+		}
+	}
+	sb_put(b, "\"", 1);
+}
+
+static int labels_json(const Jobmeter__V1__JobRun *r, struct sbuf *b)
+{
+	b->len = 0;
+	sb_put(b, "{", 1);
+	for (size_t i = 0; i < r->n_labels; i++) {
+		if (i)
+			sb_put(b, ",", 1);
+		sb_json_str(b, r->labels[i]->key);
+		sb_put(b, ":", 1);
+		sb_json_str(b, r->labels[i]->value);
+	}
+	sb_put(b, "}", 1);
+	return b->oom ? -1 : 0;
+}
+
+/* Step a fully bound INSERT/UPDATE; resets it for the next use. */
+static int step_done(sqlite3_stmt *s)
+{
+	int rc = sqlite3_step(s);
+
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static void bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	sqlite3_bind_text(s, i, v ? v : "", -1, SQLITE_STATIC);
+}
+
+static void bind_u64(sqlite3_stmt *s, int i, uint64_t v)
+{
+	sqlite3_bind_int64(s, i, (sqlite3_int64)v);   /* validated <= INT64_MAX */
+}
+
+static const Jobmeter__V1__Counters zero_counters = JOBMETER__V1__COUNTERS__INIT;
+
+static int store_db_stats(struct jm_coll_store *st, const char *kind, sqlite3_int64 owner,
+			  const char *job, int64_t end_ns, size_t n, Jobmeter__V1__DbStats *const *db)
+{
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		const Jobmeter__V1__DbStats *d = db[i];
+		sqlite3_stmt *s = st->q[Q_DB];
+		sqlite3_int64 id;
+		uint8_t blob[8 * 64];
+
+		bind_text(s, 1, kind);
+		sqlite3_bind_int64(s, 2, owner);
+		bind_text(s, 3, job);
+		sqlite3_bind_int64(s, 4, end_ns);
+		bind_text(s, 5, d->system);
+		bind_text(s, 6, d->endpoint);
+		bind_u64(s, 7, d->queries);
+		bind_u64(s, 8, d->errors);
+		bind_u64(s, 9, d->rows);
+		bind_u64(s, 10, d->tx_bytes);
+		bind_u64(s, 11, d->rx_bytes);
+		sqlite3_bind_double(s, 12, d->latency_s_sum);
+		sqlite3_bind_double(s, 13, d->latency_p50_s);
+		sqlite3_bind_double(s, 14, d->latency_p95_s);
+		sqlite3_bind_double(s, 15, d->latency_p99_s);
+		if (d->n_latency_buckets && d->n_latency_buckets <= sizeof(blob) / 8) {
+			/* Schema: JM_HIST_BUCKETS little-endian uint64. */
+			for (size_t k = 0; k < d->n_latency_buckets; k++)
+				for (int byte = 0; byte < 8; byte++)
+					blob[k * 8 + (size_t)byte] = (uint8_t)(d->latency_buckets[k] >> (8 * byte));
+			sqlite3_bind_blob(s, 16, blob, (int)(d->n_latency_buckets * 8), SQLITE_TRANSIENT);
+		} else {
+			sqlite3_bind_null(s, 16);
+		}
+		bind_u64(s, 17, d->statements_overflow);
+		if ((rc = step_done(s)) != SQLITE_OK)
+			return rc;
+		id = sqlite3_last_insert_rowid(st->db);
+		for (size_t k = 0; k < d->n_statements; k++) {
+			const Jobmeter__V1__StatementStats *x = d->statements[k];
+
+			s = st->q[Q_STMT];
+			sqlite3_bind_int64(s, 1, id);
+			bind_text(s, 2, x->fingerprint);
+			bind_u64(s, 3, x->calls);
+			bind_u64(s, 4, x->errors);
+			bind_u64(s, 5, x->rows);
+			sqlite3_bind_double(s, 6, x->latency_s_sum);
+			bind_text(s, 7, x->last_error);
+			if ((rc = step_done(s)) != SQLITE_OK)
+				return rc;
+			/* Only run-owned statements roll up: windows are the
+			 * same queries again, as deltas. */
+			if (strcmp(kind, "run") != 0)
+				continue;
+			s = st->q[Q_STMT_DAY];
+			sqlite3_bind_int64(s, 1, end_ns / NS_PER_DAY);
+			bind_text(s, 2, job);
+			bind_text(s, 3, x->fingerprint);
+			bind_u64(s, 4, x->calls);
+			bind_u64(s, 5, x->errors);
+			bind_u64(s, 6, x->rows);
+			sqlite3_bind_double(s, 7, x->latency_s_sum);
+			if ((rc = step_done(s)) != SQLITE_OK)
+				return rc;
+		}
+	}
+	return SQLITE_OK;
+}
+
+static int store_outputs(struct jm_coll_store *st, const char *kind, sqlite3_int64 owner,
+			 const char *job, size_t n, Jobmeter__V1__OutputWrite *const *o)
+{
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_stmt *s = st->q[Q_OUTPUT];
+
+		bind_text(s, 1, kind);
+		sqlite3_bind_int64(s, 2, owner);
+		bind_text(s, 3, job);
+		bind_text(s, 4, o[i]->kind);
+		bind_text(s, 5, o[i]->name);
+		sqlite3_bind_int64(s, 6, o[i]->last_write_unix_ns);
+		if ((rc = step_done(s)) != SQLITE_OK)
+			return rc;
+		if (o[i]->last_write_unix_ns <= 0)
+			continue;
+		s = st->q[Q_DATASET_DAY];
+		sqlite3_bind_int64(s, 1, o[i]->last_write_unix_ns / NS_PER_DAY);
+		bind_text(s, 2, o[i]->kind);
+		bind_text(s, 3, o[i]->name);
+		bind_text(s, 4, job);
+		sqlite3_bind_int64(s, 5, o[i]->last_write_unix_ns);
+		if ((rc = step_done(s)) != SQLITE_OK)
+			return rc;
+	}
+	return SQLITE_OK;
+}
+
+static int host_hour_add(struct jm_coll_store *st, int64_t end_ns, const char *host, double core_s,
+			 double busy, double mem, double used, double ws, double acpu, double amem)
+{
+	sqlite3_stmt *s = st->q[Q_HOST_HOUR];
+
+	sqlite3_bind_int64(s, 1, end_ns / NS_PER_HOUR);
+	bind_text(s, 2, host);
+	sqlite3_bind_double(s, 3, core_s);
+	sqlite3_bind_double(s, 4, busy);
+	sqlite3_bind_double(s, 5, mem);
+	sqlite3_bind_double(s, 6, used);
+	sqlite3_bind_double(s, 7, ws);
+	sqlite3_bind_double(s, 8, acpu);
+	sqlite3_bind_double(s, 9, amem);
+	return step_done(s);
+}
+
+static int store_run(struct jm_coll_store *st, sqlite3_int64 batch_id, const char *host,
+		     const Jobmeter__V1__JobRun *r, struct sbuf *sb)
+{
+	const Jobmeter__V1__Counters *c = r->counters ? r->counters : &zero_counters;
+	sqlite3_stmt *s = st->q[Q_RUN];
+	const char *outcome = r->outcome == JOBMETER__V1__OUTCOME__OUTCOME_SUCCESS ? "success"
+			      : r->outcome == JOBMETER__V1__OUTCOME__OUTCOME_FAILURE ? "failure"
+			      : "unknown";
+	uint64_t queries = 0, qerrors = 0;
+	double qlat = 0, qp95 = 0;
+	sqlite3_int64 id;
+	int rc;
+
+	if (labels_json(r, sb))
+		return SQLITE_NOMEM;
+	sqlite3_bind_int64(s, 1, batch_id);
+	bind_text(s, 2, host);
+	bind_text(s, 3, r->job);
+	bind_text(s, 4, r->run_id);
+	sqlite3_bind_int64(s, 5, r->start_unix_ns);
+	sqlite3_bind_int64(s, 6, r->end_unix_ns);
+	bind_text(s, 7, outcome);
+	sqlite3_bind_int(s, 8, r->exit_code);
+	sqlite3_bind_int(s, 9, r->signal);
+	sqlite3_bind_int(s, 10, r->oom_killed ? 1 : 0);
+	sqlite3_bind_int(s, 11, r->restart ? 1 : 0);
+	bind_text(s, 12, r->source);
+	bind_text(s, 13, sb->p);
+	bind_u64(s, 14, c->processes);
+	sqlite3_bind_double(s, 15, c->cpu_s);
+	bind_u64(s, 16, c->peak_rss_bytes);
+	sqlite3_bind_double(s, 17, c->mem_gib_s);
+	bind_u64(s, 18, c->file_read_bytes);
+	bind_u64(s, 19, c->file_write_bytes);
+	bind_u64(s, 20, c->net_rx_bytes);
+	bind_u64(s, 21, c->net_tx_bytes);
+	if ((rc = step_done(s)) != SQLITE_OK)
+		return rc;
+	id = sqlite3_last_insert_rowid(st->db);
+	if ((rc = store_db_stats(st, "run", id, r->job, r->end_unix_ns, r->n_db, r->db)) != SQLITE_OK ||
+	    (rc = store_outputs(st, "run", id, r->job, r->n_outputs, r->outputs)) != SQLITE_OK)
+		return rc;
+	for (size_t i = 0; i < r->n_db; i++) {
+		/* Same order of additions as the backfill's per-run sum. */
+		queries += r->db[i]->queries;
+		qerrors += r->db[i]->errors;
+		qlat += r->db[i]->latency_s_sum;
+		qp95 += r->db[i]->latency_p95_s * (double)r->db[i]->queries;
+	}
+	s = st->q[Q_JOB_DAY];
+	sqlite3_bind_int64(s, 1, r->end_unix_ns / NS_PER_DAY);
+	bind_text(s, 2, r->job);
+	sqlite3_bind_int(s, 3, r->outcome == JOBMETER__V1__OUTCOME__OUTCOME_SUCCESS);
+	sqlite3_bind_int(s, 4, r->outcome == JOBMETER__V1__OUTCOME__OUTCOME_FAILURE);
+	sqlite3_bind_int(s, 5, r->restart ? 1 : 0);
+	sqlite3_bind_int(s, 6, r->oom_killed ? 1 : 0);
+	bind_u64(s, 7, c->processes);
+	sqlite3_bind_double(s, 8, c->cpu_s);
+	sqlite3_bind_double(s, 9, c->mem_gib_s);
+	bind_u64(s, 10, c->peak_rss_bytes);
+	bind_u64(s, 11, c->file_read_bytes);
+	bind_u64(s, 12, c->file_write_bytes);
+	bind_u64(s, 13, c->net_rx_bytes);
+	bind_u64(s, 14, c->net_tx_bytes);
+	sqlite3_bind_double(s, 15, (double)(r->end_unix_ns - r->start_unix_ns) / 1e9);
+	sqlite3_bind_int64(s, 16, r->outcome == JOBMETER__V1__OUTCOME__OUTCOME_SUCCESS ? r->end_unix_ns : 0);
+	bind_u64(s, 17, queries);
+	bind_u64(s, 18, qerrors);
+	sqlite3_bind_double(s, 19, qlat);
+	sqlite3_bind_double(s, 20, qp95);
+	return step_done(s);
+}
+
+static int store_window(struct jm_coll_store *st, sqlite3_int64 batch_id, const char *host,
+			const Jobmeter__V1__JobWindow *w)
+{
+	const Jobmeter__V1__Counters *c = w->counters ? w->counters : &zero_counters;
+	sqlite3_stmt *s = st->q[Q_WINDOW];
+	sqlite3_int64 id;
+	int rc;
+
+	sqlite3_bind_int64(s, 1, batch_id);
+	bind_text(s, 2, host);
+	bind_text(s, 3, w->job);
+	bind_text(s, 4, w->run_id);
+	sqlite3_bind_int64(s, 5, w->start_unix_ns);
+	sqlite3_bind_int64(s, 6, w->end_unix_ns);
+	bind_u64(s, 7, c->processes);
+	sqlite3_bind_double(s, 8, c->cpu_s);
+	bind_u64(s, 9, c->peak_rss_bytes);
+	sqlite3_bind_double(s, 10, c->mem_gib_s);
+	bind_u64(s, 11, c->file_read_bytes);
+	bind_u64(s, 12, c->file_write_bytes);
+	bind_u64(s, 13, c->net_rx_bytes);
+	bind_u64(s, 14, c->net_tx_bytes);
+	if ((rc = step_done(s)) != SQLITE_OK)
+		return rc;
+	id = sqlite3_last_insert_rowid(st->db);
+	if ((rc = store_db_stats(st, "window", id, w->job, w->end_unix_ns, w->n_db, w->db)) != SQLITE_OK ||
+	    (rc = store_outputs(st, "window", id, w->job, w->n_outputs, w->outputs)) != SQLITE_OK)
+		return rc;
+	return host_hour_add(st, w->end_unix_ns, host, 0, 0, 0, 0, 0, c->cpu_s, c->mem_gib_s);
+}
+
+static int store_host_loss(struct jm_coll_store *st, sqlite3_int64 batch_id, const char *host,
+			   const Jobmeter__V1__Batch *b)
+{
+	const Jobmeter__V1__HostUsage *h = b->host;
+	const Jobmeter__V1__LossCounters *l = b->loss;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (h) {
+		s = st->q[Q_HOST];
+		sqlite3_bind_int64(s, 1, batch_id);
+		bind_text(s, 2, host);
+		sqlite3_bind_int64(s, 3, b->window_start_unix_ns);
+		sqlite3_bind_int64(s, 4, b->window_end_unix_ns);
+		sqlite3_bind_int64(s, 5, h->cpu_cores);
+		sqlite3_bind_double(s, 6, h->cpu_busy_s);
+		bind_u64(s, 7, h->mem_total_bytes);
+		bind_u64(s, 8, h->mem_used_bytes);
+		sqlite3_bind_double(s, 9, h->window_s);
+		if ((rc = step_done(s)) != SQLITE_OK)
+			return rc;
+		rc = host_hour_add(st, b->window_end_unix_ns, host, (double)h->cpu_cores * h->window_s,
+				   h->cpu_busy_s, (double)h->mem_total_bytes / GIB * h->window_s,
+				   (double)h->mem_used_bytes / GIB * h->window_s, h->window_s, 0, 0);
+		if (rc != SQLITE_OK)
+			return rc;
+	}
+	if (l) {
+		s = st->q[Q_LOSS];
+		sqlite3_bind_int64(s, 1, batch_id);
+		bind_u64(s, 2, l->ringbuf_drops);
+		bind_u64(s, 3, l->map_full);
+		bind_u64(s, 4, l->payload_drops);
+		bind_u64(s, 5, l->payload_truncated);
+		bind_u64(s, 6, l->parse_errors);
+		bind_u64(s, 7, l->statements_overflow);
+		bind_u64(s, 8, l->jobs_overflow);
+		bind_u64(s, 9, l->spool_dropped_batches);
+		bind_u64(s, 10, l->exits_synthesized);
+		if ((rc = step_done(s)) != SQLITE_OK)
+			return rc;
+	}
+	return SQLITE_OK;
+}
+
+static enum jm_coll_store_rc classify(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_FULL:
+	case SQLITE_IOERR:
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+	case SQLITE_NOMEM:
+	case SQLITE_CANTOPEN:
+	case SQLITE_READONLY:
+		return JM_STORE_RETRY;
+	default:
+		return JM_STORE_ERROR;
+	}
+}
+
+/* The body of the transaction; returns an SQLite code. */
+static int store_locked(struct jm_coll_store *st, const Jobmeter__V1__Batch *b, int64_t received_ns,
+			struct jm_coll_store_result *res, bool *dup)
+{
+	const Jobmeter__V1__AgentIdentity *a = b->agent;
+	sqlite3_stmt *s = st->q[Q_MAX_SEQ];
+	struct sbuf sb = { 0 };
+	sqlite3_int64 batch_id;
+	int rc;
+
+	bind_text(s, 1, a->agent_id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) {
+		uint64_t prev = (uint64_t)sqlite3_column_int64(s, 0);
+
+		if (b->seq > prev + 1)
+			res->seq_gap = b->seq - prev - 1;
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	if (rc != SQLITE_ROW)
+		return rc;
+
+	s = st->q[Q_BATCH];
+	bind_text(s, 1, a->agent_id);
+	bind_text(s, 2, a->boot_id);
+	bind_u64(s, 3, b->seq);
+	bind_text(s, 4, a->host);
+	bind_text(s, 5, a->kernel);
+	bind_text(s, 6, a->version);
+	sqlite3_bind_int64(s, 7, b->window_start_unix_ns);
+	sqlite3_bind_int64(s, 8, b->window_end_unix_ns);
+	sqlite3_bind_int64(s, 9, received_ns);
+	if ((rc = step_done(s)) != SQLITE_OK)
+		return rc;
+	if (sqlite3_changes(st->db) == 0) {
+		*dup = true;
+		res->seq_gap = 0;
+		return SQLITE_OK;
+	}
+	batch_id = sqlite3_last_insert_rowid(st->db);
+	for (size_t i = 0; i < b->n_runs && rc == SQLITE_OK; i++)
+		rc = store_run(st, batch_id, a->host, b->runs[i], &sb);
+	for (size_t i = 0; i < b->n_windows && rc == SQLITE_OK; i++)
+		rc = store_window(st, batch_id, a->host, b->windows[i]);
+	if (rc == SQLITE_OK)
+		rc = store_host_loss(st, batch_id, a->host, b);
+	free(sb.p);
+	return rc;
+}
+
+enum jm_coll_store_rc jm_coll_store_batch(struct jm_coll_store *st, const Jobmeter__V1__Batch *b,
+					  int64_t received_ns, struct jm_coll_store_result *res)
+{
+	bool dup = false;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	pthread_mutex_lock(&st->lock);
+	rc = step_done(st->q[Q_BEGIN]);
+	if (rc == SQLITE_OK)
+		rc = store_locked(st, b, received_ns, res, &dup);
+	if (rc == SQLITE_OK && dup) {
+		rc = step_done(st->q[Q_ROLLBACK]);
+		res->rc = rc == SQLITE_OK ? JM_STORE_DUPLICATE : classify(rc);
+		goto out;
+	}
+	if (rc == SQLITE_OK)
+		rc = step_done(st->q[Q_COMMIT]);
+	if (rc == SQLITE_OK) {
+		res->rc = JM_STORE_STORED;
+		goto out;
+	}
+	res->rc = classify(rc);
+	res->sqlite_code = sqlite3_extended_errcode(st->db);
+	snprintf(res->err, sizeof(res->err), "%s", sqlite3_errmsg(st->db));
+	/* A failed COMMIT (e.g. BUSY) leaves the transaction open; an I/O
+	 * error may already have rolled it back.  Either way: none of it. */
+	if (!sqlite3_get_autocommit(st->db))
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	res->seq_gap = 0;
+out:
+	pthread_mutex_unlock(&st->lock);
+	return res->rc;
+}
+
+int jm_coll_store_healthy(struct jm_coll_store *st)
+{
+	sqlite3_stmt *s = st->q[Q_HEALTH];
+	int rc;
+
+	pthread_mutex_lock(&st->lock);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	pthread_mutex_unlock(&st->lock);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
