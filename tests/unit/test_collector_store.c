@@ -30,6 +30,7 @@ struct mk {
 	Jobmeter__V1__StatementStats st[NRUNS][2], *sts[NRUNS][2];
 	Jobmeter__V1__OutputWrite out[NRUNS], *outs[NRUNS][1];
 	Jobmeter__V1__HostUsage host;
+	uint64_t buckets[NRUNS][5];
 	char run_ids[NRUNS][32];
 };
 
@@ -83,6 +84,13 @@ static void mk_batch(struct mk *m, const char *agent, uint64_t seq)
 		m->db[i].latency_s_sum = 0.3 * (i + 1);
 		m->db[i].latency_p95_s = 0.05 * (i + 1);
 		m->db[i].n_statements = 2;
+		/* Run 1 sends no histogram: merging must treat it as absent. */
+		if (i != 1) {
+			for (int k = 0; k < 5; k++)
+				m->buckets[i][k] = (uint64_t)(k * (i + 1)) + seq;
+			m->db[i].n_latency_buckets = 5;
+			m->db[i].latency_buckets = m->buckets[i];
+		}
 		m->db[i].statements = m->sts[i];
 		m->dbs[i][0] = &m->db[i];
 		m->out[i] = o;
@@ -145,6 +153,29 @@ static double q1(sqlite3 *db, const char *sql)
 		v = sqlite3_column_double(s, 0);
 	sqlite3_finalize(s);
 	return v;
+}
+
+/* Sum of little-endian uint64 number idx over the blobs a query returns. */
+static uint64_t blob_sum(sqlite3 *db, const char *sql, int idx)
+{
+	sqlite3_stmt *s;
+	uint64_t sum = 0;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+		return UINT64_MAX;
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		const uint8_t *p = sqlite3_column_blob(s, 0);
+		int n = sqlite3_column_bytes(s, 0);
+		uint64_t v = 0;
+
+		if (!p || n < (idx + 1) * 8)
+			continue;
+		for (int k = 7; k >= 0; k--)
+			v = (v << 8) | p[idx * 8 + k];
+		sum += v;
+	}
+	sqlite3_finalize(s);
+	return sum;
 }
 
 static int close_enough(double a, double b)
@@ -308,6 +339,17 @@ int main(void)
 	CHECK("host_hour capacity", close_enough(q1(db, "SELECT sum(core_s) FROM host_hour"), 5 * 8 * 60.0));
 	CHECK("host_hour attributed", close_enough(q1(db, "SELECT sum(attr_cpu_s) FROM host_hour"),
 						   q1(db, "SELECT sum(cpu_s) FROM windows")));
+	/* Merged query buckets: bucket 2 of a job-day = sum over its runs. */
+	CHECK("query buckets: 64 x 8 bytes",
+	      q1(db, "SELECT count(*) FROM job_day WHERE query_buckets IS NOT NULL AND"
+		     " length(query_buckets) != 512") == 0);
+	/* job-b's only run before midnight (run 1) sent no histogram. */
+	CHECK("query buckets: NULL when no run sent any",
+	      q1(db, "SELECT count(*) FROM job_day WHERE query_buckets IS NULL") == 1);
+	for (int k = 0; k < 5; k++)
+		CHECK("query buckets: merged sum = raw sum",
+		      blob_sum(db, "SELECT query_buckets FROM job_day", k) ==
+		      blob_sum(db, "SELECT latency_buckets FROM db_stats WHERE owner_kind = 'run'", k));
 	CHECK("histogram counts = runs",
 	      q1(db, "SELECT count(*) FROM job_day WHERE duration_hist IS NULL") == 0);
 	sqlite3_close(db);
@@ -354,6 +396,10 @@ int main(void)
 		CHECK("migration: histograms identical",
 		      q1(db, "SELECT count(*) FROM main.job_day a JOIN o.job_day b USING (day, job)"
 			     " WHERE a.duration_hist = b.duration_hist") ==
+		      q1(db, "SELECT count(*) FROM main.job_day"));
+		CHECK("migration: query histograms identical",
+		      q1(db, "SELECT count(*) FROM main.job_day a JOIN o.job_day b USING (day, job)"
+			     " WHERE a.query_buckets IS b.query_buckets") ==
 		      q1(db, "SELECT count(*) FROM main.job_day"));
 		CHECK("migration: statement_day = ingest's",
 		      same_table(db, "statement_day", "day, job, fingerprint", sd));

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model.h"
 #include "tools/collector/rollup_hist.h"
 #include "tools/collector/schema.h"
 
@@ -68,9 +69,9 @@ static const char *const sql_text[Q_COUNT] = {
 		"INSERT INTO job_day (day, job, runs, successes, failures, restarts, oom_kills,"
 		" processes, cpu_s, mem_gib_s, peak_rss_bytes, file_read_bytes, file_write_bytes,"
 		" net_rx_bytes, net_tx_bytes, duration_s_sum, duration_hist, last_success_ns,"
-		" queries, query_errors, query_latency_s_sum, query_p95_x_queries)"
+		" queries, query_errors, query_latency_s_sum, query_p95_x_queries, query_buckets)"
 		" VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
-		" jm_dhist_one(?15), ?16, ?17, ?18, ?19, ?20)"
+		" jm_dhist_one(?15), ?16, ?17, ?18, ?19, ?20, ?21)"
 		" ON CONFLICT (day, job) DO UPDATE SET runs = runs + 1,"
 		" successes = successes + excluded.successes,"
 		" failures = failures + excluded.failures,"
@@ -90,7 +91,8 @@ static const char *const sql_text[Q_COUNT] = {
 		" queries = queries + excluded.queries,"
 		" query_errors = query_errors + excluded.query_errors,"
 		" query_latency_s_sum = query_latency_s_sum + excluded.query_latency_s_sum,"
-		" query_p95_x_queries = query_p95_x_queries + excluded.query_p95_x_queries",
+		" query_p95_x_queries = query_p95_x_queries + excluded.query_p95_x_queries,"
+		" query_buckets = jm_qhist_merge(query_buckets, excluded.query_buckets)",
 	[Q_STMT_DAY] =
 		"INSERT INTO statement_day (day, job, fingerprint, calls, errors, rows, latency_s_sum)"
 		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
@@ -182,6 +184,80 @@ static void fn_dhist_final(sqlite3_context *ctx)
 	sqlite3_result_blob(ctx, out, (int)n, SQLITE_TRANSIENT);
 }
 
+/* ---- query latency histogram sums (db_stats.latency_buckets format) --- */
+
+#define QHIST_BYTES (JM_HIST_BUCKETS * 8)
+
+/* Add a little-endian uint64 bucket blob (possibly shorter) into sum[];
+ * saturating, like the agent's jm_hist_merge. */
+static void qhist_add(uint64_t sum[JM_HIST_BUCKETS], const uint8_t *p, int len)
+{
+	for (int i = 0; i < JM_HIST_BUCKETS && (i + 1) * 8 <= len; i++) {
+		uint64_t v = 0;
+
+		for (int k = 7; k >= 0; k--)
+			v = (v << 8) | p[i * 8 + k];
+		sum[i] = v > UINT64_MAX - sum[i] ? UINT64_MAX : sum[i] + v;
+	}
+}
+
+static void qhist_result(sqlite3_context *ctx, const uint64_t sum[JM_HIST_BUCKETS])
+{
+	uint8_t out[QHIST_BYTES];
+
+	for (int i = 0; i < JM_HIST_BUCKETS; i++)
+		for (int k = 0; k < 8; k++)
+			out[i * 8 + k] = (uint8_t)(sum[i] >> (8 * k));
+	sqlite3_result_blob(ctx, out, QHIST_BYTES, SQLITE_TRANSIENT);
+}
+
+static void fn_qhist_merge(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	uint64_t sum[JM_HIST_BUCKETS] = { 0 };
+	bool any = false;
+
+	for (int i = 0; i < argc; i++) {
+		if (sqlite3_value_type(argv[i]) != SQLITE_BLOB)
+			continue;
+		qhist_add(sum, sqlite3_value_blob(argv[i]), sqlite3_value_bytes(argv[i]));
+		any = true;
+	}
+	if (any)
+		qhist_result(ctx, sum);
+	else
+		sqlite3_result_null(ctx);
+}
+
+struct qhist_agg {
+	uint64_t sum[JM_HIST_BUCKETS];
+	bool any;
+};
+
+static void fn_qhist_step(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	struct qhist_agg *a = sqlite3_aggregate_context(ctx, sizeof(*a));
+
+	(void)argc;
+	if (!a) {
+		sqlite3_result_error_nomem(ctx);
+		return;
+	}
+	if (sqlite3_value_type(argv[0]) != SQLITE_BLOB)
+		return;
+	qhist_add(a->sum, sqlite3_value_blob(argv[0]), sqlite3_value_bytes(argv[0]));
+	a->any = true;
+}
+
+static void fn_qhist_final(sqlite3_context *ctx)
+{
+	struct qhist_agg *a = sqlite3_aggregate_context(ctx, 0);
+
+	if (a && a->any)
+		qhist_result(ctx, a->sum);
+	else
+		sqlite3_result_null(ctx);
+}
+
 int jm_coll_store_register_functions(void *handle)
 {
 	sqlite3 *db = handle;
@@ -190,7 +266,10 @@ int jm_coll_store_register_functions(void *handle)
 	if (sqlite3_create_function(db, "jm_dhist_one", 1, flags, NULL, fn_dhist_one, NULL, NULL) ||
 	    sqlite3_create_function(db, "jm_dhist_merge", 2, flags, NULL, fn_dhist_merge, NULL, NULL) ||
 	    sqlite3_create_function(db, "jm_dhist_agg", 1, flags, NULL, NULL, fn_dhist_step,
-				    fn_dhist_final))
+				    fn_dhist_final) ||
+	    sqlite3_create_function(db, "jm_qhist_merge", 2, flags, NULL, fn_qhist_merge, NULL, NULL) ||
+	    sqlite3_create_function(db, "jm_qhist_agg", 1, flags, NULL, NULL, fn_qhist_step,
+				    fn_qhist_final))
 		return -1;
 	return 0;
 }
@@ -475,7 +554,7 @@ static int store_db_stats(struct jm_coll_store *st, const char *kind, sqlite3_in
 		const Jobmeter__V1__DbStats *d = db[i];
 		sqlite3_stmt *s = st->q[Q_DB];
 		sqlite3_int64 id;
-		uint8_t blob[8 * 64];
+		uint8_t blob[8 * JM_HIST_BUCKETS];
 
 		bind_text(s, 1, kind);
 		sqlite3_bind_int64(s, 2, owner);
@@ -592,7 +671,9 @@ static int store_run(struct jm_coll_store *st, sqlite3_int64 batch_id, const cha
 	const char *outcome = r->outcome == JOBMETER__V1__OUTCOME__OUTCOME_SUCCESS ? "success"
 			      : r->outcome == JOBMETER__V1__OUTCOME__OUTCOME_FAILURE ? "failure"
 			      : "unknown";
-	uint64_t queries = 0, qerrors = 0;
+	uint64_t queries = 0, qerrors = 0, qb[JM_HIST_BUCKETS] = { 0 };
+	uint8_t qblob[QHIST_BYTES];
+	bool has_buckets = false;
 	double qlat = 0, qp95 = 0;
 	sqlite3_int64 id;
 	int rc;
@@ -632,7 +713,16 @@ static int store_run(struct jm_coll_store *st, sqlite3_int64 batch_id, const cha
 		qerrors += r->db[i]->errors;
 		qlat += r->db[i]->latency_s_sum;
 		qp95 += r->db[i]->latency_p95_s * (double)r->db[i]->queries;
+		for (size_t k = 0; k < r->db[i]->n_latency_buckets && k < JM_HIST_BUCKETS; k++) {
+			uint64_t v = r->db[i]->latency_buckets[k];
+
+			qb[k] = v > UINT64_MAX - qb[k] ? UINT64_MAX : qb[k] + v;
+			has_buckets = true;
+		}
 	}
+	for (int i = 0; i < JM_HIST_BUCKETS; i++)
+		for (int k = 0; k < 8; k++)
+			qblob[i * 8 + k] = (uint8_t)(qb[i] >> (8 * k));
 	s = st->q[Q_JOB_DAY];
 	sqlite3_bind_int64(s, 1, r->end_unix_ns / NS_PER_DAY);
 	bind_text(s, 2, r->job);
@@ -654,6 +744,10 @@ static int store_run(struct jm_coll_store *st, sqlite3_int64 batch_id, const cha
 	bind_u64(s, 18, qerrors);
 	sqlite3_bind_double(s, 19, qlat);
 	sqlite3_bind_double(s, 20, qp95);
+	if (has_buckets)
+		sqlite3_bind_blob(s, 21, qblob, QHIST_BYTES, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(s, 21);
 	return step_done(s);
 }
 

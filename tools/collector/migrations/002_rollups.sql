@@ -7,8 +7,11 @@
 --
 -- Bucketing is by the row's end time in UTC: day = end_ns / 86400e9,
 -- hour = end_ns / 3600e9 (integer division).
--- jm_dhist_agg() is an aggregate the collector registers on its connection
--- (run-duration histogram, encoding in tools/collector/rollup_hist.h).
+-- jm_dhist_agg() and jm_qhist_agg() are aggregates the collector registers on
+-- its connection: the run-duration histogram (encoding in
+-- tools/collector/rollup_hist.h) and the bucket-wise sum of query latency
+-- histograms (JM_HIST_BUCKETS little-endian uint64, as db_stats.latency_buckets;
+-- bucket bounds in agent/histogram.h).
 
 CREATE INDEX IF NOT EXISTS runs_end           ON runs (end_ns);
 CREATE INDEX IF NOT EXISTS windows_end        ON windows (end_ns);
@@ -40,6 +43,7 @@ CREATE TABLE IF NOT EXISTS job_day (
   query_errors        INTEGER NOT NULL,
   query_latency_s_sum REAL    NOT NULL,
   query_p95_x_queries REAL    NOT NULL,          -- sum of latency_p95_s * queries
+  query_buckets       BLOB,                      -- merged latency_buckets, NULL = none sent
   PRIMARY KEY (day, job)
 ) WITHOUT ROWID;
 
@@ -91,10 +95,11 @@ SELECT r.end_ns / 86400000000000, r.job, count(*),
        sum((r.end_ns - r.start_ns) / 1e9), jm_dhist_agg((r.end_ns - r.start_ns) / 1e9),
        coalesce(max(CASE WHEN r.outcome = 'success' THEN r.end_ns END), 0),
        coalesce(sum(d.q), 0), coalesce(sum(d.e), 0),
-       coalesce(sum(d.l), 0.0), coalesce(sum(d.p), 0.0)
+       coalesce(sum(d.l), 0.0), coalesce(sum(d.p), 0.0), jm_qhist_agg(d.hb)
   FROM runs r
   LEFT JOIN (SELECT owner_id, sum(queries) AS q, sum(errors) AS e,
-                    sum(latency_s_sum) AS l, sum(latency_p95_s * queries) AS p
+                    sum(latency_s_sum) AS l, sum(latency_p95_s * queries) AS p,
+                    jm_qhist_agg(latency_buckets) AS hb
                FROM db_stats WHERE owner_kind = 'run' GROUP BY owner_id) d
          ON d.owner_id = r.id
  GROUP BY 1, 2;
