@@ -337,7 +337,8 @@ static void fp_text(struct fp *f, const unsigned char *p, size_t k, bool lower)
 		}
 		size_t ul = utf8_len(p + i, k - i);
 		if (ul == 0) {
-			fp_put(f, "?", 1);
+			/* U+FFFD, not '?': a '?' would read as a literal. */
+			fp_put(f, "\xef\xbf\xbd", 3);
 			i++;
 		} else {
 			fp_put(f, (const char *)p + i, ul);

@@ -18,7 +18,7 @@
  *    at a truncated end becomes `?`);
  *  - comments (-- line, block, and `#` comments, see dialects) are
  *    dropped; each run of whitespace/comments becomes one space, none at the
- *    ends; control bytes count as whitespace and invalid UTF-8 becomes `?`.
+ *    ends; control bytes count as whitespace and invalid UTF-8 becomes U+FFFD.
  * Privacy: no byte of a literal reaches the output.  Whether a backslash
  * escapes a quote depends on server settings the text does not carry, so
  * unless the caller states the mode (JM_SQL_STD_STRINGS /

@@ -656,7 +656,9 @@ static bool parse_greeting(struct jm_mysql_conn *c, const uint8_t *p, size_t n)
 	nul = memchr(p + 1, 0, n - 1);
 	if (!nul)
 		return false;
-	c->mariadb = memmem(p + 1, (size_t)(nul - p - 1), "MariaDB", 7) != NULL;
+	for (const uint8_t *v = p + 1; v + 7 <= nul; v++)     /* "10.11.6-MariaDB-..." */
+		if (memcmp(v, "MariaDB", 7) == 0)
+			c->mariadb = true;
 	off = (size_t)(nul - p) + 1 + 4 + 8 + 1;
 	if (n >= off + 2) {
 		c->server_caps = le16(p + off);
