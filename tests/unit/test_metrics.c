@@ -511,6 +511,9 @@ static void test_http(void)
 
 int main(void)
 {
+	/* Line-buffered: the modules log to stderr into the same file, and a
+	 * block-buffered PASS line could be split by a log line. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	test_empty();
 	test_sequence();
 	test_escaping_and_cap();

@@ -701,6 +701,9 @@ static void test_export(void)
 
 int main(void)
 {
+	/* Line-buffered: the modules log to stderr into the same file, and a
+	 * block-buffered PASS line could be split by a log line. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	test_wire();
 	test_encode();
 	test_export();
