@@ -877,6 +877,46 @@ static void test_tx_gap(void)
 	session_free(&ss);
 }
 
+/* Cursor execute + fetch, COM_CHANGE_USER with an auth switch, a result
+ * set without metadata, an unasked ERR (server hang-up notice). */
+static void test_other_shapes(void)
+{
+	struct session ss = { .n = 0 };
+	struct got g;
+	struct stream *m;
+	uint8_t seq;
+
+	handshake(&ss, C_BASE);
+	p_command(msg(&ss, JM_DIR_TX), 0x16, "SELECT id FROM orders");
+	m = msg(&ss, JM_DIR_RX);
+	seq = p_prepare_ok(m, 1, 4, 1, 0);
+	p_eof(m, p_coldef(m, seq, "id"), S_AUTOCOMMIT);
+	p_stmt_cmd(msg(&ss, JM_DIR_TX), 0x17, 4, false);          /* opens a cursor */
+	m = msg(&ss, JM_DIR_RX);
+	seq = p_raw(m, 1, "\x01", 1);
+	p_eof(m, p_coldef(m, seq, "id"), S_AUTOCOMMIT | 0x0040);
+	p_stmt_cmd(msg(&ss, JM_DIR_TX), 0x1c, 4, false);          /* COM_STMT_FETCH */
+	m = msg(&ss, JM_DIR_RX);
+	p_eof(m, p_bin_row(m, p_bin_row(m, 1, 1), 2), S_AUTOCOMMIT | 0x0080);
+	p_command(msg(&ss, JM_DIR_TX), 0x11, "other\0xxxxxxxxxxxxxxxxxxxx");   /* CHANGE_USER */
+	p_raw(msg(&ss, JM_DIR_RX), 1, "\xfe" "mysql_native_password\0abcdefghijklmnopqrst", 43);
+	p_raw(msg(&ss, JM_DIR_TX), 2, "01234567890123456789", 20);
+	p_ok(msg(&ss, JM_DIR_RX), 3, 0, S_AUTOCOMMIT);
+	p_command(msg(&ss, JM_DIR_TX), 0x03, "SELECT a FROM t");  /* metadata skipped */
+	m = msg(&ss, JM_DIR_RX);
+	seq = p_raw(m, 1, "\x01\x00", 2);
+	p_eof(m, p_text_row(m, p_eof(m, seq, S_AUTOCOMMIT), 0, 0), S_AUTOCOMMIT);
+	p_err(msg(&ss, JM_DIR_RX), 0, 4031, "HY000", "The client was disconnected by the server");
+	check_all_splits("other shapes", &ss, &g);
+	CHECK_INT("other shapes: execute + query reported", g.n, 2);
+	CHECK("cursor execute: done at its EOF, rows unknown (they come by FETCH)",
+	      g.q[0].end == ss.m[6].ts && !g.q[0].has_rows && !g.q[0].error &&
+	      strcmp(g.q[0].sql, "SELECT id FROM orders") == 0);
+	CHECK("after fetch and change user: metadata-less result counted",
+	      g.q[1].rows == 1 && g.q[1].has_rows && g.q[1].start == ss.m[13].ts);
+	session_free(&ss);
+}
+
 static void test_big_packet(void)
 {
 	struct session ss = { .n = 0 };
@@ -1088,6 +1128,7 @@ int main(void)
 	test_midstream_and_attrs();
 	test_gaps();
 	test_tx_gap();
+	test_other_shapes();
 	test_big_packet();
 	test_garbage();
 	test_tls_and_stop();
