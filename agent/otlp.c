@@ -60,6 +60,16 @@
 #endif
 
 #define OX_DEFAULT_TIMEOUT_S 10
+/* The export runs on the agent's main loop, so an unreachable receiver must
+ * not stall it every interval: connecting is bounded more tightly than the
+ * whole request, and after OX_FAILS_BEFORE_BACKOFF failures in a row further
+ * batches are dropped without a request until a backoff (5 s doubling to
+ * 60 s) expires.  Delta points of dropped batches are lost either way: OTLP
+ * export is best effort, the collector path is the durable one. */
+#define OX_CONNECT_TIMEOUT_S    3
+#define OX_FAILS_BEFORE_BACKOFF 3
+#define OX_BACKOFF_MIN_NS       (5 * 1000000000LL)
+#define OX_BACKOFF_MAX_NS       (60 * 1000000000LL)
 #define OX_RESPONSE_MAX      4096     /* response bytes kept (partial success) */
 
 /* Run durations of batch jobs: seconds to a day (same as /metrics). */
@@ -812,7 +822,9 @@ struct jm_otlp {
 	struct curl_slist *headers;
 	char host[256];            /* for log lines: never the full URL (credentials) */
 	int64_t start_ns;          /* start of the cumulative loss counters */
-	bool failing;              /* inside a streak of failures (log once) */
+	unsigned failures;         /* consecutive failed attempts (log the first) */
+	int64_t retry_at;          /* CLOCK_MONOTONIC ns; no attempt before */
+	uint64_t skipped;          /* batches dropped while backing off */
 	char errbuf[CURL_ERROR_SIZE];
 	char resp[OX_RESPONSE_MAX];
 	size_t resp_len;
@@ -827,10 +839,10 @@ static size_t ox_on_body(char *p, size_t sz, size_t nm, void *ud)
 	return n;                  /* the rest is read and dropped */
 }
 
-static int64_t ox_now_ns(void)
+static int64_t ox_clock_ns(clockid_t clk)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
+	clock_gettime(clk, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
@@ -866,7 +878,7 @@ int jm_otlp_open(struct jm_otlp **out, const char *url, unsigned timeout_s)
 		goto out;
 	}
 	snprintf(o->host, sizeof(o->host), "%s", host);
-	o->start_ns = ox_now_ns();
+	o->start_ns = ox_clock_ns(CLOCK_REALTIME);
 	o->curl = curl_easy_init();
 	o->headers = curl_slist_append(NULL, "Content-Type: application/x-protobuf");
 	if (o->headers)
@@ -879,13 +891,14 @@ int jm_otlp_open(struct jm_otlp **out, const char *url, unsigned timeout_s)
 		goto out;
 	}
 	long t = timeout_s ? (long)timeout_s : OX_DEFAULT_TIMEOUT_S;
+	long ct = t < OX_CONNECT_TIMEOUT_S ? t : OX_CONNECT_TIMEOUT_S;
 	CURL *c = o->curl;
 	if (curl_easy_setopt(c, CURLOPT_URL, url) ||
 	    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") ||
 	    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) ||
 	    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) ||
 	    curl_easy_setopt(c, CURLOPT_TIMEOUT, t) ||
-	    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, t) ||
+	    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, ct) ||
 	    curl_easy_setopt(c, CURLOPT_HTTPHEADER, o->headers) ||
 	    curl_easy_setopt(c, CURLOPT_POST, 1L) ||
 	    curl_easy_setopt(c, CURLOPT_USERAGENT, "jobmeter/" JOBMETER_VERSION) ||
@@ -987,6 +1000,10 @@ int jm_otlp_export(struct jm_otlp *o, const struct jm_batch *b)
 
 	if (!o || !b)
 		return -EINVAL;
+	if (o->failures >= OX_FAILS_BEFORE_BACKOFF && ox_clock_ns(CLOCK_MONOTONIC) < o->retry_at) {
+		o->skipped++;
+		return -EAGAIN;
+	}
 	err = ox_encode(b, o->start_ns, &pb, &pb_len);
 	if (err) {
 		snprintf(why, sizeof(why), "cannot encode the batch: %s", strerror(-err));
@@ -1022,12 +1039,25 @@ int jm_otlp_export(struct jm_otlp *o, const struct jm_batch *b)
 out:
 	/* The body must not outlive this call inside the handle. */
 	curl_easy_setopt(o->curl, CURLOPT_POSTFIELDS, NULL);
-	if (err && !o->failing)
+	if (err && !o->failures)
 		jm_warn("otlp: export to %s failed: %s (further failures are not logged "
 			"until it recovers)", o->host, why);
-	else if (!err && o->failing)
-		jm_info("otlp: export to %s recovered", o->host);
-	o->failing = err != 0;
+	else if (!err && o->failures)
+		jm_info("otlp: export to %s recovered after %u failed attempts; %llu batches "
+			"dropped meanwhile", o->host, o->failures, (unsigned long long)o->skipped);
+	if (err) {
+		o->failures++;
+		if (o->failures >= OX_FAILS_BEFORE_BACKOFF) {
+			unsigned k = o->failures - OX_FAILS_BEFORE_BACKOFF;
+			int64_t wait = k < 4 ? OX_BACKOFF_MIN_NS << k : OX_BACKOFF_MAX_NS;
+			if (wait > OX_BACKOFF_MAX_NS)
+				wait = OX_BACKOFF_MAX_NS;
+			o->retry_at = ox_clock_ns(CLOCK_MONOTONIC) + wait;
+		}
+	} else {
+		o->failures = 0;
+		o->skipped = 0;
+	}
 	free(gz);
 	free(pb);
 	return err;

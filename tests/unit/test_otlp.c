@@ -3,6 +3,7 @@
  * of the fields against the official OTLP numbers by hand; POST to an
  * in-process HTTP receiver (gzip, headers, error statuses, timeout). */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <math.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -691,10 +692,15 @@ static void test_export(void)
 	jm_otlp_close(o);
 	MHD_stop_daemon(d);
 
-	/* Nobody listening. */
+	/* Nobody listening: three attempts, then batches are dropped without
+	 * an attempt while backing off, so the agent's loop is not stalled. */
 	o = NULL;
 	if (jm_otlp_open(&o, url, 2) == 0) {
-		CHECK("export: connection refused is an error", jm_otlp_export(o, &f.b) != 0);
+		int e1 = jm_otlp_export(o, &f.b), e2 = jm_otlp_export(o, &f.b);
+		int e3 = jm_otlp_export(o, &f.b), e4 = jm_otlp_export(o, &f.b);
+		CHECK("export: connection refused is an error", e1 != 0 && e1 != -EAGAIN);
+		CHECK("export: attempts until the third failure", e2 != -EAGAIN && e3 != -EAGAIN && e2 && e3);
+		CHECK_INT("export: then backs off without a request", e4, -EAGAIN);
 		jm_otlp_close(o);
 	}
 }
