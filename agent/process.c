@@ -164,8 +164,8 @@ static bool attribute(struct jm_tracker *t, const char *env, size_t env_len,
 			snprintf(a->job, sizeof(a->job), "pod/%s", ids.pod_uid);
 			a->k8s_names.restarts = -1;
 		}
-		/* A container restart is a new run of the same job. */
-		snprintf(a->run_id, sizeof(a->run_id), "%.36s-%.12s", ids.pod_uid, ids.container_id);
+		/* A container restart is a new run of the same job (a
+		 * restart when the previous one failed): run ids are generated. */
 		a->k8s = true;
 		a->source = "kubernetes";
 		return true;

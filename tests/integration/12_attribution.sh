@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Attribution by config rules, systemd units and Kubernetes pods, end to end
+# through the real agent.  The cgroups are real (cgroup v2 under
+# /sys/fs/cgroup/unified on this hybrid host) with the exact path shapes
+# kubelet and systemd create; the kubelet log root is a fake tree.
+source "$(dirname "$0")/../lib.sh"
+BURN=$HELPERS/jm_burn
+U=$UNIQ
+CG2=$(awk '$3=="cgroup2"{print $2; exit}' /proc/self/mounts)
+[ -n "$CG2" ] || { fail cgroup2 "no cgroup2 mount"; exit 1; }
+UID_=3f2a9c1e-8b7d-4e6f-a5c4-1b2d3e4f5a6b
+CID=$(printf 'c%.0s' {1..8}; head -c 28 /dev/urandom | od -An -tx1 | tr -d ' \n' | head -c 56)
+POD=nightly-sales-29512345-x7k2p
+NS=etl
+SVC=etl-sales-$U.service
+created=()
+mkcg() { mkdir -p "$CG2$1" && created+=("$CG2$1"); }
+cleanup_cg() {
+  for ((i=${#created[@]}-1; i>=0; i--)); do
+    d=${created[$i]}
+    [ -f "$d/cgroup.procs" ] && while read -r p; do echo "$p" > "$CG2/cgroup.procs" 2>/dev/null; done < "$d/cgroup.procs"
+    rmdir "$d" 2>/dev/null
+  done
+}
+trap 'cleanup_cg; cleanup' EXIT
+
+# fake kubelet log root
+LR=$T/varlog
+mkdir -p "$LR/pods/${NS}_${POD}_${UID_}/main" "$LR/containers"
+touch "$LR/pods/${NS}_${POD}_${UID_}/main/0.log" "$LR/pods/${NS}_${POD}_${UID_}/main/1.log"
+ln -s "$LR/pods/${NS}_${POD}_${UID_}/main/1.log" "$LR/containers/${POD}_${NS}_main-${CID}.log"
+KPATH=/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${UID_//-/_}.slice/cri-containerd-$CID.scope
+mkcg /kubepods.slice; mkcg /kubepods.slice/kubepods-burstable.slice
+mkcg /kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${UID_//-/_}.slice
+mkcg "$KPATH"
+mkcg /system.slice; mkcg "/system.slice/$SVC"
+
+cat > "$T/agent.yaml" <<YAML
+jobs:
+  - name: rule-argv-$U
+    match:
+      comm: jm_burn
+      argv: "cpu 0\\\\.7$"
+systemd:
+  - unit: "etl-sales-$U.*"
+kubernetes:
+  log_root: $LR
+YAML
+start_agent "$T/agent.yaml" --interval 1 || { fail agent-start "agent not ready"; exit 1; }
+
+# rule: comm + argv regex, no env var
+$BURN cpu 0.7
+wait_run "rule-argv-$U" || fail rule-run "no run"
+check_eq "rule: source" "$(run_field rule-argv-$U source)" rule
+check_within "rule: cpu" "$(run_field rule-argv-$U cpu_s)" 0.7 5
+$BURN cpu 0.3        # same comm, argv does not match: not a job
+sleep 0.5
+check_eq "rule: non-matching argv is not attributed" \
+  "$(jq -c "select(.type==\"run\" and .job==\"rule-argv-$U\")" "$T/out.jsonl" | wc -l)" 1
+
+# systemd: a unit that fails twice then succeeds (restarts of the unit)
+for code in 1 1 0; do
+  sh -c "echo \$\$ > '$CG2/system.slice/$SVC/cgroup.procs'; exec $BURN exit $code"
+done
+wait_run "etl-sales-$U" 3 || fail systemd-run "fewer than 3 runs of etl-sales-$U"
+check_eq "systemd: job named after the unit" "$(run_field etl-sales-$U job)" "etl-sales-$U"
+check_eq "systemd: source" "$(run_field etl-sales-$U source)" systemd
+check_eq "systemd: restarts of the unit" \
+  "$(jq -rs --arg j "etl-sales-$U" '[.[] | select(.type=="run" and .job==$j) | .restart] | map(tostring) | join(",")' "$T/out.jsonl")" \
+  "false,true,true"
+check_eq "systemd: unit label" \
+  "$(jq -rs --arg j "etl-sales-$U" '[.[] | select(.type=="run" and .job==$j)][0].labels["systemd.unit"]' "$T/out.jsonl")" "$SVC"
+
+# kubernetes: a CronJob pod's container, fails then (restart) succeeds
+sh -c "echo \$\$ > '$CG2$KPATH/cgroup.procs'; exec $BURN exit 2"
+sh -c "echo \$\$ > '$CG2$KPATH/cgroup.procs'; exec $BURN cpu 0.2"
+wait_run "$NS/nightly-sales" 2 || fail k8s-run "no runs of $NS/nightly-sales"
+check_eq "k8s: job from the CronJob name" "$(run_field "$NS/nightly-sales" job)" "$NS/nightly-sales"
+check_eq "k8s: source" "$(run_field "$NS/nightly-sales" source)" kubernetes
+check_eq "k8s: namespace label" \
+  "$(jq -rs --arg j "$NS/nightly-sales" '[.[] | select(.type=="run" and .job==$j)][0].labels["k8s.namespace"]' "$T/out.jsonl")" "$NS"
+check_eq "k8s: pod label" \
+  "$(jq -rs --arg j "$NS/nightly-sales" '[.[] | select(.type=="run" and .job==$j)][0].labels["k8s.pod"]' "$T/out.jsonl")" "$POD"
+check_eq "k8s: container label" \
+  "$(jq -rs --arg j "$NS/nightly-sales" '[.[] | select(.type=="run" and .job==$j)][0].labels["k8s.container"]' "$T/out.jsonl")" main
+check_eq "k8s: restart after a failed run" "$(run_field "$NS/nightly-sales" restart 1)" true
+stop_agent

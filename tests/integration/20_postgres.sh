@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Issue 3 acceptance, PostgreSQL 15: exact query counts against pgbench,
+# latency against pgbench's own average, errors with SQLSTATE, rows from
+# CommandComplete, COPY, redaction, table and file freshness, concurrent
+# attribution and garbage robustness.  The server is real and local.
+source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/../services.sh"
+pg_start || { fail pg-start "PostgreSQL 15 did not start"; exit 1; }
+U=$UNIQ
+TBL=jm_sales_${U//-/_}
+mkdir -p "$T/curated"
+cat > "$T/agent.yaml" <<YAML
+jobs:
+  - name: fresh-$U
+    outputs:
+      - table: public.$TBL
+  - name: freshfail-$U
+    outputs:
+      - table: public.$TBL
+  - name: file-$U
+    outputs:
+      - file: "$T/curated/*.parquet"
+YAML
+pg_sql -c "create table $TBL (id int primary key, email text)" || fail setup "create table"
+pgbench -h 127.0.0.1 -U $JM_PG_USER -i -q -s 1 $JM_PG_DB >/dev/null 2>&1 || fail setup "pgbench -i"
+start_agent "$T/agent.yaml" --interval 1 || { fail agent-start "agent not ready"; exit 1; }
+
+bench() {   # bench NAME MODE TX -> pgbench output in $T/NAME.out
+  JOBMETER_JOB=$1-$U pgbench -h 127.0.0.1 -U $JM_PG_USER -n -S -M "$2" -t "$3" -c 1 $JM_PG_DB \
+    > "$T/$1.out" 2>&1
+}
+for mode in simple extended prepared; do
+  bench "pgb-$mode-5000" $mode 5000
+  bench "pgb-$mode-1000" $mode 1000
+done
+# 3. psql over the Unix socket: 100 statements, 7 failing.
+{
+  for i in $(seq 1 93); do echo "select $i as n;"; done
+  for i in $(seq 1 7); do echo "select * from missing_table_$i;"; done
+} > "$T/script.sql"
+JOBMETER_JOB=psql-$U su postgres -c "psql -X -q -d $JM_PG_DB -f $T/script.sql" >/dev/null 2>&1
+# 4. rows: generate_series and COPY FROM STDIN.
+JOBMETER_JOB=rows-$U pg_sql -c "select generate_series(1,12345)" >/dev/null
+seq 1 10000 | awk '{print $1 "\tuser" $1}' > "$T/copy.tsv"
+pg_sql -c "create table ${TBL}_copy (id int, name text)"
+JOBMETER_JOB=copy-$U pg_sql -c "\\copy ${TBL}_copy from '$T/copy.tsv'"
+# 6. redaction
+JOBMETER_JOB=redact-$U pg_sql -c "select 'alice@example.com' as e, 424242 as n" >/dev/null
+JOBMETER_JOB=redact-$U pg_sql -c "select * from $TBL where email = 'alice@example.com' or id = 424242" >/dev/null
+# 7. freshness: a committed INSERT moves last_write, a failing one does not.
+JOBMETER_JOB=fresh-$U pg_sql -c "insert into $TBL values (1, 'x')"
+commit_ns=$(date +%s%N)
+JOBMETER_JOB=freshfail-$U pg_sql -c "insert into $TBL values (1, 'dup')" 2>/dev/null
+JOBMETER_JOB=file-$U sh -c "head -c 1000 /dev/urandom > '$T/curated/.tmp-part' && mv '$T/curated/.tmp-part' '$T/curated/part-1.parquet'"
+file_ns=$(date +%s%N)
+# 8. two concurrent jobs on the same server.
+JOBMETER_JOB=concA-$U pgbench -h 127.0.0.1 -U $JM_PG_USER -n -S -t 3000 -c 1 $JM_PG_DB >/dev/null 2>&1 &
+JOBMETER_JOB=concB-$U pgbench -h 127.0.0.1 -U $JM_PG_USER -n -S -t 2000 -c 1 $JM_PG_DB >/dev/null 2>&1 &
+wait %1 %2 2>/dev/null; wait
+# 9. garbage on the PostgreSQL port: truncated, oversized and random bytes.
+JOBMETER_JOB=garbage-$U bash -c '
+  exec 3<>/dev/tcp/127.0.0.1/5432
+  printf "\x00\x00\x00\x08\x04\xd2\x16\x2f" >&3          # SSLRequest
+  head -c 1 <&3 >/dev/null
+  printf "\xff\xff\xff\xffQQQQ" >&3                       # absurd length
+  head -c 70000 /dev/urandom >&3
+  exec 3>&-' 2>/dev/null
+JOBMETER_JOB=after-garbage-$U pg_sql -c "select 1" >/dev/null
+
+for j in pgb-simple-5000 pgb-simple-1000 pgb-extended-5000 pgb-extended-1000 \
+         pgb-prepared-5000 pgb-prepared-1000 psql rows copy redact fresh freshfail \
+         file concA concB garbage after-garbage; do
+  wait_run "$j-$U" || fail "run-$j" "no run line"
+done
+wait_run "redact-$U" 2
+
+for mode in simple extended prepared; do
+  q5=$(db_field pgb-$mode-5000-$U postgresql queries)
+  q1=$(db_field pgb-$mode-1000-$U postgresql queries)
+  check_eq "pgbench -M $mode: 4000 more queries for 4000 more transactions" "$((q5 - q1))" 4000
+  check_eq "pgbench -M $mode: setup statements identical" "$((q5 - 5000))" "$((q1 - 1000))"
+  sel=$(stmt_field pgb-$mode-5000-$U 'pgbench_accounts' calls)
+  check_eq "pgbench -M $mode: the SELECT counted 5000 times" "$sel" 5000
+  check_eq "pgbench -M $mode: errors" "$(db_field pgb-$mode-5000-$U postgresql errors)" 0
+done
+ours=$(jq -rs --arg j "pgb-simple-5000-$U" '[.[] | select(.type=="run" and .job==$j) | .db[].statements[] | select(.fingerprint|test("pgbench_accounts"))][0] | .latency_s_sum / .calls * 1000' "$T/out.jsonl")
+theirs=$(awk '/latency average/ {print $4}' "$T/pgb-simple-5000.out")
+check_within "pgbench: mean latency vs pgbench's latency average (ms)" "$ours" "$theirs" 20
+
+check_eq "psql: 100 queries" "$(db_field psql-$U postgresql queries)" 100
+check_eq "psql: 7 errors" "$(db_field psql-$U postgresql errors)" 7
+check_eq "psql: endpoint is the Unix socket" \
+  "$(jq -rs --arg j "psql-$U" '[.[] | select(.type=="run" and .job==$j)][0].db[0].endpoint' "$T/out.jsonl")" \
+  /var/run/postgresql/.s.PGSQL.5432
+check_eq "psql: failing fingerprint carries SQLSTATE 42P01" \
+  "$(jq -rs --arg j "psql-$U" '[.[] | select(.type=="run" and .job==$j) | .db[].statements[] | select(.errors > 0) | .last_error] | unique | join(",")' "$T/out.jsonl")" 42P01
+check_eq "rows: generate_series(1,12345)" "$(db_field rows-$U postgresql rows)" 12345
+check_eq "rows: COPY FROM STDIN 10000" "$(stmt_field copy-$U '^copy' rows)" 10000
+
+if grep -q -e 'alice@example.com' -e '424242' "$T/out.jsonl" "$T/agent.log"; then
+  fail "redaction: literals never leave the agent" "found a literal in the output"
+else
+  pass "redaction: literals never leave the agent"
+fi
+check_eq "redaction: queries still counted" "$(db_field redact-$U postgresql queries 1)" 1
+
+lw=$(jq -rs --arg j "fresh-$U" '[.[] | select(.type=="run" and .job==$j)][0].outputs[0].last_write' "$T/out.jsonl")
+lw_ns=$(date -d "$lw" +%s%N 2>/dev/null || echo 0)
+check_within "freshness: table last_write within 1 s of the commit" \
+  "$(( (lw_ns - commit_ns) / 1000000 + 10000 ))" 10000 10
+check_eq "freshness: a failed INSERT leaves no write" \
+  "$(jq -rs --arg j "freshfail-$U" '[.[] | select(.type=="run" and .job==$j)][0].outputs | length' "$T/out.jsonl")" 0
+check_eq "freshness: failed INSERT is an error" "$(db_field freshfail-$U postgresql errors)" 1
+lw=$(jq -rs --arg j "file-$U" '[.[] | select(.type=="run" and .job==$j)][0].outputs[0].last_write' "$T/out.jsonl")
+lw_ns=$(date -d "$lw" +%s%N 2>/dev/null || echo 0)
+check_within "freshness: file renamed into place, last_write within 1 s" \
+  "$(( (lw_ns - file_ns) / 1000000 + 10000 ))" 10000 10
+check_eq "freshness: file output named by its glob" \
+  "$(jq -rs --arg j "file-$U" '[.[] | select(.type=="run" and .job==$j)][0].outputs[0].name' "$T/out.jsonl")" "$T/curated/*.parquet"
+
+a=$(stmt_field concA-$U pgbench_accounts calls); b=$(stmt_field concB-$U pgbench_accounts calls)
+check_eq "concurrent: job A's SELECTs" "$a" 3000
+check_eq "concurrent: job B's SELECTs" "$b" 2000
+
+kill -0 "$AGENT_PID" && pass "garbage: agent keeps running" || fail "garbage: agent keeps running" "agent died"
+check_eq "garbage: a query after garbage still counted" "$(db_field after-garbage-$U postgresql queries)" 1
+stop_agent
+pe=$(jq -rs '[.[] | select(.type=="loss") | .total.parse_errors] | max // 0' "$T/out.jsonl")
+if [ "$pe" -gt 0 ]; then pass "garbage: parse errors counted ($pe)"; else fail "garbage: parse errors counted" "parse_errors=$pe"; fi
+pg_sql -c "drop table if exists $TBL; drop table if exists ${TBL}_copy" >/dev/null
