@@ -9,6 +9,7 @@
 #   BUILD     build directory holding bin/ (default: build)
 #   UNITDIR   systemd system unit directory (default /lib/systemd/system)
 #   DOCDIR    documentation directory (default $PREFIX/share/doc/jobmeter)
+#   REQUIRE_ALL=1  fail unless the collector and report are built too
 #
 # Existing configuration is never overwritten: a changed example is installed
 # next to it as *.dist and the difference is reported.  With an empty DESTDIR
@@ -34,13 +35,29 @@ case $PREFIX in
   *) die "PREFIX must be an absolute path (got '$PREFIX')" ;;
 esac
 
-# ---- check every input first, so a failed install leaves nothing half-done
+# ---- check every input first, so a failed install leaves nothing half-done.
+# The agent is the product; the collector and report are built only when
+# their sources exist (see the Makefile), so they are installed when present
+# (REQUIRE_ALL=1, as scripts/mkdeb.sh sets, makes them mandatory too).
+[ -x "$BUILD/bin/jobmeter-agent" ] || die "$BUILD/bin/jobmeter-agent is missing: run 'make' first"
+present=()
 for b in "${BINS[@]}"; do
-  [ -x "$BUILD/bin/$b" ] || die "$BUILD/bin/$b is missing: run 'make' first"
+  if [ -x "$BUILD/bin/$b" ]; then
+    present+=("$b")
+  elif [ "${REQUIRE_ALL:-0}" = 1 ]; then
+    die "$BUILD/bin/$b is missing: run 'make' first"
+  else
+    say "warning: $BUILD/bin/$b not built; not installing it"
+  fi
 done
+BINS=("${present[@]}")
+units=()
 for u in "${UNITS[@]}"; do
   [ -f "$ROOT/deploy/systemd/$u" ] || die "deploy/systemd/$u is missing"
+  # A unit is useless without its binary.
+  [ -x "$BUILD/bin/${u%.service}" ] && units+=("$u")
 done
+UNITS=("${units[@]}")
 [ -f "$ROOT/deploy/config/agent.yaml" ] ||
   die "deploy/config/agent.yaml is missing: the example agent configuration must exist before installing"
 

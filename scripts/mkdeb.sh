@@ -51,8 +51,8 @@ OUT=$BUILD/${PKG}_${VERSION}_${ARCH}.deb
 rm -rf "$WORK"
 mkdir -p "$STAGE/DEBIAN"
 
-# ---- files (install.sh checks binaries and deploy/config/agent.yaml exist)
-DESTDIR=$STAGE PREFIX=/usr BUILD=$BUILD "$ROOT/scripts/install.sh" >/dev/null
+# ---- files (install.sh checks all binaries and deploy/config/agent.yaml exist)
+REQUIRE_ALL=1 DESTDIR=$STAGE PREFIX=/usr BUILD=$BUILD "$ROOT/scripts/install.sh" >/dev/null
 for b in "$STAGE"/usr/bin/*; do
   strip --strip-unneeded --remove-section=.comment --remove-section=.note "$b"
 done

@@ -225,7 +225,10 @@ if [ "$EXE" -ge 1 ]; then pass "unprivileged agent attributes a root-owned runni
 else fail "unprivileged agent attributes a root-owned running job by its exe" "no run line in out-full.jsonl"; fi
 FULL_SEEN="$PRE $EXE $POST"
 
-# 2. under strace: what the agent does must fit the unit's sandbox.
+# 2. Both services under strace, as they run in production: the
+#    unprivileged agent ships batches (to "localhost", so name resolution is
+#    exercised) to the collector, which holds no capability at all, and
+#    serves /healthz and /metrics.  Everything they do must fit their units.
 expand_filter() {   # allowed syscalls of a unit's SystemCallFilter= lines, one per line
   local unit=$1
   systemd-analyze syscall-filter 2>/dev/null | awk -v unit="$unit" '
@@ -254,35 +257,81 @@ if grep -qx bpf "$T/allowed.txt" && grep -qx read "$T/allowed.txt" && ! grep -qx
 else
   fail "agent unit: SystemCallFilter expands" "unexpected set in $T/allowed.txt"
 fi
-if command -v strace >/dev/null; then
-  as_agent strace "${CAPS[@]}" -- strace -f -qq -o "$RUN/strace.out" \
-    "$BIN" "${AGENT_ARGS[@]}" --duration 3 --ready-file "$RUN/ready-strace" --jsonl "$RUN/out2.jsonl"
-  rc=$?
-  check_eq "agent under strace: exit status" "$rc" 0
-  # Every system call the agent made must be allowed by the filter.
-  sed -nE 's/^[0-9]+ +([a-z0-9_]+)\(.*/\1/p' "$RUN/strace.out" | sort -u >"$T/used.txt"
-  denied=$(comm -23 "$T/used.txt" "$T/allowed.txt" | tr '\n' ' ')
-  if [ -s "$T/used.txt" ] && [ -z "$denied" ]; then
-    pass "agent's $(wc -l <"$T/used.txt") system calls are all allowed by SystemCallFilter="
+# sandbox_checks NAME UNIT STRACE_FILE WRITABLE_REGEX
+sandbox_checks() {
+  local name=$1 unit=$2 tr=$3 wre=$4 denied fams allowed_fams bad_fams devs homes writes f
+  expand_filter "$unit" | sort -u >"$T/$name-allowed.txt"
+  sed -nE 's/^[0-9]+ +([a-z0-9_]+)\(.*/\1/p' "$tr" | sort -u >"$T/$name-used.txt"
+  denied=$(comm -23 "$T/$name-used.txt" "$T/$name-allowed.txt" | tr '\n' ' ')
+  if [ -s "$T/$name-used.txt" ] && [ -z "$denied" ]; then
+    pass "$name: its $(wc -l <"$T/$name-used.txt") system calls are all allowed by SystemCallFilter="
   else
-    fail "agent's system calls vs SystemCallFilter=" "not allowed: [$denied]"
+    fail "$name: system calls vs SystemCallFilter=" "not allowed: [$denied]"
   fi
-  fams=$(grep -oE '(socket|socketpair)\((AF|PF)_[A-Z0-9]+' "$RUN/strace.out" | sed -E 's/.*\((AF|PF)_/AF_/' | sort -u | tr '\n' ' ')
-  allowed_fams=" $(unit_val "$AGENT_UNIT" RestrictAddressFamilies) "
+  fams=$(grep -oE '(socket|socketpair)\((AF|PF)_[A-Z0-9]+' "$tr" | sed -E 's/.*\((AF|PF)_/AF_/' | sort -u | tr '\n' ' ')
+  allowed_fams=" $(unit_val "$unit" RestrictAddressFamilies) "
   bad_fams=
   for f in $fams; do [[ $allowed_fams == *" $f "* ]] || bad_fams+="$f "; done
-  check_eq "agent's socket families (${fams:-none}) within RestrictAddressFamilies=" "$bad_fams" ""
-  # Paths the sandbox hides or makes read-only.
-  devs=$(grep -oE 'open(at)?\([^"]*"/dev/[^"]*"' "$RUN/strace.out" | sed -E 's/.*"(.*)"/\1/' |
+  check_eq "$name: socket families (${fams:-none}) within RestrictAddressFamilies=" "$bad_fams" ""
+  devs=$(grep -oE 'open(at)?\([^"]*"/dev/[^"]*"' "$tr" | sed -E 's/.*"(.*)"/\1/' |
          grep -vxE '/dev/(null|zero|full|random|urandom|tty|pts/.*|ptmx|shm/.*)' | sort -u | tr '\n' ' ')
-  check_eq "agent opens no device PrivateDevices= hides" "$devs" ""
-  homes=$(grep -oE 'open(at)?\([^"]*"(/home|/root|/run/user)/[^"]*"' "$RUN/strace.out" | sort -u | tr '\n' ' ')
-  check_eq "agent opens nothing ProtectHome= hides" "$homes" ""
-  writes=$(grep -E 'open(at)?\(.*O_(WRONLY|RDWR|CREAT)' "$RUN/strace.out" | grep -v ' = -1 ' |
-           grep -oE '"[^"]*"' | tr -d '"' | grep -vE "^($RUN/|/dev/(null|tty|pts/))" | sort -u | tr '\n' ' ')
-  check_eq "agent writes only its state dir and outputs (ProtectSystem=strict)" "$writes" ""
+  check_eq "$name: opens no device PrivateDevices= hides" "$devs" ""
+  homes=$(grep -oE 'open(at)?\([^"]*"(/home|/root|/run/user)/[^"]*"' "$tr" | sort -u | tr '\n' ' ')
+  check_eq "$name: opens nothing ProtectHome= hides" "$homes" ""
+  # Successful writes, creations, renames and removals, with directory fds
+  # resolved (strace -y prints "3</dir>"): all must be inside the writable dir.
+  writes=$(grep -E '^[0-9]+ +((open|openat)\(.*O_(WRONLY|RDWR|CREAT)|(mkdir|mkdirat|rename|renameat|renameat2|unlink|unlinkat|link|linkat|symlink|symlinkat|creat|truncate)\()' "$tr" |
+           grep -v ' = -1 ' |
+           sed -nE 's/^[0-9]+ +[a-z0-9]+\([0-9]+<([^>]*)>, "([^"]*)".*/\1\/\2/p; t; s/^[0-9]+ +[a-z0-9]+\((AT_FDCWD(<[^>]*>)?, )?"([^"]*)".*/\3/p' |
+           grep -vE "^($wre|/dev/null)" | sort -u | tr '\n' ' ')
+  check_eq "$name: writes only its own directory (ProtectSystem=strict)" "$writes" ""
+}
+CBIN=$DEST/usr/bin/jobmeter-collector
+if ! command -v strace >/dev/null; then
+  fail "services under strace" "strace is not installed"
+elif [ ! -x "$CBIN" ]; then
+  fail "services under strace" "no collector binary"
 else
-  fail "agent under strace" "strace is not installed"
+  mkdir -p "$RUN/coll"; printf '%s\n' "tok-$UNIQ" >"$RUN/coll/token"
+  chown -R "$TUID:$TUID" "$RUN/coll"; chmod 0600 "$RUN/coll/token"
+  cport=$((20000 + RANDOM % 20000)); mport=$((cport + 1))
+  as_agent coll -- strace -ff -qq -y -o "$RUN/c-strace" "$CBIN" --listen "127.0.0.1:$cport" \
+    --db "$RUN/coll/jobmeter.db" --token-file "$RUN/coll/token" &
+  cpid=$!; _bg_pids+=("$cpid")
+  for _ in $(seq 1 100); do
+    curl -fs -m 2 "http://127.0.0.1:$cport/healthz" >/dev/null 2>&1 && break
+    sleep 0.05
+  done
+  printf 'interval: 1\nmetrics_listen: 127.0.0.1:%s\ncollector:\n  url: http://localhost:%s/v1/batches\n  token_file: %s\n  spool_dir: %s\n' \
+    "$mport" "$cport" "$RUN/coll/token" "$RUN/state/spool" >"$T/agent-ship.yaml"
+  chmod 0644 "$T/agent-ship.yaml"
+  as_agent strace "${CAPS[@]}" -- strace -ff -qq -y -o "$RUN/a-strace" "$BIN" --config "$T/agent-ship.yaml" \
+    --state-dir "$RUN/state" --duration 4 --ready-file "$RUN/ready-strace" &
+  apid=$!; _bg_pids+=("$apid")
+  for _ in $(seq 1 300); do [ -f "$RUN/ready-strace" ] && break; kill -0 "$apid" 2>/dev/null || break; sleep 0.05; done
+  h=$(curl -s -m 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$mport/healthz")
+  m=$(curl -s -m 2 "http://127.0.0.1:$mport/metrics" | grep -c '^jobmeter_')
+  wait "$apid"; rc=$?
+  check_eq "agent under strace: exit status" "$rc" 0
+  check_eq "agent's /healthz answers" "$h" 200
+  if [ "$m" -gt 0 ]; then pass "agent's /metrics serves $m jobmeter_ samples"; else fail "agent's /metrics" "no jobmeter_ samples"; fi
+  # Stop exactly our collector (its argv starts with its path and our port).
+  kill -TERM $(pgrep -f -- "^$CBIN --listen 127.0.0.1:$cport ") 2>/dev/null
+  wait "$cpid"
+  aid=$(cat "$RUN/state/agent-id" 2>/dev/null)
+  nb=$(sqlite3 "$RUN/coll/jobmeter.db" "SELECT count(*) FROM batches WHERE agent_id = '$aid'" 2>/dev/null)
+  if [ -n "$aid" ] && [ "${nb:-0}" -ge 1 ]; then
+    pass "collector (no capabilities) stored $nb batch(es) of the unprivileged agent"
+  else
+    fail "collector stored the agent's batches" "agent-id [$aid], batches [$nb]: $(tail -n 3 "$T/agent-strace.log" | tr '\n' ' ')"
+  fi
+  # One file per thread (-ff: no interleaved "unfinished" lines); merge them
+  # with the thread id in front, as strace -f would print it.
+  for x in a c; do
+    for f in "$RUN/$x-strace".[0-9]*; do sed "s/^/${f##*.} /" "$f"; done >"$RUN/$x-merged.trace"
+  done
+  sandbox_checks agent "$AGENT_UNIT" "$RUN/a-merged.trace" "$RUN/"
+  sandbox_checks collector "$COLL_UNIT" "$RUN/c-merged.trace" "$RUN/coll/"
 fi
 
 # 3. each capability is needed: without it the agent fails and names it
