@@ -57,6 +57,28 @@ for b in "$STAGE"/usr/bin/*; do
   strip --strip-unneeded --remove-section=.comment --remove-section=.note "$b"
 done
 
+# Manual pages generated from each binary's --help, so they cannot drift
+# from the program: daemons in section 8, the report tool in section 1.
+man_page() {   # man_page BINARY SECTION SUMMARY
+  local b=$1 sec=$2 summary=$3 dir=$STAGE/usr/share/man/man$2 help
+  help=$("$STAGE/usr/bin/$b" --help 2>&1) || die "$b --help failed"
+  mkdir -p "$dir"
+  {
+    printf '.TH %s %s "%s" "jobmeter %s" "jobmeter"\n' "$(echo "$b" | tr a-z A-Z)" "$sec" \
+      "$(git -C "$ROOT" log -1 --format=%cd --date=short 2>/dev/null || date +%F)" "$VERSION"
+    printf '.SH NAME\n%s \\- %s\n' "$b" "$summary"
+    printf '.SH DESCRIPTION\nThe text below is the output of\n.B %s \\-\\-help\n.PP\n.nf\n' "$b"
+    # Escape backslashes, and lines that would read as requests.
+    printf '%s\n' "$help" | sed -e 's/\\/\\e/g' -e "s/^\([.']\)/\\\\\&\1/"
+    printf '.fi\n.SH FILES\n/etc/jobmeter/agent.yaml, /etc/jobmeter/token, /var/lib/jobmeter, /var/lib/jobmeter-collector\n'
+    printf '.SH SEE ALSO\n/usr/share/doc/jobmeter/README.deploy.md\n'
+  } | gzip -9n >"$dir/$b.$sec.gz"
+  chmod 0644 "$dir/$b.$sec.gz"
+}
+man_page jobmeter-agent 8 "measure ETL jobs from kernel tracepoints"
+man_page jobmeter-collector 8 "store jobmeter agents' batches in SQLite"
+man_page jobmeter-report 1 "report per-job cost and SLIs from the collector database"
+
 DOC=$STAGE/usr/share/doc/$PKG
 mkdir -p "$DOC"
 # Debian changelog of a native package: one entry for this build, dated by

@@ -49,7 +49,7 @@ fi
 version=$(dpkg-deb -f "$deb" Version)
 depends=$(dpkg-deb -f "$deb" Depends)
 # Depends comes from the binaries' real libraries, not a hand-written list.
-for lib in libc6 libbpf libelf libcurl libsqlite3 adduser; do
+for lib in libc6 libbpf libcurl libsqlite3 libmicrohttpd adduser; do
   [[ $depends == *"$lib"* ]] || fail "deb: Depends has $lib" "Depends: $depends"
 done
 [[ $depends == *libbpf* && $depends == *libc6* ]] && pass "deb: Depends from dpkg-shlibdeps ($depends)"
@@ -61,7 +61,8 @@ for f in ./usr/bin/jobmeter-agent ./usr/bin/jobmeter-collector ./usr/bin/jobmete
          ./lib/systemd/system/jobmeter-agent.service ./lib/systemd/system/jobmeter-collector.service \
          ./usr/lib/sysusers.d/jobmeter.conf ./usr/lib/tmpfiles.d/jobmeter.conf \
          ./usr/share/doc/jobmeter/copyright ./usr/share/doc/jobmeter/changelog.gz \
-         ./etc/jobmeter/agent.yaml; do
+         ./etc/jobmeter/agent.yaml ./usr/share/man/man8/jobmeter-agent.8.gz \
+         ./usr/share/man/man8/jobmeter-collector.8.gz ./usr/share/man/man1/jobmeter-report.1.gz; do
   grep -qx "$f" <<<"$files" || missing+="$f "
 done
 check_eq "deb: contents" "$missing" ""
