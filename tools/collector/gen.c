@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "jobmeter.pb-c.h"
+#include "model.h"
 
 /* Everything a generated batch points to lives in one arena, freed at once. */
 struct arena_block {
@@ -89,6 +90,8 @@ struct gen_opts {
 	unsigned fail_every, oom_every, restart_every;
 	uint64_t queries, query_errors;
 	double latency_sum_s, latency_p95_s;
+	uint64_t buckets[JM_HIST_BUCKETS];
+	size_t n_buckets;                 /* highest bucket given + 1, 0 = none */
 	uint32_t cpu_cores;
 	uint64_t mem_total, mem_used;
 	double cpu_busy_s;
@@ -116,6 +119,8 @@ void jm_coll_gen_usage(FILE *out)
 "  --fail-every N --oom-every N --restart-every N   every Nth run of a job fails/...\n"
 "  --queries N --query-errors N --latency-sum-s X --latency-p95-s X --statements K\n"
 "                       one PostgreSQL db_stats per run (none when --queries 0)\n"
+"  --latency-buckets I:N[,I:N...]   latency histogram of that db_stats (bucket\n"
+"                       index 0..63 of agent/histogram.h : count)\n"
 "  --output NAME [--output-kind table|file]   each run writes this dataset at its end\n"
 "  --label KEY=VALUE    one label on every run\n"
 "  --cpu-cores N --mem-total-bytes N --mem-used-bytes N --cpu-busy-s X --no-host\n"
@@ -152,12 +157,34 @@ static int parse_dbl(const char *s, double *v)
 	return !*s || *end ? -1 : 0;
 }
 
+/* "I:N,I:N": bucket I (0..63) holds N observations. */
+static int parse_buckets(const char *s, struct gen_opts *o)
+{
+	while (*s) {
+		char *end;
+		unsigned long i = strtoul(s, &end, 10);
+		unsigned long long n;
+
+		if (end == s || *end != ':' || i >= JM_HIST_BUCKETS)
+			return -1;
+		s = end + 1;
+		n = strtoull(s, &end, 10);
+		if (end == s || (*end && *end != ','))
+			return -1;
+		o->buckets[i] = n;
+		if (i + 1 > o->n_buckets)
+			o->n_buckets = i + 1;
+		s = *end ? end + 1 : end;
+	}
+	return 0;
+}
+
 enum {
 	O_AGENT = 256, O_BOOT, O_SEQ, O_HOST, O_START, O_INTERVAL, O_JOB, O_JOBS, O_RUNS, O_WINDOWS,
 	O_DURATION, O_CPU, O_MEM, O_PROCS, O_RSS, O_FREAD, O_FWRITE, O_NRX, O_NTX, O_WCPU, O_WMEM,
 	O_FAIL, O_OOM, O_RESTART, O_QUERIES, O_QERR, O_LATSUM, O_LATP95, O_STMTS, O_OUTPUT,
 	O_OUTKIND, O_LABEL, O_CORES, O_MEMTOTAL, O_MEMUSED, O_BUSY, O_NOHOST, O_SCHEMA, O_LONG,
-	O_OUTCOME, O_HELP,
+	O_OUTCOME, O_BUCKETS, O_HELP,
 };
 
 static const struct option gen_options[] = {
@@ -201,6 +228,7 @@ static const struct option gen_options[] = {
 	{ "schema-version", required_argument, NULL, O_SCHEMA },
 	{ "long-string", required_argument, NULL, O_LONG },
 	{ "outcome", required_argument, NULL, O_OUTCOME },
+	{ "latency-buckets", required_argument, NULL, O_BUCKETS },
 	{ "help", no_argument, NULL, O_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -288,6 +316,9 @@ static int parse_opts(int argc, char **argv, struct gen_opts *o)
 			bad |= parse_i64(optarg, &i64);
 			o->outcome_raw = (long)i64;
 			break;
+		case O_BUCKETS:
+			bad |= parse_buckets(optarg, o);
+			break;
 		case O_HELP:
 			jm_coll_gen_usage(stdout);
 			return 1;
@@ -338,7 +369,7 @@ static const char *job_name(struct arena *a, const struct gen_opts *o, unsigned 
 	return o->jobs > 1 ? arena_printf(a, "%s-%03u", o->job, j) : o->job;
 }
 
-static Jobmeter__V1__DbStats *make_db(struct arena *a, const struct gen_opts *o)
+static Jobmeter__V1__DbStats *make_db(struct arena *a, struct gen_opts *o)
 {
 	Jobmeter__V1__DbStats *d = arena_alloc(a, sizeof(*d));
 	Jobmeter__V1__DbStats init = JOBMETER__V1__DB_STATS__INIT;
@@ -355,6 +386,10 @@ static Jobmeter__V1__DbStats *make_db(struct arena *a, const struct gen_opts *o)
 	d->latency_p50_s = o->latency_p95_s / 2;
 	d->latency_p95_s = o->latency_p95_s;
 	d->latency_p99_s = o->latency_p95_s * 1.5;
+	if (o->n_buckets) {
+		d->n_latency_buckets = o->n_buckets;
+		d->latency_buckets = (uint64_t *)o->buckets;
+	}
 	if (o->statements) {
 		d->n_statements = o->statements;
 		d->statements = arena_alloc(a, sizeof(*d->statements) * o->statements);
@@ -384,7 +419,7 @@ static Jobmeter__V1__DbStats *make_db(struct arena *a, const struct gen_opts *o)
 	return d;
 }
 
-static int build(struct arena *a, const struct gen_opts *o, Jobmeter__V1__Batch *b)
+static int build(struct arena *a, struct gen_opts *o, Jobmeter__V1__Batch *b)
 {
 	Jobmeter__V1__Batch bi = JOBMETER__V1__BATCH__INIT;
 	Jobmeter__V1__AgentIdentity ai = JOBMETER__V1__AGENT_IDENTITY__INIT, *agent;

@@ -3,7 +3,12 @@
  * .incbin pulls the .sql files in at assembly time (paths are relative to
  * the repository root, where make runs the compiler), followed by a NUL so
  * that each is a C string.  Adding a migration: add its file under
- * migrations/, one INCBIN line and one table row below. */
+ * migrations/, one INCBIN line and one table row below.
+ *
+ * make does not see .incbin inputs (-MMD lists #include files only), so
+ * editing a .sql file needs a rebuild of this object (touch schema.c);
+ * test_collector_store compares every embedded text with its file and
+ * fails on a stale build.  Released migrations never change anyway. */
 #include "tools/collector/schema.h"
 
 #define INCBIN(sym, file)                                        \

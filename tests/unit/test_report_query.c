@@ -1,0 +1,427 @@
+/* Report over a real collector database with figures known by hand: ten
+ * days of two jobs stored through the collector's own store, then the
+ * report read three ways (raw rows only, rollups for whole days, the
+ * default mix) and from a version-1 copy of the database.  Checks sums,
+ * exact and estimated duration percentiles, query p95 from histograms and
+ * from weighted run p95s, freshness, burn rates, error budget, the cost
+ * anomaly and the idle host cost. */
+#include <math.h>
+#include <sqlite3.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "jobmeter.pb-c.h"
+#include "tools/collector/schema.h"
+#include "tools/collector/store.h"
+#include "tools/report/analyze.h"
+#include "tools/report/qhist.h"
+#include "tools/report/query.h"
+#include "tools/report/render.h"
+
+#define D0   INT64_C(1714521600)            /* 2024-05-01T00:00:00Z */
+#define SEC  INT64_C(1000000000)
+#define DAYS (86400 * SEC)
+#define HRS  (3600 * SEC)
+
+static uint64_t seq;
+
+/* Store one batch holding one run (and optionally one window / host usage). */
+struct run_spec {
+	const char *job;
+	int64_t end_ns;
+	double dur_s, cpu_s, mem_gib_s;
+	uint64_t file_read, net_tx;
+	bool fail;
+	uint64_t queries, query_errors;
+	double p95;
+	bool buckets;
+	const char *output;
+};
+
+static int store_run(struct jm_coll_store *st, const struct run_spec *rs)
+{
+	Jobmeter__V1__Batch b = JOBMETER__V1__BATCH__INIT;
+	Jobmeter__V1__AgentIdentity a = JOBMETER__V1__AGENT_IDENTITY__INIT;
+	Jobmeter__V1__JobRun r = JOBMETER__V1__JOB_RUN__INIT, *rp = &r;
+	Jobmeter__V1__Counters c = JOBMETER__V1__COUNTERS__INIT;
+	Jobmeter__V1__DbStats d = JOBMETER__V1__DB_STATS__INIT, *dp = &d;
+	Jobmeter__V1__StatementStats s = JOBMETER__V1__STATEMENT_STATS__INIT, *sp = &s;
+	Jobmeter__V1__OutputWrite o = JOBMETER__V1__OUTPUT_WRITE__INIT, *op = &o;
+	uint64_t hb[32] = { 0 };
+	struct jm_coll_store_result res;
+	char run_id[32];
+
+	a.host = "h1";
+	a.agent_id = "agent";
+	a.boot_id = "boot";
+	snprintf(run_id, sizeof(run_id), "r%llu", (unsigned long long)seq + 1);
+	c.processes = 1;
+	c.cpu_s = rs->cpu_s;
+	c.mem_gib_s = rs->mem_gib_s;
+	c.file_read_bytes = rs->file_read;
+	c.net_tx_bytes = rs->net_tx;
+	c.peak_rss_bytes = 1000;
+	r.job = (char *)rs->job;
+	r.run_id = run_id;
+	r.end_unix_ns = rs->end_ns;
+	r.start_unix_ns = rs->end_ns - (int64_t)(rs->dur_s * 1e9);
+	r.outcome = rs->fail ? JOBMETER__V1__OUTCOME__OUTCOME_FAILURE : JOBMETER__V1__OUTCOME__OUTCOME_SUCCESS;
+	r.counters = &c;
+	if (rs->queries) {
+		s.fingerprint = "SELECT * FROM t WHERE id = ?";
+		s.calls = rs->queries;
+		s.errors = rs->query_errors;
+		s.latency_s_sum = 0.02 * (double)rs->queries;
+		d.system = "postgresql";
+		d.queries = rs->queries;
+		d.errors = rs->query_errors;
+		d.latency_s_sum = s.latency_s_sum;
+		d.latency_p95_s = rs->p95;
+		d.n_statements = 1;
+		d.statements = &sp;
+		if (rs->buckets) {
+			hb[31] = rs->queries;   /* (U(30), 10 ms] */
+			d.n_latency_buckets = 32;
+			d.latency_buckets = hb;
+		}
+		r.n_db = 1;
+		r.db = &dp;
+	}
+	if (rs->output) {
+		o.kind = "table";
+		o.name = (char *)rs->output;
+		o.last_write_unix_ns = rs->end_ns;
+		r.n_outputs = 1;
+		r.outputs = &op;
+	}
+	b.schema_version = 1;
+	b.agent = &a;
+	b.seq = ++seq;
+	b.window_start_unix_ns = rs->end_ns - 60 * SEC;
+	b.window_end_unix_ns = rs->end_ns;
+	b.n_runs = 1;
+	b.runs = &rp;
+	return jm_coll_store_batch(st, &b, 1, &res) == JM_STORE_STORED ? 0 : -1;
+}
+
+/* One batch per day at 23:00 with the host's capacity and alpha's window. */
+static int store_host_day(struct jm_coll_store *st, int d)
+{
+	Jobmeter__V1__Batch b = JOBMETER__V1__BATCH__INIT;
+	Jobmeter__V1__AgentIdentity a = JOBMETER__V1__AGENT_IDENTITY__INIT;
+	Jobmeter__V1__JobWindow w = JOBMETER__V1__JOB_WINDOW__INIT, *wp = &w;
+	Jobmeter__V1__Counters c = JOBMETER__V1__COUNTERS__INIT;
+	Jobmeter__V1__HostUsage h = JOBMETER__V1__HOST_USAGE__INIT;
+	struct jm_coll_store_result res;
+	int64_t end = D0 * SEC + d * DAYS + 23 * HRS;
+
+	a.host = "h1";
+	a.agent_id = "agent";
+	a.boot_id = "boot";
+	c.cpu_s = 14400;
+	c.mem_gib_s = 7200;
+	w.job = "alpha";
+	w.start_unix_ns = end - 86400 * SEC;
+	w.end_unix_ns = end;
+	w.counters = &c;
+	h.cpu_cores = 2;
+	h.window_s = 86400;
+	h.mem_total_bytes = UINT64_C(8) << 30;
+	h.mem_used_bytes = UINT64_C(1) << 30;
+	b.schema_version = 1;
+	b.agent = &a;
+	b.seq = ++seq;
+	b.window_start_unix_ns = end - 86400 * SEC;
+	b.window_end_unix_ns = end;
+	b.n_windows = 1;
+	b.windows = &wp;
+	b.host = &h;
+	return jm_coll_store_batch(st, &b, 1, &res) == JM_STORE_STORED ? 0 : -1;
+}
+
+static int build_db(const char *path)
+{
+	struct jm_coll_store *st;
+	struct jm_coll_store_open_info info;
+	char err[256];
+	static const int hours[] = { 1, 7, 13, 19 };
+
+	if (jm_coll_store_open(path, &st, &info, err, sizeof(err))) {
+		printf("# %s\n", err);
+		return -1;
+	}
+	for (int d = 0; d < 10; d++) {
+		for (int k = 0; k < 4; k++) {
+			struct run_spec rs = { "alpha", D0 * SEC + d * DAYS + hours[k] * HRS, 100 + hours[k],
+					       d == 9 ? 36000 : 3600, 1800, 1u << 20, 0,
+					       d == 9 && hours[k] == 19, 10, d == 9 && hours[k] == 19 ? 10 : 0,
+					       0.05, false, NULL };
+
+			if (store_run(st, &rs))
+				goto fail;
+		}
+		if (d >= 8) {
+			struct run_spec rs = { "beta", D0 * SEC + d * DAYS + 12 * HRS, 600, 60, 0,
+					       UINT64_C(1) << 40, UINT64_C(1) << 30, false, 100, 0, 0.5, true,
+					       "beta.out" };
+
+			if (store_run(st, &rs))
+				goto fail;
+		}
+		if (store_host_day(st, d))
+			goto fail;
+	}
+	jm_coll_store_close(st);
+	return 0;
+fail:
+	jm_coll_store_close(st);
+	return -1;
+}
+
+static const char slos[] = "\"*\":\n  success_rate: 0.9\nalpha:\n  freshness_max_age: 1h\n"
+			   "beta:\n  cost_per_day: 1\n  query_p95_latency: 5ms\nghost:\n  freshness_max_age: 1d\n";
+
+/* mode: 0 raw rows only, 1 rollups for whole days, 2 default */
+static int run_report(const char *db_path, int mode, const char *job, struct jm_rep_report *r,
+		      struct jm_rep_slo_file *slo)
+{
+	sqlite3 *db;
+	char err[512];
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	r->from_ns = (D0 + 2 * 86400) * SEC;
+	r->to_ns = (D0 + 9 * 86400 + 20 * 3600) * SEC;
+	r->db_path = db_path;
+	r->version = "test";
+	r->raw_forced = mode == 0;
+	r->raw_runs_max = mode == 1 ? -1 : JM_REP_RAW_RUNS_MAX;
+	r->job_filter = job;
+	r->slos = slo;
+	jm_rep_prices_default(&r->prices);
+	if (jm_rep_db_open(db_path, &db, &r->schema_version, err, sizeof(err))) {
+		printf("# %s\n", err);
+		return -1;
+	}
+	rc = jm_rep_query(db, r, err, sizeof(err));
+	if (rc == 0)
+		rc = jm_rep_analyze(r, err, sizeof(err));
+	if (rc)
+		printf("# %s\n", err);
+	sqlite3_close(db);
+	return rc;
+}
+
+static int rel(double a, double b, double tol)
+{
+	return fabs(a - b) <= tol * (fabs(a) + fabs(b)) + 1e-12;
+}
+
+static void check_report(const char *tag, struct jm_rep_report *r, bool estimated)
+{
+	struct jm_rep_job *a = jm_rep_job_find(r, "alpha"), *b = jm_rep_job_find(r, "beta"),
+			  *g = jm_rep_job_find(r, "ghost");
+	uint64_t hb[JM_HIST_BUCKETS] = { 0 };
+	char n[160];
+
+#define T(name) (snprintf(n, sizeof(n), "%s: %s", tag, name), n)
+	CHECK(T("jobs alpha, beta, ghost"), a && b && g && r->n_jobs == 3);
+	if (!a || !b || !g)
+		return;
+	CHECK_INT(T("alpha runs"), a->u.runs, 32);
+	CHECK_INT(T("alpha successes"), a->u.successes, 31);
+	CHECK_INT(T("alpha failures"), a->u.failures, 1);
+	CHECK(T("alpha cpu_s = 28 x 3600 + 4 x 36000"), rel(a->u.cpu_s, 244800, 1e-12));
+	CHECK(T("alpha mem_gib_s"), rel(a->u.mem_gib_s, 32 * 1800, 1e-12));
+	CHECK_INT(T("alpha file_read_bytes"), a->u.file_read_bytes, 32u << 20);
+	CHECK(T("alpha cost cpu by hand"), rel(a->cost.cpu, 244800.0 / 3600 * 0.031611, 1e-12));
+	CHECK(T("alpha cost per run"), rel(a->cost_per_run, a->cost.total / 32, 1e-12));
+	CHECK(T("durations estimated only from rollups"), a->durations_estimated == estimated);
+	if (estimated) {
+		CHECK(T("alpha p50 estimate within 4.5%"), rel(a->dur_p50_s, 110, 0.045) ||
+		      fabs(a->dur_p50_s - 107) / 107 < 0.045 || fabs(a->dur_p50_s - 113) / 113 < 0.045);
+		CHECK(T("alpha p95 estimate within 4.5%"), fabs(a->dur_p95_s - 119) / 119 < 0.045);
+	} else {
+		CHECK(T("alpha p50 exact = 110"), a->dur_p50_s == 110);
+		CHECK(T("alpha p95 exact = 119"), a->dur_p95_s == 119);
+	}
+	CHECK_INT(T("alpha queries"), a->u.queries, 320);
+	CHECK_INT(T("alpha query errors"), a->u.query_errors, 10);
+	CHECK(T("alpha p95 = weighted run p95 (no histograms)"), rel(a->query_p95_s, 0.05, 1e-12) &&
+	      !a->query_p95_from_hist);
+	CHECK_INT(T("alpha top statement calls"), a->n_stmts ? a->stmts[0].calls : 0, 320);
+	CHECK(T("alpha last success D9 13:00"), a->last_success_ns == (D0 + 9 * 86400 + 13 * 3600) * SEC);
+	CHECK(T("alpha freshness missed (7h > 1h)"), a->slo.freshness == JM_REP_MISSED);
+	CHECK(T("alpha success rate 31/32 >= 0.9"), a->slo.success == JM_REP_MET);
+	CHECK(T("alpha budget left = 1 - (1/32)/0.1"), rel(a->slo.budget_remaining, 1 - (1.0 / 32) / 0.1, 1e-12));
+	CHECK(T("alpha burn 1h = 10"), rel(a->slo.burn_1h, 10, 1e-12));
+	CHECK(T("alpha burn 6h = 10"), rel(a->slo.burn_6h, 10, 1e-12));
+	CHECK(T("alpha burn flagged"), a->slo.burn_flag);
+
+	CHECK_INT(T("beta runs"), b->u.runs, 2);
+	CHECK(T("beta scan cost = 2 TiB x 5"), rel(b->cost.scan, 10, 1e-12));
+	CHECK(T("beta egress cost = 2 GiB x 0.09"), rel(b->cost.egress, 0.18, 1e-12));
+	hb[31] = 200;
+	CHECK(T("beta p95 from merged histograms"), b->query_p95_from_hist &&
+	      b->query_p95_s == jm_rep_qhist_quantile(hb, 0.95));
+	CHECK(T("beta latency verdict matches"), (b->query_p95_s <= 0.005) == (b->slo.latency == JM_REP_MET));
+	CHECK(T("beta cost per day missed"), b->slo.cost == JM_REP_MISSED &&
+	      rel(b->slo.cost_per_day, b->cost.total / (7 + 20.0 / 24), 1e-12));
+	CHECK(T("ghost: 0 runs, never succeeded, stale"), g->u.runs == 0 && g->last_success_ns == 0 &&
+	      g->slo.freshness == JM_REP_MISSED && g->slo.success == JM_REP_NO_DATA);
+	CHECK(T("jobs sorted by cost"), r->jobs[0].cost.total >= r->jobs[1].cost.total &&
+	      r->jobs[1].cost.total >= r->jobs[2].cost.total);
+
+	CHECK_INT(T("one dataset"), r->n_datasets, 1);
+	if (r->n_datasets == 1)
+		CHECK(T("dataset beta.out written D9 12:00 by beta"), strcmp(r->datasets[0].name, "beta.out") == 0 &&
+		      strcmp(r->datasets[0].job, "beta") == 0 &&
+		      r->datasets[0].last_write_ns == (D0 + 9 * 86400 + 12 * 3600) * SEC);
+
+	CHECK_INT(T("one anomaly"), r->n_anomalies, 1);
+	if (r->n_anomalies == 1) {
+		const struct jm_rep_anomaly *x = &r->anomalies[0];
+
+		CHECK(T("anomaly: alpha on day 9, cpu grew"), strcmp(r->jobs[x->job].name, "alpha") == 0 &&
+		      x->day == D0 / 86400 + 9 && strcmp(x->component, "cpu") == 0);
+		CHECK(T("anomaly ratio ~ 10x"), x->ratio > 9 && x->ratio < 10);
+	}
+	CHECK(T("daily trend: 8 period days"), r->n_days - r->first_period_day == 8);
+
+	CHECK_INT(T("idle: one host"), r->idle.hosts, 1);
+	CHECK(T("idle capacity 7 x 2 cores x 1 day"), rel(r->idle.capacity_core_s, 7 * 2 * 86400.0, 1e-12));
+	CHECK(T("idle attributed 7 x 14400"), rel(r->idle.attributed_cpu_s, 7 * 14400.0, 1e-12));
+	CHECK(T("idle cpu cost by hand"), rel(r->idle.cost.cpu, (7 * 2 * 86400.0 - 7 * 14400.0) / 3600 * 0.031611, 1e-12));
+	CHECK(T("idle memory GiB-s"), rel(r->idle.idle_mem_gib_s, 7 * 8 * 86400.0 - 7 * 7200.0, 1e-12));
+#undef T
+}
+
+/* Render every format into memory: none may fail, text lines stay <= 120. */
+static void check_renders(struct jm_rep_report *r)
+{
+	int (*fns[])(FILE *, const struct jm_rep_report *) = {
+		jm_rep_render_text, jm_rep_render_csv, jm_rep_render_md, jm_rep_render_json, jm_rep_render_html,
+	};
+	static const char *const names[] = { "text", "csv", "md", "json", "html" };
+
+	for (size_t i = 0; i < 5; i++) {
+		char *buf = NULL, name[64];
+		size_t len = 0, maxw = 0, w = 0;
+		FILE *f = open_memstream(&buf, &len);
+		int rc = fns[i](f, r);
+
+		fclose(f);
+		snprintf(name, sizeof(name), "render %s", names[i]);
+		CHECK(name, rc == 0 && len > 200);
+		if (i == 0) {
+			for (size_t k = 0; k < len; k++) {
+				if (buf[k] == '\n') {
+					if (w > maxw)
+						maxw = w;
+					w = 0;
+				} else if (((unsigned char)buf[k] & 0xc0) != 0x80) {
+					w++;
+				}
+			}
+			CHECK("render text: lines <= 120 columns", maxw <= JM_REP_TEXT_WIDTH);
+		}
+		if (i == 1) {
+			/* Every CSV record has as many fields as the header. */
+			size_t fields = 1, first = 0, bad = 0;
+			bool q = false;
+
+			for (size_t k = 0; k < len; k++) {
+				if (buf[k] == '"')
+					q = !q;
+				else if (!q && buf[k] == ',')
+					fields++;
+				else if (!q && buf[k] == '\n') {
+					if (!first)
+						first = fields;
+					else if (fields != first)
+						bad++;
+					fields = 1;
+				}
+			}
+			CHECK("render csv: rectangular", first == 40 && bad == 0);
+		}
+		free(buf);
+	}
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/jm-report-test.XXXXXX", path[256], v1[256], sql[1024], slo_path[300];
+	struct jm_rep_report raw, roll, mix, filt, old;
+	struct jm_rep_slo_file *slo[5];
+	char err[256];
+	sqlite3 *db;
+	FILE *f;
+
+	if (!mkdtemp(dir))
+		return 1;
+	snprintf(path, sizeof(path), "%s/c.db", dir);
+	snprintf(v1, sizeof(v1), "%s/v1.db", dir);
+	snprintf(slo_path, sizeof(slo_path), "%s/slos.yaml", dir);
+	f = fopen(slo_path, "w");
+	fputs(slos, f);
+	fclose(f);
+	for (int i = 0; i < 5; i++)
+		if (jm_rep_slo_load(slo_path, &slo[i], err, sizeof(err)))
+			printf("# %s\n", err);
+	CHECK_INT("build database through the collector store", build_db(path), 0);
+
+	CHECK_INT("report raw", run_report(path, 0, NULL, &raw, slo[0]), 0);
+	check_report("raw", &raw, false);
+	CHECK("raw: no rollup used", !raw.rollup_used);
+	check_renders(&raw);
+	CHECK_INT("report rollup", run_report(path, 1, NULL, &roll, slo[1]), 0);
+	check_report("rollup", &roll, true);
+	CHECK("rollup: rollups used", roll.rollup_used);
+	CHECK_INT("report default", run_report(path, 2, NULL, &mix, slo[2]), 0);
+	check_report("default", &mix, false);
+	CHECK_INT("report --job alpha", run_report(path, 2, "alpha", &filt, slo[3]), 0);
+	CHECK("--job alpha: only alpha", filt.n_jobs == 1 && strcmp(filt.jobs[0].name, "alpha") == 0 &&
+	      filt.jobs[0].u.runs == 32);
+
+	/* The same raw rows in a version-1 database: raw path, same figures. */
+	CHECK_INT("v1: open", sqlite3_open(v1, &db), SQLITE_OK);
+	{
+		size_t nm;
+		const struct jm_coll_migration *m = jm_coll_schema_migrations(&nm);
+
+		CHECK_INT("v1: schema", sqlite3_exec(db, m[0].sql, NULL, NULL, NULL), SQLITE_OK);
+	}
+	snprintf(sql, sizeof(sql),
+		 "ATTACH '%s' AS o; INSERT INTO schema_version VALUES (1);"
+		 "INSERT INTO batches SELECT * FROM o.batches; INSERT INTO runs SELECT * FROM o.runs;"
+		 "INSERT INTO windows SELECT * FROM o.windows; INSERT INTO db_stats SELECT * FROM o.db_stats;"
+		 "INSERT INTO statements SELECT * FROM o.statements; INSERT INTO outputs SELECT * FROM o.outputs;"
+		 "INSERT INTO host_usage SELECT * FROM o.host_usage; DETACH o;", path);
+	CHECK_INT("v1: copy rows", sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	CHECK_INT("report on a v1 database", run_report(v1, 2, NULL, &old, slo[4]), 0);
+	CHECK_INT("v1: schema version seen", old.schema_version, 1);
+	check_report("v1", &old, false);
+	CHECK("v1 = raw, bit for bit (cpu_s)", old.n_jobs == raw.n_jobs &&
+	      jm_rep_job_find(&old, "alpha")->u.cpu_s == jm_rep_job_find(&raw, "alpha")->u.cpu_s);
+
+	/* The database is only read. */
+	CHECK_INT("report leaves the database untouched",
+		  sqlite3_open(path, &db) == SQLITE_OK && sqlite3_exec(db, "PRAGMA quick_check", NULL, NULL, NULL) == 0, 1);
+	sqlite3_close(db);
+
+	jm_rep_report_free(&raw);
+	jm_rep_report_free(&roll);
+	jm_rep_report_free(&mix);
+	jm_rep_report_free(&filt);
+	jm_rep_report_free(&old);
+	snprintf(sql, sizeof(sql), "rm -rf '%s'", dir);
+	if (system(sql) != 0)
+		printf("# could not remove %s\n", dir);
+	TEST_EXIT();
+}

@@ -1,0 +1,240 @@
+/* Output helpers: see out.h. */
+#include "tools/report/out.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool jm_rep_fmt_double(double v, char *buf, size_t n)
+{
+	if (!isfinite(v)) {
+		if (n)
+			buf[0] = '\0';
+		return false;
+	}
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(buf, n, "%.*g", prec, v);
+		if (strtod(buf, NULL) == v)
+			break;
+	}
+	return true;
+}
+
+void jm_rep_fmt_bytes(double b, char *buf, size_t n)
+{
+	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+	int u = 0;
+
+	if (!isfinite(b)) {
+		snprintf(buf, n, "-");
+		return;
+	}
+	while (b >= 1024 && u < 6) {
+		b /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, n, "%.0f B", b);
+	else
+		snprintf(buf, n, "%.*f %s", b < 10 ? 2 : b < 100 ? 1 : 0, b, unit[u]);
+}
+
+void jm_rep_fmt_money(double v, char *buf, size_t n)
+{
+	double a = fabs(v);
+
+	if (!isfinite(v))
+		snprintf(buf, n, "-");
+	else if (a == 0)
+		snprintf(buf, n, "0");
+	else if (a >= 100)
+		snprintf(buf, n, "%.2f", v);
+	else if (a >= 1)
+		snprintf(buf, n, "%.3f", v);
+	else {
+		/* Three significant digits, never an exponent: 0.00316. */
+		int dec = 2 - (int)floor(log10(a));
+
+		snprintf(buf, n, "%.*f", dec > 9 ? 9 : dec, v);
+	}
+}
+
+void jm_rep_fmt_pct(double r, char *buf, size_t n)
+{
+	if (!isfinite(r))
+		snprintf(buf, n, "-");
+	else if (r >= 0.9995 && r < 1)
+		snprintf(buf, n, "%.2f%%", r * 100);   /* 99.95% must not print as 100% */
+	else
+		snprintf(buf, n, "%.1f%%", r * 100);
+}
+
+void jm_rep_csv_field(FILE *f, const char *s)
+{
+	size_t len = strlen(s);
+	bool quote = len && (s[0] == ' ' || s[len - 1] == ' ');
+
+	for (const char *p = s; *p && !quote; p++)
+		quote = *p == ',' || *p == '"' || *p == '\r' || *p == '\n';
+	if (!quote) {
+		fputs(s, f);
+		return;
+	}
+	fputc('"', f);
+	for (const char *p = s; *p; p++) {
+		if (*p == '"')
+			fputc('"', f);
+		fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+void jm_rep_html(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '&': fputs("&amp;", f); break;
+		case '<': fputs("&lt;", f); break;
+		case '>': fputs("&gt;", f); break;
+		case '"': fputs("&quot;", f); break;
+		case '\'': fputs("&#39;", f); break;
+		default:
+			/* Control characters have no business in HTML text. */
+			if ((unsigned char)*s < 0x20 && *s != '\n' && *s != '\t')
+				fputc('?', f);
+			else
+				fputc(*s, f);
+		}
+	}
+}
+
+void jm_rep_json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c == '\n')
+			fputs("\\n", f);
+		else if (c == '\t')
+			fputs("\\t", f);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+void jm_rep_json_num(FILE *f, double v)
+{
+	char b[40];
+
+	fputs(jm_rep_fmt_double(v, b, sizeof(b)) ? b : "null", f);
+}
+
+void jm_rep_md_cell(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '&')
+			fputs("&amp;", f);
+		else if (c == '<')
+			fputs("&lt;", f);
+		else if (c == '>')
+			fputs("&gt;", f);
+		else if (c == '\n' || c == '\r' || c == '\t')
+			fputc(' ', f);
+		else if (c < 0x20)
+			fputc('?', f);
+		else if (strchr("\\`*_[]|~", c))
+			fprintf(f, "\\%c", c);
+		else
+			fputc(c, f);
+	}
+}
+
+size_t jm_rep_text_width(const char *s)
+{
+	size_t w = 0;
+
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			w++;
+	return w;
+}
+
+void jm_rep_text_cell(FILE *f, const char *s, int width, bool right)
+{
+	size_t w = jm_rep_text_width(s), cut = (size_t)width;
+	int pad;
+
+	if (width <= 0)
+		return;
+	if (w > cut) {
+		/* Keep width-1 code points, then '~'. */
+		size_t cps = 0;
+		const char *p = s;
+
+		while (*p && cps < cut - 1) {
+			unsigned char c = (unsigned char)*p;
+
+			fputc(c < 0x20 || c == 0x7f ? '?' : c, f);
+			p++;
+			while (((unsigned char)*p & 0xc0) == 0x80)
+				fputc(*p++, f);
+			cps++;
+		}
+		fputc('~', f);
+		return;
+	}
+	pad = width - (int)w;
+	if (right)
+		for (int i = 0; i < pad; i++)
+			fputc(' ', f);
+	for (const char *p = s; *p; p++)
+		fputc((unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p, f);
+	if (!right)
+		for (int i = 0; i < pad; i++)
+			fputc(' ', f);
+}
+
+void jm_rep_text_header(FILE *f, const struct jm_rep_col *c, size_t n)
+{
+	const char *titles[32] = { 0 };
+	int total = 0;
+
+	for (size_t i = 0; i < n && i < 32; i++) {
+		titles[i] = c[i].title;
+		total += c[i].width + (i ? 1 : 0);
+	}
+	/* Same trimming of the last column as the rows. */
+	jm_rep_text_row(f, c, n < 32 ? n : 32, titles);
+	for (int i = 0; i < total; i++)
+		fputc('-', f);
+	fputc('\n', f);
+}
+
+void jm_rep_text_row(FILE *f, const struct jm_rep_col *c, size_t n, const char *const *cells)
+{
+	size_t last = 0;
+
+	/* Stop after the last non-empty cell so no line ends in blanks. */
+	for (size_t i = 0; i < n; i++)
+		if (cells[i] && cells[i][0])
+			last = i;
+	for (size_t i = 0; i <= last && i < n; i++) {
+		const char *s = cells[i] ? cells[i] : "";
+
+		if (i)
+			fputc(' ', f);
+		if (i == last && !c[i].right && jm_rep_text_width(s) <= (size_t)c[i].width)
+			jm_rep_text_cell(f, s, (int)jm_rep_text_width(s), false);
+		else
+			jm_rep_text_cell(f, s, c[i].width, c[i].right);
+	}
+	fputc('\n', f);
+}
