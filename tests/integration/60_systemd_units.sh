@@ -285,6 +285,14 @@ sandbox_checks() {
            sed -nE 's/^[0-9]+ +[a-z0-9]+\([0-9]+<([^>]*)>, "([^"]*)".*/\1\/\2/p; t; s/^[0-9]+ +[a-z0-9]+\((AT_FDCWD(<[^>]*>)?, )?"([^"]*)".*/\3/p' |
            grep -vE "^($wre|/dev/null)" | sort -u | tr '\n' ' ')
   check_eq "$name: writes only its own directory (ProtectSystem=strict)" "$writes" ""
+  # MemoryDenyWriteExecute=: no page both writable and executable.
+  local wx
+  wx=$(grep -cE '^[0-9]+ +(mmap|mprotect|pkey_mprotect)\(.*(PROT_WRITE\|PROT_EXEC|PROT_EXEC\|PROT_WRITE)' "$tr")
+  check_eq "$name: no writable+executable mapping (MemoryDenyWriteExecute=)" "$wx" 0
+  # RestrictNamespaces=: no namespace created or joined.
+  local ns
+  ns=$(grep -E '^[0-9]+ +(clone|clone3|unshare|setns)\(' "$tr" | grep -c 'CLONE_NEW')
+  check_eq "$name: creates no namespace (RestrictNamespaces=)" "$ns" 0
 }
 CBIN=$DEST/usr/bin/jobmeter-collector
 if ! command -v strace >/dev/null; then
@@ -332,6 +340,12 @@ else
   done
   sandbox_checks agent "$AGENT_UNIT" "$RUN/a-merged.trace" "$RUN/"
   sandbox_checks collector "$COLL_UNIT" "$RUN/c-merged.trace" "$RUN/coll/"
+  # The comparison can fail: the agent's calls against the collector's filter.
+  if comm -23 "$T/agent-used.txt" "$T/collector-allowed.txt" | grep -qx bpf; then
+    pass "strace comparison catches a forbidden call (agent's bpf vs collector's filter)"
+  else
+    fail "strace comparison catches a forbidden call" "bpf not reported as denied by the collector's filter"
+  fi
 fi
 
 # 3. each capability is needed: without it the agent fails and names it
