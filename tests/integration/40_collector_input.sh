@@ -180,8 +180,21 @@ echo "not a database at all, just text padding padding padding padding padding p
 "$COLLECTOR" --listen 127.0.0.1:0 --db "$T/notdb" > "$T/db2.log" 2>&1; rc=$?
 [ "$rc" -ne 0 ] && grep -q 'cannot open database' "$T/db2.log" && pass "not a database: clear error" || fail "not a db" "rc=$rc $(cat "$T/db2.log")"
 
-# Clean stop; nothing secret in any log.
-kill -TERM "$C1"; wait "$C1"; check_eq "SIGTERM: exit status" "$?" 0
+# SIGTERM while a batch is still uploading: the collector stops accepting,
+# lets that request finish (200, stored), then exits 0.
+gen --seq 9 --job "slow-$UNIQ" --jobs 40 --runs 20 --windows 5 > "$B/slowgood.pb"
+curl -s -o "$T/slow.resp" -w '%{http_code}' --limit-rate 30K -H 'Expect:' "${PB[@]}" "${AUTH[@]}" \
+  --data-binary @"$B/slowgood.pb" "$URL/v1/batches" > "$T/slow.code" &
+SLOWC=$!
+sleep 0.7
+kill -TERM "$C1"
+wait "$SLOWC"
+check_eq "SIGTERM mid-upload: upload answered 200 ($(stat -c %s "$B/slowgood.pb") bytes at 30 KB/s)" "$(cat "$T/slow.code")" 200
+wait "$C1"; check_eq "SIGTERM: exit status" "$?" 0
+check_eq "SIGTERM mid-upload: batch stored" "$(sqlite3 "$DB" "select count(*) from batches where seq = 9")" 1
+code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/healthz")
+[ "$code" = 000 ] && pass "stopped collector accepts nothing" || fail "after stop" "answered $code"
+# Nothing secret in any log.
 for p in "${_bg_pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
 wait 2>/dev/null
 check_eq "integrity after all that" "$(sqlite3 "$DB" 'pragma integrity_check')" ok

@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# 42_report: a database built by the collector from generated batches with
+# known figures; jobmeter-report in every format.  JSON figures and costs
+# against a hand computation (awk) and the stored rows (sqlite3), CSV parsed
+# by SQLite's own importer, Markdown table shape, text width, and the HTML
+# rendered by headless Chromium (non-blank screenshot, names escaped, no
+# external assets).
+source "$(dirname "$0")/../lib.sh"
+
+DB=$T/r.db
+A="etl-$UNIQ"
+W="load,\"q\" <i>$UNIQ</i>"          # a name that needs CSV quoting and HTML escaping
+AGENT="rep-$UNIQ"
+NOW=$(date +%s)
+START=$(( (NOW - 7200) * 1000000000 ))
+
+"$COLLECTOR" --listen 127.0.0.1:0 --db "$DB" >"$T/coll.log" 2>&1 &
+CPID=$!; _bg_pids+=("$CPID")
+for _ in $(seq 1 100); do grep -q 'listening on' "$T/coll.log" && break; sleep 0.05; done
+URL=http://$(grep -o 'listening on [0-9.:]*' "$T/coll.log" | awk '{print $3}')
+
+post() {
+  "$COLLECTOR" gen-batch --agent-id "$AGENT" --boot-id b "$@" |
+    curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/x-protobuf' --data-binary @- "$URL/v1/batches"
+}
+# Batch 1: 4 runs of A (every 4th fails), 3 statements, an output table.
+c1=$(post --seq 1 --start-ns "$START" --job "$A" --runs 4 --windows 2 --cpu-s 90.25 --mem-gib-s 7200 \
+      --file-read-bytes 500000000000 --net-tx-bytes 3000000000 --peak-rss-bytes 2000000000 --duration-s 120 \
+      --fail-every 4 --queries 100 --query-errors 5 --latency-sum-s 2 --latency-p95-s 0.3 --statements 3 \
+      --output "tbl-$UNIQ" --cpu-cores 8 --mem-total-bytes 34359738368)
+# Batch 2: 2 more runs of A with latency histograms, 1 hour later.
+c2=$(post --seq 2 --start-ns $((START + 3600000000000)) --job "$A" --runs 2 --windows 1 --cpu-s 30.5 \
+      --mem-gib-s 100 --file-read-bytes 1000000 --duration-s 60 --queries 10 --latency-sum-s 0.1 \
+      --latency-p95-s 0.01 --latency-buckets 31:6,35:4 --cpu-cores 8 --mem-total-bytes 34359738368)
+# Batch 3: the awkward name.
+c3=$(post --seq 3 --start-ns $((START + 3600000000000)) --job "$W" --runs 1 --windows 1 --cpu-s 10 \
+      --duration-s 5 --output "files/$UNIQ.csv" --output-kind file --no-host)
+check_eq "batches stored" "$c1$c2$c3" 200200200
+
+R=("$REPORT" --db "$DB" --from "$(( NOW - 3 * 3600 ))" --to "$(( NOW + 60 ))")
+"${R[@]}" --format json --out "$T/r.json"; check_eq "json: exit 0" "$?" 0
+jq -e . "$T/r.json" >/dev/null && pass "json parses" || fail "json parses" "jq refused it"
+j() { jq -r --arg j "$1" ".jobs[] | select(.job == \$j) | $2" "$T/r.json"; }
+
+# Hand computation of A from the generator's figures.
+read -r hand_cpu hand_mem hand_read hand_tx hand_total <<<"$(awk 'BEGIN {
+  cpu = 4 * 90.25 + 2 * 30.5; mem = 4 * 7200 + 2 * 100; rd = 4 * 500000000000 + 2 * 1000000; tx = 4 * 3000000000
+  c = cpu / 3600 * 0.031611 + mem / 3600 * 0.004237 + rd / 2^40 * 5 + tx / 2^30 * 0.09
+  printf "%.17g %.17g %.17g %.17g %.17g\n", cpu, mem, rd, tx, c }')"
+check_eq "A runs" "$(j "$A" .runs)" 6
+check_eq "A successes (every 4th of batch 1 fails)" "$(j "$A" .successes)" 5
+check_within "A cpu_s = hand" "$(j "$A" .raw.cpu_s)" "$hand_cpu" 0.0000000001
+check_within "A mem_gib_s = hand" "$(j "$A" .raw.mem_gib_s)" "$hand_mem" 0.0000000001
+check_eq "A file_read_bytes = hand" "$(j "$A" .raw.file_read_bytes)" "$(printf %.0f "$hand_read")"
+check_eq "A net_tx_bytes = hand" "$(j "$A" .raw.net_tx_bytes)" "$(printf %.0f "$hand_tx")"
+check_within "A cost = hand" "$(j "$A" .cost.total)" "$hand_total" 0.0000000001
+check_eq "A peak RSS" "$(j "$A" .raw.peak_rss_bytes)" 2000000000
+check_eq "A queries" "$(j "$A" .raw.queries)" 420
+# Raw figures are exactly the sums of the stored run rows.
+db_cpu=$(sqlite3 "$DB" "select printf('%.17g', sum(cpu_s)) from runs where job = '$A'")
+awk -v a="$(j "$A" .raw.cpu_s)" -v b="$db_cpu" 'BEGIN { exit !(a == b) }' \
+  && pass "A cpu_s equals the stored rows' sum ($db_cpu)" || fail "A cpu_s vs rows" "$(j "$A" .raw.cpu_s) vs $db_cpu"
+check_eq "A file_read_bytes equals the stored rows" "$(j "$A" .raw.file_read_bytes)" \
+  "$(sqlite3 "$DB" "select sum(file_read_bytes) from runs where job = '$A'")"
+# Durations: 4 x 120 s and 2 x 60 s -> p50 = 120, p95 = 120.
+check_eq "A p50 duration" "$(j "$A" .duration_p50_s)" 120
+check_eq "A p95 query latency comes from histograms" "$(j "$A" .query_p95_source)" histogram
+check_eq "A top statements" "$(j "$A" '.top_statements | length')" 3
+check_eq "A top statement by total time" "$(j "$A" '.top_statements[0].fingerprint')" "SELECT * FROM t2 WHERE id = ?"
+check_eq "awkward name survives JSON" "$(j "$W" .runs)" 1
+check_eq "prices printed in JSON" "$(jq -r '.prices.cpu_core_hour' "$T/r.json")" 0.031611
+check_eq "dataset of A" "$(jq -r --arg n "tbl-$UNIQ" '.datasets[] | select(.name == $n) | .job' "$T/r.json")" "$A"
+idle=$(jq -r '.idle.cost.total' "$T/r.json")
+awk -v i="$idle" 'BEGIN { exit !(i > 0) }' && pass "idle cost shown ($idle)" || fail "idle cost" "$idle"
+
+# Another price file re-prices the same history.
+printf 'cpu_core_hour: 1\nmemory_gib_hour: 0\nscan_tib: 0\negress_gib: 0\n' > "$T/prices.yaml"
+"${R[@]}" --format json --prices "$T/prices.yaml" --out "$T/r2.json"
+check_within "custom prices: cost = cpu hours" "$(jq -r --arg j "$A" '.jobs[] | select(.job == $j) | .cost.total' "$T/r2.json")" \
+  "$(awk -v c="$hand_cpu" 'BEGIN { printf "%.17g", c / 3600 }')" 0.0000000001
+
+# SLOs: 5 of 6 runs succeeded against 0.99.
+printf '"*":\n  success_rate: 0.99\n  freshness_max_age: 26h\n' > "$T/slos.yaml"
+"${R[@]}" --format json --slos "$T/slos.yaml" --out "$T/r3.json"
+check_eq "SLO success_rate missed" "$(jq -r --arg j "$A" '.jobs[] | select(.job == $j) | .slo.success_rate.status' "$T/r3.json")" missed
+# error budget remaining = 1 - (1/6)/(1 - 0.99): check its spent part, positive.
+spent=$(jq -r --arg j "$A" '.jobs[] | select(.job == $j) | 1 - .slo.success_rate.error_budget_remaining' "$T/r3.json")
+check_within "SLO budget spent = (1/6)/0.01" "$spent" "$(awk 'BEGIN { printf "%.17g", (1/6) / 0.01 }')" 0.0000001
+check_eq "SLO freshness met" "$(jq -r --arg j "$A" '.jobs[] | select(.job == $j) | .slo.freshness_max_age.status' "$T/r3.json")" met
+
+# CSV: SQLite's importer is the independent RFC 4180 parser.
+"${R[@]}" --format csv --out "$T/r.csv"
+sqlite3 "$T/csv.db" ".import --csv $T/r.csv rep"
+check_eq "csv: rows (jobs + __idle__)" "$(sqlite3 "$T/csv.db" 'select count(*) from rep')" 3
+check_eq "csv: awkward name round-trips" "$(sqlite3 "$T/csv.db" "select job from rep where runs = '1'")" "$W"
+check_within "csv: cost equals JSON" "$(sqlite3 "$T/csv.db" "select cost_total from rep where job = '$A'")" \
+  "$(j "$A" .cost.total)" 0.0000000001
+check_eq "csv: prices on every row" "$(sqlite3 "$T/csv.db" "select count(*) from rep where price_cpu_core_hour = '0.031611'")" 3
+grep -q $'\r$' "$T/r.csv" && pass "csv: CRLF records" || fail "csv CRLF" "no CRLF"
+
+# Markdown: every table line has the header's number of cells.
+"${R[@]}" --format md --out "$T/r.md"
+bad=$(awk '/^\|/ { n = gsub(/[^\\]\|/, "&"); if (!intable) { want = n; intable = 1 } else if (n != want) bad++ }
+           !/^\|/ { intable = 0 } END { print bad + 0 }' "$T/r.md")
+check_eq "md: table rows match their header" "$bad" 0
+grep -Eq '^\|( ---:? \|)+$' "$T/r.md" && pass "md: separator rows" || fail "md separator" "none found"
+tables=$(grep -c '^| JOB |' "$T/r.md"); [ "$tables" -ge 5 ] && pass "md: $tables job tables" || fail "md tables" "$tables"
+
+# Text: fits 120 columns.
+"${R[@]}" --format text --slos "$T/slos.yaml" > "$T/r.txt"
+width=$(LC_ALL=C.UTF-8 wc -L < "$T/r.txt")
+[ "$width" -le 120 ] && pass "text: width $width <= 120" || fail "text width" "$width"
+grep -q "$A" "$T/r.txt" && pass "text: job listed" || fail "text job" "missing"
+grep -q 'cpu_core_hour 0.031611' "$T/r.txt" && pass "text: prices printed" || fail "text prices" "missing"
+
+# HTML: self-contained, escaped, renders.
+"${R[@]}" --format html --slos "$T/slos.yaml" --out "$T/r.html"
+grep -q "$A" "$T/r.html" && pass "html: job name present" || fail "html job" "missing"
+grep -qF "load,&quot;q&quot; &lt;i&gt;$UNIQ&lt;/i&gt;" "$T/r.html" && pass "html: awkward name escaped" || fail "html escape" "escaped form missing"
+grep -qF "<i>$UNIQ</i>" "$T/r.html" && fail "html escape" "raw markup from the database" || pass "html: no raw markup from the database"
+grep -Eiq '(src|href)=|@import|url\(' "$T/r.html" && fail "html self-contained" "external reference found" || pass "html: no external assets"
+[ "$(grep -c '<svg' "$T/r.html")" -ge 3 ] && pass "html: 3 inline SVG charts" || fail "html charts" "$(grep -c '<svg' "$T/r.html")"
+if ! command -v chromium >/dev/null; then
+  fail "html renders" "chromium is not installed (apt-get install chromium)"
+else
+  timeout 90 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+    --disable-background-networking --disable-component-update --disable-sync \
+    --user-data-dir="$(mktemp -d "$T/chrome.XXXXXX")" --screenshot="$T/r.png" --window-size=1200,1600 \
+    "file://$T/r.html" >"$T/chrome.log" 2>&1
+  if [ -s "$T/r.png" ]; then
+    pass "html: screenshot taken ($(stat -c %s "$T/r.png") bytes)"
+    # Distinct colours of the screenshot: a blank page has 1, text ~tens,
+    # charts and tables hundreds.
+    colours=$(convert "$T/r.png" ppm:- 2>/dev/null | tail -c $((1200 * 1600 * 3)) | od -An -v -tx1 -w3 | sort -u | wc -l)
+    [ "$colours" -ge 50 ] && pass "html: screenshot not blank ($colours colours)" || fail "html blank" "$colours colours"
+  else
+    fail "html: screenshot" "$(tail -3 "$T/chrome.log")"
+  fi
+fi
+
+# Usage errors are clear.
+"$REPORT" --db "$DB" --since soon >/dev/null 2>"$T/e1"; check_eq "bad --since: exit 2" "$?" 2
+"$REPORT" --db "$DB" --format xml >/dev/null 2>"$T/e2"; check_eq "bad --format: exit 2" "$?" 2
+"$REPORT" --db "$T/nope.db" >/dev/null 2>"$T/e3"; rc=$?
+[ "$rc" -eq 1 ] && grep -q 'cannot open database' "$T/e3" && pass "missing database: clear error" || fail "missing db" "rc=$rc $(cat "$T/e3")"
+kill -TERM "$CPID"; wait "$CPID"
