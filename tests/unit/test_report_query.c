@@ -27,8 +27,6 @@
 #define DAYS (86400 * SEC)
 #define HRS  (3600 * SEC)
 
-static uint64_t seq;
-
 /* Store one batch holding one run (and optionally one window / host usage). */
 struct run_spec {
 	const char *job;
@@ -42,7 +40,7 @@ struct run_spec {
 	const char *output;
 };
 
-static int store_run(struct jm_coll_store *st, const struct run_spec *rs)
+static int store_run(struct jm_coll_store *st, uint64_t *seq, const struct run_spec *rs)
 {
 	Jobmeter__V1__Batch b = JOBMETER__V1__BATCH__INIT;
 	Jobmeter__V1__AgentIdentity a = JOBMETER__V1__AGENT_IDENTITY__INIT;
@@ -58,7 +56,7 @@ static int store_run(struct jm_coll_store *st, const struct run_spec *rs)
 	a.host = "h1";
 	a.agent_id = "agent";
 	a.boot_id = "boot";
-	snprintf(run_id, sizeof(run_id), "r%llu", (unsigned long long)seq + 1);
+	snprintf(run_id, sizeof(run_id), "r%llu", (unsigned long long)*seq + 1);
 	c.processes = 1;
 	c.cpu_s = rs->cpu_s;
 	c.mem_gib_s = rs->mem_gib_s;
@@ -100,7 +98,7 @@ static int store_run(struct jm_coll_store *st, const struct run_spec *rs)
 	}
 	b.schema_version = 1;
 	b.agent = &a;
-	b.seq = ++seq;
+	b.seq = ++*seq;
 	b.window_start_unix_ns = rs->end_ns - 60 * SEC;
 	b.window_end_unix_ns = rs->end_ns;
 	b.n_runs = 1;
@@ -109,7 +107,7 @@ static int store_run(struct jm_coll_store *st, const struct run_spec *rs)
 }
 
 /* One batch per day at 23:00 with the host's capacity and alpha's window. */
-static int store_host_day(struct jm_coll_store *st, int d)
+static int store_host_day(struct jm_coll_store *st, uint64_t *seq, int d)
 {
 	Jobmeter__V1__Batch b = JOBMETER__V1__BATCH__INIT;
 	Jobmeter__V1__AgentIdentity a = JOBMETER__V1__AGENT_IDENTITY__INIT;
@@ -134,7 +132,7 @@ static int store_host_day(struct jm_coll_store *st, int d)
 	h.mem_used_bytes = UINT64_C(1) << 30;
 	b.schema_version = 1;
 	b.agent = &a;
-	b.seq = ++seq;
+	b.seq = ++*seq;
 	b.window_start_unix_ns = end - 86400 * SEC;
 	b.window_end_unix_ns = end;
 	b.n_windows = 1;
@@ -149,6 +147,7 @@ static int build_db(const char *path)
 	struct jm_coll_store_open_info info;
 	char err[256];
 	static const int hours[] = { 1, 7, 13, 19 };
+	uint64_t seq = 0;
 
 	if (jm_coll_store_open(path, &st, &info, err, sizeof(err))) {
 		printf("# %s\n", err);
@@ -161,7 +160,7 @@ static int build_db(const char *path)
 					       d == 9 && hours[k] == 19, 10, d == 9 && hours[k] == 19 ? 10 : 0,
 					       0.05, false, NULL };
 
-			if (store_run(st, &rs))
+			if (store_run(st, &seq, &rs))
 				goto fail;
 		}
 		if (d >= 8) {
@@ -169,10 +168,10 @@ static int build_db(const char *path)
 					       UINT64_C(1) << 40, UINT64_C(1) << 30, false, 100, 0, 0.5, true,
 					       "beta.out" };
 
-			if (store_run(st, &rs))
+			if (store_run(st, &seq, &rs))
 				goto fail;
 		}
-		if (store_host_day(st, d))
+		if (store_host_day(st, &seq, d))
 			goto fail;
 	}
 	jm_coll_store_close(st);
