@@ -43,8 +43,8 @@ static void money_axis(double v, char *b, size_t n)
 
 static void cost_chart(FILE *f, const struct jm_rep_report *r)
 {
-	struct jm_rep_bar bars[MAX_BARS + 1];
-	char texts[MAX_BARS + 1][32];
+	struct jm_rep_bar bars[MAX_BARS];
+	char texts[MAX_BARS][32], idle[32];
 	size_t n = 0;
 
 	for (size_t i = 0; i < r->n_jobs && n < MAX_BARS; i++, n++) {
@@ -52,12 +52,19 @@ static void cost_chart(FILE *f, const struct jm_rep_report *r)
 		bars[n] = (struct jm_rep_bar){ r->jobs[i].name, r->jobs[i].cost.total, texts[n],
 					       r->jobs[i].slo.cost == JM_REP_MISSED, false, NAN };
 	}
-	jm_rep_fmt_money(r->idle.cost.total, texts[n], sizeof(texts[n]));
-	bars[n] = (struct jm_rep_bar){ "__idle__ (unattributed)", r->idle.cost.total, texts[n], false, true, NAN };
-	n++;
-	fprintf(f, "<section id=\"chart-cost\"><h2>Cost per job (%s)</h2><p class=\"note\">top %d jobs by"
-		   " cost, and idle host capacity</p>\n", r->prices.currency, MAX_BARS);
-	jm_rep_svg_bars(f, "cost per job", bars, n);
+	fprintf(f, "<section id=\"chart-cost\"><h2>Cost per job (%s)</h2><p class=\"note\">the %d most"
+		   " expensive jobs of %zu</p>\n", r->prices.currency, MAX_BARS, r->n_jobs);
+	if (n)
+		jm_rep_svg_bars(f, "cost per job", bars, n);
+	else
+		fputs("<p class=\"none\">(no runs in the period)</p>\n", f);
+	/* Idle capacity is often far larger than any job: on the bars' scale
+	 * it would flatten them, so it is stated, not drawn. */
+	jm_rep_fmt_money(r->idle.cost.total, idle, sizeof(idle));
+	fprintf(f, "<p class=\"note\">__idle__ (host capacity no job used): <b>%s %s</b>; all jobs: ", idle,
+		r->prices.currency);
+	jm_rep_fmt_money(r->total_cost.total, idle, sizeof(idle));
+	fprintf(f, "<b>%s %s</b></p>\n", idle, r->prices.currency);
 	fputs("</section>\n", f);
 }
 

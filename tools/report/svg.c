@@ -80,7 +80,7 @@ void jm_rep_svg_bars(FILE *f, const char *aria, const struct jm_rep_bar *b, size
 #define LINE_W 760
 #define LINE_H 260
 #define PAD_L  80
-#define PAD_R  20
+#define PAD_R  40   /* room for half of the last date label */
 #define PAD_T  15
 #define PAD_B  45
 
@@ -133,7 +133,9 @@ void jm_rep_svg_line(FILE *f, const char *aria, const char *const *xl, const dou
 		fputs(": ", f);
 		jm_rep_html(f, b);
 		fputs("</title></circle>\n", f);
-		if (i % step == 0 || i == n - 1) {
+		/* Every step-th label plus the last one; a regular label too
+		 * close to the last is dropped so the two never overlap. */
+		if ((i % step == 0 && (i == n - 1 || n - 1 - i >= step)) || i == n - 1) {
 			fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\" class=\"lbl\">", x,
 				LINE_H - PAD_B + 18);
 			jm_rep_html(f, xl[i]);
