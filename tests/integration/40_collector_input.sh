@@ -159,6 +159,18 @@ else
   fail "full disk" "cannot mount a tmpfs here"
 fi
 
+# The database file removed under a running collector: unhealthy, and no
+# batch is acknowledged into the orphaned file.
+start_collector "$T/coll5.log" --db "$T/gone.db" || fail start5 "collector on gone.db"
+URL5=http://$URL_HOSTPORT; C5=$CPID
+check_eq "healthz before removal" "$(curl -s -o /dev/null -w '%{http_code}' "$URL5/healthz")" 200
+rm -f "$T/gone.db"
+check_eq "healthz after the database file was removed" "$(curl -s -o /dev/null -w '%{http_code}' "$URL5/healthz")" 503
+code=$(curl -s -o "$T/resp" -D "$T/hdr" -w '%{http_code}' "${PB[@]}" --data-binary @"$B/s2.pb" "$URL5/v1/batches")
+check_eq "batch into a removed database file: 503" "$code" 503
+grep -q 'removed or replaced' "$T/resp" && pass "removed database: reason" || fail "removed db reason" "$(cat "$T/resp")"
+kill "$C5"; wait "$C5" 2>/dev/null
+
 # TLS
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
   -addext subjectAltName=IP:127.0.0.1 -keyout "$T/key.pem" -out "$T/cert.pem" >/dev/null 2>&1

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "model.h"
 #include "tools/collector/rollup_hist.h"
@@ -124,6 +125,9 @@ struct jm_coll_store {
 	pthread_mutex_t lock;   /* one writer: serialises every use of db */
 	sqlite3 *db;
 	sqlite3_stmt *q[Q_COUNT];
+	char *path;
+	dev_t dev;              /* identity of the file opened, to notice */
+	ino_t ino;              /* it being deleted or replaced under us */
 };
 
 /* ---- run-duration histogram SQL functions --------------------------- */
@@ -393,6 +397,7 @@ void jm_coll_store_close(struct jm_coll_store *st)
 		sqlite3_finalize(st->q[i]);
 	sqlite3_close(st->db);
 	pthread_mutex_destroy(&st->lock);
+	free(st->path);
 	free(st);
 }
 
@@ -448,11 +453,31 @@ int jm_coll_store_open(const char *path, struct jm_coll_store **out,
 			goto fail;
 		}
 	}
+	{
+		struct stat sb;
+
+		if (stat(path, &sb) || !(st->path = strdup(path))) {
+			snprintf(err, err_len, "cannot stat %s", path);
+			goto fail;
+		}
+		st->dev = sb.st_dev;
+		st->ino = sb.st_ino;
+	}
 	*out = st;
 	return 0;
 fail:
 	jm_coll_store_close(st);
 	return -1;
+}
+
+/* A database file deleted or replaced while open keeps working on the old
+ * inode: every batch "stored" after that would vanish at restart.  Checked
+ * before each write and by the health check. */
+static bool file_still_ours(const struct jm_coll_store *st)
+{
+	struct stat sb;
+
+	return stat(st->path, &sb) == 0 && sb.st_dev == st->dev && sb.st_ino == st->ino;
 }
 
 /* ---- ingest ---------------------------------------------------------- */
@@ -901,6 +926,12 @@ enum jm_coll_store_rc jm_coll_store_batch(struct jm_coll_store *st, const Jobmet
 	int rc;
 
 	memset(res, 0, sizeof(*res));
+	if (!file_still_ours(st)) {
+		res->rc = JM_STORE_RETRY;
+		res->sqlite_code = SQLITE_CANTOPEN;
+		snprintf(res->err, sizeof(res->err), "database file %s was removed or replaced", st->path);
+		return res->rc;
+	}
 	pthread_mutex_lock(&st->lock);
 	rc = step_done(st->q[Q_BEGIN]);
 	if (rc == SQLITE_OK)
@@ -934,6 +965,8 @@ int jm_coll_store_healthy(struct jm_coll_store *st)
 	sqlite3_stmt *s = st->q[Q_HEALTH];
 	int rc;
 
+	if (!file_still_ours(st))
+		return -1;
 	pthread_mutex_lock(&st->lock);
 	rc = sqlite3_step(s);
 	sqlite3_reset(s);

@@ -40,7 +40,8 @@ int jm_coll_store_open(const char *path, struct jm_coll_store **out,
 enum jm_coll_store_rc jm_coll_store_batch(struct jm_coll_store *st, const Jobmeter__V1__Batch *b,
 					  int64_t received_ns, struct jm_coll_store_result *res)
 	__attribute__((warn_unused_result));
-/* 0 when a trivial read works, -1 otherwise.  Thread-safe. */
+/* 0 when the database file is still the one opened and a trivial read
+ * works, -1 otherwise.  Thread-safe. */
 int jm_coll_store_healthy(struct jm_coll_store *st) __attribute__((warn_unused_result));
 void jm_coll_store_close(struct jm_coll_store *st);
 
