@@ -17,9 +17,11 @@ _Static_assert(offsetof(struct jm_ev_exit, io) == 32, "exit.io");
 _Static_assert(sizeof(struct jm_ev_exit) == 80, "exit");
 _Static_assert(sizeof(struct jm_ev_connect) == 32 + JM_SOCKADDR_LEN, "connect");
 _Static_assert(sizeof(struct jm_ev_close) == 24, "close");
+_Static_assert(sizeof(struct jm_conn_val) == 16, "conn val");
 _Static_assert(sizeof(struct jm_ev_open) == 32 + JM_PATH_LEN, "open");
 _Static_assert(sizeof(struct jm_ev_rename) == 24 + 2 * JM_PATH_LEN, "rename");
 _Static_assert(sizeof(struct jm_payload_hdr) == 32, "payload hdr");
+_Static_assert(offsetof(struct jm_payload_hdr, fd) == 16, "payload fd");
 
 /* Keeps the translation unit non-empty under -Wpedantic. */
 int jm_abi_version(void);

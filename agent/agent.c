@@ -87,21 +87,21 @@ static void on_window(void *ctx, const struct jm_window_record *w)
 static int on_event(void *ctx, const void *data, size_t len)
 {
 	struct jm_agent *ag = ctx;
+	return jm_tracker_on_event(ag->tracker, data, len);
+}
+
+/* The io ring: connection lifecycle, payload heads, output files. */
+static int on_io(void *ctx, const void *data, size_t len)
+{
+	struct jm_agent *ag = ctx;
 	const struct jm_ev_hdr *h = data;
 
 	if (len < sizeof(*h))
 		return 0;
-	if (h->type >= JM_EV_CONNECT)
-		jm_db_on_event(ag->db, data, len);
+	if (h->type == JM_EV_PAYLOAD)
+		jm_db_on_payload(ag->db, data, len);
 	else
-		jm_tracker_on_event(ag->tracker, data, len);
-	return 0;
-}
-
-static int on_payload(void *ctx, const void *data, size_t len)
-{
-	struct jm_agent *ag = ctx;
-	jm_db_on_payload(ag->db, data, len);
+		jm_db_on_event(ag->db, data, len);
 	return 0;
 }
 
@@ -168,7 +168,7 @@ int jm_agent_open(struct jm_agent **out, const struct jm_config *cfg,
 	po.track_outputs = has_file_outputs(cfg);
 	po.cap_head = cfg->db_capture_bytes;
 	po.cap_tail = 256;
-	err = jm_probes_open(&ag->probes, &po, on_event, on_payload, ag);
+	err = jm_probes_open(&ag->probes, &po, on_event, on_io, ag);
 	if (err)
 		goto fail;
 	ag->tracker = jm_tracker_new(cfg, ag->probes, ag->jobs, &ag->loss);
@@ -248,6 +248,8 @@ void jm_agent_poll(struct jm_agent *ag)
 	int n = jm_probes_poll(ag->probes, 0);
 	if (n < 0 && n != -EINTR)
 		jm_warn("ring buffer poll: %s", strerror(-n));
+	/* Only now, with the io ring drained, may exited processes leave. */
+	jm_tracker_flush_exits(ag->tracker);
 }
 
 void jm_agent_sample(struct jm_agent *ag)

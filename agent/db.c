@@ -177,10 +177,8 @@ static void on_connect(struct jm_db *d, const struct jm_ev_connect *e)
 	struct conn *c;
 	uint64_t k = key(e->hdr.tgid, e->fd);
 
-	if (!jm_tracker_run_of(d->tracker, e->hdr.tgid)) {
-		jm_probes_conn_del(d->probes, e->hdr.tgid, e->fd);
-		return;
-	}
+	/* The kernel reports connects of job processes only; the run is looked
+	 * up when a query completes (the exec may still be queued). */
 	c = jm_idmap_get(&d->conns, k);
 	if (c)                                 /* fd reused without a close we saw */
 		drop_conn(d, c, false);
@@ -307,13 +305,13 @@ void jm_db_on_payload(struct jm_db *d, const void *data, size_t len)
 		d->loss->parse_errors++;
 		return;
 	}
-	c = jm_idmap_get(&d->conns, key(h->tgid, h->fd));
+	c = jm_idmap_get(&d->conns, key(h->hdr.tgid, h->fd));
 	if (!c)
 		return;
 	const uint8_t *head = (const uint8_t *)data + sizeof(*h);
 	struct jm_fragment f = {
 		.dir = h->dir == JM_PAYLOAD_RX ? JM_DIR_RX : JM_DIR_TX,
-		.ts_ns = h->ts_ns,
+		.ts_ns = h->hdr.ts_ns,
 		.total_len = h->total_len,
 		.head = head, .head_len = h->head_len,
 		.tail = head + h->head_len, .tail_len = h->tail_len,

@@ -199,7 +199,10 @@ void jm_probes_close(struct jm_probes *p)
 
 int jm_probes_poll(struct jm_probes *p, int timeout_ms)
 {
-	return ring_buffer__poll(p->rb, timeout_ms);
+	(void)timeout_ms;
+	/* consume() walks the rings in the order they were added: lifecycle
+	 * events first, then the io ring.  Callers rely on that order. */
+	return ring_buffer__consume(p->rb);
 }
 
 int jm_probes_epoll_fd(struct jm_probes *p)
@@ -250,8 +253,9 @@ int jm_probes_read_io(struct jm_probes *p, uint32_t tgid, struct jm_proc_io *io)
 int jm_probes_conn_set(struct jm_probes *p, uint32_t tgid, uint32_t fd, uint32_t state)
 {
 	struct jm_conn_key k = { .tgid = tgid, .fd = fd };
+	struct jm_conn_val v = { .state = state };
 	/* EXIST: never resurrect an entry the kernel removed at close(). */
-	if (bpf_map_update_elem(bpf_map__fd(p->io->maps.conns), &k, &state, BPF_EXIST))
+	if (bpf_map_update_elem(bpf_map__fd(p->io->maps.conns), &k, &v, BPF_EXIST))
 		return -errno;
 	return 0;
 }

@@ -28,8 +28,10 @@ int jm_probes_open(struct jm_probes **out, const struct jm_probe_opts *o,
 	__attribute__((warn_unused_result));
 void jm_probes_close(struct jm_probes *p);
 
-/* Consume what is pending in both rings (timeout_ms < 0 blocks). Returns the
- * number of records, or -errno. */
+/* Consume what is pending: the lifecycle ring first, then the io ring
+ * (connects, payloads, closes, opens, renames — one ring, so they stay in
+ * order).  Never blocks; wait on jm_probes_epoll_fd().  Returns the number
+ * of records, or -errno. */
 int jm_probes_poll(struct jm_probes *p, int timeout_ms);
 int jm_probes_epoll_fd(struct jm_probes *p);
 

@@ -41,6 +41,8 @@ struct jm_tracker {
 	char cg2root[256];
 	struct cg_entry cgcache[CGCACHE];
 	unsigned cg_next;
+	struct jm_ev_exit *exits;      /* queued until the io ring is drained */
+	size_t n_exits, cap_exits;
 };
 
 static int64_t clock_ns(clockid_t c)
@@ -89,6 +91,7 @@ void jm_tracker_free(struct jm_tracker *t)
 	for (size_t i = 0; i < t->procs.cap; i++)
 		free(t->procs.vals[i]);
 	jm_idmap_free(&t->procs);
+	free(t->exits);
 	free(t);
 }
 
@@ -384,8 +387,19 @@ int jm_tracker_on_event(struct jm_tracker *t, const void *data, size_t len)
 			on_fork(t, data);
 		break;
 	case JM_EV_EXIT:
-		if (len >= sizeof(struct jm_ev_exit))
-			on_exit_ev(t, data);
+		if (len < sizeof(struct jm_ev_exit) || !jm_idmap_get(&t->procs, h->tgid))
+			break;
+		if (t->n_exits == t->cap_exits) {
+			size_t nc = t->cap_exits ? t->cap_exits * 2 : 64;
+			struct jm_ev_exit *ne = realloc(t->exits, nc * sizeof(*ne));
+			if (!ne) {
+				on_exit_ev(t, data);      /* no memory: apply now */
+				break;
+			}
+			t->exits = ne;
+			t->cap_exits = nc;
+		}
+		memcpy(&t->exits[t->n_exits++], data, sizeof(struct jm_ev_exit));
 		break;
 	case JM_EV_OOM: {
 		struct proc *p = jm_idmap_get(&t->procs, h->tgid);
@@ -395,6 +409,13 @@ int jm_tracker_on_event(struct jm_tracker *t, const void *data, size_t len)
 	}
 	}
 	return 0;
+}
+
+void jm_tracker_flush_exits(struct jm_tracker *t)
+{
+	for (size_t i = 0; i < t->n_exits; i++)
+		on_exit_ev(t, &t->exits[i]);
+	t->n_exits = 0;
 }
 
 /* ---- start-up scan ---- */

@@ -24,8 +24,11 @@ int64_t jm_tracker_unix_ns(const struct jm_tracker *t, uint64_t mono_ns);
 /* Re-read the monotonic->realtime offset (call every sample). */
 void jm_tracker_clock_sync(struct jm_tracker *t);
 
-/* Process lifecycle events (exec, fork, exit, oom).  Returns 0. */
+/* Process lifecycle events (exec, fork, exit, oom).  Returns 0.  Exits are
+ * queued, not applied: the io ring may still hold payloads the process sent
+ * before it exited; the caller drains it, then calls jm_tracker_flush_exits. */
 int jm_tracker_on_event(struct jm_tracker *t, const void *data, size_t len);
+void jm_tracker_flush_exits(struct jm_tracker *t);
 /* Attribute processes already running (call once after attach). */
 void jm_tracker_scan_existing(struct jm_tracker *t);
 /* Sample live job processes; now_mono_ns = CLOCK_MONOTONIC. */

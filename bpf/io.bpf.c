@@ -43,7 +43,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, JM_MAX_CONNS);
 	__type(key, struct jm_conn_key);
-	__type(value, __u32);                 /* enum jm_conn_state */
+	__type(value, struct jm_conn_val);
 } conns SEC(".maps");
 
 struct {
@@ -57,6 +57,15 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 8 << 20);
 } payloads SEC(".maps");
+
+/* Reserve a record in the io ring or count the drop. */
+static __always_inline void *io_reserve(__u64 size)
+{
+	void *e = bpf_ringbuf_reserve(&payloads, size, 0);
+	if (!e)
+		jm_stat_inc(JM_STAT_PAYLOADS_DROPPED);
+	return e;
+}
 
 struct payload_buf {
 	struct jm_payload_hdr hdr;
@@ -99,7 +108,7 @@ static __always_inline int fd_kind(int fd)
 }
 
 /* Copy head (and tail) of a user buffer of a DB connection to user space. */
-static __always_inline void capture(__u32 tgid, __u32 fd, __u8 dir,
+static __always_inline void capture(__u32 tgid, __u32 fd, __u8 dir, __u64 ts,
 				    __u64 ubuf, __u64 avail, __u64 total)
 {
 	__u32 zero = 0;
@@ -131,8 +140,9 @@ static __always_inline void capture(__u32 tgid, __u32 fd, __u8 dir,
 					  b->data + JM_CAP_HEAD_MAX))
 			tail = 0;
 	}
-	b->hdr.ts_ns = bpf_ktime_get_ns();
-	b->hdr.tgid = tgid;
+	b->hdr.hdr.ts_ns = ts;
+	b->hdr.hdr.type = JM_EV_PAYLOAD;
+	b->hdr.hdr.tgid = tgid;
 	b->hdr.fd = fd;
 	b->hdr.total_len = total;
 	b->hdr.head_len = head;
@@ -150,10 +160,10 @@ static __always_inline void capture(__u32 tgid, __u32 fd, __u8 dir,
 		jm_stat_inc(JM_STAT_PAYLOADS_DROPPED);
 }
 
-static __always_inline bool is_db_conn(__u32 tgid, __u32 fd)
+static __always_inline struct jm_conn_val *db_conn(__u32 tgid, __u32 fd)
 {
 	struct jm_conn_key k = { .tgid = tgid, .fd = fd };
-	return bpf_map_lookup_elem(&conns, &k) != NULL;
+	return bpf_map_lookup_elem(&conns, &k);
 }
 
 static __always_inline void on_connect(__u32 tgid, struct pt_regs *regs, long ret)
@@ -170,11 +180,11 @@ static __always_inline void on_connect(__u32 tgid, struct pt_regs *regs, long re
 	if (family != AF_INET && family != AF_INET6 && family != AF_UNIX)
 		return;
 	struct jm_conn_key k = { .tgid = tgid, .fd = fd };
-	__u32 st = JM_CONN_PROBE;
+	struct jm_conn_val st = { .state = JM_CONN_PROBE };
 	if (bpf_map_update_elem(&conns, &k, &st, BPF_ANY))
 		jm_stat_inc(JM_STAT_CONNS_FULL);
 
-	struct jm_ev_connect *e = jm_event_reserve(sizeof(*e));
+	struct jm_ev_connect *e = io_reserve(sizeof(*e));
 	if (!e)
 		return;
 	jm_hdr(&e->hdr, JM_EV_CONNECT, tgid);
@@ -200,7 +210,7 @@ static __always_inline void on_close(__u32 tgid, __u32 fd)
 		flags |= JM_CLOSE_WRITTEN;
 	if (!flags)
 		return;
-	struct jm_ev_close *e = jm_event_reserve(sizeof(*e));
+	struct jm_ev_close *e = io_reserve(sizeof(*e));
 	if (!e)
 		return;
 	jm_hdr(&e->hdr, JM_EV_CLOSE, tgid);
@@ -219,7 +229,7 @@ static __always_inline void on_open(__u32 tgid, int dirfd, __u64 upath, __u32 of
 	__u32 one = 1;
 	if (bpf_map_update_elem(&wfds, &k, &one, BPF_ANY))
 		jm_stat_inc(JM_STAT_CONNS_FULL);
-	struct jm_ev_open *e = jm_event_reserve(sizeof(*e));
+	struct jm_ev_open *e = io_reserve(sizeof(*e));
 	if (!e)
 		return;
 	jm_hdr(&e->hdr, JM_EV_OPEN, tgid);
@@ -236,7 +246,7 @@ static __always_inline void on_rename(__u32 tgid, int odfd, __u64 op, int ndfd, 
 {
 	if (!track_outputs)
 		return;
-	struct jm_ev_rename *e = jm_event_reserve(sizeof(*e));
+	struct jm_ev_rename *e = io_reserve(sizeof(*e));
 	if (!e)
 		return;
 	jm_hdr(&e->hdr, JM_EV_RENAME, tgid);
@@ -370,8 +380,12 @@ int BPF_PROG(jm_sys_exit, struct pt_regs *regs, long ret)
 	else
 		io->net_tx_bytes += ret;
 
-	if (!is_db_conn(tgid, fd))
+	struct jm_conn_val *cv = db_conn(tgid, fd);
+	if (!cv)
 		return 0;
+	/* A request starts when the client enters send(): on loopback much of
+	 * the round trip happens inside the send syscall itself. */
+	__u64 ts = !rx && cv->send_enter_ns ? cv->send_enter_ns : bpf_ktime_get_ns();
 	__u64 base, len;
 	switch (nr) {
 	case JM_NR_readv: case JM_NR_writev: case JM_NR_preadv: case JM_NR_pwritev:
@@ -389,6 +403,27 @@ int BPF_PROG(jm_sys_exit, struct pt_regs *regs, long ret)
 		base = JM_ARG2(regs);
 		len = ret;
 	}
-	capture(tgid, fd, rx ? JM_PAYLOAD_RX : JM_PAYLOAD_TX, base, len, ret);
+	capture(tgid, fd, rx ? JM_PAYLOAD_RX : JM_PAYLOAD_TX, ts, base, len, ret);
+	return 0;
+}
+
+/* Request start times: sys_enter of sends on DB connections only.  Every
+ * other syscall leaves at the switch; sends of non-job processes after one
+ * lookup. */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(jm_sys_enter, struct pt_regs *regs, long nr)
+{
+	switch (nr) {
+	case JM_NR_write: case JM_NR_writev: case JM_NR_sendto: case JM_NR_sendmsg:
+		break;
+	default:
+		return 0;
+	}
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	if (!bpf_map_lookup_elem(&procs, &tgid))
+		return 0;
+	struct jm_conn_val *cv = db_conn(tgid, JM_ARG1(regs));
+	if (cv)
+		cv->send_enter_ns = bpf_ktime_get_ns();
 	return 0;
 }

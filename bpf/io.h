@@ -22,6 +22,12 @@ struct jm_conn_key {
 	__u32 fd;
 };
 
+struct jm_conn_val {
+	__u64 send_enter_ns;          /* sys_enter of the last send: request start */
+	__u32 state;                  /* enum jm_conn_state */
+	__u32 pad;
+};
+
 struct jm_ev_connect {
 	struct jm_ev_hdr hdr;
 	__u32 fd;
@@ -59,17 +65,19 @@ struct jm_ev_rename {
 
 enum jm_payload_dir { JM_PAYLOAD_TX = 0, JM_PAYLOAD_RX = 1 };
 
-/* One record of ring buffer "payloads": this header, then head_len bytes
- * from the start of the buffer, then tail_len bytes from its end. */
+/* Ring buffer "payloads" carries everything io.bpf.c reports, so that a
+ * connection's connect, payloads and close reach user space in the order they
+ * happened: JM_EV_CONNECT/CLOSE/OPEN/RENAME records and JM_EV_PAYLOAD records,
+ * the latter being this header, then head_len bytes from the start of the
+ * buffer, then tail_len bytes from its end. */
 struct jm_payload_hdr {
-	__u64 ts_ns;
-	__u32 tgid;
+	struct jm_ev_hdr hdr;         /* type JM_EV_PAYLOAD */
 	__u32 fd;
 	__u32 total_len;              /* bytes the syscall moved */
 	__u16 head_len;
 	__u16 tail_len;
 	__u8  dir;                    /* enum jm_payload_dir */
-	__u8  pad[7];
+	__u8  pad[3];
 };
 
 #endif

@@ -25,6 +25,7 @@ enum jm_event_type {
 	JM_EV_CLOSE   = 6,
 	JM_EV_OPEN    = 7,
 	JM_EV_RENAME  = 8,
+	JM_EV_PAYLOAD = 9,   /* bpf/io.h: a payload head of a DB connection */
 };
 
 /* Indexes of the per-CPU loss/health counters (map "stats"). */

@@ -38,7 +38,7 @@ done
   for i in $(seq 1 93); do echo "select $i as n;"; done
   for i in $(seq 1 7); do echo "select * from missing_table_$i;"; done
 } > "$T/script.sql"
-JOBMETER_JOB=psql-$U su postgres -c "psql -X -q -d $JM_PG_DB -f $T/script.sql" >/dev/null 2>&1
+JOBMETER_JOB=psql-$U su postgres -c "psql -X -q -d $JM_PG_DB" < "$T/script.sql" >/dev/null 2>&1
 # 4. rows: generate_series and COPY FROM STDIN.
 JOBMETER_JOB=rows-$U pg_sql -c "select generate_series(1,12345)" >/dev/null
 seq 1 10000 | awk '{print $1 "\tuser" $1}' > "$T/copy.tsv"
@@ -55,16 +55,28 @@ JOBMETER_JOB=file-$U sh -c "head -c 1000 /dev/urandom > '$T/curated/.tmp-part' &
 file_ns=$(date +%s%N)
 # 8. two concurrent jobs on the same server.
 JOBMETER_JOB=concA-$U pgbench -h 127.0.0.1 -U $JM_PG_USER -n -S -t 3000 -c 1 $JM_PG_DB >/dev/null 2>&1 &
+pa=$!
 JOBMETER_JOB=concB-$U pgbench -h 127.0.0.1 -U $JM_PG_USER -n -S -t 2000 -c 1 $JM_PG_DB >/dev/null 2>&1 &
-wait %1 %2 2>/dev/null; wait
-# 9. garbage on the PostgreSQL port: truncated, oversized and random bytes.
-JOBMETER_JOB=garbage-$U bash -c '
-  exec 3<>/dev/tcp/127.0.0.1/5432
-  printf "\x00\x00\x00\x08\x04\xd2\x16\x2f" >&3          # SSLRequest
-  head -c 1 <&3 >/dev/null
-  printf "\xff\xff\xff\xffQQQQ" >&3                       # absurd length
-  head -c 70000 /dev/urandom >&3
-  exec 3>&-' 2>/dev/null
+pb=$!
+wait $pa $pb
+# 9. garbage on the PostgreSQL port: an absurd length, random bytes, and a
+#    truncated startup message on a second connection.  (Python writes on the
+#    socket's own fd; the agent follows connections by (process, fd).)
+JOBMETER_JOB=garbage-$U /usr/bin/python3 - <<'PY' 2>/dev/null
+import os, socket
+s = socket.create_connection(("127.0.0.1", 5432))
+s.sendall(b"\x00\x00\x00\x08\x04\xd2\x16\x2f")      # SSLRequest
+s.recv(1)                                                # 'N'
+s.sendall(b"\xff\xff\xff\xffQQQQ" + os.urandom(70000))  # absurd length + noise
+try:
+    s.recv(4096)
+except OSError:
+    pass
+s.close()
+t = socket.create_connection(("127.0.0.1", 5432))
+t.sendall(b"\x00\x00\x01\x00\x00\x03")                  # truncated startup
+t.close()
+PY
 JOBMETER_JOB=after-garbage-$U pg_sql -c "select 1" >/dev/null
 
 for j in pgb-simple-5000 pgb-simple-1000 pgb-extended-5000 pgb-extended-1000 \
