@@ -274,7 +274,8 @@ int jm_rep_analyze(struct jm_rep_report *r, char *err, size_t err_len)
 
 	for (size_t i = 0; i < r->n_jobs; i++)
 		analyze_job(r, &r->jobs[i]);
-	qsort(r->jobs, r->n_jobs, sizeof(*r->jobs), cmp_job_cost);
+	if (r->n_jobs)
+		qsort(r->jobs, r->n_jobs, sizeof(*r->jobs), cmp_job_cost);
 	if (jm_rep_jobs_reindex(r)) {
 		snprintf(err, err_len, "out of memory");
 		return -1;
@@ -289,7 +290,8 @@ int jm_rep_analyze(struct jm_rep_report *r, char *err, size_t err_len)
 	}
 	jm_rep_cost_of(&r->prices, r->total.cpu_s, r->total.mem_gib_s, r->total.file_read_bytes,
 		       r->total.net_tx_bytes, &r->total_cost);
-	qsort(r->datasets, r->n_datasets, sizeof(*r->datasets), cmp_dataset);
+	if (r->n_datasets)   /* qsort's base must not be NULL, even for 0 items */
+		qsort(r->datasets, r->n_datasets, sizeof(*r->datasets), cmp_dataset);
 	for (size_t i = 0; i < r->n_datasets; i++) {
 		struct jm_rep_slo_spec spec;
 
