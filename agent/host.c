@@ -187,7 +187,12 @@ int jm_host_identity(struct jm_agent_identity *id, const char *state_dir)
 
 	memset(id, 0, sizeof(*id));
 
-	if (gethostname(id->host, sizeof(id->host) - 1) < 0)
+	/* In a pod, gethostname() is the pod's name; the DaemonSet passes the
+	 * node's name in JOBMETER_HOSTNAME (downward API spec.nodeName). */
+	const char *env_host = getenv("JOBMETER_HOSTNAME");
+	if (env_host && *env_host && strlen(env_host) < sizeof(id->host))
+		snprintf(id->host, sizeof(id->host), "%s", env_host);
+	else if (gethostname(id->host, sizeof(id->host) - 1) < 0)
 		return -errno;
 	id->host[sizeof(id->host) - 1] = '\0';
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "caps.h"
 #include "cli.h"
 #include "config.h"
 #include "identity/identity.h"
@@ -80,7 +81,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
-	if (jm_agent_open(&ag, cfg, &opts)) 
+	if (jm_caps_check() || jm_agent_open(&ag, cfg, &opts))
 		goto out;
 	efd = epoll_create1(EPOLL_CLOEXEC);
 	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = 1 };

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <linux/capability.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -47,30 +46,6 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 		line[--n] = 0;
 	jm_log(level == LIBBPF_WARN ? JM_LOG_WARN : JM_LOG_DEBUG, "libbpf: %s", line);
 	return 0;
-}
-
-/* Name the capability that is missing, instead of a bare EPERM: the most
- * common failure of a hardened deployment. */
-static void explain_eperm(void)
-{
-	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct data[2] = { 0 };
-	static const struct { int cap; const char *name; } need[] = {
-		{ 39 /* CAP_BPF */, "CAP_BPF" },
-		{ 38 /* CAP_PERFMON */, "CAP_PERFMON" },
-	};
-
-	if (syscall(SYS_capget, &hdr, data))
-		return;
-	if (data[0].effective & (1u << 21))          /* CAP_SYS_ADMIN covers all */
-		return;
-	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
-		int c = need[i].cap;
-		if (!(data[c / 32].effective & (1u << (c % 32))))
-			jm_err("missing capability %s: the agent needs CAP_BPF and CAP_PERFMON "
-			       "(or CAP_SYS_ADMIN) to load and attach its eBPF programs",
-			       need[i].name);
-	}
 }
 
 static int rb_event(void *ctx, void *data, size_t len)
@@ -137,8 +112,6 @@ int jm_probes_open(struct jm_probes **out, const struct jm_probe_opts *o,
 	err = process_bpf__load(p->proc);
 	if (err) {
 		jm_err("cannot load process.bpf.o: %s", strerror(-err));
-		if (err == -EPERM || err == -EACCES)
-			explain_eperm();
 		goto fail;
 	}
 	struct { struct bpf_map *dst, *src; } shared[] = {
@@ -165,8 +138,6 @@ int jm_probes_open(struct jm_probes **out, const struct jm_probe_opts *o,
 		err = io_bpf__attach(p->io);
 	if (err) {
 		jm_err("cannot attach tracepoints: %s", strerror(-err));
-		if (err == -EPERM || err == -EACCES)
-			explain_eperm();
 		goto fail;
 	}
 

@@ -9,7 +9,7 @@ PKGS=(
   libmicrohttpd-dev libsqlite3-dev
   # tests and demo: real services and independent oracles
   sqlite3 postgresql postgresql-contrib mariadb-server mariadb-client prometheus
-  bpftrace time jq curl openssl iproute2 util-linux libcap2-bin procps
+  bpftrace time jq curl openssl iproute2 util-linux libcap2-bin procps strace
   systemd lintian dpkg-dev chromium
 )
 # Node.js: this image ships node+npm outside apt; Debian's npm would conflict.
@@ -29,7 +29,8 @@ if [ ! -d /sys/kernel/tracing/events ]; then
   mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null || true
 fi
 # npm packages used only by tests (schema validation, OTLP decoding).
-if [ -f tests/js/package.json ] && [ ! -d tests/js/node_modules ]; then
+if [ -f tests/js/package.json ] && { [ ! -d tests/js/node_modules/kubernetes-models ] ||
+   [ ! -d tests/js/node_modules/@opentelemetry/otlp-transformer ]; }; then
   (cd tests/js && npm install --no-audit --no-fund --silent >/dev/null)
 fi
 exit 0
