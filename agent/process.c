@@ -23,6 +23,7 @@ struct proc {
 	uint64_t cpu_reported_ns;      /* handed to the run so far */
 	struct jm_proc_io io_reported;
 	uint64_t last_sample_mono;
+	uint64_t last_rss;             /* bytes, at the last sample (0 = never) */
 	int missing;                   /* samples that found it gone */
 };
 
@@ -367,7 +368,13 @@ static void on_exit_ev(struct jm_tracker *t, const struct jm_ev_exit *e)
 		io = p->io_reported;
 		jm_probes_untrack(t->probes, e->hdr.tgid);
 	}
-	report(p, e->cpu_ns, &io, e->maxrss_bytes, 0);
+	/* Memory over the last stretch of life, since the last sample (or
+	 * since birth, for a process shorter than the sampling period: then
+	 * its peak is the best figure there is). */
+	uint64_t rss = p->last_rss ? p->last_rss : e->maxrss_bytes;
+	double tail_s = e->hdr.ts_ns > p->last_sample_mono ?
+			(double)(e->hdr.ts_ns - p->last_sample_mono) / 1e9 : 0;
+	report(p, e->cpu_ns, &io, e->maxrss_bytes, (double)rss / GIB * tail_s);
 	proc_gone(t, p, e->status, jm_tracker_unix_ns(t, e->hdr.ts_ns));
 }
 
@@ -507,7 +514,9 @@ void jm_tracker_sample(struct jm_tracker *t, uint64_t now_mono)
 		 * deltas; their exit event carries the final figures. */
 		if (st.state == 'Z')
 			continue;
+		/* The RSS seen now stands for the interval since the last sample. */
 		report(p, st.cpu_ns > p->cpu_base_ns ? st.cpu_ns : p->cpu_base_ns, &io,
 		       st.rss_bytes, (double)st.rss_bytes / GIB * dt);
+		p->last_rss = st.rss_bytes;
 	}
 }

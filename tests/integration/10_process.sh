@@ -48,6 +48,11 @@ ref=$(awk '{print $3 * 1024}' "$T/time.mem")
 check_within "memory: peak RSS vs GNU time %M" "$(run_field mem-$UNIQ peak_rss_bytes)" "$ref" 5
 check_within "memory: peak RSS ~300 MiB" "$(run_field mem-$UNIQ peak_rss_bytes)" $((300 << 20)) 5
 
+# 300 MiB held ~0.5 s (plus the time to touch it): ~0.15 GiB-s
+mgs=$(run_field mem-$UNIQ mem_gib_s)
+if awk -v m="$mgs" 'BEGIN{exit !(m > 0.08 && m < 0.6)}'; then pass "memory: mem_gib_s integrates RSS over time ($mgs)";
+else fail "memory: mem_gib_s integrates RSS over time" "mem_gib_s=$mgs"; fi
+
 check_eq "outcome: exit 3 is failure" "$(run_field exit3-$UNIQ outcome)" failure
 check_eq "outcome: exit 3 exit_code" "$(run_field exit3-$UNIQ exit_code)" 3
 check_eq "outcome: SIGKILL signal" "$(run_field kill9-$UNIQ signal)" 9
