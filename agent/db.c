@@ -246,6 +246,7 @@ static void add_query(struct jm_db_stats *s, const struct jm_query *q, const cha
 	st->errors += q->error;
 	st->rows += q->has_rows ? q->rows : 0;
 	st->latency_s_sum += lat_s;
+	jm_hist_add(st->latency_buckets, lat);
 	if (q->error)
 		snprintf(st->last_error, sizeof(st->last_error), "%s", q->sqlstate);
 }

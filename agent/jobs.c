@@ -274,6 +274,12 @@ static void db_quantiles(struct jm_db_stats *db, size_t n)
 		db[i].latency_p50_s = jm_hist_quantile(db[i].latency_buckets, 0.50);
 		db[i].latency_p95_s = jm_hist_quantile(db[i].latency_buckets, 0.95);
 		db[i].latency_p99_s = jm_hist_quantile(db[i].latency_buckets, 0.99);
+		for (size_t k = 0; k < db[i].n_statements; k++) {
+			struct jm_stmt_stats *st = &db[i].statements[k];
+			st->latency_p50_s = jm_hist_quantile(st->latency_buckets, 0.50);
+			st->latency_p95_s = jm_hist_quantile(st->latency_buckets, 0.95);
+			st->latency_p99_s = jm_hist_quantile(st->latency_buckets, 0.99);
+		}
 	}
 }
 

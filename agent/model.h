@@ -33,7 +33,9 @@ struct jm_stmt_stats {
 	uint64_t rows;
 	double   latency_s_sum;
 	char     last_error[16];          /* SQLSTATE or "errno/SQLSTATE" */
+	double   latency_p50_s, latency_p95_s, latency_p99_s;
 	uint64_t fp_hash;                 /* hash of fingerprint (lookup only; not rendered) */
+	uint64_t latency_buckets[JM_HIST_BUCKETS];   /* per statement (not rendered) */
 };
 
 enum jm_db_system { JM_DB_NONE = 0, JM_DB_POSTGRES = 1, JM_DB_MYSQL = 2 };

@@ -66,6 +66,9 @@ static void db_list(struct jm_buf *b, const struct jm_db_stats *db, size_t n)
 			u64_field(b, "errors", s->errors);
 			u64_field(b, "rows", s->rows);
 			dbl_field(b, "latency_s_sum", s->latency_s_sum);
+			dbl_field(b, "latency_p50_s", s->latency_p50_s);
+			dbl_field(b, "latency_p95_s", s->latency_p95_s);
+			dbl_field(b, "latency_p99_s", s->latency_p99_s);
 			if (s->last_error[0])
 				str_field(b, "last_error", s->last_error);
 			jm_buf_puts(b, "}");

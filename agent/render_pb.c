@@ -181,6 +181,9 @@ static int pb_statement(struct pb_arena *a, const struct jm_stmt_stats *s,
 	m->errors = s->errors;
 	m->rows = s->rows;
 	m->latency_s_sum = s->latency_s_sum;
+	m->latency_p50_s = s->latency_p50_s;
+	m->latency_p95_s = s->latency_p95_s;
+	m->latency_p99_s = s->latency_p99_s;
 	return 0;
 }
 
