@@ -105,6 +105,15 @@ static int on_io(void *ctx, const void *data, size_t len)
 	return 0;
 }
 
+/* Called by the tracker before it applies queued exits out of turn. */
+static void drain_io(void *ctx)
+{
+	struct jm_agent *ag = ctx;
+	int n = jm_probes_drain_io(ag->probes);
+	if (n < 0)
+		jm_warn("io ring: %s", strerror(-n));
+}
+
 static bool has_rules(const struct jm_config *cfg)
 {
 	for (size_t i = 0; i < cfg->n_jobs; i++) {
@@ -172,6 +181,8 @@ int jm_agent_open(struct jm_agent **out, const struct jm_config *cfg,
 	if (err)
 		goto fail;
 	ag->tracker = jm_tracker_new(cfg, ag->probes, ag->jobs, &ag->loss);
+	if (ag->tracker)
+		jm_tracker_set_drain(ag->tracker, drain_io, ag);
 	ag->db = ag->tracker ? jm_db_new(cfg, ag->probes, ag->tracker, &ag->loss) : NULL;
 	if (!ag->tracker || !ag->db) {
 		err = -ENOMEM;
@@ -237,10 +248,11 @@ void jm_agent_close(struct jm_agent *ag)
 	free(ag);
 }
 
-int jm_agent_epoll_fd(struct jm_agent *ag)
+void jm_agent_epoll_fds(struct jm_agent *ag, int fds[2])
 {
-	return jm_probes_epoll_fd(ag->probes);
+	jm_probes_epoll_fds(ag->probes, fds);
 }
+
 
 void jm_agent_poll(struct jm_agent *ag)
 {

@@ -10,7 +10,7 @@ struct jm_agent;
 int jm_agent_open(struct jm_agent **out, const struct jm_config *cfg,
 		  const struct jm_cli_opts *opts) __attribute__((warn_unused_result));
 void jm_agent_close(struct jm_agent *ag);
-int jm_agent_epoll_fd(struct jm_agent *ag);
+void jm_agent_epoll_fds(struct jm_agent *ag, int fds[2]);
 /* Drain both ring buffers. */
 void jm_agent_poll(struct jm_agent *ag);
 /* Once a second: sample live job processes. */

@@ -89,8 +89,10 @@ int main(int argc, char **argv)
 		jm_err("cannot set up the event loop: %s", strerror(errno));
 		goto out;
 	}
+	int rfds[2];
+	jm_agent_epoll_fds(ag, rfds);
 	ev.data.u32 = 2;
-	if (epoll_ctl(efd, EPOLL_CTL_ADD, jm_agent_epoll_fd(ag), &ev)) {
+	if (epoll_ctl(efd, EPOLL_CTL_ADD, rfds[0], &ev) || epoll_ctl(efd, EPOLL_CTL_ADD, rfds[1], &ev)) {
 		jm_err("cannot poll the ring buffers: %s", strerror(errno));
 		goto out;
 	}

@@ -22,7 +22,8 @@ struct jm_rb_handler { jm_event_fn fn; void *ctx; };
 struct jm_probes {
 	struct process_bpf *proc;
 	struct io_bpf *io;
-	struct ring_buffer *rb;
+	struct ring_buffer *rb;       /* lifecycle events */
+	struct ring_buffer *rb_io;    /* connects, payloads, closes, opens, renames */
 	int ncpus;
 	struct jm_proc_io *percpu;    /* scratch for per-CPU lookups */
 	struct jm_rb_handler handlers[2];
@@ -143,9 +144,11 @@ int jm_probes_open(struct jm_probes **out, const struct jm_probe_opts *o,
 
 	p->handlers[0] = (struct jm_rb_handler){ on_event, ctx };
 	p->handlers[1] = (struct jm_rb_handler){ on_payload, ctx };
+	/* Two managers so the io ring can be drained on its own (see
+	 * jm_probes_drain_io); the main loop waits on both epoll fds. */
 	p->rb = ring_buffer__new(bpf_map__fd(p->proc->maps.events), rb_event, &p->handlers[0], NULL);
-	if (!p->rb || ring_buffer__add(p->rb, bpf_map__fd(p->io->maps.payloads), rb_event,
-				       &p->handlers[1])) {
+	p->rb_io = ring_buffer__new(bpf_map__fd(p->io->maps.payloads), rb_event, &p->handlers[1], NULL);
+	if (!p->rb || !p->rb_io) {
 		err = -errno;
 		jm_err("cannot set up ring buffers: %s", strerror(-err));
 		goto fail;
@@ -162,6 +165,7 @@ void jm_probes_close(struct jm_probes *p)
 	if (!p)
 		return;
 	ring_buffer__free(p->rb);
+	ring_buffer__free(p->rb_io);
 	io_bpf__destroy(p->io);
 	process_bpf__destroy(p->proc);
 	free(p->percpu);
@@ -171,14 +175,26 @@ void jm_probes_close(struct jm_probes *p)
 int jm_probes_poll(struct jm_probes *p, int timeout_ms)
 {
 	(void)timeout_ms;
-	/* consume() walks the rings in the order they were added: lifecycle
-	 * events first, then the io ring.  Callers rely on that order. */
+	/* Lifecycle events first, then the io ring: callers rely on it. */
+	int n = jm_probes_consume_events(p);
+	int m = jm_probes_drain_io(p);
+	return n < 0 ? n : m < 0 ? m : n + m;
+}
+
+int jm_probes_consume_events(struct jm_probes *p)
+{
 	return ring_buffer__consume(p->rb);
 }
 
-int jm_probes_epoll_fd(struct jm_probes *p)
+int jm_probes_drain_io(struct jm_probes *p)
 {
-	return ring_buffer__epoll_fd(p->rb);
+	return ring_buffer__consume(p->rb_io);
+}
+
+void jm_probes_epoll_fds(struct jm_probes *p, int fds[2])
+{
+	fds[0] = ring_buffer__epoll_fd(p->rb);
+	fds[1] = ring_buffer__epoll_fd(p->rb_io);
 }
 
 int jm_probes_track(struct jm_probes *p, uint32_t tgid, int32_t threads)

@@ -30,10 +30,16 @@ void jm_probes_close(struct jm_probes *p);
 
 /* Consume what is pending: the lifecycle ring first, then the io ring
  * (connects, payloads, closes, opens, renames — one ring, so they stay in
- * order).  Never blocks; wait on jm_probes_epoll_fd().  Returns the number
+ * order).  Never blocks; wait on jm_probes_epoll_fds().  Returns the number
  * of records, or -errno. */
 int jm_probes_poll(struct jm_probes *p, int timeout_ms);
-int jm_probes_epoll_fd(struct jm_probes *p);
+/* The two halves of jm_probes_poll(): a lifecycle event that must not be
+ * handled before earlier io records (an exec after an exit of the same job)
+ * drains the io ring from inside the event callback. */
+int jm_probes_consume_events(struct jm_probes *p);
+int jm_probes_drain_io(struct jm_probes *p);
+/* Both rings' epoll fds, to wait on. */
+void jm_probes_epoll_fds(struct jm_probes *p, int fds[2]);
 
 /* Process table (user-space side of membership). */
 int jm_probes_track(struct jm_probes *p, uint32_t tgid, int32_t threads)

@@ -44,6 +44,8 @@ struct jm_tracker {
 	unsigned cg_next;
 	struct jm_ev_exit *exits;      /* queued until the io ring is drained */
 	size_t n_exits, cap_exits;
+	void (*drain)(void *ctx);
+	void *drain_ctx;
 };
 
 static int64_t clock_ns(clockid_t c)
@@ -386,8 +388,17 @@ int jm_tracker_on_event(struct jm_tracker *t, const void *data, size_t len)
 		return 0;
 	switch (h->type) {
 	case JM_EV_EXEC:
-		if (len >= sizeof(struct jm_ev_exec))
-			on_exec(t, data);
+		if (len < sizeof(struct jm_ev_exec))
+			break;
+		/* An exec may start a run of a job whose previous run ends with
+		 * a queued exit: apply those first (after draining the io ring
+		 * they wait for), or the new process would join the old run. */
+		if (t->n_exits) {
+			if (t->drain)
+				t->drain(t->drain_ctx);
+			jm_tracker_flush_exits(t);
+		}
+		on_exec(t, data);
 		break;
 	case JM_EV_FORK:
 		if (len >= sizeof(struct jm_ev_fork))
@@ -416,6 +427,12 @@ int jm_tracker_on_event(struct jm_tracker *t, const void *data, size_t len)
 	}
 	}
 	return 0;
+}
+
+void jm_tracker_set_drain(struct jm_tracker *t, void (*drain)(void *ctx), void *ctx)
+{
+	t->drain = drain;
+	t->drain_ctx = ctx;
 }
 
 void jm_tracker_flush_exits(struct jm_tracker *t)

@@ -29,6 +29,9 @@ void jm_tracker_clock_sync(struct jm_tracker *t);
  * before it exited; the caller drains it, then calls jm_tracker_flush_exits. */
 int jm_tracker_on_event(struct jm_tracker *t, const void *data, size_t len);
 void jm_tracker_flush_exits(struct jm_tracker *t);
+/* How to drain the io ring when an exec must see queued exits applied first
+ * (a job started again right after its previous run ended). */
+void jm_tracker_set_drain(struct jm_tracker *t, void (*drain)(void *ctx), void *ctx);
 /* Attribute processes already running (call once after attach). */
 void jm_tracker_scan_existing(struct jm_tracker *t);
 /* Sample live job processes; now_mono_ns = CLOCK_MONOTONIC. */
