@@ -32,7 +32,7 @@ start_agent() {
   local cfg=$1; shift
   rm -f "$T/ready"
   "$AGENT" --config "$cfg" --jsonl "$T/out.jsonl" --ready-file "$T/ready" "$@" \
-      >"$T/agent.log" 2>&1 &
+      >>"$T/agent.log" 2>&1 &
   AGENT_PID=$!
   _bg_pids+=("$AGENT_PID")
   for _ in $(seq 1 200); do

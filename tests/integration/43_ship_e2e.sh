@@ -9,7 +9,7 @@ source "$(dirname "$0")/../lib.sh"
 BURN=$HELPERS/jm_burn
 U=$UNIQ
 TOKEN="tok-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-echo "$TOKEN" > "$T/token"
+echo "$TOKEN" > "$T/token"; chmod 600 "$T/token"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PORT=$(free_port)
 start_collector() {   # start_collector [extra args]
@@ -49,6 +49,11 @@ for i in $(seq 1 60); do
   [ "$i" = 15 ] && stop_collector
   [ "$i" = 45 ] && { start_collector || fail collector-restart "collector did not restart"; }
   sleep 0.9
+done
+# The shipper backs off exponentially (1 s .. 60 s, full jitter) while the
+# collector is away; give it one backoff period to deliver the backlog.
+for _ in $(seq 1 140); do
+  [ "$(ls "$T/spool"/*.batch 2>/dev/null | wc -l)" -le 1 ] && break; sleep 0.5
 done
 stop_agent; check_eq "agent exits 0 after draining" "$?" 0
 sleep 0.5
