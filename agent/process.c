@@ -46,6 +46,7 @@ struct jm_tracker {
 	size_t n_exits, cap_exits;
 	void (*drain)(void *ctx);
 	void *drain_ctx;
+	char env_buf[65536];           /* /proc/PID/environ during the start-up scan */
 };
 
 static int64_t clock_ns(clockid_t c)
@@ -447,7 +448,7 @@ void jm_tracker_flush_exits(struct jm_tracker *t)
 static int scan_one(void *ctx, uint32_t pid)
 {
 	struct jm_tracker *t = ctx;
-	static char env[65536];    /* single-threaded start-up only */
+	char *env = t->env_buf;
 	char cmd[JM_ARGS_LEN + 1], argv[JM_ARGS_LEN + 1], exe[JM_PATH_LEN], cg[256];
 	struct jm_pstat st;
 	struct attribution a;
@@ -457,7 +458,7 @@ static int scan_one(void *ctx, uint32_t pid)
 		return 0;
 	if (st.state == 'Z')
 		return 0;
-	n = jm_proc_read(pid, "environ", env, sizeof(env));
+	n = jm_proc_read(pid, "environ", env, sizeof(t->env_buf));
 	size_t env_len = n > 0 ? (size_t)n : 0;
 	n = jm_proc_read(pid, "cmdline", cmd, JM_ARGS_LEN);
 	if (n <= 0)
