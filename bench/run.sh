@@ -1,0 +1,756 @@
+#!/usr/bin/env bash
+# jobmeter performance suite (issue 6).
+#
+#   bench/run.sh [syscalls] [pgbench] [execstorm] [footprint] [collector]
+#
+# Runs the named scenarios (default: all, in that order), prints progress,
+# writes machine-readable results to bench/results/ (<scenario>.tsv/.json,
+# meta and profiles) and regenerates bench/RESULTS.md from every result file
+# there (scenarios not run this time keep their previous figures, each with
+# its own date).  Needs the binaries of `make` in $BUILD (default build/);
+# the load generators in bench/ are compiled here into $BUILD/bench.
+#
+# Variants compared:  none      nothing attached
+#                     floor     empty eBPF programs on jobmeter's hooks
+#                     jobmeter  the agent, realistic config
+#                     peer      bench/peer.bt under bpftrace
+# Wall-time figures come from interleaved rounds (the variant order rotates
+# every round) and are reported as medians with quartiles; per-program eBPF
+# costs come from kernel.bpf_stats_enabled (run_time_ns / run_cnt) in
+# separate passes, because the statistics themselves cost ~20 ns per run.
+#
+# Every process started here is stopped on exit (trap), and
+# kernel.bpf_stats_enabled is put back as it was.
+#
+# Knobs (environment): ROUNDS=15 (syscall rounds), PG_ROUNDS=8, PG_SECONDS=3,
+# STORM_SECONDS=10, STORM_RATE=6000, STORM_RATE_ROUNDS=3, FP_JOBS=1000, FP_PER_JOB=10,
+# FP_SECONDS=10, QPS=20000, INGEST_RUNS=3, INGEST_SECONDS=10,
+# INGEST_AGENTS=20, REPORT_DAYS=30, REPORT_JOBS=500, BUILD=build,
+# KEEP_RUN=1 keeps the scratch directory $BUILD/bench/run.
+set -uo pipefail
+export LC_ALL=C
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
+BIN=$BUILD/bin
+W=$BUILD/bench                 # compiled load generators
+RUN=$W/run                     # scratch: logs, JSONL, databases
+RES=$ROOT/bench/results        # machine-readable results (committed)
+ROUNDS=${ROUNDS:-15}
+PG_ROUNDS=${PG_ROUNDS:-8}
+PG_SECONDS=${PG_SECONDS:-3}
+STORM_SECONDS=${STORM_SECONDS:-10}
+STORM_RATE=${STORM_RATE:-6000}
+STORM_RATE_ROUNDS=${STORM_RATE_ROUNDS:-3}
+FP_JOBS=${FP_JOBS:-1000}
+FP_PER_JOB=${FP_PER_JOB:-10}
+FP_SECONDS=${FP_SECONDS:-10}
+QPS=${QPS:-20000}
+INGEST_RUNS=${INGEST_RUNS:-3}
+INGEST_SECONDS=${INGEST_SECONDS:-10}
+INGEST_AGENTS=${INGEST_AGENTS:-20}
+REPORT_DAYS=${REPORT_DAYS:-30}
+REPORT_JOBS=${REPORT_JOBS:-500}
+SYS_ITERS=50000                # per simple syscall per repetition
+SYS_SOCK_ITERS=4000            # per socket op per repetition
+SYS_REPS=3                     # the fastest repetition counts
+CLK_TCK=$(getconf CLK_TCK)
+ALL_SCENARIOS=(syscalls pgbench execstorm footprint collector)
+# The suite itself must not be a job, whatever environment make ran in.
+unset JOBMETER_JOB JOBMETER_RUN_ID AIRFLOW_CTX_DAG_ID AIRFLOW_CTX_TASK_ID AIRFLOW_CTX_DAG_RUN_ID
+
+say()  { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+warn() { printf '[%s] WARNING: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+now()  { date +%s.%N; }
+fsub() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.6f", a - b}'; }
+
+# ---------------------------------------------------------------- processes
+# Every background process is registered here; cleanup stops them newest
+# first (load generators before the tracer they load).
+LIVE=()
+declare -A LIVE_NAME=()
+BG=
+
+bg_start() {        # bg_start NAME CMD...   (pid in $BG; redirect the call)
+	local name=$1; shift
+	"$@" &
+	BG=$!
+	LIVE+=("$BG")
+	LIVE_NAME[$BG]=$name
+}
+alive() {           # a zombie is not alive
+	[ -r "/proc/$1/stat" ] || return 1
+	local st
+	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+stop_pid() {        # stop_pid PID [SIGNAL]: signal, wait <= 15 s, then SIGKILL
+	local p=$1 sig=${2:-TERM} i rc
+	[ -n "$p" ] || return 0
+	kill -"$sig" "$p" 2>/dev/null
+	for ((i = 0; i < 300; i++)); do alive "$p" || break; sleep 0.05; done
+	if alive "$p"; then
+		warn "${LIVE_NAME[$p]:-pid $p} ignored SIG$sig for 15 s: SIGKILL"
+		kill -KILL "$p" 2>/dev/null
+	fi
+	wait "$p" 2>/dev/null; rc=$?
+	local keep=() q
+	for q in "${LIVE[@]}"; do [ "$q" = "$p" ] || keep+=("$q"); done
+	LIVE=("${keep[@]}")
+	unset "LIVE_NAME[$p]"
+	return $rc
+}
+
+STATS_ORIG=$(sysctl -n kernel.bpf_stats_enabled 2>/dev/null || echo 0)
+stats_on()  { sysctl -qw kernel.bpf_stats_enabled=1; }
+stats_off() { sysctl -qw kernel.bpf_stats_enabled="$STATS_ORIG"; }
+
+cleanup() {
+	local i
+	for ((i = ${#LIVE[@]} - 1; i >= 0; i--)); do
+		case ${LIVE_NAME[${LIVE[i]}]:-} in
+		peer) stop_pid "${LIVE[i]}" INT ;;
+		*) stop_pid "${LIVE[i]}" ;;
+		esac
+	done
+	sysctl -qw kernel.bpf_stats_enabled="$STATS_ORIG"
+	[ -n "${KEEP_RUN:-}" ] || rm -rf "$RUN"
+}
+trap cleanup EXIT
+trap 'warn "interrupted"; exit 130' INT TERM
+
+# ------------------------------------------------------------------- build
+CFLAGS_B=(-std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE)
+build_tools() {
+	local need
+	mkdir -p "$W" "$RUN" "$RES"
+	for need in jobmeter-agent jobmeter-collector jobmeter-report; do
+		[ -x "$BIN/$need" ] || { echo "bench: $BIN/$need missing: run make first (make bench does)" >&2; return 1; }
+	done
+	[ -f "$BUILD/proto/jobmeter.pb-c.c" ] || { echo "bench: $BUILD/proto missing: run make" >&2; return 1; }
+	clang -g -O2 -target bpf -Wall -I"/usr/include/$(cc -dumpmachine)" \
+		-c "$ROOT/bench/floor.bpf.c" -o "$W/floor.bpf.o" &&
+	cc "${CFLAGS_B[@]}" "$ROOT/bench/floor_loader.c" -o "$W/jm-floor" -lbpf &&
+	cc "${CFLAGS_B[@]}" "$ROOT/bench/sysbench.c" -o "$W/jm-sysbench" &&
+	cc "${CFLAGS_B[@]}" "$ROOT/bench/execstorm.c" -o "$W/jm-execstorm" &&
+	cc "${CFLAGS_B[@]}" "$ROOT/bench/spawn.c" -o "$W/jm-spawn" &&
+	cc -O2 -static -nostdlib -fno-stack-protector -Wall -Wextra -Werror \
+		"$ROOT/bench/tiny.c" -o "$W/jm-tiny" &&
+	cc "${CFLAGS_B[@]}" -I"$BUILD/proto" "$ROOT/bench/post.c" "$BUILD/proto/jobmeter.pb-c.c" \
+		-o "$W/jm-post" -lprotobuf-c -lcurl -lz -lpthread
+}
+
+# ------------------------------------------------------------ measurements
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }   # utime+stime
+vm_kib()    { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }       # VmHWM, VmRSS
+ctxsw()     { awk '$1 == "voluntary_ctxt_switches:" {print $2}' "/proc/$1/status"; } # sleeps = wakeups
+pct_core()  { awk -v t="$1" -v s="$2" -v hz="$CLK_TCK" 'BEGIN{printf "%.2f", 100 * t / hz / s}'; }
+
+prog_ids_of() {     # eBPF program ids held by a process (from its fdinfo)
+	local f
+	for f in /proc/"$1"/fdinfo/*; do
+		awk '/^prog_id:/ {print $2}' "$f" 2>/dev/null
+	done | sort -un | paste -sd, -
+}
+prog_stats() {      # prog_stats IDS -> "name<TAB>id<TAB>run_cnt<TAB>run_time_ns" per program
+	bpftool prog show --json | jq -r --arg ids "$1" '
+		($ids | split(",") | map(tonumber)) as $want
+		| .[] | select(.id as $i | $want | index($i))
+		| [.name, .id, (.run_cnt // 0), (.run_time_ns // 0)] | @tsv'
+}
+stats_delta() {     # stats_delta BEFORE AFTER -> name, run_cnt, run_time_ns deltas
+	awk -F'\t' 'NR == FNR {c[$2] = $3; t[$2] = $4; next}
+		{printf "%s\t%d\t%d\n", $1, $3 - c[$2], $4 - t[$2]}' "$1" "$2"
+}
+foreign_progs() {   # tracing-type programs attached now that are not ours
+	bpftool prog show --json 2>/dev/null | jq -r --arg mine "${1:-}" '
+		($mine | split(",") | map(select(. != "") | tonumber)) as $m
+		| .[] | select(.type == "tracing" or .type == "raw_tracepoint" or
+		               .type == "tracepoint" or .type == "kprobe" or .type == "perf_event")
+		| select(.id as $i | ($m | index($i)) | not) | .name' | sort | uniq -c |
+		awk '{printf "%s%s x%s", (NR > 1 ? ", " : ""), $2, $1}'
+}
+foreign_count() {
+	bpftool prog show --json 2>/dev/null | jq '[.[] | select(.type == "tracing" or
+		.type == "raw_tracepoint" or .type == "tracepoint" or .type == "kprobe")] | length'
+}
+
+perf_top() {        # perf_top PERF.DATA N: the N hottest symbols, self time
+	perf report -i "$1" --no-children --stdio --sort dso,sym -g none 2>/dev/null |
+		awk -v n="$2" '/^ +[0-9.]+%/ && k < n {print; k++}'
+}
+
+meta_write() {      # meta_write SCENARIO START_EPOCH STATUS [NOTE]
+	jq -n --arg sc "$1" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+		--arg cmd "$CMDLINE" --arg git "$(git -C "$ROOT" describe --always --dirty 2>/dev/null)" \
+		--argjson secs "$(fsub "$(now)" "$2")" --arg status "$3" --arg note "${4:-}" \
+		--arg foreign "$FOREIGN_AT_START" --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" \
+		'{scenario: $sc, date: $date, command: $cmd, git: $git, seconds: $secs, status: $status,
+		  note: $note, foreign_bpf_at_start: $foreign, loadavg_at_end: $load}' > "$RES/$1.meta.json"
+}
+machine_write() {
+	jq -n --arg nproc "$(nproc)" --arg kernel "$(uname -r)" \
+		--arg cpu "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)" \
+		--arg mem "$(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)" \
+		--arg bpftool "$(bpftool version 2>/dev/null | head -1)" \
+		--arg bpftrace "$(bpftrace --version 2>/dev/null)" \
+		--arg pg "$(pgbench --version 2>/dev/null)" --arg os "$(. /etc/os-release; echo "$PRETTY_NAME")" \
+		--arg perf "$(grep -c . /sys/bus/event_source/devices/cpu/events/* 2>/dev/null | wc -l) hardware events" \
+		'{nproc: $nproc, kernel: $kernel, cpu: $cpu, memory: $mem, os: $os, bpftool: $bpftool,
+		  bpftrace: $bpftrace, pgbench: $pg, hw_events: $perf}' > "$RES/machine.json"
+}
+
+# ----------------------------------------------------------------- variants
+AGENT_CFG=$RUN/agent.yaml
+SYSPORT=
+pick_port() {       # a free TCP port for the syscall benchmark's "database"
+	local p
+	for ((p = 15432; p < 15532; p++)); do
+		[ -z "$(ss -Htln "sport = :$p" 2>/dev/null)" ] && { echo "$p"; return 0; }
+	done
+	return 1
+}
+write_agent_config() {
+	# deploy/config/agent.yaml with every default and example kept (Airflow
+	# env identity, a systemd rule, Kubernetes attribution, an argv/exe/comm
+	# rule — which makes user space classify every exec), shipping off, and
+	# the syscall benchmark's port declared as PostgreSQL next to 5432.
+	# max_jobs 2000: the footprint scenario runs 1,000 jobs and other
+	# people's tests on this machine may run jobs at the same time.
+	cat > "$AGENT_CFG" <<YAML
+interval: 10
+max_jobs: 2000
+metrics_listen: ""
+env_identity:
+  - vars: [AIRFLOW_CTX_DAG_ID, AIRFLOW_CTX_TASK_ID]
+    separator: "."
+    run_id_var: AIRFLOW_CTX_DAG_RUN_ID
+systemd:
+  - unit: "etl-*.service"
+kubernetes:
+  enabled: true
+  log_root: /var/log
+jobs:
+  - name: example-sales-etl
+    match:
+      comm: python3
+      exe: "/usr/bin/python3*"
+      argv: "(^|[ /])sales_etl\\\\.py( |$)"
+      cgroup: "/system.slice/etl-*"
+    outputs:
+      - table: public.sales
+      - file: "/data/curated/sales/*.parquet"
+db:
+  capture_bytes: 512
+  max_fingerprints: 200
+  postgres:
+    ports: [5432, $SYSPORT]
+  mysql:
+    ports: [3306]
+collector:
+  url: ""
+  spool_dir: $RUN/spool
+otlp:
+  url: ""
+YAML
+	"$BIN/jobmeter-agent" --config "$AGENT_CFG" --check-config >/dev/null
+}
+
+AGENT=
+agent_start() {     # agent_start INTERVAL JSONL
+	rm -f "$RUN/agent.ready"
+	bg_start agent "$BIN/jobmeter-agent" --config "$AGENT_CFG" --interval "$1" --jsonl "$2" \
+		--ready-file "$RUN/agent.ready" --state-dir "$RUN/state" >>"$RUN/agent.log" 2>&1
+	AGENT=$BG
+	wait_file "$RUN/agent.ready" "$AGENT" 10 || { warn "agent not ready"; tail -5 "$RUN/agent.log" >&2; return 1; }
+}
+wait_file() {       # wait_file FILE PID SECONDS
+	local i
+	for ((i = 0; i < $3 * 20; i++)); do
+		[ -s "$1" ] || [ -e "$1" ] && return 0
+		alive "$2" || return 1
+		sleep 0.05
+	done
+	return 1
+}
+
+VPID=
+variant_start() {
+	VPID=
+	case $1 in
+	none) return 0 ;;
+	floor)
+		rm -f "$RUN/floor.ready"
+		bg_start floor "$W/jm-floor" "$W/floor.bpf.o" "$RUN/floor.ready" >>"$RUN/floor.log" 2>&1
+		VPID=$BG
+		wait_file "$RUN/floor.ready" "$VPID" 10 ;;
+	jobmeter)
+		agent_start 10 "$RUN/variant.jsonl" && VPID=$AGENT ;;
+	peer)
+		: > "$RUN/peer.out"
+		bg_start peer bpftrace "$ROOT/bench/peer.bt" >"$RUN/peer.out" 2>&1
+		VPID=$BG
+		local i
+		for ((i = 0; i < 600; i++)); do
+			grep -q '^READY' "$RUN/peer.out" && { sleep 0.2; return 0; }
+			alive "$VPID" || break
+			sleep 0.05
+		done
+		warn "bpftrace did not start: $(tail -3 "$RUN/peer.out")"
+		return 1 ;;
+	esac
+}
+variant_stop() {
+	[ -n "$VPID" ] || return 0
+	if [ "$1" = peer ]; then stop_pid "$VPID" INT; else stop_pid "$VPID"; fi
+	VPID=
+}
+
+# ---------------------------------------------------------------- scenarios
+sysbench() {        # sysbench WHO LABEL [extra args]: WHO = job | outside
+	local who=$1 label=$2; shift 2
+	if [ "$who" = job ]; then
+		JOBMETER_JOB=$label "$W/jm-sysbench" --file "$RUN/sysbench.dat" --port "$SYSPORT" "$@"
+	else
+		"$W/jm-sysbench" --file "$RUN/sysbench.dat" --port "$SYSPORT" "$@"
+	fi
+}
+
+sc_syscalls() {
+	local variants=(none floor jobmeter peer) r i v who out=$RES/syscalls.tsv fc
+	local args=(--iters "$SYS_ITERS" --sock-iters "$SYS_SOCK_ITERS" --reps "$SYS_REPS")
+	printf 'round\tvariant\twho\top\tns\tforeign_progs\n' > "$out.tmp"
+	for ((r = 1; r <= ROUNDS; r++)); do
+		fc=$(foreign_count)
+		local line=""
+		for ((i = 0; i < 4; i++)); do
+			v=${variants[(r + i) % 4]}
+			variant_start "$v" || { warn "variant $v did not start"; variant_stop "$v"; return 1; }
+			local whos=(job outside)
+			((r % 2)) && whos=(outside job)
+			for who in "${whos[@]}"; do
+				sysbench "$who" "bench-sys-$$-$r" "${args[@]}" > "$RUN/sb.out" ||
+					{ warn "jm-sysbench failed ($v $who)"; variant_stop "$v"; return 1; }
+				awk -v r="$r" -v v="$v" -v w="$who" -v f="$fc" \
+					'{printf "%s\t%s\t%s\t%s\t%s\t%s\n", r, v, w, $1, $2, f}' "$RUN/sb.out" >> "$out.tmp"
+			done
+			variant_stop "$v"
+			line+="$v "
+		done
+		say "  syscalls round $r/$ROUNDS done (order: $line; foreign tracing programs: $fc)"
+	done
+	mv "$out.tmp" "$out"
+
+	# Per-program statistics, one syscall kind at a time.
+	say "  syscalls: eBPF run_time_ns/run_cnt per program and syscall (stats on)"
+	local st=$RES/syscalls_bpfstats.tsv op ids
+	printf 'variant\twho\top\tcalls\tprog\trun_cnt\trun_time_ns\n' > "$st.tmp"
+	stats_on
+	for v in floor jobmeter peer; do
+		variant_start "$v" || { stats_off; variant_stop "$v"; return 1; }
+		ids=$(prog_ids_of "$VPID")
+		for who in job outside; do
+			for op in getppid read_zero write_null pread_file pwrite_file sock; do
+				local calls=$SYS_ITERS
+				[ "$op" = sock ] && calls=$((4 * SYS_SOCK_ITERS))
+				prog_stats "$ids" > "$RUN/st0"
+				sysbench "$who" "bench-sysst-$$" --only "$op" --iters "$SYS_ITERS" \
+					--sock-iters "$SYS_SOCK_ITERS" --reps 1 > /dev/null ||
+					{ stats_off; variant_stop "$v"; return 1; }
+				prog_stats "$ids" > "$RUN/st1"
+				stats_delta "$RUN/st0" "$RUN/st1" | awk -v v="$v" -v w="$who" -v o="$op" -v c="$calls" \
+					'$2 > 0 {printf "%s\t%s\t%s\t%s\t%s\n", v, w, o, c, $0}' >> "$st.tmp"
+			done
+		done
+		variant_stop "$v"
+	done
+	stats_off
+	mv "$st.tmp" "$st"
+
+	# Profiles of jobmeter's hot path (software clock: no hardware counters).
+	say "  syscalls: perf profiles of the jobmeter variant"
+	variant_start jobmeter || { variant_stop jobmeter; return 1; }
+	local spec
+	for spec in job:pread_file job:read_zero job:sock outside:read_zero; do
+		who=${spec%%:*}; op=${spec#*:}
+		local pf=$RUN/perf.$who.$op
+		if [ "$who" = job ]; then
+			JOBMETER_JOB=bench-prof-$$ perf record -q -e cpu-clock -F 20000 -o "$pf" -- \
+				"$W/jm-sysbench" --file "$RUN/sysbench.dat" --port "$SYSPORT" --only "$op" \
+				--iters 300000 --sock-iters 20000 --reps 1 > /dev/null 2>>"$RUN/perf.log"
+		else
+			perf record -q -e cpu-clock -F 20000 -o "$pf" -- \
+				"$W/jm-sysbench" --file "$RUN/sysbench.dat" --port "$SYSPORT" --only "$op" \
+				--iters 300000 --sock-iters 20000 --reps 1 > /dev/null 2>>"$RUN/perf.log"
+		fi
+		perf report -i "$pf" --no-children --stdio --sort sym 2>/dev/null |
+			awk '/^ +[0-9.]+%/ && n < 25 {print; n++}' > "$RES/profile_syscalls_${who}_${op}.txt"
+	done
+	variant_stop jobmeter
+}
+
+pg_setup() {
+	# shellcheck source=../tests/services.sh
+	source "$ROOT/tests/services.sh"
+	pg_start || { warn "PostgreSQL did not start"; return 1; }
+	# A database of our own: other tests re-run pgbench -i on theirs.
+	su postgres -c "psql -qAtc \"select 1 from pg_database where datname='jmbench'\"" | grep -q 1 ||
+		su postgres -c "createdb -O $JM_PG_USER jmbench" || return 1
+	if [ "$(psql -h 127.0.0.1 -U "$JM_PG_USER" -d jmbench -qAtc 'select count(*) from pgbench_branches' 2>/dev/null)" != 1 ]; then
+		pgbench -h 127.0.0.1 -U "$JM_PG_USER" -i -q -s 1 jmbench > "$RUN/pgbench-init.log" 2>&1 || return 1
+	fi
+}
+pgb_parse() {       # pgb_parse FILE -> tps<TAB>latency_ms<TAB>transactions
+	awk '/^tps = / {tps = $3} /^latency average = / {lat = $4}
+	     /^number of transactions actually processed:/ {split($NF, a, "/"); tx = a[1]}
+	     END {if (tps == "") exit 1; printf "%s\t%s\t%s\n", tps, lat, tx}' "$1"
+}
+
+sc_pgbench() {
+	pg_setup || return 1
+	local variants=(none jobmeter peer) r i v c out=$RES/pgbench.tsv jobs=()
+	printf 'round\tvariant\tclients\ttps\tlatency_ms\ttransactions\tjob\tforeign_progs\ttracer_cpu_pct\n' > "$out.tmp"
+	: > "$RUN/variant.jsonl"
+	for ((r = 1; r <= PG_ROUNDS; r++)); do
+		local fc line=""
+		fc=$(foreign_count)
+		for ((i = 0; i < 3; i++)); do
+			v=${variants[(r + i) % 3]}
+			variant_start "$v" || { warn "variant $v did not start"; variant_stop "$v"; return 1; }
+			local cl=(1 4)
+			((r % 2)) && cl=(4 1)
+			for c in "${cl[@]}"; do
+				local job=bench-pgb-$$-$r-$v-c$c c0=0 c1=0 t0 t1
+				[ -n "$VPID" ] && c0=$(cpu_ticks "$VPID")
+				t0=$(now)
+				JOBMETER_JOB=$job pgbench -h 127.0.0.1 -U "$JM_PG_USER" -n -S -T "$PG_SECONDS" \
+					-c "$c" -j "$((c < 2 ? 1 : 2))" jmbench > "$RUN/pgb.out" 2>&1 ||
+					{ warn "pgbench failed: $(tail -2 "$RUN/pgb.out")"; variant_stop "$v"; return 1; }
+				t1=$(now)
+				[ -n "$VPID" ] && c1=$(cpu_ticks "$VPID")
+				printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$v" "$c" "$(pgb_parse "$RUN/pgb.out")" "$job" "$fc" \
+					"$(pct_core "$((c1 - c0))" "$(fsub "$t1" "$t0")")" >> "$out.tmp"
+			done
+			variant_stop "$v"
+			line+="$v "
+		done
+		say "  pgbench round $r/$PG_ROUNDS done (order: $line)"
+	done
+	mv "$out.tmp" "$out"
+	# What the agent saw of each pgbench run it traced: queries it counted.
+	jq -c 'select(.type == "run" and (.job | startswith("bench-pgb-"))) |
+		{job, queries: ([.db[]?.queries] | add // 0), errors: ([.db[]?.errors] | add // 0)}' \
+		"$RUN/variant.jsonl" > "$RES/pgbench_agent_runs.jsonl"
+	jq -c 'select(.type == "loss")' "$RUN/variant.jsonl" > "$RES/pgbench_loss.jsonl"
+}
+
+storm_once() {      # storm_once MODE [execstorm args...] -> one JSON line
+	local mode=$1; shift
+	local job=bench-storm-$$-$mode jl=$RUN/storm-$mode.jsonl
+	: > "$jl"
+	agent_start 1 "$jl" || return 1
+	local ids; ids=$(prog_ids_of "$AGENT")
+	sleep 1
+	prog_stats "$ids" > "$RUN/st0"
+	local t0 c0 t1 c1
+	# A profile of the agent during the storm (software clock, 999 Hz).
+	perf record -q -e cpu-clock -F 999 -g -p "$AGENT" -o "$RUN/perf.storm" -- sleep "$STORM_SECONDS" \
+		2>>"$RUN/perf.log" &
+	local pf=$!
+	# ... and of the whole machine for 3 s of it: where the exec path's
+	# eBPF time goes (programs and helpers show as bpf_prog_*/bpf_* symbols).
+	perf record -q -a -e cpu-clock -F 4999 -o "$RUN/perf.storm.all" -- sleep 3 2>>"$RUN/perf.log" &
+	local pa=$!
+	t0=$(now); c0=$(cpu_ticks "$AGENT"); local w0; w0=$(ctxsw "$AGENT")
+	JOBMETER_JOB=$job "$W/jm-execstorm" --seconds "$STORM_SECONDS" --exe "$W/jm-tiny" "$@" > "$RUN/storm.out" ||
+		warn "execstorm reported failures: $(cat "$RUN/storm.out")"
+	t1=$(now); c1=$(cpu_ticks "$AGENT"); local w1; w1=$(ctxsw "$AGENT")
+	wait "$pf" "$pa"
+	perf_top "$RUN/perf.storm" 30 > "$RES/profile_execstorm_agent.txt"
+	perf_top "$RUN/perf.storm.all" 40 > "$RES/profile_execstorm_system.txt"
+	prog_stats "$ids" > "$RUN/st1"
+	# Drain: the agent may still be working through its rings.
+	sleep 3
+	local c2 t2; c2=$(cpu_ticks "$AGENT"); t2=$(now)
+	local hwm; hwm=$(vm_kib "$AGENT" VmHWM)
+	stop_pid "$AGENT" || warn "agent exited non-zero"
+	local procs loss
+	procs=$(jq -s --arg j "$job" '[.[] | select(.type == "run" and .job == $j) | .processes] | add // 0' "$jl")
+	loss=$(jq -cs '[.[] | select(.type == "loss")]' "$jl")
+	stats_delta "$RUN/st0" "$RUN/st1" | jq -Rsc 'split("\n") | map(select(. != "") | split("\t") |
+		{prog: .[0], run_cnt: (.[1] | tonumber), run_time_ns: (.[2] | tonumber)})' > "$RUN/progs.json"
+	jq -nc --arg mode "$mode" --argjson gen "$(cat "$RUN/storm.out")" --argjson procs "$procs" \
+		--argjson loss "$loss" --argjson progs "$(cat "$RUN/progs.json")" \
+		--arg cpu "$(pct_core "$((c1 - c0))" "$(fsub "$t1" "$t0")")" \
+		--arg cpu_drain "$(pct_core "$((c2 - c0))" "$(fsub "$t2" "$t0")")" \
+		--arg secs "$(fsub "$t1" "$t0")" --arg hwm "$hwm" --argjson wakeups "$((w1 - w0))" \
+		'{mode: $mode, agent_wakeups: $wakeups, generator: $gen, expected_processes: ($gen.spawned + 1),
+		  reported_processes: $procs, loss_lines: $loss, agent_cpu_pct: ($cpu | tonumber),
+		  agent_cpu_pct_incl_drain: ($cpu_drain | tonumber), seconds: ($secs | tonumber),
+		  agent_vmhwm_kib: ($hwm | tonumber), bpf: $progs}'
+}
+
+sc_execstorm() {
+	local out=$RES/execstorm.jsonl
+	: > "$out.tmp"
+	stats_on
+	say "  exec storm: one job, paced at $STORM_RATE/s for $STORM_SECONDS s (eBPF statistics on)"
+	storm_once paced --rate "$STORM_RATE" >> "$out.tmp" || { stats_off; return 1; }
+	stats_off
+	mv "$out.tmp" "$out"
+
+	# How fast can processes start at all, per variant (statistics off)?
+	local variants=(none floor jobmeter) r i v who rt=$RES/execstorm_rate.tsv
+	printf 'round\tvariant\twho\trate\tspawned\n' > "$rt.tmp"
+	for ((r = 1; r <= STORM_RATE_ROUNDS; r++)); do
+		for ((i = 0; i < 3; i++)); do
+			v=${variants[(r + i) % 3]}
+			variant_start "$v" || { variant_stop "$v"; return 1; }
+			local whos=(job outside)
+			((r % 2)) && whos=(outside job)
+			for who in "${whos[@]}"; do
+				if [ "$who" = job ]; then
+					JOBMETER_JOB=bench-rate-$$-$r "$W/jm-execstorm" --seconds 3 --exe "$W/jm-tiny" > "$RUN/rate.out"
+				else
+					"$W/jm-execstorm" --seconds 3 --exe "$W/jm-tiny" > "$RUN/rate.out"
+				fi || { warn "execstorm failed: $(cat "$RUN/rate.out")"; variant_stop "$v"; return 1; }
+				jq -r --arg r "$r" --arg v "$v" --arg w "$who" '[$r, $v, $w, .rate, .spawned] | @tsv' "$RUN/rate.out" >> "$rt.tmp"
+			done
+			variant_stop "$v"
+		done
+		say "  exec rate round $r/$STORM_RATE_ROUNDS done"
+	done
+	mv "$rt.tmp" "$rt"
+}
+
+sc_footprint() {
+	local out=$RES/footprint.json want=$((FP_JOBS * FP_PER_JOB))
+	local pid_max threads free
+	pid_max=$(cat /proc/sys/kernel/pid_max)
+	threads=$(ls -d /proc/[0-9]*/task/[0-9]* 2>/dev/null | wc -l)
+	free=$((pid_max - threads))
+	if ((free < want + 2000)); then
+		warn "pid_max $pid_max with $threads tasks leaves $free pids: cannot start $want processes safely"
+		return 1
+	fi
+	if [ "$(ulimit -u)" != unlimited ] && (($(ulimit -u) < want + 2000)); then
+		warn "ulimit -u $(ulimit -u) is below $want + 2000"
+		return 1
+	fi
+	local jl=$RUN/footprint.jsonl prefix=bench-fp-$$
+	: > "$jl"
+	agent_start 10 "$jl" || return 1
+	sleep 1
+	local hwm_idle rss_idle; hwm_idle=$(vm_kib "$AGENT" VmHWM); rss_idle=$(vm_kib "$AGENT" VmRSS)
+	local ts; ts=$(now)
+	rm -f "$RUN/spawn.ready"
+	bg_start spawn "$W/jm-spawn" --jobs "$FP_JOBS" --per-job "$FP_PER_JOB" --prefix "$prefix" \
+		--ready "$RUN/spawn.ready" >>"$RUN/spawn.log" 2>&1
+	local sp=$BG
+	if ! wait_file "$RUN/spawn.ready" "$sp" 120; then
+		warn "jm-spawn failed: $(tail -3 "$RUN/spawn.log")"; stop_pid "$sp"; stop_pid "$AGENT"; return 1
+	fi
+	local spawn_s; spawn_s=$(fsub "$(now)" "$ts")
+	say "  footprint: $want processes in $FP_JOBS jobs up in ${spawn_s%.*}s; settling 3 s, measuring ${FP_SECONDS}s"
+	sleep 3
+	local t0 c0 t1 c1
+	t0=$(now); c0=$(cpu_ticks "$AGENT"); local fw0; fw0=$(ctxsw "$AGENT")
+	sleep "$FP_SECONDS"
+	t1=$(now); c1=$(cpu_ticks "$AGENT"); local fw1; fw1=$(ctxsw "$AGENT")
+	local rss_live hwm_live; rss_live=$(vm_kib "$AGENT" VmRSS); hwm_live=$(vm_kib "$AGENT" VmHWM)
+	# Tear down: 10,000 exits; the agent closes 1,000 runs.
+	local c2 t2; c2=$(cpu_ticks "$AGENT"); t2=$(now)
+	stop_pid "$sp"
+	local i runs=0
+	for ((i = 0; i < 300; i++)); do
+		runs=$(jq -c --arg p "$prefix-" 'select(.type == "run" and (.job | startswith($p)))' "$jl" | wc -l)
+		((runs >= FP_JOBS)) && break
+		sleep 0.1
+	done
+	local c3 t3; c3=$(cpu_ticks "$AGENT"); t3=$(now)
+	local hwm_end; hwm_end=$(vm_kib "$AGENT" VmHWM)
+	stop_pid "$AGENT" || warn "agent exited non-zero"
+	local jobs_seen procs_seen loss
+	jobs_seen=$(jq -s --arg p "$prefix-" '[.[] | select(.type == "run" and (.job | startswith($p))) | .job] | unique | length' "$jl")
+	procs_seen=$(jq -s --arg p "$prefix-" '[.[] | select(.type == "run" and (.job | startswith($p))) | .processes] | add // 0' "$jl")
+	loss=$(jq -cs '[.[] | select(.type == "loss")]' "$jl")
+
+	# 20,000 queries/s (pgbench at a fixed rate), as a job, DB tracing on.
+	local q=$RUN/qps.jsonl job=bench-qps-$$
+	: > "$q"
+	pg_setup || return 1
+	stats_on
+	agent_start 10 "$q" || { stats_off; return 1; }
+	local ids; ids=$(prog_ids_of "$AGENT")
+	JOBMETER_JOB=$job pgbench -h 127.0.0.1 -U "$JM_PG_USER" -n -S -R "$QPS" -c 8 -j 2 \
+		-T "$((FP_SECONDS + 4))" jmbench > "$RUN/qps.out" 2>&1 &
+	local pg=$!
+	LIVE+=("$pg"); LIVE_NAME[$pg]=pgbench
+	sleep 2
+	local q0 qt0 q1 qt1
+	prog_stats "$ids" > "$RUN/st0"; q0=$(cpu_ticks "$AGENT"); qt0=$(now); local qw0; qw0=$(ctxsw "$AGENT")
+	perf record -q -e cpu-clock -F 999 -g -p "$AGENT" -o "$RUN/perf.qps" -- sleep "$FP_SECONDS" 2>>"$RUN/perf.log"
+	prog_stats "$ids" > "$RUN/st1"; q1=$(cpu_ticks "$AGENT"); qt1=$(now); local qw1; qw1=$(ctxsw "$AGENT")
+	perf_top "$RUN/perf.qps" 30 > "$RES/profile_qps_agent.txt"
+	local qhwm; qhwm=$(vm_kib "$AGENT" VmHWM)
+	wait "$pg"; local pgrc=$?
+	stop_pid "$pg" 2>/dev/null
+	stats_off
+	sleep 1
+	stop_pid "$AGENT" || warn "agent exited non-zero"
+	[ $pgrc = 0 ] || { warn "pgbench -R failed: $(tail -3 "$RUN/qps.out")"; return 1; }
+	local bpf_ns; bpf_ns=$(stats_delta "$RUN/st0" "$RUN/st1" | awk -F'\t' '{s += $3} END {print s + 0}')
+	stats_delta "$RUN/st0" "$RUN/st1" | jq -Rsc 'split("\n") | map(select(. != "") | split("\t") |
+		{prog: .[0], run_cnt: (.[1] | tonumber), run_time_ns: (.[2] | tonumber)})' > "$RUN/progs.json"
+	local qsecs; qsecs=$(fsub "$qt1" "$qt0")
+	local agent_q; agent_q=$(jq -s --arg j "$job" '[.[] | select(.type == "run" and .job == $j) | .db[]?.queries] | add // 0' "$q")
+	jq -n --argjson want "$want" --argjson jobs "$FP_JOBS" --arg spawn_s "$spawn_s" \
+		--argjson jobs_seen "$jobs_seen" --argjson procs_seen "$procs_seen" --argjson loss "$loss" \
+		--arg cpu "$(pct_core "$((c1 - c0))" "$(fsub "$t1" "$t0")")" \
+		--arg cpu_down "$(pct_core "$((c3 - c2))" "$(fsub "$t3" "$t2")")" --arg down_s "$(fsub "$t3" "$t2")" \
+		--argjson rss_idle "$rss_idle" --argjson hwm_idle "$hwm_idle" --argjson rss_live "$rss_live" \
+		--argjson hwm_live "$hwm_live" --argjson hwm_end "$hwm_end" \
+		--arg qcpu "$(pct_core "$((q1 - q0))" "$qsecs")" --arg qsecs "$qsecs" \
+		--arg bpf_pct "$(awk -v n="$bpf_ns" -v s="$qsecs" 'BEGIN{printf "%.2f", n / 1e7 / s}')" \
+		--argjson progs "$(cat "$RUN/progs.json")" --arg pgb "$(pgb_parse "$RUN/qps.out")" \
+		--argjson agent_q "$agent_q" --argjson qhwm "$qhwm" --argjson target_qps "$QPS" \
+		--argjson qwake "$((qw1 - qw0))" --argjson fwake "$((fw1 - fw0))" \
+		'{processes: {wanted: $want, jobs: $jobs, spawn_seconds: ($spawn_s | tonumber),
+		   jobs_reported: $jobs_seen, processes_reported: $procs_seen, loss_lines: $loss,
+		   agent_cpu_pct: ($cpu | tonumber), agent_wakeups: $fwake, agent_cpu_pct_teardown: ($cpu_down | tonumber),
+		   teardown_seconds: ($down_s | tonumber),
+		   rss_kib_idle: $rss_idle, hwm_kib_idle: $hwm_idle, rss_kib_live: $rss_live,
+		   hwm_kib_live: $hwm_live, hwm_kib_end: $hwm_end},
+		  queries: {target_qps: $target_qps, pgbench: ($pgb | split("\t") |
+		     {tps: (.[0] | tonumber), latency_ms: (.[1] | tonumber), transactions: (.[2] | tonumber)}),
+		   agent_queries_counted: $agent_q, seconds: ($qsecs | tonumber),
+		   agent_cpu_pct: ($qcpu | tonumber), agent_wakeups: $qwake, bpf_cpu_pct: ($bpf_pct | tonumber),
+		   agent_vmhwm_kib: $qhwm, bpf: $progs}}' > "$out"
+}
+
+coll_start() {      # coll_start DB [options] -> $COLL pid, $COLL_PORT
+	rm -f "$1" "$1-wal" "$1-shm"
+	: > "$RUN/collector.log"
+	bg_start collector "$BIN/jobmeter-collector" --listen 127.0.0.1:0 --db "$1" "${@:2}" >>"$RUN/collector.log" 2>&1
+	COLL=$BG
+	local i
+	for ((i = 0; i < 200; i++)); do
+		COLL_PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$RUN/collector.log" | head -1)
+		[ -n "$COLL_PORT" ] && return 0
+		alive "$COLL" || break
+		sleep 0.05
+	done
+	warn "collector did not start: $(tail -2 "$RUN/collector.log")"
+	return 1
+}
+
+sc_collector() {
+	local out=$RES/collector.jsonl k
+	"$BIN/jobmeter-collector" gen-batch --jobs 50 --windows 1 --runs 0 --job bench-job \
+		--processes 3 --cpu-s 12.5 --file-read-bytes 1000000 --net-tx-bytes 20000 > "$RUN/template.pb" || return 1
+	: > "$out.tmp"
+	for ((k = 1; k <= INGEST_RUNS; k++)); do
+		coll_start "$RUN/ingest.db" || return 1
+		local c0 c1 t0 t1
+		c0=$(cpu_ticks "$COLL"); t0=$(now)
+		"$W/jm-post" --url "http://127.0.0.1:$COLL_PORT/v1/batches" --template "$RUN/template.pb" \
+			--agents "$INGEST_AGENTS" --batches $((INGEST_SECONDS * 300)) --seconds "$INGEST_SECONDS" \
+			--prefix "bench-$$-$k" --retry-ms 10 > "$RUN/post.out" || warn "jm-post reported errors: $(cat "$RUN/post.out")"
+		c1=$(cpu_ticks "$COLL"); t1=$(now)
+		local rows; rows=$(sqlite3 "$RUN/ingest.db" 'select count(*) from windows' 2>/dev/null || echo -1)
+		stop_pid "$COLL"
+		jq -c --argjson run "$k" --arg cpu "$(pct_core "$((c1 - c0))" "$(fsub "$t1" "$t0")")" \
+			--argjson rows "$rows" '{run: $run} + . + {collector_cpu_pct: ($cpu | tonumber), window_rows_in_db: $rows}' \
+			"$RUN/post.out" >> "$out.tmp"
+		say "  collector ingest run $k/$INGEST_RUNS: $(jq -r '"\(.batches_per_s) batches/s, \(.retried_503) 503s, collector CPU \(.collector_cpu_pct)%"' <(tail -1 "$out.tmp"))"
+	done
+	mv "$out.tmp" "$out"
+	# Where the time goes: a profile and syscall counts under the same load.
+	say "  collector: profile under load"
+	coll_start "$RUN/ingest.db" || return 1
+	"$W/jm-post" --url "http://127.0.0.1:$COLL_PORT/v1/batches" --template "$RUN/template.pb" \
+		--agents "$INGEST_AGENTS" --batches 3000 --seconds 8 --prefix "bench-$$-prof" --retry-ms 10 > "$RUN/post-prof.out" &
+	local pp=$!
+	LIVE+=("$pp"); LIVE_NAME[$pp]=jm-post
+	sleep 1
+	perf record -q -e cpu-clock -F 999 -g -p "$COLL" -o "$RUN/perf.coll" -- sleep 3 2>>"$RUN/perf.log"
+	perf stat -x, -e 'syscalls:sys_enter_fdatasync,syscalls:sys_enter_fsync,syscalls:sys_enter_pwrite64,syscalls:sys_enter_pread64' \
+		-p "$COLL" -o "$RUN/perf.stat" -- sleep 2 2>>"$RUN/perf.log"
+	wait "$pp"; stop_pid "$pp" 2>/dev/null
+	stop_pid "$COLL"
+	# What one durable commit costs on this disk: SQLite syncs once per batch.
+	local d0 d1
+	d0=$(now)
+	dd if=/dev/zero of="$RUN/dsync.dat" bs=4k count=500 oflag=dsync status=none
+	d1=$(now)
+	rm -f "$RUN/dsync.dat"
+	{
+		echo "# perf record -e cpu-clock -g -p <collector> (3 s, $INGEST_AGENTS posting agents): top symbols"
+		perf report -i "$RUN/perf.coll" --no-children --stdio --sort dso,sym -g none 2>/dev/null |
+			awk '/^ +[0-9.]+%/ && n < 25 {print; n++}'
+		echo "# perf report --sort dso"
+		perf report -i "$RUN/perf.coll" --no-children --stdio --sort dso -g none 2>/dev/null |
+			awk '/^ +[0-9.]+%/ && n < 8 {print; n++}'
+		echo "# perf stat over 2 s (count,unit,event):"
+		grep -v '^#' "$RUN/perf.stat" | awk -F, 'NF > 2 {print $1 "," $3}'
+		echo "# jm-post during the profile:"
+		cat "$RUN/post-prof.out"
+		echo "# the disk: 500 x 4 KiB O_DSYNC writes (dd) took $(fsub "$d1" "$d0") s"
+	} > "$RES/profile_collector.txt"
+
+	# 30 days x 500 jobs at 60-s windows (tools/report/benchdb.sh).
+	local avail; avail=$(df -Pk "$RUN" | awk 'NR == 2 {print $4}')
+	if ((avail < 8 * 1024 * 1024)); then
+		warn "less than 8 GiB free under $RUN: skipping the $REPORT_DAYS-day report"
+		echo '{"skipped":"less than 8 GiB free"}' > "$RES/report30.json"
+		return 0
+	fi
+	say "  report: generating $REPORT_DAYS days x $REPORT_JOBS jobs (tools/report/benchdb.sh, ~1-2 min)"
+	BIN=$BIN "$ROOT/tools/report/benchdb.sh" "$RUN/report.db" "$REPORT_DAYS" "$REPORT_JOBS" > "$RUN/benchdb.out" 2>&1 ||
+		{ warn "benchdb.sh failed: $(tail -3 "$RUN/benchdb.out")"; rm -f "$RUN/report.db"*; return 1; }
+	local size; size=$(du -m "$RUN/report.db" | cut -f1)
+	rm -f "$RUN/report.db" "$RUN/report.db-wal" "$RUN/report.db-shm" "$RUN"/report.db.*
+	awk -v days="$REPORT_DAYS" -v jobs="$REPORT_JOBS" -v mb="$size" '
+		/^generated/ {gen = $4; windows = $6; runs = $8}
+		/^collector migration/ {mig = $(NF - 4)}
+		/^report --format/ {f[$3] = $(NF - 1)}
+		END {printf "{\"days\":%d,\"jobs\":%d,\"db_mib\":%d,\"windows\":%s,\"runs\":%s,\"generate_s\":%s,\"migrate_s\":%s,\"best_of_3_s\":{", days, jobs, mb, windows, runs, gen, mig
+		     n = 0; for (k in f) {printf "%s\"%s\":%s", (n++ ? "," : ""), k, f[k]}; print "}}"}' \
+		"$RUN/benchdb.out" > "$RES/report30.json"
+	cp "$RUN/benchdb.out" "$RES/report30.log"
+}
+
+# --------------------------------------------------------------------- main
+CMDLINE="bench/run.sh${*:+ $*}"
+scenarios=("$@")
+((${#scenarios[@]})) || scenarios=("${ALL_SCENARIOS[@]}")
+for s in "${scenarios[@]}"; do
+	case " ${ALL_SCENARIOS[*]} " in *" $s "*) ;; *) echo "bench: unknown scenario '$s' (${ALL_SCENARIOS[*]})" >&2; exit 2 ;; esac
+done
+[ "$(id -u)" = 0 ] || { echo "bench: must run as root (eBPF)" >&2; exit 1; }
+build_tools || exit 1
+SYSPORT=$(pick_port) || { echo "bench: no free port in 15432..15531" >&2; exit 1; }
+write_agent_config || { echo "bench: agent config rejected" >&2; exit 1; }
+sed "s/$SYSPORT/<bench port>/" "$AGENT_CFG" | grep -v spool_dir > "$RES/agent.yaml"
+machine_write
+say "jobmeter bench: ${scenarios[*]} ($(nproc) CPUs, $(uname -r)); results in $RES"
+FOREIGN_AT_START=$(foreign_progs)
+[ -z "$FOREIGN_AT_START" ] || warn "other tracing programs attached (they slow every variant alike): $FOREIGN_AT_START"
+failed=0
+suite_t0=$(now)
+for s in "${scenarios[@]}"; do
+	say "== $s"
+	t0=$(now)
+	FOREIGN_AT_START=$(foreign_progs)
+	if "sc_$s"; then
+		meta_write "$s" "$t0" ok
+		say "== $s done in $(printf '%.0f' "$(fsub "$(now)" "$t0")") s"
+	else
+		meta_write "$s" "$t0" failed "scenario stopped early; see the run's output"
+		warn "$s failed"
+		failed=1
+	fi
+done
+say "suite took $(printf '%.0f' "$(fsub "$(now)" "$suite_t0")") s; writing bench/RESULTS.md"
+python3 "$ROOT/bench/report.py" "$RES" "$ROOT/bench/RESULTS.md" || failed=1
+exit $failed
