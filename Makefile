@@ -105,11 +105,11 @@ $(BIN)/jobmeter-agent: $(AGENT_OBJS) $(PROTO_OBJS) | $(BIN)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BIN)/jobmeter-collector: $(COLL_OBJS) $(PROTO_OBJS) | $(BIN)
+$(BIN)/jobmeter-collector: $(COLL_OBJS) $(OBJ)/agent/log.o $(PROTO_OBJS) | $(BIN)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BIN)/jobmeter-report: $(REPORT_OBJS) $(PROTO_OBJS) | $(BIN)
+$(BIN)/jobmeter-report: $(REPORT_OBJS) $(OBJ)/agent/log.o $(PROTO_OBJS) | $(BIN)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 

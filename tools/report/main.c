@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent/log.h"
 #include "tools/report/analyze.h"
 #include "tools/report/query.h"
 #include "tools/report/render.h"
@@ -100,15 +101,15 @@ static int parse_cli(int argc, char **argv, struct cli *c)
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "jobmeter-report: unexpected argument '%s'\n", argv[optind]);
+		jm_err("unexpected argument '%s'", argv[optind]);
 		return -1;
 	}
 	if (!c->db) {
-		fputs("jobmeter-report: --db is required (see --help)\n", stderr);
+		jm_err("--db is required (see --help)");
 		return -1;
 	}
 	if (c->since && c->from) {
-		fputs("jobmeter-report: use --since or --from, not both\n", stderr);
+		jm_err("use --since or --from, not both");
 		return -1;
 	}
 	return 0;
@@ -122,24 +123,24 @@ static int period(const struct cli *c, int64_t *from, int64_t *to)
 	clock_gettime(CLOCK_REALTIME, &now);
 	*to = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
 	if (c->to && jm_rep_parse_time(c->to, to)) {
-		fprintf(stderr, "jobmeter-report: invalid --to '%s' (RFC 3339 or Unix seconds)\n", c->to);
+		jm_err("invalid --to '%s' (RFC 3339 or Unix seconds)", c->to);
 		return -1;
 	}
 	if (c->since && (jm_rep_parse_duration(c->since, &span) || span <= 0)) {
-		fprintf(stderr, "jobmeter-report: invalid --since '%s' (like 30m, 6h, 7d)\n", c->since);
+		jm_err("invalid --since '%s' (like 30m, 6h, 7d)", c->since);
 		return -1;
 	}
 	*from = *to - span;
 	if (c->from && jm_rep_parse_time(c->from, from)) {
-		fprintf(stderr, "jobmeter-report: invalid --from '%s' (RFC 3339 or Unix seconds)\n", c->from);
+		jm_err("invalid --from '%s' (RFC 3339 or Unix seconds)", c->from);
 		return -1;
 	}
 	if (*from >= *to) {
-		fputs("jobmeter-report: the period is empty (--from must be before --to)\n", stderr);
+		jm_err("the period is empty (--from must be before --to)");
 		return -1;
 	}
 	if (*to - *from > MAX_PERIOD_NS) {
-		fputs("jobmeter-report: the period is longer than 10 years\n", stderr);
+		jm_err("the period is longer than 10 years");
 		return -1;
 	}
 	return 0;
@@ -167,7 +168,7 @@ static int write_out(const char *path, render_fn fn, const struct jm_rep_report 
 
 	if (!path) {
 		if (fn(stdout, r) || fflush(stdout)) {
-			fprintf(stderr, "jobmeter-report: write failed: %s\n", strerror(errno));
+			jm_err("write failed: %s", strerror(errno));
 			return -1;
 		}
 		return 0;
@@ -178,7 +179,7 @@ static int write_out(const char *path, render_fn fn, const struct jm_rep_report 
 	}
 	fd = mkstemp(tmp);
 	if (fd < 0) {
-		fprintf(stderr, "jobmeter-report: cannot create %s: %s\n", tmp, strerror(errno));
+		jm_err("cannot create %s: %s", tmp, strerror(errno));
 		goto out;
 	}
 	/* mkstemp makes 0600; give the file the mode a plain create would. */
@@ -187,24 +188,24 @@ static int write_out(const char *path, render_fn fn, const struct jm_rep_report 
 
 		umask(mask);
 		if (fchmod(fd, 0666 & ~mask))
-			fprintf(stderr, "jobmeter-report: warning: chmod %s: %s\n", tmp, strerror(errno));
+			jm_warn("chmod %s: %s", tmp, strerror(errno));
 	}
 	f = fdopen(fd, "w");
 	if (!f)
 		goto out;
 	fd = -1;
 	if (fn(f, r) || fflush(f) || fsync(fileno(f))) {
-		fprintf(stderr, "jobmeter-report: cannot write %s: %s\n", path, strerror(errno));
+		jm_err("cannot write %s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (fclose(f)) {
 		f = NULL;
-		fprintf(stderr, "jobmeter-report: cannot write %s: %s\n", path, strerror(errno));
+		jm_err("cannot write %s: %s", path, strerror(errno));
 		goto out;
 	}
 	f = NULL;
 	if (rename(tmp, path)) {
-		fprintf(stderr, "jobmeter-report: cannot rename to %s: %s\n", path, strerror(errno));
+		jm_err("cannot rename to %s: %s", path, strerror(errno));
 		goto out;
 	}
 	free(tmp);
@@ -232,12 +233,13 @@ int main(int argc, char **argv)
 	int rc = 1, p;
 
 	memset(&r, 0, sizeof(r));
+	jm_log_init("jobmeter-report", JM_LOG_INFO);
 	p = parse_cli(argc, argv, &c);
 	if (p)
 		return p > 0 ? 0 : 2;
 	fn = renderer(c.format);
 	if (!fn) {
-		fprintf(stderr, "jobmeter-report: unknown --format '%s' (text, csv, md, json, html)\n", c.format);
+		jm_err("unknown --format '%s' (text, csv, md, json, html)", c.format);
 		return 2;
 	}
 	if (period(&c, &r.from_ns, &r.to_ns))
@@ -249,16 +251,16 @@ int main(int argc, char **argv)
 	r.raw_runs_max = JM_REP_RAW_RUNS_MAX;
 	jm_rep_prices_default(&r.prices);
 	if (c.prices && jm_rep_prices_load(c.prices, &r.prices, err, sizeof(err))) {
-		fprintf(stderr, "jobmeter-report: %s\n", err);
+		jm_err("%s", err);
 		goto out;
 	}
 	if (c.slos && jm_rep_slo_load(c.slos, &r.slos, err, sizeof(err))) {
-		fprintf(stderr, "jobmeter-report: %s\n", err);
+		jm_err("%s", err);
 		goto out;
 	}
 	if (jm_rep_db_open(c.db, &db, &r.schema_version, err, sizeof(err)) ||
 	    jm_rep_query(db, &r, err, sizeof(err)) || jm_rep_analyze(&r, err, sizeof(err))) {
-		fprintf(stderr, "jobmeter-report: %s\n", err);
+		jm_err("%s", err);
 		goto out;
 	}
 	if (write_out(c.out, fn, &r))
