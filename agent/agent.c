@@ -105,14 +105,6 @@ static int on_io(void *ctx, const void *data, size_t len)
 	return 0;
 }
 
-/* Called by the tracker before it applies queued exits out of turn. */
-static void drain_io(void *ctx)
-{
-	struct jm_agent *ag = ctx;
-	int n = jm_probes_drain_io(ag->probes);
-	if (n < 0)
-		jm_warn("io ring: %s", strerror(-n));
-}
 
 static bool has_rules(const struct jm_config *cfg)
 {
@@ -181,8 +173,6 @@ int jm_agent_open(struct jm_agent **out, const struct jm_config *cfg,
 	if (err)
 		goto fail;
 	ag->tracker = jm_tracker_new(cfg, ag->probes, ag->jobs, &ag->loss);
-	if (ag->tracker)
-		jm_tracker_set_drain(ag->tracker, drain_io, ag);
 	ag->db = ag->tracker ? jm_db_new(cfg, ag->probes, ag->tracker, &ag->loss) : NULL;
 	if (!ag->tracker || !ag->db) {
 		err = -ENOMEM;
@@ -259,7 +249,8 @@ void jm_agent_poll(struct jm_agent *ag)
 	int n = jm_probes_poll(ag->probes, 0);
 	if (n < 0 && n != -EINTR)
 		jm_warn("ring buffer poll: %s", strerror(-n));
-	/* Only now, with the io ring drained, may exited processes leave. */
+	/* Only now, with the io ring drained, may exited processes leave and
+	 * ended runs be written. */
 	jm_tracker_flush_exits(ag->tracker);
 }
 

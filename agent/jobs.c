@@ -30,10 +30,12 @@ struct jm_run {
 	struct jm_run_record rec;         /* grows while the run is active */
 	unsigned live;                    /* processes alive */
 	bool root_exited;
+	bool ended;                       /* on the ended list */
 	int root_status;
 };
 
 struct jm_jobs {
+	struct jm_run *ended;             /* runs over, record not yet emitted */
 	unsigned max_jobs;
 	unsigned max_fingerprints;
 	struct jm_jobs_sink sink;
@@ -82,6 +84,10 @@ void jm_jobs_free(struct jm_jobs *j)
 		free_db(b->win_db, b->n_win_db);
 		free(b->win_out);
 		free(b);
+	}
+	for (struct jm_run *r = j->ended, *n; r; r = n) {
+		n = r->next;
+		free_run(r);
 	}
 	free(j->jobs);
 	free(j);
@@ -283,7 +289,10 @@ static void db_quantiles(struct jm_db_stats *db, size_t n)
 	}
 }
 
-static void finish_run(struct jm_jobs *j, struct jm_run *r, int64_t now_ns)
+/* The run is over: outcome decided, the job's next process starts a new
+ * run.  Its record is emitted by jm_jobs_flush_ended(), after the caller has
+ * drained what the kernel still had in flight for it (late query results). */
+static void end_run(struct jm_jobs *j, struct jm_run *r, int64_t now_ns)
 {
 	struct job *b = r->job;
 	struct jm_run_record *rec = &r->rec;
@@ -309,10 +318,28 @@ static void finish_run(struct jm_jobs *j, struct jm_run *r, int64_t now_ns)
 			break;
 		}
 	}
-	db_quantiles(rec->db, rec->n_db);
-	if (j->sink.run_done)
-		j->sink.run_done(j->sink.ctx, rec);
-	free_run(r);
+	r->ended = true;
+	r->next = j->ended;
+	j->ended = r;
+}
+
+void jm_jobs_flush_ended(struct jm_jobs *j)
+{
+	/* oldest first: the list is built newest first */
+	struct jm_run *rev = NULL;
+	for (struct jm_run *r = j->ended, *n; r; r = n) {
+		n = r->next;
+		r->next = rev;
+		rev = r;
+	}
+	j->ended = NULL;
+	for (struct jm_run *r = rev, *n; r; r = n) {
+		n = r->next;
+		db_quantiles(r->rec.db, r->rec.n_db);
+		if (j->sink.run_done)
+			j->sink.run_done(j->sink.ctx, &r->rec);
+		free_run(r);
+	}
 }
 
 void jm_run_proc_exit(struct jm_run *r, bool is_root, int status, int64_t now_ns)
@@ -323,8 +350,8 @@ void jm_run_proc_exit(struct jm_run *r, bool is_root, int status, int64_t now_ns
 	}
 	if (r->live)
 		r->live--;
-	if (r->live == 0)
-		finish_run(r->tab, r, now_ns);
+	if (r->live == 0 && !r->ended)
+		end_run(r->tab, r, now_ns);
 }
 
 static void emit_window(struct jm_jobs *j, struct job *b, int64_t now_ns)

@@ -46,9 +46,12 @@ void jm_run_rss(struct jm_run *r, uint64_t rss_bytes);
 void jm_run_oom(struct jm_run *r);
 void jm_run_label(struct jm_run *r, const char *key, const char *value);
 /* One of r's processes exited.  is_root: it was the run's first process;
- * status is the wait(2) status.  May finish the run (run_done callback);
- * r must not be used after the call if the run finished. */
+ * status is the wait(2) status.  When it was the last one the run is over:
+ * its outcome is fixed and the job's next process starts a new run, but r
+ * stays valid (late query results may still be added) until
+ * jm_jobs_flush_ended() emits its record (run_done) and frees it. */
 void jm_run_proc_exit(struct jm_run *r, bool is_root, int status, int64_t now_ns);
+void jm_jobs_flush_ended(struct jm_jobs *j);
 
 /* DB and output figures are attached to the run and the job window by the
  * DB module through these (owned copies are made). */

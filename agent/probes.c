@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -26,6 +27,7 @@ struct jm_probes {
 	struct ring_buffer *rb_io;    /* connects, payloads, closes, opens, renames */
 	int ncpus;
 	struct jm_proc_io *percpu;    /* scratch for per-CPU lookups */
+	uint64_t *members;            /* mmap of the membership bitmap */
 	struct jm_rb_handler handlers[2];
 };
 
@@ -120,6 +122,7 @@ int jm_probes_open(struct jm_probes **out, const struct jm_probe_opts *o,
 		{ p->io->maps.lives, p->proc->maps.lives },
 		{ p->io->maps.events, p->proc->maps.events },
 		{ p->io->maps.stats, p->proc->maps.stats },
+		{ p->io->maps.members, p->proc->maps.members },
 	};
 	for (size_t i = 0; i < sizeof(shared) / sizeof(shared[0]); i++) {
 		err = bpf_map__reuse_fd(shared[i].dst, bpf_map__fd(shared[i].src));
@@ -131,6 +134,16 @@ int jm_probes_open(struct jm_probes **out, const struct jm_probe_opts *o,
 	err = io_bpf__load(p->io);
 	if (err) {
 		jm_err("cannot load io.bpf.o: %s", strerror(-err));
+		goto fail;
+	}
+	/* The membership bitmap is shared memory: user space sets bits with
+	 * the same atomics the programs use. */
+	p->members = mmap(NULL, (size_t)JM_MEMBER_WORDS * sizeof(uint64_t), PROT_READ | PROT_WRITE,
+			  MAP_SHARED, bpf_map__fd(p->proc->maps.members), 0);
+	if (p->members == MAP_FAILED) {
+		p->members = NULL;
+		err = -errno;
+		jm_err("cannot map the membership bitmap: %s", strerror(-err));
 		goto fail;
 	}
 	/* 4. attach */
@@ -166,6 +179,8 @@ void jm_probes_close(struct jm_probes *p)
 		return;
 	ring_buffer__free(p->rb);
 	ring_buffer__free(p->rb_io);
+	if (p->members)
+		munmap(p->members, (size_t)JM_MEMBER_WORDS * sizeof(uint64_t));
 	io_bpf__destroy(p->io);
 	process_bpf__destroy(p->proc);
 	free(p->percpu);
@@ -197,6 +212,17 @@ void jm_probes_epoll_fds(struct jm_probes *p, int fds[2])
 	fds[1] = ring_buffer__epoll_fd(p->rb_io);
 }
 
+static void member_set(struct jm_probes *p, uint32_t tgid, bool on)
+{
+	if (tgid >= JM_PID_LIMIT)
+		return;
+	uint64_t bit = 1ull << (tgid & 63);
+	if (on)
+		__atomic_fetch_or(&p->members[tgid >> 6], bit, __ATOMIC_SEQ_CST);
+	else
+		__atomic_fetch_and(&p->members[tgid >> 6], ~bit, __ATOMIC_SEQ_CST);
+}
+
 int jm_probes_track(struct jm_probes *p, uint32_t tgid, int32_t threads)
 {
 	struct jm_proc_life life = { .threads = threads > 0 ? threads : 1 };
@@ -214,11 +240,13 @@ int jm_probes_track(struct jm_probes *p, uint32_t tgid, int32_t threads)
 		bpf_map_delete_elem(bpf_map__fd(p->proc->maps.procs), &tgid);
 		return e;
 	}
+	member_set(p, tgid, true);
 	return 0;
 }
 
 void jm_probes_untrack(struct jm_probes *p, uint32_t tgid)
 {
+	member_set(p, tgid, false);
 	bpf_map_delete_elem(bpf_map__fd(p->proc->maps.procs), &tgid);
 	bpf_map_delete_elem(bpf_map__fd(p->proc->maps.lives), &tgid);
 }

@@ -24,6 +24,7 @@ struct proc {
 	struct jm_proc_io io_reported;
 	uint64_t last_sample_mono;
 	uint64_t last_rss;             /* bytes, at the last sample (0 = never) */
+	bool exited;                   /* kept until the io ring is drained */
 	int missing;                   /* samples that found it gone */
 };
 
@@ -42,10 +43,8 @@ struct jm_tracker {
 	char cg2root[256];
 	struct cg_entry cgcache[CGCACHE];
 	unsigned cg_next;
-	struct jm_ev_exit *exits;      /* queued until the io ring is drained */
-	size_t n_exits, cap_exits;
-	void (*drain)(void *ctx);
-	void *drain_ctx;
+	uint32_t *gone;                /* exited processes, removed at the next flush */
+	size_t n_gone, cap_gone;
 	char env_buf[65536];           /* /proc/PID/environ during the start-up scan */
 };
 
@@ -95,7 +94,7 @@ void jm_tracker_free(struct jm_tracker *t)
 	for (size_t i = 0; i < t->procs.cap; i++)
 		free(t->procs.vals[i]);
 	jm_idmap_free(&t->procs);
-	free(t->exits);
+	free(t->gone);
 	free(t);
 }
 
@@ -197,6 +196,32 @@ static struct proc *proc_add(struct jm_tracker *t, uint32_t tgid, struct jm_run 
 	return p;
 }
 
+/* A process ended: its run learns now (so the job's next process starts a
+ * new run), but the tgid -> run mapping stays until jm_tracker_flush_exits():
+ * payloads it sent before exiting may still be in the io ring. */
+static void proc_gone(struct jm_tracker *t, struct proc *p, int status, int64_t now)
+{
+	if (p->exited)
+		return;
+	p->exited = true;
+	if (t->n_gone == t->cap_gone) {
+		size_t nc = t->cap_gone ? t->cap_gone * 2 : 64;
+		uint32_t *ng = realloc(t->gone, nc * sizeof(*ng));
+		if (ng) {
+			t->gone = ng;
+			t->cap_gone = nc;
+		}
+	}
+	if (t->n_gone < t->cap_gone)
+		t->gone[t->n_gone++] = p->tgid;
+	jm_run_proc_exit(p->run, p->is_root, status, now);
+}
+
+static void proc_forget(struct jm_tracker *t, uint32_t tgid)
+{
+	free(jm_idmap_del(&t->procs, tgid));
+}
+
 static struct jm_run *start_run(struct jm_tracker *t, const struct attribution *a, int64_t now)
 {
 	struct jm_run *r = jm_jobs_proc_start(t->jobs, a->job, a->run_id, a->source, now);
@@ -250,6 +275,10 @@ static int sweep_child(void *ctx, uint32_t pid)
 static void on_exec(struct jm_tracker *t, const struct jm_ev_exec *e)
 {
 	struct proc *p = jm_idmap_get(&t->procs, e->hdr.tgid);
+	if (p && p->exited) {                  /* pid reused before the flush */
+		proc_forget(t, e->hdr.tgid);
+		p = NULL;
+	}
 	int64_t now = jm_tracker_unix_ns(t, e->hdr.ts_ns);
 	size_t env_len = e->env_len < sizeof(e->env) ? e->env_len : sizeof(e->env);
 	struct attribution a;
@@ -313,7 +342,10 @@ static void on_exec(struct jm_tracker *t, const struct jm_ev_exec *e)
 static void on_fork(struct jm_tracker *t, const struct jm_ev_fork *e)
 {
 	struct proc *parent = jm_idmap_get(&t->procs, e->ppid);
-	if (!parent) {
+	struct proc *old = jm_idmap_get(&t->procs, e->hdr.tgid);
+	if (old && old->exited)
+		proc_forget(t, e->hdr.tgid);
+	if (!parent || parent->exited) {
 		/* The kernel inherited membership from a process we dropped. */
 		jm_probes_untrack(t->probes, e->hdr.tgid);
 		return;
@@ -348,21 +380,12 @@ static void report(struct proc *p, uint64_t cpu_total_ns, const struct jm_proc_i
 	jm_run_add(p->run, &d);
 }
 
-static void proc_gone(struct jm_tracker *t, struct proc *p, int status, int64_t now)
-{
-	struct jm_run *r = p->run;
-	bool root = p->is_root;
-	jm_idmap_del(&t->procs, p->tgid);
-	free(p);
-	jm_run_proc_exit(r, root, status, now);
-}
-
 static void on_exit_ev(struct jm_tracker *t, const struct jm_ev_exit *e)
 {
 	struct proc *p = jm_idmap_get(&t->procs, e->hdr.tgid);
 	struct jm_proc_io io;
 
-	if (!p)
+	if (!p || p->exited)
 		return;
 	if (e->flags & JM_F_TRACKED) {
 		io = e->io;
@@ -389,36 +412,16 @@ int jm_tracker_on_event(struct jm_tracker *t, const void *data, size_t len)
 		return 0;
 	switch (h->type) {
 	case JM_EV_EXEC:
-		if (len < sizeof(struct jm_ev_exec))
-			break;
-		/* An exec may start a run of a job whose previous run ends with
-		 * a queued exit: apply those first (after draining the io ring
-		 * they wait for), or the new process would join the old run. */
-		if (t->n_exits) {
-			if (t->drain)
-				t->drain(t->drain_ctx);
-			jm_tracker_flush_exits(t);
-		}
-		on_exec(t, data);
+		if (len >= sizeof(struct jm_ev_exec))
+			on_exec(t, data);
 		break;
 	case JM_EV_FORK:
 		if (len >= sizeof(struct jm_ev_fork))
 			on_fork(t, data);
 		break;
 	case JM_EV_EXIT:
-		if (len < sizeof(struct jm_ev_exit) || !jm_idmap_get(&t->procs, h->tgid))
-			break;
-		if (t->n_exits == t->cap_exits) {
-			size_t nc = t->cap_exits ? t->cap_exits * 2 : 64;
-			struct jm_ev_exit *ne = realloc(t->exits, nc * sizeof(*ne));
-			if (!ne) {
-				on_exit_ev(t, data);      /* no memory: apply now */
-				break;
-			}
-			t->exits = ne;
-			t->cap_exits = nc;
-		}
-		memcpy(&t->exits[t->n_exits++], data, sizeof(struct jm_ev_exit));
+		if (len >= sizeof(struct jm_ev_exit))
+			on_exit_ev(t, data);
 		break;
 	case JM_EV_OOM: {
 		struct proc *p = jm_idmap_get(&t->procs, h->tgid);
@@ -430,17 +433,15 @@ int jm_tracker_on_event(struct jm_tracker *t, const void *data, size_t len)
 	return 0;
 }
 
-void jm_tracker_set_drain(struct jm_tracker *t, void (*drain)(void *ctx), void *ctx)
-{
-	t->drain = drain;
-	t->drain_ctx = ctx;
-}
-
 void jm_tracker_flush_exits(struct jm_tracker *t)
 {
-	for (size_t i = 0; i < t->n_exits; i++)
-		on_exit_ev(t, &t->exits[i]);
-	t->n_exits = 0;
+	for (size_t i = 0; i < t->n_gone; i++) {
+		struct proc *p = jm_idmap_get(&t->procs, t->gone[i]);
+		if (p && p->exited)
+			proc_forget(t, t->gone[i]);
+	}
+	t->n_gone = 0;
+	jm_jobs_flush_ended(t->jobs);
 }
 
 /* ---- start-up scan ---- */
@@ -509,7 +510,7 @@ void jm_tracker_sample(struct jm_tracker *t, uint64_t now_mono)
 		struct jm_pstat st;
 		struct jm_proc_io io;
 
-		if (!t->procs.keys[i] || !p)
+		if (!t->procs.keys[i] || !p || p->exited)
 			continue;
 		int ioerr = jm_probes_read_io(t->probes, p->tgid, &io);
 		if (jm_proc_stat(p->tgid, &st) || ioerr) {
@@ -520,7 +521,6 @@ void jm_tracker_sample(struct jm_tracker *t, uint64_t now_mono)
 				jm_warn("pid %u of job %s vanished without an exit event",
 					p->tgid, jm_run_job(p->run));
 				proc_gone(t, p, 0, now_unix);
-				i--;              /* backward shift may have moved an entry here */
 			}
 			continue;
 		}

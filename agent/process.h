@@ -24,14 +24,14 @@ int64_t jm_tracker_unix_ns(const struct jm_tracker *t, uint64_t mono_ns);
 /* Re-read the monotonic->realtime offset (call every sample). */
 void jm_tracker_clock_sync(struct jm_tracker *t);
 
-/* Process lifecycle events (exec, fork, exit, oom).  Returns 0.  Exits are
- * queued, not applied: the io ring may still hold payloads the process sent
- * before it exited; the caller drains it, then calls jm_tracker_flush_exits. */
+/* Process lifecycle events (exec, fork, exit, oom).  Returns 0.  An exit
+ * ends the process (and maybe its run) at once, but the process stays
+ * reachable through jm_tracker_run_of(): the io ring may still hold payloads
+ * it sent before exiting.  The caller drains the io ring, then calls
+ * jm_tracker_flush_exits(), which forgets exited processes and emits the
+ * records of runs that ended. */
 int jm_tracker_on_event(struct jm_tracker *t, const void *data, size_t len);
 void jm_tracker_flush_exits(struct jm_tracker *t);
-/* How to drain the io ring when an exec must see queued exits applied first
- * (a job started again right after its previous run ended). */
-void jm_tracker_set_drain(struct jm_tracker *t, void (*drain)(void *ctx), void *ctx);
 /* Attribute processes already running (call once after attach). */
 void jm_tracker_scan_existing(struct jm_tracker *t);
 /* Sample live job processes; now_mono_ns = CLOCK_MONOTONIC. */

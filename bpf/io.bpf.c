@@ -24,7 +24,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const volatile __u32 cap_head = 512;      /* <= JM_CAP_HEAD_MAX */
 const volatile __u32 cap_tail = 256;      /* <= JM_CAP_TAIL_MAX */
 const volatile bool track_outputs = false;
-const volatile __u64 wakeup_bytes = 256 << 10;
 
 #define S_IFMT   0170000
 #define S_IFSOCK 0140000
@@ -94,13 +93,16 @@ struct msghdr_u {                              /* struct user_msghdr */
 
 static __always_inline int fd_kind(int fd)
 {
-	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
+	/* The task pointer is a trusted BTF pointer: task->files->fdt are
+	 * plain (fault-tolerant) loads, not helper calls.  What remains are
+	 * three reads: the fd slot, the file's inode, the inode's mode. */
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct fdtable *fdt = t->files->fdt;
 	struct file **fds, *f = NULL;
 
-	if (fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+	if (fd < 0 || (unsigned int)fd >= fdt->max_fds)
 		return FD_OTHER;
-	fds = BPF_CORE_READ(fdt, fd);
+	fds = fdt->fd;
 	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
 		return FD_OTHER;
 	unsigned short mode = BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT;
@@ -154,9 +156,7 @@ static __always_inline void capture(__u32 tgid, __u32 fd, __u8 dir, __u64 ts,
 		size = sizeof(*b);
 	/* Batched wakeups: the reader polls on a timer, and is woken early
 	 * only when a lot is pending. */
-	__u64 flags = bpf_ringbuf_query(&payloads, BPF_RB_AVAIL_DATA) > wakeup_bytes ?
-		      BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
-	if (bpf_ringbuf_output(&payloads, b, size, flags))
+	if (bpf_ringbuf_output(&payloads, b, size, jm_wakeup_flags(&payloads)))
 		jm_stat_inc(JM_STAT_PAYLOADS_DROPPED);
 }
 
@@ -196,7 +196,7 @@ static __always_inline void on_connect(__u32 tgid, struct pt_regs *regs, long re
 	__builtin_memset(e->pad, 0, sizeof(e->pad));
 	if (bpf_probe_read_user(e->addr, alen, (void *)uaddr))
 		e->addr_len = 0;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, jm_wakeup_flags(&payloads));
 }
 
 static __always_inline void on_close(__u32 tgid, __u32 fd)
@@ -216,7 +216,7 @@ static __always_inline void on_close(__u32 tgid, __u32 fd)
 	jm_hdr(&e->hdr, JM_EV_CLOSE, tgid);
 	e->fd = fd;
 	e->flags = flags;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, jm_wakeup_flags(&payloads));
 }
 
 static __always_inline void on_open(__u32 tgid, int dirfd, __u64 upath, __u32 oflags, long fd)
@@ -239,7 +239,7 @@ static __always_inline void on_open(__u32 tgid, int dirfd, __u64 upath, __u32 of
 	e->pad = 0;
 	if (bpf_probe_read_user_str(e->path, sizeof(e->path), (void *)upath) < 0)
 		e->path[0] = 0;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, jm_wakeup_flags(&payloads));
 }
 
 static __always_inline void on_rename(__u32 tgid, int odfd, __u64 op, int ndfd, __u64 np)
@@ -256,7 +256,7 @@ static __always_inline void on_rename(__u32 tgid, int odfd, __u64 op, int ndfd, 
 		e->oldpath[0] = 0;
 	if (bpf_probe_read_user_str(e->newpath, sizeof(e->newpath), (void *)np) < 0)
 		e->newpath[0] = 0;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, jm_wakeup_flags(&payloads));
 }
 
 /* First iovec of an iovec array: base and the bytes of it the syscall used. */
@@ -296,6 +296,8 @@ int BPF_PROG(jm_sys_exit, struct pt_regs *regs, long ret)
 	}
 
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	if (!jm_member(tgid))
+		return 0;
 	struct jm_proc_io *io = bpf_map_lookup_elem(&procs, &tgid);
 	if (!io)
 		return 0;
@@ -360,11 +362,16 @@ int BPF_PROG(jm_sys_exit, struct pt_regs *regs, long ret)
 
 	__u32 fd = JM_ARG1(regs);
 	int kind;
-	if (nr == JM_NR_sendto || nr == JM_NR_recvfrom || nr == JM_NR_sendmsg ||
-	    nr == JM_NR_recvmsg)
+	switch (nr) {
+	case JM_NR_sendto: case JM_NR_recvfrom: case JM_NR_sendmsg: case JM_NR_recvmsg:
 		kind = FD_SOCK;
-	else
+		break;
+	case JM_NR_pread64: case JM_NR_pwrite64: case JM_NR_preadv: case JM_NR_pwritev:
+		kind = FD_FILE;     /* ESPIPE on pipes and sockets: only files get here */
+		break;
+	default:
 		kind = fd_kind(fd);
+	}
 
 	if (kind == FD_FILE) {
 		if (rx)
@@ -420,7 +427,7 @@ int BPF_PROG(jm_sys_enter, struct pt_regs *regs, long nr)
 		return 0;
 	}
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	if (!bpf_map_lookup_elem(&procs, &tgid))
+	if (!jm_member(tgid))
 		return 0;
 	struct jm_conn_val *cv = db_conn(tgid, JM_ARG1(regs));
 	if (cv)

@@ -20,6 +20,18 @@ struct {
 	__type(value, struct jm_proc_life);
 } lives SEC(".maps");
 
+/* Membership bitmap, one bit per tgid (PID_MAX_LIMIT = 4M on 64-bit).  An
+ * array lookup is inlined by the verifier, so "is this a job process?"
+ * costs a load and a bit test, not a hash lookup, on every hooked syscall of
+ * every process.  User space mmaps it and sets bits with atomics. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, JM_MEMBER_WORDS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} members SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4 << 20);
@@ -31,6 +43,34 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } stats SEC(".maps");
+
+static __always_inline bool jm_member(__u32 tgid)
+{
+	__u32 w = tgid >> 6;
+	__u64 *word = bpf_map_lookup_elem(&members, &w);
+	return word && (*word & (1ull << (tgid & 63)));
+}
+
+static __always_inline void jm_member_set(__u32 tgid, bool on)
+{
+	__u32 w = tgid >> 6;
+	__u64 *word = bpf_map_lookup_elem(&members, &w);
+	if (!word)
+		return;
+	if (on)
+		__sync_fetch_and_or(word, 1ull << (tgid & 63));
+	else
+		__sync_fetch_and_and(word, ~(1ull << (tgid & 63)));
+}
+
+/* Wake the reader only when a lot is pending: it drains both rings every
+ * 50 ms anyway, and a wakeup per event costs about a microsecond. */
+#define JM_WAKEUP_BYTES (256 << 10)
+static __always_inline __u64 jm_wakeup_flags(void *ring)
+{
+	return bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) > JM_WAKEUP_BYTES ?
+	       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
 
 static __always_inline void jm_stat_inc(__u32 idx)
 {

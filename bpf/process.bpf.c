@@ -120,7 +120,7 @@ int BPF_PROG(jm_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 
 	if (!ev)
 		return 0;
-	tracked = bpf_map_lookup_elem(&procs, &tgid) != NULL;
+	tracked = jm_member(tgid);
 
 	ev->hdr.ts_ns = bpf_ktime_get_ns();
 	ev->hdr.type = JM_EV_EXEC;
@@ -173,13 +173,14 @@ int BPF_PROG(jm_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 				jm_stat_inc(JM_STAT_PROCS_FULL);
 			} else {
 				ev->flags |= JM_F_TRACKED;
+				jm_member_set(tgid, true);
 			}
 		} else {
 			jm_stat_inc(JM_STAT_PROCS_FULL);
 		}
 	}
 
-	if (bpf_ringbuf_output(&events, ev, sizeof(*ev), 0))
+	if (bpf_ringbuf_output(&events, ev, sizeof(*ev), jm_wakeup_flags(&events)))
 		jm_stat_inc(JM_STAT_EVENTS_DROPPED);
 	return 0;
 }
@@ -191,9 +192,11 @@ int BPF_PROG(jm_fork, struct task_struct *parent, struct task_struct *child)
 	__u32 ctgid = BPF_CORE_READ(child, tgid);
 	struct jm_proc_life *pl;
 
+	if (!jm_member(ptgid))
+		return 0;                       /* not a job process: done */
 	pl = bpf_map_lookup_elem(&lives, &ptgid);
 	if (!pl)
-		return 0;                       /* not a job process: done */
+		return 0;
 
 	if (ctgid == ptgid) {                   /* a new thread */
 		__sync_fetch_and_add(&pl->threads, 1);
@@ -208,13 +211,14 @@ int BPF_PROG(jm_fork, struct task_struct *parent, struct task_struct *child)
 		jm_stat_inc(JM_STAT_PROCS_FULL);
 		return 0;
 	}
+	jm_member_set(ctgid, true);
 	struct jm_ev_fork *e = jm_event_reserve(sizeof(*e));
 	if (!e)
 		return 0;
 	jm_hdr(&e->hdr, JM_EV_FORK, ctgid);
 	e->ppid = ptgid;
 	e->pad = 0;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, jm_wakeup_flags(&events));
 	return 0;
 }
 
@@ -277,9 +281,10 @@ int BPF_PROG(jm_exit, struct task_struct *p)
 		e->status = BPF_CORE_READ(p, group_leader, exit_code);
 	e->flags = pl ? JM_F_TRACKED : 0;
 	e->pad = 0;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, jm_wakeup_flags(&events));
 out:
 	if (pl) {
+		jm_member_set(tgid, false);
 		bpf_map_delete_elem(&procs, &tgid);
 		bpf_map_delete_elem(&lives, &tgid);
 	}
@@ -294,6 +299,6 @@ int jm_oom(struct trace_event_raw_mark_victim *ctx)
 	if (!e)
 		return 0;
 	jm_hdr(&e->hdr, JM_EV_OOM, pid);
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, jm_wakeup_flags(&events));
 	return 0;
 }

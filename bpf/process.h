@@ -15,6 +15,8 @@
 #define JM_ENV_KEY_LEN   32
 #define JM_MAX_CPUS      256
 #define JM_MAX_PROCS     65536    /* tracked processes at once */
+#define JM_PID_LIMIT     (1u << 22)            /* PID_MAX_LIMIT on 64-bit */
+#define JM_MEMBER_WORDS  (JM_PID_LIMIT / 64)   /* words of the membership bitmap */
 
 enum jm_event_type {
 	JM_EV_EXEC    = 1,

@@ -39,6 +39,13 @@ static void on_window(void *ctx, const struct jm_window_record *w)
 
 #define S(x) ((int64_t)(x) * 1000000000LL)
 
+/* An exit, then the flush the agent does once the io ring is drained. */
+static void exit_flush(struct jm_jobs *j, struct jm_run *r, bool root, int status, int64_t ns)
+{
+	jm_run_proc_exit(r, root, status, ns);
+	jm_jobs_flush_ended(j);
+}
+
 int main(void)
 {
 	struct sink_log log = { 0 };
@@ -53,9 +60,9 @@ int main(void)
 	jm_run_add(r, &d);
 	jm_run_rss(r, 5000);
 	jm_run_rss(r, 3000);
-	jm_run_proc_exit(r, true, 0, S(101));
+	exit_flush(j, r, true, 0, S(101));
 	CHECK_INT("root exit does not end a run with live children", log.runs, 0);
-	jm_run_proc_exit(r, false, 1 << 8, S(102));
+	exit_flush(j, r, false, 1 << 8, S(102));
 	CHECK_INT("last exit ends the run", log.runs, 1);
 	CHECK_INT("outcome from the root, not the child", log.last.outcome, JM_OUTCOME_SUCCESS);
 	CHECK_INT("processes", log.last.counters.processes, 2);
@@ -76,27 +83,27 @@ int main(void)
 
 	/* failure by exit code, then by signal: both restarts afterwards */
 	r = jm_jobs_proc_start(j, "etl", NULL, "env", S(110));
-	jm_run_proc_exit(r, true, 3 << 8, S(111));
+	exit_flush(j, r, true, 3 << 8, S(111));
 	CHECK_INT("exit 3 is a failure", log.last.outcome, JM_OUTCOME_FAILURE);
 	CHECK_INT("exit code 3", log.last.exit_code, 3);
 	CHECK_INT("no signal", log.last.signal, 0);
 	CHECK("generated run id", log.last.run_id[0] != 0);
 	r = jm_jobs_proc_start(j, "etl", NULL, "env", S(120));
-	jm_run_proc_exit(r, true, 9, S(121));
+	exit_flush(j, r, true, 9, S(121));
 	CHECK_INT("signal 9", log.last.signal, 9);
 	CHECK_INT("signal exit code -1", log.last.exit_code, -1);
 	CHECK("run after a failure is a restart", log.last.restart);
 	r = jm_jobs_proc_start(j, "etl", NULL, "env", S(130));
-	jm_run_proc_exit(r, true, 0, S(131));
+	exit_flush(j, r, true, 0, S(131));
 	CHECK("run after a failure is a restart (3rd)", log.last.restart);
 	r = jm_jobs_proc_start(j, "etl", NULL, "env", S(140));
-	jm_run_proc_exit(r, true, 0, S(141));
+	exit_flush(j, r, true, 0, S(141));
 	CHECK("run after a success is not a restart", !log.last.restart);
 
 	/* OOM: success exit code, still a failure */
 	r = jm_jobs_proc_start(j, "etl", NULL, "env", S(150));
 	jm_run_oom(r);
-	jm_run_proc_exit(r, true, 9, S(151));
+	exit_flush(j, r, true, 9, S(151));
 	CHECK("oom flagged", log.last.oom_killed);
 	CHECK_INT("oom is a failure", log.last.outcome, JM_OUTCOME_FAILURE);
 
@@ -107,6 +114,8 @@ int main(void)
 	struct jm_run *a2 = jm_jobs_proc_start(j, "etl", "A", "env", S(201));
 	CHECK("same run id joins", a == a2);
 	CHECK_INT("joined run has 2 live", jm_run_live(a), 2);
+
+
 
 	/* windows: deltas, then reset */
 	log.windows = 0;
@@ -126,6 +135,26 @@ int main(void)
 	jm_jobs_stats(j, &st);
 	CHECK_INT("cap overflow counted", st.jobs_overflow, 1);
 	jm_jobs_free(j);
+
+	struct jm_jobs *j2 = jm_jobs_new(10, &sink);
+	/* An ended run is not joined by the job's next process, and its record
+	 * waits for the flush (late query results still land in it). */
+	int before = log.runs;
+	struct jm_run *e1 = jm_jobs_proc_start(j2, "late", NULL, "env", S(210));
+	jm_run_proc_exit(e1, true, 1 << 8, S(211));
+	struct jm_run *e2 = jm_jobs_proc_start(j2, "late", NULL, "env", S(211));
+	CHECK("a run that ended is not joined", e1 != e2);
+	CHECK_INT("record waits for the flush", log.runs, before);
+	struct jm_db_stats *late = jm_run_db(e1, JM_DB_POSTGRES, "x:5432", false);
+	if (late)
+		late->queries = 7;
+	jm_jobs_flush_ended(j2);
+	CHECK_INT("flush emits the ended run", log.runs, before + 1);
+	CHECK_INT("late results are in the record", log.last.n_db, 1);
+	CHECK("next run of a failed one is a restart", e2 && jm_run_live(e2) == 1);
+	exit_flush(j2, e2, true, 0, S(212));
+	CHECK("restart flag on the run after the failure", log.last.restart);
+	jm_jobs_free(j2);
 
 	/* JSON escaping */
 	struct jm_buf buf;
