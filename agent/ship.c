@@ -430,8 +430,11 @@ static bool wait_idle(struct jm_shipper *sh)
 	uint64_t until = mono_ns() + (uint64_t)sh->idle_ms * 1000000ull;
 	while (!sh->kicked && !sh->stopping && !sh->stop_now && mono_ns() < until)
 		cond_wait_until(sh, until);
+	/* A kick that came with the close (the final batch, spooled just
+	 * before) still has to be sent: look at the spool once more. */
+	bool kicked = sh->kicked;
 	sh->kicked = false;
-	bool go_on = !sh->stopping && !sh->stop_now;
+	bool go_on = !sh->stop_now && (kicked || !sh->stopping);
 	pthread_mutex_unlock(&sh->lock);
 	return go_on;
 }
