@@ -44,6 +44,8 @@ struct env_scan {
 	unsigned long end;
 	__u32 out;                    /* bytes used in ev->env */
 	__u32 matched;
+	__u32 in_long;                /* inside a string longer than one chunk */
+	__u32 pad;
 };
 
 /* Does the env string in buf start with one of the configured keys? */
@@ -68,45 +70,38 @@ static __always_inline bool env_key_match(const char *buf)
 	return false;
 }
 
+/* One step of the environment walk: read up to one chunk (JM_PATH_LEN
+ * bytes, ev->filename serves as the buffer) at pos.  Most strings fit, so
+ * a string usually costs one helper call; a longer one (PATH, LS_COLORS) is
+ * skipped chunk by chunk on the following steps, never matched. */
 static long env_scan_one(__u32 idx, struct env_scan *s)
 {
 	__u32 zero = 0;
 	struct jm_ev_exec *ev = bpf_map_lookup_elem(&exec_scratch, &zero);
-	char head[JM_ENV_KEY_LEN];
 
 	if (!ev || s->pos >= s->end)
 		return 1;
-	long n = bpf_probe_read_user_str(head, sizeof(head), (void *)s->pos);
+	long n = bpf_probe_read_user_str(ev->filename, JM_PATH_LEN, (void *)s->pos);
 	if (n <= 0)
 		return 1;
-	if (n < (long)sizeof(head) || head[sizeof(head) - 1] == 0) {
-		/* fits: n includes the NUL */
-	}
-	if (env_key_match(head)) {
+	if (!s->in_long && env_key_match(ev->filename)) {
 		__u32 off = s->out;
 		if (off > JM_ENV_LEN - 1)
 			return 1;
-		long m = bpf_probe_read_user_str(&ev->env[off & (JM_ENV_LEN - 1)],
-						 JM_ENV_STR_MAX, (void *)s->pos);
+		long m = bpf_probe_read_kernel_str(&ev->env[off & (JM_ENV_LEN - 1)],
+						   JM_ENV_STR_MAX, ev->filename);
 		if (m > 0) {
 			s->out = off + (__u32)m;
 			s->matched++;
 		}
 	}
-	if (n < (long)sizeof(head)) {
+	if (n == JM_PATH_LEN) {           /* no NUL in this chunk: more follows */
+		s->pos += JM_PATH_LEN - 1;
+		s->in_long = 1;
+	} else {
 		s->pos += n;
-		return 0;
+		s->in_long = 0;
 	}
-	/* Longer than our probe: find its end with a bigger read. */
-	long m = bpf_probe_read_user_str(ev->filename, JM_PATH_LEN, (void *)s->pos);
-	if (m <= 0)
-		return 1;
-	if (m == JM_PATH_LEN) {
-		/* Absurdly long variable: skip by scanning in 256-byte steps
-		 * on the next iterations is not worth it; stop here and say so. */
-		return 1;
-	}
-	s->pos += m;
 	return 0;
 }
 

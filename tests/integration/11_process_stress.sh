@@ -40,6 +40,12 @@ else
   fail oom "no memory cgroup controller found (v1 memory or v2 memory.max)"
 fi
 
+# The identity variable behind a 3 KiB variable (the kernel walks the
+# environment in chunks) in a process that lives well under 1 ms.
+env -i LONG=$(head -c 3000 /dev/zero | tr '\0' x) PATH=/usr/bin:/bin JOBMETER_JOB=longenv-$UNIQ /bin/true
+wait_run "longenv-$UNIQ" && pass "env: JOBMETER_JOB found after a 3 KiB variable" ||
+  fail "env: JOBMETER_JOB found after a 3 KiB variable" "no run line"
+
 wait $early
 wait_run "storm-$UNIQ" || fail storm-run "no run line"
 wait_run "early-$UNIQ" || fail early-run "no run line"
