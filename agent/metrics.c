@@ -51,6 +51,7 @@
 #include "buf.h"
 #include "histogram.h"
 #include "log.h"
+#include "utf8.h"
 
 #ifndef JOBMETER_VERSION
 #define JOBMETER_VERSION "unknown"
@@ -348,43 +349,16 @@ static bool mx_healthy(struct jm_metrics *m)
 
 /* ---- rendering ------------------------------------------------------ */
 
-/* Length of the well-formed UTF-8 sequence at s (n bytes left), 0 if none:
- * the text format requires UTF-8 label values, so anything else is replaced. */
-static size_t mx_utf8_len(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xBF;
-	size_t len;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF) {
-		len = 2;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		len = 3;
-		lo = c == 0xE0 ? 0xA0 : 0x80;       /* no overlong forms */
-		hi = c == 0xED ? 0x9F : 0xBF;       /* no surrogates */
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		len = 4;
-		lo = c == 0xF0 ? 0x90 : 0x80;
-		hi = c == 0xF4 ? 0x8F : 0xBF;       /* <= U+10FFFF */
-	} else {
-		return 0;
-	}
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if (s[i] < 0x80 || s[i] > 0xBF)
-			return 0;
-	return len;
-}
-
 /* A label value with \, " and newline escaped as the text format demands
- * (other control bytes are legal UTF-8 and pass through). */
+ * (other control bytes are legal UTF-8 and pass through); the text format
+ * requires UTF-8 label values, so a byte that starts no well-formed sequence
+ * becomes '?'. */
 static void mx_label_value(struct jm_buf *b, const char *v)
 {
 	const unsigned char *s = (const unsigned char *)v;
 	size_t n = strlen(v), i = 0;
 	while (i < n) {
-		size_t k = mx_utf8_len(s + i, n - i);
+		size_t k = jm_utf8_seq_len(s + i, n - i);
 		if (k == 0) {
 			jm_buf_append(b, "?", 1);
 			i++;

@@ -54,6 +54,7 @@
 #include "histogram.h"
 #include "log.h"
 #include "otlp_metrics.pb-c.h"
+#include "utf8.h"
 
 #ifndef JOBMETER_VERSION
 #define JOBMETER_VERSION "unknown"
@@ -168,52 +169,14 @@ static void ox_push(struct ox *x, struct ox_vec *vec, void *item)
 
 /* ---- strings -------------------------------------------------------- */
 
-/* Length of the well-formed UTF-8 sequence at s (n bytes left), 0 if none.
- * OTLP strings must be UTF-8; strict decoders reject the whole request. */
-static size_t ox_utf8_len(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xBF;
-	size_t len;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF) {
-		len = 2;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		len = 3;
-		lo = c == 0xE0 ? 0xA0 : 0x80;       /* no overlong forms */
-		hi = c == 0xED ? 0x9F : 0xBF;       /* no surrogates */
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		len = 4;
-		lo = c == 0xF0 ? 0x90 : 0x80;
-		hi = c == 0xF4 ? 0x8F : 0xBF;       /* <= U+10FFFF */
-	} else {
-		return 0;
-	}
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if (s[i] < 0x80 || s[i] > 0xBF)
-			return 0;
-	return len;
-}
-
-/* An arena copy of src[0..cap) up to its NUL, invalid bytes as '?'. */
+/* An arena copy of src[0..cap) up to its NUL, invalid bytes as '?': OTLP
+ * strings must be UTF-8; strict decoders reject the whole request. */
 static char *ox_str(struct ox *x, const char *src, size_t cap)
 {
-	const unsigned char *s = (const unsigned char *)src;
-	size_t n = strnlen(src, cap), i = 0;
+	size_t n = strnlen(src, cap);
 	char *dst = ox_alloc(x, n + 1);
-	if (!dst)
-		return NULL;
-	while (i < n) {
-		size_t k = ox_utf8_len(s + i, n - i);
-		if (k) {
-			memcpy(dst + i, s + i, k);
-			i += k;
-		} else {
-			dst[i++] = '?';
-		}
-	}
+	if (dst)
+		jm_utf8_sanitize(dst, src, n);
 	return dst;
 }
 

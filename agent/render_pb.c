@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "jobmeter.pb-c.h"
+#include "utf8.h"
 
 /* ---- arena ---------------------------------------------------------- */
 
@@ -73,78 +74,19 @@ static void pb_arena_free(struct pb_arena *a)
 
 /* ---- strings -------------------------------------------------------- */
 
-/* Length of the well-formed UTF-8 sequence starting at s (at most n bytes
- * available), or 0 when the byte at s does not start one.  Rejects overlong
- * forms, surrogates and code points above U+10FFFF, as RFC 3629 requires. */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	if (c < 0x80)
-		return 1;
-	size_t len;
-	unsigned char lo = 0x80, hi = 0xBF;     /* range of the second byte */
-	if (c >= 0xC2 && c <= 0xDF) {
-		len = 2;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		len = 3;
-		if (c == 0xE0)
-			lo = 0xA0;              /* overlong */
-		else if (c == 0xED)
-			hi = 0x9F;              /* surrogates */
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		len = 4;
-		if (c == 0xF0)
-			lo = 0x90;              /* overlong */
-		else if (c == 0xF4)
-			hi = 0x8F;              /* > U+10FFFF */
-	} else {
-		return 0;
-	}
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if (s[i] < 0x80 || s[i] > 0xBF)
-			return 0;
-	return len;
-}
-
-static bool utf8_valid(const unsigned char *s, size_t n)
-{
-	size_t i = 0;
-	while (i < n) {
-		size_t k = utf8_seq_len(s + i, n - i);
-		if (!k)
-			return false;
-		i += k;
-	}
-	return true;
-}
-
 /* A NUL-terminated, valid-UTF-8 view of the fixed array src[cap].  In the
  * common case (terminated and valid) the model's own bytes are referenced:
  * protobuf-c only reads strings while packing, so dropping const is safe. */
 static char *pb_str(struct pb_arena *a, const char *src, size_t cap)
 {
-	const unsigned char *s = (const unsigned char *)src;
 	size_t n = strnlen(src, cap);
-	if (n < cap && utf8_valid(s, n))
+	if (n < cap && jm_utf8_valid(src, n))
 		return (char *)src;
 	if (n == cap && n > 0)
 		n--;    /* the longest string the array can legally hold */
 	char *dst = pb_alloc(a, n + 1);
-	if (!dst)
-		return NULL;
-	size_t i = 0;
-	while (i < n) {
-		size_t k = utf8_seq_len(s + i, n - i);
-		if (k) {
-			memcpy(dst + i, s + i, k);
-			i += k;
-		} else {
-			dst[i++] = '?';
-		}
-	}
-	dst[n] = '\0';
+	if (dst)
+		jm_utf8_sanitize(dst, src, n);
 	return dst;
 }
 
