@@ -42,7 +42,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <stdalign.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -51,10 +50,10 @@
 #include <time.h>
 #include <zlib.h>
 
+#include "arena.h"
 #include "histogram.h"
 #include "log.h"
 #include "otlp_metrics.pb-c.h"
-#include "utf8.h"
 
 #ifndef JOBMETER_VERSION
 #define JOBMETER_VERSION "unknown"
@@ -81,68 +80,15 @@ static const double ox_run_bounds[] = {
 
 /* ---- arena ---------------------------------------------------------- */
 
+/* An export request allocates many small messages: bigger chunks than the
+ * arena's default mean fewer mallocs per encode. */
 #define OX_CHUNK_MIN (32 * 1024)
 
-struct ox_chunk {
-	struct ox_chunk *next;
-	size_t used, cap;
-	max_align_t data[];
-};
-
 struct ox {
-	struct ox_chunk *head;
-	bool oom;                /* sticky: checked once before packing */
+	struct jm_arena a;       /* its oom flag is checked once before packing */
 	double *db_bounds;       /* shared by every DB histogram point */
 	double *run_bounds;
 };
-
-/* Zeroed, aligned memory that lives until ox_free(). */
-static void *ox_alloc(struct ox *x, size_t size)
-{
-	const size_t align = alignof(max_align_t);
-	if (x->oom || size > SIZE_MAX / 4) {
-		x->oom = true;
-		return NULL;
-	}
-	size = (size + align - 1) & ~(align - 1);
-	struct ox_chunk *c = x->head;
-	if (!c || c->cap - c->used < size) {
-		size_t cap = size > OX_CHUNK_MIN ? size : OX_CHUNK_MIN;
-		c = malloc(sizeof(*c) + cap);
-		if (!c) {
-			x->oom = true;
-			return NULL;
-		}
-		c->next = x->head;
-		c->used = 0;
-		c->cap = cap;
-		x->head = c;
-	}
-	void *p = (char *)c->data + c->used;
-	c->used += size;
-	memset(p, 0, size);
-	return p;
-}
-
-static void *ox_alloc_n(struct ox *x, size_t n, size_t size)
-{
-	if (size && n > SIZE_MAX / 4 / size) {
-		x->oom = true;
-		return NULL;
-	}
-	return ox_alloc(x, n * size);
-}
-
-static void ox_free(struct ox *x)
-{
-	struct ox_chunk *c = x->head;
-	while (c) {
-		struct ox_chunk *next = c->next;
-		free(c);
-		c = next;
-	}
-	x->head = NULL;
-}
 
 /* A growable array of message pointers inside the arena. */
 struct ox_vec {
@@ -156,7 +102,7 @@ static void ox_push(struct ox *x, struct ox_vec *vec, void *item)
 		return;
 	if (vec->n == vec->cap) {
 		size_t nc = vec->cap ? vec->cap * 2 : 8;
-		void **nv = ox_alloc_n(x, nc, sizeof(*nv));
+		void **nv = jm_arena_alloc_n(&x->a, nc, sizeof(*nv));
 		if (!nv)
 			return;
 		if (vec->n)
@@ -173,19 +119,15 @@ static void ox_push(struct ox *x, struct ox_vec *vec, void *item)
  * strings must be UTF-8; strict decoders reject the whole request. */
 static char *ox_str(struct ox *x, const char *src, size_t cap)
 {
-	size_t n = strnlen(src, cap);
-	char *dst = ox_alloc(x, n + 1);
-	if (dst)
-		jm_utf8_sanitize(dst, src, n);
-	return dst;
+	return jm_arena_utf8(&x->a, src, strnlen(src, cap));
 }
 
 /* ---- attributes ----------------------------------------------------- */
 
 static Jmotlp__V1__KeyValue *ox_kv(struct ox *x, const char *key, const char *val, size_t cap)
 {
-	Jmotlp__V1__KeyValue *kv = ox_alloc(x, sizeof(*kv));
-	Jmotlp__V1__AnyValue *av = ox_alloc(x, sizeof(*av));
+	Jmotlp__V1__KeyValue *kv = jm_arena_alloc(&x->a, sizeof(*kv));
+	Jmotlp__V1__AnyValue *av = jm_arena_alloc(&x->a, sizeof(*av));
 	char *k = ox_str(x, key, strlen(key) + 1), *v = ox_str(x, val, cap);
 	if (!kv || !av || !k || !v)
 		return NULL;
@@ -202,7 +144,7 @@ static Jmotlp__V1__KeyValue *ox_kv(struct ox *x, const char *key, const char *va
 static void ox_attrs(struct ox *x, size_t *n, Jmotlp__V1__KeyValue ***out, const char *k1,
 		     const char *v1, size_t c1, const char *k2, const char *v2, size_t c2)
 {
-	Jmotlp__V1__KeyValue **a = ox_alloc_n(x, 2, sizeof(*a));
+	Jmotlp__V1__KeyValue **a = jm_arena_alloc_n(&x->a, 2, sizeof(*a));
 	*n = 0;
 	*out = a;
 	if (!a)
@@ -274,7 +216,7 @@ static double ox_pos(double v)
 static Jmotlp__V1__NumberDataPoint *ox_num(struct ox *x, struct ox_vec *vec, int64_t start,
 					   int64_t end)
 {
-	Jmotlp__V1__NumberDataPoint *p = ox_alloc(x, sizeof(*p));
+	Jmotlp__V1__NumberDataPoint *p = jm_arena_alloc(&x->a, sizeof(*p));
 	if (!p)
 		return NULL;
 	jmotlp__v1__number_data_point__init(p);
@@ -311,8 +253,8 @@ static Jmotlp__V1__HistogramDataPoint *ox_hist(struct ox *x, struct ox_vec *vec,
 					       int64_t end, double *bounds, size_t n_bounds,
 					       const uint64_t *counts, double sum)
 {
-	Jmotlp__V1__HistogramDataPoint *p = ox_alloc(x, sizeof(*p));
-	uint64_t *bc = ox_alloc_n(x, n_bounds + 1, sizeof(*bc));
+	Jmotlp__V1__HistogramDataPoint *p = jm_arena_alloc(&x->a, sizeof(*p));
+	uint64_t *bc = jm_arena_alloc_n(&x->a, n_bounds + 1, sizeof(*bc));
 	if (!p || !bc || !bounds)
 		return NULL;
 	jmotlp__v1__histogram_data_point__init(p);
@@ -339,7 +281,7 @@ static Jmotlp__V1__Metric *ox_metric(struct ox *x, enum ox_mid id, struct ox_vec
 	const struct ox_mdef *d = &ox_defs[id];
 	Jmotlp__V1__Metric *m;
 
-	if (!pts->n || !(m = ox_alloc(x, sizeof(*m))))
+	if (!pts->n || !(m = jm_arena_alloc(&x->a, sizeof(*m))))
 		return NULL;
 	jmotlp__v1__metric__init(m);
 	/* protobuf-c only reads strings while packing: the constant table
@@ -350,7 +292,7 @@ static Jmotlp__V1__Metric *ox_metric(struct ox *x, enum ox_mid id, struct ox_vec
 	switch (d->kind) {
 	case OX_SUM_DOUBLE:
 	case OX_SUM_INT: {
-		Jmotlp__V1__Sum *s = ox_alloc(x, sizeof(*s));
+		Jmotlp__V1__Sum *s = jm_arena_alloc(&x->a, sizeof(*s));
 		if (!s)
 			return NULL;
 		jmotlp__v1__sum__init(s);
@@ -364,7 +306,7 @@ static Jmotlp__V1__Metric *ox_metric(struct ox *x, enum ox_mid id, struct ox_vec
 	}
 	case OX_GAUGE_INT:
 	case OX_GAUGE_DOUBLE: {
-		Jmotlp__V1__Gauge *g = ox_alloc(x, sizeof(*g));
+		Jmotlp__V1__Gauge *g = jm_arena_alloc(&x->a, sizeof(*g));
 		if (!g)
 			return NULL;
 		jmotlp__v1__gauge__init(g);
@@ -375,7 +317,7 @@ static Jmotlp__V1__Metric *ox_metric(struct ox *x, enum ox_mid id, struct ox_vec
 		break;
 	}
 	case OX_HIST: {
-		Jmotlp__V1__Histogram *h = ox_alloc(x, sizeof(*h));
+		Jmotlp__V1__Histogram *h = jm_arena_alloc(&x->a, sizeof(*h));
 		if (!h)
 			return NULL;
 		jmotlp__v1__histogram__init(h);
@@ -457,9 +399,9 @@ static const char *ox_label_key(const char *k, char *buf, size_t len)
 static Jmotlp__V1__Resource *ox_resource(struct ox *x, const struct jm_batch *b, const char *job,
 					 const struct jm_run_record *lab)
 {
-	Jmotlp__V1__Resource *r = ox_alloc(x, sizeof(*r));
+	Jmotlp__V1__Resource *r = jm_arena_alloc(&x->a, sizeof(*r));
 	size_t nl = lab ? (lab->n_labels > JM_LABELS_MAX ? JM_LABELS_MAX : lab->n_labels) : 0;
-	Jmotlp__V1__KeyValue **a = ox_alloc_n(x, 5 + nl, sizeof(*a));
+	Jmotlp__V1__KeyValue **a = jm_arena_alloc_n(&x->a, 5 + nl, sizeof(*a));
 	size_t n = 0;
 	char key[64];
 
@@ -491,10 +433,10 @@ static Jmotlp__V1__Resource *ox_resource(struct ox *x, const struct jm_batch *b,
 static Jmotlp__V1__ResourceMetrics *ox_resource_metrics(struct ox *x, Jmotlp__V1__Resource *res,
 							const struct jm_batch *b, struct ox_vec *metrics)
 {
-	Jmotlp__V1__ResourceMetrics *rm = ox_alloc(x, sizeof(*rm));
-	Jmotlp__V1__ScopeMetrics *sm = ox_alloc(x, sizeof(*sm));
-	Jmotlp__V1__ScopeMetrics **sms = ox_alloc_n(x, 1, sizeof(*sms));
-	Jmotlp__V1__InstrumentationScope *scope = ox_alloc(x, sizeof(*scope));
+	Jmotlp__V1__ResourceMetrics *rm = jm_arena_alloc(&x->a, sizeof(*rm));
+	Jmotlp__V1__ScopeMetrics *sm = jm_arena_alloc(&x->a, sizeof(*sm));
+	Jmotlp__V1__ScopeMetrics **sms = jm_arena_alloc_n(&x->a, 1, sizeof(*sms));
+	Jmotlp__V1__InstrumentationScope *scope = jm_arena_alloc(&x->a, sizeof(*scope));
 	if (!rm || !sm || !sms || !scope || !res)
 		return NULL;
 	jmotlp__v1__instrumentation_scope__init(scope);
@@ -663,8 +605,8 @@ static Jmotlp__V1__ResourceMetrics *ox_agent(struct ox *x, const struct jm_batch
 	}
 	ox_int(x, &trunc_pts, start_ns, e, l->payload_truncated);
 
-	Jmotlp__V1__Metric *m1 = ox_alloc(x, sizeof(*m1)), *m2 = ox_alloc(x, sizeof(*m2));
-	Jmotlp__V1__Sum *s1 = ox_alloc(x, sizeof(*s1)), *s2 = ox_alloc(x, sizeof(*s2));
+	Jmotlp__V1__Metric *m1 = jm_arena_alloc(&x->a, sizeof(*m1)), *m2 = jm_arena_alloc(&x->a, sizeof(*m2));
+	Jmotlp__V1__Sum *s1 = jm_arena_alloc(&x->a, sizeof(*s1)), *s2 = jm_arena_alloc(&x->a, sizeof(*s2));
 	if (!m1 || !m2 || !s1 || !s2)
 		return NULL;
 	jmotlp__v1__metric__init(m1);
@@ -697,7 +639,7 @@ static Jmotlp__V1__ResourceMetrics *ox_agent(struct ox *x, const struct jm_batch
 /* start_ns: start time of the cumulative (agent) points; 0 = unknown. */
 static int ox_encode(const struct jm_batch *b, int64_t start_ns, uint8_t **out, size_t *len)
 {
-	struct ox x = { 0 };
+	struct ox x = { .a = { .chunk_min = OX_CHUNK_MIN } };
 	struct ox_rec *recs = NULL;
 	struct ox_vec rms = { 0 };
 	uint8_t *buf = NULL;
@@ -711,9 +653,9 @@ static int ox_encode(const struct jm_batch *b, int64_t start_ns, uint8_t **out, 
 	if (b->n_runs > SIZE_MAX / 4 / sizeof(*recs) - b->n_windows)
 		return -EOVERFLOW;
 	recs = calloc(b->n_runs + b->n_windows + 1, sizeof(*recs));
-	x.db_bounds = ox_alloc_n(&x, JM_HIST_BUCKETS - 1, sizeof(double));
-	x.run_bounds = ox_alloc_n(&x, OX_RUN_BOUNDS, sizeof(double));
-	if (!recs || x.oom)
+	x.db_bounds = jm_arena_alloc_n(&x.a, JM_HIST_BUCKETS - 1, sizeof(double));
+	x.run_bounds = jm_arena_alloc_n(&x.a, OX_RUN_BOUNDS, sizeof(double));
+	if (!recs || x.a.oom)
 		goto out;
 	for (int i = 0; i < JM_HIST_BUCKETS - 1; i++)
 		x.db_bounds[i] = jm_hist_bucket_upper_s(i);
@@ -746,7 +688,7 @@ static int ox_encode(const struct jm_batch *b, int64_t start_ns, uint8_t **out, 
 		i = k;
 	}
 	ox_push(&x, &rms, ox_agent(&x, b, start_ns));
-	if (x.oom)
+	if (x.a.oom)
 		goto out;
 
 	Jmotlp__V1__ExportMetricsServiceRequest req = JMOTLP__V1__EXPORT_METRICS_SERVICE_REQUEST__INIT;
@@ -767,7 +709,7 @@ static int ox_encode(const struct jm_batch *b, int64_t start_ns, uint8_t **out, 
 out:
 	free(buf);
 	free(recs);
-	ox_free(&x);
+	jm_arena_free(&x.a);
 	return err;
 }
 

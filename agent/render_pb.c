@@ -1,102 +1,41 @@
 /* jm_batch -> packed jobmeter.v1.Batch.  See render_pb.h for the mapping.
  *
- * protobuf-c wants a tree of heap-ish message structs; we build it in a small
- * arena that lives only for the duration of one call, so there is exactly one
- * thing to free however deep the tree is and however we bail out. */
+ * The message tree is built in an arena (arena.h) that lives only for the
+ * duration of one call, so there is exactly one thing to free however deep
+ * the tree is and however we bail out. */
 #include "render_pb.h"
 
 #include <errno.h>
-#include <stdalign.h>
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena.h"
 #include "jobmeter.pb-c.h"
 #include "utf8.h"
-
-/* ---- arena ---------------------------------------------------------- */
-
-#define PB_CHUNK_MIN (16 * 1024)
-
-struct pb_chunk {
-	struct pb_chunk *next;
-	size_t used, cap;
-	max_align_t data[];
-};
-
-struct pb_arena {
-	struct pb_chunk *head;
-};
-
-/* Zeroed, max-aligned memory that lives until pb_arena_free(). */
-static void *pb_alloc(struct pb_arena *a, size_t size)
-{
-	const size_t align = alignof(max_align_t);
-	if (size > SIZE_MAX / 2)
-		return NULL;
-	size = (size + align - 1) & ~(align - 1);
-	struct pb_chunk *c = a->head;
-	if (!c || c->cap - c->used < size) {
-		size_t cap = size > PB_CHUNK_MIN ? size : PB_CHUNK_MIN;
-		c = malloc(sizeof(*c) + cap);
-		if (!c)
-			return NULL;
-		c->next = a->head;
-		c->used = 0;
-		c->cap = cap;
-		a->head = c;
-	}
-	void *p = (char *)c->data + c->used;
-	c->used += size;
-	memset(p, 0, size);
-	return p;
-}
-
-/* n elements of size each, refusing a multiplication that would wrap. */
-static void *pb_alloc_n(struct pb_arena *a, size_t n, size_t size)
-{
-	if (size && n > SIZE_MAX / 2 / size)
-		return NULL;
-	return pb_alloc(a, n * size);
-}
-
-static void pb_arena_free(struct pb_arena *a)
-{
-	struct pb_chunk *c = a->head;
-	while (c) {
-		struct pb_chunk *next = c->next;
-		free(c);
-		c = next;
-	}
-	a->head = NULL;
-}
 
 /* ---- strings -------------------------------------------------------- */
 
 /* A NUL-terminated, valid-UTF-8 view of the fixed array src[cap].  In the
  * common case (terminated and valid) the model's own bytes are referenced:
  * protobuf-c only reads strings while packing, so dropping const is safe. */
-static char *pb_str(struct pb_arena *a, const char *src, size_t cap)
+static char *pb_str(struct jm_arena *a, const char *src, size_t cap)
 {
 	size_t n = strnlen(src, cap);
 	if (n < cap && jm_utf8_valid(src, n))
 		return (char *)src;
 	if (n == cap && n > 0)
 		n--;    /* the longest string the array can legally hold */
-	char *dst = pb_alloc(a, n + 1);
-	if (dst)
-		jm_utf8_sanitize(dst, src, n);
-	return dst;
+	return jm_arena_utf8(a, src, n);
 }
 
 #define PB_STR(a, field) pb_str((a), (field), sizeof(field))
 
 /* ---- messages ------------------------------------------------------- */
 
-static Jobmeter__V1__Counters *pb_counters(struct pb_arena *a, const struct jm_counters *c)
+static Jobmeter__V1__Counters *pb_counters(struct jm_arena *a, const struct jm_counters *c)
 {
-	Jobmeter__V1__Counters *m = pb_alloc(a, sizeof(*m));
+	Jobmeter__V1__Counters *m = jm_arena_alloc(a, sizeof(*m));
 	if (!m)
 		return NULL;
 	jobmeter__v1__counters__init(m);
@@ -111,7 +50,7 @@ static Jobmeter__V1__Counters *pb_counters(struct pb_arena *a, const struct jm_c
 	return m;
 }
 
-static int pb_statement(struct pb_arena *a, const struct jm_stmt_stats *s,
+static int pb_statement(struct jm_arena *a, const struct jm_stmt_stats *s,
 			Jobmeter__V1__StatementStats *m)
 {
 	jobmeter__v1__statement_stats__init(m);
@@ -129,7 +68,7 @@ static int pb_statement(struct pb_arena *a, const struct jm_stmt_stats *s,
 	return 0;
 }
 
-static int pb_db_one(struct pb_arena *a, const struct jm_db_stats *d, Jobmeter__V1__DbStats *m)
+static int pb_db_one(struct jm_arena *a, const struct jm_db_stats *d, Jobmeter__V1__DbStats *m)
 {
 	jobmeter__v1__db_stats__init(m);
 	if (d->n_statements && !d->statements)
@@ -154,8 +93,8 @@ static int pb_db_one(struct pb_arena *a, const struct jm_db_stats *d, Jobmeter__
 	m->latency_buckets = (uint64_t *)d->latency_buckets;
 
 	if (d->n_statements) {
-		Jobmeter__V1__StatementStats **pp = pb_alloc_n(a, d->n_statements, sizeof(*pp));
-		Jobmeter__V1__StatementStats *ms = pb_alloc_n(a, d->n_statements, sizeof(*ms));
+		Jobmeter__V1__StatementStats **pp = jm_arena_alloc_n(a, d->n_statements, sizeof(*pp));
+		Jobmeter__V1__StatementStats *ms = jm_arena_alloc_n(a, d->n_statements, sizeof(*ms));
 		if (!pp || !ms)
 			return -ENOMEM;
 		for (size_t i = 0; i < d->n_statements; i++) {
@@ -170,7 +109,7 @@ static int pb_db_one(struct pb_arena *a, const struct jm_db_stats *d, Jobmeter__
 	return 0;
 }
 
-static int pb_db(struct pb_arena *a, size_t n, const struct jm_db_stats *db,
+static int pb_db(struct jm_arena *a, size_t n, const struct jm_db_stats *db,
 		 size_t *n_out, Jobmeter__V1__DbStats ***out)
 {
 	*n_out = 0;
@@ -179,8 +118,8 @@ static int pb_db(struct pb_arena *a, size_t n, const struct jm_db_stats *db,
 		return 0;
 	if (!db)
 		return -EINVAL;
-	Jobmeter__V1__DbStats **pp = pb_alloc_n(a, n, sizeof(*pp));
-	Jobmeter__V1__DbStats *ms = pb_alloc_n(a, n, sizeof(*ms));
+	Jobmeter__V1__DbStats **pp = jm_arena_alloc_n(a, n, sizeof(*pp));
+	Jobmeter__V1__DbStats *ms = jm_arena_alloc_n(a, n, sizeof(*ms));
 	if (!pp || !ms)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
@@ -194,7 +133,7 @@ static int pb_db(struct pb_arena *a, size_t n, const struct jm_db_stats *db,
 	return 0;
 }
 
-static int pb_outputs(struct pb_arena *a, size_t n, const struct jm_output_write *o,
+static int pb_outputs(struct jm_arena *a, size_t n, const struct jm_output_write *o,
 		      size_t *n_out, Jobmeter__V1__OutputWrite ***out)
 {
 	*n_out = 0;
@@ -203,8 +142,8 @@ static int pb_outputs(struct pb_arena *a, size_t n, const struct jm_output_write
 		return 0;
 	if (!o)
 		return -EINVAL;
-	Jobmeter__V1__OutputWrite **pp = pb_alloc_n(a, n, sizeof(*pp));
-	Jobmeter__V1__OutputWrite *ms = pb_alloc_n(a, n, sizeof(*ms));
+	Jobmeter__V1__OutputWrite **pp = jm_arena_alloc_n(a, n, sizeof(*pp));
+	Jobmeter__V1__OutputWrite *ms = jm_arena_alloc_n(a, n, sizeof(*ms));
 	if (!pp || !ms)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
@@ -233,7 +172,7 @@ static Jobmeter__V1__Outcome pb_outcome(enum jm_outcome o)
 	}
 }
 
-static int pb_run(struct pb_arena *a, const struct jm_run_record *r, Jobmeter__V1__JobRun *m)
+static int pb_run(struct jm_arena *a, const struct jm_run_record *r, Jobmeter__V1__JobRun *m)
 {
 	int err;
 	jobmeter__v1__job_run__init(m);
@@ -257,8 +196,8 @@ static int pb_run(struct pb_arena *a, const struct jm_run_record *r, Jobmeter__V
 
 	size_t nl = r->n_labels < JM_LABELS_MAX ? r->n_labels : JM_LABELS_MAX;
 	if (nl) {
-		Jobmeter__V1__Label **pp = pb_alloc_n(a, nl, sizeof(*pp));
-		Jobmeter__V1__Label *ms = pb_alloc_n(a, nl, sizeof(*ms));
+		Jobmeter__V1__Label **pp = jm_arena_alloc_n(a, nl, sizeof(*pp));
+		Jobmeter__V1__Label *ms = jm_arena_alloc_n(a, nl, sizeof(*ms));
 		if (!pp || !ms)
 			return -ENOMEM;
 		for (size_t i = 0; i < nl; i++) {
@@ -275,7 +214,7 @@ static int pb_run(struct pb_arena *a, const struct jm_run_record *r, Jobmeter__V
 	return 0;
 }
 
-static int pb_window(struct pb_arena *a, const struct jm_window_record *w, Jobmeter__V1__JobWindow *m)
+static int pb_window(struct jm_arena *a, const struct jm_window_record *w, Jobmeter__V1__JobWindow *m)
 {
 	int err;
 	jobmeter__v1__job_window__init(m);
@@ -291,7 +230,7 @@ static int pb_window(struct pb_arena *a, const struct jm_window_record *w, Jobme
 	return pb_outputs(a, w->n_outputs, w->outputs, &m->n_outputs, &m->outputs);
 }
 
-static int pb_batch(struct pb_arena *a, const struct jm_batch *b, Jobmeter__V1__Batch *m)
+static int pb_batch(struct jm_arena *a, const struct jm_batch *b, Jobmeter__V1__Batch *m)
 {
 	jobmeter__v1__batch__init(m);
 	m->schema_version = JM_PB_SCHEMA_VERSION;
@@ -299,9 +238,9 @@ static int pb_batch(struct pb_arena *a, const struct jm_batch *b, Jobmeter__V1__
 	m->window_start_unix_ns = b->window_start_ns;
 	m->window_end_unix_ns = b->window_end_ns;
 
-	Jobmeter__V1__AgentIdentity *id = pb_alloc(a, sizeof(*id));
-	Jobmeter__V1__HostUsage *host = pb_alloc(a, sizeof(*host));
-	Jobmeter__V1__LossCounters *loss = pb_alloc(a, sizeof(*loss));
+	Jobmeter__V1__AgentIdentity *id = jm_arena_alloc(a, sizeof(*id));
+	Jobmeter__V1__HostUsage *host = jm_arena_alloc(a, sizeof(*host));
+	Jobmeter__V1__LossCounters *loss = jm_arena_alloc(a, sizeof(*loss));
 	if (!id || !host || !loss)
 		return -ENOMEM;
 
@@ -338,8 +277,8 @@ static int pb_batch(struct pb_arena *a, const struct jm_batch *b, Jobmeter__V1__
 	if (b->n_runs) {
 		if (!b->runs)
 			return -EINVAL;
-		Jobmeter__V1__JobRun **pp = pb_alloc_n(a, b->n_runs, sizeof(*pp));
-		Jobmeter__V1__JobRun *ms = pb_alloc_n(a, b->n_runs, sizeof(*ms));
+		Jobmeter__V1__JobRun **pp = jm_arena_alloc_n(a, b->n_runs, sizeof(*pp));
+		Jobmeter__V1__JobRun *ms = jm_arena_alloc_n(a, b->n_runs, sizeof(*ms));
 		if (!pp || !ms)
 			return -ENOMEM;
 		for (size_t i = 0; i < b->n_runs; i++) {
@@ -354,8 +293,8 @@ static int pb_batch(struct pb_arena *a, const struct jm_batch *b, Jobmeter__V1__
 	if (b->n_windows) {
 		if (!b->windows)
 			return -EINVAL;
-		Jobmeter__V1__JobWindow **pp = pb_alloc_n(a, b->n_windows, sizeof(*pp));
-		Jobmeter__V1__JobWindow *ms = pb_alloc_n(a, b->n_windows, sizeof(*ms));
+		Jobmeter__V1__JobWindow **pp = jm_arena_alloc_n(a, b->n_windows, sizeof(*pp));
+		Jobmeter__V1__JobWindow *ms = jm_arena_alloc_n(a, b->n_windows, sizeof(*ms));
 		if (!pp || !ms)
 			return -ENOMEM;
 		for (size_t i = 0; i < b->n_windows; i++) {
@@ -372,7 +311,7 @@ static int pb_batch(struct pb_arena *a, const struct jm_batch *b, Jobmeter__V1__
 
 int jm_render_batch_pb(const struct jm_batch *b, uint8_t **out, size_t *len)
 {
-	struct pb_arena arena = { 0 };
+	struct jm_arena arena = { 0 };
 	Jobmeter__V1__Batch msg;
 	uint8_t *buf = NULL;
 	int err;
@@ -398,6 +337,6 @@ int jm_render_batch_pb(const struct jm_batch *b, uint8_t **out, size_t *len)
 	buf = NULL;
 out:
 	free(buf);
-	pb_arena_free(&arena);
+	jm_arena_free(&arena);
 	return err;
 }
