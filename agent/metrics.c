@@ -51,6 +51,7 @@
 #include "buf.h"
 #include "histogram.h"
 #include "log.h"
+#include "sli.h"
 #include "utf8.h"
 
 #ifndef JOBMETER_VERSION
@@ -66,18 +67,6 @@
 #define MX_HTTP_PER_IP      8
 #define MX_HTTP_TIMEOUT_S   15
 
-/* Run durations of batch jobs: seconds to a day. */
-static const double mx_run_bounds[] = {
-	1, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 28800, 43200, 86400,
-};
-#define MX_RUN_BUCKETS (sizeof(mx_run_bounds) / sizeof(mx_run_bounds[0]) + 1)
-
-struct mx_db {
-	uint64_t queries, errors, rows;
-	double   latency_s_sum;
-	uint64_t buckets[JM_HIST_BUCKETS];   /* per bucket, not cumulative */
-};
-
 struct mx_output {
 	enum jm_output_kind kind;
 	char    name[sizeof(((struct jm_output_write *)0)->name)];
@@ -85,20 +74,16 @@ struct mx_output {
 };
 
 #define MX_N_SYSTEMS 3   /* enum jm_db_system: none/unknown, postgres, mysql */
-#define MX_N_OUTCOMES 3  /* enum jm_outcome */
 
 struct mx_job {
 	char     name[JM_JOB_NAME_MAX];
-	uint64_t runs[MX_N_OUTCOMES];
-	uint64_t restarts, oom_kills;
-	uint64_t run_buckets[MX_RUN_BUCKETS];
-	double   run_s_sum;
+	struct jm_sli_runs runs;
 	int64_t  last_run_ns, last_success_ns;   /* 0 = none yet */
 	uint64_t last_peak_rss;
 	bool     has_run;
 	double   cpu_s, mem_byte_s;
 	uint64_t file_read, file_write, net_rx, net_tx;
-	struct mx_db *db[MX_N_SYSTEMS];          /* NULL until the system is seen */
+	struct jm_sli_db *db[MX_N_SYSTEMS];      /* NULL until the system is seen */
 	size_t   n_outputs, cap_outputs;
 	struct mx_output *outputs;
 };
@@ -239,17 +224,6 @@ static void mx_output(struct jm_metrics *m, struct mx_job *j, const struct jm_ou
 	x->last_write_ns = o->last_write_ns;
 }
 
-/* Negative or NaN deltas would make a counter go backwards. */
-static double mx_pos(double v)
-{
-	return isfinite(v) && v > 0 ? v : 0;
-}
-
-static uint64_t mx_add_sat(uint64_t a, uint64_t b)
-{
-	return a + b < a ? UINT64_MAX : a + b;
-}
-
 void jm_metrics_observe_run(struct jm_metrics *m, const struct jm_run_record *r)
 {
 	if (!m || !r)
@@ -258,18 +232,7 @@ void jm_metrics_observe_run(struct jm_metrics *m, const struct jm_run_record *r)
 	struct mx_job *j = mx_job(m, r->job);
 	if (!j)
 		goto out;
-	unsigned oc = (unsigned)r->outcome < MX_N_OUTCOMES ? (unsigned)r->outcome : 0;
-	j->runs[oc]++;
-	if (r->restart)
-		j->restarts++;
-	if (r->oom_killed)
-		j->oom_kills++;
-	double dur = r->end_ns > r->start_ns ? (double)(r->end_ns - r->start_ns) / 1e9 : 0;
-	size_t b = 0;
-	while (b < MX_RUN_BUCKETS - 1 && dur > mx_run_bounds[b])
-		b++;
-	j->run_buckets[b]++;
-	j->run_s_sum += dur;
+	jm_sli_runs_add(&j->runs, r);
 	if (r->end_ns > j->last_run_ns)
 		j->last_run_ns = r->end_ns;
 	if (r->outcome == JM_OUTCOME_SUCCESS && r->end_ns > j->last_success_ns)
@@ -291,23 +254,18 @@ void jm_metrics_observe_window(struct jm_metrics *m, const struct jm_window_reco
 	if (!j)
 		goto out;
 	const struct jm_counters *c = &w->counters;
-	j->cpu_s += mx_pos(c->cpu_s);
-	j->mem_byte_s += mx_pos(c->mem_gib_s) * 1073741824.0;
-	j->file_read = mx_add_sat(j->file_read, c->file_read_bytes);
-	j->file_write = mx_add_sat(j->file_write, c->file_write_bytes);
-	j->net_rx = mx_add_sat(j->net_rx, c->net_rx_bytes);
-	j->net_tx = mx_add_sat(j->net_tx, c->net_tx_bytes);
+	j->cpu_s += jm_sli_pos(c->cpu_s);
+	j->mem_byte_s += jm_sli_pos(c->mem_gib_s) * 1073741824.0;
+	j->file_read = jm_sli_add_sat(j->file_read, c->file_read_bytes);
+	j->file_write = jm_sli_add_sat(j->file_write, c->file_write_bytes);
+	j->net_rx = jm_sli_add_sat(j->net_rx, c->net_rx_bytes);
+	j->net_tx = jm_sli_add_sat(j->net_tx, c->net_tx_bytes);
 	for (size_t i = 0; i < w->n_db && w->db; i++) {
 		const struct jm_db_stats *d = &w->db[i];
 		unsigned s = (unsigned)d->system < MX_N_SYSTEMS ? (unsigned)d->system : 0;
 		if (!j->db[s] && !(j->db[s] = calloc(1, sizeof(*j->db[s]))))
 			continue;
-		struct mx_db *x = j->db[s];
-		x->queries = mx_add_sat(x->queries, d->queries);
-		x->errors = mx_add_sat(x->errors, d->errors);
-		x->rows = mx_add_sat(x->rows, d->rows);
-		x->latency_s_sum += mx_pos(d->latency_s_sum);
-		jm_hist_merge(x->buckets, d->latency_buckets);
+		jm_sli_db_add(j->db[s], d);
 	}
 	for (size_t i = 0; i < w->n_outputs && w->outputs; i++)
 		mx_output(m, j, &w->outputs[i]);
@@ -435,8 +393,8 @@ static void mx_dbl_line(struct jm_buf *b, const char *name, const struct mx_job 
 
 /* One per-job counter family read through an accessor. */
 typedef uint64_t (*mx_u64_get)(const struct mx_job *j);
-static uint64_t mx_get_restarts(const struct mx_job *j) { return j->restarts; }
-static uint64_t mx_get_ooms(const struct mx_job *j) { return j->oom_kills; }
+static uint64_t mx_get_restarts(const struct mx_job *j) { return j->runs.restarts; }
+static uint64_t mx_get_ooms(const struct mx_job *j) { return j->runs.oom_kills; }
 static uint64_t mx_get_fread(const struct mx_job *j) { return j->file_read; }
 static uint64_t mx_get_fwrite(const struct mx_job *j) { return j->file_write; }
 static uint64_t mx_get_rx(const struct mx_job *j) { return j->net_rx; }
@@ -462,7 +420,7 @@ static void mx_histogram(struct jm_buf *b, const char *name, const struct mx_job
 	uint64_t cum = 0;
 	jm_buf_init(&lab);
 	for (size_t i = 0; i < n; i++) {
-		cum = mx_add_sat(cum, counts[i]);
+		cum = jm_sli_add_sat(cum, counts[i]);
 		jm_buf_reset(&lab);
 		if (extra && *extra)
 			jm_buf_printf(&lab, "%s,", extra);
@@ -514,7 +472,7 @@ static void mx_render_db(struct jm_buf *b, const struct jm_metrics *m)
 		mx_family(b, names[f], "counter", helps[f]);
 		for (size_t i = 0; i < m->n_jobs; i++) {
 			for (int s = 0; s < MX_N_SYSTEMS; s++) {
-				const struct mx_db *d = m->jobs[i]->db[s];
+				const struct jm_sli_db *d = m->jobs[i]->db[s];
 				if (!d)
 					continue;
 				snprintf(extra, sizeof(extra), "system=\"%s\"",
@@ -531,7 +489,7 @@ static void mx_render_db(struct jm_buf *b, const struct jm_metrics *m)
 		  "received, by database system.");
 	for (size_t i = 0; i < m->n_jobs; i++) {
 		for (int s = 0; s < MX_N_SYSTEMS; s++) {
-			const struct mx_db *d = m->jobs[i]->db[s];
+			const struct jm_sli_db *d = m->jobs[i]->db[s];
 			if (!d)
 				continue;
 			snprintf(extra, sizeof(extra), "system=\"%s\"",
@@ -550,12 +508,12 @@ static void mx_render_jobs(struct jm_buf *b, const struct jm_metrics *m)
 	for (size_t i = 0; i < m->n_jobs; i++) {
 		const struct mx_job *j = m->jobs[i];
 		mx_u64_line(b, "jobmeter_job_runs_total", j, "outcome=\"success\"",
-			    j->runs[JM_OUTCOME_SUCCESS]);
+			    j->runs.by_outcome[JM_OUTCOME_SUCCESS]);
 		mx_u64_line(b, "jobmeter_job_runs_total", j, "outcome=\"failure\"",
-			    j->runs[JM_OUTCOME_FAILURE]);
-		if (j->runs[JM_OUTCOME_UNSPECIFIED])
+			    j->runs.by_outcome[JM_OUTCOME_FAILURE]);
+		if (j->runs.by_outcome[JM_OUTCOME_UNSPECIFIED])
 			mx_u64_line(b, "jobmeter_job_runs_total", j, "outcome=\"unknown\"",
-				    j->runs[JM_OUTCOME_UNSPECIFIED]);
+				    j->runs.by_outcome[JM_OUTCOME_UNSPECIFIED]);
 	}
 	mx_job_counter(b, m, "jobmeter_job_restarts_total",
 		       "Runs that started after a failed run of the same job.", mx_get_restarts);
@@ -565,8 +523,9 @@ static void mx_render_jobs(struct jm_buf *b, const struct jm_metrics *m)
 	mx_family(b, "jobmeter_job_run_duration_seconds", "histogram",
 		  "Wall-clock duration of finished runs.");
 	for (size_t i = 0; i < m->n_jobs; i++)
-		mx_histogram(b, "jobmeter_job_run_duration_seconds", m->jobs[i], NULL, mx_run_bounds,
-			     m->jobs[i]->run_buckets, MX_RUN_BUCKETS, m->jobs[i]->run_s_sum);
+		mx_histogram(b, "jobmeter_job_run_duration_seconds", m->jobs[i], NULL,
+			     jm_sli_run_bounds, m->jobs[i]->runs.duration_buckets,
+			     JM_SLI_RUN_BOUNDS + 1, m->jobs[i]->runs.duration_s_sum);
 
 	bool any_run = false, any_success = false;
 	for (size_t i = 0; i < m->n_jobs; i++) {
@@ -650,26 +609,16 @@ static void mx_render_jobs(struct jm_buf *b, const struct jm_metrics *m)
 static void mx_render_agent(struct jm_buf *b, const struct jm_metrics *m)
 {
 	const struct jm_loss *l = &m->loss;
-	const struct {
-		const char *reason;
-		uint64_t v;
-	} lost[] = {
-		{ "ringbuf_full", l->ringbuf_drops },
-		{ "map_full", l->map_full },
-		{ "payload_dropped", l->payload_drops },
-		{ "parse_error", l->parse_errors },
-		{ "statements_overflow", l->statements_overflow },
-		{ "jobs_overflow", l->jobs_overflow },
-		{ "spool_dropped_batches", l->spool_dropped_batches },
-		{ "exits_synthesized", l->exits_synthesized },
-	};
+	struct jm_sli_reason lost[JM_SLI_LOSS_REASONS];
+
+	jm_sli_loss_reasons(l, lost);
 
 	mx_family(b, "jobmeter_events_lost_total", "counter",
 		  "Kernel events, payloads, statements, jobs or batches the agent could not "
 		  "account for, by reason.");
-	for (size_t i = 0; i < sizeof(lost) / sizeof(lost[0]); i++)
+	for (size_t i = 0; i < JM_SLI_LOSS_REASONS; i++)
 		jm_buf_printf(b, "jobmeter_events_lost_total{reason=\"%s\"} %" PRIu64 "\n",
-			      lost[i].reason, lost[i].v);
+			      lost[i].reason, lost[i].count);
 	mx_family(b, "jobmeter_payloads_truncated_total", "counter",
 		  "Database payloads captured head and tail only (by design, not loss).");
 	jm_buf_printf(b, "jobmeter_payloads_truncated_total %" PRIu64 "\n", l->payload_truncated);

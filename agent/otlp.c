@@ -41,7 +41,6 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <limits.h>
-#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -54,6 +53,7 @@
 #include "histogram.h"
 #include "log.h"
 #include "otlp_metrics.pb-c.h"
+#include "sli.h"
 
 #ifndef JOBMETER_VERSION
 #define JOBMETER_VERSION "unknown"
@@ -71,12 +71,6 @@
 #define OX_BACKOFF_MIN_NS       (5 * 1000000000LL)
 #define OX_BACKOFF_MAX_NS       (60 * 1000000000LL)
 #define OX_RESPONSE_MAX      4096     /* response bytes kept (partial success) */
-
-/* Run durations of batch jobs: seconds to a day (same as /metrics). */
-static const double ox_run_bounds[] = {
-	1, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 28800, 43200, 86400,
-};
-#define OX_RUN_BOUNDS (sizeof(ox_run_bounds) / sizeof(ox_run_bounds[0]))
 
 /* ---- arena ---------------------------------------------------------- */
 
@@ -205,11 +199,6 @@ static const struct ox_mdef {
 static uint64_t ox_ns(int64_t t)
 {
 	return t > 0 ? (uint64_t)t : 0;
-}
-
-static double ox_pos(double v)
-{
-	return isfinite(v) && v > 0 ? v : 0;
 }
 
 /* A number point appended to vec; start 0 for gauges. */
@@ -464,7 +453,7 @@ static void ox_window(struct ox *x, struct ox_vec *pts, const struct jm_window_r
 	int64_t s = w->start_ns, e = w->end_ns;
 	Jmotlp__V1__NumberDataPoint *p;
 
-	ox_dbl(x, &pts[M_CPU], s, e, ox_pos(c->cpu_s));
+	ox_dbl(x, &pts[M_CPU], s, e, jm_sli_pos(c->cpu_s));
 	ox_int(x, &pts[M_FREAD], s, e, c->file_read_bytes);
 	ox_int(x, &pts[M_FWRITE], s, e, c->file_write_bytes);
 	if ((p = ox_int(x, &pts[M_NET], s, e, c->net_rx_bytes)))
@@ -478,36 +467,31 @@ static void ox_window(struct ox *x, struct ox_vec *pts, const struct jm_window_r
 
 	/* One point per database system: endpoints of one system merge. */
 	for (int sys = JM_DB_POSTGRES; sys <= JM_DB_MYSQL; sys++) {
-		uint64_t buckets[JM_HIST_BUCKETS] = { 0 }, q = 0, err = 0, rows = 0;
-		double sum = 0;
+		struct jm_sli_db db = { 0 };
 		bool seen = false;
 		for (size_t i = 0; i < w->n_db && w->db; i++) {
-			const struct jm_db_stats *d = &w->db[i];
-			if ((int)d->system != sys)
+			if ((int)w->db[i].system != sys)
 				continue;
 			seen = true;
-			jm_hist_merge(buckets, d->latency_buckets);
-			q += d->queries;
-			err += d->errors;
-			rows += d->rows;
-			sum += ox_pos(d->latency_s_sum);
+			jm_sli_db_add(&db, &w->db[i]);
 		}
 		if (!seen)
 			continue;
 		const char *name = jm_db_system_name((enum jm_db_system)sys);
 		size_t nl = strlen(name) + 1;
 		Jmotlp__V1__HistogramDataPoint *h = ox_hist(x, &pts[M_DB_DUR], s, e, x->db_bounds,
-							    JM_HIST_BUCKETS - 1, buckets, sum);
+							    JM_HIST_BUCKETS - 1, db.buckets,
+							    db.latency_s_sum);
 		if (h)
 			ox_attrs(x, &h->n_attributes, &h->attributes, "db.system.name", name, nl,
 				 NULL, NULL, 0);
-		if ((p = ox_int(x, &pts[M_DB_QUERIES], s, e, q)))
+		if ((p = ox_int(x, &pts[M_DB_QUERIES], s, e, db.queries)))
 			ox_attrs(x, &p->n_attributes, &p->attributes, "db.system.name", name, nl,
 				 NULL, NULL, 0);
-		if ((p = ox_int(x, &pts[M_DB_ERRORS], s, e, err)))
+		if ((p = ox_int(x, &pts[M_DB_ERRORS], s, e, db.errors)))
 			ox_attrs(x, &p->n_attributes, &p->attributes, "db.system.name", name, nl,
 				 NULL, NULL, 0);
-		if ((p = ox_int(x, &pts[M_DB_ROWS], s, e, rows)))
+		if ((p = ox_int(x, &pts[M_DB_ROWS], s, e, db.rows)))
 			ox_attrs(x, &p->n_attributes, &p->attributes, "db.system.name", name, nl,
 				 NULL, NULL, 0);
 	}
@@ -526,42 +510,29 @@ static void ox_window(struct ox *x, struct ox_vec *pts, const struct jm_window_r
 static void ox_runs(struct ox *x, struct ox_vec *pts, const struct jm_batch *b,
 		    const struct ox_rec *g, size_t n)
 {
-	uint64_t outcomes[3] = { 0 }, restarts = 0, ooms = 0, nruns = 0;
-	uint64_t dur[OX_RUN_BOUNDS + 1] = { 0 };
-	double dur_sum = 0;
+	struct jm_sli_runs runs = { 0 };
 	int64_t s = b->window_start_ns, e = b->window_end_ns;
 
-	for (size_t i = 0; i < n; i++) {
-		const struct jm_run_record *r = g[i].run;
-		if (!r)
-			continue;
-		nruns++;
-		outcomes[(unsigned)r->outcome < 3 ? (unsigned)r->outcome : 0]++;
-		restarts += r->restart;
-		ooms += r->oom_killed;
-		double d = r->end_ns > r->start_ns ? (double)(r->end_ns - r->start_ns) / 1e9 : 0;
-		size_t k = 0;
-		while (k < OX_RUN_BOUNDS && d > ox_run_bounds[k])
-			k++;
-		dur[k]++;
-		dur_sum += d;
-	}
-	if (!nruns)
+	for (size_t i = 0; i < n; i++)
+		if (g[i].run)
+			jm_sli_runs_add(&runs, g[i].run);
+	if (!runs.total)
 		return;
 	static const enum jm_outcome order[] = { JM_OUTCOME_SUCCESS, JM_OUTCOME_FAILURE,
 						  JM_OUTCOME_UNSPECIFIED };
 	for (size_t i = 0; i < 3; i++) {
 		Jmotlp__V1__NumberDataPoint *p;
 		const char *name = jm_outcome_name(order[i]);
-		if (!outcomes[order[i]])
+		if (!runs.by_outcome[order[i]])
 			continue;
-		if ((p = ox_int(x, &pts[M_RUNS], s, e, outcomes[order[i]])))
+		if ((p = ox_int(x, &pts[M_RUNS], s, e, runs.by_outcome[order[i]])))
 			ox_attrs(x, &p->n_attributes, &p->attributes, "outcome", name,
 				 strlen(name) + 1, NULL, NULL, 0);
 	}
-	ox_int(x, &pts[M_RESTARTS], s, e, restarts);
-	ox_int(x, &pts[M_OOMS], s, e, ooms);
-	ox_hist(x, &pts[M_RUN_DUR], s, e, x->run_bounds, OX_RUN_BOUNDS, dur, dur_sum);
+	ox_int(x, &pts[M_RESTARTS], s, e, runs.restarts);
+	ox_int(x, &pts[M_OOMS], s, e, runs.oom_kills);
+	ox_hist(x, &pts[M_RUN_DUR], s, e, x->run_bounds, JM_SLI_RUN_BOUNDS, runs.duration_buckets,
+		runs.duration_s_sum);
 }
 
 static Jmotlp__V1__ResourceMetrics *ox_group(struct ox *x, const struct jm_batch *b,
@@ -584,21 +555,13 @@ static Jmotlp__V1__ResourceMetrics *ox_agent(struct ox *x, const struct jm_batch
 					     int64_t start_ns)
 {
 	const struct jm_loss *l = &b->loss;
-	const struct { const char *reason; uint64_t v; } lost[] = {
-		{ "ringbuf_full", l->ringbuf_drops },
-		{ "map_full", l->map_full },
-		{ "payload_dropped", l->payload_drops },
-		{ "parse_error", l->parse_errors },
-		{ "statements_overflow", l->statements_overflow },
-		{ "jobs_overflow", l->jobs_overflow },
-		{ "spool_dropped_batches", l->spool_dropped_batches },
-		{ "exits_synthesized", l->exits_synthesized },
-	};
+	struct jm_sli_reason lost[JM_SLI_LOSS_REASONS];
 	struct ox_vec lost_pts = { 0 }, trunc_pts = { 0 }, metrics = { 0 };
 	int64_t e = b->window_end_ns;
 
-	for (size_t i = 0; i < sizeof(lost) / sizeof(lost[0]); i++) {
-		Jmotlp__V1__NumberDataPoint *p = ox_int(x, &lost_pts, start_ns, e, lost[i].v);
+	jm_sli_loss_reasons(l, lost);
+	for (size_t i = 0; i < JM_SLI_LOSS_REASONS; i++) {
+		Jmotlp__V1__NumberDataPoint *p = ox_int(x, &lost_pts, start_ns, e, lost[i].count);
 		if (p)
 			ox_attrs(x, &p->n_attributes, &p->attributes, "reason", lost[i].reason,
 				 strlen(lost[i].reason) + 1, NULL, NULL, 0);
@@ -654,12 +617,12 @@ static int ox_encode(const struct jm_batch *b, int64_t start_ns, uint8_t **out, 
 		return -EOVERFLOW;
 	recs = calloc(b->n_runs + b->n_windows + 1, sizeof(*recs));
 	x.db_bounds = jm_arena_alloc_n(&x.a, JM_HIST_BUCKETS - 1, sizeof(double));
-	x.run_bounds = jm_arena_alloc_n(&x.a, OX_RUN_BOUNDS, sizeof(double));
+	x.run_bounds = jm_arena_alloc_n(&x.a, JM_SLI_RUN_BOUNDS, sizeof(double));
 	if (!recs || x.a.oom)
 		goto out;
 	for (int i = 0; i < JM_HIST_BUCKETS - 1; i++)
 		x.db_bounds[i] = jm_hist_bucket_upper_s(i);
-	memcpy(x.run_bounds, ox_run_bounds, sizeof(ox_run_bounds));
+	memcpy(x.run_bounds, jm_sli_run_bounds, sizeof(jm_sli_run_bounds));
 
 	for (size_t i = 0; i < b->n_runs; i++)
 		recs[n++] = (struct ox_rec){ .job = b->runs[i].job, .labels = &b->runs[i],
