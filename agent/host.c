@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fileutil.h"
+
 #ifndef JOBMETER_VERSION
 /* The Makefile always defines it; this only covers ad-hoc compiles. */
 #define JOBMETER_VERSION "unknown"
@@ -23,62 +25,11 @@
 #define AGENT_ID_FILE "agent-id"
 #define AGENT_ID_MAX  63   /* fits struct jm_agent_identity.agent_id[64] */
 
-/* Read at most cap-1 bytes of path into buf and NUL-terminate.  Returns the
- * length or -errno.  Loops because /proc files may come in several reads. */
-static ssize_t read_small(const char *path, char *buf, size_t cap)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	size_t got = 0;
-	ssize_t ret;
-	while (got < cap - 1) {
-		ssize_t n = read(fd, buf + got, cap - 1 - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	buf[got] = '\0';
-	ret = (ssize_t)got;
-out:
-	close(fd);
-	return ret;
-}
-
 static void rtrim(char *s)
 {
 	size_t n = strlen(s);
 	while (n && isspace((unsigned char)s[n - 1]))
 		s[--n] = '\0';
-}
-
-/* mkdir -p with mode for the components we create. */
-static int mkdir_p(const char *dir, mode_t mode)
-{
-	char path[PATH_MAX];
-	size_t n = strlen(dir);
-	if (n == 0 || n >= sizeof(path))
-		return -ENAMETOOLONG;
-	memcpy(path, dir, n + 1);
-	for (size_t i = 1; i <= n; i++) {
-		if (path[i] != '/' && path[i] != '\0')
-			continue;
-		char saved = path[i];
-		path[i] = '\0';
-		if (mkdir(path, mode) < 0 && errno != EEXIST)
-			return -errno;
-		path[i] = saved;
-	}
-	struct stat st;
-	if (stat(dir, &st) < 0)
-		return -errno;
-	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
 static int fsync_dir(const char *dir)
@@ -107,7 +58,7 @@ static bool agent_id_valid(const char *s)
 static int agent_id_read(const char *path, char *id, size_t cap)
 {
 	char buf[128];
-	ssize_t n = read_small(path, buf, sizeof(buf));
+	ssize_t n = jm_read_small(AT_FDCWD, path, buf, sizeof(buf));
 	if (n < 0)
 		return (int)n;
 	if ((size_t)n >= sizeof(buf) - 1)
@@ -202,7 +153,8 @@ int jm_host_identity(struct jm_agent_identity *id, const char *state_dir)
 	snprintf(id->version, sizeof(id->version), "%s", JOBMETER_VERSION);
 
 	/* A UUID plus newline: 37 bytes, well inside boot_id[64]. */
-	ssize_t n = read_small("/proc/sys/kernel/random/boot_id", id->boot_id, sizeof(id->boot_id));
+	ssize_t n = jm_read_small(AT_FDCWD, "/proc/sys/kernel/random/boot_id", id->boot_id,
+				  sizeof(id->boot_id));
 	if (n < 0)
 		return (int)n;
 	rtrim(id->boot_id);
@@ -211,7 +163,7 @@ int jm_host_identity(struct jm_agent_identity *id, const char *state_dir)
 		return -EINVAL;
 	if (snprintf(path, sizeof(path), "%s/%s", state_dir, AGENT_ID_FILE) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
-	if ((err = mkdir_p(state_dir, 0700)))
+	if ((err = jm_mkdir_p(state_dir, 0700)))
 		return err;
 	err = agent_id_read(path, id->agent_id, sizeof(id->agent_id));
 	if (err == -ENOENT)
@@ -233,7 +185,7 @@ static int read_busy_ticks(const struct jm_host_sampler *s, uint64_t *busy)
 {
 	char path[JM_HOST_PATH_MAX + 16], buf[4096];
 	snprintf(path, sizeof(path), "%s/stat", s->proc_root);
-	ssize_t n = read_small(path, buf, sizeof(buf));
+	ssize_t n = jm_read_small(AT_FDCWD, path, buf, sizeof(buf));
 	if (n < 0)
 		return (int)n;
 	if (strncmp(buf, "cpu ", 4) != 0 || !memchr(buf, '\n', (size_t)n))
@@ -290,7 +242,7 @@ static int read_mem(const struct jm_host_sampler *s, uint64_t *total, uint64_t *
 {
 	char path[JM_HOST_PATH_MAX + 16], buf[8192];
 	snprintf(path, sizeof(path), "%s/meminfo", s->proc_root);
-	ssize_t n = read_small(path, buf, sizeof(buf));
+	ssize_t n = jm_read_small(AT_FDCWD, path, buf, sizeof(buf));
 	if (n < 0)
 		return (int)n;
 	int err = meminfo_get(buf, "MemTotal", total);

@@ -19,6 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileutil.h"
+
 #define SEQ_DIGITS   20                 /* UINT64_MAX has 20 decimal digits */
 #define BATCH_SUFFIX ".batch"
 #define NAME_MAX_LEN (SEQ_DIGITS + sizeof(BATCH_SUFFIX ".tmp"))
@@ -83,61 +85,6 @@ static bool ends_with(const char *s, const char *suffix)
 {
 	size_t n = strlen(s), k = strlen(suffix);
 	return n >= k && strcmp(s + n - k, suffix) == 0;
-}
-
-static int mkdir_p(const char *dir, mode_t mode)
-{
-	char path[PATH_MAX];
-	size_t n = strlen(dir);
-	if (n == 0 || n >= sizeof(path))
-		return -ENAMETOOLONG;
-	memcpy(path, dir, n + 1);
-	for (size_t i = 1; i <= n; i++) {
-		if (path[i] != '/' && path[i] != '\0')
-			continue;
-		char saved = path[i];
-		path[i] = '\0';
-		if (mkdir(path, mode) < 0 && errno != EEXIST)
-			return -errno;
-		path[i] = saved;
-	}
-	return 0;
-}
-
-static int write_all(int fd, const void *data, size_t len)
-{
-	const uint8_t *p = data;
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Write data as dirfd/name atomically: tmp file, fsync, rename, fsync dir. */
-static int write_atomic(int dirfd, const char *name, const char *tmpname,
-			const void *data, size_t len)
-{
-	int err, fd = openat(dirfd, tmpname, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	err = write_all(fd, data, len);
-	if (!err && fsync(fd) < 0)
-		err = -errno;
-	if (close(fd) < 0 && !err)
-		err = -errno;
-	if (!err && renameat(dirfd, tmpname, dirfd, name) < 0)
-		err = -errno;
-	if (!err && fsync(dirfd) < 0)
-		err = -errno;
-	if (err)
-		unlinkat(dirfd, tmpname, 0);
-	return err;
 }
 
 /* ---- index (callers hold s->lock) ----------------------------------- */
@@ -238,15 +185,9 @@ static int read_seq_file(struct jm_spool *s, uint64_t *last)
 {
 	char buf[64];
 	*last = 0;
-	int fd = openat(s->dirfd, "seq", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	int err = n < 0 ? -errno : 0;
-	close(fd);
-	if (err)
-		return err;
-	buf[n] = '\0';
+	ssize_t n = jm_read_small(s->dirfd, "seq", buf, sizeof(buf));
+	if (n < 0)
+		return n == -ENOENT ? 0 : (int)n;
 	char *end;
 	errno = 0;
 	unsigned long long v = strtoull(buf, &end, 10);
@@ -313,7 +254,7 @@ int jm_spool_open(struct jm_spool **out, const char *dir, uint64_t max_bytes)
 		return -err;
 	}
 
-	if ((err = mkdir_p(dir, 0700)))
+	if ((err = jm_mkdir_p(dir, 0700)))
 		goto out;
 	s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->dirfd < 0) {
@@ -394,7 +335,7 @@ int jm_spool_next_seq(struct jm_spool *s, uint64_t *seq)
 	uint64_t next = s->last_seq + 1;
 	int len = snprintf(buf, sizeof(buf), "%" PRIu64 "\n", next);
 	/* Held under the lock so two callers cannot persist out of order. */
-	if ((err = write_atomic(s->dirfd, "seq", "seq.tmp", buf, (size_t)len)))
+	if ((err = jm_write_atomic(s->dirfd, "seq", "seq.tmp", buf, (size_t)len)))
 		goto out;
 	s->last_seq = next;
 	*seq = next;
@@ -421,7 +362,7 @@ int jm_spool_put(struct jm_spool *s, uint64_t seq, const void *data, size_t len)
 	batch_name(name, sizeof(name), seq, false);
 	batch_name(tmp, sizeof(tmp), seq, true);
 	/* The file name is unique per seq, so the slow part needs no lock. */
-	if ((err = write_atomic(s->dirfd, name, tmp, data, len)))
+	if ((err = jm_write_atomic(s->dirfd, name, tmp, data, len)))
 		return err;
 
 	pthread_mutex_lock(&s->lock);
