@@ -60,11 +60,14 @@ static int prep(struct q *q, const char *sql, sqlite3_stmt **s)
 	return 0;
 }
 
-/* Bind ?1 = a, ?2 = b, ?3 = job filter or NULL. */
+/* Bind ?1 = a, ?2 = b and, in statements that have it, ?3 = job filter or
+ * NULL (every per-job query reads "?3 IS NULL OR job = ?3"). */
 static void bind_span(struct q *q, sqlite3_stmt *s, int64_t a, int64_t b)
 {
 	sqlite3_bind_int64(s, 1, a);
 	sqlite3_bind_int64(s, 2, b);
+	if (sqlite3_bind_parameter_count(s) < 3)
+		return;
 	if (q->r->job_filter)
 		sqlite3_bind_text(s, 3, q->r->job_filter, -1, SQLITE_STATIC);
 	else
@@ -102,6 +105,75 @@ static int oom(struct q *q)
 	return -1;
 }
 
+/* Takes one result row; 0, or -1 with q->err set (stops the query). */
+typedef int (*row_fn)(struct q *q, sqlite3_stmt *s, void *ctx);
+
+/* Run sql over the span [a, b) (see bind_span) and hand each row to fn.
+ * Every query selects on ">= ?1 AND < ?2" of one column, so an empty span
+ * cannot match a row and is not run at all. */
+static int each_row(struct q *q, const char *sql, int64_t a, int64_t b, row_fn fn, void *ctx)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (a >= b)
+		return 0;
+	if (prep(q, sql, &s))
+		return -1;
+	bind_span(q, s, a, b);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (fn(q, s, ctx)) {
+			sqlite3_finalize(s);
+			return -1;
+		}
+	}
+	return finish(q, s, rc);
+}
+
+/* The job named in column c, created when new; NULL (q->err set) only when
+ * out of memory. */
+static struct jm_rep_job *row_job(struct q *q, sqlite3_stmt *s, int c)
+{
+	struct jm_rep_job *j = jm_rep_job_get(q->r, col_text(s, c));
+
+	if (!j)
+		oom(q);
+	return j;
+}
+
+/* Columns c..c+7 as runs and job_day both order them: processes, cpu_s,
+ * mem_gib_s, peak_rss_bytes (a max), file_read_bytes, file_write_bytes,
+ * net_rx_bytes, net_tx_bytes. */
+static void add_resources(struct jm_rep_usage *u, sqlite3_stmt *s, int c)
+{
+	u->processes += col_u64(s, c);
+	u->cpu_s += sqlite3_column_double(s, c + 1);
+	u->mem_gib_s += sqlite3_column_double(s, c + 2);
+	if (col_u64(s, c + 3) > u->peak_rss_bytes)
+		u->peak_rss_bytes = col_u64(s, c + 3);
+	u->file_read_bytes += col_u64(s, c + 4);
+	u->file_write_bytes += col_u64(s, c + 5);
+	u->net_rx_bytes += col_u64(s, c + 6);
+	u->net_tx_bytes += col_u64(s, c + 7);
+}
+
+/* Columns c, c+1, c+2 = queries, errors, latency_s_sum and c+4 = the
+ * latency histogram blob, as db_stats and job_day both order them.  Column
+ * c+3 holds p95 in one and p95 x queries in the other, so the caller
+ * passes the product. */
+static void add_queries(struct jm_rep_usage *u, sqlite3_stmt *s, int c, double p95_x_queries)
+{
+	u->queries += col_u64(s, c);
+	u->query_errors += col_u64(s, c + 1);
+	u->query_latency_s_sum += sqlite3_column_double(s, c + 2);
+	u->query_p95_x_queries += p95_x_queries;
+	if (sqlite3_column_type(s, c + 4) == SQLITE_BLOB) {
+		jm_rep_qhist_add_blob(u->qbuckets, sqlite3_column_blob(s, c + 4),
+				      (size_t)sqlite3_column_bytes(s, c + 4));
+		u->has_qbuckets = true;
+	}
+}
+
 static int push_duration(struct jm_rep_job *j, double d)
 {
 	if (j->n_durations == j->cap_durations) {
@@ -120,143 +192,88 @@ static int push_duration(struct jm_rep_job *j, double d)
 
 /* ---- period: runs ---------------------------------------------------- */
 
+static int run_raw_row(struct q *q, sqlite3_stmt *s, void *ctx)
+{
+	struct jm_rep_job *j = row_job(q, s, 0);
+	const char *outcome = col_text(s, 3);
+	double dur = (double)(sqlite3_column_int64(s, 2) - sqlite3_column_int64(s, 1)) / 1e9;
+	(void)ctx;
+
+	if (!j)
+		return -1;
+	if (push_duration(j, dur))
+		return oom(q);
+	j->u.runs++;
+	j->u.successes += strcmp(outcome, "success") == 0;
+	j->u.failures += strcmp(outcome, "failure") == 0;
+	j->u.restarts += sqlite3_column_int(s, 4) != 0;
+	j->u.oom_kills += sqlite3_column_int(s, 5) != 0;
+	add_resources(&j->u, s, 6);
+	j->u.duration_s_sum += dur;
+	return 0;
+}
+
 static int runs_raw(struct q *q, int64_t a, int64_t b)
 {
-	static const char sql[] =
+	return each_row(q,
 		"SELECT job, start_ns, end_ns, outcome, restart, oom_killed, processes, cpu_s,"
 		" mem_gib_s, peak_rss_bytes, file_read_bytes, file_write_bytes, net_rx_bytes,"
 		" net_tx_bytes FROM runs WHERE end_ns >= ?1 AND end_ns < ?2"
-		" AND (?3 IS NULL OR job = ?3) ORDER BY id";
-	sqlite3_stmt *s;
-	int rc;
+		" AND (?3 IS NULL OR job = ?3) ORDER BY id", a, b, run_raw_row, NULL);
+}
 
-	if (a >= b)
-		return 0;
-	if (prep(q, sql, &s))
+static int db_raw_row(struct q *q, sqlite3_stmt *s, void *ctx)
+{
+	/* Owned by a run of the period, so the job exists already; get()
+	 * only matters for a run row deleted by hand. */
+	struct jm_rep_job *j = row_job(q, s, 0);
+	(void)ctx;
+
+	if (!j)
 		return -1;
-	bind_span(q, s, a, b);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		struct jm_rep_job *j = jm_rep_job_get(q->r, col_text(s, 0));
-		struct jm_rep_usage *u;
-		const char *outcome = col_text(s, 3);
-		double dur = (double)(sqlite3_column_int64(s, 2) - sqlite3_column_int64(s, 1)) / 1e9;
-
-		if (!j || push_duration(j, dur)) {
-			sqlite3_finalize(s);
-			return oom(q);
-		}
-		u = &j->u;
-		u->runs++;
-		u->successes += strcmp(outcome, "success") == 0;
-		u->failures += strcmp(outcome, "failure") == 0;
-		u->restarts += sqlite3_column_int(s, 4) != 0;
-		u->oom_kills += sqlite3_column_int(s, 5) != 0;
-		u->processes += col_u64(s, 6);
-		u->cpu_s += sqlite3_column_double(s, 7);
-		u->mem_gib_s += sqlite3_column_double(s, 8);
-		if (col_u64(s, 9) > u->peak_rss_bytes)
-			u->peak_rss_bytes = col_u64(s, 9);
-		u->file_read_bytes += col_u64(s, 10);
-		u->file_write_bytes += col_u64(s, 11);
-		u->net_rx_bytes += col_u64(s, 12);
-		u->net_tx_bytes += col_u64(s, 13);
-		u->duration_s_sum += dur;
-	}
-	return finish(q, s, rc);
+	add_queries(&j->u, s, 1, sqlite3_column_double(s, 4) * (double)col_u64(s, 1));
+	return 0;
 }
 
 static int db_raw(struct q *q, int64_t a, int64_t b)
 {
-	static const char sql[] =
+	return each_row(q,
 		"SELECT job, queries, errors, latency_s_sum, latency_p95_s, latency_buckets"
 		" FROM db_stats WHERE owner_kind = 'run' AND end_ns >= ?1 AND end_ns < ?2"
-		" AND (?3 IS NULL OR job = ?3) ORDER BY id";
-	sqlite3_stmt *s;
-	int rc;
+		" AND (?3 IS NULL OR job = ?3) ORDER BY id", a, b, db_raw_row, NULL);
+}
 
-	if (a >= b)
-		return 0;
-	if (prep(q, sql, &s))
+static int run_rollup_row(struct q *q, sqlite3_stmt *s, void *ctx)
+{
+	struct jm_rep_job *j = row_job(q, s, 0);
+	(void)ctx;
+
+	if (!j)
 		return -1;
-	bind_span(q, s, a, b);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		/* Owned by a run of the period, so the job exists already;
-		 * get() only matters for a run row deleted by hand. */
-		struct jm_rep_job *j = jm_rep_job_get(q->r, col_text(s, 0));
-		struct jm_rep_usage *u;
-
-		if (!j) {
-			sqlite3_finalize(s);
-			return oom(q);
-		}
-		u = &j->u;
-		u->queries += col_u64(s, 1);
-		u->query_errors += col_u64(s, 2);
-		u->query_latency_s_sum += sqlite3_column_double(s, 3);
-		u->query_p95_x_queries += sqlite3_column_double(s, 4) * (double)col_u64(s, 1);
-		if (sqlite3_column_type(s, 5) == SQLITE_BLOB) {
-			jm_rep_qhist_add_blob(u->qbuckets, sqlite3_column_blob(s, 5),
-					      (size_t)sqlite3_column_bytes(s, 5));
-			u->has_qbuckets = true;
-		}
-	}
-	return finish(q, s, rc);
+	j->durations_estimated = true;
+	j->u.runs += col_u64(s, 1);
+	j->u.successes += col_u64(s, 2);
+	j->u.failures += col_u64(s, 3);
+	j->u.restarts += col_u64(s, 4);
+	j->u.oom_kills += col_u64(s, 5);
+	add_resources(&j->u, s, 6);
+	j->u.duration_s_sum += sqlite3_column_double(s, 14);
+	if (sqlite3_column_type(s, 15) == SQLITE_BLOB)
+		jm_dhist_decode_add(sqlite3_column_blob(s, 15), (size_t)sqlite3_column_bytes(s, 15),
+				    j->dhist);
+	add_queries(&j->u, s, 16, sqlite3_column_double(s, 19));
+	return 0;
 }
 
 static int runs_rollup(struct q *q, int64_t d0, int64_t d1)
 {
-	static const char sql[] =
+	return each_row(q,
 		"SELECT job, runs, successes, failures, restarts, oom_kills, processes, cpu_s,"
 		" mem_gib_s, peak_rss_bytes, file_read_bytes, file_write_bytes, net_rx_bytes,"
 		" net_tx_bytes, duration_s_sum, duration_hist, queries, query_errors,"
 		" query_latency_s_sum, query_p95_x_queries, query_buckets FROM job_day"
-		" WHERE day >= ?1 AND day < ?2 AND (?3 IS NULL OR job = ?3) ORDER BY day, job";
-	sqlite3_stmt *s;
-	int rc;
-
-	if (d0 >= d1)
-		return 0;
-	if (prep(q, sql, &s))
-		return -1;
-	bind_span(q, s, d0, d1);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		struct jm_rep_job *j = jm_rep_job_get(q->r, col_text(s, 0));
-		struct jm_rep_usage *u;
-
-		if (!j) {
-			sqlite3_finalize(s);
-			return oom(q);
-		}
-		u = &j->u;
-		j->durations_estimated = true;
-		u->runs += col_u64(s, 1);
-		u->successes += col_u64(s, 2);
-		u->failures += col_u64(s, 3);
-		u->restarts += col_u64(s, 4);
-		u->oom_kills += col_u64(s, 5);
-		u->processes += col_u64(s, 6);
-		u->cpu_s += sqlite3_column_double(s, 7);
-		u->mem_gib_s += sqlite3_column_double(s, 8);
-		if (col_u64(s, 9) > u->peak_rss_bytes)
-			u->peak_rss_bytes = col_u64(s, 9);
-		u->file_read_bytes += col_u64(s, 10);
-		u->file_write_bytes += col_u64(s, 11);
-		u->net_rx_bytes += col_u64(s, 12);
-		u->net_tx_bytes += col_u64(s, 13);
-		u->duration_s_sum += sqlite3_column_double(s, 14);
-		if (sqlite3_column_type(s, 15) == SQLITE_BLOB)
-			jm_dhist_decode_add(sqlite3_column_blob(s, 15), (size_t)sqlite3_column_bytes(s, 15), j->dhist);
-		u->queries += col_u64(s, 16);
-		u->query_errors += col_u64(s, 17);
-		u->query_latency_s_sum += sqlite3_column_double(s, 18);
-		u->query_p95_x_queries += sqlite3_column_double(s, 19);
-		if (sqlite3_column_type(s, 20) == SQLITE_BLOB) {
-			jm_rep_qhist_add_blob(u->qbuckets, sqlite3_column_blob(s, 20),
-					      (size_t)sqlite3_column_bytes(s, 20));
-			u->has_qbuckets = true;
-		}
-	}
-	return finish(q, s, rc);
+		" WHERE day >= ?1 AND day < ?2 AND (?3 IS NULL OR job = ?3) ORDER BY day, job",
+		d0, d1, run_rollup_row, NULL);
 }
 
 /* ---- statements ------------------------------------------------------ */
@@ -287,151 +304,122 @@ static int add_stmt(struct jm_rep_job *j, const char *fp, uint64_t calls, uint64
 	return 0;
 }
 
-static int stmts_read(struct q *q, const char *sql, int64_t a, int64_t b)
+/* Columns: job, fingerprint, calls, errors, rows, latency_s_sum. */
+static int stmt_row(struct q *q, sqlite3_stmt *s, void *ctx)
 {
-	sqlite3_stmt *s;
-	int rc;
+	struct jm_rep_job *j = jm_rep_job_find(q->r, col_text(s, 0));
+	(void)ctx;
 
-	if (a >= b)
-		return 0;
-	if (prep(q, sql, &s))
-		return -1;
-	bind_span(q, s, a, b);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		struct jm_rep_job *j = jm_rep_job_find(q->r, col_text(s, 0));
-
-		if (j && add_stmt(j, col_text(s, 1), col_u64(s, 2), col_u64(s, 3), col_u64(s, 4),
-				  sqlite3_column_double(s, 5))) {
-			sqlite3_finalize(s);
-			return oom(q);
-		}
-	}
-	return finish(q, s, rc);
+	if (j && add_stmt(j, col_text(s, 1), col_u64(s, 2), col_u64(s, 3), col_u64(s, 4),
+			  sqlite3_column_double(s, 5)))
+		return oom(q);
+	return 0;
 }
 
 static int stmts_raw(struct q *q, int64_t a, int64_t b)
 {
-	return stmts_read(q,
+	return each_row(q,
 		"SELECT d.job, s.fingerprint, sum(s.calls), sum(s.errors), sum(s.rows),"
 		" sum(s.latency_s_sum) FROM statements s JOIN db_stats d ON d.id = s.db_stats_id"
 		" WHERE d.owner_kind = 'run' AND d.end_ns >= ?1 AND d.end_ns < ?2"
-		" AND (?3 IS NULL OR d.job = ?3) GROUP BY d.job, s.fingerprint", a, b);
+		" AND (?3 IS NULL OR d.job = ?3) GROUP BY d.job, s.fingerprint", a, b, stmt_row, NULL);
 }
 
 static int stmts_rollup(struct q *q, int64_t d0, int64_t d1)
 {
-	return stmts_read(q,
+	return each_row(q,
 		"SELECT job, fingerprint, sum(calls), sum(errors), sum(rows), sum(latency_s_sum)"
 		" FROM statement_day WHERE day >= ?1 AND day < ?2 AND (?3 IS NULL OR job = ?3)"
-		" GROUP BY job, fingerprint", d0, d1);
+		" GROUP BY job, fingerprint", d0, d1, stmt_row, NULL);
 }
 
 /* ---- days (whole UTC days, for the trend and anomalies) -------------- */
 
-static int days_read(struct q *q, const char *sql, int64_t a, int64_t b)
+/* Columns: day number, job, cpu_s, mem_gib_s, file_read_bytes, net_tx_bytes. */
+static int day_row(struct q *q, sqlite3_stmt *s, void *ctx)
 {
-	sqlite3_stmt *s;
-	int rc;
+	int64_t day = sqlite3_column_int64(s, 0) - q->r->first_day;
+	struct jm_rep_job *j = jm_rep_job_find(q->r, col_text(s, 1));
+	struct jm_rep_dayuse *d;
+	(void)ctx;
 
-	if (a >= b)
+	if (!j || day < 0 || (size_t)day >= q->r->n_days)
 		return 0;
-	if (prep(q, sql, &s))
-		return -1;
-	bind_span(q, s, a, b);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		int64_t day = sqlite3_column_int64(s, 0) - q->r->first_day;
-		struct jm_rep_job *j = jm_rep_job_find(q->r, col_text(s, 1));
-		struct jm_rep_dayuse *d;
-
-		if (!j || day < 0 || (size_t)day >= q->r->n_days)
-			continue;
-		d = &j->days[day];
-		d->cpu_s += sqlite3_column_double(s, 2);
-		d->mem_gib_s += sqlite3_column_double(s, 3);
-		d->file_read_bytes += col_u64(s, 4);
-		d->net_tx_bytes += col_u64(s, 5);
-	}
-	return finish(q, s, rc);
+	d = &j->days[day];
+	d->cpu_s += sqlite3_column_double(s, 2);
+	d->mem_gib_s += sqlite3_column_double(s, 3);
+	d->file_read_bytes += col_u64(s, 4);
+	d->net_tx_bytes += col_u64(s, 5);
+	return 0;
 }
 
 static int days_raw(struct q *q, int64_t a, int64_t b)
 {
-	return days_read(q,
+	return each_row(q,
 		"SELECT end_ns / 86400000000000, job, sum(cpu_s), sum(mem_gib_s), sum(file_read_bytes),"
 		" sum(net_tx_bytes) FROM runs WHERE end_ns >= ?1 AND end_ns < ?2"
-		" AND (?3 IS NULL OR job = ?3) GROUP BY 1, 2", a, b);
+		" AND (?3 IS NULL OR job = ?3) GROUP BY 1, 2", a, b, day_row, NULL);
 }
 
 static int days_rollup(struct q *q, int64_t d0, int64_t d1)
 {
-	return days_read(q,
+	return each_row(q,
 		"SELECT day, job, cpu_s, mem_gib_s, file_read_bytes, net_tx_bytes FROM job_day"
-		" WHERE day >= ?1 AND day < ?2 AND (?3 IS NULL OR job = ?3)", d0, d1);
+		" WHERE day >= ?1 AND day < ?2 AND (?3 IS NULL OR job = ?3)", d0, d1, day_row, NULL);
 }
 
 /* ---- freshness, burn windows, datasets ------------------------------- */
 
-static int last_success_read(struct q *q, const char *sql, int64_t a, int64_t b)
+/* Columns: job, Unix ns of its last success. */
+static int last_success_row(struct q *q, sqlite3_stmt *s, void *ctx)
 {
-	sqlite3_stmt *s;
-	int rc;
+	struct jm_rep_job *j = jm_rep_job_find(q->r, col_text(s, 0));
+	int64_t t = sqlite3_column_int64(s, 1);
+	(void)ctx;
 
-	if (prep(q, sql, &s))
-		return -1;
-	bind_span(q, s, a, b);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		struct jm_rep_job *j = jm_rep_job_find(q->r, col_text(s, 0));
-		int64_t t = sqlite3_column_int64(s, 1);
-
-		if (j && t > j->last_success_ns)
-			j->last_success_ns = t;
-	}
-	return finish(q, s, rc);
+	if (j && t > j->last_success_ns)
+		j->last_success_ns = t;
+	return 0;
 }
 
 static int last_success(struct q *q, bool rollup)
 {
+	static const char raw[] =
+		"SELECT job, max(end_ns) FROM runs WHERE outcome = 'success' AND end_ns >= ?1"
+		" AND end_ns < ?2 AND (?3 IS NULL OR job = ?3) GROUP BY job";
 	int64_t to = q->r->to_ns, to_day = floor_div(to, DAY);
 
 	if (!rollup)
-		return last_success_read(q,
-			"SELECT job, max(end_ns) FROM runs WHERE outcome = 'success' AND end_ns >= ?1"
-			" AND end_ns < ?2 AND (?3 IS NULL OR job = ?3) GROUP BY job", 0, to);
-	if (last_success_read(q,
-			"SELECT job, max(last_success_ns) FROM job_day WHERE day >= ?1 AND day < ?2"
-			" AND (?3 IS NULL OR job = ?3) GROUP BY job", 0, to_day))
+		return each_row(q, raw, 0, to, last_success_row, NULL);
+	if (each_row(q, "SELECT job, max(last_success_ns) FROM job_day WHERE day >= ?1 AND day < ?2"
+		     " AND (?3 IS NULL OR job = ?3) GROUP BY job", 0, to_day, last_success_row, NULL))
 		return -1;
-	return last_success_read(q,
-		"SELECT job, max(end_ns) FROM runs WHERE outcome = 'success' AND end_ns >= ?1"
-		" AND end_ns < ?2 AND (?3 IS NULL OR job = ?3) GROUP BY job", to_day * DAY, to);
+	return each_row(q, raw, to_day * DAY, to, last_success_row, NULL);
+}
+
+/* Columns: job, end_ns, outcome of a run in the last 6 hours. */
+static int burn_row(struct q *q, sqlite3_stmt *s, void *ctx)
+{
+	struct jm_rep_job *j = jm_rep_job_find(q->r, col_text(s, 0));
+	bool bad = strcmp(col_text(s, 2), "success") != 0;
+	(void)ctx;
+
+	if (!j)
+		return 0;
+	j->slo.runs_6h++;
+	j->slo.bad_6h += bad;
+	if (sqlite3_column_int64(s, 1) >= q->r->to_ns - HOUR) {
+		j->slo.runs_1h++;
+		j->slo.bad_1h += bad;
+	}
+	return 0;
 }
 
 static int burn_windows(struct q *q)
 {
-	static const char sql[] =
+	return each_row(q,
 		"SELECT job, end_ns, outcome FROM runs WHERE end_ns >= ?1 AND end_ns < ?2"
-		" AND (?3 IS NULL OR job = ?3)";
-	int64_t to = q->r->to_ns;
-	sqlite3_stmt *s;
-	int rc;
-
-	if (prep(q, sql, &s))
-		return -1;
-	bind_span(q, s, to - 6 * HOUR, to);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		struct jm_rep_job *j = jm_rep_job_find(q->r, col_text(s, 0));
-		bool bad = strcmp(col_text(s, 2), "success") != 0;
-
-		if (!j)
-			continue;
-		j->slo.runs_6h++;
-		j->slo.bad_6h += bad;
-		if (sqlite3_column_int64(s, 1) >= to - HOUR) {
-			j->slo.runs_1h++;
-			j->slo.bad_1h += bad;
-		}
-	}
-	return finish(q, s, rc);
+		" AND (?3 IS NULL OR job = ?3)", q->r->to_ns - 6 * HOUR, q->r->to_ns, burn_row, NULL);
 }
 
 static int dataset_add(struct q *q, const char *kind, const char *name, const char *job, int64_t t)
@@ -477,23 +465,12 @@ static int dataset_add(struct q *q, const char *kind, const char *name, const ch
 	return 0;
 }
 
-static int datasets_read(struct q *q, const char *sql, int64_t a, int64_t b)
+/* Columns: kind, name, job, last_write_ns. */
+static int dataset_row(struct q *q, sqlite3_stmt *s, void *ctx)
 {
-	sqlite3_stmt *s;
-	int rc;
-
-	if (a >= b)
-		return 0;
-	if (prep(q, sql, &s))
-		return -1;
-	bind_span(q, s, a, b);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (dataset_add(q, col_text(s, 0), col_text(s, 1), col_text(s, 2), sqlite3_column_int64(s, 3))) {
-			sqlite3_finalize(s);
-			return -1;
-		}
-	}
-	return finish(q, s, rc);
+	(void)ctx;
+	return dataset_add(q, col_text(s, 0), col_text(s, 1), col_text(s, 2),
+			   sqlite3_column_int64(s, 3));
 }
 
 static int datasets(struct q *q, bool rollup)
@@ -509,36 +486,35 @@ static int datasets(struct q *q, bool rollup)
 	int64_t to = q->r->to_ns, to_day = floor_div(to, DAY);
 
 	if (!rollup)
-		return datasets_read(q, raw, 1, to);
-	if (datasets_read(q, roll, 0, to_day))
+		return each_row(q, raw, 1, to, dataset_row, NULL);
+	if (each_row(q, roll, 0, to_day, dataset_row, NULL))
 		return -1;
-	return datasets_read(q, raw, to_day * DAY, to);
+	return each_row(q, raw, to_day * DAY, to, dataset_row, NULL);
 }
 
 /* ---- idle capacity --------------------------------------------------- */
 
-static int idle_read(struct q *q, const char *sql, int64_t a, int64_t b, bool capacity)
-{
-	struct jm_rep_idle *i = &q->r->idle;
-	sqlite3_stmt *s;
-	int rc;
+/* Where a two-column (CPU, memory) sum goes. */
+struct idle_sums {
+	double *cpu, *mem_gib;
+};
 
-	if (a >= b)
-		return 0;
-	if (prep(q, sql, &s))
-		return -1;
-	sqlite3_bind_int64(s, 1, a);
-	sqlite3_bind_int64(s, 2, b);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (capacity) {
-			i->capacity_core_s += sqlite3_column_double(s, 0);
-			i->capacity_mem_gib_s += sqlite3_column_double(s, 1);
-		} else {
-			i->attributed_cpu_s += sqlite3_column_double(s, 0);
-			i->attributed_mem_gib_s += sqlite3_column_double(s, 1);
-		}
-	}
-	return finish(q, s, rc);
+static int idle_row(struct q *q, sqlite3_stmt *s, void *ctx)
+{
+	struct idle_sums *sums = ctx;
+
+	(void)q;
+	*sums->cpu += sqlite3_column_double(s, 0);
+	*sums->mem_gib += sqlite3_column_double(s, 1);
+	return 0;
+}
+
+/* A single integer (a count or a sum) into *(int64_t *)ctx. */
+static int int64_row(struct q *q, sqlite3_stmt *s, void *ctx)
+{
+	(void)q;
+	*(int64_t *)ctx = sqlite3_column_int64(s, 0);
+	return 0;
 }
 
 static int idle(struct q *q, bool rollup)
@@ -557,29 +533,29 @@ static int idle(struct q *q, bool rollup)
 		" WHERE hour >= ?1 AND hour < ?2";
 	static const char hosts_raw[] =
 		"SELECT count(DISTINCT host) FROM host_usage WHERE end_ns >= ?1 AND end_ns < ?2";
+	static const char hosts_roll[] =
+		"SELECT count(DISTINCT host) FROM host_hour WHERE hour >= ?1 AND hour < ?2";
+	struct jm_rep_idle *i = &q->r->idle;
+	struct idle_sums capacity = { &i->capacity_core_s, &i->capacity_mem_gib_s };
+	struct idle_sums attributed = { &i->attributed_cpu_s, &i->attributed_mem_gib_s };
 	struct split sp;
-	sqlite3_stmt *s;
+	int64_t hosts = i->hosts;
 	int rc;
 
 	split_span(q->r->from_ns, q->r->to_ns, HOUR, rollup, &sp);
-	if (idle_read(q, cap, sp.head_a, sp.head_b, true) || idle_read(q, cap, sp.tail_a, sp.tail_b, true) ||
-	    idle_read(q, attr, sp.head_a, sp.head_b, false) || idle_read(q, attr, sp.tail_a, sp.tail_b, false) ||
-	    idle_read(q, roll_cap, sp.mid_a, sp.mid_b, true) || idle_read(q, roll_attr, sp.mid_a, sp.mid_b, false))
+	if (each_row(q, cap, sp.head_a, sp.head_b, idle_row, &capacity) ||
+	    each_row(q, cap, sp.tail_a, sp.tail_b, idle_row, &capacity) ||
+	    each_row(q, attr, sp.head_a, sp.head_b, idle_row, &attributed) ||
+	    each_row(q, attr, sp.tail_a, sp.tail_b, idle_row, &attributed) ||
+	    each_row(q, roll_cap, sp.mid_a, sp.mid_b, idle_row, &capacity) ||
+	    each_row(q, roll_attr, sp.mid_a, sp.mid_b, idle_row, &attributed))
 		return -1;
-	if (rollup && sp.mid_a < sp.mid_b) {
-		if (prep(q, "SELECT count(DISTINCT host) FROM host_hour WHERE hour >= ?1 AND hour < ?2", &s))
-			return -1;
-		sqlite3_bind_int64(s, 1, sp.mid_a);
-		sqlite3_bind_int64(s, 2, sp.mid_b);
-	} else {
-		if (prep(q, hosts_raw, &s))
-			return -1;
-		sqlite3_bind_int64(s, 1, q->r->from_ns);
-		sqlite3_bind_int64(s, 2, q->r->to_ns);
-	}
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		q->r->idle.hosts = (unsigned)sqlite3_column_int(s, 0);
-	return finish(q, s, rc);
+	if (rollup && sp.mid_a < sp.mid_b)
+		rc = each_row(q, hosts_roll, sp.mid_a, sp.mid_b, int64_row, &hosts);
+	else
+		rc = each_row(q, hosts_raw, q->r->from_ns, q->r->to_ns, int64_row, &hosts);
+	i->hosts = (unsigned)hosts;
+	return rc;
 }
 
 /* ---- entry points ---------------------------------------------------- */
@@ -618,19 +594,9 @@ fail:
 
 static int rollup_runs(struct q *q, int64_t d0, int64_t d1, int64_t *n)
 {
-	sqlite3_stmt *s;
-	int rc;
-
 	*n = 0;
-	if (d0 >= d1)
-		return 0;
-	if (prep(q, "SELECT coalesce(sum(runs), 0) FROM job_day WHERE day >= ?1 AND day < ?2"
-		    " AND (?3 IS NULL OR job = ?3)", &s))
-		return -1;
-	bind_span(q, s, d0, d1);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		*n = sqlite3_column_int64(s, 0);
-	return finish(q, s, rc);
+	return each_row(q, "SELECT coalesce(sum(runs), 0) FROM job_day WHERE day >= ?1 AND day < ?2"
+			" AND (?3 IS NULL OR job = ?3)", d0, d1, int64_row, n);
 }
 
 int jm_rep_query(sqlite3 *db, struct jm_rep_report *r, char *err, size_t err_len)
