@@ -36,23 +36,22 @@ ACCOUNTED_OPS = ["pread_file", "pwrite_file", "srv_recv", "srv_send"]
 DB_OPS = ["cli_send", "cli_recv"]
 
 
-PROBE_READ = ("bpf_probe_read_kernel", "copy_from_kernel_nofault")
-JM_BODY = ("_jm_sys_exit", "_jm_sys_enter")
-DISPATCH = ("bpf_trace_run", "__bpf_trace_sys", "__traceiter_sys")
-
-
-def prof_share(res, name, needles):
-    """% of samples in a perf profile whose symbol contains one of needles."""
+def prof_categories(res, name):
+    """{category: % of samples} from the "# category" lines of a profile."""
+    out = {}
     try:
-        with open(os.path.join(res, f"profile_syscalls_{name}.txt")) as f:
-            total = 0.0
+        with open(os.path.join(res, name)) as f:
             for line in f:
-                parts = line.split()
-                if len(parts) >= 3 and parts[0].endswith("%") and any(n in parts[-1] for n in needles):
-                    total += float(parts[0].rstrip("%"))
-            return total
+                if line.startswith("# category "):
+                    k, v = line[len("# category "):].rstrip("\n").split("\t")
+                    out[k] = float(v)
     except (OSError, ValueError):
-        return float("nan")
+        pass
+    return out
+
+
+CATS = ["jobmeter programs", "helper memory reads", "map lookups/updates", "ring buffer",
+        "clock reads", "tracepoint dispatch", "other eBPF programs", "rest (the syscall itself, user space)"]
 
 
 def quartiles(xs):
@@ -176,9 +175,11 @@ def syscalls(pg):
         return [ns[(r, v, who, op)] - ns[(r, base, who, op)] for r in rounds
                 if (r, v, who, op) in ns and (r, base, who, op) in ns]
 
+    prm = load_json(os.path.join(pg.res, "syscalls.params.json")) or {}
     pg.p(f"`bench/sysbench.c`, {len(rounds)} interleaved rounds (the variant order rotates each "
          "round; job and outside-job runs alternate). Each figure of a round is the fastest of "
-         "2 repetitions of 100,000 calls (8,000 per socket operation, in blocks of 32); the "
+         f"{prm.get('reps', '?')} repetitions of {prm.get('iters', 0):,} calls "
+         f"({prm.get('sock_iters', 0):,} per socket operation, in blocks of 32); the "
          "table gives the median over rounds with the interquartile range, and \"added\" is "
          "the median of the per-round differences against **none** from the same round "
          "(paired, so slow phases of the VM cancel out). Socket operations run on one TCP "
@@ -235,7 +236,8 @@ def syscalls(pg):
              "One pass per variant with the statistics on (they add two clock reads to every "
              "program run — the floor's empty programs show that cost — so they are off in "
              "the timed rounds): each operation alone, `bpftool prog show --json` before and "
-             "after 50,000 calls (socket: 4 x 4,000), run_time_ns / run_cnt per program. "
+             f"after {prm.get('iters', 0):,} calls (socket: 4 x {prm.get('sock_iters', 0):,}), "
+             "run_time_ns / run_cnt per program. "
              "Every syscall runs sys_enter and sys_exit once, so their sum is the program "
              "time a syscall pays; \"ours\" is the share of the runs that were the benchmark's "
              "syscalls (the rest: the machine's other processes in the same interval). The "
@@ -305,31 +307,35 @@ def syscalls(pg):
 
     # What the figures say about where the cost is (computed, not typed).
     if st:
-        je, jx = run_ns("jobmeter", "job", "read_zero", "sys_exit"), run_ns("jobmeter", "outside", "read_zero", "sys_exit")
-        jp = run_ns("jobmeter", "job", "pread_file", "sys_exit")
-        fx = run_ns("floor", "outside", "read_zero", "sys_exit")
-        ge = run_ns("jobmeter", "outside", "getppid", "sys_exit")
-        wn = run_ns("jobmeter", "outside", "write_null", "sys_enter")
-        fe = run_ns("floor", "outside", "write_null", "sys_enter")
-        pg.p("### What the statistics and profiles show", "",
-             f"- **Outside a job**, a syscall number jobmeter does not look at (getppid) costs "
-             f"jm_sys_exit {f1(ge)} ns/run against the floor's {f1(fx)}: the switch is free. A "
-             f"hooked number (read, write, send, ...) costs jm_sys_exit {f1(jx)} ns/run, and "
-             f"jm_sys_enter {f1(wn)} vs {f1(fe)} on write/sendto: "
-             f"{signed(jx - fx)} ns and {signed(wn - fe)} ns over the floor — the per-CPU hash "
-             "lookup of `procs` (`__htab_map_lookup_elem`, `htab_map_hash`, "
-             "`lookup_nulls_elem_raw` in the profile) on every hooked syscall of every process.",
-             f"- **In a job**, jm_sys_exit costs {f1(je)} ns/run on read(/dev/zero) — an fd that "
-             f"is neither file nor socket, so nothing is counted — and {f1(jp)} on pread of a "
-             f"file, against {f1(jx)} outside a job: {signed(je - jx)} ns is `fd_kind()`, "
-             "the walk task->files->fdt->(max_fds, fd[])->f_inode->i_mode made of dependent "
-             "`BPF_CORE_READ`/`bpf_probe_read_kernel` calls (each a helper call into "
-             "`copy_from_kernel_nofault`). The job profiles below put "
-             f"{prof_share(pg.res, 'job_read_zero', PROBE_READ):.0f}% of all samples in those "
-             f"two symbols and {prof_share(pg.res, 'job_read_zero', JM_BODY):.0f}% in the "
-             "program bodies, against "
-             f"{prof_share(pg.res, 'job_read_zero', DISPATCH):.0f}% for the tracepoint "
-             "dispatch that the floor pays too.", "")
+        lines = ["### What the statistics show", "",
+                 "jobmeter's program time per syscall over the floor's (same hooks, so the "
+                 "difference is jobmeter's own work), from the table above:", ""]
+        rows = []
+        for who in ("outside", "job"):
+            for op in SIMPLE_OPS + ["sock"]:
+                en = run_ns("jobmeter", who, op, "sys_enter") - run_ns("floor", who, op, "sys_enter")
+                ex = run_ns("jobmeter", who, op, "sys_exit") - run_ns("floor", who, op, "sys_exit")
+                rows.append([who, op, signed(en), signed(ex), signed(en + ex)])
+        lines.append("| process | operation | sys_enter over floor ns | sys_exit over floor ns | total ns |")
+        lines.append("|---|---|---|---|---|")
+        lines.extend("| " + " | ".join(r) + " |" for r in rows)
+        lines.append("")
+        lines.append("(\"sock\" averages the four socket operations; only the two on the client "
+                     "end capture payloads.) The wall-time tables also contain what the statistics "
+                     "cannot see: cache and TLB effects of the programs on the syscall itself, and "
+                     "the agent's user-space work on the other vCPU.")
+        lines.append("")
+        pg.p(*lines)
+
+    profs = [(f"profile_syscalls_{w}_{o}.txt", f"{o}, {'job' if w == 'job' else 'outside'}")
+             for w, o in (("outside", "read_zero"), ("outside", "sock"), ("job", "read_zero"),
+                          ("job", "write_null"), ("job", "pread_file"), ("job", "sock"))]
+    cats = [(label, prof_categories(pg.res, f)) for f, label in profs]
+    cats = [(l, c) for l, c in cats if c]
+    if cats:
+        pg.p("Share of all CPU samples of the benchmark process, jobmeter loaded, by what the "
+             "sampled symbol is (`perf record -e cpu-clock`, summed over every symbol):", "")
+        pg.table(["profile"] + CATS, [[l] + [f"{c.get(k, 0):.1f}%" for k in CATS] for l, c in cats])
 
     pg.p("### Where jobmeter's time goes (perf, software clock)", "",
          "`perf record -e cpu-clock -F 20000` of the benchmark alone with the agent loaded "
@@ -337,7 +343,8 @@ def syscalls(pg):
          "programs, `bpf_probe_read_kernel`/`copy_from_kernel_nofault` the helper every "
          "`BPF_CORE_READ` step calls, `bpf_trace_run*`/`__bpf_trace_*` the dispatch the floor "
          "pays as well.", "")
-    for who, op in (("job", "pread_file"), ("job", "read_zero"), ("job", "sock"), ("outside", "read_zero")):
+    for who, op in (("job", "pread_file"), ("job", "read_zero"), ("job", "write_null"), ("job", "sock"),
+                    ("outside", "read_zero"), ("outside", "sock")):
         pg.profile(f"profile_syscalls_{who}_{op}.txt", f"{op} in a {'job' if who == 'job' else 'process outside any job'}")
 
 
@@ -351,19 +358,25 @@ def pgbench(pg):
     pg.p(pg.meta_line("pgbench") or "", "")
     d = {}
     for r in rows:
-        d[(int(r["round"]), r["variant"], int(r["clients"]))] = r
+        conf = r["clients"] + ("p" if r.get("pinned") == "1" else "")
+        d[(int(r["round"]), r["variant"], conf)] = r
     rounds = sorted({k[0] for k in d})
-    secs = None
+    confs = [c for c in ("1p", "1", "4") if any(k[2] == c for k in d)]
+    label = {"1p": "-c 1, pinned", "1": "-c 1", "4": "-c 4"}
     agent_runs = {r["job"]: r for r in (load_jsonl(os.path.join(pg.res, "pgbench_agent_runs.jsonl")) or [])}
     loss = load_jsonl(os.path.join(pg.res, "pgbench_loss.jsonl")) or []
-    pg.p(f"`pgbench -n -S -T <s> -c C -j min(C,2)` on a database of its own (scale 1), run as "
-         f"a job (`JOBMETER_JOB` set) in every variant; {len(rounds)} interleaved rounds "
-         "(variant order rotating, client counts alternating). TPS is pgbench's own "
-         "(without connection time); ratios are medians of per-round ratios to **none** "
-         "of the same round.", "")
+    pg.p("`pgbench -n -S -T 3 -c C -j min(C,2)` on a database of its own (scale 1), run as a "
+         f"job (`JOBMETER_JOB` set) in every variant; {len(rounds)} interleaved rounds (variant "
+         "order rotating, and the client configurations rotating inside each variant). "
+         "**pinned**: pgbench and its backend process (found by application_name) share one "
+         "vCPU. Unpinned, a single client's TPS depends on whether the scheduler happens to "
+         "put pgbench and its backend on the same vCPU — every cross-vCPU wakeup is a VM "
+         "exit — and swings by 2x between runs of the same variant; pinned, it measures the "
+         "CPU work per query, which is what a tracer adds to. TPS is pgbench's own (without "
+         "connection time); ratios are medians of per-round ratios to **none** of the same round.", "")
     table = []
     ratios = {}
-    for c in (1, 4):
+    for c in confs:
         for v in ("none", "jobmeter", "peer"):
             tps = [float(d[(r, v, c)]["tps"]) for r in rounds if (r, v, c) in d]
             lat = [float(d[(r, v, c)]["latency_ms"]) for r in rounds if (r, v, c) in d]
@@ -373,7 +386,7 @@ def pgbench(pg):
             ratios[(v, c)] = quartiles(rat)
             q = quartiles(tps)
             l = quartiles(lat)
-            table.append([f"-c {c}", v, f"{f0(q[1])} ({f0(q[0])}–{f0(q[2])})",
+            table.append([label[c], v, f"{f0(q[1])} ({f0(q[0])}–{f0(q[2])})",
                           f"{l[1] * 1000:.1f} ({l[0] * 1000:.1f}–{l[2] * 1000:.1f})",
                           f"{ratios[(v, c)][1]:.3f} ({ratios[(v, c)][0]:.3f}–{ratios[(v, c)][2]:.3f})",
                           "" if v == "none" else f1(med(cpu))])
@@ -381,7 +394,6 @@ def pgbench(pg):
               "TPS ratio to none (IQR)", "tracer process CPU % of a core"], table)
     pg.p("The tracer's CPU is its user-space process (jobmeter-agent, bpftrace) during the "
          "run; eBPF program time is charged to pgbench and postgres and shows as lower TPS.", "")
-    # did the agent really trace them?
     seen = []
     for (r, v, c), row in sorted(d.items()):
         if v != "jobmeter":
@@ -389,32 +401,42 @@ def pgbench(pg):
         a = agent_runs.get(row["job"])
         seen.append((int(row["transactions"]), a["queries"] if a else 0, a["errors"] if a else 0))
     if seen:
-        tx = sum(s[0] for s in seen)
-        q = sum(s[1] for s in seen)
+        tx = sum(s_[0] for s_ in seen)
+        q = sum(s_[1] for s_ in seen)
         pg.p(f"DB tracing was on: over the {len(seen)} jobmeter runs pgbench reported {tx:,} "
              f"transactions and the agent's run lines counted {q:,} PostgreSQL queries "
-             f"({sum(s[2] for s in seen)} errors); loss lines from the agent: {len(loss)}.", "")
+             f"({sum(s_[2] for s_ in seen)} errors); loss lines from the agent: {len(loss)}.", "")
     fp = load_json(os.path.join(pg.res, "footprint.json"))
     if fp and fp.get("queries", {}).get("agent_queries_counted"):
         q = fp["queries"]
         prog_ns = sum(b["run_time_ns"] for b in q["bpf"] if b["prog"] in ("jm_sys_enter", "jm_sys_exit"))
         per_q = prog_ns / max(1, q["pgbench"]["tps"] * q["seconds"])
-        lat1 = med([float(d[(r, "none", 1)]["latency_ms"]) for r in rounds if (r, "none", 1) in d]) * 1000
+        c1 = "1p" if "1p" in confs else "1"
+        lat1 = med([float(d[(r, "none", c1)]["latency_ms"]) for r in rounds if (r, "none", c1) in d]) * 1000
         agent_q = q["agent_cpu_pct"] / 100 / max(1, q["pgbench"]["tps"]) * 1e9
-        pg.p(f"Cost per query, from §4's run at {q['pgbench']['tps']:,.0f} queries/s (statistics on): "
-             f"jobmeter's programs ran {per_q:,.0f} ns per query (sys_enter + sys_exit of every "
-             "syscall of pgbench — the job — and of postgres, which pays the outside-job lookup), "
-             f"and the agent process spent {agent_q:,.0f} ns of CPU per query parsing the captured "
-             f"payloads. One -c 1 transaction takes {lat1:.0f} µs with nothing attached, so the "
-             f"programs alone are {per_q / 10 / lat1:.1f}% of it. At -c 4 both cores are busy "
-             "with pgbench and postgres, so every nanosecond the programs or the agent take "
-             "comes straight out of TPS.", "")
+        pg.p(f"Cost per query, from §4's run at {q['pgbench']['tps']:,.0f} queries/s (statistics on, "
+             f"which add ~50 ns per program run): jobmeter's programs ran {per_q:,.0f} ns per query "
+             "(sys_enter + sys_exit of every syscall of pgbench — the job — and of postgres, which "
+             f"pays the outside-job lookup), and the agent process spent {agent_q:,.0f} ns of CPU per "
+             f"query parsing the captured payloads. One {label[c1]} transaction takes {lat1:.0f} µs "
+             f"with nothing attached, so the programs alone are {per_q / 10 / lat1:.1f}% of it. "
+             "At -c 4 both vCPUs are busy with pgbench and postgres, so whatever the programs and "
+             "the agent take comes out of TPS.", "")
+    pc = prof_categories(pg.res, "profile_pgbench_c1_pinned.txt")
+    if pc:
+        pg.p("The pinned vCPU during one more jobmeter -c 1 run (pgbench, its backend and whatever "
+             "else ran there), by what the sampled symbol is:", "")
+        pg.table(CATS, [[f"{pc.get(k, 0):.1f}%" for k in CATS]])
+        pg.profile("profile_pgbench_c1_pinned.txt", "pinned vCPU profile, jobmeter, -c 1")
     ok = True
     fig = []
-    for c in (1, 4):
+    for c in [c for c in ("1p", "4") if c in confs]:
         jr, pr = ratios[("jobmeter", c)][1], ratios[("peer", c)][1]
         ok &= jr >= 0.97 and jr > pr
-        fig.append(f"-c {c}: jobmeter {jr:.3f}, peer {pr:.3f} of none")
+        fig.append(f"{label[c]}: jobmeter {jr:.3f}, peer {pr:.3f} of none")
+    if "1" in confs:
+        fig.append(f"(-c 1 unpinned, not judged: jobmeter {ratios[('jobmeter', '1')][1]:.3f}, "
+                   f"peer {ratios[('peer', '1')][1]:.3f})")
     pg.targets.append(("pgbench -S TPS with jobmeter ≥ 97% of none at -c 1 and -c 4, and better than peer",
                        "; ".join(fig), ok, "§2"))
 
@@ -483,7 +505,8 @@ def execstorm(pg):
                            f"agent {r['agent_cpu_pct']:.2f}%", ok, "§3"))
         if not ok:
             pg.profile("profile_execstorm_agent.txt", "agent profile during the paced storm")
-        pg.profile("profile_execstorm_system.txt", "whole-machine profile, 3 s of the paced storm")
+        pg.profile("profile_execstorm_processes.txt",
+                   "profile of the storm's own processes (perf following the children, 2 s)")
 
 
 # --------------------------------------------------------------- footprint
@@ -511,6 +534,7 @@ def footprint(pg):
         ["jobs / processes in the agent's run lines", f"{p['jobs_reported']:,} / {p['processes_reported']:,}"],
         ["loss lines", str(len(p["loss_lines"]))],
     ])
+    pg.profile("profile_footprint_agent.txt", "agent profile during those 10 s of steady state")
     peak = max(p["hwm_kib_live"], p["hwm_kib_end"]) / 1024
     ok = peak <= 40 and p["processes_reported"] == p["wanted"] and p["jobs_reported"] == p["jobs"]
     pg.targets.append((f"Agent ≤ 40 MiB RSS at {p['wanted']:,} processes / {p['jobs']:,} jobs",

@@ -23,7 +23,7 @@
 # kernel.bpf_stats_enabled is put back as it was.
 #
 # Knobs (environment): ROUNDS=15 (syscall rounds), PG_ROUNDS=8, PG_SECONDS=3,
-# STORM_SECONDS=10, STORM_RATE=6000, STORM_RATE_ROUNDS=3, FP_JOBS=1000, FP_PER_JOB=10,
+# STORM_SECONDS=10, STORM_RATE=6000, STORM_RATE_ROUNDS=5, FP_JOBS=1000, FP_PER_JOB=10,
 # FP_SECONDS=10, QPS=20000, INGEST_RUNS=3, INGEST_SECONDS=10,
 # INGEST_AGENTS=20, REPORT_DAYS=30, REPORT_JOBS=500, BUILD=build,
 # KEEP_RUN=1 keeps the scratch directory $BUILD/bench/run.
@@ -41,7 +41,7 @@ PG_ROUNDS=${PG_ROUNDS:-8}
 PG_SECONDS=${PG_SECONDS:-3}
 STORM_SECONDS=${STORM_SECONDS:-10}
 STORM_RATE=${STORM_RATE:-6000}
-STORM_RATE_ROUNDS=${STORM_RATE_ROUNDS:-3}
+STORM_RATE_ROUNDS=${STORM_RATE_ROUNDS:-5}
 FP_JOBS=${FP_JOBS:-1000}
 FP_PER_JOB=${FP_PER_JOB:-10}
 FP_SECONDS=${FP_SECONDS:-10}
@@ -162,12 +162,11 @@ stats_delta() {     # stats_delta BEFORE AFTER -> name, run_cnt, run_time_ns del
 	awk -F'\t' 'NR == FNR {c[$2] = $3; t[$2] = $4; next}
 		{printf "%s\t%d\t%d\n", $1, $3 - c[$2], $4 - t[$2]}' "$1" "$2"
 }
-foreign_progs() {   # tracing-type programs attached now that are not ours
-	bpftool prog show --json 2>/dev/null | jq -r --arg mine "${1:-}" '
-		($mine | split(",") | map(select(. != "") | tonumber)) as $m
-		| .[] | select(.type == "tracing" or .type == "raw_tracepoint" or
-		               .type == "tracepoint" or .type == "kprobe" or .type == "perf_event")
-		| select(.id as $i | ($m | index($i)) | not) | .name' | sort | uniq -c |
+foreign_progs() {   # tracing-type programs attached now (called while none of ours are)
+	bpftool prog show --json 2>/dev/null | jq -r '
+		.[] | select(.type == "tracing" or .type == "raw_tracepoint" or
+		             .type == "tracepoint" or .type == "kprobe" or .type == "perf_event")
+		| .name' | sort | uniq -c |
 		awk '{printf "%s%s x%s", (NR > 1 ? ", " : ""), $2, $1}'
 }
 foreign_count() {
@@ -178,6 +177,24 @@ foreign_count() {
 perf_top() {        # perf_top PERF.DATA N: the N hottest symbols, self time
 	perf report -i "$1" --no-children --stdio --sort dso,sym -g none 2>/dev/null |
 		awk -v n="$2" '/^ +[0-9.]+%/ && k < n {print; k++}'
+}
+# perf_categories PERF.DATA: self time of every sample summed by what the
+# symbol is, for eBPF tracing overhead ("# category <name> <pct>" lines).
+perf_categories() {
+	perf report -i "$1" --no-children --stdio --sort sym -g none 2>/dev/null | awk '
+		/^ +[0-9.]+%/ {
+			p = $1; sub(/%/, "", p); s = $NF
+			if (s ~ /^bpf_prog_.*_jm_/) c = "jobmeter programs"
+			else if (s ~ /^bpf_prog_/) c = "other eBPF programs"
+			else if (s ~ /probe_read|copy_from_kernel_nofault|copy_from_user_nofault|strncpy_from_user_nofault/) c = "helper memory reads"
+			else if (s ~ /htab|lookup_nulls_elem|array_map_lookup|percpu_array/) c = "map lookups/updates"
+			else if (s ~ /ringbuf|irq_work/) c = "ring buffer"
+			else if (s ~ /^read_tsc$|ktime_get|pvclock|kvm_clock/) c = "clock reads"
+			else if (s ~ /bpf_trace_run|__bpf_trace_|__traceiter_|syscall_trace_enter|syscall_exit_work|trace_call_bpf|perf_trace_|perf_syscall/) c = "tracepoint dispatch"
+			else c = "rest (the syscall itself, user space)"
+			t[c] += p
+		}
+		END {for (c in t) printf "# category %s\t%.1f\n", c, t[c]}' | sort
 }
 
 meta_write() {      # meta_write SCENARIO START_EPOCH STATUS [NOTE]
@@ -340,6 +357,8 @@ sc_syscalls() {
 		say "  syscalls round $r/$ROUNDS done (order: $line; foreign tracing programs: $fc)"
 	done
 	mv "$out.tmp" "$out"
+	jq -n --argjson i "$SYS_ITERS" --argjson s "$SYS_SOCK_ITERS" --argjson r "$SYS_REPS" \
+		'{iters: $i, sock_iters: $s, reps: $r}' > "$RES/syscalls.params.json"
 
 	# Per-program statistics, one syscall kind at a time.
 	say "  syscalls: eBPF run_time_ns/run_cnt per program and syscall (stats on)"
@@ -371,7 +390,7 @@ sc_syscalls() {
 	say "  syscalls: perf profiles of the jobmeter variant"
 	variant_start jobmeter || { variant_stop jobmeter; return 1; }
 	local spec
-	for spec in job:pread_file job:read_zero job:sock outside:read_zero; do
+	for spec in job:pread_file job:read_zero job:write_null job:sock outside:read_zero outside:sock; do
 		who=${spec%%:*}; op=${spec#*:}
 		local pf=$RUN/perf.$who.$op
 		if [ "$who" = job ]; then
@@ -383,8 +402,11 @@ sc_syscalls() {
 				"$W/jm-sysbench" --file "$RUN/sysbench.dat" --port "$SYSPORT" --only "$op" \
 				--iters 300000 --sock-iters 20000 --reps 1 > /dev/null 2>>"$RUN/perf.log"
 		fi
-		perf report -i "$pf" --no-children --stdio --sort sym 2>/dev/null |
-			awk '/^ +[0-9.]+%/ && n < 25 {print; n++}' > "$RES/profile_syscalls_${who}_${op}.txt"
+		{
+			perf report -i "$pf" --no-children --stdio --sort sym 2>/dev/null |
+				awk '/^ +[0-9.]+%/ && n < 30 {print; n++}'
+			perf_categories "$pf"
+		} > "$RES/profile_syscalls_${who}_${op}.txt"
 	done
 	variant_stop jobmeter
 }
@@ -406,10 +428,39 @@ pgb_parse() {       # pgb_parse FILE -> tps<TAB>latency_ms<TAB>transactions
 	     END {if (tps == "") exit 1; printf "%s\t%s\t%s\n", tps, lat, tx}' "$1"
 }
 
+PIN_CPU=$(($(nproc) - 1))
+pgb_run() {         # pgb_run JOB CLIENTS PIN(0|1) -> pgbench output in $RUN/pgb.out
+	local job=$1 c=$2 pin=$3 p i n pids
+	# application_name = the job name: our backends, and only ours.
+	if ((pin)); then
+		PGAPPNAME=$job JOBMETER_JOB=$job taskset -c "$PIN_CPU" pgbench -h 127.0.0.1 -U "$JM_PG_USER" -n -S \
+			-T "$PG_SECONDS" -c "$c" -j "$((c < 2 ? 1 : 2))" jmbench > "$RUN/pgb.out" 2>&1 &
+		p=$!
+		# The backends (forked by the shared postmaster) join pgbench on its CPU.
+		for ((i = 0; i < 100; i++)); do
+			pids=$(psql -h 127.0.0.1 -U "$JM_PG_USER" -d jmbench -qAtX -c \
+				"select pid from pg_stat_activity where application_name = '$job'" 2>/dev/null)
+			n=$(grep -c . <<< "$pids")
+			((n >= c)) && break
+			sleep 0.01
+		done
+		for i in $pids; do taskset -p -c "$PIN_CPU" "$i" > /dev/null 2>&1; done
+		wait "$p"
+	else
+		PGAPPNAME=$job JOBMETER_JOB=$job pgbench -h 127.0.0.1 -U "$JM_PG_USER" -n -S \
+			-T "$PG_SECONDS" -c "$c" -j "$((c < 2 ? 1 : 2))" jmbench > "$RUN/pgb.out" 2>&1
+	fi
+}
+
 sc_pgbench() {
 	pg_setup || return 1
-	local variants=(none jobmeter peer) r i v c out=$RES/pgbench.tsv jobs=()
-	printf 'round\tvariant\tclients\ttps\tlatency_ms\ttransactions\tjob\tforeign_progs\ttracer_cpu_pct\n' > "$out.tmp"
+	local variants=(none jobmeter peer) r i v c out=$RES/pgbench.tsv
+	# Client configurations: "1p" = one client with pgbench and its backend
+	# pinned to one CPU; "1" and "4" unpinned.  Unpinned -c 1 swings with
+	# whether the scheduler puts client and backend on the same vCPU (a
+	# cross-vCPU wakeup costs a VM exit); pinned, it measures CPU per query.
+	local confs=(1p 1 4)
+	printf 'round\tvariant\tclients\tpinned\ttps\tlatency_ms\ttransactions\tjob\tforeign_progs\ttracer_cpu_pct\n' > "$out.tmp"
 	: > "$RUN/variant.jsonl"
 	for ((r = 1; r <= PG_ROUNDS; r++)); do
 		local fc line=""
@@ -417,18 +468,19 @@ sc_pgbench() {
 		for ((i = 0; i < 3; i++)); do
 			v=${variants[(r + i) % 3]}
 			variant_start "$v" || { warn "variant $v did not start"; variant_stop "$v"; return 1; }
-			local cl=(1 4)
-			((r % 2)) && cl=(4 1)
-			for c in "${cl[@]}"; do
-				local job=bench-pgb-$$-$r-$v-c$c c0=0 c1=0 t0 t1
+			local k
+			for ((k = 0; k < 3; k++)); do
+				local conf=${confs[(r + k) % 3]}
+				c=${conf%p}
+				local pin=0; [ "$conf" != "$c" ] && pin=1
+				local job=bench-pgb-$$-$r-$v-c$conf c0=0 c1=0 t0 t1
 				[ -n "$VPID" ] && c0=$(cpu_ticks "$VPID")
 				t0=$(now)
-				JOBMETER_JOB=$job pgbench -h 127.0.0.1 -U "$JM_PG_USER" -n -S -T "$PG_SECONDS" \
-					-c "$c" -j "$((c < 2 ? 1 : 2))" jmbench > "$RUN/pgb.out" 2>&1 ||
+				pgb_run "$job" "$c" "$pin" ||
 					{ warn "pgbench failed: $(tail -2 "$RUN/pgb.out")"; variant_stop "$v"; return 1; }
 				t1=$(now)
 				[ -n "$VPID" ] && c1=$(cpu_ticks "$VPID")
-				printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$v" "$c" "$(pgb_parse "$RUN/pgb.out")" "$job" "$fc" \
+				printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$v" "$c" "$pin" "$(pgb_parse "$RUN/pgb.out")" "$job" "$fc" \
 					"$(pct_core "$((c1 - c0))" "$(fsub "$t1" "$t0")")" >> "$out.tmp"
 			done
 			variant_stop "$v"
@@ -437,6 +489,18 @@ sc_pgbench() {
 		say "  pgbench round $r/$PG_ROUNDS done (order: $line)"
 	done
 	mv "$out.tmp" "$out"
+	# Where a query's CPU goes with jobmeter: the pinned vCPU, profiled.
+	variant_start jobmeter || { variant_stop jobmeter; return 1; }
+	perf record -q -C "$PIN_CPU" -e cpu-clock -F 4999 -o "$RUN/perf.pgb" -- sleep "$PG_SECONDS" 2>>"$RUN/perf.log" &
+	local pp=$!
+	pgb_run "bench-pgb-$$-prof" 1 1 || warn "pgbench (profile) failed"
+	wait "$pp"
+	variant_stop jobmeter
+	{
+		perf report -i "$RUN/perf.pgb" --no-children --stdio --sort sym 2>/dev/null |
+			awk '/^ +[0-9.]+%/ && n < 30 {print; n++}'
+		perf_categories "$RUN/perf.pgb"
+	} > "$RES/profile_pgbench_c1_pinned.txt"
 	# What the agent saw of each pgbench run it traced: queries it counted.
 	jq -c 'select(.type == "run" and (.job | startswith("bench-pgb-"))) |
 		{job, queries: ([.db[]?.queries] | add // 0), errors: ([.db[]?.errors] | add // 0)}' \
@@ -457,22 +521,22 @@ storm_once() {      # storm_once MODE [execstorm args...] -> one JSON line
 	perf record -q -e cpu-clock -F 999 -g -p "$AGENT" -o "$RUN/perf.storm" -- sleep "$STORM_SECONDS" \
 		2>>"$RUN/perf.log" &
 	local pf=$!
-	# ... and of the whole machine for 3 s of it: where the exec path's
-	# eBPF time goes (programs and helpers show as bpf_prog_*/bpf_* symbols).
-	perf record -q -a -e cpu-clock -F 4999 -o "$RUN/perf.storm.all" -- sleep 3 2>>"$RUN/perf.log" &
-	local pa=$!
 	t0=$(now); c0=$(cpu_ticks "$AGENT"); local w0; w0=$(ctxsw "$AGENT")
 	JOBMETER_JOB=$job "$W/jm-execstorm" --seconds "$STORM_SECONDS" --exe "$W/jm-tiny" "$@" > "$RUN/storm.out" ||
 		warn "execstorm reported failures: $(cat "$RUN/storm.out")"
 	t1=$(now); c1=$(cpu_ticks "$AGENT"); local w1; w1=$(ctxsw "$AGENT")
-	wait "$pf" "$pa"
+	wait "$pf"
 	perf_top "$RUN/perf.storm" 30 > "$RES/profile_execstorm_agent.txt"
-	perf_top "$RUN/perf.storm.all" 40 > "$RES/profile_execstorm_system.txt"
 	prog_stats "$ids" > "$RUN/st1"
 	# Drain: the agent may still be working through its rings.
 	sleep 3
 	local c2 t2; c2=$(cpu_ticks "$AGENT"); t2=$(now)
 	local hwm; hwm=$(vm_kib "$AGENT" VmHWM)
+	# Where the exec path's time goes in the storm's own processes (perf
+	# follows the children; a separate 2-s run, perf slows forks down).
+	JOBMETER_JOB=$job-prof perf record -q -e cpu-clock -F 4999 -o "$RUN/perf.storm.gen" -- \
+		"$W/jm-execstorm" --seconds 2 --exe "$W/jm-tiny" "$@" > /dev/null 2>>"$RUN/perf.log"
+	perf_top "$RUN/perf.storm.gen" 30 > "$RES/profile_execstorm_processes.txt"
 	stop_pid "$AGENT" || warn "agent exited non-zero"
 	local procs loss
 	procs=$(jq -s --arg j "$job" '[.[] | select(.type == "run" and .job == $j) | .processes] | add // 0' "$jl")
@@ -510,9 +574,9 @@ sc_execstorm() {
 			((r % 2)) && whos=(outside job)
 			for who in "${whos[@]}"; do
 				if [ "$who" = job ]; then
-					JOBMETER_JOB=bench-rate-$$-$r "$W/jm-execstorm" --seconds 3 --exe "$W/jm-tiny" > "$RUN/rate.out"
+					JOBMETER_JOB=bench-rate-$$-$r "$W/jm-execstorm" --seconds 2 --exe "$W/jm-tiny" > "$RUN/rate.out"
 				else
-					"$W/jm-execstorm" --seconds 3 --exe "$W/jm-tiny" > "$RUN/rate.out"
+					"$W/jm-execstorm" --seconds 2 --exe "$W/jm-tiny" > "$RUN/rate.out"
 				fi || { warn "execstorm failed: $(cat "$RUN/rate.out")"; variant_stop "$v"; return 1; }
 				jq -r --arg r "$r" --arg v "$v" --arg w "$who" '[$r, $v, $w, .rate, .spawned] | @tsv' "$RUN/rate.out" >> "$rt.tmp"
 			done
@@ -555,8 +619,9 @@ sc_footprint() {
 	sleep 3
 	local t0 c0 t1 c1
 	t0=$(now); c0=$(cpu_ticks "$AGENT"); local fw0; fw0=$(ctxsw "$AGENT")
-	sleep "$FP_SECONDS"
+	perf record -q -e cpu-clock -F 999 -g -p "$AGENT" -o "$RUN/perf.fp" -- sleep "$FP_SECONDS" 2>>"$RUN/perf.log"
 	t1=$(now); c1=$(cpu_ticks "$AGENT"); local fw1; fw1=$(ctxsw "$AGENT")
+	perf_top "$RUN/perf.fp" 30 > "$RES/profile_footprint_agent.txt"
 	local rss_live hwm_live; rss_live=$(vm_kib "$AGENT" VmRSS); hwm_live=$(vm_kib "$AGENT" VmHWM)
 	# Tear down: 10,000 exits; the agent closes 1,000 runs.
 	local c2 t2; c2=$(cpu_ticks "$AGENT"); t2=$(now)
@@ -722,6 +787,9 @@ sc_collector() {
 
 # --------------------------------------------------------------------- main
 CMDLINE="bench/run.sh${*:+ $*}"
+[ "$BUILD" = "$ROOT/build" ] || CMDLINE="BUILD=$BUILD $CMDLINE"
+# make exports MAKELEVEL to its recipes: say so when `make bench` ran us.
+[ -z "${MAKELEVEL:-}" ] || CMDLINE="make bench ($CMDLINE)"
 scenarios=("$@")
 ((${#scenarios[@]})) || scenarios=("${ALL_SCENARIOS[@]}")
 for s in "${scenarios[@]}"; do
@@ -733,7 +801,7 @@ SYSPORT=$(pick_port) || { echo "bench: no free port in 15432..15531" >&2; exit 1
 write_agent_config || { echo "bench: agent config rejected" >&2; exit 1; }
 sed "s/$SYSPORT/<bench port>/" "$AGENT_CFG" | grep -v spool_dir > "$RES/agent.yaml"
 machine_write
-say "jobmeter bench: ${scenarios[*]} ($(nproc) CPUs, $(uname -r)); results in $RES"
+say "jobmeter bench: ${scenarios[*]} ($(nproc) CPUs, $(uname -r)); binaries from $BIN; results in $RES"
 FOREIGN_AT_START=$(foreign_progs)
 [ -z "$FOREIGN_AT_START" ] || warn "other tracing programs attached (they slow every variant alike): $FOREIGN_AT_START"
 failed=0
@@ -742,6 +810,13 @@ for s in "${scenarios[@]}"; do
 	say "== $s"
 	t0=$(now)
 	FOREIGN_AT_START=$(foreign_progs)
+	# A scenario's old results go first: a failed run must not leave them
+	# looking current.
+	case $s in
+	footprint) rm -f "$RES"/footprint* "$RES"/profile_footprint_* "$RES"/profile_qps_* ;;
+	collector) rm -f "$RES"/collector* "$RES"/profile_collector* "$RES"/report30* ;;
+	*) rm -f "$RES/$s".* "$RES/${s}"_* "$RES/profile_${s}"_* ;;
+	esac
 	if "sc_$s"; then
 		meta_write "$s" "$t0" ok
 		say "== $s done in $(printf '%.0f' "$(fsub "$(now)" "$t0")") s"
