@@ -15,6 +15,29 @@ static enum jm_coll_body_rc body_fail(struct jm_coll_body *b, enum jm_coll_body_
 	return b->err;
 }
 
+static bool budget_take(struct jm_coll_body_budget *bb, size_t n)
+{
+	size_t cur = __atomic_load_n(&bb->used, __ATOMIC_ACQUIRE);
+
+	do {
+		if (n > bb->max || cur > bb->max - n)
+			return false;
+	} while (!__atomic_compare_exchange_n(&bb->used, &cur, cur + n, false,
+					      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+	return true;
+}
+
+static void budget_give(struct jm_coll_body_budget *bb, size_t n)
+{
+	if (bb && n)
+		__atomic_sub_fetch(&bb->used, n, __ATOMIC_ACQ_REL);
+}
+
+void jm_coll_body_set_budget(struct jm_coll_body *b, struct jm_coll_body_budget *budget)
+{
+	b->budget = budget;
+}
+
 /* Grow the output buffer so that at least one more byte fits.  The buffer
  * may hold max_out + 1 bytes: the extra byte is how a stream that would
  * exceed the limit is told apart from one that ends exactly at it. */
@@ -32,9 +55,15 @@ static enum jm_coll_body_rc body_grow(struct jm_coll_body *b, size_t need)
 		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
 	if (cap > ceiling)
 		cap = ceiling;
+	/* Reserve before allocating, so the shared figure is never
+	 * exceeded, not even for a moment. */
+	if (b->budget && !budget_take(b->budget, cap - b->cap))
+		return JM_BODY_BUSY;
 	nb = realloc(b->buf, cap);
-	if (!nb)
+	if (!nb) {
+		budget_give(b->budget, cap - b->cap);
 		return JM_BODY_NOMEM;
+	}
 	b->buf = nb;
 	b->cap = cap;
 	return JM_BODY_OK;
@@ -164,6 +193,7 @@ void jm_coll_body_free(struct jm_coll_body *b)
 {
 	if (b->z_ready)
 		inflateEnd(&b->zs);
+	budget_give(b->budget, b->cap);
 	free(b->buf);
 	memset(b, 0, sizeof(*b));
 }
@@ -176,6 +206,7 @@ const char *jm_coll_body_strerror(enum jm_coll_body_rc rc)
 	case JM_BODY_INFLATED_TOO_LARGE: return "decompressed body too large";
 	case JM_BODY_BAD_GZIP: return "invalid gzip";
 	case JM_BODY_NOMEM: return "out of memory";
+	case JM_BODY_BUSY: return "busy receiving other batches";
 	}
 	return "unknown";
 }

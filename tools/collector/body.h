@@ -16,6 +16,14 @@ enum jm_coll_body_rc {
 	JM_BODY_INFLATED_TOO_LARGE, /* decompressed output beyond max_out */
 	JM_BODY_BAD_GZIP,           /* not gzip, corrupt, truncated, trailing data */
 	JM_BODY_NOMEM,
+	JM_BODY_BUSY,               /* the budget shared by all bodies is in use */
+};
+
+/* Memory shared by the bodies of all requests in progress: bounded by one
+ * figure however many requests run at once.  `used` is updated atomically. */
+struct jm_coll_body_budget {
+	size_t used;
+	size_t max;
 };
 
 struct jm_coll_body {
@@ -28,12 +36,17 @@ struct jm_coll_body {
 	size_t   received;    /* bytes fed so far (on the wire) */
 	size_t   max_in, max_out;
 	enum jm_coll_body_rc err;   /* sticky first error */
+	struct jm_coll_body_budget *budget;   /* NULL: no shared budget */
 };
 
 /* gzip: true when Content-Encoding is gzip.  Never fails except for memory. */
 enum jm_coll_body_rc jm_coll_body_init(struct jm_coll_body *b, bool gzip,
 				       size_t max_in, size_t max_out)
 	__attribute__((warn_unused_result));
+/* Charge this body's buffer to a shared budget (call right after init):
+ * growing beyond it fails with JM_BODY_BUSY; jm_coll_body_free gives the
+ * memory back. */
+void jm_coll_body_set_budget(struct jm_coll_body *b, struct jm_coll_body_budget *budget);
 /* Feed the next piece of the body.  Once it returned an error, the body is
  * poisoned: later calls return the same error without looking at data. */
 enum jm_coll_body_rc jm_coll_body_feed(struct jm_coll_body *b, const void *data, size_t n)

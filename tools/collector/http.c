@@ -15,10 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/log.h"
 #include "tools/collector/auth.h"
 #include "tools/collector/body.h"
 #include "tools/collector/ingest.h"
-#include "tools/collector/log.h"
 
 /* A refused upload is read and thrown away (so the client sees the answer
  * instead of a reset connection) for at most this much beyond max_body. */
@@ -28,13 +28,20 @@
  * the body buffers of the ingest slots this keeps the collector far below
  * the 1 GiB its systemd unit allows. */
 #define DECODE_MEM_MAX ((size_t)384 << 20)
+/* All request bodies being received together may use this much (each one
+ * is bounded by --max-decompressed): with DECODE_MEM_MAX the collector
+ * stays below the 1 GiB its systemd unit allows, however many ingest
+ * slots --max-ingest opens. */
+#define BODY_MEM_MAX ((size_t)256 << 20)
 
 struct jm_coll_server {
 	struct MHD_Daemon *daemon;
 	int listen_fd;
 	struct jm_coll_http_config cfg;
 	struct jm_coll_store *store;
+	struct jm_coll_writer *writer;
 	struct jm_coll_metrics *metrics;
+	struct jm_coll_body_budget body_mem;   /* shared by all request bodies */
 	int active_requests;          /* atomic: requests not yet completed */
 	int ingest_in_flight;         /* atomic: ingest slots taken */
 	size_t decode_mem;            /* atomic: decode budgets reserved */
@@ -45,10 +52,12 @@ struct req {
 	enum jm_coll_handler handler;
 	struct timespec t0;
 	bool slot;                    /* holds an ingest slot */
+	bool announced;               /* announced to the writer (writer.h) */
 	bool body_ready;              /* body initialised (jm_coll_body_free owed) */
 	bool discarding;              /* refusal decided: drain the upload */
 	bool responded;               /* a response is queued: ignore later calls */
 	size_t discarded;
+	size_t received_before_refusal;   /* body bytes taken before it was freed */
 	unsigned status;              /* refusal status, 0 = none */
 	enum jm_coll_reject reject;
 	char reason[256];
@@ -235,7 +244,12 @@ static enum MHD_Result ingest_begin(struct jm_coll_server *srv, struct MHD_Conne
 		return refuse_early(srv, c, rq, MHD_HTTP_SERVICE_UNAVAILABLE, JM_REJ_OVERLOADED,
 				    "out of memory");
 	}
+	jm_coll_body_set_budget(&rq->body, &srv->body_mem);
 	rq->body_ready = true;
+	/* A batch is on its way: the writer may wait a moment for it
+	 * rather than commit a group without it. */
+	jm_coll_writer_announce(srv->writer);
+	rq->announced = true;
 	return MHD_YES;
 }
 
@@ -257,8 +271,24 @@ static void body_refusal(struct req *rq, enum jm_coll_body_rc rc)
 	case JM_BODY_NOMEM:
 		set_reject(rq, MHD_HTTP_SERVICE_UNAVAILABLE, JM_REJ_OVERLOADED, "out of memory");
 		break;
+	case JM_BODY_BUSY:
+		set_reject(rq, MHD_HTTP_SERVICE_UNAVAILABLE, JM_REJ_OVERLOADED, "busy receiving other batches");
+		break;
 	}
 	rq->discarding = true;
+	/* A refused body is not kept: give its memory back now. */
+	rq->received_before_refusal = rq->body.received;
+	jm_coll_body_free(&rq->body);
+	rq->body_ready = false;
+}
+
+/* The batch will not reach the writer (refused, or sent to it). */
+static void unannounce(struct jm_coll_server *srv, struct req *rq)
+{
+	if (!rq->announced)
+		return;
+	rq->announced = false;
+	jm_coll_writer_cancel(srv->writer);
 }
 
 static enum MHD_Result ingest_data(struct jm_coll_server *srv, struct req *rq,
@@ -296,88 +326,98 @@ static bool reserve_decode_mem(struct jm_coll_server *srv, size_t need)
 	return true;
 }
 
-static enum MHD_Result ingest_decoded(struct jm_coll_server *srv, struct MHD_Connection *c,
-				      struct req *rq, enum jm_coll_decode_rc drc,
-				      struct jm_coll_decoded *dec, char *why, size_t why_len);
+/* Answer a decoded batch: hand it to the writer and wait for the commit
+ * that holds it (writer.h). */
+static enum MHD_Result ingest_store(struct jm_coll_server *srv, struct MHD_Connection *c,
+				    struct req *rq, const Jobmeter__V1__Batch *b, size_t body_len)
+{
+	struct jm_coll_store_result res;
+	char why[256];
+	int64_t now = now_unix_ns();
+
+	rq->announced = false;   /* submit takes the announcement over */
+	switch (jm_coll_writer_submit(srv->writer, b, now, 1, &res)) {
+	case JM_STORE_STORED:
+		jm_coll_metrics_stored(srv->metrics, b->agent->agent_id, res.seq_gap,
+				       b->n_runs, b->n_windows, body_len, (double)now / 1e9);
+		if (res.seq_gap)
+			jm_info("agent %s: %llu batch(es) missing before seq %llu", b->agent->agent_id,
+				(unsigned long long)res.seq_gap, (unsigned long long)b->seq);
+		return send_status(c, MHD_HTTP_OK, "stored", NULL, false, false, NULL);
+	case JM_STORE_DUPLICATE:
+		jm_coll_metrics_duplicate(srv->metrics, b->agent->agent_id, (double)now / 1e9);
+		return send_status(c, MHD_HTTP_OK, "duplicate", NULL, false, false, NULL);
+	case JM_STORE_BUSY:
+		/* Back-pressure, not a fault: counted, not logged. */
+		set_reject(rq, MHD_HTTP_SERVICE_UNAVAILABLE, JM_REJ_OVERLOADED, res.err);
+		return send_reject(srv, c, rq);
+	case JM_STORE_RETRY:
+		jm_warn("storage unavailable (sqlite %d: %s): answering 503", res.sqlite_code, res.err);
+		snprintf(why, sizeof(why), "storage unavailable: %s", res.err);
+		set_reject(rq, MHD_HTTP_SERVICE_UNAVAILABLE, JM_REJ_STORAGE, why);
+		return send_reject(srv, c, rq);
+	case JM_STORE_ERROR:
+	default:
+		jm_err("storage error (sqlite %d: %s)", res.sqlite_code, res.err);
+		set_reject(rq, MHD_HTTP_INTERNAL_SERVER_ERROR, JM_REJ_INTERNAL, "storage error");
+		return send_reject(srv, c, rq);
+	}
+}
 
 static enum MHD_Result ingest_finish(struct jm_coll_server *srv, struct MHD_Connection *c,
 				     struct req *rq)
 {
-	struct jm_coll_decoded dec;
+	struct jm_coll_decoded dec = { 0 };
 	enum jm_coll_decode_rc drc;
 	enum MHD_Result ok;
 	char why[256];
-	size_t need;
+	size_t need, body_len;
 
-	jm_coll_metrics_received(srv->metrics, rq->body.received + rq->discarded);
+	jm_coll_metrics_received(srv->metrics, rq->body.received + rq->received_before_refusal +
+				 rq->discarded);
 	if (!rq->status)
 		body_refusal(rq, jm_coll_body_finish(&rq->body));
-	if (rq->status)
+	if (rq->status) {
+		unannounce(srv, rq);
 		return send_reject(srv, c, rq);
+	}
 
 	need = jm_coll_decode_budget(rq->body.len);
 	if (!reserve_decode_mem(srv, need)) {
+		unannounce(srv, rq);
 		set_reject(rq, MHD_HTTP_SERVICE_UNAVAILABLE, JM_REJ_OVERLOADED, "busy decoding other batches");
 		return send_reject(srv, c, rq);
 	}
 	drc = jm_coll_decode_batch(rq->body.buf, rq->body.len, &dec, why, sizeof(why));
-	ok = ingest_decoded(srv, c, rq, drc, &dec, why, sizeof(why));
-	jm_coll_decoded_free(&dec);
-	__atomic_sub_fetch(&srv->decode_mem, need, __ATOMIC_ACQ_REL);
-	return ok;
-}
-
-static enum MHD_Result ingest_decoded(struct jm_coll_server *srv, struct MHD_Connection *c,
-				      struct req *rq, enum jm_coll_decode_rc drc,
-				      struct jm_coll_decoded *dec, char *why, size_t why_len)
-{
-	struct jm_coll_store_result res;
-	enum MHD_Result ok;
-	int64_t now;
-
+	/* The decoded batch owns copies of everything: the wire bytes need
+	 * not wait in the writer's queue. */
+	body_len = rq->body.len;
+	jm_coll_body_free(&rq->body);
+	rq->body_ready = false;
 	switch (drc) {
 	case JM_DECODE_OK:
+		ok = ingest_store(srv, c, rq, dec.batch, body_len);
 		break;
 	case JM_DECODE_TOO_LARGE:
+		unannounce(srv, rq);
 		set_reject(rq, MHD_HTTP_CONTENT_TOO_LARGE, JM_REJ_DECOMPRESSED_TOO_LARGE, why);
-		return send_reject(srv, c, rq);
+		ok = send_reject(srv, c, rq);
+		break;
 	case JM_DECODE_INVALID_PROTOBUF:
+		unannounce(srv, rq);
 		set_reject(rq, MHD_HTTP_BAD_REQUEST, JM_REJ_INVALID_PROTOBUF, "invalid protobuf");
-		return send_reject(srv, c, rq);
+		ok = send_reject(srv, c, rq);
+		break;
 	case JM_DECODE_INVALID_BATCH:
-		set_reject(rq, MHD_HTTP_BAD_REQUEST, JM_REJ_INVALID_BATCH, why);
-		jm_coll_log("rejected batch: %s", why);
-		return send_reject(srv, c, rq);
-	}
-
-	now = now_unix_ns();
-	switch (jm_coll_store_batch(srv->store, dec->batch, now, &res)) {
-	case JM_STORE_STORED:
-		jm_coll_metrics_stored(srv->metrics, dec->batch->agent->agent_id, res.seq_gap,
-				       dec->batch->n_runs, dec->batch->n_windows, rq->body.len, (double)now / 1e9);
-		if (res.seq_gap)
-			jm_coll_log("agent %s: %llu batch(es) missing before seq %llu",
-				    dec->batch->agent->agent_id, (unsigned long long)res.seq_gap,
-				    (unsigned long long)dec->batch->seq);
-		ok = send_status(c, MHD_HTTP_OK, "stored", NULL, false, false, NULL);
-		break;
-	case JM_STORE_DUPLICATE:
-		jm_coll_metrics_duplicate(srv->metrics, dec->batch->agent->agent_id, (double)now / 1e9);
-		ok = send_status(c, MHD_HTTP_OK, "duplicate", NULL, false, false, NULL);
-		break;
-	case JM_STORE_RETRY:
-		jm_coll_log("storage unavailable (sqlite %d: %s): answering 503", res.sqlite_code, res.err);
-		snprintf(why, why_len, "storage unavailable: %s", res.err);
-		set_reject(rq, MHD_HTTP_SERVICE_UNAVAILABLE, JM_REJ_STORAGE, why);
-		ok = send_reject(srv, c, rq);
-		break;
-	case JM_STORE_ERROR:
 	default:
-		jm_coll_log("storage error (sqlite %d: %s)", res.sqlite_code, res.err);
-		set_reject(rq, MHD_HTTP_INTERNAL_SERVER_ERROR, JM_REJ_INTERNAL, "storage error");
+		unannounce(srv, rq);
+		set_reject(rq, MHD_HTTP_BAD_REQUEST, JM_REJ_INVALID_BATCH, why);
+		jm_info("rejected batch: %s", why);
 		ok = send_reject(srv, c, rq);
 		break;
 	}
+	jm_coll_decoded_free(&dec);
+	__atomic_sub_fetch(&srv->decode_mem, need, __ATOMIC_ACQ_REL);
 	return ok;
 }
 
@@ -474,6 +514,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (!rq)
 		return;
 	jm_coll_metrics_observe(srv->metrics, rq->handler, elapsed_s(&rq->t0));
+	unannounce(srv, rq);
 	if (rq->body_ready)
 		jm_coll_body_free(&rq->body);
 	if (rq->slot) {
@@ -488,7 +529,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	(void)cls;
-	jm_coll_vlog(fmt, ap);
+	/* MHD reports trouble with a connection or a TLS handshake. */
+	jm_vlog(JM_LOG_WARN, fmt, ap);
 }
 
 /* ---- listening socket ------------------------------------------------ */
@@ -597,8 +639,8 @@ static int open_listener(const char *spec, int *fd_out, bool *v6, char *addr, si
 }
 
 int jm_coll_server_start(const struct jm_coll_http_config *cfg, struct jm_coll_store *store,
-			 struct jm_coll_metrics *metrics, struct jm_coll_server **out,
-			 char *err, size_t err_len)
+			 struct jm_coll_writer *writer, struct jm_coll_metrics *metrics,
+			 struct jm_coll_server **out, char *err, size_t err_len)
 {
 	struct jm_coll_server *srv;
 	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
@@ -613,7 +655,9 @@ int jm_coll_server_start(const struct jm_coll_http_config *cfg, struct jm_coll_s
 	}
 	srv->cfg = *cfg;
 	srv->store = store;
+	srv->writer = writer;
 	srv->metrics = metrics;
+	srv->body_mem.max = BODY_MEM_MAX;
 	srv->listen_fd = -1;
 	if (open_listener(cfg->listen, &srv->listen_fd, &v6, srv->address, sizeof(srv->address), err, err_len))
 		goto fail;
@@ -678,7 +722,7 @@ void jm_coll_server_stop(struct jm_coll_server *srv, double grace_s)
 		nanosleep(&d, NULL);
 	}
 	if (__atomic_load_n(&srv->active_requests, __ATOMIC_ACQUIRE) > 0)
-		jm_coll_log("%d request(s) still running after %.0f s: closing anyway",
+		jm_warn("%d request(s) still running after %.0f s: closing anyway",
 			    __atomic_load_n(&srv->active_requests, __ATOMIC_ACQUIRE), grace_s);
 	MHD_stop_daemon(srv->daemon);
 	free(srv);

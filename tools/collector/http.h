@@ -10,6 +10,7 @@
 
 #include "tools/collector/metrics.h"
 #include "tools/collector/store.h"
+#include "tools/collector/writer.h"
 
 struct jm_coll_http_config {
 	const char *listen;          /* "ADDR:PORT", "[v6]:PORT" or ":PORT"; port 0 = any */
@@ -25,9 +26,12 @@ struct jm_coll_http_config {
 
 struct jm_coll_server;
 
+/* Batches go to the writer (group commit); the store answers /healthz.
+ * Stop the server before the writer: requests in progress wait on it. */
 int jm_coll_server_start(const struct jm_coll_http_config *cfg, struct jm_coll_store *store,
-			 struct jm_coll_metrics *metrics, struct jm_coll_server **out,
-			 char *err, size_t err_len) __attribute__((warn_unused_result));
+			 struct jm_coll_writer *writer, struct jm_coll_metrics *metrics,
+			 struct jm_coll_server **out, char *err, size_t err_len)
+	__attribute__((warn_unused_result));
 /* The bound address as "ip:port" (useful with port 0). */
 const char *jm_coll_server_address(const struct jm_coll_server *srv);
 /* Stop accepting, let in-flight requests finish (up to grace_s), close. */

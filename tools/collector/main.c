@@ -1,6 +1,7 @@
 /* jobmeter-collector: receives agent batches over HTTP(S) and stores them in
- * SQLite.  main() parses the command line, opens the store, starts the HTTP
- * server and waits for SIGTERM/SIGINT; `gen-batch` is a developer mode that
+ * SQLite.  main() parses the command line, opens the store, starts the
+ * writer thread (group commit, writer.h) and the HTTP server, and waits for
+ * SIGTERM/SIGINT; `gen-batch` is a developer mode that
  * writes a synthetic batch instead (gen.h). */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,12 +14,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent/log.h"
 #include "tools/collector/auth.h"
 #include "tools/collector/gen.h"
 #include "tools/collector/http.h"
-#include "tools/collector/log.h"
 #include "tools/collector/metrics.h"
 #include "tools/collector/store.h"
+#include "tools/collector/writer.h"
 
 #ifndef JOBMETER_VERSION
 #define JOBMETER_VERSION "dev"
@@ -44,7 +46,13 @@ static void usage(FILE *out)
 "  --tls-cert FILE --tls-key FILE   serve HTTPS with this PEM certificate and key\n"
 "  --max-body BYTES        largest request body as sent (default 4MiB)\n"
 "  --max-decompressed BYTES  largest body after gzip (default 32MiB)\n"
-"  --max-ingest N          batches processed at once before 503 (default 4)\n"
+"  --max-ingest N          batches received or processed at once before 503\n"
+"                          (default 32)\n"
+"  --max-queue N           decoded batches waiting for the database writer\n"
+"                          before 503 (default 64)\n"
+"  --group-max N           most batches committed in one transaction (default 256)\n"
+"  --group-wait-us N       how long the writer waits for batches still being\n"
+"                          received to join a transaction (default 1000)\n"
 "  --max-connections N     open connections (default 64)\n"
 "  --help, --version\n"
 "BYTES take an optional K, M or G suffix (powers of 1024).\n"
@@ -143,10 +151,11 @@ struct cli {
 	const char *listen, *db, *token_file, *tls_cert, *tls_key;
 	size_t max_body, max_decompressed;
 	unsigned max_ingest, max_connections;
+	struct jm_coll_writer_config writer;
 };
 
 enum { O_LISTEN = 256, O_DB, O_TOKEN, O_CERT, O_KEY, O_MAXBODY, O_MAXDEC, O_MAXINGEST, O_MAXCONN,
-       O_HELP, O_VERSION };
+       O_MAXQUEUE, O_GROUPMAX, O_GROUPWAIT, O_HELP, O_VERSION };
 
 /* Returns 0 to run, 1 to exit 0 (help/version), -1 on a usage error. */
 static int parse_cli(int argc, char **argv, struct cli *c)
@@ -161,6 +170,9 @@ static int parse_cli(int argc, char **argv, struct cli *c)
 		{ "max-decompressed", required_argument, NULL, O_MAXDEC },
 		{ "max-ingest", required_argument, NULL, O_MAXINGEST },
 		{ "max-connections", required_argument, NULL, O_MAXCONN },
+		{ "max-queue", required_argument, NULL, O_MAXQUEUE },
+		{ "group-max", required_argument, NULL, O_GROUPMAX },
+		{ "group-wait-us", required_argument, NULL, O_GROUPWAIT },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 },
@@ -170,8 +182,11 @@ static int parse_cli(int argc, char **argv, struct cli *c)
 	memset(c, 0, sizeof(*c));
 	c->max_body = 4u << 20;
 	c->max_decompressed = 32u << 20;
-	c->max_ingest = 4;
+	c->max_ingest = 32;
 	c->max_connections = 64;
+	c->writer.queue_max = 64;
+	c->writer.group_max = 256;
+	c->writer.group_wait_us = 1000;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
 		case O_LISTEN: c->listen = optarg; break;
@@ -195,6 +210,21 @@ static int parse_cli(int argc, char **argv, struct cli *c)
 			if (parse_count(optarg, &c->max_connections))
 				goto bad;
 			break;
+		case O_MAXQUEUE:
+			if (parse_count(optarg, &c->writer.queue_max))
+				goto bad;
+			break;
+		case O_GROUPMAX:
+			if (parse_count(optarg, &c->writer.group_max))
+				goto bad;
+			break;
+		case O_GROUPWAIT:
+			/* 0 is allowed: commit whatever is queued at once. */
+			if (strcmp(optarg, "0") == 0)
+				c->writer.group_wait_us = 0;
+			else if (parse_count(optarg, &c->writer.group_wait_us))
+				goto bad;
+			break;
 		case 'h':
 		case O_HELP:
 			usage(stdout);
@@ -208,21 +238,20 @@ static int parse_cli(int argc, char **argv, struct cli *c)
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "jobmeter-collector: unexpected argument '%s'\n", argv[optind]);
+		jm_err("unexpected argument '%s'", argv[optind]);
 		return -1;
 	}
 	if (!c->listen || !c->db) {
-		fprintf(stderr, "jobmeter-collector: --listen and --db are required (see --help)\n");
+		jm_err("--listen and --db are required (see --help)");
 		return -1;
 	}
 	if (!c->tls_cert != !c->tls_key) {
-		fprintf(stderr, "jobmeter-collector: --tls-cert and --tls-key go together\n");
+		jm_err("--tls-cert and --tls-key go together");
 		return -1;
 	}
 	return 0;
 bad:
-	fprintf(stderr, "jobmeter-collector: invalid value '%s' for --%s\n", optarg,
-		opts[opt - O_LISTEN].name);
+	jm_err("invalid value '%s' for --%s", optarg, opts[opt - O_LISTEN].name);
 	return -1;
 }
 
@@ -233,6 +262,7 @@ int main(int argc, char **argv)
 	struct jm_coll_store *store = NULL;
 	struct jm_coll_metrics *metrics = NULL;
 	struct jm_coll_server *srv = NULL;
+	struct jm_coll_writer *writer = NULL;
 	char *token = NULL, *cert = NULL, *key = NULL, err[512];
 	size_t token_len = 0;
 	bool insecure = false;
@@ -243,6 +273,8 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && strcmp(argv[1], "gen-batch") == 0)
 		return jm_coll_gen_main(argc - 1, argv + 1);
+	/* stderr of a collector often goes to a plain file: stamp lines. */
+	jm_log_init_flags("jobmeter-collector", JM_LOG_INFO, JM_LOG_TIMESTAMP);
 	p = parse_cli(argc, argv, &cli);
 	if (p)
 		return p > 0 ? 0 : 2;
@@ -258,30 +290,30 @@ int main(int argc, char **argv)
 
 	if (cli.token_file) {
 		if (jm_coll_token_load(cli.token_file, &token, &token_len, &insecure, err, sizeof(err))) {
-			jm_coll_log("%s", err);
+			jm_err("%s", err);
 			goto out;
 		}
 		if (insecure)
-			jm_coll_log("warning: token file %s is readable by group or others", cli.token_file);
+			jm_warn("token file %s is readable by group or others", cli.token_file);
 	}
 	if (cli.tls_cert) {
 		if (!(cert = read_small_file(cli.tls_cert, err, sizeof(err))) ||
 		    !(key = read_small_file(cli.tls_key, err, sizeof(err)))) {
-			jm_coll_log("%s", err);
+			jm_err("%s", err);
 			goto out;
 		}
 	}
 	metrics = jm_coll_metrics_new();
 	if (!metrics) {
-		jm_coll_log("out of memory");
+		jm_err("out of memory");
 		goto out;
 	}
 	if (jm_coll_store_open(cli.db, &store, &info, err, sizeof(err))) {
-		jm_coll_log("%s", err);
+		jm_err("%s", err);
 		goto out;
 	}
 	if (info.version_before != info.version_after)
-		jm_coll_log("database %s: schema version %d -> %d", cli.db, info.version_before,
+		jm_info("database %s: schema version %d -> %d", cli.db, info.version_before,
 			    info.version_after);
 	hc.listen = cli.listen;
 	hc.token = token;
@@ -292,22 +324,28 @@ int main(int argc, char **argv)
 	hc.max_decompressed = cli.max_decompressed;
 	hc.max_ingest = cli.max_ingest;
 	hc.max_connections = cli.max_connections;
-	if (jm_coll_server_start(&hc, store, metrics, &srv, err, sizeof(err))) {
-		jm_coll_log("%s", err);
+	if (jm_coll_writer_start(store, metrics, &cli.writer, &writer, err, sizeof(err))) {
+		jm_err("%s", err);
 		goto out;
 	}
-	jm_coll_log("listening on %s (%s, db %s, schema v%d, auth %s, max body %zu, max decompressed %zu)",
-		    jm_coll_server_address(srv), cert ? "https" : "http", cli.db, info.version_after,
-		    token ? "bearer token" : "none", cli.max_body, cli.max_decompressed);
+	if (jm_coll_server_start(&hc, store, writer, metrics, &srv, err, sizeof(err))) {
+		jm_err("%s", err);
+		goto out;
+	}
+	jm_info("listening on %s (%s, db %s, schema v%d, auth %s, max body %zu, max decompressed %zu,"
+		" group commit of up to %u batches)",
+		jm_coll_server_address(srv), cert ? "https" : "http", cli.db, info.version_after,
+		token ? "bearer token" : "none", cli.max_body, cli.max_decompressed,
+		cli.writer.group_max);
 
 	for (;;) {
 		if (sigwaitinfo(&sigs, &si) < 0) {
 			if (errno == EINTR)
 				continue;
-			jm_coll_log("sigwaitinfo: %s", strerror(errno));
+			jm_err("sigwaitinfo: %s", strerror(errno));
 			break;
 		}
-		jm_coll_log("%s received: finishing requests in progress", strsignal(si.si_signo));
+		jm_info("%s received: finishing requests in progress", strsignal(si.si_signo));
 		break;
 	}
 	jm_coll_server_stop(srv, 10.0);
@@ -315,6 +353,8 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	jm_coll_server_stop(srv, 0);
+	/* After the server: requests still running wait on the writer. */
+	jm_coll_writer_stop(writer);
 	jm_coll_store_close(store);
 	jm_coll_metrics_free(metrics);
 	jm_coll_token_free(token, token_len);
@@ -324,6 +364,6 @@ out:
 	}
 	free(cert);
 	if (rc == 0)
-		jm_coll_log("stopped");
+		jm_info("stopped");
 	return rc;
 }

@@ -50,6 +50,8 @@ struct jm_coll_metrics {
 	pthread_mutex_t lock;
 	uint64_t stored, duplicates, runs, windows, wire_bytes, decoded_bytes;
 	uint64_t untracked;
+	uint64_t commits, commit_failures, commit_batches;
+	struct hist commit_lat;
 	int64_t in_flight;
 	uint64_t rejected[JM_REJ_COUNT];
 	struct hist lat[JM_H_COUNT];
@@ -168,14 +170,8 @@ void jm_coll_metrics_reject(struct jm_coll_metrics *m, enum jm_coll_reject r)
 	pthread_mutex_unlock(&m->lock);
 }
 
-void jm_coll_metrics_observe(struct jm_coll_metrics *m, enum jm_coll_handler h, double seconds)
+static void hist_add(struct hist *x, double seconds)
 {
-	struct hist *x;
-
-	if ((unsigned)h >= JM_H_COUNT)
-		return;
-	pthread_mutex_lock(&m->lock);
-	x = &m->lat[h];
 	for (size_t i = 0; i < N_LE; i++) {
 		if (seconds <= bucket_le[i]) {
 			x->le[i]++;
@@ -184,6 +180,27 @@ void jm_coll_metrics_observe(struct jm_coll_metrics *m, enum jm_coll_handler h, 
 	}
 	x->count++;
 	x->sum += seconds;
+}
+
+void jm_coll_metrics_observe(struct jm_coll_metrics *m, enum jm_coll_handler h, double seconds)
+{
+	if ((unsigned)h >= JM_H_COUNT)
+		return;
+	pthread_mutex_lock(&m->lock);
+	hist_add(&m->lat[h], seconds);
+	pthread_mutex_unlock(&m->lock);
+}
+
+void jm_coll_metrics_commit(struct jm_coll_metrics *m, int committed, size_t batches, double seconds)
+{
+	pthread_mutex_lock(&m->lock);
+	if (committed) {
+		m->commits++;
+		m->commit_batches += batches;
+	} else {
+		m->commit_failures++;
+	}
+	hist_add(&m->commit_lat, seconds);
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -270,6 +287,13 @@ int jm_coll_metrics_render(struct jm_coll_metrics *m, char **out_p, size_t *out_
 		"Protobuf bytes of stored batches after decompression.", m->decoded_bytes);
 	counter(&o, "jobmeter_collector_agents_untracked_total",
 		"Batches from agents beyond the per-agent series cap.", m->untracked);
+	counter(&o, "jobmeter_collector_commits_total",
+		"Group transactions committed (each holds one or more batches).", m->commits);
+	counter(&o, "jobmeter_collector_commit_failures_total",
+		"Group transactions that failed (their batches were answered 503 or 500).", m->commit_failures);
+	counter(&o, "jobmeter_collector_committed_batches_total",
+		"Batches handled by committed group transactions (stored, duplicate or failed alone).",
+		m->commit_batches);
 
 	outf(&o, "# HELP jobmeter_collector_rejected_requests_total Requests refused, by reason.\n"
 		 "# TYPE jobmeter_collector_rejected_requests_total counter\n");
@@ -296,6 +320,23 @@ int jm_coll_metrics_render(struct jm_coll_metrics *m, char **out_p, size_t *out_
 			 "jobmeter_collector_request_duration_seconds_count{handler=\"%s\"} %llu\n",
 		     handler_names[h], (unsigned long long)m->lat[h].count, handler_names[h],
 		     m->lat[h].sum, handler_names[h], (unsigned long long)m->lat[h].count);
+	}
+
+	{
+		uint64_t cum = 0;
+
+		outf(&o, "# HELP jobmeter_collector_commit_duration_seconds Time to write one group of batches and commit it (fsync included).\n"
+			 "# TYPE jobmeter_collector_commit_duration_seconds histogram\n");
+		for (size_t i = 0; i < N_LE; i++) {
+			cum += m->commit_lat.le[i];
+			outf(&o, "jobmeter_collector_commit_duration_seconds_bucket{le=\"%g\"} %llu\n",
+			     bucket_le[i], (unsigned long long)cum);
+		}
+		outf(&o, "jobmeter_collector_commit_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
+			 "jobmeter_collector_commit_duration_seconds_sum %.9g\n"
+			 "jobmeter_collector_commit_duration_seconds_count %llu\n",
+		     (unsigned long long)m->commit_lat.count, m->commit_lat.sum,
+		     (unsigned long long)m->commit_lat.count);
 	}
 
 	outf(&o, "# HELP jobmeter_collector_agent_last_batch_timestamp_seconds Unix time of the last batch received from the agent.\n"

@@ -44,6 +44,9 @@ void jm_coll_metrics_received(struct jm_coll_metrics *m, size_t wire_bytes);
 void jm_coll_metrics_reject(struct jm_coll_metrics *m, enum jm_coll_reject r);
 void jm_coll_metrics_observe(struct jm_coll_metrics *m, enum jm_coll_handler h, double seconds);
 void jm_coll_metrics_in_flight(struct jm_coll_metrics *m, int delta);
+/* One group transaction of the writer (writer.h): committed or not, how
+ * many batches it held, how long writing and committing took. */
+void jm_coll_metrics_commit(struct jm_coll_metrics *m, int committed, size_t batches, double seconds);
 
 /* Render the exposition text into a malloc'd buffer (*out, *len). */
 int jm_coll_metrics_render(struct jm_coll_metrics *m, char **out, size_t *len)

@@ -1,8 +1,10 @@
 /* SQLite storage of the collector: one writer connection (WAL,
  * synchronous=FULL) behind a mutex.  Opening applies the schema and any
- * pending migration (schema.h); storing a batch is one transaction that is
- * idempotent on (agent_id, boot_id, seq) and keeps the rollup tables of
- * schema v2 current. */
+ * pending migration (schema.h).  Batches are stored in groups: one
+ * transaction (one fsync'd COMMIT) for the whole group, one SAVEPOINT per
+ * batch inside it, so a batch that fails is undone alone.  Storing is
+ * idempotent on (agent_id, boot_id, seq) -- also between two batches of the
+ * same group -- and keeps the rollup tables of schema v2 current. */
 #ifndef JM_COLL_STORE_H
 #define JM_COLL_STORE_H
 #include <stddef.h>
@@ -17,6 +19,7 @@ enum jm_coll_store_rc {
 	JM_STORE_DUPLICATE,     /* (agent_id, boot_id, seq) already stored: nothing written */
 	JM_STORE_RETRY,         /* disk full, I/O error, busy, locked: try later (503) */
 	JM_STORE_ERROR,         /* anything else (500) */
+	JM_STORE_BUSY,          /* not attempted: the writer's queue is full or it is stopping (503) */
 };
 
 struct jm_coll_store_result {
@@ -36,7 +39,25 @@ struct jm_coll_store_open_info {
 int jm_coll_store_open(const char *path, struct jm_coll_store **out,
 		       struct jm_coll_store_open_info *info, char *err, size_t err_len)
 	__attribute__((warn_unused_result));
-/* Store one validated batch (jm_coll_decode_batch).  Thread-safe. */
+/* One batch of a group (jm_coll_store_batches). */
+struct jm_coll_store_item {
+	const Jobmeter__V1__Batch *batch;   /* in: validated (jm_coll_decode_batch) */
+	int64_t received_ns;                /* in: stored as batches.received_ns */
+	struct jm_coll_store_result res;    /* out: this batch's own outcome */
+};
+
+/* Store n validated batches in ONE transaction, each inside its own
+ * savepoint, then COMMIT once.  Every items[i].res is set: STORED or
+ * DUPLICATE only when the COMMIT that contains the batch succeeded; a batch
+ * whose statements fail is rolled back to its savepoint and gets its own
+ * error while the others go on; when the transaction as a whole fails
+ * (BEGIN, COMMIT, an error that ends the transaction, the database file
+ * replaced) every batch not already failed on its own gets that failure.
+ * Returns 0 when the transaction committed, -1 when it did not.
+ * Thread-safe (serialised with every other use of the connection). */
+int jm_coll_store_batches(struct jm_coll_store *st, struct jm_coll_store_item *items, size_t n)
+	__attribute__((warn_unused_result));
+/* Store one validated batch: a group of one.  Thread-safe. */
 enum jm_coll_store_rc jm_coll_store_batch(struct jm_coll_store *st, const Jobmeter__V1__Batch *b,
 					  int64_t received_ns, struct jm_coll_store_result *res)
 	__attribute__((warn_unused_result));
