@@ -7,6 +7,8 @@
  * I/O, so jm_ship_kick()/jm_ship_stats() never block behind a slow collector. */
 #include "ship.h"
 
+#include "log.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -87,17 +89,8 @@ struct jm_shipper {
 	size_t token_len;
 };
 
-static void ship_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void ship_log(const char *fmt, ...)
-{
-	char line[768];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	/* One write() per line: the agent's other threads log too. */
-	dprintf(STDERR_FILENO, "jobmeter-agent: ship: %s\n", line);
-}
+/* Through the project's log module: "jobmeter-agent: warn: ship: ...". */
+#define ship_log(...) jm_warn("ship: " __VA_ARGS__)
 
 /* Copy src, cut to fit: error texts are allowed to lose their tail. */
 static void copy_trunc(char *dst, size_t cap, const char *src)
