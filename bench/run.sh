@@ -143,6 +143,7 @@ build_tools() {
 # ------------------------------------------------------------ measurements
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }   # utime+stime
 vm_kib()    { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }       # VmHWM, VmRSS
+psi_cpu()   { awk '$1 == "some" {sub(/total=/, "", $5); print $5}' /proc/pressure/cpu 2>/dev/null || echo 0; }  # µs
 ctxsw()     { awk '$1 == "voluntary_ctxt_switches:" {print $2}' "/proc/$1/status"; } # sleeps = wakeups
 pct_core()  { awk -v t="$1" -v s="$2" -v hz="$CLK_TCK" 'BEGIN{printf "%.2f", 100 * t / hz / s}'; }
 
@@ -202,8 +203,10 @@ meta_write() {      # meta_write SCENARIO START_EPOCH STATUS [NOTE]
 		--arg cmd "$CMDLINE" --arg git "$(git -C "$ROOT" describe --always --dirty 2>/dev/null)" \
 		--argjson secs "$(fsub "$(now)" "$2")" --arg status "$3" --arg note "${4:-}" \
 		--arg foreign "$FOREIGN_AT_START" --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" \
+		--arg psi "$(awk -v d="$(($(psi_cpu) - PSI_AT_START))" -v t="$(fsub "$(now)" "$2")" 'BEGIN{printf "%.1f", d / 1e4 / t}')" \
 		'{scenario: $sc, date: $date, command: $cmd, git: $git, seconds: $secs, status: $status,
-		  note: $note, foreign_bpf_at_start: $foreign, loadavg_at_end: $load}' > "$RES/$1.meta.json"
+		  note: $note, foreign_bpf_at_start: $foreign, loadavg_at_end: $load,
+		  cpu_pressure_pct: ($psi | tonumber)}' > "$RES/$1.meta.json"
 }
 machine_write() {
 	jq -n --arg nproc "$(nproc)" --arg kernel "$(uname -r)" \
@@ -363,22 +366,26 @@ sc_syscalls() {
 	# Per-program statistics, one syscall kind at a time.
 	say "  syscalls: eBPF run_time_ns/run_cnt per program and syscall (stats on)"
 	local st=$RES/syscalls_bpfstats.tsv op ids
-	printf 'variant\twho\top\tcalls\tprog\trun_cnt\trun_time_ns\n' > "$st.tmp"
+	printf 'variant\twho\top\trep\tcalls\tprog\trun_cnt\trun_time_ns\n' > "$st.tmp"
 	stats_on
 	for v in floor jobmeter peer; do
 		variant_start "$v" || { stats_off; variant_stop "$v"; return 1; }
 		ids=$(prog_ids_of "$VPID")
 		for who in job outside; do
 			for op in getppid read_zero write_null pread_file pwrite_file sock; do
-				local calls=$SYS_ITERS
+				local calls=$SYS_ITERS rep
 				[ "$op" = sock ] && calls=$((4 * SYS_SOCK_ITERS))
-				prog_stats "$ids" > "$RUN/st0"
-				sysbench "$who" "bench-sysst-$$" --only "$op" --iters "$SYS_ITERS" \
-					--sock-iters "$SYS_SOCK_ITERS" --reps 1 > /dev/null ||
-					{ stats_off; variant_stop "$v"; return 1; }
-				prog_stats "$ids" > "$RUN/st1"
-				stats_delta "$RUN/st0" "$RUN/st1" | awk -v v="$v" -v w="$who" -v o="$op" -v c="$calls" \
-					'$2 > 0 {printf "%s\t%s\t%s\t%s\t%s\n", v, w, o, c, $0}' >> "$st.tmp"
+				# Three repetitions: report.py keeps each program's fastest,
+				# the one least disturbed by the machine's other tenants.
+				for rep in 1 2 3; do
+					prog_stats "$ids" > "$RUN/st0"
+					sysbench "$who" "bench-sysst-$$" --only "$op" --iters "$SYS_ITERS" \
+						--sock-iters "$SYS_SOCK_ITERS" --reps 1 > /dev/null ||
+						{ stats_off; variant_stop "$v"; return 1; }
+					prog_stats "$ids" > "$RUN/st1"
+					stats_delta "$RUN/st0" "$RUN/st1" | awk -v v="$v" -v w="$who" -v o="$op" -v c="$calls" -v r="$rep" \
+						'$2 > 0 {printf "%s\t%s\t%s\t%s\t%s\t%s\n", v, w, o, r, c, $0}' >> "$st.tmp"
+				done
 			done
 		done
 		variant_stop "$v"
@@ -460,7 +467,7 @@ sc_pgbench() {
 	# whether the scheduler puts client and backend on the same vCPU (a
 	# cross-vCPU wakeup costs a VM exit); pinned, it measures CPU per query.
 	local confs=(1p 1 4)
-	printf 'round\tvariant\tclients\tpinned\ttps\tlatency_ms\ttransactions\tjob\tforeign_progs\ttracer_cpu_pct\n' > "$out.tmp"
+	printf 'round\tvariant\tclients\tpinned\ttps\tlatency_ms\ttransactions\tjob\tforeign_progs\ttracer_cpu_pct\tcpu_pressure_pct\n' > "$out.tmp"
 	: > "$RUN/variant.jsonl"
 	for ((r = 1; r <= PG_ROUNDS; r++)); do
 		local fc line=""
@@ -476,12 +483,14 @@ sc_pgbench() {
 				local job=bench-pgb-$$-$r-$v-c$conf c0=0 c1=0 t0 t1
 				[ -n "$VPID" ] && c0=$(cpu_ticks "$VPID")
 				t0=$(now)
+				local s0 s1; s0=$(psi_cpu)
 				pgb_run "$job" "$c" "$pin" ||
 					{ warn "pgbench failed: $(tail -2 "$RUN/pgb.out")"; variant_stop "$v"; return 1; }
-				t1=$(now)
+				t1=$(now); s1=$(psi_cpu)
 				[ -n "$VPID" ] && c1=$(cpu_ticks "$VPID")
-				printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$v" "$c" "$pin" "$(pgb_parse "$RUN/pgb.out")" "$job" "$fc" \
-					"$(pct_core "$((c1 - c0))" "$(fsub "$t1" "$t0")")" >> "$out.tmp"
+				printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$v" "$c" "$pin" "$(pgb_parse "$RUN/pgb.out")" "$job" "$fc" \
+					"$(pct_core "$((c1 - c0))" "$(fsub "$t1" "$t0")")" \
+					"$(awk -v d="$((s1 - s0))" -v t="$(fsub "$t1" "$t0")" 'BEGIN{printf "%.1f", d / 1e4 / t}')" >> "$out.tmp"
 			done
 			variant_stop "$v"
 			line+="$v "
@@ -810,6 +819,7 @@ for s in "${scenarios[@]}"; do
 	say "== $s"
 	t0=$(now)
 	FOREIGN_AT_START=$(foreign_progs)
+	PSI_AT_START=$(psi_cpu)
 	# A scenario's old results go first: a failed run must not leave them
 	# looking current.
 	case $s in
