@@ -1,3 +1,4 @@
+// fuzz-sources: agent/protocol/postgres.c
 /* libFuzzer target for the PostgreSQL parser (agent/protocol/postgres.c).
  *
  * Input = a sequence of records: [ctl][len lo][len hi][cut] then len bytes.
