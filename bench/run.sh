@@ -200,7 +200,7 @@ perf_categories() {
 
 meta_write() {      # meta_write SCENARIO START_EPOCH STATUS [NOTE]
 	jq -n --arg sc "$1" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-		--arg cmd "$CMDLINE" --arg git "$(git -C "$ROOT" describe --always --dirty 2>/dev/null)" \
+		--arg cmd "$CMDLINE" --arg git "$AGENT_VERSION" \
 		--argjson secs "$(fsub "$(now)" "$2")" --arg status "$3" --arg note "${4:-}" \
 		--arg foreign "$FOREIGN_AT_START" --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" \
 		--arg psi "$(awk -v d="$(($(psi_cpu) - PSI_AT_START))" -v t="$(fsub "$(now)" "$2")" 'BEGIN{printf "%.1f", d / 1e4 / t}')" \
@@ -436,11 +436,16 @@ pgb_parse() {       # pgb_parse FILE -> tps<TAB>latency_ms<TAB>transactions
 }
 
 PIN_CPU=$(($(nproc) - 1))
-pgb_run() {         # pgb_run JOB CLIENTS PIN(0|1) -> pgbench output in $RUN/pgb.out
-	local job=$1 c=$2 pin=$3 p i n pids
+pgb_run() {         # pgb_run JOB CLIENTS PIN(0|1) -> $RUN/pgb.out (+ $RUN/pgb.cpu when pinned)
+	local job=$1 c=$2 pin=$3 p i n pids pp
 	# application_name = the job name: our backends, and only ours.
 	if ((pin)); then
-		PGAPPNAME=$job JOBMETER_JOB=$job taskset -c "$PIN_CPU" pgbench -h 127.0.0.1 -U "$JM_PG_USER" -n -S \
+		# CPU time of pgbench and of its backends (perf task-clock, ns
+		# resolution): eBPF program time is charged to the process whose
+		# syscall ran it, so CPU per transaction shows a tracer's cost even
+		# when other tenants make the wall time noisy.
+		PGAPPNAME=$job JOBMETER_JOB=$job taskset -c "$PIN_CPU" perf stat -x, -e task-clock \
+			-o "$RUN/pgb.cpu.client" -- pgbench -h 127.0.0.1 -U "$JM_PG_USER" -n -S \
 			-T "$PG_SECONDS" -c "$c" -j "$((c < 2 ? 1 : 2))" jmbench > "$RUN/pgb.out" 2>&1 &
 		p=$!
 		# The backends (forked by the shared postmaster) join pgbench on its CPU.
@@ -452,8 +457,20 @@ pgb_run() {         # pgb_run JOB CLIENTS PIN(0|1) -> pgbench output in $RUN/pgb
 			sleep 0.01
 		done
 		for i in $pids; do taskset -p -c "$PIN_CPU" "$i" > /dev/null 2>&1; done
-		wait "$p"
+		rm -f "$RUN/pgb.cpu.server"
+		if [ -n "$pids" ]; then
+			perf stat -x, -e task-clock -p "$(paste -sd, <<< "$pids")" -o "$RUN/pgb.cpu.server" \
+				-- sleep "$PG_SECONDS" > /dev/null 2>&1 &
+			pp=$!
+		fi
+		wait "$p"; local rc=$?
+		[ -n "${pp:-}" ] && wait "$pp"
+		# client + server task-clock in ms
+		awk -F, '$3 == "task-clock" {s += $1} END {printf "%.3f", s}' \
+			"$RUN/pgb.cpu.client" "$RUN/pgb.cpu.server" 2>/dev/null > "$RUN/pgb.cpu"
+		return $rc
 	else
+		: > "$RUN/pgb.cpu"
 		PGAPPNAME=$job JOBMETER_JOB=$job pgbench -h 127.0.0.1 -U "$JM_PG_USER" -n -S \
 			-T "$PG_SECONDS" -c "$c" -j "$((c < 2 ? 1 : 2))" jmbench > "$RUN/pgb.out" 2>&1
 	fi
@@ -467,7 +484,7 @@ sc_pgbench() {
 	# whether the scheduler puts client and backend on the same vCPU (a
 	# cross-vCPU wakeup costs a VM exit); pinned, it measures CPU per query.
 	local confs=(1p 1 4)
-	printf 'round\tvariant\tclients\tpinned\ttps\tlatency_ms\ttransactions\tjob\tforeign_progs\ttracer_cpu_pct\tcpu_pressure_pct\n' > "$out.tmp"
+	printf 'round\tvariant\tclients\tpinned\ttps\tlatency_ms\ttransactions\tjob\tforeign_progs\ttracer_cpu_pct\tcpu_pressure_pct\tcpu_ms\n' > "$out.tmp"
 	: > "$RUN/variant.jsonl"
 	for ((r = 1; r <= PG_ROUNDS; r++)); do
 		local fc line=""
@@ -488,9 +505,10 @@ sc_pgbench() {
 					{ warn "pgbench failed: $(tail -2 "$RUN/pgb.out")"; variant_stop "$v"; return 1; }
 				t1=$(now); s1=$(psi_cpu)
 				[ -n "$VPID" ] && c1=$(cpu_ticks "$VPID")
-				printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$v" "$c" "$pin" "$(pgb_parse "$RUN/pgb.out")" "$job" "$fc" \
+				printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$v" "$c" "$pin" "$(pgb_parse "$RUN/pgb.out")" "$job" "$fc" \
 					"$(pct_core "$((c1 - c0))" "$(fsub "$t1" "$t0")")" \
-					"$(awk -v d="$((s1 - s0))" -v t="$(fsub "$t1" "$t0")" 'BEGIN{printf "%.1f", d / 1e4 / t}')" >> "$out.tmp"
+					"$(awk -v d="$((s1 - s0))" -v t="$(fsub "$t1" "$t0")" 'BEGIN{printf "%.1f", d / 1e4 / t}')" \
+					"$(cat "$RUN/pgb.cpu")" >> "$out.tmp"
 			done
 			variant_stop "$v"
 			line+="$v "
@@ -806,6 +824,8 @@ for s in "${scenarios[@]}"; do
 done
 [ "$(id -u)" = 0 ] || { echo "bench: must run as root (eBPF)" >&2; exit 1; }
 build_tools || exit 1
+# The version the binaries were built from (others may commit meanwhile).
+AGENT_VERSION=$("$BIN/jobmeter-agent" --version 2>/dev/null | awk '{print $NF}')
 SYSPORT=$(pick_port) || { echo "bench: no free port in 15432..15531" >&2; exit 1; }
 write_agent_config || { echo "bench: agent config rejected" >&2; exit 1; }
 sed "s/$SYSPORT/<bench port>/" "$AGENT_CFG" | grep -v spool_dir > "$RES/agent.yaml"
