@@ -139,7 +139,9 @@ class Page:
         m = load_json(os.path.join(self.res, f"{sc}.meta.json"))
         if not m:
             return None
-        s = (f"_Run {m['date']} (`{m['command']}`, binaries of git {m['git']}), {m['seconds']:.0f} s, "
+        s = (f"_Run {m['date']} (`{m['command']}`, tree at git {m['git']}"
+             + (f", agent --version {m['agent_version']}" if m.get("agent_version") else "")
+             + f"), {m['seconds']:.0f} s, "
              f"status {m['status']}; load average at the end {m['loadavg_at_end']}")
         if "cpu_pressure_pct" in m:
             s += (f"; CPU pressure (PSI some) {m['cpu_pressure_pct']:.0f}% of the time — the share "
@@ -575,6 +577,10 @@ def footprint(pg):
         ["jobs / processes in the agent's run lines", f"{p['jobs_reported']:,} / {p['processes_reported']:,}"],
         ["loss lines", str(len(p["loss_lines"]))],
     ])
+    cpu_per_proc = p["agent_cpu_pct"] / 100 * 10 / max(1, p["wanted"]) * 1e6   # µs per process per 10-s interval
+    pg.p(f"With every process asleep, the agent's steady CPU comes to {cpu_per_proc:,.0f} µs per "
+         "tracked process per 10-s interval; the profile below shows where (`do_task_stat`, "
+         "`pid_revalidate`, `__d_lookup_rcu` are /proc/<pid>/stat reads).", "")
     pg.profile("profile_footprint_agent.txt", "agent profile during those 10 s of steady state")
     peak = max(p["hwm_kib_live"], p["hwm_kib_end"]) / 1024
     ok = peak <= 40 and p["processes_reported"] == p["wanted"] and p["jobs_reported"] == p["jobs"]

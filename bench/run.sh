@@ -200,11 +200,12 @@ perf_categories() {
 
 meta_write() {      # meta_write SCENARIO START_EPOCH STATUS [NOTE]
 	jq -n --arg sc "$1" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-		--arg cmd "$CMDLINE" --arg git "$AGENT_VERSION" \
+		--arg cmd "$CMDLINE" --arg git "$GIT_AT_START" --arg agent "$AGENT_VERSION" \
 		--argjson secs "$(fsub "$(now)" "$2")" --arg status "$3" --arg note "${4:-}" \
 		--arg foreign "$FOREIGN_AT_START" --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" \
 		--arg psi "$(awk -v d="$(($(psi_cpu) - PSI_AT_START))" -v t="$(fsub "$(now)" "$2")" 'BEGIN{printf "%.1f", d / 1e4 / t}')" \
-		'{scenario: $sc, date: $date, command: $cmd, git: $git, seconds: $secs, status: $status,
+		'{scenario: $sc, date: $date, command: $cmd, git: $git, agent_version: $agent,
+		  seconds: $secs, status: $status,
 		  note: $note, foreign_bpf_at_start: $foreign, loadavg_at_end: $load,
 		  cpu_pressure_pct: ($psi | tonumber)}' > "$RES/$1.meta.json"
 }
@@ -824,7 +825,10 @@ for s in "${scenarios[@]}"; do
 done
 [ "$(id -u)" = 0 ] || { echo "bench: must run as root (eBPF)" >&2; exit 1; }
 build_tools || exit 1
-# The version the binaries were built from (others may commit meanwhile).
+# The tree the binaries were just built from (others may commit meanwhile),
+# and the version string the agent carries (set when its cli object was
+# last compiled, so it can be older than the tree).
+GIT_AT_START=$(git -C "$ROOT" describe --always --dirty 2>/dev/null)
 AGENT_VERSION=$("$BIN/jobmeter-agent" --version 2>/dev/null | awk '{print $NF}')
 SYSPORT=$(pick_port) || { echo "bench: no free port in 15432..15531" >&2; exit 1; }
 write_agent_config || { echo "bench: agent config rejected" >&2; exit 1; }
