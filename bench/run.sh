@@ -340,7 +340,7 @@ sysbench() {        # sysbench WHO LABEL [extra args]: WHO = job | outside
 sc_syscalls() {
 	local variants=(none floor jobmeter peer) r i v who out=$RES/syscalls.tsv fc
 	local args=(--iters "$SYS_ITERS" --sock-iters "$SYS_SOCK_ITERS" --reps "$SYS_REPS")
-	printf 'round\tvariant\twho\top\tns\tforeign_progs\n' > "$out.tmp"
+	printf 'round\tvariant\twho\top\tns\tforeign_progs\n' > "$RUN/${out##*/}.tmp"
 	for ((r = 1; r <= ROUNDS; r++)); do
 		fc=$(foreign_count)
 		local line=""
@@ -353,21 +353,21 @@ sc_syscalls() {
 				sysbench "$who" "bench-sys-$$-$r" "${args[@]}" > "$RUN/sb.out" ||
 					{ warn "jm-sysbench failed ($v $who)"; variant_stop "$v"; return 1; }
 				awk -v r="$r" -v v="$v" -v w="$who" -v f="$fc" \
-					'{printf "%s\t%s\t%s\t%s\t%s\t%s\n", r, v, w, $1, $2, f}' "$RUN/sb.out" >> "$out.tmp"
+					'{printf "%s\t%s\t%s\t%s\t%s\t%s\n", r, v, w, $1, $2, f}' "$RUN/sb.out" >> "$RUN/${out##*/}.tmp"
 			done
 			variant_stop "$v"
 			line+="$v "
 		done
 		say "  syscalls round $r/$ROUNDS done (order: $line; foreign tracing programs: $fc)"
 	done
-	mv "$out.tmp" "$out"
+	mv "$RUN/${out##*/}.tmp" "$out"
 	jq -n --argjson i "$SYS_ITERS" --argjson s "$SYS_SOCK_ITERS" --argjson r "$SYS_REPS" \
 		'{iters: $i, sock_iters: $s, reps: $r}' > "$RES/syscalls.params.json"
 
 	# Per-program statistics, one syscall kind at a time.
 	say "  syscalls: eBPF run_time_ns/run_cnt per program and syscall (stats on)"
 	local st=$RES/syscalls_bpfstats.tsv op ids
-	printf 'variant\twho\top\trep\tcalls\tprog\trun_cnt\trun_time_ns\n' > "$st.tmp"
+	printf 'variant\twho\top\trep\tcalls\tprog\trun_cnt\trun_time_ns\n' > "$RUN/${st##*/}.tmp"
 	stats_on
 	for v in floor jobmeter peer; do
 		variant_start "$v" || { stats_off; variant_stop "$v"; return 1; }
@@ -385,14 +385,14 @@ sc_syscalls() {
 						{ stats_off; variant_stop "$v"; return 1; }
 					prog_stats "$ids" > "$RUN/st1"
 					stats_delta "$RUN/st0" "$RUN/st1" | awk -v v="$v" -v w="$who" -v o="$op" -v c="$calls" -v r="$rep" \
-						'$2 > 0 {printf "%s\t%s\t%s\t%s\t%s\t%s\n", v, w, o, r, c, $0}' >> "$st.tmp"
+						'$2 > 0 {printf "%s\t%s\t%s\t%s\t%s\t%s\n", v, w, o, r, c, $0}' >> "$RUN/${st##*/}.tmp"
 				done
 			done
 		done
 		variant_stop "$v"
 	done
 	stats_off
-	mv "$st.tmp" "$st"
+	mv "$RUN/${st##*/}.tmp" "$st"
 
 	# Profiles of jobmeter's hot path (software clock: no hardware counters).
 	say "  syscalls: perf profiles of the jobmeter variant"
@@ -485,7 +485,7 @@ sc_pgbench() {
 	# whether the scheduler puts client and backend on the same vCPU (a
 	# cross-vCPU wakeup costs a VM exit); pinned, it measures CPU per query.
 	local confs=(1p 1 4)
-	printf 'round\tvariant\tclients\tpinned\ttps\tlatency_ms\ttransactions\tjob\tforeign_progs\ttracer_cpu_pct\tcpu_pressure_pct\tcpu_ms\n' > "$out.tmp"
+	printf 'round\tvariant\tclients\tpinned\ttps\tlatency_ms\ttransactions\tjob\tforeign_progs\ttracer_cpu_pct\tcpu_pressure_pct\tcpu_ms\n' > "$RUN/${out##*/}.tmp"
 	: > "$RUN/variant.jsonl"
 	for ((r = 1; r <= PG_ROUNDS; r++)); do
 		local fc line=""
@@ -509,14 +509,14 @@ sc_pgbench() {
 				printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$v" "$c" "$pin" "$(pgb_parse "$RUN/pgb.out")" "$job" "$fc" \
 					"$(pct_core "$((c1 - c0))" "$(fsub "$t1" "$t0")")" \
 					"$(awk -v d="$((s1 - s0))" -v t="$(fsub "$t1" "$t0")" 'BEGIN{printf "%.1f", d / 1e4 / t}')" \
-					"$(cat "$RUN/pgb.cpu")" >> "$out.tmp"
+					"$(cat "$RUN/pgb.cpu")" >> "$RUN/${out##*/}.tmp"
 			done
 			variant_stop "$v"
 			line+="$v "
 		done
 		say "  pgbench round $r/$PG_ROUNDS done (order: $line)"
 	done
-	mv "$out.tmp" "$out"
+	mv "$RUN/${out##*/}.tmp" "$out"
 	# Where a query's CPU goes with jobmeter: the pinned vCPU, profiled.
 	variant_start jobmeter || { variant_stop jobmeter; return 1; }
 	perf record -q -C "$PIN_CPU" -e cpu-clock -F 4999 -o "$RUN/perf.pgb" -- sleep "$PG_SECONDS" 2>>"$RUN/perf.log" &
@@ -584,16 +584,16 @@ storm_once() {      # storm_once MODE [execstorm args...] -> one JSON line
 
 sc_execstorm() {
 	local out=$RES/execstorm.jsonl
-	: > "$out.tmp"
+	: > "$RUN/${out##*/}.tmp"
 	stats_on
 	say "  exec storm: one job, paced at $STORM_RATE/s for $STORM_SECONDS s (eBPF statistics on)"
-	storm_once paced --rate "$STORM_RATE" >> "$out.tmp" || { stats_off; return 1; }
+	storm_once paced --rate "$STORM_RATE" >> "$RUN/${out##*/}.tmp" || { stats_off; return 1; }
 	stats_off
-	mv "$out.tmp" "$out"
+	mv "$RUN/${out##*/}.tmp" "$out"
 
 	# How fast can processes start at all, per variant (statistics off)?
 	local variants=(none floor jobmeter) r i v who rt=$RES/execstorm_rate.tsv
-	printf 'round\tvariant\twho\trate\tspawned\n' > "$rt.tmp"
+	printf 'round\tvariant\twho\trate\tspawned\n' > "$RUN/${rt##*/}.tmp"
 	for ((r = 1; r <= STORM_RATE_ROUNDS; r++)); do
 		for ((i = 0; i < 3; i++)); do
 			v=${variants[(r + i) % 3]}
@@ -606,13 +606,13 @@ sc_execstorm() {
 				else
 					"$W/jm-execstorm" --seconds 2 --exe "$W/jm-tiny" > "$RUN/rate.out"
 				fi || { warn "execstorm failed: $(cat "$RUN/rate.out")"; variant_stop "$v"; return 1; }
-				jq -r --arg r "$r" --arg v "$v" --arg w "$who" '[$r, $v, $w, .rate, .spawned] | @tsv' "$RUN/rate.out" >> "$rt.tmp"
+				jq -r --arg r "$r" --arg v "$v" --arg w "$who" '[$r, $v, $w, .rate, .spawned] | @tsv' "$RUN/rate.out" >> "$RUN/${rt##*/}.tmp"
 			done
 			variant_stop "$v"
 		done
 		say "  exec rate round $r/$STORM_RATE_ROUNDS done"
 	done
-	mv "$rt.tmp" "$rt"
+	mv "$RUN/${rt##*/}.tmp" "$rt"
 }
 
 sc_footprint() {
@@ -741,7 +741,7 @@ sc_collector() {
 	local out=$RES/collector.jsonl k
 	"$BIN/jobmeter-collector" gen-batch --jobs 50 --windows 1 --runs 0 --job bench-job \
 		--processes 3 --cpu-s 12.5 --file-read-bytes 1000000 --net-tx-bytes 20000 > "$RUN/template.pb" || return 1
-	: > "$out.tmp"
+	: > "$RUN/${out##*/}.tmp"
 	for ((k = 1; k <= INGEST_RUNS; k++)); do
 		coll_start "$RUN/ingest.db" || return 1
 		local c0 c1 t0 t1
@@ -754,10 +754,10 @@ sc_collector() {
 		stop_pid "$COLL"
 		jq -c --argjson run "$k" --arg cpu "$(pct_core "$((c1 - c0))" "$(fsub "$t1" "$t0")")" \
 			--argjson rows "$rows" '{run: $run} + . + {collector_cpu_pct: ($cpu | tonumber), window_rows_in_db: $rows}' \
-			"$RUN/post.out" >> "$out.tmp"
-		say "  collector ingest run $k/$INGEST_RUNS: $(jq -r '"\(.batches_per_s) batches/s, \(.retried_503) 503s, collector CPU \(.collector_cpu_pct)%"' <(tail -1 "$out.tmp"))"
+			"$RUN/post.out" >> "$RUN/${out##*/}.tmp"
+		say "  collector ingest run $k/$INGEST_RUNS: $(jq -r '"\(.batches_per_s) batches/s, \(.retried_503) 503s, collector CPU \(.collector_cpu_pct)%"' <(tail -1 "$RUN/${out##*/}.tmp"))"
 	done
-	mv "$out.tmp" "$out"
+	mv "$RUN/${out##*/}.tmp" "$out"
 	# Where the time goes: a profile and syscall counts under the same load.
 	say "  collector: profile under load"
 	coll_start "$RUN/ingest.db" || return 1
