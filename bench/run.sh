@@ -78,6 +78,12 @@ bg_start() {        # bg_start NAME CMD...   (pid in $BG; redirect the call)
 	LIVE+=("$BG")
 	LIVE_NAME[$BG]=$name
 }
+fgw() {             # fgw CMD...: run CMD and wait for it so that a signal to
+	# this script is handled at once (bash defers traps until a foreground
+	# child exits; `wait` returns early).  Status: CMD's.
+	"$@" &
+	wait $!
+}
 alive() {           # a zombie is not alive
 	[ -r "/proc/$1/stat" ] || return 1
 	local st
@@ -87,11 +93,14 @@ alive() {           # a zombie is not alive
 stop_pid() {        # stop_pid PID [SIGNAL]: signal, wait <= 15 s, then SIGKILL
 	local p=$1 sig=${2:-TERM} i rc
 	[ -n "$p" ] || return 0
-	kill -"$sig" "$p" 2>/dev/null
+	local target=$p
+	# group:NAME = a process group leader (setsid): signal the whole group
+	case ${LIVE_NAME[$p]:-} in group:*) target=-$p ;; esac
+	kill -"$sig" -- "$target" 2>/dev/null
 	for ((i = 0; i < 300; i++)); do alive "$p" || break; sleep 0.05; done
 	if alive "$p"; then
 		warn "${LIVE_NAME[$p]:-pid $p} ignored SIG$sig for 15 s: SIGKILL"
-		kill -KILL "$p" 2>/dev/null
+		kill -KILL -- "$target" 2>/dev/null
 	fi
 	wait "$p" 2>/dev/null; rc=$?
 	local keep=() q
@@ -402,11 +411,11 @@ sc_syscalls() {
 		who=${spec%%:*}; op=${spec#*:}
 		local pf=$RUN/perf.$who.$op
 		if [ "$who" = job ]; then
-			JOBMETER_JOB=bench-prof-$$ perf record -q -e cpu-clock -F 20000 -o "$pf" -- \
+			JOBMETER_JOB=bench-prof-$$ fgw perf record -q -e cpu-clock -F 20000 -o "$pf" -- \
 				"$W/jm-sysbench" --file "$RUN/sysbench.dat" --port "$SYSPORT" --only "$op" \
 				--iters 300000 --sock-iters 20000 --reps 1 > /dev/null 2>>"$RUN/perf.log"
 		else
-			perf record -q -e cpu-clock -F 20000 -o "$pf" -- \
+			fgw perf record -q -e cpu-clock -F 20000 -o "$pf" -- \
 				"$W/jm-sysbench" --file "$RUN/sysbench.dat" --port "$SYSPORT" --only "$op" \
 				--iters 300000 --sock-iters 20000 --reps 1 > /dev/null 2>>"$RUN/perf.log"
 		fi
@@ -550,7 +559,7 @@ storm_once() {      # storm_once MODE [execstorm args...] -> one JSON line
 		2>>"$RUN/perf.log" &
 	local pf=$!
 	t0=$(now); c0=$(cpu_ticks "$AGENT"); local w0; w0=$(ctxsw "$AGENT")
-	JOBMETER_JOB=$job "$W/jm-execstorm" --seconds "$STORM_SECONDS" --exe "$W/jm-tiny" "$@" > "$RUN/storm.out" ||
+	JOBMETER_JOB=$job fgw "$W/jm-execstorm" --seconds "$STORM_SECONDS" --exe "$W/jm-tiny" "$@" > "$RUN/storm.out" ||
 		warn "execstorm reported failures: $(cat "$RUN/storm.out")"
 	t1=$(now); c1=$(cpu_ticks "$AGENT"); local w1; w1=$(ctxsw "$AGENT")
 	wait "$pf"
@@ -562,7 +571,7 @@ storm_once() {      # storm_once MODE [execstorm args...] -> one JSON line
 	local hwm; hwm=$(vm_kib "$AGENT" VmHWM)
 	# Where the exec path's time goes in the storm's own processes (perf
 	# follows the children; a separate 2-s run, perf slows forks down).
-	JOBMETER_JOB=$job-prof perf record -q -e cpu-clock -F 4999 -o "$RUN/perf.storm.gen" -- \
+	JOBMETER_JOB=$job-prof fgw perf record -q -e cpu-clock -F 4999 -o "$RUN/perf.storm.gen" -- \
 		"$W/jm-execstorm" --seconds 2 --exe "$W/jm-tiny" "$@" > /dev/null 2>>"$RUN/perf.log"
 	perf_top "$RUN/perf.storm.gen" 30 > "$RES/profile_execstorm_processes.txt"
 	stop_pid "$AGENT" || warn "agent exited non-zero"
@@ -647,7 +656,7 @@ sc_footprint() {
 	sleep 3
 	local t0 c0 t1 c1
 	t0=$(now); c0=$(cpu_ticks "$AGENT"); local fw0; fw0=$(ctxsw "$AGENT")
-	perf record -q -e cpu-clock -F 999 -g -p "$AGENT" -o "$RUN/perf.fp" -- sleep "$FP_SECONDS" 2>>"$RUN/perf.log"
+	fgw perf record -q -e cpu-clock -F 999 -g -p "$AGENT" -o "$RUN/perf.fp" -- sleep "$FP_SECONDS" 2>>"$RUN/perf.log"
 	t1=$(now); c1=$(cpu_ticks "$AGENT"); local fw1; fw1=$(ctxsw "$AGENT")
 	perf_top "$RUN/perf.fp" 30 > "$RES/profile_footprint_agent.txt"
 	local rss_live hwm_live; rss_live=$(vm_kib "$AGENT" VmRSS); hwm_live=$(vm_kib "$AGENT" VmHWM)
@@ -682,7 +691,7 @@ sc_footprint() {
 	sleep 2
 	local q0 qt0 q1 qt1
 	prog_stats "$ids" > "$RUN/st0"; q0=$(cpu_ticks "$AGENT"); qt0=$(now); local qw0; qw0=$(ctxsw "$AGENT")
-	perf record -q -e cpu-clock -F 999 -g -p "$AGENT" -o "$RUN/perf.qps" -- sleep "$FP_SECONDS" 2>>"$RUN/perf.log"
+	fgw perf record -q -e cpu-clock -F 999 -g -p "$AGENT" -o "$RUN/perf.qps" -- sleep "$FP_SECONDS" 2>>"$RUN/perf.log"
 	prog_stats "$ids" > "$RUN/st1"; q1=$(cpu_ticks "$AGENT"); qt1=$(now); local qw1; qw1=$(ctxsw "$AGENT")
 	perf_top "$RUN/perf.qps" 30 > "$RES/profile_qps_agent.txt"
 	local qhwm; qhwm=$(vm_kib "$AGENT" VmHWM)
@@ -746,7 +755,7 @@ sc_collector() {
 		coll_start "$RUN/ingest.db" || return 1
 		local c0 c1 t0 t1
 		c0=$(cpu_ticks "$COLL"); t0=$(now)
-		"$W/jm-post" --url "http://127.0.0.1:$COLL_PORT/v1/batches" --template "$RUN/template.pb" \
+		fgw "$W/jm-post" --url "http://127.0.0.1:$COLL_PORT/v1/batches" --template "$RUN/template.pb" \
 			--agents "$INGEST_AGENTS" --batches $((INGEST_SECONDS * 300)) --seconds "$INGEST_SECONDS" \
 			--prefix "bench-$$-$k" --retry-ms 10 > "$RUN/post.out" || warn "jm-post reported errors: $(cat "$RUN/post.out")"
 		c1=$(cpu_ticks "$COLL"); t1=$(now)
@@ -766,7 +775,7 @@ sc_collector() {
 	local pp=$!
 	LIVE+=("$pp"); LIVE_NAME[$pp]=jm-post
 	sleep 1
-	perf record -q -e cpu-clock -F 999 -g -p "$COLL" -o "$RUN/perf.coll" -- sleep 3 2>>"$RUN/perf.log"
+	fgw perf record -q -e cpu-clock -F 999 -g -p "$COLL" -o "$RUN/perf.coll" -- sleep 3 2>>"$RUN/perf.log"
 	perf stat -x, -e 'syscalls:sys_enter_fdatasync,syscalls:sys_enter_fsync,syscalls:sys_enter_pwrite64,syscalls:sys_enter_pread64' \
 		-p "$COLL" -o "$RUN/perf.stat" -- sleep 2 2>>"$RUN/perf.log"
 	wait "$pp"; stop_pid "$pp" 2>/dev/null
@@ -799,7 +808,14 @@ sc_collector() {
 		return 0
 	fi
 	say "  report: generating $REPORT_DAYS days x $REPORT_JOBS jobs (tools/report/benchdb.sh, ~1-2 min)"
-	BIN=$BIN "$ROOT/tools/report/benchdb.sh" "$RUN/report.db" "$REPORT_DAYS" "$REPORT_JOBS" > "$RUN/benchdb.out" 2>&1 ||
+	# In a process group of its own (it starts a collector): cleanup stops
+	# the whole group.
+	BIN=$BIN bg_start group:benchdb setsid -w "$ROOT/tools/report/benchdb.sh" "$RUN/report.db" "$REPORT_DAYS" \
+		"$REPORT_JOBS" > "$RUN/benchdb.out" 2>&1
+	local bd=$BG
+	wait "$bd"; local bdrc=$?
+	stop_pid "$bd" 2>/dev/null
+	((bdrc == 0)) ||
 		{ warn "benchdb.sh failed: $(tail -3 "$RUN/benchdb.out")"; rm -f "$RUN/report.db"*; return 1; }
 	local size; size=$(du -m "$RUN/report.db" | cut -f1)
 	rm -f "$RUN/report.db" "$RUN/report.db-wal" "$RUN/report.db-shm" "$RUN"/report.db.*
