@@ -563,7 +563,7 @@ def execstorm(pg):
             rates.setdefault((r["variant"], r["who"]), []).append(float(r["rate"]))
         rounds = len({r["round"] for r in rt})
         base = {w: med(rates.get(("none", w), [])) for w in ("job", "outside")}
-        pg.p(f"**How fast processes can start**: the same generator unpaced for 3 s per variant, "
+        pg.p(f"**How fast processes can start**: the same generator unpaced for 2 s per variant, "
              f"{rounds} interleaved rounds, statistics off (median execs/s, min–max):", "")
         table = []
         for v in ("none", "floor", "jobmeter"):
