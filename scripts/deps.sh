@@ -9,7 +9,7 @@ PKGS=(
   libmicrohttpd-dev libsqlite3-dev
   # tests and demo: real services and independent oracles
   sqlite3 postgresql postgresql-contrib mariadb-server mariadb-client prometheus
-  bpftrace time jq curl openssl iproute2 util-linux libcap2-bin procps strace
+  bpftrace time jq curl openssl iproute2 util-linux libcap2-bin procps strace python3
   systemd lintian dpkg-dev chromium
 )
 # Node.js: this image ships node+npm outside apt; Debian's npm would conflict.
