@@ -7,6 +7,12 @@
 
 _Static_assert(sizeof(struct jm_ev_hdr) == 16, "jm_ev_hdr");
 _Static_assert(sizeof(struct jm_proc_io) == 32, "jm_proc_io");
+_Static_assert(sizeof(struct jm_proc_cpu) == 40, "jm_proc_cpu");
+_Static_assert(sizeof(struct jm_sample) == 64, "jm_sample");
+_Static_assert(offsetof(struct jm_sample, io) == 16, "sample.io");
+_Static_assert(offsetof(struct jm_sample, tgid) == 48, "sample.tgid");
+_Static_assert(offsetof(struct jm_sample, flags) == 56, "sample.flags");
+_Static_assert(offsetof(struct jm_proc_cpu, conn_fds) == 32, "jm_proc_cpu.conn_fds");
 _Static_assert(sizeof(struct jm_proc_life) == 16, "jm_proc_life");
 _Static_assert(offsetof(struct jm_ev_exec, cgroup_id) == 16, "exec.cgroup_id");
 _Static_assert(offsetof(struct jm_ev_exec, comm) == 40, "exec.comm");
@@ -18,6 +24,8 @@ _Static_assert(sizeof(struct jm_ev_exit) == 80, "exit");
 _Static_assert(sizeof(struct jm_ev_connect) == 32 + JM_SOCKADDR_LEN, "connect");
 _Static_assert(sizeof(struct jm_ev_close) == 24, "close");
 _Static_assert(sizeof(struct jm_conn_val) == 16, "conn val");
+_Static_assert(offsetof(struct jm_conn_val, lport) == 8, "conn val lport");
+_Static_assert(offsetof(struct jm_conn_val, flags) == 4, "conn val flags");
 _Static_assert(sizeof(struct jm_ev_open) == 32 + JM_PATH_LEN, "open");
 _Static_assert(sizeof(struct jm_ev_rename) == 24 + 2 * JM_PATH_LEN, "rename");
 _Static_assert(sizeof(struct jm_payload_hdr) == 32, "payload hdr");

@@ -26,8 +26,9 @@ struct jm_probes {
 	struct ring_buffer *rb;       /* lifecycle events */
 	struct ring_buffer *rb_io;    /* connects, payloads, closes, opens, renames */
 	int ncpus;
-	struct jm_proc_io *percpu;    /* scratch for per-CPU lookups */
+	struct jm_proc_cpu *percpu;   /* scratch for per-CPU lookups */
 	uint64_t *members;            /* mmap of the membership bitmap */
+	uint32_t *db_ports;           /* mmap of io.bpf.c's db_ports counters */
 	struct jm_rb_handler handlers[2];
 };
 
@@ -110,6 +111,7 @@ int jm_probes_open(struct jm_probes **out, const struct jm_probe_opts *o,
 	p->io->rodata->cap_head = o->cap_head > JM_CAP_HEAD_MAX ? JM_CAP_HEAD_MAX : o->cap_head;
 	p->io->rodata->cap_tail = o->cap_tail > JM_CAP_TAIL_MAX ? JM_CAP_TAIL_MAX : o->cap_tail;
 	p->io->rodata->track_outputs = o->track_outputs;
+	p->io->rodata->nr_cpus = p->ncpus;
 
 	/* 3. load: process.bpf.o owns the shared maps, io.bpf.o reuses them */
 	err = process_bpf__load(p->proc);
@@ -144,6 +146,14 @@ int jm_probes_open(struct jm_probes **out, const struct jm_probe_opts *o,
 		p->members = NULL;
 		err = -errno;
 		jm_err("cannot map the membership bitmap: %s", strerror(-err));
+		goto fail;
+	}
+	p->db_ports = mmap(NULL, (size_t)JM_PORTS * sizeof(uint32_t), PROT_READ | PROT_WRITE,
+			   MAP_SHARED, bpf_map__fd(p->io->maps.db_ports), 0);
+	if (p->db_ports == MAP_FAILED) {
+		p->db_ports = NULL;
+		err = -errno;
+		jm_err("cannot map the db_ports counters: %s", strerror(-err));
 		goto fail;
 	}
 	/* 4. attach */
@@ -181,6 +191,8 @@ void jm_probes_close(struct jm_probes *p)
 	ring_buffer__free(p->rb_io);
 	if (p->members)
 		munmap(p->members, (size_t)JM_MEMBER_WORDS * sizeof(uint64_t));
+	if (p->db_ports)
+		munmap(p->db_ports, (size_t)JM_PORTS * sizeof(uint32_t));
 	io_bpf__destroy(p->io);
 	process_bpf__destroy(p->proc);
 	free(p->percpu);
@@ -257,20 +269,61 @@ int jm_probes_read_io(struct jm_probes *p, uint32_t tgid, struct jm_proc_io *io)
 	if (bpf_map_lookup_elem(bpf_map__fd(p->proc->maps.procs), &tgid, p->percpu))
 		return -errno;
 	for (int i = 0; i < p->ncpus; i++) {
-		io->file_read_bytes += p->percpu[i].file_read_bytes;
-		io->file_write_bytes += p->percpu[i].file_write_bytes;
-		io->net_rx_bytes += p->percpu[i].net_rx_bytes;
-		io->net_tx_bytes += p->percpu[i].net_tx_bytes;
+		io->file_read_bytes += p->percpu[i].io.file_read_bytes;
+		io->file_write_bytes += p->percpu[i].io.file_write_bytes;
+		io->net_rx_bytes += p->percpu[i].io.net_rx_bytes;
+		io->net_tx_bytes += p->percpu[i].io.net_tx_bytes;
 	}
 	return 0;
+}
+
+int jm_probes_sample(struct jm_probes *p, jm_sample_fn fn, void *ctx)
+{
+	/* A multiple of the record size: seq_file hands out whole records,
+	 * and a read never ends inside one. */
+	struct jm_sample recs[128];
+	int rc = 0, fd;
+
+	if (!p->proc->links.jm_sample)
+		return -ENOTSUP;
+	fd = bpf_iter_create(bpf_link__fd(p->proc->links.jm_sample));
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		ssize_t n = read(fd, recs, sizeof(recs));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if (n % sizeof(recs[0])) {
+			rc = -EPROTO;       /* not whole records: ABI mismatch */
+			goto out;
+		}
+		for (size_t i = 0; i < (size_t)n / sizeof(recs[0]); i++)
+			if (fn(ctx, &recs[i]))
+				goto out;
+	}
+out:
+	close(fd);
+	return rc;
 }
 
 int jm_probes_conn_set(struct jm_probes *p, uint32_t tgid, uint32_t fd, uint32_t state)
 {
 	struct jm_conn_key k = { .tgid = tgid, .fd = fd };
-	struct jm_conn_val v = { .state = state };
+	struct jm_conn_val v;
+	int fd_map = bpf_map__fd(p->io->maps.conns);
+
+	/* Keep the flags the kernel set at connect (socket family). */
+	if (bpf_map_lookup_elem(fd_map, &k, &v))
+		return -errno;
+	v.state = state;
 	/* EXIST: never resurrect an entry the kernel removed at close(). */
-	if (bpf_map_update_elem(bpf_map__fd(p->io->maps.conns), &k, &v, BPF_EXIST))
+	if (bpf_map_update_elem(fd_map, &k, &v, BPF_EXIST))
 		return -errno;
 	return 0;
 }
@@ -278,7 +331,19 @@ int jm_probes_conn_set(struct jm_probes *p, uint32_t tgid, uint32_t fd, uint32_t
 void jm_probes_conn_del(struct jm_probes *p, uint32_t tgid, uint32_t fd)
 {
 	struct jm_conn_key k = { .tgid = tgid, .fd = fd };
-	bpf_map_delete_elem(bpf_map__fd(p->io->maps.conns), &k);
+	struct jm_conn_val v;
+	int fd_map = bpf_map__fd(p->io->maps.conns);
+
+	if (bpf_map_lookup_elem(fd_map, &k, &v))
+		return;                 /* already gone (closed) */
+	/* Whoever deletes the entry releases its port count: the kernel at
+	 * close(), or us here — only one delete succeeds.  The fd's bit in the
+	 * per-CPU procs mask stays: a later socket on that fd pays one missed
+	 * lookup, while rewriting per-CPU values from here could lose counter
+	 * updates the programs make meanwhile. */
+	if (bpf_map_delete_elem(fd_map, &k) == 0 && (v.flags & JM_CONN_MARKED) &&
+	    v.lport < JM_PORTS && p->db_ports)
+		__atomic_fetch_sub(&p->db_ports[v.lport], 1, __ATOMIC_SEQ_CST);
 }
 
 int jm_probes_stats(struct jm_probes *p, uint64_t out[JM_STAT_MAX])

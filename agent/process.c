@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "identity/identity.h"
 #include "log.h"
@@ -26,6 +27,11 @@ struct proc {
 	uint64_t last_rss;             /* bytes, at the last sample (0 = never) */
 	bool exited;                   /* kept until the io ring is drained */
 	int missing;                   /* samples that found it gone */
+	/* What the current sampler pass (sample_gen) saw of it. */
+	uint32_t sample_gen;
+	bool s_leader, s_zombie;
+	uint64_t s_runtime_ns, s_rss_bytes;
+	struct jm_proc_io s_io;
 };
 
 struct cg_entry {
@@ -45,6 +51,9 @@ struct jm_tracker {
 	unsigned cg_next;
 	uint32_t *gone;                /* exited processes, removed at the next flush */
 	size_t n_gone, cap_gone;
+	uint32_t sample_gen;           /* sampler passes so far */
+	uint64_t page_size;
+	bool sample_iter_broken;       /* iterator failed once: /proc from now on */
 	char env_buf[65536];           /* /proc/PID/environ during the start-up scan */
 };
 
@@ -82,6 +91,8 @@ struct jm_tracker *jm_tracker_new(const struct jm_config *cfg, struct jm_probes 
 	t->probes = probes;
 	t->jobs = jobs;
 	t->loss = loss;
+	long ps = sysconf(_SC_PAGESIZE);
+	t->page_size = ps > 0 ? (uint64_t)ps : 4096;
 	jm_cgroup2_root(t->cg2root, sizeof(t->cg2root));
 	jm_tracker_clock_sync(t);
 	return t;
@@ -499,24 +510,84 @@ void jm_tracker_scan_existing(struct jm_tracker *t)
 
 /* ---- sampler ---- */
 
+/* Iterator records -> the procs they belong to (threads add up). */
+static int sample_rec(void *ctx, const struct jm_sample *s)
+{
+	struct jm_tracker *t = ctx;
+	struct proc *p = jm_idmap_get(&t->procs, s->tgid);
+
+	if (!p || p->exited)
+		return 0;
+	if (p->sample_gen != t->sample_gen) {
+		p->sample_gen = t->sample_gen;
+		p->s_leader = p->s_zombie = false;
+		p->s_runtime_ns = p->s_rss_bytes = 0;
+		memset(&p->s_io, 0, sizeof(p->s_io));
+	}
+	p->s_runtime_ns += s->runtime_ns;
+	if (s->flags & JM_SAMPLE_LEADER) {
+		p->s_leader = true;
+		p->s_zombie = s->flags & JM_SAMPLE_ZOMBIE;
+		p->s_rss_bytes = s->rss_pages * t->page_size;
+		p->s_io = s->io;
+	}
+	return 0;
+}
+
+/* The same facts, from /proc and a map lookup per process: the path taken
+ * when the iterator cannot be read. */
+static int sample_procfs(struct jm_tracker *t, struct proc *p, struct jm_pstat *st,
+			 struct jm_proc_io *io)
+{
+	int ioerr = jm_probes_read_io(t->probes, p->tgid, io);
+	if (jm_proc_stat(p->tgid, st) || ioerr)
+		return -1;
+	return 0;
+}
+
 void jm_tracker_sample(struct jm_tracker *t, uint64_t now_mono)
 {
 	int64_t now_unix;
+	bool iter = false;
 
 	jm_tracker_clock_sync(t);
 	now_unix = jm_tracker_unix_ns(t, now_mono);
+	if (!t->sample_iter_broken) {
+		t->sample_gen++;
+		int err = jm_probes_sample(t->probes, sample_rec, t);
+		if (err) {
+			jm_warn("process sampler iterator failed (%s): reading /proc instead",
+				strerror(-err));
+			t->sample_iter_broken = true;
+		} else {
+			iter = true;
+		}
+	}
 	for (size_t i = 0; i < t->procs.cap; i++) {
 		struct proc *p = t->procs.vals[i];
-		struct jm_pstat st;
+		struct jm_pstat st = { .state = 'R' };
 		struct jm_proc_io io;
 
 		if (!t->procs.keys[i] || !p || p->exited)
 			continue;
-		int ioerr = jm_probes_read_io(t->probes, p->tgid, &io);
-		if (jm_proc_stat(p->tgid, &st) || ioerr) {
+		int gone;
+		if (iter) {
+			gone = p->sample_gen != t->sample_gen || !p->s_leader;
+			if (!gone) {
+				st.cpu_ns = p->s_runtime_ns;
+				st.rss_bytes = p->s_rss_bytes;
+				if (p->s_zombie)
+					st.state = 'Z';
+				io = p->s_io;
+			}
+		} else {
+			gone = sample_procfs(t, p, &st, &io);
+		}
+		if (gone) {
 			/* Gone, or its exit event is still in the ring buffer.
 			 * Two misses in a row (>= 1 s) means the exit was lost. */
-			if (++p->missing >= 3 && ioerr && jm_proc_stat(p->tgid, &st)) {
+			if (++p->missing >= 3 && jm_probes_read_io(t->probes, p->tgid, &io) &&
+			    jm_proc_stat(p->tgid, &st)) {
 				t->loss->exits_synthesized++;
 				jm_warn("pid %u of job %s vanished without an exit event",
 					p->tgid, jm_run_job(p->run));

@@ -4,13 +4,20 @@
  * those connections, and the opens/renames that make an output dataset
  * fresh.
  *
- * One hook: the BTF raw tracepoint sys_exit.  Every syscall on the machine
- * passes here, so the order of work is the whole design:
- *   1. syscall number — a switch, no memory touched;
- *   2. job membership — one per-CPU hash lookup (procs);
- *   3. only then fd classification, counters and payload copies.
+ * One syscall hook: the BTF raw tracepoint sys_exit.  Every syscall on the
+ * machine passes here, so the order of work is the whole design:
+ *   1. syscall number — a bit test, no memory touched;
+ *   2. job membership — one bit of the members bitmap;
+ *   3. only then the per-process counters, fd classification and payload
+ *      copies.
  * A process outside any job pays step 1 and, for the ~25 syscalls below,
- * step 2.  Counters are per-CPU: no atomics on the hot path. */
+ * step 2.  Counters are per-CPU: no atomics on the hot path.
+ *
+ * There is deliberately no sys_enter program: a hook on every syscall entry
+ * costs every process on the machine ~50 ns per syscall (measured, see
+ * bench/RESULTS.md), and the only thing it bought was the start time of a
+ * database request.  That comes from tcp_sendmsg_locked instead, which only
+ * TCP sends pass. */
 #include "vmlinux_min.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -24,6 +31,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const volatile __u32 cap_head = 512;      /* <= JM_CAP_HEAD_MAX */
 const volatile __u32 cap_tail = 256;      /* <= JM_CAP_TAIL_MAX */
 const volatile bool track_outputs = false;
+const volatile __u32 nr_cpus = 1;         /* possible CPUs, <= JM_MAX_CPUS */
 
 #define S_IFMT   0170000
 #define S_IFSOCK 0140000
@@ -51,6 +59,19 @@ struct {
 	__type(key, struct jm_conn_key);
 	__type(value, __u32);
 } wfds SEC(".maps");
+
+/* TCP connects of job processes still open, by local port: the first test
+ * of tcp_sendmsg_locked, which every TCP send on the machine passes.  An
+ * array lookup is inlined, so a send on any other socket costs one load and
+ * no helper call.  A count left behind by a process that exited without
+ * close() only costs a false positive (the membership test follows). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, JM_PORTS);
+	__uint(map_flags, BPF_F_MMAPABLE);   /* user space decrements too */
+	__type(key, __u32);
+	__type(value, __u32);
+} db_ports SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -91,11 +112,16 @@ struct msghdr_u {                              /* struct user_msghdr */
 	__u64 iovlen;
 };
 
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
 static __always_inline int fd_kind(int fd)
 {
 	/* The task pointer is a trusted BTF pointer: task->files->fdt are
-	 * plain (fault-tolerant) loads, not helper calls.  What remains are
-	 * three reads: the fd slot, the file's inode, the inode's mode. */
+	 * plain (fault-tolerant) loads, not helper calls.  The fd slot needs
+	 * one helper read (a variable index into a BTF array is not a plain
+	 * load); the file pointer it yields is cast back to a BTF pointer so
+	 * that file->f_inode->i_mode are plain loads again instead of two more
+	 * helper calls. */
 	struct task_struct *t = bpf_get_current_task_btf();
 	struct fdtable *fdt = t->files->fdt;
 	struct file **fds, *f = NULL;
@@ -105,8 +131,52 @@ static __always_inline int fd_kind(int fd)
 	fds = fdt->fd;
 	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
 		return FD_OTHER;
-	unsigned short mode = BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT;
+	struct file *fb = bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
+	unsigned short mode = fb->f_inode->i_mode & S_IFMT;
 	return mode == S_IFREG ? FD_FILE : mode == S_IFSOCK ? FD_SOCK : FD_OTHER;
+}
+
+/* Local TCP port of a socket fd of the current process, 0 when unknown. */
+static __always_inline __u32 fd_lport(int fd)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct fdtable *fdt = t->files->fdt;
+	struct file **fds, *f = NULL;
+
+	if (fd < 0 || (unsigned int)fd >= fdt->max_fds)
+		return 0;
+	fds = fdt->fd;
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return 0;
+	struct file *fb = bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
+	struct socket *so = bpf_rdonly_cast(fb->private_data, bpf_core_type_id_kernel(struct socket));
+	struct sock *sk = bpf_rdonly_cast(so->sk, bpf_core_type_id_kernel(struct sock));
+	return sk->__sk_common.skc_num;
+}
+
+/* The procs mask bit of an fd (see struct jm_proc_cpu). */
+static __always_inline __u64 conn_fd_bit(__u32 fd)
+{
+	return fd < 63 ? 1ull << fd : 1ull << 63;
+}
+
+/* Set or clear an fd's bit in every CPU's copy of the process's procs
+ * value.  Connects and closes of DB candidates are rare; this keeps the
+ * per-syscall test a load from the current CPU's copy. */
+static __always_inline void conn_fds_update(__u32 tgid, __u32 fd, bool on)
+{
+	__u64 bit = conn_fd_bit(fd);
+	for (__u32 cpu = 0; cpu < JM_MAX_CPUS; cpu++) {
+		if (cpu >= nr_cpus)
+			break;
+		struct jm_proc_cpu *v = bpf_map_lookup_percpu_elem(&procs, &tgid, cpu);
+		if (!v)
+			continue;
+		if (on)
+			__sync_fetch_and_or(&v->conn_fds, bit);
+		else
+			__sync_fetch_and_and(&v->conn_fds, ~bit);
+	}
 }
 
 /* Copy head (and tail) of a user buffer of a DB connection to user space. */
@@ -156,9 +226,27 @@ static __always_inline void capture(__u32 tgid, __u32 fd, __u8 dir, __u64 ts,
 		size = sizeof(*b);
 	/* Batched wakeups: the reader polls on a timer, and is woken early
 	 * only when a lot is pending. */
-	if (bpf_ringbuf_output(&payloads, b, size, jm_wakeup_flags(&payloads)))
+	if (bpf_ringbuf_output(&payloads, b, size, jm_wakeup_output(&payloads, size)))
 		jm_stat_inc(JM_STAT_PAYLOADS_DROPPED);
 }
+
+/* Start of the current TCP send of a job thread on this CPU.  On loopback
+ * much of a request's round trip happens inside send() itself (the peer is
+ * woken from the sender's softirq), so the request starts when the data
+ * enters TCP, not when send() returns.  Per-CPU: set and read without a map
+ * lookup that could miss; the tid says whose it is, and sys_exit clears it. */
+struct send_start {
+	__u32 tid;
+	__u32 pad;
+	__u64 ts;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct send_start);
+} send_starts SEC(".maps");
 
 static __always_inline struct jm_conn_val *db_conn(__u32 tgid, __u32 fd)
 {
@@ -181,8 +269,21 @@ static __always_inline void on_connect(__u32 tgid, struct pt_regs *regs, long re
 		return;
 	struct jm_conn_key k = { .tgid = tgid, .fd = fd };
 	struct jm_conn_val st = { .state = JM_CONN_PROBE };
+	if (family != AF_UNIX) {
+		st.flags = JM_CONN_INET;
+		/* The local port is bound by now (also with EINPROGRESS). */
+		__u32 port = fd_lport(fd);
+		__u32 *cnt = port ? bpf_map_lookup_elem(&db_ports, &port) : NULL;
+		if (cnt) {
+			__sync_fetch_and_add(cnt, 1);
+			st.flags |= JM_CONN_MARKED;
+			st.lport = port;
+		}
+	}
 	if (bpf_map_update_elem(&conns, &k, &st, BPF_ANY))
 		jm_stat_inc(JM_STAT_CONNS_FULL);
+	else
+		conn_fds_update(tgid, fd, true);
 
 	struct jm_ev_connect *e = io_reserve(sizeof(*e));
 	if (!e)
@@ -196,16 +297,27 @@ static __always_inline void on_connect(__u32 tgid, struct pt_regs *regs, long re
 	__builtin_memset(e->pad, 0, sizeof(e->pad));
 	if (bpf_probe_read_user(e->addr, alen, (void *)uaddr))
 		e->addr_len = 0;
-	bpf_ringbuf_submit(e, jm_wakeup_flags(&payloads));
+	bpf_ringbuf_submit(e, jm_wakeup_submit(&payloads, sizeof(*e)));
 }
 
-static __always_inline void on_close(__u32 tgid, __u32 fd)
+static __always_inline void on_close(struct jm_proc_cpu *pc, __u32 tgid, __u32 fd)
 {
 	struct jm_conn_key k = { .tgid = tgid, .fd = fd };
 	__u32 flags = 0;
 
-	if (bpf_map_delete_elem(&conns, &k) == 0)
-		flags |= JM_CLOSE_CONN;
+	if (pc->conn_fds & conn_fd_bit(fd)) {
+		struct jm_conn_val *cv = bpf_map_lookup_elem(&conns, &k);
+		__u32 cflags = cv ? cv->flags : 0, port = cv ? cv->lport : 0;
+		if (cv && bpf_map_delete_elem(&conns, &k) == 0) {
+			flags |= JM_CLOSE_CONN;
+			if (fd < 63)    /* bit 63 is shared by all higher fds */
+				conn_fds_update(tgid, fd, false);
+			__u32 *cnt = (cflags & JM_CONN_MARKED) ?
+				     bpf_map_lookup_elem(&db_ports, &port) : NULL;
+			if (cnt)
+				__sync_fetch_and_sub(cnt, 1);
+		}
+	}
 	if (track_outputs && bpf_map_delete_elem(&wfds, &k) == 0)
 		flags |= JM_CLOSE_WRITTEN;
 	if (!flags)
@@ -216,7 +328,7 @@ static __always_inline void on_close(__u32 tgid, __u32 fd)
 	jm_hdr(&e->hdr, JM_EV_CLOSE, tgid);
 	e->fd = fd;
 	e->flags = flags;
-	bpf_ringbuf_submit(e, jm_wakeup_flags(&payloads));
+	bpf_ringbuf_submit(e, jm_wakeup_submit(&payloads, sizeof(*e)));
 }
 
 static __always_inline void on_open(__u32 tgid, int dirfd, __u64 upath, __u32 oflags, long fd)
@@ -239,7 +351,7 @@ static __always_inline void on_open(__u32 tgid, int dirfd, __u64 upath, __u32 of
 	e->pad = 0;
 	if (bpf_probe_read_user_str(e->path, sizeof(e->path), (void *)upath) < 0)
 		e->path[0] = 0;
-	bpf_ringbuf_submit(e, jm_wakeup_flags(&payloads));
+	bpf_ringbuf_submit(e, jm_wakeup_submit(&payloads, sizeof(*e)));
 }
 
 static __always_inline void on_rename(__u32 tgid, int odfd, __u64 op, int ndfd, __u64 np)
@@ -256,7 +368,7 @@ static __always_inline void on_rename(__u32 tgid, int odfd, __u64 op, int ndfd, 
 		e->oldpath[0] = 0;
 	if (bpf_probe_read_user_str(e->newpath, sizeof(e->newpath), (void *)np) < 0)
 		e->newpath[0] = 0;
-	bpf_ringbuf_submit(e, jm_wakeup_flags(&payloads));
+	bpf_ringbuf_submit(e, jm_wakeup_submit(&payloads, sizeof(*e)));
 }
 
 /* First iovec of an iovec array: base and the bytes of it the syscall used. */
@@ -295,12 +407,14 @@ int BPF_PROG(jm_sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	}
 
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
 	if (!jm_member(tgid))
 		return 0;
-	struct jm_proc_io *io = bpf_map_lookup_elem(&procs, &tgid);
-	if (!io)
+	struct jm_proc_cpu *pc = bpf_map_lookup_elem(&procs, &tgid);
+	if (!pc)
 		return 0;
+	struct jm_proc_io *io = &pc->io;
 
 	switch (nr) {
 	case JM_NR_connect:
@@ -308,7 +422,7 @@ int BPF_PROG(jm_sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	case JM_NR_close:
 		if (ret == 0)
-			on_close(tgid, JM_ARG1(regs));
+			on_close(pc, tgid, JM_ARG1(regs));
 		return 0;
 	case JM_NR_open:
 		on_open(tgid, AT_FDCWD, JM_ARG1(regs), JM_ARG2(regs), ret);
@@ -387,12 +501,22 @@ int BPF_PROG(jm_sys_exit, struct pt_regs *regs, long ret)
 	else
 		io->net_tx_bytes += ret;
 
+	if (!(pc->conn_fds & conn_fd_bit(fd)))
+		return 0;                   /* not a DB candidate: no hash lookup */
 	struct jm_conn_val *cv = db_conn(tgid, fd);
 	if (!cv)
 		return 0;
-	/* A request starts when the client enters send(): on loopback much of
-	 * the round trip happens inside the send syscall itself. */
-	__u64 ts = !rx && cv->send_enter_ns ? cv->send_enter_ns : bpf_ktime_get_ns();
+	__u64 ts = 0;
+	if (!rx && (cv->flags & JM_CONN_INET)) {
+		__u32 zero = 0;
+		struct send_start *ss = bpf_map_lookup_elem(&send_starts, &zero);
+		if (ss && ss->tid == (__u32)id) {
+			ts = ss->ts;
+			ss->tid = 0;
+		}
+	}
+	if (!ts)
+		ts = bpf_ktime_get_ns();
 	__u64 base, len;
 	switch (nr) {
 	case JM_NR_readv: case JM_NR_writev: case JM_NR_preadv: case JM_NR_pwritev:
@@ -414,23 +538,28 @@ int BPF_PROG(jm_sys_exit, struct pt_regs *regs, long ret)
 	return 0;
 }
 
-/* Request start times: sys_enter of sends on DB connections only.  Every
- * other syscall leaves at the switch; sends of non-job processes after one
- * lookup. */
-SEC("tp_btf/sys_enter")
-int BPF_PROG(jm_sys_enter, struct pt_regs *regs, long nr)
+/* Request start times of TCP sends (see send_starts).  Runs for every TCP
+ * send on the machine, once per chunk the send is cut into: a send from a
+ * local port no job connected from leaves after one array load; a job
+ * thread's first chunk (nothing of the iterator consumed yet) stamps the
+ * slot. */
+SEC("tp_btf/tcp_sendmsg_locked")
+int BPF_PROG(jm_tcp_send, struct sock *sk, struct msghdr *msg, struct sk_buff *skb, int size_goal)
 {
-	switch (nr) {
-	case JM_NR_write: case JM_NR_writev: case JM_NR_sendto: case JM_NR_sendmsg:
-		break;
-	default:
+	__u32 port = sk->__sk_common.skc_num;
+	__u32 *cnt = bpf_map_lookup_elem(&db_ports, &port);
+	if (!cnt || !*cnt)
+		return 0;               /* not a job's DB candidate: most sends */
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!jm_member(id >> 32))
 		return 0;
+	if (msg->msg_iter.iov_offset)
+		return 0;
+	__u32 zero = 0;
+	struct send_start *ss = bpf_map_lookup_elem(&send_starts, &zero);
+	if (ss) {
+		ss->tid = (__u32)id;
+		ss->ts = bpf_ktime_get_ns();
 	}
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	if (!jm_member(tgid))
-		return 0;
-	struct jm_conn_val *cv = db_conn(tgid, JM_ARG1(regs));
-	if (cv)
-		cv->send_enter_ns = bpf_ktime_get_ns();
 	return 0;
 }

@@ -61,6 +61,34 @@ struct jm_proc_io {
 	__u64 net_tx_bytes;
 };
 
+/* Value of map "procs" (per-CPU, key tgid): the byte counters, and which fds
+ * may have an entry in io.bpf.c's "conns" map — bit fd for fd < 63, bit 63
+ * for every higher fd.  The mask is written into every CPU's copy at connect
+ * (rare) so that the socket path of every other fd skips the conns hash
+ * lookup (common). */
+struct jm_proc_cpu {
+	struct jm_proc_io io;
+	__u64 conn_fds;
+};
+
+/* One record of the "jm_sample" task iterator, per thread of a tracked
+ * process: what the 1 s sampler used to read from /proc/PID/stat, for all
+ * job processes in one read(2).  Threads carry their own run time only; the
+ * leader's record adds the group's dead threads, the RSS and the byte
+ * counters summed over CPUs. */
+#define JM_SAMPLE_LEADER  0x1
+#define JM_SAMPLE_ZOMBIE  0x2         /* leader has exited (exit_state set) */
+
+struct jm_sample {
+	__u64 runtime_ns;             /* se.sum_exec_runtime (+ signal's, leader) */
+	__u64 rss_pages;              /* leader: file + anon + shmem pages */
+	struct jm_proc_io io;         /* leader: totals over all CPUs */
+	__u32 tgid;
+	__u32 tid;
+	__u32 flags;                  /* JM_SAMPLE_* */
+	__u32 pad;
+};
+
 /* Shared (not per-CPU) lifecycle state, touched only on fork/exit
  * (map "lives", key tgid). */
 struct jm_proc_life {

@@ -50,8 +50,15 @@ struct signal_struct {
 	unsigned long long sum_sched_runtime;
 };
 
+/* 6.2+: RSS counters are percpu_counters; .count is what /proc reports
+ * (percpu_counter_read_positive). */
+struct percpu_counter {
+	s64 count;
+};
+
 struct mm_struct {
 	unsigned long arg_start, arg_end, env_start, env_end;
+	struct percpu_counter rss_stat[4];
 };
 
 struct inode {
@@ -60,6 +67,19 @@ struct inode {
 
 struct file {
 	struct inode *f_inode;
+	void *private_data;               /* struct socket * for sockets */
+};
+
+struct sock_common {
+	u16 skc_num;                      /* local port, host order */
+};
+
+struct sock {
+	struct sock_common __sk_common;
+};
+
+struct socket {
+	struct sock *sk;
 };
 
 struct fdtable {
@@ -74,6 +94,7 @@ struct files_struct {
 struct task_struct {
 	unsigned int flags;
 	int exit_code;
+	int exit_state;
 	pid_t pid;
 	pid_t tgid;
 	struct task_struct *real_parent;
@@ -85,8 +106,32 @@ struct task_struct {
 	char comm[16];
 };
 
+/* tp_btf/tcp_sendmsg_locked: only the iterator's progress is read. */
+struct iov_iter {
+	unsigned long iov_offset;
+};
+
+struct msghdr {
+	struct iov_iter msg_iter;
+};
+
+struct sk_buff;
+
 struct linux_binprm {
 	const char *filename;
+};
+
+struct seq_file;
+
+struct bpf_iter_meta {
+	struct seq_file *seq;
+	u64 session_id;
+	u64 seq_num;
+};
+
+struct bpf_iter__task {
+	struct bpf_iter_meta *meta;
+	struct task_struct *task;
 };
 
 struct trace_entry {

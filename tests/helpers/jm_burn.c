@@ -2,6 +2,9 @@
  * compare the agent with independent oracles (GNU time, file sizes).
  *   jm_burn cpu SECONDS [THREADS]   burn CPU (split over THREADS threads)
  *   jm_burn touch MIB               allocate and touch MIB, hold 0.5 s
+ *   jm_burn hold MIB SECONDS        touch MIB, then burn SECONDS of CPU in two
+ *                                   threads, one of which exits halfway (the
+ *                                   sampler must keep a dead thread's CPU)
  *   jm_burn sock MIB                send MIB over a socketpair to a child
  *   jm_burn sleep SECONDS
  *   jm_burn exit CODE | jm_burn kill SIGNAL */
@@ -35,7 +38,7 @@ static void *burn(void *arg)
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: jm_burn cpu|touch|sock|sleep|exit|kill ARG [THREADS]\n");
+		fprintf(stderr, "usage: jm_burn cpu|touch|hold|sock|sleep|exit|kill ARG [THREADS|SECONDS]\n");
 		return 2;
 	}
 	const char *mode = argv[1];
@@ -57,6 +60,20 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < sz; i += 4096)
 			p[i] = 1;
 		usleep(500000);
+		free(p);
+	} else if (!strcmp(mode, "hold")) {
+		size_t sz = (size_t)(v * 1024 * 1024);
+		double whole = argc > 3 ? atof(argv[3]) : 1.0, half = whole / 2;
+		pthread_t th;
+		char *p = malloc(sz);
+		if (!p)
+			return 1;
+		for (size_t i = 0; i < sz; i += 4096)
+			p[i] = 1;
+		if (pthread_create(&th, NULL, burn, &half))
+			return 1;
+		pthread_join(th, NULL);          /* the thread is gone after ~half */
+		burn(&half);                     /* the main thread burns the rest */
 		free(p);
 	} else if (!strcmp(mode, "sock")) {
 		int sv[2];

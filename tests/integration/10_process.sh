@@ -18,13 +18,17 @@ JOBMETER_JOB=write-$UNIQ dd if=/dev/zero of="$T/w.bin" bs=1M count=64 status=non
 JOBMETER_JOB=sock-$UNIQ $BURN sock 32
 # 3. Memory: touch 300 MiB.
 JOBMETER_JOB=mem-$UNIQ /usr/bin/time -f "%U %S %M" -o "$T/time.mem" $BURN touch 300
+# 3b. Sampling: 200 MiB resident for ~4 s, CPU in two threads of which one
+#     exits halfway.  Windows closed while it runs can only come from the
+#     1 s sampler (exit events come at the end).
+JOBMETER_JOB=hold-$UNIQ /usr/bin/time -f "%U %S %M %e" -o "$T/time.hold" $BURN hold 200 4
 # 4. Outcomes.
 JOBMETER_JOB=exit3-$UNIQ sh -c 'exit 3'
 JOBMETER_JOB=kill9-$UNIQ $BURN kill 9
 # 5. Restarts: fail, fail, succeed.
 for code in 1 2 0; do JOBMETER_JOB=restart-$UNIQ $BURN exit $code; done
 
-for j in cpu2 cpumt read write sock mem exit3 kill9; do
+for j in cpu2 cpumt read write sock mem hold exit3 kill9; do
   wait_run "$j-$UNIQ" || fail "run-$j" "no run line for $j-$UNIQ"
 done
 wait_run "restart-$UNIQ" 3 || fail run-restart "fewer than 3 runs"
@@ -71,5 +75,22 @@ if [[ "$st" =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]+Z$ 
 sleep 1.5
 wsum=$(jq -s --arg j "read-$UNIQ" '[.[] | select(.type=="window" and .job==$j) | .file_read_bytes] | add' "$T/out.jsonl")
 check_eq "window: deltas add up to the run" "$wsum" "$(run_field read-$UNIQ file_read_bytes)"
+
+# Sampler: windows of the live process carry its CPU and RSS; they add up to
+# the run, which GNU time confirms (the dead thread's CPU included).
+ref=$(awk '{print $1+$2}' "$T/time.hold")
+check_within "sampler: run CPU vs GNU time" "$(run_field hold-$UNIQ cpu_s)" "$ref" 3
+hold_end=$(run_field hold-$UNIQ end_time)
+live=$(jq -s --arg j "hold-$UNIQ" --arg e "$hold_end" '[.[] | select(.type=="window" and .job==$j
+  and .end_time < $e and .cpu_s > 0.3 and .peak_rss_bytes > 190 * 1048576)] | length' "$T/out.jsonl")
+if [ "${live:-0}" -ge 2 ]; then pass "sampler: $live windows of the live process with CPU and 200 MiB RSS"
+else fail "sampler: windows of the live process" "$live windows with cpu_s > 0.3 and RSS > 190 MiB (want >= 2)"; fi
+wcpu=$(jq -s --arg j "hold-$UNIQ" '[.[] | select(.type=="window" and .job==$j) | .cpu_s] | add' "$T/out.jsonl")
+check_within "sampler: window CPU adds up to the run" "$wcpu" "$(run_field hold-$UNIQ cpu_s)" 1
+if grep -q "sampler iterator failed" "$T/agent.log"; then
+  fail "sampler: task iterator in use" "$(grep "sampler iterator failed" "$T/agent.log" | head -1)"
+else pass "sampler: task iterator in use (no /proc fallback)"; fi
+memref=$(awk '{printf "%.4f", 200 / 1024 * $4}' "$T/time.hold")
+check_within "sampler: memory-time ~ 200 MiB x elapsed" "$(run_field hold-$UNIQ mem_gib_s)" "$memref" 15
 
 stop_agent; check_eq "agent exits 0 on SIGTERM" "$?" 0
