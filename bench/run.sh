@@ -454,7 +454,8 @@ pgb_run() {         # pgb_run JOB CLIENTS PIN(0|1) -> $RUN/pgb.out (+ $RUN/pgb.c
 		# resolution): eBPF program time is charged to the process whose
 		# syscall ran it, so CPU per transaction shows a tracer's cost even
 		# when other tenants make the wall time noisy.
-		PGAPPNAME=$job JOBMETER_JOB=$job taskset -c "$PIN_CPU" perf stat -x, -e task-clock \
+		local ev=task-clock${PGB_EXTRA_EVENTS:+,$PGB_EXTRA_EVENTS}
+		PGAPPNAME=$job JOBMETER_JOB=$job taskset -c "$PIN_CPU" perf stat -x, -e "$ev" \
 			-o "$RUN/pgb.cpu.client" -- pgbench -h 127.0.0.1 -U "$JM_PG_USER" -n -S \
 			-T "$PG_SECONDS" -c "$c" -j "$((c < 2 ? 1 : 2))" jmbench > "$RUN/pgb.out" 2>&1 &
 		p=$!
@@ -469,7 +470,7 @@ pgb_run() {         # pgb_run JOB CLIENTS PIN(0|1) -> $RUN/pgb.out (+ $RUN/pgb.c
 		for i in $pids; do taskset -p -c "$PIN_CPU" "$i" > /dev/null 2>&1; done
 		rm -f "$RUN/pgb.cpu.server"
 		if [ -n "$pids" ]; then
-			perf stat -x, -e task-clock -p "$(paste -sd, <<< "$pids")" -o "$RUN/pgb.cpu.server" \
+			perf stat -x, -e "$ev" -p "$(paste -sd, <<< "$pids")" -o "$RUN/pgb.cpu.server" \
 				-- sleep "$PG_SECONDS" > /dev/null 2>&1 &
 			pp=$!
 		fi
@@ -478,6 +479,13 @@ pgb_run() {         # pgb_run JOB CLIENTS PIN(0|1) -> $RUN/pgb.out (+ $RUN/pgb.c
 		# client + server task-clock in ms
 		awk -F, '$3 == "task-clock" {s += $1} END {printf "%.3f", s}' \
 			"$RUN/pgb.cpu.client" "$RUN/pgb.cpu.server" 2>/dev/null > "$RUN/pgb.cpu"
+		# Extra event counts: client<TAB>server (the server's over PG_SECONDS).
+		if [ -n "${PGB_EXTRA_EVENTS:-}" ]; then
+			printf '%s\t%s\n' \
+				"$(awk -F, -v e="$PGB_EXTRA_EVENTS" '$3 == e {s += $1} END {print s + 0}' "$RUN/pgb.cpu.client")" \
+				"$(awk -F, -v e="$PGB_EXTRA_EVENTS" '$3 == e {s += $1} END {print s + 0}' "$RUN/pgb.cpu.server" 2>/dev/null)" \
+				> "$RUN/pgb.extra"
+		fi
 		return $rc
 	else
 		: > "$RUN/pgb.cpu"
@@ -488,7 +496,9 @@ pgb_run() {         # pgb_run JOB CLIENTS PIN(0|1) -> $RUN/pgb.out (+ $RUN/pgb.c
 
 sc_pgbench() {
 	pg_setup || return 1
-	local variants=(none jobmeter peer) r i v c out=$RES/pgbench.tsv
+	# floor: empty programs on jobmeter's hooks — what any tool on these
+	# hooks pays before doing any work.
+	local variants=(none floor jobmeter peer) r i v c out=$RES/pgbench.tsv nv=4
 	# Client configurations: "1p" = one client with pgbench and its backend
 	# pinned to one CPU; "1" and "4" unpinned.  Unpinned -c 1 swings with
 	# whether the scheduler puts client and backend on the same vCPU (a
@@ -499,8 +509,8 @@ sc_pgbench() {
 	for ((r = 1; r <= PG_ROUNDS; r++)); do
 		local fc line=""
 		fc=$(foreign_count)
-		for ((i = 0; i < 3; i++)); do
-			v=${variants[(r + i) % 3]}
+		for ((i = 0; i < nv; i++)); do
+			v=${variants[(r + i) % nv]}
 			variant_start "$v" || { warn "variant $v did not start"; variant_stop "$v"; return 1; }
 			local k
 			for ((k = 0; k < 3; k++)); do
@@ -538,6 +548,15 @@ sc_pgbench() {
 			awk '/^ +[0-9.]+%/ && n < 30 {print; n++}'
 		perf_categories "$RUN/perf.pgb"
 	} > "$RES/profile_pgbench_c1_pinned.txt"
+	# Syscalls per transaction (nothing attached; perf counts the
+	# raw_syscalls tracepoint of pgbench and of its backend): how many times
+	# a transaction passes a syscall hook.
+	if PGB_EXTRA_EVENTS=raw_syscalls:sys_enter pgb_run "bench-pgb-$$-count" 1 1; then
+		printf 'tps\tlatency_ms\ttransactions\tseconds\tclient_syscalls\tserver_syscalls\n%s\t%s\t%s\n' \
+			"$(pgb_parse "$RUN/pgb.out")" "$PG_SECONDS" "$(cat "$RUN/pgb.extra")" > "$RES/pgbench_syscalls.tsv"
+	else
+		warn "pgbench (syscall count) failed"
+	fi
 	# What the agent saw of each pgbench run it traced: queries it counted.
 	jq -c 'select(.type == "run" and (.job | startswith("bench-pgb-"))) |
 		{job, queries: ([.db[]?.queries] | add // 0), errors: ([.db[]?.errors] | add // 0)}' \
