@@ -1,8 +1,11 @@
 /* Collector storage: idempotent ingest, seq gaps, rollups equal to the raw
- * rows, schema migration v1 -> v2 (the backfill gives the same rollups as
- * ingest did), refusal of a newer schema, run-duration histogram codec. */
+ * rows, schema migration v1 -> latest (the backfill gives the same rollups as
+ * ingest did), migration v2 -> v3 (statement percentiles: data kept, all or
+ * nothing, a no-op the second time, percentiles round-trip), refusal of a
+ * newer schema, run-duration histogram codec. */
 #include <math.h>
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +36,23 @@ struct mk {
 	uint64_t buckets[NRUNS][5];
 	char run_ids[NRUNS][32];
 };
+
+/* The latency percentiles (p50, p95, p99) mk_batch sends for statement k
+ * of run i in batch seq: not monotonic in i, so that the day's maximum is
+ * not simply the last run's.  Run 2's UPDATE sends none (all 0: stored as
+ * NULL), run 3's UPDATE an invalid p95 (stored as NULL, the others kept). */
+static void mk_pct(int i, int k, uint64_t seq, double p[3])
+{
+	double p95 = 0.01 * (double)(((uint64_t)i * 7 + seq) % 5 + 1) * (k + 1);
+
+	p[0] = p95 / 4;
+	p[1] = p95;
+	p[2] = p95 * 1.5;
+	if (i == 2 && k == 1)
+		p[0] = p[1] = p[2] = 0;
+	if (i == 3 && k == 1)
+		p[1] = -1;
+}
 
 static void mk_batch(struct mk *m, const char *agent, uint64_t seq)
 {
@@ -68,12 +88,17 @@ static void mk_batch(struct mk *m, const char *agent, uint64_t seq)
 		m->wc[i].cpu_s /= 3.0;
 		for (int k = 0; k < 2; k++) {
 			Jobmeter__V1__StatementStats s = JOBMETER__V1__STATEMENT_STATS__INIT;
+			double p[3];
 
 			m->st[i][k] = s;
 			m->st[i][k].fingerprint = k ? "UPDATE t SET a = ?" : "SELECT * FROM t WHERE id = ?";
 			m->st[i][k].calls = 5u + (uint64_t)k;
 			m->st[i][k].errors = (uint64_t)k;
 			m->st[i][k].latency_s_sum = 0.01 * (k + 1) * (i + 1);
+			mk_pct(i, k, seq, p);
+			m->st[i][k].latency_p50_s = p[0];
+			m->st[i][k].latency_p95_s = p[1];
+			m->st[i][k].latency_p99_s = p[2];
 			m->sts[i][k] = &m->st[i][k];
 		}
 		m->db[i] = d;
@@ -183,6 +208,90 @@ static int close_enough(double a, double b)
 	return fabs(a - b) <= 1e-9 * (fabs(a) + fabs(b)) + 1e-12;
 }
 
+/* Check every run statement stored for `agent` against what mk_batch sent
+ * (mk_pct): exact values, NULL where none or an invalid one was sent.
+ * Returns the number of statements checked, -1 on the first mismatch. */
+static int check_pcts(sqlite3 *db, const char *agent)
+{
+	sqlite3_stmt *s;
+	int n = 0;
+
+	if (sqlite3_prepare_v2(db,
+		"SELECT b.seq, r.run_id, s.fingerprint, s.latency_p50_s, s.latency_p95_s, s.latency_p99_s"
+		" FROM statements s JOIN db_stats d ON d.id = s.db_stats_id AND d.owner_kind = 'run'"
+		" JOIN runs r ON r.id = d.owner_id JOIN batches b ON b.id = r.batch_id"
+		" WHERE b.agent_id = ?1", -1, &s, NULL) != SQLITE_OK) {
+		printf("# check_pcts: %s\n", sqlite3_errmsg(db));
+		return -1;
+	}
+	sqlite3_bind_text(s, 1, agent, -1, SQLITE_STATIC);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		unsigned long long seq, rseq;
+		int i, k = strncmp((const char *)sqlite3_column_text(s, 2), "UPDATE", 6) == 0;
+		double p[3];
+
+		seq = (unsigned long long)sqlite3_column_int64(s, 0);
+		if (sscanf((const char *)sqlite3_column_text(s, 1), "r-%llu-%d", &rseq, &i) != 2 || rseq != seq) {
+			n = -1;
+			break;
+		}
+		mk_pct(i, k, seq, p);
+		for (int c = 0; c < 3; c++) {
+			bool unknown = (p[0] == 0 && p[1] == 0 && p[2] == 0) || p[c] < 0;
+			bool null = sqlite3_column_type(s, 3 + c) == SQLITE_NULL;
+
+			if (unknown != null || (!null && sqlite3_column_double(s, 3 + c) != p[c])) {
+				printf("# seq %llu run %d stmt %d: p%d stored %s%g, sent %g\n", seq, i, k, c,
+				       null ? "NULL " : "", sqlite3_column_double(s, 3 + c), p[c]);
+				n = -1;
+			}
+		}
+		if (n < 0)
+			break;
+		n++;
+	}
+	sqlite3_finalize(s);
+	return n;
+}
+
+/* statement_day rows whose p95/p99 maximum is not the maximum of the raw
+ * run-owned statements of that (day, job, fingerprint), NULLs ignored. */
+static const char stmt_day_max_wrong[] =
+	"SELECT count(*) FROM statement_day sd WHERE"
+	" latency_p95_s_max IS NOT (SELECT max(s.latency_p95_s) FROM statements s"
+	"   JOIN db_stats d ON d.id = s.db_stats_id WHERE d.owner_kind = 'run' AND d.job = sd.job"
+	"   AND d.end_ns / 86400000000000 = sd.day AND s.fingerprint = sd.fingerprint)"
+	" OR latency_p99_s_max IS NOT (SELECT max(s.latency_p99_s) FROM statements s"
+	"   JOIN db_stats d ON d.id = s.db_stats_id WHERE d.owner_kind = 'run' AND d.job = sd.job"
+	"   AND d.end_ns / 86400000000000 = sd.day AND s.fingerprint = sd.fingerprint)";
+
+/* Copy the raw rows of database `from` into an open version-1 database
+ * (statements by name: the source may have the columns of migration 3). */
+static int copy_raw_v1(sqlite3 *db, const char *from)
+{
+	char sql[2048];
+
+	snprintf(sql, sizeof(sql),
+		 "ATTACH '%s' AS o;"
+		 "INSERT INTO batches SELECT * FROM o.batches; INSERT INTO runs SELECT * FROM o.runs;"
+		 "INSERT INTO windows SELECT * FROM o.windows; INSERT INTO db_stats SELECT * FROM o.db_stats;"
+		 "INSERT INTO statements (id, db_stats_id, fingerprint, calls, errors, rows, latency_s_sum,"
+		 " last_error) SELECT id, db_stats_id, fingerprint, calls, errors, rows, latency_s_sum,"
+		 " last_error FROM o.statements;"
+		 "INSERT INTO outputs SELECT * FROM o.outputs;"
+		 "INSERT INTO host_usage SELECT * FROM o.host_usage; INSERT INTO loss SELECT * FROM o.loss;"
+		 "DETACH o;", from);
+	return sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
+static int has_column(sqlite3 *db, const char *table, const char *col)
+{
+	char sql[256];
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM pragma_table_info('%s') WHERE name = '%s'", table, col);
+	return q1(db, sql) == 1;
+}
+
 /* Compare each numeric column of a rollup table between two databases
  * (main vs attached "o"), row by row on the key. */
 static int same_table(sqlite3 *db, const char *table, const char *key, const char *const *cols)
@@ -244,6 +353,133 @@ static void test_hist_codec(void)
 	CHECK("dhist empty quantile NaN", isnan(jm_dhist_quantile(c, 0.5)));
 }
 
+/* Figures of a database that the upgrade must not change. */
+struct snap {
+	double batches, runs, statements, stmt_calls, stmt_lat, sd_rows, sd_calls, sd_lat, jd_cpu, jd_runs;
+};
+
+static void take_snap(sqlite3 *db, struct snap *x)
+{
+	x->batches = q1(db, "SELECT count(*) FROM batches");
+	x->runs = q1(db, "SELECT count(*) FROM runs");
+	x->statements = q1(db, "SELECT count(*) FROM statements");
+	x->stmt_calls = q1(db, "SELECT sum(calls) FROM statements");
+	x->stmt_lat = q1(db, "SELECT sum(latency_s_sum) FROM statements");
+	x->sd_rows = q1(db, "SELECT count(*) FROM statement_day");
+	x->sd_calls = q1(db, "SELECT sum(calls) FROM statement_day");
+	x->sd_lat = q1(db, "SELECT sum(latency_s_sum) FROM statement_day");
+	x->jd_cpu = q1(db, "SELECT sum(cpu_s) FROM job_day");
+	x->jd_runs = q1(db, "SELECT sum(runs) FROM job_day");
+}
+
+/* Same figures, exactly (the upgrade copies nothing, it only adds columns). */
+static int same_snap(const struct snap *a, const struct snap *b)
+{
+	return a->batches == b->batches && a->runs == b->runs && a->statements == b->statements &&
+	       a->stmt_calls == b->stmt_calls && a->stmt_lat == b->stmt_lat && a->sd_rows == b->sd_rows &&
+	       a->sd_calls == b->sd_calls && a->sd_lat == b->sd_lat && a->jd_cpu == b->jd_cpu &&
+	       a->jd_runs == b->jd_runs && a->batches > 0 && a->statements > 0 && a->sd_rows > 0;
+}
+
+/* Migration 3 on a true version-2 database (schema.sql, the raw rows of
+ * database a, then 002_rollups.sql with its backfill): a failure half-way
+ * leaves version 2 untouched and the next start applies it whole; success
+ * keeps every row and figure, old statements have unknown percentiles, new
+ * batches store theirs and the day maxima merge with the unknown ones;
+ * opening again is a no-op. */
+static void test_v2_upgrade(const char *dir, const char *a_path, struct mk *m,
+			    const struct jm_coll_migration *mig)
+{
+	char path[300], err[512];
+	struct jm_coll_store_open_info info;
+	struct jm_coll_store_result res;
+	struct jm_coll_store *st = NULL;
+	struct snap before, after;
+	sqlite3 *db = NULL;
+
+	snprintf(path, sizeof(path), "%s/v2.db", dir);
+	CHECK_INT("v2: sqlite open", sqlite3_open(path, &db), SQLITE_OK);
+	CHECK_INT("v2: SQL functions", jm_coll_store_register_functions(db), 0);
+	CHECK_INT("v2: schema v1", sqlite3_exec(db, mig[0].sql, NULL, NULL, NULL), SQLITE_OK);
+	CHECK_INT("v2: copy raw rows", copy_raw_v1(db, a_path), SQLITE_OK);
+	CHECK_INT("v2: migration 2 with backfill", sqlite3_exec(db, mig[1].sql, NULL, NULL, NULL), SQLITE_OK);
+	CHECK_INT("v2: version 2", sqlite3_exec(db, "INSERT INTO schema_version VALUES (2)", NULL, NULL, NULL),
+		  SQLITE_OK);
+	CHECK("v2: no percentile columns yet", !has_column(db, "statements", "latency_p95_s") &&
+	      !has_column(db, "statement_day", "latency_p95_s_max"));
+	take_snap(db, &before);
+	CHECK("v2: rollups backfilled", before.sd_rows > 0 && before.jd_runs == before.runs);
+	/* A column in the way of the second ALTER of statement_day: the
+	 * migration fails after it has altered statements. */
+	CHECK_INT("v2: obstacle column", sqlite3_exec(db, "ALTER TABLE statement_day ADD COLUMN latency_p99_s_max TEXT",
+						   NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	db = NULL;
+
+	CHECK_INT("v2: failed migration refused", jm_coll_store_open(path, &st, &info, err, sizeof(err)), -1);
+	CHECK("v2: failure names migration 3", strstr(err, "003_statement_percentiles") != NULL);
+	CHECK_INT("v2: sqlite reopen", sqlite3_open(path, &db), SQLITE_OK);
+	CHECK("v2: failed migration left version 2",
+	      q1(db, "SELECT group_concat(version) FROM schema_version") == 2);
+	CHECK("v2: failed migration rolled back whole", !has_column(db, "statements", "latency_p50_s") &&
+	      !has_column(db, "statements", "latency_p95_s") && !has_column(db, "statement_day", "latency_p95_s_max"));
+	CHECK_INT("v2: remove the obstacle", sqlite3_exec(db, "ALTER TABLE statement_day DROP COLUMN latency_p99_s_max",
+						       NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	db = NULL;
+
+	CHECK_INT("v2: open upgrades", jm_coll_store_open(path, &st, &info, err, sizeof(err)), 0);
+	if (!st) {
+		printf("# %s\n", err);
+		return;
+	}
+	CHECK_INT("v2 -> v3: version before", info.version_before, 2);
+	CHECK_INT("v2 -> v3: version after", info.version_after, 3);
+	jm_coll_store_close(st);
+	st = NULL;
+	CHECK_INT("v3: sqlite open", sqlite3_open(path, &db), SQLITE_OK);
+	take_snap(db, &after);
+	CHECK("v3: every row and figure kept", same_snap(&before, &after));
+	CHECK("v3: rollups still equal the raw rows", close_enough(after.sd_lat, after.stmt_lat) &&
+	      after.sd_calls == after.stmt_calls);
+	CHECK("v3: columns added", has_column(db, "statements", "latency_p50_s") &&
+	      has_column(db, "statements", "latency_p95_s") && has_column(db, "statements", "latency_p99_s") &&
+	      has_column(db, "statement_day", "latency_p95_s_max") &&
+	      has_column(db, "statement_day", "latency_p99_s_max"));
+	CHECK("v3: old rows have unknown percentiles",
+	      q1(db, "SELECT count(latency_p50_s) + count(latency_p95_s) + count(latency_p99_s) FROM statements") == 0 &&
+	      q1(db, "SELECT count(latency_p95_s_max) + count(latency_p99_s_max) FROM statement_day") == 0);
+	CHECK("v3: one version row", q1(db, "SELECT group_concat(version) FROM schema_version") == 3);
+	sqlite3_close(db);
+	db = NULL;
+
+	/* Ingest after the upgrade: new statements of the same days. */
+	CHECK_INT("v3: open again", jm_coll_store_open(path, &st, &info, err, sizeof(err)), 0);
+	if (!st)
+		return;
+	CHECK("v3: second open is a no-op", info.version_before == 3 && info.version_after == 3);
+	mk_batch(m, "agent-3", 1);
+	CHECK_INT("v3: store a batch with percentiles", jm_coll_store_batch(st, &m->b, 8, &res), JM_STORE_STORED);
+	mk_batch(m, "agent-3", 2);
+	CHECK_INT("v3: and another", jm_coll_store_batch(st, &m->b, 9, &res), JM_STORE_STORED);
+	jm_coll_store_close(st);
+	st = NULL;
+	CHECK_INT("v3: sqlite open after ingest", sqlite3_open(path, &db), SQLITE_OK);
+	CHECK_INT("v3: new statements' percentiles as sent", check_pcts(db, "agent-3"), 2 * NRUNS * 2);
+	CHECK("v3: old statements still unknown",
+	      q1(db, "SELECT count(s.latency_p95_s) FROM statements s JOIN db_stats d ON d.id = s.db_stats_id"
+		     " JOIN runs r ON r.id = d.owner_id AND d.owner_kind = 'run' JOIN batches b ON b.id = r.batch_id"
+		     " WHERE b.agent_id != 'agent-3'") == 0);
+	CHECK("v3: day maxima over old (unknown) and new rows = raw maxima", q1(db, stmt_day_max_wrong) == 0);
+	CHECK("v3: day maxima set where the old rows had none",
+	      q1(db, "SELECT count(*) FROM statement_day WHERE latency_p95_s_max IS NULL") == 0 &&
+	      q1(db, "SELECT count(*) FROM statement_day") == before.sd_rows);
+	CHECK("v3: sums still add up", q1(db, "SELECT sum(calls) FROM statement_day") ==
+	      q1(db, "SELECT sum(s.calls) FROM statements s JOIN db_stats d ON d.id = s.db_stats_id"
+		     " WHERE d.owner_kind = 'run'"));
+	sqlite3_close(db);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/jm-store-test.XXXXXX", a_path[256], b_path[256], err[512], sql[512];
@@ -267,6 +503,8 @@ int main(void)
 	CHECK("schema v1 embedded", nmig >= 2 && mig[0].version == 1 &&
 	      strstr(mig[0].sql, "CREATE TABLE IF NOT EXISTS batches") != NULL);
 	CHECK("migration 2 embedded", strstr(mig[1].sql, "CREATE TABLE IF NOT EXISTS job_day") != NULL);
+	CHECK("migration 3 embedded", nmig >= 3 && mig[2].version == 3 &&
+	      strstr(mig[2].sql, "ALTER TABLE statements ADD COLUMN latency_p95_s REAL") != NULL);
 	/* The embedded texts are the files, byte for byte (a stale build of
 	 * schema.o after editing a .sql file fails here). */
 	for (size_t i = 0; i < nmig; i++) {
@@ -357,27 +595,31 @@ int main(void)
 		      blob_sum(db, "SELECT latency_buckets FROM db_stats WHERE owner_kind = 'run'", k));
 	CHECK("histogram counts = runs",
 	      q1(db, "SELECT count(*) FROM job_day WHERE duration_hist IS NULL") == 0);
+	/* Statement percentiles (migration 3) round-trip as sent. */
+	CHECK_INT("statement percentiles as sent (agent-1)", check_pcts(db, "agent-1"), 3 * NRUNS * 2);
+	CHECK_INT("statement percentiles as sent (agent-2)", check_pcts(db, "agent-2"), 2 * NRUNS * 2);
+	CHECK("statement p95: NULL only where none or an invalid one was sent",
+	      q1(db, "SELECT count(*) FROM statements WHERE latency_p95_s IS NULL") == 5 * 2 &&
+	      q1(db, "SELECT count(*) FROM statements WHERE latency_p50_s IS NULL") == 5);
+	CHECK("statement_day p95/p99 max = max of the raw statements", q1(db, stmt_day_max_wrong) == 0);
+	CHECK("statement_day p95/p99 max recorded",
+	      q1(db, "SELECT count(*) FROM statement_day WHERE latency_p95_s_max IS NULL"
+		     " OR latency_p99_s_max IS NULL") == 0);
 	sqlite3_close(db);
 	db = NULL;
 
 	/* Migration: a true version-1 database with the same raw rows. */
 	CHECK_INT("sqlite open b", sqlite3_open(b_path, &db), SQLITE_OK);
 	CHECK_INT("b: schema v1", sqlite3_exec(db, mig[0].sql, NULL, NULL, NULL), SQLITE_OK);
-	snprintf(sql, sizeof(sql), "ATTACH '%s' AS o", a_path);
-	CHECK_INT("b: attach a", sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-	CHECK_INT("b: copy raw rows", sqlite3_exec(db,
-		"INSERT INTO schema_version VALUES (1);"
-		"INSERT INTO batches SELECT * FROM o.batches; INSERT INTO runs SELECT * FROM o.runs;"
-		"INSERT INTO windows SELECT * FROM o.windows; INSERT INTO db_stats SELECT * FROM o.db_stats;"
-		"INSERT INTO statements SELECT * FROM o.statements; INSERT INTO outputs SELECT * FROM o.outputs;"
-		"INSERT INTO host_usage SELECT * FROM o.host_usage; INSERT INTO loss SELECT * FROM o.loss;"
-		"DETACH o;", NULL, NULL, NULL), SQLITE_OK);
+	CHECK_INT("b: version 1", sqlite3_exec(db, "INSERT INTO schema_version VALUES (1)", NULL, NULL, NULL),
+		  SQLITE_OK);
+	CHECK_INT("b: copy raw rows", copy_raw_v1(db, a_path), SQLITE_OK);
 	CHECK("b: no rollup yet", q1(db, "SELECT count(*) FROM sqlite_master WHERE name = 'job_day'") == 0);
 	sqlite3_close(db);
 	db = NULL;
 	CHECK_INT("open v1 db", jm_coll_store_open(b_path, &st, &info, err, sizeof(err)), 0);
 	CHECK_INT("v1 db: version before", info.version_before, 1);
-	CHECK_INT("v1 db: migrated to 2", info.version_after, 2);
+	CHECK_INT("v1 db: migrated to the latest", info.version_after, jm_coll_schema_latest());
 	/* Still ingests after the migration, and sees the old seqs. */
 	mk_batch(m, "agent-1", 4);
 	CHECK_INT("migrated: old seq is duplicate", jm_coll_store_batch(st, &m->b, 7, &res), JM_STORE_DUPLICATE);
@@ -413,8 +655,13 @@ int main(void)
 		      q1(db, "SELECT count(*) FROM main.dataset_day a JOIN o.dataset_day b USING (day, kind, name)"
 			     " WHERE a.job = b.job") == q1(db, "SELECT count(*) FROM main.dataset_day"));
 		CHECK("migration: host_hour = ingest's", same_table(db, "host_hour", "hour, host", hh));
+		CHECK("migration: version-1 statements have unknown percentiles",
+		      q1(db, "SELECT count(latency_p50_s) + count(latency_p95_s) + count(latency_p99_s)"
+			     " FROM main.statements") == 0 &&
+		      q1(db, "SELECT count(latency_p95_s_max) + count(latency_p99_s_max) FROM main.statement_day") == 0);
 	}
-	CHECK("migration: version row", q1(db, "SELECT group_concat(version) FROM schema_version") == 2);
+	CHECK("migration: one version row, the latest",
+	      q1(db, "SELECT group_concat(version) FROM schema_version") == jm_coll_schema_latest());
 	/* A schema newer than this build is refused, with a clear reason. */
 	CHECK_INT("bump version", sqlite3_exec(db, "UPDATE main.schema_version SET version = 99", NULL, NULL, NULL),
 		  SQLITE_OK);
@@ -422,6 +669,8 @@ int main(void)
 	db = NULL;
 	CHECK_INT("newer schema refused", jm_coll_store_open(b_path, &st, &info, err, sizeof(err)), -1);
 	CHECK("newer schema: reason", strstr(err, "newer than this collector") != NULL);
+
+	test_v2_upgrade(dir, a_path, m, mig);
 
 	/* Not a database. */
 	{

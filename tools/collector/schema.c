@@ -25,10 +25,12 @@
 
 INCBIN(jm_coll_sql_v1, "tools/collector/schema.sql");
 INCBIN(jm_coll_sql_v2, "tools/collector/migrations/002_rollups.sql");
+INCBIN(jm_coll_sql_v3, "tools/collector/migrations/003_statement_percentiles.sql");
 
 static const struct jm_coll_migration migrations[] = {
 	{ 1, "schema.sql", jm_coll_sql_v1 },
 	{ 2, "migrations/002_rollups.sql", jm_coll_sql_v2 },
+	{ 3, "migrations/003_statement_percentiles.sql", jm_coll_sql_v3 },
 };
 
 const struct jm_coll_migration *jm_coll_schema_migrations(size_t *n)

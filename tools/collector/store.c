@@ -1,6 +1,7 @@
 /* SQLite storage of the collector: see store.h. */
 #include "tools/collector/store.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdbool.h>
@@ -61,7 +62,8 @@ static const char *const sql_text[Q_COUNT] = {
 		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
 	[Q_STMT] =
 		"INSERT INTO statements (db_stats_id, fingerprint, calls, errors, rows,"
-		" latency_s_sum, last_error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+		" latency_s_sum, last_error, latency_p50_s, latency_p95_s, latency_p99_s)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 	[Q_OUTPUT] =
 		"INSERT INTO outputs (owner_kind, owner_id, job, kind, name, last_write_ns)"
 		" VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -103,12 +105,20 @@ static const char *const sql_text[Q_COUNT] = {
 		" query_latency_s_sum = query_latency_s_sum + excluded.query_latency_s_sum,"
 		" query_p95_x_queries = query_p95_x_queries + excluded.query_p95_x_queries,"
 		" query_buckets = jm_qhist_merge(query_buckets, excluded.query_buckets)",
+	/* Percentiles cannot be summed: the day keeps the highest per-run
+	 * p95/p99, an upper bound of the day's (migration 3 explains why).
+	 * Scalar max() is NULL when either side is, hence the coalesce: a
+	 * run without the figure leaves the day's maximum as it was. */
 	[Q_STMT_DAY] =
-		"INSERT INTO statement_day (day, job, fingerprint, calls, errors, rows, latency_s_sum)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+		"INSERT INTO statement_day (day, job, fingerprint, calls, errors, rows, latency_s_sum,"
+		" latency_p95_s_max, latency_p99_s_max) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
 		" ON CONFLICT (day, job, fingerprint) DO UPDATE SET calls = calls + excluded.calls,"
 		" errors = errors + excluded.errors, rows = rows + excluded.rows,"
-		" latency_s_sum = latency_s_sum + excluded.latency_s_sum",
+		" latency_s_sum = latency_s_sum + excluded.latency_s_sum,"
+		" latency_p95_s_max = coalesce(max(latency_p95_s_max, excluded.latency_p95_s_max),"
+		" latency_p95_s_max, excluded.latency_p95_s_max),"
+		" latency_p99_s_max = coalesce(max(latency_p99_s_max, excluded.latency_p99_s_max),"
+		" latency_p99_s_max, excluded.latency_p99_s_max)",
 	/* SET expressions see the old row, so job is chosen before
 	 * last_write_ns moves. */
 	[Q_DATASET_DAY] =
@@ -604,6 +614,22 @@ static void bind_u64(sqlite3_stmt *s, int i, uint64_t v)
 
 static const Jobmeter__V1__Counters zero_counters = JOBMETER__V1__COUNTERS__INIT;
 
+/* A statement's latency percentile as stored: NULL when unknown.  proto3
+ * cannot tell a 0 from "not sent", and the agent sends three zeros only for
+ * a statement with no timed call (empty histogram), so all three 0 is
+ * unknown -- like every row stored before migration 3.  ingest.c does not
+ * vet these fields: a value that is not a finite number >= 0 is stored as
+ * NULL rather than bouncing a whole batch over a figure that is only shown. */
+static void bind_pct(sqlite3_stmt *s, int i, const Jobmeter__V1__StatementStats *x, double v)
+{
+	bool sent = x->latency_p50_s != 0 || x->latency_p95_s != 0 || x->latency_p99_s != 0;
+
+	if (sent && isfinite(v) && v >= 0)
+		sqlite3_bind_double(s, i, v);
+	else
+		sqlite3_bind_null(s, i);
+}
+
 static int store_db_stats(struct jm_coll_store *st, const char *kind, sqlite3_int64 owner,
 			  const char *job, int64_t end_ns, size_t n, Jobmeter__V1__DbStats *const *db)
 {
@@ -654,6 +680,9 @@ static int store_db_stats(struct jm_coll_store *st, const char *kind, sqlite3_in
 			bind_u64(s, 5, x->rows);
 			sqlite3_bind_double(s, 6, x->latency_s_sum);
 			bind_text(s, 7, x->last_error);
+			bind_pct(s, 8, x, x->latency_p50_s);
+			bind_pct(s, 9, x, x->latency_p95_s);
+			bind_pct(s, 10, x, x->latency_p99_s);
 			if ((rc = step_done(s)) != SQLITE_OK)
 				return rc;
 			/* Only run-owned statements roll up: windows are the
@@ -668,6 +697,8 @@ static int store_db_stats(struct jm_coll_store *st, const char *kind, sqlite3_in
 			bind_u64(s, 5, x->errors);
 			bind_u64(s, 6, x->rows);
 			sqlite3_bind_double(s, 7, x->latency_s_sum);
+			bind_pct(s, 8, x, x->latency_p95_s);
+			bind_pct(s, 9, x, x->latency_p99_s);
 			if ((rc = step_done(s)) != SQLITE_OK)
 				return rc;
 		}
