@@ -1,12 +1,16 @@
 /* Report over a real collector database with figures known by hand: ten
  * days of two jobs stored through the collector's own store, then the
  * report read three ways (raw rows only, rollups for whole days, the
- * default mix) and from a version-1 copy of the database.  Checks sums,
- * exact and estimated duration percentiles, query p95 from histograms and
- * from weighted run p95s, freshness, burn rates, error budget, the cost
- * anomaly and the idle host cost. */
+ * default mix) and from version-1 and version-2 copies of the database.
+ * Checks sums, exact and estimated duration percentiles, query p95 from
+ * histograms and from weighted run p95s, statement p95/p99 (highest per
+ * run, equal on every path, shown by every format that lists statements),
+ * freshness, burn rates, error budget, the cost anomaly and the idle host
+ * cost. */
 #include <math.h>
 #include <sqlite3.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +42,7 @@ struct run_spec {
 	double p95;
 	bool buckets;
 	const char *output;
+	double stmt_p95, stmt_p99;      /* the statement's; 0 = not sent */
 };
 
 static int store_run(struct jm_coll_store *st, uint64_t *seq, const struct run_spec *rs)
@@ -74,6 +79,9 @@ static int store_run(struct jm_coll_store *st, uint64_t *seq, const struct run_s
 		s.calls = rs->queries;
 		s.errors = rs->query_errors;
 		s.latency_s_sum = 0.02 * (double)rs->queries;
+		s.latency_p50_s = rs->stmt_p95 / 2;
+		s.latency_p95_s = rs->stmt_p95;
+		s.latency_p99_s = rs->stmt_p99;
 		d.system = "postgresql";
 		d.queries = rs->queries;
 		d.errors = rs->query_errors;
@@ -155,18 +163,25 @@ static int build_db(const char *path)
 	}
 	for (int d = 0; d < 10; d++) {
 		for (int k = 0; k < 4; k++) {
+			/* Statement p95: the period's highest (250 ms) on D5, a
+			 * whole day of the period; a higher one on D1, before
+			 * the period; none sent on D3 01:00. */
+			double p95 = d == 5 && k == 2 ? 0.25 : d == 1 && k == 2 ? 0.9
+				   : d == 3 && k == 0 ? 0 : 0.02 + 0.001 * d;
 			struct run_spec rs = { "alpha", D0 * SEC + d * DAYS + hours[k] * HRS, 100 + hours[k],
 					       d == 9 ? 36000 : 3600, 1800, 1u << 20, 0,
 					       d == 9 && hours[k] == 19, 10, d == 9 && hours[k] == 19 ? 10 : 0,
-					       0.05, false, NULL };
+					       0.05, false, NULL, p95, 2 * p95 };
 
 			if (store_run(st, &seq, &rs))
 				goto fail;
 		}
 		if (d >= 8) {
+			/* beta's highest p95 on D9 (a ragged edge when whole
+			 * days come from rollups), its highest p99 on D8. */
 			struct run_spec rs = { "beta", D0 * SEC + d * DAYS + 12 * HRS, 600, 60, 0,
 					       UINT64_C(1) << 40, UINT64_C(1) << 30, false, 100, 0, 0.5, true,
-					       "beta.out" };
+					       "beta.out", d == 9 ? 0.007 : 0.004, d == 9 ? 0.01 : 0.03 };
 
 			if (store_run(st, &seq, &rs))
 				goto fail;
@@ -299,6 +314,107 @@ static void check_report(const char *tag, struct jm_rep_report *r, bool estimate
 #undef T
 }
 
+/* Statement percentiles: the highest per-run p95/p99 within the period,
+ * whichever path read them; NAN from a database older than migration 3. */
+static void check_stmt_pct(const char *tag, struct jm_rep_report *r, bool known)
+{
+	struct jm_rep_job *a = jm_rep_job_find(r, "alpha"), *b = jm_rep_job_find(r, "beta");
+	char n[160];
+
+#define T(name) (snprintf(n, sizeof(n), "%s: %s", tag, name), n)
+	CHECK(T("alpha and beta have one statement"), a && b && a->n_stmts == 1 && b->n_stmts == 1);
+	if (!a || !b || a->n_stmts != 1 || b->n_stmts != 1)
+		return;
+	if (known) {
+		CHECK(T("alpha statement p95 = period max 250 ms (D5)"), a->stmts[0].latency_p95_s == 0.25);
+		CHECK(T("alpha statement p99 = period max 500 ms"), a->stmts[0].latency_p99_s == 0.5);
+		CHECK(T("beta statement p95 = max 7 ms (D9)"), b->stmts[0].latency_p95_s == 0.007);
+		CHECK(T("beta statement p99 = max 30 ms (D8)"), b->stmts[0].latency_p99_s == 0.03);
+	} else {
+		CHECK(T("statement percentiles unknown"), isnan(a->stmts[0].latency_p95_s) &&
+		      isnan(a->stmts[0].latency_p99_s) && isnan(b->stmts[0].latency_p95_s) &&
+		      isnan(b->stmts[0].latency_p99_s));
+	}
+#undef T
+}
+
+/* A line of buf holding every one of the NULL-terminated strings. */
+static bool line_with(const char *buf, ...)
+{
+	for (const char *l = buf; l && *l;) {
+		const char *e = strchr(l, '\n');
+		size_t len = e ? (size_t)(e - l) : strlen(l);
+		bool all = true;
+		va_list ap;
+
+		va_start(ap, buf);
+		for (const char *w = va_arg(ap, const char *); w && all; w = va_arg(ap, const char *))
+			all = memmem(l, len, w, strlen(w)) != NULL;
+		va_end(ap);
+		if (all)
+			return true;
+		l = e ? e + 1 : NULL;
+	}
+	return false;
+}
+
+/* The statement row of job in a rendered table: MEAN, P95, P99 cells
+ * next to each other, then the fingerprint, as each format lays them out. */
+static bool stmt_row_shown(const char *buf, int fmt, const char *job, const char *p95, const char *p99)
+{
+	char cells[200];
+
+	if (fmt == 0)
+		snprintf(cells, sizeof(cells), "%7s %7s %7s SELECT", "20ms", p95, p99);
+	else if (fmt == 1)
+		snprintf(cells, sizeof(cells), "| %s | %s | %s | SELECT", "20ms", p95, p99);
+	else
+		snprintf(cells, sizeof(cells), "<td class=\"r\">%s</td><td class=\"r\">%s</td><td class=\"r\">%s</td>"
+			 "<td>SELECT", "20ms", p95, p99);
+	return line_with(buf, job, cells, NULL);
+}
+
+/* The top-statements section of every format that has one (CSV has one
+ * record per job and no statements) shows the percentiles: text, Markdown
+ * and HTML on each job's statement row, JSON as numbers; "-" / null when
+ * not known. */
+static void check_stmt_renders(const char *tag, struct jm_rep_report *r, bool known)
+{
+	int (*fns[])(FILE *, const struct jm_rep_report *) = {
+		jm_rep_render_text, jm_rep_render_md, jm_rep_render_html, jm_rep_render_json,
+	};
+	static const char *const names[] = { "text", "md", "html", "json" };
+
+	for (int i = 0; i < 4; i++) {
+		char *buf = NULL, name[160];
+		size_t len = 0;
+		FILE *f = open_memstream(&buf, &len);
+		bool ok;
+
+		if (!f)
+			return;
+		ok = fns[i](f, r) == 0;
+		fclose(f);
+		if (i == 3)
+			ok = ok && (known ? line_with(buf, "\"latency_p95_s\": 0.25,", NULL) &&
+					    line_with(buf, "\"latency_p99_s\": 0.5", NULL) &&
+					    line_with(buf, "\"latency_p95_s\": 0.007,", NULL) &&
+					    line_with(buf, "\"latency_p99_s\": 0.03", NULL)
+					  : line_with(buf, "\"latency_p95_s\": null,", NULL) &&
+					    line_with(buf, "\"latency_p99_s\": null", NULL) &&
+					    !line_with(buf, "\"latency_p95_s\": 0", NULL));
+		else if (known)
+			ok = ok && stmt_row_shown(buf, i, "alpha", "250ms", "500ms") &&
+			     stmt_row_shown(buf, i, "beta", "7ms", "30ms");
+		else
+			ok = ok && stmt_row_shown(buf, i, "alpha", "-", "-") && stmt_row_shown(buf, i, "beta", "-", "-");
+		snprintf(name, sizeof(name), "%s: %s shows statement p95/p99%s", tag, names[i],
+			 known ? "" : " as unknown");
+		CHECK(name, ok);
+		free(buf);
+	}
+}
+
 /* Render every format into memory: none may fail, text lines stay <= 120. */
 static void check_renders(struct jm_rep_report *r)
 {
@@ -354,9 +470,9 @@ static void check_renders(struct jm_rep_report *r)
 
 int main(void)
 {
-	char dir[] = "/tmp/jm-report-test.XXXXXX", path[256], v1[256], sql[1024], slo_path[300];
-	struct jm_rep_report raw, roll, mix, filt, old;
-	struct jm_rep_slo_file *slo[5];
+	char dir[] = "/tmp/jm-report-test.XXXXXX", path[256], v1[256], v2[256], sql[1024], slo_path[300];
+	struct jm_rep_report raw, roll, mix, filt, old, old2;
+	struct jm_rep_slo_file *slo[6];
 	char err[256];
 	sqlite3 *db;
 	FILE *f;
@@ -365,11 +481,12 @@ int main(void)
 		return 1;
 	snprintf(path, sizeof(path), "%s/c.db", dir);
 	snprintf(v1, sizeof(v1), "%s/v1.db", dir);
+	snprintf(v2, sizeof(v2), "%s/v2.db", dir);
 	snprintf(slo_path, sizeof(slo_path), "%s/slos.yaml", dir);
 	f = fopen(slo_path, "w");
 	fputs(slos, f);
 	fclose(f);
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < 6; i++)
 		if (jm_rep_slo_load(slo_path, &slo[i], err, sizeof(err)))
 			printf("# %s\n", err);
 	CHECK_INT("build database through the collector store", build_db(path), 0);
@@ -378,11 +495,16 @@ int main(void)
 	check_report("raw", &raw, false);
 	CHECK("raw: no rollup used", !raw.rollup_used);
 	check_renders(&raw);
+	check_stmt_pct("raw", &raw, true);
+	check_stmt_renders("raw", &raw, true);
 	CHECK_INT("report rollup", run_report(path, 1, NULL, &roll, slo[1]), 0);
 	check_report("rollup", &roll, true);
 	CHECK("rollup: rollups used", roll.rollup_used);
+	check_stmt_pct("rollup", &roll, true);
+	check_stmt_renders("rollup", &roll, true);
 	CHECK_INT("report default", run_report(path, 2, NULL, &mix, slo[2]), 0);
 	check_report("default", &mix, false);
+	check_stmt_pct("default", &mix, true);
 	CHECK_INT("report --job alpha", run_report(path, 2, "alpha", &filt, slo[3]), 0);
 	CHECK("--job alpha: only alpha", filt.n_jobs == 1 && strcmp(filt.jobs[0].name, "alpha") == 0 &&
 	      filt.jobs[0].u.runs == 32);
@@ -399,7 +521,9 @@ int main(void)
 		 "ATTACH '%s' AS o; INSERT INTO schema_version VALUES (1);"
 		 "INSERT INTO batches SELECT * FROM o.batches; INSERT INTO runs SELECT * FROM o.runs;"
 		 "INSERT INTO windows SELECT * FROM o.windows; INSERT INTO db_stats SELECT * FROM o.db_stats;"
-		 "INSERT INTO statements SELECT * FROM o.statements; INSERT INTO outputs SELECT * FROM o.outputs;"
+		 "INSERT INTO statements (id, db_stats_id, fingerprint, calls, errors, rows, latency_s_sum,"
+		 " last_error) SELECT id, db_stats_id, fingerprint, calls, errors, rows, latency_s_sum,"
+		 " last_error FROM o.statements; INSERT INTO outputs SELECT * FROM o.outputs;"
 		 "INSERT INTO host_usage SELECT * FROM o.host_usage; DETACH o;", path);
 	CHECK_INT("v1: copy rows", sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
@@ -408,6 +532,28 @@ int main(void)
 	check_report("v1", &old, false);
 	CHECK("v1 = raw, bit for bit (cpu_s)", old.n_jobs == raw.n_jobs &&
 	      jm_rep_job_find(&old, "alpha")->u.cpu_s == jm_rep_job_find(&raw, "alpha")->u.cpu_s);
+	check_stmt_pct("v1", &old, false);
+	check_stmt_renders("v1", &old, false);
+
+	/* A version-2 database (rollups, no statement percentiles): the same
+	 * database with the columns of migration 3 dropped. */
+	CHECK_INT("v2: open", sqlite3_open(path, &db), SQLITE_OK);
+	snprintf(sql, sizeof(sql), "VACUUM INTO '%s'", v2);
+	CHECK_INT("v2: copy", sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	CHECK_INT("v2: open the copy", sqlite3_open(v2, &db), SQLITE_OK);
+	CHECK_INT("v2: drop the columns of migration 3", sqlite3_exec(db,
+		"ALTER TABLE statements DROP COLUMN latency_p50_s; ALTER TABLE statements DROP COLUMN latency_p95_s;"
+		"ALTER TABLE statements DROP COLUMN latency_p99_s;"
+		"ALTER TABLE statement_day DROP COLUMN latency_p95_s_max;"
+		"ALTER TABLE statement_day DROP COLUMN latency_p99_s_max;"
+		"UPDATE schema_version SET version = 2;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	CHECK_INT("report on a v2 database (rollups)", run_report(v2, 1, NULL, &old2, slo[5]), 0);
+	CHECK_INT("v2: schema version seen", old2.schema_version, 2);
+	check_report("v2", &old2, true);
+	check_stmt_pct("v2", &old2, false);
+	check_stmt_renders("v2", &old2, false);
 
 	/* The database is only read. */
 	CHECK_INT("report leaves the database untouched",
@@ -419,6 +565,7 @@ int main(void)
 	jm_rep_report_free(&mix);
 	jm_rep_report_free(&filt);
 	jm_rep_report_free(&old);
+	jm_rep_report_free(&old2);
 	snprintf(sql, sizeof(sql), "rm -rf '%s'", dir);
 	if (system(sql) != 0)
 		printf("# could not remove %s\n", dir);

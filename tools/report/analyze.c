@@ -75,6 +75,9 @@ static void top_statements(struct jm_rep_job *j)
 			d->errors += s->errors;
 			d->rows += s->rows;
 			d->latency_s_sum += s->latency_s_sum;
+			/* Maxima, not sums; fmax() skips a NAN (unknown) side. */
+			d->latency_p95_s = fmax(d->latency_p95_s, s->latency_p95_s);
+			d->latency_p99_s = fmax(d->latency_p99_s, s->latency_p99_s);
 			free(s->fingerprint);
 		} else {
 			j->stmts[++w] = *s;

@@ -279,7 +279,7 @@ static int runs_rollup(struct q *q, int64_t d0, int64_t d1)
 /* ---- statements ------------------------------------------------------ */
 
 static int add_stmt(struct jm_rep_job *j, const char *fp, uint64_t calls, uint64_t errors, uint64_t rows,
-		    double lat)
+		    double lat, double p95, double p99)
 {
 	struct jm_rep_stmt *st;
 
@@ -300,37 +300,60 @@ static int add_stmt(struct jm_rep_job *j, const char *fp, uint64_t calls, uint64
 	st->errors = errors;
 	st->rows = rows;
 	st->latency_s_sum = lat;
+	st->latency_p95_s = p95;
+	st->latency_p99_s = p99;
 	j->n_stmts++;
 	return 0;
 }
 
-/* Columns: job, fingerprint, calls, errors, rows, latency_s_sum. */
+/* A nullable REAL column: NAN when NULL. */
+static double col_dbl_or_nan(sqlite3_stmt *s, int i)
+{
+	return sqlite3_column_type(s, i) == SQLITE_NULL ? NAN : sqlite3_column_double(s, i);
+}
+
+/* Columns: job, fingerprint, calls, errors, rows, latency_s_sum, p95, p99
+ * (the last two NULL when unknown). */
 static int stmt_row(struct q *q, sqlite3_stmt *s, void *ctx)
 {
 	struct jm_rep_job *j = jm_rep_job_find(q->r, col_text(s, 0));
 	(void)ctx;
 
 	if (j && add_stmt(j, col_text(s, 1), col_u64(s, 2), col_u64(s, 3), col_u64(s, 4),
-			  sqlite3_column_double(s, 5)))
+			  sqlite3_column_double(s, 5), col_dbl_or_nan(s, 6), col_dbl_or_nan(s, 7)))
 		return oom(q);
 	return 0;
 }
 
+/* Statement percentiles are the highest per-run p95/p99 (an upper bound of
+ * the period's; percentiles cannot be summed), read the same way from raw
+ * rows and from statement_day so that both paths agree.  Schema < 3 has no
+ * such columns: NULL. */
+#define STMTS_RAW(pct) \
+	"SELECT d.job, s.fingerprint, sum(s.calls), sum(s.errors), sum(s.rows), sum(s.latency_s_sum), " \
+	pct " FROM statements s JOIN db_stats d ON d.id = s.db_stats_id" \
+	" WHERE d.owner_kind = 'run' AND d.end_ns >= ?1 AND d.end_ns < ?2" \
+	" AND (?3 IS NULL OR d.job = ?3) GROUP BY d.job, s.fingerprint"
+#define STMTS_ROLLUP(pct) \
+	"SELECT job, fingerprint, sum(calls), sum(errors), sum(rows), sum(latency_s_sum), " \
+	pct " FROM statement_day WHERE day >= ?1 AND day < ?2 AND (?3 IS NULL OR job = ?3)" \
+	" GROUP BY job, fingerprint"
+
 static int stmts_raw(struct q *q, int64_t a, int64_t b)
 {
-	return each_row(q,
-		"SELECT d.job, s.fingerprint, sum(s.calls), sum(s.errors), sum(s.rows),"
-		" sum(s.latency_s_sum) FROM statements s JOIN db_stats d ON d.id = s.db_stats_id"
-		" WHERE d.owner_kind = 'run' AND d.end_ns >= ?1 AND d.end_ns < ?2"
-		" AND (?3 IS NULL OR d.job = ?3) GROUP BY d.job, s.fingerprint", a, b, stmt_row, NULL);
+	const char *sql = q->r->schema_version >= 3 ? STMTS_RAW("max(s.latency_p95_s), max(s.latency_p99_s)")
+						    : STMTS_RAW("NULL, NULL");
+
+	return each_row(q, sql, a, b, stmt_row, NULL);
 }
 
 static int stmts_rollup(struct q *q, int64_t d0, int64_t d1)
 {
-	return each_row(q,
-		"SELECT job, fingerprint, sum(calls), sum(errors), sum(rows), sum(latency_s_sum)"
-		" FROM statement_day WHERE day >= ?1 AND day < ?2 AND (?3 IS NULL OR job = ?3)"
-		" GROUP BY job, fingerprint", d0, d1, stmt_row, NULL);
+	const char *sql = q->r->schema_version >= 3
+		? STMTS_ROLLUP("max(latency_p95_s_max), max(latency_p99_s_max)")
+		: STMTS_ROLLUP("NULL, NULL");
+
+	return each_row(q, sql, d0, d1, stmt_row, NULL);
 }
 
 /* ---- days (whole UTC days, for the trend and anomalies) -------------- */

@@ -7,7 +7,8 @@
  * rows only, so that sums are exactly the sums of the stored runs in their
  * stored order and duration percentiles are exact; past that, percentiles
  * come from the rollup's duration histogram (within 4.5 %).  A version-1
- * database (no rollups) or --raw reads raw rows only. */
+ * database (no rollups) or --raw reads raw rows only.  Statement p95/p99
+ * (schema v3) are the highest per-run values, unknown (NAN) before v3. */
 #ifndef JM_REP_QUERY_H
 #define JM_REP_QUERY_H
 #include <sqlite3.h>

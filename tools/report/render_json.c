@@ -222,6 +222,9 @@ static void job(struct jw *w, const struct jm_rep_report *r, const struct jm_rep
 		jw_u64(w, "errors", j->stmts[k].errors);
 		jw_u64(w, "rows", j->stmts[k].rows);
 		jw_num(w, "latency_s_sum", j->stmts[k].latency_s_sum);
+		/* Highest per-run figure (upper bound); null = not recorded. */
+		jw_num(w, "latency_p95_s", j->stmts[k].latency_p95_s);
+		jw_num(w, "latency_p99_s", j->stmts[k].latency_p99_s);
 		jw_close(w, '}');
 	}
 	jw_close(w, ']');

@@ -45,6 +45,10 @@ struct jm_rep_stmt {
 	char    *fingerprint;
 	uint64_t calls, errors, rows;
 	double   latency_s_sum;
+	/* Highest per-run latency p95/p99 of the statement in the period: an
+	 * upper bound of its p95/p99 over all calls (percentiles cannot be
+	 * summed).  NAN when no run sent them (or schema < 3). */
+	double   latency_p95_s, latency_p99_s;
 };
 
 enum jm_rep_verdict { JM_REP_NO_SLO = 0, JM_REP_NO_DATA, JM_REP_MET, JM_REP_MISSED };

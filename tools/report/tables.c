@@ -323,28 +323,34 @@ static int freshness_tables(const struct jm_rep_report *r, struct jm_rep_table *
 
 static int statements_table(const struct jm_rep_report *r, struct jm_rep_table **ts, size_t *n)
 {
+	/* 120 columns: durations print in at most 6 characters ("12.3s",
+	 * "1h02m") except totals over days ("123d04h"), so P95/P99 take
+	 * their room from MEAN and the fingerprint. */
 	static const struct jm_rep_col cols[] = {
 		{ "JOB", 20, false }, { "CALLS", 9, true }, { "ERRORS", 7, true }, { "TOTAL", 9, true },
-		{ "MEAN", 9, true }, { "FINGERPRINT", 60, false },
+		{ "MEAN", 7, true }, { "P95", 7, true }, { "P99", 7, true }, { "FINGERPRINT", 47, false },
 	};
 	struct jm_rep_table *t = table_new(ts, n, "statements", cols, sizeof(cols) / sizeof(cols[0]));
 
 	if (!t)
 		return -1;
 	snprintf(t->title, sizeof(t->title), "Top statements");
-	snprintf(t->note, sizeof(t->note), "up to %d per job by total time (normalized SQL)", JM_REP_TOP_STATEMENTS);
+	snprintf(t->note, sizeof(t->note), "up to %d per job by total time (normalized SQL); P95/P99 = highest"
+		 " of any run (an upper bound), - = not recorded", JM_REP_TOP_STATEMENTS);
 	for (size_t i = 0; i < r->n_jobs; i++) {
 		const struct jm_rep_job *j = &r->jobs[i];
 
 		for (size_t k = 0; k < j->n_stmts; k++) {
 			const struct jm_rep_stmt *s = &j->stmts[k];
-			char calls[24], errs[24], tot[24], mean[24];
+			char calls[24], errs[24], tot[24], mean[24], p95[24], p99[24];
 
 			fmt_u64(s->calls, calls, sizeof(calls));
 			fmt_u64(s->errors, errs, sizeof(errs));
 			jm_rep_format_duration(s->latency_s_sum, tot, sizeof(tot));
 			jm_rep_format_duration(s->calls ? s->latency_s_sum / (double)s->calls : NAN, mean, sizeof(mean));
-			if (row(t, JM_ROW_NORMAL, j->name, calls, errs, tot, mean, s->fingerprint))
+			jm_rep_format_duration(s->latency_p95_s, p95, sizeof(p95));
+			jm_rep_format_duration(s->latency_p99_s, p99, sizeof(p99));
+			if (row(t, JM_ROW_NORMAL, j->name, calls, errs, tot, mean, p95, p99, s->fingerprint))
 				return -1;
 		}
 	}
