@@ -138,6 +138,62 @@ else
   fi
 fi
 
+# Statement latency percentiles (schema v3).  gen-batch sends none: stored
+# as NULL, shown as null.  Then a hand-encoded protobuf batch whose statement
+# carries p50/p95/p99 goes through HTTP ingest into the statements table, the
+# statement_day rollup and every report format that lists statements.
+check_eq "statements has p50/p95/p99 columns (migration 3)" \
+  "$(sqlite3 "$DB" "select count(*) from pragma_table_info('statements') where name glob 'latency_p[59]*_s'")" 3
+check_eq "gen-batch statements: percentiles unknown (NULL)" \
+  "$(sqlite3 "$DB" 'select count(*) from statements where latency_p95_s is not null')" 0
+check_eq "gen-batch statements: JSON p95 null" "$(j "$A" '.top_statements[0].latency_p95_s')" null
+P="p-$UNIQ"   # fits the 20-column JOB cell of the text table
+PEND=$(( (NOW - 600) * 1000000000 ))
+python3 - "$AGENT" "$P" "$PEND" > "$T/pct.pb" <<'PY'
+import struct, sys
+agent, job, end = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def varint(n):
+    out = b""
+    while True:
+        b = n & 0x7F; n >>= 7
+        if n: out += bytes([b | 0x80])
+        else: return out + bytes([b])
+def vi(f, n): return varint(f << 3) + varint(n)                 # varint field
+def db(f, x): return varint(f << 3 | 1) + struct.pack("<d", x)  # double field
+def ld(f, b): return varint(f << 3 | 2) + varint(len(b)) + b    # bytes / string / message
+def st(f, s): return ld(f, s.encode())
+stmt = (st(1, "SELECT * FROM pct WHERE id = ?") + vi(2, 7) + db(5, 0.7)
+        + db(7, 0.05) + db(8, 0.123) + db(9, 0.456))
+dbs = st(1, "postgresql") + st(2, "127.0.0.1:5432") + vi(3, 7) + db(8, 0.7) + ld(12, stmt)
+run = (st(1, job) + st(2, "r1") + vi(3, end - 30 * 10**9) + vi(4, end) + vi(5, 1)
+       + ld(10, vi(1, 1) + db(2, 1.0)) + ld(11, dbs))
+batch = (vi(1, 1) + ld(2, st(1, "h") + st(2, agent) + st(3, "b")) + vi(3, 4)
+         + vi(4, end - 60 * 10**9) + vi(5, end) + ld(6, run))
+sys.stdout.buffer.write(batch)
+PY
+c4=$(curl -s -o "$T/c4.resp" -w '%{http_code}' -H 'Content-Type: application/x-protobuf' \
+      --data-binary @"$T/pct.pb" "$URL/v1/batches")
+check_eq "batch with statement percentiles stored" "$c4" 200
+check_eq "statement percentiles stored as sent" "$(sqlite3 "$DB" "select s.latency_p50_s || ' ' ||
+  s.latency_p95_s || ' ' || s.latency_p99_s from statements s join db_stats d on d.id = s.db_stats_id
+  where d.job = '$P'")" "0.05 0.123 0.456"
+check_eq "statement_day keeps p95/p99 maxima" "$(sqlite3 "$DB" "select latency_p95_s_max || ' ' ||
+  latency_p99_s_max from statement_day where job = '$P'")" "0.123 0.456"
+"${R[@]}" --format json --out "$T/r4.json"
+check_eq "json: statement p95" "$(jq -r --arg j "$P" '.jobs[] | select(.job == $j) | .top_statements[0].latency_p95_s' "$T/r4.json")" 0.123
+check_eq "json: statement p99" "$(jq -r --arg j "$P" '.jobs[] | select(.job == $j) | .top_statements[0].latency_p99_s' "$T/r4.json")" 0.456
+"${R[@]}" --format text > "$T/r4.txt"
+grep -E "^$P +7 +0 +700ms +100ms +123ms +456ms SELECT \* FROM pct" "$T/r4.txt" >/dev/null \
+  && pass "text: statement p95/p99 shown" || fail "text: statement p95/p99" "$(grep -F "$P" "$T/r4.txt")"
+width=$(LC_ALL=C.UTF-8 wc -L < "$T/r4.txt")
+[ "$width" -le 120 ] && pass "text with percentiles: width $width <= 120" || fail "text width" "$width"
+"${R[@]}" --format md --out "$T/r4.md"
+grep -qF "| $P | 7 | 0 | 700ms | 100ms | 123ms | 456ms |" "$T/r4.md" \
+  && pass "md: statement p95/p99 shown" || fail "md: statement p95/p99" "$(grep -F "$P" "$T/r4.md")"
+"${R[@]}" --format html --out "$T/r4.html"
+grep -qF '<td class="r">123ms</td><td class="r">456ms</td>' "$T/r4.html" \
+  && pass "html: statement p95/p99 shown" || fail "html: statement p95/p99" "cells not found"
+
 # Usage errors are clear.
 "$REPORT" --db "$DB" --since soon >/dev/null 2>"$T/e1"; check_eq "bad --since: exit 2" "$?" 2
 "$REPORT" --db "$DB" --format xml >/dev/null 2>"$T/e2"; check_eq "bad --format: exit 2" "$?" 2
