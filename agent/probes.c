@@ -28,7 +28,6 @@ struct jm_probes {
 	int ncpus;
 	struct jm_proc_cpu *percpu;   /* scratch for per-CPU lookups */
 	uint64_t *members;            /* mmap of the membership bitmap */
-	uint32_t *db_ports;           /* mmap of io.bpf.c's db_ports counters */
 	struct jm_rb_handler handlers[2];
 };
 
@@ -56,6 +55,18 @@ static int rb_event(void *ctx, void *data, size_t len)
 {
 	struct jm_rb_handler *h = ctx;
 	return h->fn(h->ctx, data, len);
+}
+
+/* mmap a BPF_F_MMAPABLE map; NULL (and *err) on failure. */
+static void *map_shared(const struct bpf_map *m, size_t bytes, const char *what, int *err)
+{
+	void *mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(m), 0);
+	if (mem == MAP_FAILED) {
+		*err = -errno;
+		jm_err("cannot map %s: %s", what, strerror(-*err));
+		return NULL;
+	}
+	return mem;
 }
 
 int jm_probes_open(struct jm_probes **out, const struct jm_probe_opts *o,
@@ -140,22 +151,10 @@ int jm_probes_open(struct jm_probes **out, const struct jm_probe_opts *o,
 	}
 	/* The membership bitmap is shared memory: user space sets bits with
 	 * the same atomics the programs use. */
-	p->members = mmap(NULL, (size_t)JM_MEMBER_WORDS * sizeof(uint64_t), PROT_READ | PROT_WRITE,
-			  MAP_SHARED, bpf_map__fd(p->proc->maps.members), 0);
-	if (p->members == MAP_FAILED) {
-		p->members = NULL;
-		err = -errno;
-		jm_err("cannot map the membership bitmap: %s", strerror(-err));
+	p->members = map_shared(p->proc->maps.members, (size_t)JM_MEMBER_WORDS * sizeof(uint64_t),
+				"the membership bitmap", &err);
+	if (!p->members)
 		goto fail;
-	}
-	p->db_ports = mmap(NULL, (size_t)JM_PORTS * sizeof(uint32_t), PROT_READ | PROT_WRITE,
-			   MAP_SHARED, bpf_map__fd(p->io->maps.db_ports), 0);
-	if (p->db_ports == MAP_FAILED) {
-		p->db_ports = NULL;
-		err = -errno;
-		jm_err("cannot map the db_ports counters: %s", strerror(-err));
-		goto fail;
-	}
 	/* 4. attach */
 	err = process_bpf__attach(p->proc);
 	if (!err)
@@ -191,8 +190,6 @@ void jm_probes_close(struct jm_probes *p)
 	ring_buffer__free(p->rb_io);
 	if (p->members)
 		munmap(p->members, (size_t)JM_MEMBER_WORDS * sizeof(uint64_t));
-	if (p->db_ports)
-		munmap(p->db_ports, (size_t)JM_PORTS * sizeof(uint32_t));
 	io_bpf__destroy(p->io);
 	process_bpf__destroy(p->proc);
 	free(p->percpu);
@@ -318,7 +315,7 @@ int jm_probes_conn_set(struct jm_probes *p, uint32_t tgid, uint32_t fd, uint32_t
 	struct jm_conn_val v;
 	int fd_map = bpf_map__fd(p->io->maps.conns);
 
-	/* Keep the flags the kernel set at connect (socket family). */
+	/* Keep what the kernel set (socket family, last receive time). */
 	if (bpf_map_lookup_elem(fd_map, &k, &v))
 		return -errno;
 	v.state = state;
@@ -331,19 +328,10 @@ int jm_probes_conn_set(struct jm_probes *p, uint32_t tgid, uint32_t fd, uint32_t
 void jm_probes_conn_del(struct jm_probes *p, uint32_t tgid, uint32_t fd)
 {
 	struct jm_conn_key k = { .tgid = tgid, .fd = fd };
-	struct jm_conn_val v;
-	int fd_map = bpf_map__fd(p->io->maps.conns);
-
-	if (bpf_map_lookup_elem(fd_map, &k, &v))
-		return;                 /* already gone (closed) */
-	/* Whoever deletes the entry releases its port count: the kernel at
-	 * close(), or us here — only one delete succeeds.  The fd's bit in the
-	 * per-CPU procs mask stays: a later socket on that fd pays one missed
-	 * lookup, while rewriting per-CPU values from here could lose counter
-	 * updates the programs make meanwhile. */
-	if (bpf_map_delete_elem(fd_map, &k) == 0 && (v.flags & JM_CONN_MARKED) &&
-	    v.lport < JM_PORTS && p->db_ports)
-		__atomic_fetch_sub(&p->db_ports[v.lport], 1, __ATOMIC_SEQ_CST);
+	/* The fd's bit in the per-CPU procs mask stays: a later socket on that
+	 * fd pays one missed lookup, while rewriting per-CPU values from here
+	 * could lose counter updates the programs make meanwhile. */
+	bpf_map_delete_elem(bpf_map__fd(p->io->maps.conns), &k);
 }
 
 int jm_probes_stats(struct jm_probes *p, uint64_t out[JM_STAT_MAX])

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* The "floor" of the benchmark: empty programs on exactly the hooks jobmeter
- * attaches to (BTF raw tracepoints sys_exit, tcp_sendmsg_locked,
- * sched_process_exec, sched_process_fork, sched_process_exit).  What a syscall costs with these
+ * attaches to (BTF raw tracepoints sys_exit, sched_process_exec,
+ * sched_process_fork, sched_process_exit).  What a syscall costs with these
  * attached, minus what it costs with nothing attached, is the price of the
  * hook itself: no eBPF tool on these tracepoints can be cheaper.  jobmeter's
  * added cost is judged against it.
@@ -14,12 +14,6 @@
 #include <bpf/bpf_helpers.h>
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
-
-SEC("tp_btf/tcp_sendmsg_locked")
-int floor_tcp_send(void *ctx)
-{
-	return 0;
-}
 
 SEC("tp_btf/sys_exit")
 int floor_sys_exit(void *ctx)

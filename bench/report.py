@@ -228,18 +228,10 @@ def syscalls(pg):
         calls[k] = int(r["calls"])
 
     def run_ns(v, who, op, hook):
-        """ns per run of the variant's program on hook (sys_exit/tcp_send)."""
+        """ns per run of the variant's program on hook (sys_exit)."""
         name = {"floor": "floor_", "jobmeter": "jm_"}[v] + hook
         c, t = per.get((v, who, op), {}).get(name, (0, 0))
         return t / c if c else float("nan")
-
-    def hook_per_syscall(v, who, op, hook):
-        """ns of the program on hook per syscall (per sys_exit run): the
-        tcp_sendmsg_locked program runs on TCP sends only."""
-        progs = per.get((v, who, op), {})
-        ce, _ = progs.get({"floor": "floor_", "jobmeter": "jm_"}[v] + "sys_exit", (0, 0))
-        _, t = progs.get({"floor": "floor_", "jobmeter": "jm_"}[v] + hook, (0, 0))
-        return t / ce if ce else float("nan")
 
     def share(v, who, op, hook):
         name = {"floor": "floor_", "jobmeter": "jm_"}[v] + hook
@@ -247,7 +239,7 @@ def syscalls(pg):
         return calls.get((v, who, op), 0) / c if c else float("nan")
 
     def per_syscall(v, who, op):
-        return hook_per_syscall(v, who, op, "sys_exit") + hook_per_syscall(v, who, op, "tcp_send")
+        return run_ns(v, who, op, "sys_exit")
 
     if st:
         pg.p("### eBPF programs per syscall (kernel.bpf_stats_enabled=1)", "",
@@ -257,9 +249,8 @@ def syscalls(pg):
              "repetition counts), `bpftool prog show --json` before and "
              f"after {prm.get('iters', 0):,} calls (socket: 4 x {prm.get('sock_iters', 0):,}), "
              "run_time_ns / run_cnt per program. "
-             "Every syscall runs sys_exit once and every TCP send runs tcp_sendmsg_locked "
-             "(once per chunk), so sys_exit's time per run plus tcp_sendmsg_locked's time per "
-             "syscall is the program time a syscall pays; \"ours\" is the share of the runs that were the benchmark's "
+             "Every syscall runs sys_exit once (jobmeter has no other per-syscall hook), so its "
+             "time per run is the program time a syscall pays; \"ours\" is the share of the runs that were the benchmark's "
              "syscalls (the rest: the machine's other processes in the same interval). The "
              "peer's figure is its programs' time per call only — its per-syscall tracepoint "
              "plumbing (perf trace buffers) is not in run_time_ns and shows only in wall time.", "")
@@ -271,16 +262,14 @@ def syscalls(pg):
                     if (v, who, op) not in per:
                         continue
                     table.append([v, who, op, f1(run_ns(v, who, op, "sys_exit")),
-                                  f1(run_ns(v, who, op, "tcp_send")), f1(per_syscall(v, who, op)),
                                   f"{share(v, who, op, 'sys_exit') * 100:.0f}%"])
         for who in ("job", "outside"):
             for op in ops:
                 k = ("peer", who, op)
                 if k in per:
                     tot = sum(t for _, t in per[k].values())
-                    table.append(["peer", who, op, "", "", f"{f1(tot / calls[k])} (all programs / call)", ""])
-        pg.table(["variant", "process", "operation", "sys_exit ns/run", "tcp_sendmsg_locked ns/run",
-                  "per syscall ns", "ours"], table)
+                    table.append(["peer", who, op, f"{f1(tot / calls[k])} (all programs / call)", ""])
+        pg.table(["variant", "process", "operation", "sys_exit ns/run", "ours"], table)
         other = []
         for (v, who, op), progs in sorted(per.items()):
             if v != "jobmeter":
@@ -313,17 +302,13 @@ def syscalls(pg):
     if not ok_all and st:
         worst = max(SIMPLE_OPS + ["sock"], key=lambda o: per_syscall("jobmeter", "outside", o) -
                     per_syscall("floor", "outside", o))
-        ex = hook_per_syscall("jobmeter", "outside", worst, "sys_exit") - \
-            hook_per_syscall("floor", "outside", worst, "sys_exit")
-        tc = hook_per_syscall("jobmeter", "outside", worst, "tcp_send") - \
-            hook_per_syscall("floor", "outside", worst, "tcp_send")
+        ex = per_syscall("jobmeter", "outside", worst) - per_syscall("floor", "outside", worst)
         pg.missed.append(
             f"**Outside-job syscalls** (§1): the worst case is {worst}, {signed(ex)} ns in jm_sys_exit "
-            f"and {signed(tc)} ns per syscall in jm_tcp_send over the floor's empty programs. Syscall "
-            "numbers jobmeter does not handle cost nothing extra (getppid row); every handled number "
-            "pays the syscall-number test, the pid helper call and the membership bit in jm_sys_exit "
-            "(TCP sends pay the last two again in jm_tcp_send) — the process is not a job, so the "
-            "test answers no, each time.")
+            "over the floor's empty program. Syscall numbers jobmeter does not handle cost nothing "
+            "extra (getppid row); every handled number pays the syscall-number test, the pid helper "
+            "call and the membership bit — the process is not a job, so the test answers no, each "
+            "time.")
     acc, ok_all = [], True
     for op in ACCOUNTED_OPS:
         fa, ja = med(added("floor", "job", op)), med(added("jobmeter", "job", op))
@@ -347,7 +332,7 @@ def syscalls(pg):
                 f"{op} {signed(med(added('jobmeter', 'job', op)))} ns (floor {signed(fa[op])})" for op in DB_OPS) +
             "; the same process's non-DB socket end costs " + ", ".join(
                 f"{op} {signed(v)} ns" for op, v in srv.items()) +
-            ", so the DB-connection work (connection lookup, send-start timestamp in tcp_sendmsg_locked, "
+            ", so the DB-connection work (connection lookup, the socket's TCP stamp as the request start, "
             "payload copy into the ring buffer, and the agent parsing it on the other vCPU) is the "
             "difference. " + (
                 "In the job socket profile: " + ", ".join(f"{k} {cats.get(k, 0):.1f}%" for k in CATS[:6]) +
@@ -361,14 +346,10 @@ def syscalls(pg):
         rows = []
         for who in ("outside", "job"):
             for op in SIMPLE_OPS + ["sock"]:
-                ex = hook_per_syscall("jobmeter", who, op, "sys_exit") - \
-                    hook_per_syscall("floor", who, op, "sys_exit")
-                tc = hook_per_syscall("jobmeter", who, op, "tcp_send") - \
-                    hook_per_syscall("floor", who, op, "tcp_send")
-                rows.append([who, op, signed(ex), signed(tc), signed(ex + tc)])
-        lines.append("| process | operation | sys_exit over floor ns | tcp_sendmsg_locked over floor "
-                     "ns per syscall | total ns |")
-        lines.append("|---|---|---|---|---|")
+                ex = per_syscall("jobmeter", who, op) - per_syscall("floor", who, op)
+                rows.append([who, op, signed(ex)])
+        lines.append("| process | operation | sys_exit over floor ns |")
+        lines.append("|---|---|---|")
         lines.extend("| " + " | ".join(r) + " |" for r in rows)
         lines.append("")
         lines.append("(\"sock\" averages the four socket operations; only the two on the client "
@@ -492,7 +473,7 @@ def pgbench(pg):
     fp = load_json(os.path.join(pg.res, "footprint.json"))
     if fp and fp.get("queries", {}).get("agent_queries_counted"):
         q = fp["queries"]
-        prog_ns = sum(b["run_time_ns"] for b in q["bpf"] if b["prog"] in ("jm_sys_exit", "jm_tcp_send"))
+        prog_ns = sum(b["run_time_ns"] for b in q["bpf"] if b["prog"] == "jm_sys_exit")
         per_q = prog_ns / max(1, q["pgbench"]["tps"] * q["seconds"])
         c1 = "1p" if "1p" in confs else "1"
         lat1 = med([float(d[(r, "none", c1)]["latency_ms"]) for r in rounds if (r, "none", c1) in d]) * 1000
@@ -663,7 +644,7 @@ def footprint(pg):
     pg.p(f"**~{q['target_qps']:,} queries/s**: `pgbench -n -S -R {q['target_qps']} -c 8 -j 2` as a job, "
          f"DB tracing on; measured over {q['seconds']:.1f} s in the middle of the run.", "")
     bpf = ", ".join(f"{b['prog']} {b['run_time_ns'] / b['run_cnt']:.0f} ns/run x {b['run_cnt']:,}"
-                    for b in q["bpf"] if b["run_cnt"] and b["prog"] in ("jm_sys_exit", "jm_tcp_send"))
+                    for b in q["bpf"] if b["run_cnt"] and b["prog"] == "jm_sys_exit")
     pg.table(["measure", "value"], [
         ["pgbench TPS achieved (1 query per transaction)", f0(q["pgbench"]["tps"])],
         ["pgbench latency average", f"{q['pgbench']['latency_ms'] * 1000:.0f} µs"],
@@ -695,12 +676,13 @@ def collector(pg):
     pg.p(pg.meta_line("collector") or "", "")
     if runs:
         a = runs[0]["agents"]
-        pg.p(f"`bench/post.c`: {a} simulated agents, each a thread with its own keep-alive "
+        pg.p(f"`tools/collector/bench/ingest_load.c --template --gzip`: {a} simulated agents, "
+             "each a thread with its own keep-alive "
              "connection posting in seq order, gzip'd protobuf batches of 50 job windows (the "
              "template is `jobmeter-collector gen-batch --jobs 50 --windows 1 --runs 0`; agent "
              "id, seq and window times set per batch, all built before the clock starts). "
              "Collector with default options (`--max-ingest 4`: more concurrent batches get "
-             "503 + Retry-After, which the poster retries after 2 ms) on a fresh database per run.", "")
+             "503 + Retry-After, which the poster retries after 10 ms) on a fresh database per run.", "")
         table = [[r["run"], f1(r["batches_per_s"]), f"{r['stored']:,}", f"{r['retried_503']:,}",
                   r["errors"], f"{r['latency_ms_p50']:.1f} / {r['latency_ms_p99']:.1f}",
                   f1(r["collector_cpu_pct"]), f"{r['body_bytes_avg']:.0f}", f"{r['window_rows_in_db']:,}"]

@@ -16,8 +16,8 @@
  * There is deliberately no sys_enter program: a hook on every syscall entry
  * costs every process on the machine ~50 ns per syscall (measured, see
  * bench/RESULTS.md), and the only thing it bought was the start time of a
- * database request.  That comes from tcp_sendmsg_locked instead, which only
- * TCP sends pass. */
+ * database request.  On TCP that is the socket's own transmit stamp, read
+ * at sys_exit of the send (fd_tcp_stamp_ns). */
 #include "vmlinux_min.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -31,7 +31,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const volatile __u32 cap_head = 512;      /* <= JM_CAP_HEAD_MAX */
 const volatile __u32 cap_tail = 256;      /* <= JM_CAP_TAIL_MAX */
 const volatile bool track_outputs = false;
-const volatile __u32 nr_cpus = 1;         /* possible CPUs, <= JM_MAX_CPUS */
 
 #define S_IFMT   0170000
 #define S_IFSOCK 0140000
@@ -60,18 +59,6 @@ struct {
 	__type(value, __u32);
 } wfds SEC(".maps");
 
-/* TCP connects of job processes still open, by local port: the first test
- * of tcp_sendmsg_locked, which every TCP send on the machine passes.  An
- * array lookup is inlined, so a send on any other socket costs one load and
- * no helper call.  A count left behind by a process that exited without
- * close() only costs a false positive (the membership test follows). */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, JM_PORTS);
-	__uint(map_flags, BPF_F_MMAPABLE);   /* user space decrements too */
-	__type(key, __u32);
-	__type(value, __u32);
-} db_ports SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -114,44 +101,46 @@ struct msghdr_u {                              /* struct user_msghdr */
 
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 
-static __always_inline int fd_kind(int fd)
+/* The open file behind fd of the current process, or NULL.  The task
+ * pointer is a trusted BTF pointer: task->files->fdt are plain
+ * (fault-tolerant) loads, not helper calls.  The fd slot needs one helper
+ * read (a variable index into a BTF array is not a plain load); the file
+ * pointer it yields is cast back to a BTF pointer so that what callers read
+ * from it are plain loads again instead of more helper calls. */
+static __always_inline struct file *fd_file(int fd)
 {
-	/* The task pointer is a trusted BTF pointer: task->files->fdt are
-	 * plain (fault-tolerant) loads, not helper calls.  The fd slot needs
-	 * one helper read (a variable index into a BTF array is not a plain
-	 * load); the file pointer it yields is cast back to a BTF pointer so
-	 * that file->f_inode->i_mode are plain loads again instead of two more
-	 * helper calls. */
 	struct task_struct *t = bpf_get_current_task_btf();
 	struct fdtable *fdt = t->files->fdt;
 	struct file **fds, *f = NULL;
 
 	if (fd < 0 || (unsigned int)fd >= fdt->max_fds)
-		return FD_OTHER;
+		return NULL;
 	fds = fdt->fd;
 	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return NULL;
+	return bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
+}
+
+static __always_inline int fd_kind(int fd)
+{
+	struct file *f = fd_file(fd);
+	if (!f)
 		return FD_OTHER;
-	struct file *fb = bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
-	unsigned short mode = fb->f_inode->i_mode & S_IFMT;
+	unsigned short mode = f->f_inode->i_mode & S_IFMT;
 	return mode == S_IFREG ? FD_FILE : mode == S_IFSOCK ? FD_SOCK : FD_OTHER;
 }
 
-/* Local TCP port of a socket fd of the current process, 0 when unknown. */
-static __always_inline __u32 fd_lport(int fd)
+/* When TCP last stamped a TCP socket fd (tcp_sock.tcp_mstamp, microseconds
+ * of CLOCK_MONOTONIC, refreshed when it transmits and when it processes an
+ * incoming segment), in ns; 0 when unknown. */
+static __always_inline __u64 fd_tcp_stamp_ns(int fd)
 {
-	struct task_struct *t = bpf_get_current_task_btf();
-	struct fdtable *fdt = t->files->fdt;
-	struct file **fds, *f = NULL;
-
-	if (fd < 0 || (unsigned int)fd >= fdt->max_fds)
+	struct file *f = fd_file(fd);
+	if (!f)
 		return 0;
-	fds = fdt->fd;
-	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
-		return 0;
-	struct file *fb = bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
-	struct socket *so = bpf_rdonly_cast(fb->private_data, bpf_core_type_id_kernel(struct socket));
-	struct sock *sk = bpf_rdonly_cast(so->sk, bpf_core_type_id_kernel(struct sock));
-	return sk->__sk_common.skc_num;
+	struct socket *so = bpf_rdonly_cast(f->private_data, bpf_core_type_id_kernel(struct socket));
+	struct tcp_sock *tp = bpf_rdonly_cast(so->sk, bpf_core_type_id_kernel(struct tcp_sock));
+	return tp->tcp_mstamp * 1000;
 }
 
 /* The procs mask bit of an fd (see struct jm_proc_cpu). */
@@ -166,12 +155,9 @@ static __always_inline __u64 conn_fd_bit(__u32 fd)
 static __always_inline void conn_fds_update(__u32 tgid, __u32 fd, bool on)
 {
 	__u64 bit = conn_fd_bit(fd);
-	for (__u32 cpu = 0; cpu < JM_MAX_CPUS; cpu++) {
-		if (cpu >= nr_cpus)
-			break;
-		struct jm_proc_cpu *v = bpf_map_lookup_percpu_elem(&procs, &tgid, cpu);
-		if (!v)
-			continue;
+	struct jm_proc_cpu *v;
+
+	jm_for_each_proc_copy(tgid, v) {
 		if (on)
 			__sync_fetch_and_or(&v->conn_fds, bit);
 		else
@@ -230,24 +216,6 @@ static __always_inline void capture(__u32 tgid, __u32 fd, __u8 dir, __u64 ts,
 		jm_stat_inc(JM_STAT_PAYLOADS_DROPPED);
 }
 
-/* Start of the current TCP send of a job thread on this CPU.  On loopback
- * much of a request's round trip happens inside send() itself (the peer is
- * woken from the sender's softirq), so the request starts when the data
- * enters TCP, not when send() returns.  Per-CPU: set and read without a map
- * lookup that could miss; the tid says whose it is, and sys_exit clears it. */
-struct send_start {
-	__u32 tid;
-	__u32 pad;
-	__u64 ts;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct send_start);
-} send_starts SEC(".maps");
-
 static __always_inline struct jm_conn_val *db_conn(__u32 tgid, __u32 fd)
 {
 	struct jm_conn_key k = { .tgid = tgid, .fd = fd };
@@ -268,18 +236,8 @@ static __always_inline void on_connect(__u32 tgid, struct pt_regs *regs, long re
 	if (family != AF_INET && family != AF_INET6 && family != AF_UNIX)
 		return;
 	struct jm_conn_key k = { .tgid = tgid, .fd = fd };
-	struct jm_conn_val st = { .state = JM_CONN_PROBE };
-	if (family != AF_UNIX) {
-		st.flags = JM_CONN_INET;
-		/* The local port is bound by now (also with EINPROGRESS). */
-		__u32 port = fd_lport(fd);
-		__u32 *cnt = port ? bpf_map_lookup_elem(&db_ports, &port) : NULL;
-		if (cnt) {
-			__sync_fetch_and_add(cnt, 1);
-			st.flags |= JM_CONN_MARKED;
-			st.lport = port;
-		}
-	}
+	struct jm_conn_val st = { .state = JM_CONN_PROBE,
+				  .flags = family == AF_UNIX ? 0 : JM_CONN_INET };
 	if (bpf_map_update_elem(&conns, &k, &st, BPF_ANY))
 		jm_stat_inc(JM_STAT_CONNS_FULL);
 	else
@@ -305,18 +263,10 @@ static __always_inline void on_close(struct jm_proc_cpu *pc, __u32 tgid, __u32 f
 	struct jm_conn_key k = { .tgid = tgid, .fd = fd };
 	__u32 flags = 0;
 
-	if (pc->conn_fds & conn_fd_bit(fd)) {
-		struct jm_conn_val *cv = bpf_map_lookup_elem(&conns, &k);
-		__u32 cflags = cv ? cv->flags : 0, port = cv ? cv->lport : 0;
-		if (cv && bpf_map_delete_elem(&conns, &k) == 0) {
-			flags |= JM_CLOSE_CONN;
-			if (fd < 63)    /* bit 63 is shared by all higher fds */
-				conn_fds_update(tgid, fd, false);
-			__u32 *cnt = (cflags & JM_CONN_MARKED) ?
-				     bpf_map_lookup_elem(&db_ports, &port) : NULL;
-			if (cnt)
-				__sync_fetch_and_sub(cnt, 1);
-		}
+	if ((pc->conn_fds & conn_fd_bit(fd)) && bpf_map_delete_elem(&conns, &k) == 0) {
+		flags |= JM_CLOSE_CONN;
+		if (fd < 63)            /* bit 63 is shared by all higher fds */
+			conn_fds_update(tgid, fd, false);
 	}
 	if (track_outputs && bpf_map_delete_elem(&wfds, &k) == 0)
 		flags |= JM_CLOSE_WRITTEN;
@@ -506,17 +456,22 @@ int BPF_PROG(jm_sys_exit, struct pt_regs *regs, long ret)
 	struct jm_conn_val *cv = db_conn(tgid, fd);
 	if (!cv)
 		return 0;
+	/* A request starts when its bytes leave: on loopback much of the round
+	 * trip happens inside send() itself (the peer is woken from the
+	 * sender's softirq), so send()'s return is too late.  TCP stamped the
+	 * socket when this send transmitted; a stamp not newer than the last
+	 * response means this send did not transmit yet (corked), and the
+	 * return time is used. */
 	__u64 ts = 0;
 	if (!rx && (cv->flags & JM_CONN_INET)) {
-		__u32 zero = 0;
-		struct send_start *ss = bpf_map_lookup_elem(&send_starts, &zero);
-		if (ss && ss->tid == (__u32)id) {
-			ts = ss->ts;
-			ss->tid = 0;
-		}
+		__u64 st = fd_tcp_stamp_ns(fd);
+		if (st > cv->last_rx_ns)
+			ts = st;
 	}
 	if (!ts)
 		ts = bpf_ktime_get_ns();
+	if (rx)
+		cv->last_rx_ns = ts;
 	__u64 base, len;
 	switch (nr) {
 	case JM_NR_readv: case JM_NR_writev: case JM_NR_preadv: case JM_NR_pwritev:
@@ -535,31 +490,5 @@ int BPF_PROG(jm_sys_exit, struct pt_regs *regs, long ret)
 		len = ret;
 	}
 	capture(tgid, fd, rx ? JM_PAYLOAD_RX : JM_PAYLOAD_TX, ts, base, len, ret);
-	return 0;
-}
-
-/* Request start times of TCP sends (see send_starts).  Runs for every TCP
- * send on the machine, once per chunk the send is cut into: a send from a
- * local port no job connected from leaves after one array load; a job
- * thread's first chunk (nothing of the iterator consumed yet) stamps the
- * slot. */
-SEC("tp_btf/tcp_sendmsg_locked")
-int BPF_PROG(jm_tcp_send, struct sock *sk, struct msghdr *msg, struct sk_buff *skb, int size_goal)
-{
-	__u32 port = sk->__sk_common.skc_num;
-	__u32 *cnt = bpf_map_lookup_elem(&db_ports, &port);
-	if (!cnt || !*cnt)
-		return 0;               /* not a job's DB candidate: most sends */
-	__u64 id = bpf_get_current_pid_tgid();
-	if (!jm_member(id >> 32))
-		return 0;
-	if (msg->msg_iter.iov_offset)
-		return 0;
-	__u32 zero = 0;
-	struct send_start *ss = bpf_map_lookup_elem(&send_starts, &zero);
-	if (ss) {
-		ss->tid = (__u32)id;
-		ss->ts = bpf_ktime_get_ns();
-	}
 	return 0;
 }

@@ -10,7 +10,6 @@
 #define JM_CAP_TAIL_MAX   512     /* bytes copied from its end */
 #define JM_SOCKADDR_LEN   112
 #define JM_MAX_CONNS      16384
-#define JM_PORTS          65536   /* map "db_ports": TCP connects by local port */
 
 /* Value of map "conns" (key jm_conn_key): a socket whose payloads are copied. */
 enum jm_conn_state {
@@ -23,14 +22,12 @@ struct jm_conn_key {
 	__u32 fd;
 };
 
-#define JM_CONN_INET      0x1     /* TCP: send start comes from tcp_sendmsg_locked */
-#define JM_CONN_MARKED    0x2     /* counted in db_ports[lport] */
+#define JM_CONN_INET      0x1     /* TCP: request start from the socket's stamp */
 
 struct jm_conn_val {
+	__u64 last_rx_ns;             /* time of the last receive captured */
 	__u32 state;                  /* enum jm_conn_state */
 	__u32 flags;                  /* JM_CONN_*, set at connect */
-	__u32 lport;                  /* local TCP port (MARKED) */
-	__u32 pad;
 };
 
 struct jm_ev_connect {

@@ -44,6 +44,16 @@ struct {
 	__type(value, __u64);
 } stats SEC(".maps");
 
+/* Possible CPUs (rodata, set by the loader for each object): bounds the
+ * loops over the per-CPU copies of a procs value. */
+const volatile __u32 nr_cpus = 1;
+
+/* Run the statement that follows with v = each CPU's copy of tgid's procs
+ * value (bpf_map_lookup_percpu_elem), skipping CPUs without one. */
+#define jm_for_each_proc_copy(tgid, v)                                            \
+	for (__u32 jm_cpu_ = 0; jm_cpu_ < JM_MAX_CPUS && jm_cpu_ < nr_cpus; jm_cpu_++) \
+		if (((v) = bpf_map_lookup_percpu_elem(&procs, &(tgid), jm_cpu_)) != NULL)
+
 static __always_inline bool jm_member(__u32 tgid)
 {
 	__u32 w = tgid >> 6;

@@ -9,7 +9,9 @@
  * (2) at fork, children of a member become members; (3) user space inserts
  * processes matched by config rules or found in /proc at start-up.
  * Events here are rare (one per exec/fork/exit), so they all go through the
- * ring buffer; per-syscall work lives in io.bpf.c. */
+ * ring buffer; per-syscall work lives in io.bpf.c.  The agent's 1 s sample
+ * of live processes (CPU, RSS, bytes) is the jm_sample task iterator at the
+ * end of this file. */
 #include "vmlinux_min.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -23,7 +25,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const volatile __u32 n_env_keys = 0;
 const volatile char env_keys[JM_ENV_KEYS_MAX][JM_ENV_KEY_LEN] = {};
 const volatile __u64 page_size = 4096;
-const volatile __u32 nr_cpus = 1;
 /* Emit exits of untracked processes too: rule-matched processes are
  * classified in user space, possibly after they already exited. */
 const volatile bool emit_all_exits = false;
@@ -220,12 +221,9 @@ int BPF_PROG(jm_fork, struct task_struct *parent, struct task_struct *child)
 /* Sum a process's per-CPU byte counters. */
 static __always_inline void sum_io(__u32 tgid, struct jm_proc_io *out)
 {
-	for (__u32 cpu = 0; cpu < JM_MAX_CPUS; cpu++) {
-		if (cpu >= nr_cpus)
-			break;
-		struct jm_proc_cpu *v = bpf_map_lookup_percpu_elem(&procs, &tgid, cpu);
-		if (!v)
-			continue;
+	struct jm_proc_cpu *v;
+
+	jm_for_each_proc_copy(tgid, v) {
 		out->file_read_bytes += v->io.file_read_bytes;
 		out->file_write_bytes += v->io.file_write_bytes;
 		out->net_rx_bytes += v->io.net_rx_bytes;

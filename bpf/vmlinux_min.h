@@ -70,12 +70,11 @@ struct file {
 	void *private_data;               /* struct socket * for sockets */
 };
 
-struct sock_common {
-	u16 skc_num;                      /* local port, host order */
-};
+struct sock;
 
-struct sock {
-	struct sock_common __sk_common;
+/* Only its transmit/receive stamp is read (request start times). */
+struct tcp_sock {
+	u64 tcp_mstamp;
 };
 
 struct socket {
@@ -105,17 +104,6 @@ struct task_struct {
 	struct sched_entity se;
 	char comm[16];
 };
-
-/* tp_btf/tcp_sendmsg_locked: only the iterator's progress is read. */
-struct iov_iter {
-	unsigned long iov_offset;
-};
-
-struct msghdr {
-	struct iov_iter msg_iter;
-};
-
-struct sk_buff;
 
 struct linux_binprm {
 	const char *filename;
