@@ -8,7 +8,8 @@
 # meta and profiles) and regenerates bench/RESULTS.md from every result file
 # there (scenarios not run this time keep their previous figures, each with
 # its own date).  Needs the binaries of `make` in $BUILD (default build/);
-# the load generators in bench/ are compiled here into $BUILD/bench.
+# the load generators (bench/*.c and the collector's
+# tools/collector/bench/ingest_load.c) are compiled here into $BUILD/bench.
 #
 # Variants compared:  none      nothing attached
 #                     floor     empty eBPF programs on jobmeter's hooks
@@ -145,8 +146,8 @@ build_tools() {
 	cc "${CFLAGS_B[@]}" "$ROOT/bench/spawn.c" -o "$W/jm-spawn" &&
 	cc -O2 -static -nostdlib -fno-stack-protector -Wall -Wextra -Werror \
 		"$ROOT/bench/tiny.c" -o "$W/jm-tiny" &&
-	cc "${CFLAGS_B[@]}" -I"$BUILD/proto" "$ROOT/bench/post.c" "$BUILD/proto/jobmeter.pb-c.c" \
-		-o "$W/jm-post" -lprotobuf-c -lcurl -lz -lpthread
+	cc "${CFLAGS_B[@]}" -I"$BUILD/proto" "$ROOT/tools/collector/bench/ingest_load.c" \
+		"$BUILD/proto/jobmeter.pb-c.c" -o "$W/jm-ingest-load" -lprotobuf-c -lcurl -lz -lpthread
 }
 
 # ------------------------------------------------------------ measurements
@@ -774,9 +775,11 @@ sc_collector() {
 		coll_start "$RUN/ingest.db" || return 1
 		local c0 c1 t0 t1
 		c0=$(cpu_ticks "$COLL"); t0=$(now)
-		fgw "$W/jm-post" --url "http://127.0.0.1:$COLL_PORT/v1/batches" --template "$RUN/template.pb" \
+		# One template for all agents (ids bench-PID-RUN-K), gzip'd like the
+		# agent's shipper; prints one JSON line.
+		fgw "$W/jm-ingest-load" --url "http://127.0.0.1:$COLL_PORT" --template "$RUN/template.pb" --gzip --json \
 			--agents "$INGEST_AGENTS" --batches $((INGEST_SECONDS * 300)) --seconds "$INGEST_SECONDS" \
-			--prefix "bench-$$-$k" --retry-ms 10 > "$RUN/post.out" || warn "jm-post reported errors: $(cat "$RUN/post.out")"
+			--prefix "bench-$$-$k" --retry-ms 10 > "$RUN/post.out" || warn "ingest_load reported errors: $(cat "$RUN/post.out")"
 		c1=$(cpu_ticks "$COLL"); t1=$(now)
 		local rows; rows=$(sqlite3 "$RUN/ingest.db" 'select count(*) from windows' 2>/dev/null || echo -1)
 		stop_pid "$COLL"
@@ -789,10 +792,10 @@ sc_collector() {
 	# Where the time goes: a profile and syscall counts under the same load.
 	say "  collector: profile under load"
 	coll_start "$RUN/ingest.db" || return 1
-	"$W/jm-post" --url "http://127.0.0.1:$COLL_PORT/v1/batches" --template "$RUN/template.pb" \
+	"$W/jm-ingest-load" --url "http://127.0.0.1:$COLL_PORT" --template "$RUN/template.pb" --gzip --json \
 		--agents "$INGEST_AGENTS" --batches 3000 --seconds 8 --prefix "bench-$$-prof" --retry-ms 10 > "$RUN/post-prof.out" &
 	local pp=$!
-	LIVE+=("$pp"); LIVE_NAME[$pp]=jm-post
+	LIVE+=("$pp"); LIVE_NAME[$pp]=ingest_load
 	sleep 1
 	fgw perf record -q -e cpu-clock -F 999 -g -p "$COLL" -o "$RUN/perf.coll" -- sleep 3 2>>"$RUN/perf.log"
 	perf stat -x, -e 'syscalls:sys_enter_fdatasync,syscalls:sys_enter_fsync,syscalls:sys_enter_pwrite64,syscalls:sys_enter_pread64' \
@@ -814,7 +817,7 @@ sc_collector() {
 			awk '/^ +[0-9.]+%/ && n < 8 {print; n++}'
 		echo "# perf stat over 2 s (count,unit,event):"
 		grep -v '^#' "$RUN/perf.stat" | awk -F, 'NF > 2 {print $1 "," $3}'
-		echo "# jm-post during the profile:"
+		echo "# ingest_load (tools/collector/bench/ingest_load.c) during the profile:"
 		cat "$RUN/post-prof.out"
 		echo "# the disk: 500 x 4 KiB O_DSYNC writes (dd) took $(fsub "$d1" "$d0") s"
 	} > "$RES/profile_collector.txt"

@@ -92,7 +92,7 @@ check_eq "rollup runs = raw runs" \
 # written in several pieces (walbuf.h).
 FAST_ROUNDS=${FAST_ROUNDS:-10}
 if cc -O2 -std=gnu11 -D_GNU_SOURCE -I"$ROOT/build/proto" "$ROOT/tools/collector/bench/ingest_load.c" \
-     "$ROOT/build/proto/jobmeter.pb-c.c" -lprotobuf-c -lcurl -lpthread -o "$T/ingest_load" 2>"$T/cc.log"; then
+     "$ROOT/build/proto/jobmeter.pb-c.c" -lprotobuf-c -lcurl -lz -lpthread -o "$T/ingest_load" 2>"$T/cc.log"; then
   mkdir -p "$T/tpl"
   for a in $(seq 1 20); do
     "$COLLECTOR" gen-batch --agent-id "fast-$UNIQ-$a" --boot-id b --seq 1 --job "fast-$UNIQ-$a" \

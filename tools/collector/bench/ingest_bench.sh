@@ -8,12 +8,13 @@
 #        e.g. "--queries 20 --statements 3 --output t" for db_stats,
 #        statements and an output per run) DB_DIR=/var/tmp COLLECTOR_ARGS=...
 #
-# Builds the load generator (ingest_load.c) against BUILD_DIR's protobuf
-# code, writes one gen-batch template per agent, starts the collector on a
-# fresh database (on disk: the point is the fsync), runs AGENTS closed-loop
-# posters, then checks that the database holds every batch and passes
-# integrity_check.  Prints the load generator's line and the collector's
-# commit counters (batches per transaction).
+# Builds the load generator (ingest_load.c; bench/run.sh's collector
+# scenario runs the same one with --template --gzip) against BUILD_DIR's
+# protobuf code, writes one gen-batch template per agent, starts the
+# collector on a fresh database (on disk: the point is the fsync), runs
+# AGENTS closed-loop posters, then checks that the database holds every
+# batch and passes integrity_check.  Prints the load generator's line and
+# the collector's commit counters (batches per transaction).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
 BUILD=${1:-$ROOT/build}
@@ -32,7 +33,7 @@ trap cleanup EXIT
 
 cc -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -I"$BUILD/proto" \
   "$ROOT/tools/collector/bench/ingest_load.c" "$BUILD/proto/jobmeter.pb-c.c" \
-  -lprotobuf-c -lcurl -lpthread -o "$T/ingest_load"
+  -lprotobuf-c -lcurl -lz -lpthread -o "$T/ingest_load"
 
 # Batch k of an agent covers minute k, starting BATCHES minutes ago.
 start_ns=$(( ($(date +%s) - BATCHES * 60 - 60) * 1000000000 ))
