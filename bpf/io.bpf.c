@@ -212,7 +212,7 @@ static __always_inline void capture(__u32 tgid, __u32 fd, __u8 dir, __u64 ts,
 		size = sizeof(*b);
 	/* Batched wakeups: the reader polls on a timer, and is woken early
 	 * only when a lot is pending. */
-	if (bpf_ringbuf_output(&payloads, b, size, jm_wakeup_output(&payloads, size)))
+	if (bpf_ringbuf_output(&payloads, b, size, jm_wakeup(&payloads)))
 		jm_stat_inc(JM_STAT_PAYLOADS_DROPPED);
 }
 
@@ -255,7 +255,7 @@ static __always_inline void on_connect(__u32 tgid, struct pt_regs *regs, long re
 	__builtin_memset(e->pad, 0, sizeof(e->pad));
 	if (bpf_probe_read_user(e->addr, alen, (void *)uaddr))
 		e->addr_len = 0;
-	bpf_ringbuf_submit(e, jm_wakeup_submit(&payloads, sizeof(*e)));
+	bpf_ringbuf_submit(e, jm_wakeup(&payloads));
 }
 
 static __always_inline void on_close(struct jm_proc_cpu *pc, __u32 tgid, __u32 fd)
@@ -278,7 +278,7 @@ static __always_inline void on_close(struct jm_proc_cpu *pc, __u32 tgid, __u32 f
 	jm_hdr(&e->hdr, JM_EV_CLOSE, tgid);
 	e->fd = fd;
 	e->flags = flags;
-	bpf_ringbuf_submit(e, jm_wakeup_submit(&payloads, sizeof(*e)));
+	bpf_ringbuf_submit(e, jm_wakeup(&payloads));
 }
 
 static __always_inline void on_open(__u32 tgid, int dirfd, __u64 upath, __u32 oflags, long fd)
@@ -301,7 +301,7 @@ static __always_inline void on_open(__u32 tgid, int dirfd, __u64 upath, __u32 of
 	e->pad = 0;
 	if (bpf_probe_read_user_str(e->path, sizeof(e->path), (void *)upath) < 0)
 		e->path[0] = 0;
-	bpf_ringbuf_submit(e, jm_wakeup_submit(&payloads, sizeof(*e)));
+	bpf_ringbuf_submit(e, jm_wakeup(&payloads));
 }
 
 static __always_inline void on_rename(__u32 tgid, int odfd, __u64 op, int ndfd, __u64 np)
@@ -318,7 +318,7 @@ static __always_inline void on_rename(__u32 tgid, int odfd, __u64 op, int ndfd, 
 		e->oldpath[0] = 0;
 	if (bpf_probe_read_user_str(e->newpath, sizeof(e->newpath), (void *)np) < 0)
 		e->newpath[0] = 0;
-	bpf_ringbuf_submit(e, jm_wakeup_submit(&payloads, sizeof(*e)));
+	bpf_ringbuf_submit(e, jm_wakeup(&payloads));
 }
 
 /* First iovec of an iovec array: base and the bytes of it the syscall used. */

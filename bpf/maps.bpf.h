@@ -77,29 +77,38 @@ static __always_inline void jm_member_set(__u32 tgid, bool on)
  * 50 ms anyway, and a wakeup costs about a microsecond.  Past the threshold,
  * wake once per 64 KiB the backlog grows — not on every record: a reader
  * that is slow (or stopped) must not turn every event into a wakeup, which
- * measured 3 µs per syscall with the reader stopped.  lo..hi are the
- * pending bytes before and after this record. */
+ * measured 3 µs per syscall with the reader stopped.  The backlog itself is
+ * read (a helper call) on every 16th record of a CPU only; the rest pay an
+ * inlined per-CPU counter. */
 #define JM_WAKEUP_BYTES (256 << 10)
 #define JM_WAKEUP_STEP_SHIFT 16
-static __always_inline __u64 jm_wake(__u64 lo, __u64 hi)
+#define JM_WAKEUP_EVERY 16            /* power of two */
+
+struct jm_wake_state {
+	__u64 last_avail;             /* backlog at this CPU's last look */
+	__u32 tick;                   /* records since then */
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct jm_wake_state);
+} wake_state SEC(".maps");
+
+/* Flags for writing a record to ring (bpf_ringbuf_output or _submit). */
+static __always_inline __u64 jm_wakeup(void *ring)
 {
-	return hi > JM_WAKEUP_BYTES && (hi >> JM_WAKEUP_STEP_SHIFT) != (lo >> JM_WAKEUP_STEP_SHIFT) ?
+	__u32 zero = 0;
+	struct jm_wake_state *w = bpf_map_lookup_elem(&wake_state, &zero);
+	if (!w || (w->tick++ & (JM_WAKEUP_EVERY - 1)))
+		return BPF_RB_NO_WAKEUP;
+	__u64 avail = bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA), lo = w->last_avail;
+	w->last_avail = avail;
+	return avail > JM_WAKEUP_BYTES &&
+	       (avail >> JM_WAKEUP_STEP_SHIFT) != (lo >> JM_WAKEUP_STEP_SHIFT) ?
 	       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
-}
-
-/* Flags for bpf_ringbuf_output() of size bytes (not yet in the ring). */
-static __always_inline __u64 jm_wakeup_output(void *ring, __u64 size)
-{
-	__u64 avail = bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA);
-	return jm_wake(avail, avail + size + 8);
-}
-
-/* Flags for bpf_ringbuf_submit() of a reserved record of size bytes (the
- * reservation already counts as pending). */
-static __always_inline __u64 jm_wakeup_submit(void *ring, __u64 size)
-{
-	__u64 avail = bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA);
-	return jm_wake(avail > size + 8 ? avail - size - 8 : 0, avail);
 }
 
 static __always_inline void jm_stat_inc(__u32 idx)

@@ -176,7 +176,7 @@ int BPF_PROG(jm_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 		}
 	}
 
-	if (bpf_ringbuf_output(&events, ev, sizeof(*ev), jm_wakeup_output(&events, sizeof(*ev))))
+	if (bpf_ringbuf_output(&events, ev, sizeof(*ev), jm_wakeup(&events)))
 		jm_stat_inc(JM_STAT_EVENTS_DROPPED);
 	return 0;
 }
@@ -214,7 +214,7 @@ int BPF_PROG(jm_fork, struct task_struct *parent, struct task_struct *child)
 	jm_hdr(&e->hdr, JM_EV_FORK, ctgid);
 	e->ppid = ptgid;
 	e->pad = 0;
-	bpf_ringbuf_submit(e, jm_wakeup_submit(&events, sizeof(*e)));
+	bpf_ringbuf_submit(e, jm_wakeup(&events));
 	return 0;
 }
 
@@ -274,7 +274,7 @@ int BPF_PROG(jm_exit, struct task_struct *p)
 		e->status = BPF_CORE_READ(p, group_leader, exit_code);
 	e->flags = pl ? JM_F_TRACKED : 0;
 	e->pad = 0;
-	bpf_ringbuf_submit(e, jm_wakeup_submit(&events, sizeof(*e)));
+	bpf_ringbuf_submit(e, jm_wakeup(&events));
 out:
 	if (pl) {
 		jm_member_set(tgid, false);
@@ -292,7 +292,7 @@ int jm_oom(struct trace_event_raw_mark_victim *ctx)
 	if (!e)
 		return 0;
 	jm_hdr(&e->hdr, JM_EV_OOM, pid);
-	bpf_ringbuf_submit(e, jm_wakeup_submit(&events, sizeof(*e)));
+	bpf_ringbuf_submit(e, jm_wakeup(&events));
 	return 0;
 }
 
