@@ -357,8 +357,7 @@ int BPF_PROG(jm_sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	}
 
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tgid = id >> 32;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	if (!jm_member(tgid))
 		return 0;
 	struct jm_proc_cpu *pc = bpf_map_lookup_elem(&procs, &tgid);
