@@ -96,6 +96,25 @@ int main(void)
 			edges_ok = 0;
 	}
 	CHECK("hist value == upper bound stays in bucket, +1ns moves up", edges_ok);
+	/* The bound table is the formula of histogram.h, entry by entry. */
+	int formula_ok = 1;
+	for (int i = 0; i < JM_HIST_OVERFLOW; i++) {
+		uint64_t want = (uint64_t)llround(1000.0 * pow(10.0, 4.0 * i / 31.0));
+		if ((uint64_t)llround(jm_hist_bucket_upper_s(i) * 1e9) != want)
+			formula_ok = 0;
+	}
+	CHECK("hist bounds are llround(1000 * 10^(4i/31)) ns", formula_ok);
+	/* Every ns value maps to the first bucket whose bound holds it (brute
+	 * force around each bound, and a sweep of the first decades). */
+	int search_ok = 1;
+	for (uint64_t ns = 0; ns < 200000; ns += 7) {
+		int b = jm_hist_bucket(ns), want = 0;
+		while (want < JM_HIST_OVERFLOW && (double)ns > jm_hist_bucket_upper_s(want) * 1e9 + 0.5)
+			want++;
+		if (b != want)
+			search_ok = 0;
+	}
+	CHECK("hist bucket = first bound >= value (sweep to 200 us)", search_ok);
 
 	/* ---- add / merge ---- */
 	uint64_t a[JM_HIST_BUCKETS] = { 0 }, b[JM_HIST_BUCKETS] = { 0 };
