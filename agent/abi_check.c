@@ -7,7 +7,8 @@
 
 _Static_assert(sizeof(struct jm_ev_hdr) == 16, "jm_ev_hdr");
 _Static_assert(sizeof(struct jm_proc_io) == 32, "jm_proc_io");
-_Static_assert(sizeof(struct jm_proc_cpu) == 40, "jm_proc_cpu");
+_Static_assert(sizeof(struct jm_proc_cpu) == 48, "jm_proc_cpu");
+_Static_assert(offsetof(struct jm_proc_cpu, owner) == 40, "jm_proc_cpu.owner");
 _Static_assert(sizeof(struct jm_sample) == 64, "jm_sample");
 _Static_assert(offsetof(struct jm_sample, io) == 16, "sample.io");
 _Static_assert(offsetof(struct jm_sample, tgid) == 48, "sample.tgid");

@@ -132,6 +132,7 @@ int jm_probes_open(struct jm_probes **out, const struct jm_probe_opts *o,
 	}
 	struct { struct bpf_map *dst, *src; } shared[] = {
 		{ p->io->maps.procs, p->proc->maps.procs },
+		{ p->io->maps.procs_spill, p->proc->maps.procs_spill },
 		{ p->io->maps.lives, p->proc->maps.lives },
 		{ p->io->maps.events, p->proc->maps.events },
 		{ p->io->maps.stats, p->proc->maps.stats },
@@ -232,13 +233,24 @@ static void member_set(struct jm_probes *p, uint32_t tgid, bool on)
 		__atomic_fetch_and(&p->members[tgid >> 6], ~bit, __ATOMIC_SEQ_CST);
 }
 
+static bool member_test(const struct jm_probes *p, uint32_t tgid)
+{
+	return tgid < JM_PID_LIMIT &&
+	       (__atomic_load_n(&p->members[tgid >> 6], __ATOMIC_SEQ_CST) & (1ull << (tgid & 63)));
+}
+
+/* User space tracks processes in procs_spill only: claiming a procs slot
+ * takes a compare-and-swap on one CPU's copy that only the programs can
+ * do (see jm_proc_claim in bpf/maps.bpf.h). */
 int jm_probes_track(struct jm_probes *p, uint32_t tgid, int32_t threads)
 {
 	struct jm_proc_life life = { .threads = threads > 0 ? threads : 1 };
 
+	if (member_test(p, tgid))
+		return 0;               /* the kernel tracks it already (env or fork) */
 	memset(p->percpu, 0, p->ncpus * sizeof(*p->percpu));
-	/* NOEXIST: the kernel may have tracked it already (env or fork). */
-	if (bpf_map_update_elem(bpf_map__fd(p->proc->maps.procs), &tgid, p->percpu, BPF_NOEXIST)) {
+	if (bpf_map_update_elem(bpf_map__fd(p->proc->maps.procs_spill), &tgid, p->percpu,
+				BPF_NOEXIST)) {
 		if (errno == EEXIST)
 			return 0;
 		return -errno;
@@ -246,24 +258,32 @@ int jm_probes_track(struct jm_probes *p, uint32_t tgid, int32_t threads)
 	if (bpf_map_update_elem(bpf_map__fd(p->proc->maps.lives), &tgid, &life, BPF_NOEXIST) &&
 	    errno != EEXIST) {
 		int e = -errno;
-		bpf_map_delete_elem(bpf_map__fd(p->proc->maps.procs), &tgid);
+		bpf_map_delete_elem(bpf_map__fd(p->proc->maps.procs_spill), &tgid);
 		return e;
 	}
 	member_set(p, tgid, true);
 	return 0;
 }
 
+/* A procs slot the process holds stays its own until it exits (the exit
+ * program frees it): rewriting per-CPU copies from here could race with a
+ * claim by another process. */
 void jm_probes_untrack(struct jm_probes *p, uint32_t tgid)
 {
 	member_set(p, tgid, false);
-	bpf_map_delete_elem(bpf_map__fd(p->proc->maps.procs), &tgid);
+	bpf_map_delete_elem(bpf_map__fd(p->proc->maps.procs_spill), &tgid);
 	bpf_map_delete_elem(bpf_map__fd(p->proc->maps.lives), &tgid);
 }
 
 int jm_probes_read_io(struct jm_probes *p, uint32_t tgid, struct jm_proc_io *io)
 {
+	uint32_t slot = tgid & (JM_PROC_SLOTS - 1);
+
 	memset(io, 0, sizeof(*io));
-	if (bpf_map_lookup_elem(bpf_map__fd(p->proc->maps.procs), &tgid, p->percpu))
+	if (bpf_map_lookup_elem(bpf_map__fd(p->proc->maps.procs), &slot, p->percpu))
+		return -errno;
+	if (p->percpu[0].owner != tgid &&
+	    bpf_map_lookup_elem(bpf_map__fd(p->proc->maps.procs_spill), &tgid, p->percpu))
 		return -errno;
 	for (int i = 0; i < p->ncpus; i++) {
 		io->file_read_bytes += p->percpu[i].io.file_read_bytes;

@@ -360,7 +360,7 @@ int BPF_PROG(jm_sys_exit, struct pt_regs *regs, long ret)
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	if (!jm_member(tgid))
 		return 0;
-	struct jm_proc_cpu *pc = bpf_map_lookup_elem(&procs, &tgid);
+	struct jm_proc_cpu *pc = jm_proc_this_cpu(tgid);
 	if (!pc)
 		return 0;
 	struct jm_proc_io *io = &pc->io;

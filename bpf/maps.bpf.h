@@ -1,17 +1,26 @@
 /* Maps shared by every jobmeter BPF object.  process.bpf.o owns them; the
  * loader hands their fds to io.bpf.o with bpf_map__reuse_fd() before loading
- * it, so both objects see one "procs" table (membership + byte counters),
- * one "lives" table, one events ring and one set of loss counters. */
+ * it, so both objects see one membership bitmap, one set of per-process
+ * counters (procs + procs_spill), one "lives" table, one events ring and one
+ * set of loss counters. */
 #ifndef JM_MAPS_BPF_H
 #define JM_MAPS_BPF_H
 #include "process.h"
+
+/* Per-process counters: see struct jm_proc_cpu (process.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, JM_PROC_SLOTS);
+	__type(key, __u32);
+	__type(value, struct jm_proc_cpu);
+} procs SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, JM_MAX_PROCS);
 	__type(key, __u32);
 	__type(value, struct jm_proc_cpu);
-} procs SEC(".maps");
+} procs_spill SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -48,11 +57,87 @@ struct {
  * loops over the per-CPU copies of a procs value. */
 const volatile __u32 nr_cpus = 1;
 
-/* Run the statement that follows with v = each CPU's copy of tgid's procs
- * value (bpf_map_lookup_percpu_elem), skipping CPUs without one. */
-#define jm_for_each_proc_copy(tgid, v)                                            \
-	for (__u32 jm_cpu_ = 0; jm_cpu_ < JM_MAX_CPUS && jm_cpu_ < nr_cpus; jm_cpu_++) \
-		if (((v) = bpf_map_lookup_percpu_elem(&procs, &(tgid), jm_cpu_)) != NULL)
+static __always_inline __u32 jm_proc_slot(__u32 tgid)
+{
+	return tgid & (JM_PROC_SLOTS - 1);
+}
+
+/* Does tgid own its procs slot?  CPU 0's copy is the one claims race on. */
+static __always_inline bool jm_proc_in_slot(__u32 tgid)
+{
+	__u32 slot = jm_proc_slot(tgid);
+	struct jm_proc_cpu *c0 = bpf_map_lookup_percpu_elem(&procs, &slot, 0);
+	return c0 && c0->owner == tgid;
+}
+
+/* This CPU's counters of a job process: the slot (inlined array lookup, no
+ * helper call) when it owns it, else the spill hash.  NULL if neither. */
+static __always_inline struct jm_proc_cpu *jm_proc_this_cpu(__u32 tgid)
+{
+	__u32 slot = jm_proc_slot(tgid);
+	struct jm_proc_cpu *v = bpf_map_lookup_elem(&procs, &slot);
+	if (v && v->owner == tgid)
+		return v;
+	return bpf_map_lookup_elem(&procs_spill, &tgid);
+}
+
+/* CPU cpu's copy of tgid's counters, wherever they live (in_slot from
+ * jm_proc_in_slot). */
+static __always_inline struct jm_proc_cpu *jm_proc_copy(__u32 tgid, bool in_slot, __u32 cpu)
+{
+	__u32 slot = jm_proc_slot(tgid);
+	return in_slot ? bpf_map_lookup_percpu_elem(&procs, &slot, cpu) :
+			 bpf_map_lookup_percpu_elem(&procs_spill, &tgid, cpu);
+}
+
+/* Run the statement that follows with v = each CPU's copy of tgid's
+ * counters, skipping CPUs without one. */
+#define jm_for_each_proc_copy(tgid, v)                                                \
+	for (__u32 jm_cpu_ = 0, jm_in_ = jm_proc_in_slot(tgid);                           \
+	     jm_cpu_ < JM_MAX_CPUS && jm_cpu_ < nr_cpus; jm_cpu_++)                       \
+		if (((v) = jm_proc_copy(tgid, jm_in_, jm_cpu_)) != NULL)
+
+/* Give tgid zeroed counters: its slot if free (claimed on CPU 0's copy with
+ * a compare-and-swap, then owner written into the other copies), else the
+ * spill hash.  0, or -1 when both are full. */
+static __always_inline int jm_proc_claim(__u32 tgid)
+{
+	__u32 slot = jm_proc_slot(tgid);
+	struct jm_proc_cpu *c0 = bpf_map_lookup_percpu_elem(&procs, &slot, 0);
+
+	if (tgid && c0 && __sync_val_compare_and_swap(&c0->owner, 0, tgid) == 0) {
+		for (__u32 cpu = 0; cpu < JM_MAX_CPUS && cpu < nr_cpus; cpu++) {
+			struct jm_proc_cpu *v = bpf_map_lookup_percpu_elem(&procs, &slot, cpu);
+			if (!v)
+				continue;
+			__builtin_memset(&v->io, 0, sizeof(v->io));
+			v->conn_fds = 0;
+			v->owner = tgid;
+		}
+		return 0;
+	}
+	struct jm_proc_cpu zero = {};
+	return bpf_map_update_elem(&procs_spill, &tgid, &zero, BPF_ANY) ? -1 : 0;
+}
+
+/* Drop tgid's counters: free its slot if it owns it (other copies first,
+ * CPU 0's last, so a new claim never sees a half-released slot), and its
+ * spill entry if any. */
+static __always_inline void jm_proc_release(__u32 tgid)
+{
+	__u32 slot = jm_proc_slot(tgid);
+	struct jm_proc_cpu *c0 = bpf_map_lookup_percpu_elem(&procs, &slot, 0);
+
+	if (c0 && c0->owner == tgid) {
+		for (__u32 cpu = 1; cpu < JM_MAX_CPUS && cpu < nr_cpus; cpu++) {
+			struct jm_proc_cpu *v = bpf_map_lookup_percpu_elem(&procs, &slot, cpu);
+			if (v)
+				v->owner = 0;
+		}
+		__sync_val_compare_and_swap(&c0->owner, tgid, 0);
+	}
+	bpf_map_delete_elem(&procs_spill, &tgid);
+}
 
 static __always_inline bool jm_member(__u32 tgid)
 {

@@ -161,11 +161,10 @@ int BPF_PROG(jm_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	/* An identity variable makes this a job process right now, before
 	 * user space has seen the event. */
 	if (!tracked && (ev->flags & JM_F_ENV_MATCH)) {
-		struct jm_proc_cpu io = {};
 		struct jm_proc_life life = { .threads = 1 };
-		if (bpf_map_update_elem(&procs, &tgid, &io, BPF_NOEXIST) == 0) {
+		if (jm_proc_claim(tgid) == 0) {
 			if (bpf_map_update_elem(&lives, &tgid, &life, BPF_NOEXIST) != 0) {
-				bpf_map_delete_elem(&procs, &tgid);
+				jm_proc_release(tgid);
 				jm_stat_inc(JM_STAT_PROCS_FULL);
 			} else {
 				ev->flags |= JM_F_TRACKED;
@@ -199,11 +198,10 @@ int BPF_PROG(jm_fork, struct task_struct *parent, struct task_struct *child)
 		return 0;
 	}
 
-	struct jm_proc_cpu io = {};
 	struct jm_proc_life life = { .threads = 1 };
-	if (bpf_map_update_elem(&procs, &ctgid, &io, BPF_ANY) ||
+	if (jm_proc_claim(ctgid) ||
 	    bpf_map_update_elem(&lives, &ctgid, &life, BPF_ANY)) {
-		bpf_map_delete_elem(&procs, &ctgid);
+		jm_proc_release(ctgid);
 		jm_stat_inc(JM_STAT_PROCS_FULL);
 		return 0;
 	}
@@ -250,6 +248,10 @@ int BPF_PROG(jm_exit, struct task_struct *p)
 			return 0;
 		cpu_ns = pl->cpu_ns;
 	} else {
+		/* Untracked by user space while alive (no lives entry): its
+		 * counters go with its last thread. */
+		if (jm_group_dead(p) && jm_proc_in_slot(tgid))
+			jm_proc_release(tgid);
 		if (!emit_all_exits || !jm_group_dead(p))
 			return 0;
 		struct signal_struct *sig = BPF_CORE_READ(p, signal);
@@ -278,7 +280,7 @@ int BPF_PROG(jm_exit, struct task_struct *p)
 out:
 	if (pl) {
 		jm_member_set(tgid, false);
-		bpf_map_delete_elem(&procs, &tgid);
+		jm_proc_release(tgid);
 		bpf_map_delete_elem(&lives, &tgid);
 	}
 	return 0;

@@ -14,7 +14,8 @@
 #define JM_ENV_KEYS_MAX  8
 #define JM_ENV_KEY_LEN   32
 #define JM_MAX_CPUS      256
-#define JM_MAX_PROCS     65536    /* tracked processes at once */
+#define JM_MAX_PROCS     65536    /* tracked processes at once (procs_spill) */
+#define JM_PROC_SLOTS    65536    /* procs: slot tgid % JM_PROC_SLOTS */
 #define JM_PID_LIMIT     (1u << 22)            /* PID_MAX_LIMIT on 64-bit */
 #define JM_MEMBER_WORDS  (JM_PID_LIMIT / 64)   /* words of the membership bitmap */
 
@@ -61,14 +62,22 @@ struct jm_proc_io {
 	__u64 net_tx_bytes;
 };
 
-/* Value of map "procs" (per-CPU, key tgid): the byte counters, and which fds
+/* Per-CPU counters of one job process: the byte counters, and which fds
  * may have an entry in io.bpf.c's "conns" map — bit fd for fd < 63, bit 63
  * for every higher fd.  The mask is written into every CPU's copy at connect
  * (rare) so that the socket path of every other fd skips the conns hash
- * lookup (common). */
+ * lookup (common).
+ *
+ * They live in map "procs" (per-CPU array) at slot tgid % JM_PROC_SLOTS when
+ * that slot is free — an array lookup the verifier inlines, so a job
+ * syscall pays no helper call for it — with owner = tgid in every CPU's
+ * copy; otherwise (two job processes with equal slots, or a process user
+ * space tracks) in "procs_spill" (per-CPU hash, key tgid), owner unused. */
 struct jm_proc_cpu {
 	struct jm_proc_io io;
 	__u64 conn_fds;
+	__u32 owner;                  /* procs: tgid using the slot, 0 = free */
+	__u32 pad;
 };
 
 /* One record of the "jm_sample" task iterator, per thread of a tracked

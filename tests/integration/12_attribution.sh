@@ -41,6 +41,10 @@ jobs:
     match:
       comm: jm_burn
       argv: "cpu 0\\\\.7$"
+  - name: rule-bytes-$U
+    match:
+      comm: sh
+      argv: "rule-bytes-$U"
 systemd:
   - unit: "etl-sales-$U.*"
 kubernetes:
@@ -53,6 +57,14 @@ $BURN cpu 0.7
 wait_run "rule-argv-$U" || fail rule-run "no run"
 check_eq "rule: source" "$(run_field rule-argv-$U source)" rule
 check_within "rule: cpu" "$(run_field rule-argv-$U cpu_s)" 0.7 5
+# rule-matched processes are tracked by user space (the per-process counters
+# of the spill table, not a kernel-claimed slot): bytes read after the match
+# are all counted, across an exec that keeps the process.
+head -c $((8 << 20)) /dev/urandom > "$T/rule-bytes.bin"
+sh -c "sleep 0.5; exec dd if=$T/rule-bytes.bin of=/dev/null bs=64k status=none # rule-bytes-$U"
+wait_run "rule-bytes-$U" || fail rule-bytes-run "no run"
+# (plus the few KiB the dynamic loader reads from libraries at exec)
+check_within "rule: bytes read by a user-tracked process" "$(run_field rule-bytes-$U file_read_bytes)" $((8 << 20)) 1
 $BURN cpu 0.3        # same comm, argv does not match: not a job
 sleep 0.5
 check_eq "rule: non-matching argv is not attributed" \
