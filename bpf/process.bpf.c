@@ -2,8 +2,8 @@
 /* Process lifecycle of job processes: exec, fork, exit (status, CPU, peak
  * RSS, byte totals) and OOM kills.
  *
- * Membership lives in the "procs" map: a process is a job process when its
- * tgid is a key.  Entry happens three ways: (1) at exec, when the environment
+ * Membership is a bit of the "members" bitmap, and a job process has
+ * per-CPU counters (jm_proc_claim, maps.bpf.h).  Entry happens three ways: (1) at exec, when the environment
  * carries an identity variable (JOBMETER_JOB=... or a configured set) — done
  * here, in the kernel, so a process that lives < 1 ms is still attributed;
  * (2) at fork, children of a member become members; (3) user space inserts

@@ -53,8 +53,8 @@ struct jm_ev_hdr {
 	__u32 tgid;
 };
 
-/* Per-CPU byte counters of one tracked process (map "procs", key tgid).
- * Presence in this map IS job membership: the one lookup a syscall pays. */
+/* Byte counters of one job process (one CPU's share; see jm_proc_cpu for
+ * where they live).  Membership itself is the "members" bitmap. */
 struct jm_proc_io {
 	__u64 file_read_bytes;
 	__u64 file_write_bytes;
