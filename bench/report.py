@@ -528,7 +528,8 @@ def pgbench(pg):
                          (", so no program on these hooks can reach 97% here" if left <= 0 else
                           f", which leaves {left:.2f} µs for all of jobmeter's own work per "
                           "transaction") +
-                         f"; that work measures {add - fl:.2f} µs. Per transaction it is two "
+                         f"; jobmeter's own work on top of the floor measures {add - fl:.2f} µs. "
+                         "Per transaction it is two "
                          "payload captures (the job's DB send and receive, each costing what "
                          "§1's DB rows show: connection lookup, TCP stamp or clock read, user-memory "
                          "copy, ring-buffer record) and the membership test on the backend's "
