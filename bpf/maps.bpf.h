@@ -18,6 +18,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, JM_MAX_PROCS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);   /* memory for entries in use only */
 	__type(key, __u32);
 	__type(value, struct jm_proc_cpu);
 } procs_spill SEC(".maps");

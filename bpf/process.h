@@ -15,7 +15,10 @@
 #define JM_ENV_KEY_LEN   32
 #define JM_MAX_CPUS      256
 #define JM_MAX_PROCS     65536    /* tracked processes at once (procs_spill) */
-#define JM_PROC_SLOTS    65536    /* procs: slot tgid % JM_PROC_SLOTS */
+/* procs: slot tgid % JM_PROC_SLOTS.  A per-CPU array costs slots x 48 B x
+ * CPUs whether used or not (0.75 MiB per CPU here); the spill hash allocates
+ * per entry. */
+#define JM_PROC_SLOTS    16384
 #define JM_PID_LIMIT     (1u << 22)            /* PID_MAX_LIMIT on 64-bit */
 #define JM_MEMBER_WORDS  (JM_PID_LIMIT / 64)   /* words of the membership bitmap */
 
