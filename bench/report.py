@@ -136,6 +136,16 @@ class Page:
             self.p("| " + " | ".join(str(c) for c in r) + " |")
         self.p("")
 
+    def section(self, title, sc, have):
+        """Heading of a scenario's section, then its run line, or how to get
+        results when there are none.  True when the section has data."""
+        self.p(title, "")
+        if not have:
+            self.p(f"_No results: run `bench/run.sh {sc}`._", "")
+            return False
+        self.p(self.meta_line(sc) or "", "")
+        return True
+
     def meta_line(self, sc):
         m = load_json(os.path.join(self.res, f"{sc}.meta.json"))
         if not m:
@@ -163,11 +173,8 @@ class Page:
 # ---------------------------------------------------------------- syscalls
 def syscalls(pg):
     rows = load_tsv(os.path.join(pg.res, "syscalls.tsv"))
-    pg.p("## 1. Syscall microbenchmark", "")
-    if not rows:
-        pg.p("_No results: run `bench/run.sh syscalls`._", "")
+    if not pg.section("## 1. Syscall microbenchmark", "syscalls", rows):
         return
-    pg.p(pg.meta_line("syscalls") or "", "")
     ns = {}                     # (round, variant, who, op) -> ns
     for r in rows:
         ns[(int(r["round"]), r["variant"], r["who"], r["op"])] = float(r["ns"])
@@ -383,11 +390,8 @@ def syscalls(pg):
 # ----------------------------------------------------------------- pgbench
 def pgbench(pg):
     rows = load_tsv(os.path.join(pg.res, "pgbench.tsv"))
-    pg.p("## 2. pgbench -S against local PostgreSQL 15", "")
-    if not rows:
-        pg.p("_No results: run `bench/run.sh pgbench`._", "")
+    if not pg.section("## 2. pgbench -S against local PostgreSQL 15", "pgbench", rows):
         return
-    pg.p(pg.meta_line("pgbench") or "", "")
     d = {}
     for r in rows:
         conf = r["clients"] + ("p" if r.get("pinned") == "1" else "")
@@ -547,11 +551,8 @@ def pgbench(pg):
 # --------------------------------------------------------------- execstorm
 def execstorm(pg):
     runs = load_jsonl(os.path.join(pg.res, "execstorm.jsonl"))
-    pg.p("## 3. Exec storm", "")
-    if not runs:
-        pg.p("_No results: run `bench/run.sh execstorm`._", "")
+    if not pg.section("## 3. Exec storm", "execstorm", runs):
         return
-    pg.p(pg.meta_line("execstorm") or "", "")
     pg.p("`bench/execstorm.c`: one job process vfork+execs `bench/tiny.c` (a 9 KiB static "
          "binary that exits 0 — `/bin/true` reaches only ~3,500 execs/s on this VM with "
          "nothing traced, so it cannot make a 5,000/s storm) with up to 4 children in "
@@ -615,11 +616,8 @@ def execstorm(pg):
 # --------------------------------------------------------------- footprint
 def footprint(pg):
     f = load_json(os.path.join(pg.res, "footprint.json"))
-    pg.p("## 4. Agent footprint", "")
-    if not f:
-        pg.p("_No results: run `bench/run.sh footprint`._", "")
+    if not pg.section("## 4. Agent footprint", "footprint", f):
         return
-    pg.p(pg.meta_line("footprint") or "", "")
     p, q = f["processes"], f["queries"]
     pg.p(f"**{p['wanted']:,} live job processes in {p['jobs']:,} jobs** (`bench/spawn.c`: per job "
          "one leader exec'd with `JOBMETER_JOB=<prefix>-<i>` forks the others; all sleep), agent "
@@ -679,11 +677,8 @@ def footprint(pg):
 def collector(pg):
     runs = load_jsonl(os.path.join(pg.res, "collector.jsonl"))
     rep = load_json(os.path.join(pg.res, "report30.json"))
-    pg.p("## 5. Collector ingest and report", "")
-    if not runs and not rep:
-        pg.p("_No results: run `bench/run.sh collector`._", "")
+    if not pg.section("## 5. Collector ingest and report", "collector", runs or rep):
         return
-    pg.p(pg.meta_line("collector") or "", "")
     if runs:
         a = runs[0]["agents"]
         pg.p(f"`tools/collector/bench/ingest_load.c --template --gzip`: {a} simulated agents, "
