@@ -17,7 +17,7 @@
  * costs every process on the machine ~50 ns per syscall (measured, see
  * bench/RESULTS.md), and the only thing it bought was the start time of a
  * database request.  On TCP that is the socket's own transmit stamp, read
- * at sys_exit of the send (fd_tcp_stamp_ns). */
+ * at sys_exit of the send (file_tcp_stamp_ns). */
 #include "vmlinux_min.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -121,21 +121,19 @@ static __always_inline struct file *fd_file(int fd)
 	return bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
 }
 
-static __always_inline int fd_kind(int fd)
+static __always_inline int file_kind(struct file *f)
 {
-	struct file *f = fd_file(fd);
 	if (!f)
 		return FD_OTHER;
 	unsigned short mode = f->f_inode->i_mode & S_IFMT;
 	return mode == S_IFREG ? FD_FILE : mode == S_IFSOCK ? FD_SOCK : FD_OTHER;
 }
 
-/* When TCP last stamped a TCP socket fd (tcp_sock.tcp_mstamp, microseconds
+/* When TCP last stamped the socket of file f (tcp_sock.tcp_mstamp, microseconds
  * of CLOCK_MONOTONIC, refreshed when it transmits and when it processes an
  * incoming segment), in ns; 0 when unknown. */
-static __always_inline __u64 fd_tcp_stamp_ns(int fd)
+static __always_inline __u64 file_tcp_stamp_ns(struct file *f)
 {
-	struct file *f = fd_file(fd);
 	if (!f)
 		return 0;
 	struct socket *so = bpf_rdonly_cast(f->private_data, bpf_core_type_id_kernel(struct socket));
@@ -411,7 +409,7 @@ int BPF_PROG(jm_sys_exit, struct pt_regs *regs, long ret)
 			in_fd = JM_ARG1(regs);
 			out_fd = JM_ARG3(regs);
 		}
-		int ik = fd_kind(in_fd), ok = fd_kind(out_fd);
+		int ik = file_kind(fd_file(in_fd)), ok = file_kind(fd_file(out_fd));
 		if (ik == FD_FILE)
 			io->file_read_bytes += ret;
 		else if (ik == FD_SOCK)
@@ -424,6 +422,7 @@ int BPF_PROG(jm_sys_exit, struct pt_regs *regs, long ret)
 	}
 
 	__u32 fd = JM_ARG1(regs);
+	struct file *f = NULL;          /* looked up once, when it is needed */
 	int kind;
 	switch (nr) {
 	case JM_NR_sendto: case JM_NR_recvfrom: case JM_NR_sendmsg: case JM_NR_recvmsg:
@@ -433,7 +432,8 @@ int BPF_PROG(jm_sys_exit, struct pt_regs *regs, long ret)
 		kind = FD_FILE;     /* ESPIPE on pipes and sockets: only files get here */
 		break;
 	default:
-		kind = fd_kind(fd);
+		f = fd_file(fd);
+		kind = file_kind(f);
 	}
 
 	if (kind == FD_FILE) {
@@ -463,7 +463,7 @@ int BPF_PROG(jm_sys_exit, struct pt_regs *regs, long ret)
 	 * return time is used. */
 	__u64 ts = 0;
 	if (!rx && (cv->flags & JM_CONN_INET)) {
-		__u64 st = fd_tcp_stamp_ns(fd);
+		__u64 st = file_tcp_stamp_ns(f ? f : fd_file(fd));
 		if (st > cv->last_rx_ns)
 			ts = st;
 	}
