@@ -5,14 +5,15 @@
 #
 # Runs the named scenarios (default: all, in that order), prints progress,
 # writes machine-readable results to bench/results/ (<scenario>.tsv/.json,
-# meta and profiles) and regenerates bench/RESULTS.md from every result file
-# there (scenarios not run this time keep their previous figures, each with
-# its own date).  Needs the binaries of `make` in $BUILD (default build/);
+# meta and profiles; RESULTS_DIR= elsewhere) and regenerates bench/RESULTS.md
+# (RESULTS_MD= elsewhere) from every result file there (scenarios not run
+# this time keep their previous figures, each with its own date).  Needs the binaries of `make` in $BUILD (default build/);
 # the load generators (bench/*.c and the collector's
 # tools/collector/bench/ingest_load.c) are compiled here into $BUILD/bench.
 #
 # Variants compared:  none      nothing attached
-#                     floor     empty eBPF programs on jobmeter's hooks
+#                     floor     empty eBPF programs on jobmeter's default
+#                               hooks (bench/floor.bpf.c)
 #                     jobmeter  the agent, realistic config
 #                     peer      bench/peer.bt under bpftrace
 # Wall-time figures come from interleaved rounds (the variant order rotates
@@ -25,9 +26,11 @@
 #
 # Knobs (environment): ROUNDS=15 (syscall rounds), PG_ROUNDS=8, PG_SECONDS=3,
 # STORM_SECONDS=10, STORM_RATE=6000, STORM_RATE_ROUNDS=5, FP_JOBS=1000, FP_PER_JOB=10,
-# FP_SECONDS=10, QPS=20000, INGEST_RUNS=3, INGEST_SECONDS=10,
-# INGEST_AGENTS=20, REPORT_DAYS=30, REPORT_JOBS=500, BUILD=build,
-# KEEP_RUN=1 keeps the scratch directory $BUILD/bench/run.
+# FP_SECONDS=10, SYS_ITERS=50000, SYS_SOCK_ITERS=4000, QPS=20000,
+# INGEST_RUNS=3, INGEST_SECONDS=10, INGEST_AGENTS=20, REPORT_DAYS=30, REPORT_JOBS=500, BUILD=build,
+# RESULTS_DIR=bench/results, RESULTS_MD=bench/RESULTS.md (a quick functional
+# pass with small knobs can write both elsewhere and leave the committed
+# figures alone), KEEP_RUN=1 keeps the scratch directory $BUILD/bench/run.
 set -uo pipefail
 export LC_ALL=C
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,7 +39,10 @@ case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 BIN=$BUILD/bin
 W=$BUILD/bench                 # compiled load generators
 RUN=$W/run                     # scratch: logs, JSONL, databases
-RES=$ROOT/bench/results        # machine-readable results (committed)
+RES=${RESULTS_DIR:-$ROOT/bench/results}   # machine-readable results (committed)
+case $RES in /*) ;; *) RES=$PWD/$RES ;; esac
+RESULTS_MD=${RESULTS_MD:-$ROOT/bench/RESULTS.md}
+case $RESULTS_MD in /*) ;; *) RESULTS_MD=$PWD/$RESULTS_MD ;; esac
 ROUNDS=${ROUNDS:-15}
 PG_ROUNDS=${PG_ROUNDS:-8}
 PG_SECONDS=${PG_SECONDS:-3}
@@ -52,8 +58,8 @@ INGEST_SECONDS=${INGEST_SECONDS:-10}
 INGEST_AGENTS=${INGEST_AGENTS:-20}
 REPORT_DAYS=${REPORT_DAYS:-30}
 REPORT_JOBS=${REPORT_JOBS:-500}
-SYS_ITERS=50000                # per simple syscall per repetition
-SYS_SOCK_ITERS=4000            # per socket op per repetition
+SYS_ITERS=${SYS_ITERS:-50000}  # per simple syscall per repetition
+SYS_SOCK_ITERS=${SYS_SOCK_ITERS:-4000}  # per socket op per repetition
 SYS_REPS=3                     # the fastest repetition counts
 CLK_TCK=$(getconf CLK_TCK)
 ALL_SCENARIOS=(syscalls pgbench execstorm footprint collector)
@@ -388,6 +394,10 @@ sc_syscalls() {
 				[ "$op" = sock ] && calls=$((4 * SYS_SOCK_ITERS))
 				# Three repetitions: report.py keeps each program's fastest,
 				# the one least disturbed by the machine's other tenants.
+				# Every program of the variant is recorded, those that did
+				# not run with 0: an operation that passes none of the
+				# variant's hooks must show as costing nothing, not as
+				# missing.
 				for rep in 1 2 3; do
 					prog_stats "$ids" > "$RUN/st0"
 					sysbench "$who" "bench-sysst-$$" --only "$op" --iters "$SYS_ITERS" \
@@ -395,7 +405,7 @@ sc_syscalls() {
 						{ stats_off; variant_stop "$v"; return 1; }
 					prog_stats "$ids" > "$RUN/st1"
 					stats_delta "$RUN/st0" "$RUN/st1" | awk -v v="$v" -v w="$who" -v o="$op" -v c="$calls" -v r="$rep" \
-						'$2 > 0 {printf "%s\t%s\t%s\t%s\t%s\t%s\n", v, w, o, r, c, $0}' >> "$RUN/${st##*/}.tmp"
+						'{printf "%s\t%s\t%s\t%s\t%s\t%s\n", v, w, o, r, c, $0}' >> "$RUN/${st##*/}.tmp"
 				done
 			done
 		done
@@ -898,6 +908,6 @@ for s in "${scenarios[@]}"; do
 		failed=1
 	fi
 done
-say "suite took $(printf '%.0f' "$(fsub "$(now)" "$suite_t0")") s; writing bench/RESULTS.md"
-python3 "$ROOT/bench/report.py" "$RES" "$ROOT/bench/RESULTS.md" || failed=1
+say "suite took $(printf '%.0f' "$(fsub "$(now)" "$suite_t0")") s; writing $RESULTS_MD"
+python3 "$ROOT/bench/report.py" "$RES" "$RESULTS_MD" || failed=1
 exit $failed
