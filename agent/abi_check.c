@@ -7,14 +7,15 @@
 
 _Static_assert(sizeof(struct jm_ev_hdr) == 16, "jm_ev_hdr");
 _Static_assert(sizeof(struct jm_proc_io) == 32, "jm_proc_io");
-_Static_assert(sizeof(struct jm_proc_cpu) == 48, "jm_proc_cpu");
-_Static_assert(offsetof(struct jm_proc_cpu, owner) == 40, "jm_proc_cpu.owner");
-_Static_assert(sizeof(struct jm_sample) == 64, "jm_sample");
-_Static_assert(offsetof(struct jm_sample, io) == 16, "sample.io");
-_Static_assert(offsetof(struct jm_sample, tgid) == 48, "sample.tgid");
-_Static_assert(offsetof(struct jm_sample, flags) == 56, "sample.flags");
-_Static_assert(offsetof(struct jm_proc_cpu, conn_fds) == 32, "jm_proc_cpu.conn_fds");
-_Static_assert(sizeof(struct jm_proc_life) == 16, "jm_proc_life");
+_Static_assert(sizeof(struct jm_proc_cpu) == 40, "jm_proc_cpu");
+_Static_assert(offsetof(struct jm_proc_cpu, owner) == 32, "jm_proc_cpu.owner");
+_Static_assert(sizeof(struct jm_sock_io) == 32, "jm_sock_io");
+_Static_assert(sizeof(struct jm_sample) == 80, "jm_sample");
+_Static_assert(offsetof(struct jm_sample, rchar) == 16, "sample.rchar");
+_Static_assert(offsetof(struct jm_sample, sock) == 32, "sample.sock");
+_Static_assert(offsetof(struct jm_sample, tgid) == 64, "sample.tgid");
+_Static_assert(offsetof(struct jm_sample, flags) == 72, "sample.flags");
+_Static_assert(sizeof(struct jm_proc_life) == 32, "jm_proc_life");
 _Static_assert(offsetof(struct jm_ev_exec, cgroup_id) == 16, "exec.cgroup_id");
 _Static_assert(offsetof(struct jm_ev_exec, comm) == 40, "exec.comm");
 _Static_assert(offsetof(struct jm_ev_exec, filename) == 56, "exec.filename");
@@ -23,14 +24,15 @@ _Static_assert(sizeof(struct jm_ev_fork) == 24, "fork");
 _Static_assert(offsetof(struct jm_ev_exit, io) == 32, "exit.io");
 _Static_assert(sizeof(struct jm_ev_exit) == 80, "exit");
 _Static_assert(sizeof(struct jm_ev_connect) == 32 + JM_SOCKADDR_LEN, "connect");
-_Static_assert(sizeof(struct jm_ev_close) == 24, "close");
-_Static_assert(sizeof(struct jm_conn_val) == 16, "conn val");
-_Static_assert(offsetof(struct jm_conn_val, state) == 8, "conn val state");
-_Static_assert(offsetof(struct jm_conn_val, flags) == 12, "conn val flags");
+_Static_assert(sizeof(struct jm_ev_close) == 32, "close");
+_Static_assert(offsetof(struct jm_ev_connect, cookie) == 16, "connect.cookie");
+_Static_assert(sizeof(struct jm_conn_val) == 24, "conn val");
+_Static_assert(offsetof(struct jm_conn_val, state) == 16, "conn val state");
+_Static_assert(offsetof(struct jm_conn_val, flags) == 20, "conn val flags");
 _Static_assert(sizeof(struct jm_ev_open) == 32 + JM_PATH_LEN, "open");
 _Static_assert(sizeof(struct jm_ev_rename) == 24 + 2 * JM_PATH_LEN, "rename");
-_Static_assert(sizeof(struct jm_payload_hdr) == 32, "payload hdr");
-_Static_assert(offsetof(struct jm_payload_hdr, fd) == 16, "payload fd");
+_Static_assert(sizeof(struct jm_payload_hdr) == 40, "payload hdr");
+_Static_assert(offsetof(struct jm_payload_hdr, cookie) == 16, "payload cookie");
 
 /* Keeps the translation unit non-empty under -Wpedantic. */
 int jm_abi_version(void);

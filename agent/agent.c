@@ -250,7 +250,12 @@ void jm_agent_poll(struct jm_agent *ag)
 	if (n < 0 && n != -EINTR)
 		jm_warn("ring buffer poll: %s", strerror(-n));
 	/* Only now, with the io ring drained, may exited processes leave and
-	 * ended runs be written. */
+	 * ended runs be written; their connections end first. */
+	if (ag->db) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		jm_db_sweep(ag->db, (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec);
+	}
 	jm_tracker_flush_exits(ag->tracker);
 }
 

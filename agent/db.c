@@ -20,7 +20,8 @@
 #include "sql.h"
 
 struct conn {
-	uint32_t tgid, fd;
+	uint64_t cookie;               /* the kernel's socket cookie */
+	uint32_t tgid;                 /* the process that used it first */
 	enum jm_db_system system;
 	char endpoint[JM_ENDPOINT_MAX];
 	struct jm_proto_stats pstats;
@@ -39,7 +40,7 @@ struct jm_db {
 	struct jm_probes *probes;
 	struct jm_tracker *tracker;
 	struct jm_loss *loss;
-	struct jm_idmap conns;         /* tgid<<32|fd -> struct conn */
+	struct jm_idmap conns;         /* socket cookie -> struct conn */
 	struct jm_idmap wfiles;        /* tgid<<32|fd -> struct wfile */
 	struct conn *cur;              /* connection of the query callback */
 };
@@ -163,41 +164,60 @@ static void conn_start(struct conn *c, enum jm_db_system sys)
 		jm_mysql_init(&c->p.my);
 }
 
-static void drop_conn(struct jm_db *d, struct conn *c, bool kernel)
+static void on_query(void *ctx, const struct jm_query *q);
+
+/* Forget a connection.  ignore: the socket lives on, so tell the kernel to
+ * stop copying it; otherwise it is gone and so is any answer still waiting
+ * for it. */
+static void drop_conn(struct jm_db *d, struct conn *c, bool ignore)
 {
-	if (kernel)
-		jm_probes_conn_del(d->probes, c->tgid, c->fd);
+	if (ignore)
+		(void)jm_probes_conn_set(d->probes, c->cookie, JM_CONN_IGNORE);
+	else
+		jm_probes_conn_forget(d->probes, c->cookie);
 	d->loss->parse_errors += c->pstats.parse_errors;
-	jm_idmap_del(&d->conns, key(c->tgid, c->fd));
+	jm_idmap_del(&d->conns, c->cookie);
 	free(c);
+}
+
+/* Flush what a connection had in flight (a query without its answer). */
+static void conn_end(struct jm_db *d, struct conn *c, uint64_t ts_ns)
+{
+	d->cur = c;
+	if (c->system == JM_DB_POSTGRES)
+		jm_pg_close(&c->p.pg, ts_ns, on_query, d);
+	d->cur = NULL;
+	drop_conn(d, c, false);
 }
 
 static void on_connect(struct jm_db *d, const struct jm_ev_connect *e)
 {
 	struct conn *c;
-	uint64_t k = key(e->hdr.tgid, e->fd);
+	uint64_t k = e->cookie;
 
-	/* The kernel reports connects of job processes only; the run is looked
-	 * up when a query completes (the exec may still be queued). */
-	c = jm_idmap_get(&d->conns, k);
-	if (c)                                 /* fd reused without a close we saw */
-		drop_conn(d, c, false);
+	/* The kernel reports the first operation of a job process on a stream
+	 * socket; the run is looked up when a query completes (the exec may
+	 * still be queued). */
+	if (!k || jm_idmap_get(&d->conns, k))
+		return;                        /* cookies are never reused */
 	c = calloc(1, sizeof(*c));
-	if (!c)
+	if (!c) {
+		(void)jm_probes_conn_set(d->probes, k, JM_CONN_IGNORE);
 		return;
+	}
 	c->tgid = e->hdr.tgid;
-	c->fd = e->fd;
+	c->cookie = k;
 	enum jm_db_system sys = jm_db_classify(d->cfg, e->addr,
 					       e->addr_len < sizeof(e->addr) ? e->addr_len : sizeof(e->addr),
 					       c->endpoint, sizeof(c->endpoint));
 	if (jm_idmap_put(&d->conns, k, c)) {
 		free(c);
-		jm_probes_conn_del(d->probes, e->hdr.tgid, e->fd);
+		(void)jm_probes_conn_set(d->probes, k, JM_CONN_IGNORE);
 		return;
 	}
 	if (sys != JM_DB_NONE) {
 		conn_start(c, sys);
-		(void)jm_probes_conn_set(d->probes, c->tgid, c->fd, JM_CONN_DB);
+		(void)jm_probes_conn_set(d->probes, k, JM_CONN_DB);
 	}
 }
 
@@ -306,7 +326,7 @@ void jm_db_on_payload(struct jm_db *d, const void *data, size_t len)
 		d->loss->parse_errors++;
 		return;
 	}
-	c = jm_idmap_get(&d->conns, key(h->hdr.tgid, h->fd));
+	c = jm_idmap_get(&d->conns, h->cookie);
 	if (!c)
 		return;
 	const uint8_t *head = (const uint8_t *)data + sizeof(*h);
@@ -331,7 +351,7 @@ void jm_db_on_payload(struct jm_db *d, const void *data, size_t len)
 		}
 		if (c->system == JM_DB_NONE)
 			return;
-		(void)jm_probes_conn_set(d->probes, c->tgid, c->fd, JM_CONN_DB);
+		(void)jm_probes_conn_set(d->probes, c->cookie, JM_CONN_DB);
 	}
 	struct jm_run *run = jm_tracker_run_of(d->tracker, c->tgid);
 	if (run) {
@@ -343,6 +363,13 @@ void jm_db_on_payload(struct jm_db *d, const void *data, size_t len)
 			*r += f.total_len;
 		if (w)
 			*w += f.total_len;
+	}
+	/* The client says goodbye: a Unix socket gives no other sign. */
+	if (f.dir == JM_DIR_TX && f.total_len == f.head_len &&
+	    (c->system == JM_DB_POSTGRES ? jm_pg_is_terminate(f.head, f.head_len)
+					 : jm_mysql_is_quit(f.head, f.head_len))) {
+		conn_end(d, c, f.ts_ns);
+		return;
 	}
 	uint64_t perr = c->pstats.parse_errors;
 	d->cur = c;
@@ -409,14 +436,9 @@ static void on_open(struct jm_db *d, const struct jm_ev_open *e)
 static void on_close(struct jm_db *d, const struct jm_ev_close *e)
 {
 	if (e->flags & JM_CLOSE_CONN) {
-		struct conn *c = jm_idmap_get(&d->conns, key(e->hdr.tgid, e->fd));
-		if (c) {
-			d->cur = c;
-			if (c->system == JM_DB_POSTGRES)
-				jm_pg_close(&c->p.pg, e->hdr.ts_ns, on_query, d);
-			d->cur = NULL;
-			drop_conn(d, c, false);
-		}
+		struct conn *c = jm_idmap_get(&d->conns, e->cookie);
+		if (c)
+			conn_end(d, c, e->hdr.ts_ns);
 	}
 	if (e->flags & JM_CLOSE_WRITTEN) {
 		struct wfile *w = jm_idmap_del(&d->wfiles, key(e->hdr.tgid, e->fd));
@@ -438,6 +460,20 @@ static void on_rename(struct jm_db *d, const struct jm_ev_rename *e)
 	if (run && abs_path(e->hdr.tgid, e->newdirfd, p, path, sizeof(path)) &&
 	    (out = output_for(d, run, path)))
 		jm_run_output(run, JM_OUTPUT_FILE, out, jm_tracker_unix_ns(d->tracker, e->hdr.ts_ns));
+}
+
+void jm_db_sweep(struct jm_db *d, uint64_t now_mono)
+{
+	/* Unix sockets have no close event: a connection ends with the last
+	 * process we saw using it (the kernel frees its state with the
+	 * socket). */
+	for (size_t i = 0; d->conns.len && i < d->conns.cap;) {
+		struct conn *c = d->conns.vals[i];
+		if (d->conns.keys[i] && c && !jm_tracker_alive(d->tracker, c->tgid))
+			conn_end(d, c, now_mono);  /* slot i may now hold a shifted entry */
+		else
+			i++;
+	}
 }
 
 void jm_db_on_event(struct jm_db *d, const void *data, size_t len)

@@ -26,6 +26,10 @@ struct jm_db *jm_db_new(const struct jm_config *cfg, struct jm_probes *probes,
 			struct jm_tracker *tracker, struct jm_loss *loss);
 void jm_db_free(struct jm_db *d);
 
+/* End the connections of processes that are gone (Unix sockets have no
+ * close event).  Call once per sampling period. */
+void jm_db_sweep(struct jm_db *d, uint64_t now_mono);
+
 /* JM_EV_CONNECT / CLOSE / OPEN / RENAME records from the events ring. */
 void jm_db_on_event(struct jm_db *d, const void *data, size_t len);
 /* A record of the payloads ring. */

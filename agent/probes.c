@@ -121,7 +121,8 @@ int jm_probes_open(struct jm_probes **out, const struct jm_probe_opts *o,
 	p->proc->rodata->emit_all_exits = o->emit_all_exits;
 	p->io->rodata->cap_head = o->cap_head > JM_CAP_HEAD_MAX ? JM_CAP_HEAD_MAX : o->cap_head;
 	p->io->rodata->cap_tail = o->cap_tail > JM_CAP_TAIL_MAX ? JM_CAP_TAIL_MAX : o->cap_tail;
-	p->io->rodata->track_outputs = o->track_outputs;
+	/* The one program on every syscall: only for jobs with output files. */
+	bpf_program__set_autoload(p->io->progs.jm_sys_exit, o->track_outputs);
 	p->io->rodata->nr_cpus = p->ncpus;
 
 	/* 3. load: process.bpf.o owns the shared maps, io.bpf.o reuses them */
@@ -275,7 +276,7 @@ void jm_probes_untrack(struct jm_probes *p, uint32_t tgid)
 	bpf_map_delete_elem(bpf_map__fd(p->proc->maps.lives), &tgid);
 }
 
-int jm_probes_read_io(struct jm_probes *p, uint32_t tgid, struct jm_proc_io *io)
+int jm_probes_read_sock(struct jm_probes *p, uint32_t tgid, struct jm_sock_io *io)
 {
 	uint32_t slot = tgid & (JM_PROC_SLOTS - 1);
 
@@ -286,10 +287,10 @@ int jm_probes_read_io(struct jm_probes *p, uint32_t tgid, struct jm_proc_io *io)
 	    bpf_map_lookup_elem(bpf_map__fd(p->proc->maps.procs_spill), &tgid, p->percpu))
 		return -errno;
 	for (int i = 0; i < p->ncpus; i++) {
-		io->file_read_bytes += p->percpu[i].io.file_read_bytes;
-		io->file_write_bytes += p->percpu[i].io.file_write_bytes;
-		io->net_rx_bytes += p->percpu[i].io.net_rx_bytes;
-		io->net_tx_bytes += p->percpu[i].io.net_tx_bytes;
+		io->rx_bytes += p->percpu[i].sock.rx_bytes;
+		io->tx_bytes += p->percpu[i].sock.tx_bytes;
+		io->vfs_rx_bytes += p->percpu[i].sock.vfs_rx_bytes;
+		io->vfs_tx_bytes += p->percpu[i].sock.vfs_tx_bytes;
 	}
 	return 0;
 }
@@ -329,29 +330,18 @@ out:
 	return rc;
 }
 
-int jm_probes_conn_set(struct jm_probes *p, uint32_t tgid, uint32_t fd, uint32_t state)
+int jm_probes_conn_set(struct jm_probes *p, uint64_t cookie, uint32_t state)
 {
-	struct jm_conn_key k = { .tgid = tgid, .fd = fd };
-	struct jm_conn_val v;
-	int fd_map = bpf_map__fd(p->io->maps.conns);
-
-	/* Keep what the kernel set (socket family, last receive time). */
-	if (bpf_map_lookup_elem(fd_map, &k, &v))
-		return -errno;
-	v.state = state;
-	/* EXIST: never resurrect an entry the kernel removed at close(). */
-	if (bpf_map_update_elem(fd_map, &k, &v, BPF_EXIST))
+	/* The kernel takes the answer over at the socket's next operation
+	 * and deletes it. */
+	if (bpf_map_update_elem(bpf_map__fd(p->io->maps.verdicts), &cookie, &state, BPF_ANY))
 		return -errno;
 	return 0;
 }
 
-void jm_probes_conn_del(struct jm_probes *p, uint32_t tgid, uint32_t fd)
+void jm_probes_conn_forget(struct jm_probes *p, uint64_t cookie)
 {
-	struct jm_conn_key k = { .tgid = tgid, .fd = fd };
-	/* The fd's bit in the per-CPU procs mask stays: a later socket on that
-	 * fd pays one missed lookup, while rewriting per-CPU values from here
-	 * could lose counter updates the programs make meanwhile. */
-	bpf_map_delete_elem(bpf_map__fd(p->io->maps.conns), &k);
+	bpf_map_delete_elem(bpf_map__fd(p->io->maps.verdicts), &cookie);
 }
 
 int jm_probes_stats(struct jm_probes *p, uint64_t out[JM_STAT_MAX])

@@ -46,7 +46,8 @@ int jm_probes_track(struct jm_probes *p, uint32_t tgid, int32_t threads)
 	__attribute__((warn_unused_result));
 void jm_probes_untrack(struct jm_probes *p, uint32_t tgid);
 /* Per-CPU byte counters of a live tracked process, summed. -ENOENT if gone. */
-int jm_probes_read_io(struct jm_probes *p, uint32_t tgid, struct jm_proc_io *io);
+/* A process's socket counters, summed over CPUs. */
+int jm_probes_read_sock(struct jm_probes *p, uint32_t tgid, struct jm_sock_io *io);
 /* One pass of the jm_sample task iterator: fn is called for every thread of
  * every tracked process (struct jm_sample, bpf/process.h); a non-zero return
  * stops the pass.  0, or -errno when the iterator cannot be read. */
@@ -54,9 +55,11 @@ typedef int (*jm_sample_fn)(void *ctx, const struct jm_sample *s);
 int jm_probes_sample(struct jm_probes *p, jm_sample_fn fn, void *ctx)
 	__attribute__((warn_unused_result));
 
-/* DB connections: mark a (tgid, fd) as DB (keep copying) or forget it. */
-int jm_probes_conn_set(struct jm_probes *p, uint32_t tgid, uint32_t fd, uint32_t state);
-void jm_probes_conn_del(struct jm_probes *p, uint32_t tgid, uint32_t fd);
+/* Stream sockets (by cookie): answer the kernel's PROBE with JM_CONN_DB
+ * (keep copying) or JM_CONN_IGNORE; forget an answer never taken (the
+ * socket is gone). */
+int jm_probes_conn_set(struct jm_probes *p, uint64_t cookie, uint32_t state);
+void jm_probes_conn_forget(struct jm_probes *p, uint64_t cookie);
 
 /* Kernel loss counters (enum jm_stat), summed over CPUs. */
 int jm_probes_stats(struct jm_probes *p, uint64_t out[JM_STAT_MAX]);

@@ -30,8 +30,8 @@ struct proc {
 	/* What the current sampler pass (sample_gen) saw of it. */
 	uint32_t sample_gen;
 	bool s_leader, s_zombie;
-	uint64_t s_runtime_ns, s_rss_bytes;
-	struct jm_proc_io s_io;
+	uint64_t s_runtime_ns, s_rss_bytes, s_rchar, s_wchar;
+	struct jm_sock_io s_sock;
 };
 
 struct cg_entry {
@@ -112,6 +112,12 @@ void jm_tracker_free(struct jm_tracker *t)
 size_t jm_tracker_live(const struct jm_tracker *t)
 {
 	return t->procs.len;
+}
+
+bool jm_tracker_alive(struct jm_tracker *t, uint32_t tgid)
+{
+	struct proc *p = jm_idmap_get(&t->procs, tgid);
+	return p && !p->exited;
 }
 
 struct jm_run *jm_tracker_run_of(struct jm_tracker *t, uint32_t tgid)
@@ -497,8 +503,14 @@ static int scan_one(void *ctx, uint32_t pid)
 		return 0;
 	}
 	struct proc *p = proc_add(t, pid, r, jm_run_live(r) == 1, (uint64_t)clock_ns(CLOCK_MONOTONIC));
-	if (p)
+	uint64_t rchar, wchar;
+	if (p) {
 		p->cpu_base_ns = runtime;          /* count from now on */
+		if (jm_proc_io_chars(pid, &rchar, &wchar) == 0) {
+			p->io_reported.file_read_bytes = rchar;
+			p->io_reported.file_write_bytes = wchar;
+		}
+	}
 	jm_info("attributed running pid %u (%s) to job %s (%s)", pid, st.comm, a.job, a.source);
 	return 0;
 }
@@ -509,6 +521,18 @@ void jm_tracker_scan_existing(struct jm_tracker *t)
 }
 
 /* ---- sampler ---- */
+
+/* What a process has moved: file bytes are its task I/O accounting minus
+ * the socket bytes that went through read()/write(). */
+static struct jm_proc_io io_of(uint64_t rchar, uint64_t wchar, const struct jm_sock_io *so)
+{
+	return (struct jm_proc_io){
+		.file_read_bytes = jm_sub0(rchar, so->vfs_rx_bytes),
+		.file_write_bytes = jm_sub0(wchar, so->vfs_tx_bytes),
+		.net_rx_bytes = so->rx_bytes,
+		.net_tx_bytes = so->tx_bytes,
+	};
+}
 
 /* Iterator records -> the procs they belong to (threads add up). */
 static int sample_rec(void *ctx, const struct jm_sample *s)
@@ -521,15 +545,17 @@ static int sample_rec(void *ctx, const struct jm_sample *s)
 	if (p->sample_gen != t->sample_gen) {
 		p->sample_gen = t->sample_gen;
 		p->s_leader = p->s_zombie = false;
-		p->s_runtime_ns = p->s_rss_bytes = 0;
-		memset(&p->s_io, 0, sizeof(p->s_io));
+		p->s_runtime_ns = p->s_rss_bytes = p->s_rchar = p->s_wchar = 0;
+		memset(&p->s_sock, 0, sizeof(p->s_sock));
 	}
 	p->s_runtime_ns += s->runtime_ns;
+	p->s_rchar += s->rchar;
+	p->s_wchar += s->wchar;
 	if (s->flags & JM_SAMPLE_LEADER) {
 		p->s_leader = true;
 		p->s_zombie = s->flags & JM_SAMPLE_ZOMBIE;
 		p->s_rss_bytes = s->rss_pages * t->page_size;
-		p->s_io = s->io;
+		p->s_sock = s->sock;
 	}
 	return 0;
 }
@@ -539,9 +565,12 @@ static int sample_rec(void *ctx, const struct jm_sample *s)
 static int sample_procfs(struct jm_tracker *t, struct proc *p, struct jm_pstat *st,
 			 struct jm_proc_io *io)
 {
-	int ioerr = jm_probes_read_io(t->probes, p->tgid, io);
-	if (jm_proc_stat(p->tgid, st) || ioerr)
+	struct jm_sock_io so;
+	uint64_t rchar, wchar;
+	int ioerr = jm_probes_read_sock(t->probes, p->tgid, &so);
+	if (jm_proc_stat(p->tgid, st) || ioerr || jm_proc_io_chars(p->tgid, &rchar, &wchar))
 		return -1;
+	*io = io_of(rchar, wchar, &so);
 	return 0;
 }
 
@@ -578,7 +607,7 @@ void jm_tracker_sample(struct jm_tracker *t, uint64_t now_mono)
 				st.rss_bytes = p->s_rss_bytes;
 				if (p->s_zombie)
 					st.state = 'Z';
-				io = p->s_io;
+				io = io_of(p->s_rchar, p->s_wchar, &p->s_sock);
 			}
 		} else {
 			gone = sample_procfs(t, p, &st, &io);
@@ -586,7 +615,8 @@ void jm_tracker_sample(struct jm_tracker *t, uint64_t now_mono)
 		if (gone) {
 			/* Gone, or its exit event is still in the ring buffer.
 			 * Two misses in a row (>= 1 s) means the exit was lost. */
-			if (++p->missing >= 3 && jm_probes_read_io(t->probes, p->tgid, &io) &&
+			struct jm_sock_io so;
+			if (++p->missing >= 3 && jm_probes_read_sock(t->probes, p->tgid, &so) &&
 			    jm_proc_stat(p->tgid, &st)) {
 				t->loss->exits_synthesized++;
 				jm_warn("pid %u of job %s vanished without an exit event",

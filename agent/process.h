@@ -39,5 +39,7 @@ void jm_tracker_sample(struct jm_tracker *t, uint64_t now_mono_ns);
 
 /* The run a live tracked process belongs to, or NULL. */
 struct jm_run *jm_tracker_run_of(struct jm_tracker *t, uint32_t tgid);
+/* Is tgid a tracked process that has not exited? */
+bool jm_tracker_alive(struct jm_tracker *t, uint32_t tgid);
 size_t jm_tracker_live(const struct jm_tracker *t);
 #endif

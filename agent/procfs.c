@@ -232,3 +232,31 @@ out:
 	free(stack);
 	return rc;
 }
+
+int jm_proc_io_parse(const char *text, uint64_t *rchar, uint64_t *wchar)
+{
+	const char *r = strstr(text, "rchar: "), *w = strstr(text, "wchar: ");
+	char *end;
+
+	if (!r || !w)
+		return -1;
+	errno = 0;
+	*rchar = strtoull(r + 7, &end, 10);
+	if (errno || end == r + 7)
+		return -1;
+	*wchar = strtoull(w + 7, &end, 10);
+	if (errno || end == w + 7)
+		return -1;
+	return 0;
+}
+
+int jm_proc_io_chars(uint32_t pid, uint64_t *rchar, uint64_t *wchar)
+{
+	char buf[512];
+	ssize_t n = jm_proc_read(pid, "io", buf, sizeof(buf) - 1);
+
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	return jm_proc_io_parse(buf, rchar, wchar);
+}

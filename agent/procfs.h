@@ -22,6 +22,13 @@ int jm_proc_stat_parse(const char *text, struct jm_pstat *st) __attribute__((war
 /* NUL-separated environ/cmdline, truncated to len; returns bytes read. */
 ssize_t jm_proc_read(uint32_t pid, const char *what, char *buf, size_t len);
 ssize_t jm_proc_exe(uint32_t pid, char *buf, size_t len);
+/* rchar and wchar of /proc/PID/io (bytes moved by read()/write()-family
+ * calls, all threads). */
+int jm_proc_io_chars(uint32_t pid, uint64_t *rchar, uint64_t *wchar)
+	__attribute__((warn_unused_result));
+/* The same from the text of such a file (pure, for tests). */
+int jm_proc_io_parse(const char *text, uint64_t *rchar, uint64_t *wchar)
+	__attribute__((warn_unused_result));
 /* The cgroup v2 path ("0::" line), e.g. "/system.slice/x.service". */
 int jm_proc_cgroup(uint32_t pid, char *buf, size_t len) __attribute__((warn_unused_result));
 /* Live threads and their summed sum_exec_runtime (schedstat field 1). */

@@ -276,7 +276,6 @@ jobs:
       cgroup: "/system.slice/etl-*"
     outputs:
       - table: public.sales
-      - file: "/data/curated/sales/*.parquet"
 db:
   capture_bytes: 512
   max_fingerprints: 200

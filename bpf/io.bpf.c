@@ -1,23 +1,23 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Per-syscall accounting of job processes: bytes on regular files (a job's
- * "bytes scanned") and on sockets, database connections, payload heads of
- * those connections, and the opens/renames that make an output dataset
+/* Socket accounting of job processes: bytes on sockets, database
+ * connections and the payload heads of those connections; and, only when a
+ * job declares output files, the opens/closes/renames that make an output
  * fresh.
  *
- * One syscall hook: the BTF raw tracepoint sys_exit.  Every syscall on the
- * machine passes here, so the order of work is the whole design:
- *   1. syscall number — a bit test, no memory touched;
- *   2. job membership — one bit of the members bitmap;
- *   3. only then the per-process counters, fd classification and payload
- *      copies.
- * A process outside any job pays step 1 and, for the ~25 syscalls below,
- * step 2.  Counters are per-CPU: no atomics on the hot path.
- *
- * There is deliberately no sys_enter program: a hook on every syscall entry
- * costs every process on the machine ~50 ns per syscall (measured, see
- * bench/RESULTS.md), and the only thing it bought was the start time of a
- * database request.  On TCP that is the socket's own transmit stamp, read
- * at sys_exit of the send (file_tcp_stamp_ns). */
+ * No hook on every syscall.  A program on sys_exit costs every process on
+ * the machine ~75 ns per syscall whatever it does (measured here: the empty
+ * program is the floor in bench/RESULTS.md), and most of that is the
+ * syscall tracepoint machinery itself.  So:
+ *   - socket bytes and payloads come from the sock_send_length and
+ *     sock_recv_length tracepoints, which fire on socket operations only,
+ *     with the socket in hand;
+ *   - file bytes are the kernel's own per-task I/O accounting (rchar/wchar),
+ *     read at thread exit and by the sampler (process.bpf.c), minus the
+ *     socket bytes that went through read()/write(), counted here;
+ *   - a TCP connection's end comes from inet_sock_set_state.
+ * Order of work on a socket operation: job membership (one bit), the
+ * per-CPU byte counters, then — stream sockets only — the socket's storage,
+ * and only for database connections the payload copy. */
 #include "vmlinux_min.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -30,7 +30,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 const volatile __u32 cap_head = 512;      /* <= JM_CAP_HEAD_MAX */
 const volatile __u32 cap_tail = 256;      /* <= JM_CAP_TAIL_MAX */
-const volatile bool track_outputs = false;
 
 #define S_IFMT   0170000
 #define S_IFSOCK 0140000
@@ -43,22 +42,39 @@ const volatile bool track_outputs = false;
 #define O_CREAT  0100
 #define O_TRUNC  01000
 
-enum fd_kind { FD_OTHER = 0, FD_FILE = 1, FD_SOCK = 2 };
+#define SOCK_STREAM 1
+#define MSG_PEEK    2
+#define TCP_CLOSE   7
+#define PF_IO_WORKER 0x00000010
 
+/* Connection state, freed by the kernel with the socket. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, JM_MAX_CONNS);
-	__type(key, struct jm_conn_key);
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct jm_conn_val);
 } conns SEC(".maps");
 
+/* User space's answers to JM_CONN_PROBE, key socket cookie. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, JM_MAX_CONNS);
-	__type(key, struct jm_conn_key);
+	__type(key, __u64);
+	__type(value, __u32);
+} verdicts SEC(".maps");
+
+struct fd_key {
+	__u32 tgid;
+	__u32 fd;
+};
+
+/* Files opened for writing by job processes (outputs only). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, JM_MAX_CONNS);
+	__type(key, struct fd_key);
 	__type(value, __u32);
 } wfds SEC(".maps");
-
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -101,70 +117,18 @@ struct msghdr_u {                              /* struct user_msghdr */
 
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 
-/* The open file behind fd of the current process, or NULL.  The task
- * pointer is a trusted BTF pointer: task->files->fdt are plain
- * (fault-tolerant) loads, not helper calls.  The fd slot needs one helper
- * read (a variable index into a BTF array is not a plain load); the file
- * pointer it yields is cast back to a BTF pointer so that what callers read
- * from it are plain loads again instead of more helper calls. */
-static __always_inline struct file *fd_file(int fd)
+/* When TCP last stamped the socket (tcp_sock.tcp_mstamp, microseconds of
+ * CLOCK_MONOTONIC, refreshed when it transmits and when it processes an
+ * incoming segment), in ns.  sk is a trusted BTF pointer; the cast makes the
+ * read a plain load. */
+static __always_inline __u64 tcp_stamp_ns(struct sock *sk)
 {
-	struct task_struct *t = bpf_get_current_task_btf();
-	struct fdtable *fdt = t->files->fdt;
-	struct file **fds, *f = NULL;
-
-	if (fd < 0 || (unsigned int)fd >= fdt->max_fds)
-		return NULL;
-	fds = fdt->fd;
-	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
-		return NULL;
-	return bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
-}
-
-static __always_inline int file_kind(struct file *f)
-{
-	if (!f)
-		return FD_OTHER;
-	unsigned short mode = f->f_inode->i_mode & S_IFMT;
-	return mode == S_IFREG ? FD_FILE : mode == S_IFSOCK ? FD_SOCK : FD_OTHER;
-}
-
-/* When TCP last stamped the socket of file f (tcp_sock.tcp_mstamp, microseconds
- * of CLOCK_MONOTONIC, refreshed when it transmits and when it processes an
- * incoming segment), in ns; 0 when unknown. */
-static __always_inline __u64 file_tcp_stamp_ns(struct file *f)
-{
-	if (!f)
-		return 0;
-	struct socket *so = bpf_rdonly_cast(f->private_data, bpf_core_type_id_kernel(struct socket));
-	struct tcp_sock *tp = bpf_rdonly_cast(so->sk, bpf_core_type_id_kernel(struct tcp_sock));
+	struct tcp_sock *tp = bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct tcp_sock));
 	return tp->tcp_mstamp * 1000;
 }
 
-/* The procs mask bit of an fd (see struct jm_proc_cpu). */
-static __always_inline __u64 conn_fd_bit(__u32 fd)
-{
-	return fd < 63 ? 1ull << fd : 1ull << 63;
-}
-
-/* Set or clear an fd's bit in every CPU's copy of the process's procs
- * value.  Connects and closes of DB candidates are rare; this keeps the
- * per-syscall test a load from the current CPU's copy. */
-static __always_inline void conn_fds_update(__u32 tgid, __u32 fd, bool on)
-{
-	__u64 bit = conn_fd_bit(fd);
-	struct jm_proc_cpu *v;
-
-	jm_for_each_proc_copy(tgid, v) {
-		if (on)
-			__sync_fetch_and_or(&v->conn_fds, bit);
-		else
-			__sync_fetch_and_and(&v->conn_fds, ~bit);
-	}
-}
-
 /* Copy head (and tail) of a user buffer of a DB connection to user space. */
-static __always_inline void capture(__u32 tgid, __u32 fd, __u8 dir, __u64 ts,
+static __always_inline void capture(__u32 tgid, __u64 cookie, __u8 dir, __u64 ts,
 				    __u64 ubuf, __u64 avail, __u64 total)
 {
 	__u32 zero = 0;
@@ -199,7 +163,7 @@ static __always_inline void capture(__u32 tgid, __u32 fd, __u8 dir, __u64 ts,
 	b->hdr.hdr.ts_ns = ts;
 	b->hdr.hdr.type = JM_EV_PAYLOAD;
 	b->hdr.hdr.tgid = tgid;
-	b->hdr.fd = fd;
+	b->hdr.cookie = cookie;
 	b->hdr.total_len = total;
 	b->hdr.head_len = head;
 	b->hdr.tail_len = tail;
@@ -214,78 +178,29 @@ static __always_inline void capture(__u32 tgid, __u32 fd, __u8 dir, __u64 ts,
 		jm_stat_inc(JM_STAT_PAYLOADS_DROPPED);
 }
 
-static __always_inline struct jm_conn_val *db_conn(__u32 tgid, __u32 fd)
+static __always_inline void on_close(__u32 tgid, __u32 fd)
 {
-	struct jm_conn_key k = { .tgid = tgid, .fd = fd };
-	return bpf_map_lookup_elem(&conns, &k);
-}
+	struct fd_key k = { .tgid = tgid, .fd = fd };
 
-static __always_inline void on_connect(__u32 tgid, struct pt_regs *regs, long ret)
-{
-	if (ret != 0 && ret != -EINPROGRESS)
-		return;
-	__u32 fd = JM_ARG1(regs);
-	__u64 uaddr = JM_ARG2(regs);
-	__u64 alen = JM_ARG3(regs) & 0xffffffff;   /* socklen_t */
-	__u16 family = 0;
-
-	if (bpf_probe_read_user(&family, sizeof(family), (void *)uaddr))
-		return;
-	if (family != AF_INET && family != AF_INET6 && family != AF_UNIX)
-		return;
-	struct jm_conn_key k = { .tgid = tgid, .fd = fd };
-	struct jm_conn_val st = { .state = JM_CONN_PROBE,
-				  .flags = family == AF_UNIX ? 0 : JM_CONN_INET };
-	if (bpf_map_update_elem(&conns, &k, &st, BPF_ANY))
-		jm_stat_inc(JM_STAT_CONNS_FULL);
-	else
-		conn_fds_update(tgid, fd, true);
-
-	struct jm_ev_connect *e = io_reserve(sizeof(*e));
-	if (!e)
-		return;
-	jm_hdr(&e->hdr, JM_EV_CONNECT, tgid);
-	e->fd = fd;
-	e->ret = ret;
-	if (alen > JM_SOCKADDR_LEN)
-		alen = JM_SOCKADDR_LEN;
-	e->addr_len = alen;
-	__builtin_memset(e->pad, 0, sizeof(e->pad));
-	if (bpf_probe_read_user(e->addr, alen, (void *)uaddr))
-		e->addr_len = 0;
-	bpf_ringbuf_submit(e, jm_wakeup(&payloads));
-}
-
-static __always_inline void on_close(struct jm_proc_cpu *pc, __u32 tgid, __u32 fd)
-{
-	struct jm_conn_key k = { .tgid = tgid, .fd = fd };
-	__u32 flags = 0;
-
-	if ((pc->conn_fds & conn_fd_bit(fd)) && bpf_map_delete_elem(&conns, &k) == 0) {
-		flags |= JM_CLOSE_CONN;
-		if (fd < 63)            /* bit 63 is shared by all higher fds */
-			conn_fds_update(tgid, fd, false);
-	}
-	if (track_outputs && bpf_map_delete_elem(&wfds, &k) == 0)
-		flags |= JM_CLOSE_WRITTEN;
-	if (!flags)
+	if (bpf_map_delete_elem(&wfds, &k))
 		return;
 	struct jm_ev_close *e = io_reserve(sizeof(*e));
 	if (!e)
 		return;
 	jm_hdr(&e->hdr, JM_EV_CLOSE, tgid);
+	e->cookie = 0;
 	e->fd = fd;
-	e->flags = flags;
+	e->flags = JM_CLOSE_WRITTEN;
 	bpf_ringbuf_submit(e, jm_wakeup(&payloads));
 }
 
 static __always_inline void on_open(__u32 tgid, int dirfd, __u64 upath, __u32 oflags, long fd)
 {
-	if (!track_outputs || fd < 0)
+	if (fd < 0)
 		return;
 	if ((oflags & O_ACCMODE) == 0 && !(oflags & (O_CREAT | O_TRUNC)))
 		return;                                 /* read-only open */
-	struct jm_conn_key k = { .tgid = tgid, .fd = fd };
+	struct fd_key k = { .tgid = tgid, .fd = fd };
 	__u32 one = 1;
 	if (bpf_map_update_elem(&wfds, &k, &one, BPF_ANY))
 		jm_stat_inc(JM_STAT_CONNS_FULL);
@@ -304,8 +219,6 @@ static __always_inline void on_open(__u32 tgid, int dirfd, __u64 upath, __u32 of
 
 static __always_inline void on_rename(__u32 tgid, int odfd, __u64 op, int ndfd, __u64 np)
 {
-	if (!track_outputs)
-		return;
 	struct jm_ev_rename *e = io_reserve(sizeof(*e));
 	if (!e)
 		return;
@@ -333,43 +246,30 @@ static __always_inline void first_iov(__u64 uiov, long ret, __u64 *base, __u64 *
 
 #define AT_FDCWD -100
 
+/* Output files: opens for writing, their closes, renames.  Loaded only
+ * when a job declares output files (autoload, set by the loader): it is the
+ * one program on every syscall of the machine. */
 SEC("tp_btf/sys_exit")
 int BPF_PROG(jm_sys_exit, struct pt_regs *regs, long ret)
 {
 	long nr = JM_SYSCALL_NR(regs);
-	bool rx = false;
 
 	switch (nr) {
-	case JM_NR_read: case JM_NR_pread64: case JM_NR_readv: case JM_NR_preadv:
-	case JM_NR_preadv2: case JM_NR_recvfrom: case JM_NR_recvmsg:
-		rx = true;
-		break;
-	case JM_NR_write: case JM_NR_pwrite64: case JM_NR_writev: case JM_NR_pwritev:
-	case JM_NR_pwritev2: case JM_NR_sendto: case JM_NR_sendmsg:
-	case JM_NR_sendfile: case JM_NR_copy_file_range: case JM_NR_splice:
-	case JM_NR_connect: case JM_NR_close:
+	case JM_NR_close:
 	case JM_NR_open: case JM_NR_openat: case JM_NR_openat2: case JM_NR_creat:
 	case JM_NR_rename: case JM_NR_renameat: case JM_NR_renameat2:
 		break;
 	default:
 		return 0;
 	}
-
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	if (!jm_member(tgid))
 		return 0;
-	struct jm_proc_cpu *pc = jm_proc_this_cpu(tgid);
-	if (!pc)
-		return 0;
-	struct jm_proc_io *io = &pc->io;
 
 	switch (nr) {
-	case JM_NR_connect:
-		on_connect(tgid, regs, ret);
-		return 0;
 	case JM_NR_close:
 		if (ret == 0)
-			on_close(pc, tgid, JM_ARG1(regs));
+			on_close(tgid, JM_ARG1(regs));
 		return 0;
 	case JM_NR_open:
 		on_open(tgid, AT_FDCWD, JM_ARG1(regs), JM_ARG2(regs), ret);
@@ -395,75 +295,143 @@ int BPF_PROG(jm_sys_exit, struct pt_regs *regs, long ret)
 			on_rename(tgid, JM_ARG1(regs), JM_ARG2(regs), JM_ARG3(regs), JM_ARG4(regs));
 		return 0;
 	}
+	return 0;
+}
 
-	if (ret <= 0)
+/* The peer of a stream socket as a struct sockaddr: TCP from the socket's
+ * own addresses, Unix from the peer socket's bound name (a connected client
+ * is usually unbound; the server's accepted socket shares the listener's
+ * name). */
+static __always_inline __u16 peer_sockaddr(struct sock *sk, __u16 family, __u8 *out)
+{
+	if (family == AF_INET) {
+		struct { __u16 family; __u16 port; __u32 addr; } *in = (void *)out;
+		in->family = AF_INET;
+		in->port = sk->__sk_common.skc_dport;
+		in->addr = sk->__sk_common.skc_daddr;
+		return 16;
+	}
+	if (family == AF_INET6) {
+		struct { __u16 family; __u16 port; __u32 flow; __u8 addr[16]; __u32 scope; } *in6 = (void *)out;
+		in6->family = AF_INET6;
+		in6->port = sk->__sk_common.skc_dport;
+		in6->flow = 0;
+		in6->scope = 0;
+		if (bpf_probe_read_kernel(in6->addr, 16, &sk->__sk_common.skc_v6_daddr))
+			return 0;
+		return 28;
+	}
+	struct unix_sock *u = (struct unix_sock *)sk;
+	struct sock *peer = BPF_CORE_READ(u, peer);
+	struct unix_address *ua = BPF_CORE_READ((struct unix_sock *)peer, addr);
+	int len = BPF_CORE_READ(ua, len);
+	if (!ua || len <= 0)
 		return 0;
+	if (len > JM_SOCKADDR_LEN)
+		len = JM_SOCKADDR_LEN;
+	if (bpf_probe_read_kernel(out, len & 0x7f, &ua->name))
+		return 0;
+	return len;
+}
 
-	/* In-kernel copies: bytes never pass through a user buffer. */
-	if (nr == JM_NR_sendfile || nr == JM_NR_copy_file_range || nr == JM_NR_splice) {
-		int in_fd, out_fd;
-		if (nr == JM_NR_sendfile) {
-			out_fd = JM_ARG1(regs);
-			in_fd = JM_ARG2(regs);
-		} else {                              /* (fd_in, off_in, fd_out, ...) */
-			in_fd = JM_ARG1(regs);
-			out_fd = JM_ARG3(regs);
+/* First operation of a job process on a stream socket: create its state
+ * (PROBE) and tell user space who the peer is.  Two threads racing here
+ * share the storage; the one that sets the state reports it. */
+static __always_inline struct jm_conn_val *conn_new(struct sock *sk, __u16 family, __u32 tgid)
+{
+	struct jm_conn_val *cv = bpf_sk_storage_get(&conns, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+
+	if (!cv) {
+		jm_stat_inc(JM_STAT_CONNS_FULL);
+		return NULL;
+	}
+	if (__sync_val_compare_and_swap(&cv->state, 0, JM_CONN_PROBE) != 0)
+		return cv;
+	cv->cookie = bpf_get_socket_cookie(sk);
+	cv->flags = family == AF_UNIX ? 0 : JM_CONN_INET;
+
+	struct jm_ev_connect *e = io_reserve(sizeof(*e));
+	if (!e)
+		return cv;
+	jm_hdr(&e->hdr, JM_EV_CONNECT, tgid);
+	e->cookie = cv->cookie;
+	__builtin_memset(e->pad, 0, sizeof(e->pad));
+	__builtin_memset(e->addr, 0, sizeof(e->addr));
+	e->addr_len = peer_sockaddr(sk, family, e->addr);
+	bpf_ringbuf_submit(e, jm_wakeup(&payloads));
+	return cv;
+}
+
+/* Did this operation go through read()/write()-family syscalls, which the
+ * task I/O accounting (rchar/wchar) counts as well? */
+static __always_inline bool via_vfs(long nr)
+{
+	return nr == JM_NR_read || nr == JM_NR_write || nr == JM_NR_readv ||
+	       nr == JM_NR_writev || nr == JM_NR_sendfile || nr == JM_NR_preadv2 ||
+	       nr == JM_NR_pwritev2;
+}
+
+static __always_inline void sock_op(struct sock *sk, int ret, int flags, bool rx)
+{
+	if (ret <= 0 || (rx && (flags & MSG_PEEK)))
+		return;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	if (!jm_member(tgid))
+		return;
+	struct jm_proc_cpu *pc = jm_proc_this_cpu(tgid);
+	if (!pc)
+		return;
+
+	/* The syscall this operation is part of.  io_uring workers have no
+	 * syscall frame of their own: no nr, no user buffer. */
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct pt_regs *regs = NULL;
+	long nr = -1;
+	if (!(t->flags & PF_IO_WORKER)) {
+		regs = (struct pt_regs *)bpf_task_pt_regs(t);
+		nr = JM_SYSCALL_NR(regs);
+	}
+	bool vfs = via_vfs(nr);
+	if (rx) {
+		pc->sock.rx_bytes += ret;
+		if (vfs)
+			pc->sock.vfs_rx_bytes += ret;
+	} else {
+		pc->sock.tx_bytes += ret;
+		if (vfs)
+			pc->sock.vfs_tx_bytes += ret;
+	}
+
+	if (sk->sk_type != SOCK_STREAM)
+		return;
+	__u16 family = sk->__sk_common.skc_family;
+	if (family != AF_INET && family != AF_INET6 && family != AF_UNIX)
+		return;
+	struct jm_conn_val *cv = bpf_sk_storage_get(&conns, sk, 0, 0);
+	if (!cv) {
+		cv = conn_new(sk, family, tgid);
+		if (!cv)
+			return;
+	}
+	if (cv->state == JM_CONN_PROBE) {
+		__u32 *v = bpf_map_lookup_elem(&verdicts, &cv->cookie);
+		if (v) {
+			cv->state = *v;
+			bpf_map_delete_elem(&verdicts, &cv->cookie);
 		}
-		int ik = file_kind(fd_file(in_fd)), ok = file_kind(fd_file(out_fd));
-		if (ik == FD_FILE)
-			io->file_read_bytes += ret;
-		else if (ik == FD_SOCK)
-			io->net_rx_bytes += ret;
-		if (ok == FD_FILE)
-			io->file_write_bytes += ret;
-		else if (ok == FD_SOCK)
-			io->net_tx_bytes += ret;
-		return 0;
 	}
+	if (cv->state == JM_CONN_IGNORE)
+		return;
 
-	__u32 fd = JM_ARG1(regs);
-	struct file *f = NULL;          /* looked up once, when it is needed */
-	int kind;
-	switch (nr) {
-	case JM_NR_sendto: case JM_NR_recvfrom: case JM_NR_sendmsg: case JM_NR_recvmsg:
-		kind = FD_SOCK;
-		break;
-	case JM_NR_pread64: case JM_NR_pwrite64: case JM_NR_preadv: case JM_NR_pwritev:
-		kind = FD_FILE;     /* ESPIPE on pipes and sockets: only files get here */
-		break;
-	default:
-		f = fd_file(fd);
-		kind = file_kind(f);
-	}
-
-	if (kind == FD_FILE) {
-		if (rx)
-			io->file_read_bytes += ret;
-		else
-			io->file_write_bytes += ret;
-		return 0;
-	}
-	if (kind != FD_SOCK)
-		return 0;
-	if (rx)
-		io->net_rx_bytes += ret;
-	else
-		io->net_tx_bytes += ret;
-
-	if (!(pc->conn_fds & conn_fd_bit(fd)))
-		return 0;                   /* not a DB candidate: no hash lookup */
-	struct jm_conn_val *cv = db_conn(tgid, fd);
-	if (!cv)
-		return 0;
 	/* A request starts when its bytes leave: on loopback much of the round
 	 * trip happens inside send() itself (the peer is woken from the
-	 * sender's softirq), so send()'s return is too late.  TCP stamped the
-	 * socket when this send transmitted; a stamp not newer than the last
-	 * response means this send did not transmit yet (corked), and the
-	 * return time is used. */
+	 * sender's softirq), so the end of send() is too late.  TCP stamped
+	 * the socket when this send transmitted; a stamp not newer than the
+	 * last response means it did not transmit yet (corked), and the
+	 * current time is used. */
 	__u64 ts = 0;
 	if (!rx && (cv->flags & JM_CONN_INET)) {
-		__u64 st = file_tcp_stamp_ns(f ? f : fd_file(fd));
+		__u64 st = tcp_stamp_ns(sk);
 		if (st > cv->last_rx_ns)
 			ts = st;
 	}
@@ -471,23 +439,62 @@ int BPF_PROG(jm_sys_exit, struct pt_regs *regs, long ret)
 		ts = bpf_ktime_get_ns();
 	if (rx)
 		cv->last_rx_ns = ts;
-	__u64 base, len;
-	switch (nr) {
-	case JM_NR_readv: case JM_NR_writev: case JM_NR_preadv: case JM_NR_pwritev:
-	case JM_NR_preadv2: case JM_NR_pwritev2:
-		first_iov(JM_ARG2(regs), ret, &base, &len);
-		break;
-	case JM_NR_sendmsg: case JM_NR_recvmsg: {
-		struct msghdr_u m = {};
-		if (bpf_probe_read_user(&m, sizeof(m), (void *)JM_ARG2(regs)))
-			return 0;
-		first_iov(m.iov, ret, &base, &len);
-		break;
+
+	__u64 base = 0, len = 0;
+	if (regs) {
+		switch (nr) {
+		case JM_NR_read: case JM_NR_write: case JM_NR_sendto: case JM_NR_recvfrom:
+			base = JM_ARG2(regs);
+			len = ret;
+			break;
+		case JM_NR_readv: case JM_NR_writev: case JM_NR_preadv2: case JM_NR_pwritev2:
+			first_iov(JM_ARG2(regs), ret, &base, &len);
+			break;
+		case JM_NR_sendmsg: case JM_NR_recvmsg: {
+			struct msghdr_u m = {};
+			if (bpf_probe_read_user(&m, sizeof(m), (void *)JM_ARG2(regs)) == 0)
+				first_iov(m.iov, ret, &base, &len);
+			break;
+		}
+		}
 	}
-	default:
-		base = JM_ARG2(regs);
-		len = ret;
+	/* An unknown buffer (sendfile, splice, io_uring) still reports its
+	 * length, so the parser knows bytes went by. */
+	capture(tgid, cv->cookie, rx ? JM_PAYLOAD_RX : JM_PAYLOAD_TX, ts, base, len, ret);
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(jm_sock_send, struct sock *sk, int ret, int flags)
+{
+	sock_op(sk, ret, flags, false);
+	return 0;
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(jm_sock_recv, struct sock *sk, int ret, int flags)
+{
+	sock_op(sk, ret, flags, true);
+	return 0;
+}
+
+/* The end of a TCP connection we hold state for (from any context: a
+ * reset arrives in softirq). */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(jm_tcp_state, struct sock *sk, int oldstate, int newstate)
+{
+	if (newstate != TCP_CLOSE)
+		return 0;
+	struct jm_conn_val *cv = bpf_sk_storage_get(&conns, sk, 0, 0);
+	if (!cv || cv->state == JM_CONN_IGNORE || cv->state == 0)
+		return 0;
+	struct jm_ev_close *e = io_reserve(sizeof(*e));
+	if (e) {
+		jm_hdr(&e->hdr, JM_EV_CLOSE, bpf_get_current_pid_tgid() >> 32);
+		e->cookie = cv->cookie;
+		e->fd = 0;
+		e->flags = JM_CLOSE_CONN;
+		bpf_ringbuf_submit(e, jm_wakeup(&payloads));
 	}
-	capture(tgid, fd, rx ? JM_PAYLOAD_RX : JM_PAYLOAD_TX, ts, base, len, ret);
+	cv->state = JM_CONN_IGNORE;
 	return 0;
 }

@@ -11,40 +11,44 @@
 #define JM_SOCKADDR_LEN   112
 #define JM_MAX_CONNS      16384
 
-/* Value of map "conns" (key jm_conn_key): a socket whose payloads are copied. */
+/* Value of map "conns", socket-local storage of every stream socket (TCP or
+ * Unix) a job process has sent or received on.  The socket cookie names the
+ * connection to user space: unlike (tgid, fd) it survives dup2(), fork and
+ * fd reuse, and is never reused itself.  User space answers a PROBE with a
+ * verdict in map "verdicts" (key cookie), which the next operation on the
+ * socket takes over. */
 enum jm_conn_state {
-	JM_CONN_PROBE = 1,            /* just connected; user space is classifying */
-	JM_CONN_DB    = 2,            /* classified as PostgreSQL or MySQL */
-};
-
-struct jm_conn_key {
-	__u32 tgid;
-	__u32 fd;
+	JM_CONN_PROBE  = 1,           /* first seen; user space is classifying */
+	JM_CONN_DB     = 2,           /* PostgreSQL or MySQL: payloads copied */
+	JM_CONN_IGNORE = 3,           /* something else: bytes counted only */
 };
 
 #define JM_CONN_INET      0x1     /* TCP: request start from the socket's stamp */
 
 struct jm_conn_val {
+	__u64 cookie;                 /* bpf_get_socket_cookie() */
 	__u64 last_rx_ns;             /* time of the last receive captured */
-	__u32 state;                  /* enum jm_conn_state */
-	__u32 flags;                  /* JM_CONN_*, set at connect */
+	__u32 state;                  /* enum jm_conn_state, 0 while being set up */
+	__u32 flags;                  /* JM_CONN_* */
 };
 
+/* The first operation a job process made on a stream socket: the peer as a
+ * struct sockaddr_{in,in6,un}, read from the socket itself. */
 struct jm_ev_connect {
 	struct jm_ev_hdr hdr;
-	__u32 fd;
-	__s32 ret;                    /* 0 or -EINPROGRESS */
+	__u64 cookie;
 	__u16 addr_len;
 	__u16 pad[3];
-	__u8  addr[JM_SOCKADDR_LEN];  /* struct sockaddr_{in,in6,un} as passed */
+	__u8  addr[JM_SOCKADDR_LEN];
 };
 
-#define JM_CLOSE_CONN     0x1     /* fd was in conns */
+#define JM_CLOSE_CONN     0x1     /* a TCP connection in conns closed (cookie) */
 #define JM_CLOSE_WRITTEN  0x2     /* fd was opened for writing (outputs) */
 
 struct jm_ev_close {
 	struct jm_ev_hdr hdr;
-	__u32 fd;
+	__u64 cookie;                 /* JM_CLOSE_CONN */
+	__u32 fd;                     /* JM_CLOSE_WRITTEN */
 	__u32 flags;                  /* JM_CLOSE_* */
 };
 
@@ -74,12 +78,12 @@ enum jm_payload_dir { JM_PAYLOAD_TX = 0, JM_PAYLOAD_RX = 1 };
  * buffer, then tail_len bytes from its end. */
 struct jm_payload_hdr {
 	struct jm_ev_hdr hdr;         /* type JM_EV_PAYLOAD */
-	__u32 fd;
-	__u32 total_len;              /* bytes the syscall moved */
-	__u16 head_len;
+	__u64 cookie;                 /* the connection (jm_conn_val.cookie) */
+	__u32 total_len;              /* bytes the operation moved */
+	__u16 head_len;               /* 0 when the call's buffer is unknown */
 	__u16 tail_len;
 	__u8  dir;                    /* enum jm_payload_dir */
-	__u8  pad[3];
+	__u8  pad[7];
 };
 
 #endif

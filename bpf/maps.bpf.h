@@ -111,8 +111,7 @@ static __always_inline int jm_proc_claim(__u32 tgid)
 			struct jm_proc_cpu *v = bpf_map_lookup_percpu_elem(&procs, &slot, cpu);
 			if (!v)
 				continue;
-			__builtin_memset(&v->io, 0, sizeof(v->io));
-			v->conn_fds = 0;
+			__builtin_memset(&v->sock, 0, sizeof(v->sock));
 			v->owner = tgid;
 		}
 		return 0;

@@ -216,17 +216,28 @@ int BPF_PROG(jm_fork, struct task_struct *parent, struct task_struct *child)
 	return 0;
 }
 
-/* Sum a process's per-CPU byte counters. */
-static __always_inline void sum_io(__u32 tgid, struct jm_proc_io *out)
+/* Sum a process's per-CPU socket counters. */
+static __always_inline void sum_sock(__u32 tgid, struct jm_sock_io *out)
 {
 	struct jm_proc_cpu *v;
 
 	jm_for_each_proc_copy(tgid, v) {
-		out->file_read_bytes += v->io.file_read_bytes;
-		out->file_write_bytes += v->io.file_write_bytes;
-		out->net_rx_bytes += v->io.net_rx_bytes;
-		out->net_tx_bytes += v->io.net_tx_bytes;
+		out->rx_bytes += v->sock.rx_bytes;
+		out->tx_bytes += v->sock.tx_bytes;
+		out->vfs_rx_bytes += v->sock.vfs_rx_bytes;
+		out->vfs_tx_bytes += v->sock.vfs_tx_bytes;
 	}
+}
+
+/* Task I/O accounting (CONFIG_TASK_XACCT); 0 on kernels without it. */
+static __always_inline __u64 task_rchar(struct task_struct *t)
+{
+	return bpf_core_field_exists(t->ioac.rchar) ? BPF_CORE_READ(t, ioac.rchar) : 0;
+}
+
+static __always_inline __u64 task_wchar(struct task_struct *t)
+{
+	return bpf_core_field_exists(t->ioac.wchar) ? BPF_CORE_READ(t, ioac.wchar) : 0;
 }
 
 SEC("tp_btf/sched_process_exit")
@@ -243,6 +254,8 @@ int BPF_PROG(jm_exit, struct task_struct *p)
 		 * ourselves (rather than trusting signal->live) guarantees all
 		 * threads have added their share before the exit is reported. */
 		__sync_fetch_and_add(&pl->cpu_ns, BPF_CORE_READ(p, se.sum_exec_runtime));
+		__sync_fetch_and_add(&pl->rchar, task_rchar(p));
+		__sync_fetch_and_add(&pl->wchar, task_wchar(p));
 		last = __sync_sub_and_fetch(&pl->threads, 1) <= 0;
 		if (!last)
 			return 0;
@@ -264,8 +277,14 @@ int BPF_PROG(jm_exit, struct task_struct *p)
 		goto out;
 	jm_hdr(&e->hdr, JM_EV_EXIT, tgid);
 	__builtin_memset(&e->io, 0, sizeof(e->io));
-	if (pl)
-		sum_io(tgid, &e->io);
+	if (pl) {
+		struct jm_sock_io so = {};
+		sum_sock(tgid, &so);
+		e->io.file_read_bytes = jm_sub0(pl->rchar, so.vfs_rx_bytes);
+		e->io.file_write_bytes = jm_sub0(pl->wchar, so.vfs_tx_bytes);
+		e->io.net_rx_bytes = so.rx_bytes;
+		e->io.net_tx_bytes = so.tx_bytes;
+	}
 	e->cpu_ns = cpu_ns;
 	e->maxrss_bytes = BPF_CORE_READ(p, signal, maxrss) * page_size;
 	e->ppid = BPF_CORE_READ(p, real_parent, tgid);
@@ -316,11 +335,17 @@ int jm_sample(struct bpf_iter__task *ctx)
 		return 0;
 	s.tid = t->pid;
 	s.runtime_ns = t->se.sum_exec_runtime;
+	s.rchar = task_rchar(t);
+	s.wchar = task_wchar(t);
 	if (s.tid == s.tgid) {
 		s.flags = JM_SAMPLE_LEADER;
 		if (t->exit_state)
 			s.flags |= JM_SAMPLE_ZOMBIE;
 		s.runtime_ns += t->signal->sum_sched_runtime;
+		if (bpf_core_field_exists(t->signal->ioac)) {
+			s.rchar += t->signal->ioac.rchar;
+			s.wchar += t->signal->ioac.wchar;
+		}
 		struct mm_struct *mm = t->mm;
 		if (mm) {
 			/* MM_FILEPAGES, MM_ANONPAGES, MM_SHMEMPAGES; a counter
@@ -329,7 +354,7 @@ int jm_sample(struct bpf_iter__task *ctx)
 			    sh = mm->rss_stat[3].count;
 			s.rss_pages = (f > 0 ? f : 0) + (a > 0 ? a : 0) + (sh > 0 ? sh : 0);
 		}
-		sum_io(s.tgid, &s.io);
+		sum_sock(s.tgid, &s.sock);
 	}
 	bpf_seq_write(seq, &s, sizeof(s));
 	return 0;

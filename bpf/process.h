@@ -15,8 +15,8 @@
 #define JM_ENV_KEY_LEN   32
 #define JM_MAX_CPUS      256
 #define JM_MAX_PROCS     65536    /* tracked processes at once (procs_spill) */
-/* procs: slot tgid % JM_PROC_SLOTS.  A per-CPU array costs slots x 48 B x
- * CPUs whether used or not (0.75 MiB per CPU here); the spill hash allocates
+/* procs: slot tgid % JM_PROC_SLOTS.  A per-CPU array costs slots x 40 B x
+ * CPUs whether used or not (0.625 MiB per CPU here); the spill hash allocates
  * per entry. */
 #define JM_PROC_SLOTS    16384
 #define JM_PID_LIMIT     (1u << 22)            /* PID_MAX_LIMIT on 64-bit */
@@ -56,8 +56,10 @@ struct jm_ev_hdr {
 	__u32 tgid;
 };
 
-/* Byte counters of one job process (one CPU's share; see jm_proc_cpu for
- * where they live).  Membership itself is the "members" bitmap. */
+/* Byte counters of one job process as reported (exit event, sampler):
+ * file bytes are the kernel's own task I/O accounting (rchar/wchar: what
+ * read()/write()-family calls moved, on files, pipes and devices) minus the
+ * socket bytes among them; socket bytes come from the socket tracepoints. */
 struct jm_proc_io {
 	__u64 file_read_bytes;
 	__u64 file_write_bytes;
@@ -65,20 +67,32 @@ struct jm_proc_io {
 	__u64 net_tx_bytes;
 };
 
-/* Per-CPU counters of one job process: the byte counters, and which fds
- * may have an entry in io.bpf.c's "conns" map — bit fd for fd < 63, bit 63
- * for every higher fd.  The mask is written into every CPU's copy at connect
- * (rare) so that the socket path of every other fd skips the conns hash
- * lookup (common).
+/* Socket byte counters of one job process, one CPU's share.  vfs_*: the
+ * part moved by read()/write()/readv()/writev()/sendfile(), which rchar and
+ * wchar count as well; the socket calls (send*, recv*) they do not. */
+struct jm_sock_io {
+	__u64 rx_bytes;
+	__u64 tx_bytes;
+	__u64 vfs_rx_bytes;
+	__u64 vfs_tx_bytes;
+};
+
+/* File bytes from task I/O accounting and the socket bytes inside it. */
+static inline __u64 jm_sub0(__u64 a, __u64 b)
+{
+	return a > b ? a - b : 0;
+}
+
+/* Per-CPU counters of one job process.
  *
  * They live in map "procs" (per-CPU array) at slot tgid % JM_PROC_SLOTS when
  * that slot is free — an array lookup the verifier inlines, so a job
- * syscall pays no helper call for it — with owner = tgid in every CPU's
- * copy; otherwise (two job processes with equal slots, or a process user
- * space tracks) in "procs_spill" (per-CPU hash, key tgid), owner unused. */
+ * socket operation pays no helper call for it — with owner = tgid in every
+ * CPU's copy; otherwise (two job processes with equal slots, or a process
+ * user space tracks) in "procs_spill" (per-CPU hash, key tgid), owner
+ * unused. */
 struct jm_proc_cpu {
-	struct jm_proc_io io;
-	__u64 conn_fds;
+	struct jm_sock_io sock;
 	__u32 owner;                  /* procs: tgid using the slot, 0 = free */
 	__u32 pad;
 };
@@ -94,7 +108,9 @@ struct jm_proc_cpu {
 struct jm_sample {
 	__u64 runtime_ns;             /* se.sum_exec_runtime (+ signal's, leader) */
 	__u64 rss_pages;              /* leader: file + anon + shmem pages */
-	struct jm_proc_io io;         /* leader: totals over all CPUs */
+	__u64 rchar;                  /* task I/O accounting of this thread */
+	__u64 wchar;                  /* (leader: + the group's released threads) */
+	struct jm_sock_io sock;       /* leader: totals over all CPUs */
 	__u32 tgid;
 	__u32 tid;
 	__u32 flags;                  /* JM_SAMPLE_* */
@@ -105,6 +121,8 @@ struct jm_sample {
  * (map "lives", key tgid). */
 struct jm_proc_life {
 	__u64 cpu_ns;                 /* sum_exec_runtime of threads that exited */
+	__u64 rchar;                  /* their task I/O accounting */
+	__u64 wchar;
 	__s32 threads;                /* live threads we know of */
 	__u32 flags;
 };

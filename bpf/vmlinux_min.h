@@ -42,7 +42,14 @@ struct sched_entity {
 	u64 sum_exec_runtime;
 };
 
+/* CONFIG_TASK_XACCT: bytes read()/written() by a task (/proc/PID/io). */
+struct task_io_accounting {
+	u64 rchar;
+	u64 wchar;
+};
+
 struct signal_struct {
+	struct task_io_accounting ioac;   /* released threads */
 	atomic_t live;
 	unsigned int flags;
 	int group_exit_code;
@@ -70,7 +77,37 @@ struct file {
 	void *private_data;               /* struct socket * for sockets */
 };
 
-struct sock;
+struct in6_addr {
+	u8 s6_addr[16];
+};
+
+struct sock_common {
+	unsigned short skc_family;
+	u32 skc_daddr;                    /* network order */
+	u16 skc_dport;                    /* network order */
+	struct in6_addr skc_v6_daddr;
+};
+
+struct sock {
+	struct sock_common __sk_common;
+	u16 sk_type;
+	u16 sk_protocol;
+};
+
+struct sockaddr_un {
+	unsigned short sun_family;
+	char sun_path[108];
+};
+
+struct unix_address {
+	int len;
+	struct sockaddr_un name[];
+};
+
+struct unix_sock {
+	struct unix_address *addr;
+	struct sock *peer;
+};
 
 /* Only its transmit/receive stamp is read (request start times). */
 struct tcp_sock {
@@ -102,6 +139,7 @@ struct task_struct {
 	struct signal_struct *signal;
 	struct files_struct *files;
 	struct sched_entity se;
+	struct task_io_accounting ioac;
 	char comm[16];
 };
 

@@ -66,3 +66,11 @@ cleanup() {
   [ -n "${KEEP_TMP:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT
+agent_progs() {     # names of the eBPF programs the running agent holds, one per line
+  local f id
+  for f in /proc/"$AGENT_PID"/fd/*; do
+    [ "$(readlink "$f" 2>/dev/null)" = "anon_inode:bpf-prog" ] || continue
+    id=$(awk '$1 == "prog_id:" {print $2}' /proc/"$AGENT_PID"/fdinfo/"${f##*/}")
+    [ -n "$id" ] && bpftool prog show id "$id" --json 2>/dev/null | jq -r .name
+  done | sort -u
+}

@@ -1465,6 +1465,11 @@ void jm_mysql_feed(struct jm_mysql_conn *c, const struct jm_fragment *f,
 	}
 }
 
+bool jm_mysql_is_quit(const uint8_t *buf, size_t len)
+{
+	return buf && len == 5 && buf[0] == 1 && buf[1] == 0 && buf[2] == 0 && buf[4] == 0x01;
+}
+
 bool jm_mysql_detect_server_greeting(const uint8_t *buf, size_t len)
 {
 	uint32_t plen;

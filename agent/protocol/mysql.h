@@ -177,4 +177,8 @@ unsigned jm_mysql_sql_flags(const struct jm_mysql_conn *c);
  * starts with a digit, and room for the fixed fields after it.  Used on a
  * connection's first server bytes. */
 bool jm_mysql_detect_server_greeting(const uint8_t *buf, size_t len);
+
+/* True when a client send is exactly a COM_QUIT packet (length 1, any
+ * sequence number, command 0x01): the client is leaving. */
+bool jm_mysql_is_quit(const uint8_t *buf, size_t len);
 #endif

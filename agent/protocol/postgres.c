@@ -1425,6 +1425,11 @@ void jm_pg_close(struct jm_pg_conn *c, uint64_t ts_ns, jm_query_cb cb, void *ctx
 	jm_pg_init(c);
 }
 
+bool jm_pg_is_terminate(const uint8_t *buf, size_t len)
+{
+	return buf && len == 5 && buf[0] == 'X' && be32(buf + 1) == 4;
+}
+
 bool jm_pg_detect(const uint8_t *buf, size_t len)
 {
 	uint32_t l, code;

@@ -143,4 +143,9 @@ void jm_pg_close(struct jm_pg_conn *c, uint64_t ts_ns, jm_query_cb cb, void *ctx
  * 3.0 (196608; minors up to 3.2 accepted), SSLRequest (80877103) or
  * GSSENCRequest (80877104).  Used on a connection's first client bytes. */
 bool jm_pg_detect(const uint8_t *buf, size_t len);
+
+/* True when a client send is exactly a Terminate message ('X', length 4):
+ * the client is leaving, and a Unix-socket connection has no other end
+ * the agent can see. */
+bool jm_pg_is_terminate(const uint8_t *buf, size_t len);
 #endif

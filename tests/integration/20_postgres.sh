@@ -24,6 +24,8 @@ YAML
 pg_sql -c "create table $TBL (id int primary key, email text)" || fail setup "create table"
 pgbench -h 127.0.0.1 -U $JM_PG_USER -i -q -s 1 $JM_PG_DB >/dev/null 2>&1 || fail setup "pgbench -i"
 start_agent "$T/agent.yaml" --interval 1 || { fail agent-start "agent not ready"; exit 1; }
+# A file output is declared: the sys_exit program is loaded for it.
+check "hooks: sys_exit loaded for file outputs" grep -qx jm_sys_exit <<< "$(agent_progs)"
 
 bench() {   # bench NAME MODE TX -> pgbench output in $T/NAME.out
   JOBMETER_JOB=$1-$U pgbench -h 127.0.0.1 -U $JM_PG_USER -n -S -M "$2" -t "$3" -c 1 $JM_PG_DB \

@@ -69,6 +69,15 @@ int main(void)
 	CHECK_INT("stat: cpu", st.cpu_ns, 300 * (1000000000ull / sysconf(_SC_CLK_TCK)));
 	CHECK_INT("stat: rss", st.rss_bytes, 2560ull * sysconf(_SC_PAGESIZE));
 	CHECK("stat: garbage rejected", jm_proc_stat_parse("1234 no parens", &st) != 0);
+	{
+		uint64_t r = 0, w = 0;
+		CHECK_INT("io: parses", jm_proc_io_parse("rchar: 6976\nwchar: 12\nsyscr: 10\nsyscw: 1\n"
+							 "read_bytes: 4096\nwrite_bytes: 0\n", &r, &w), 0);
+		CHECK("io: rchar", r == 6976);
+		CHECK("io: wchar", w == 12);
+		CHECK("io: missing wchar rejected", jm_proc_io_parse("rchar: 1\n", &r, &w) != 0);
+		CHECK("io: no number rejected", jm_proc_io_parse("rchar: x\nwchar: 1\n", &r, &w) != 0);
+	}
 	CHECK("stat: truncated rejected", jm_proc_stat_parse("1 (x) S 1", &st) != 0);
 
 	/* DB endpoint classification */

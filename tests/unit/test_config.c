@@ -200,7 +200,7 @@ static void test_example(void)
 	CHECK_INT("example: one job", c.n_jobs, 1);
 	CHECK_STR("example: job name", c.jobs[0].name, "example-sales-etl");
 	CHECK("example: argv compiled", c.jobs[0].has_argv);
-	CHECK_INT("example: outputs", c.jobs[0].n_outputs, 2);
+	CHECK_INT("example: outputs", c.jobs[0].n_outputs, 1);
 	CHECK_INT("example: env set", c.n_env_sets, 1);
 	CHECK_STR("example: env run id", c.env_sets[0].run_id_var, "AIRFLOW_CTX_DAG_RUN_ID");
 	CHECK_INT("example: systemd", c.n_systemd, 1);

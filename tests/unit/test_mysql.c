@@ -1022,6 +1022,13 @@ static void test_detect(void)
 	struct stream m = { 0 };
 	p_greeting(&m, C_BASE, "8.0.36");
 	CHECK("detect: HandshakeV10", jm_mysql_detect_server_greeting(m.b, m.n));
+	{
+		static const uint8_t quit[] = { 1, 0, 0, 0, 1 }, ping[] = { 1, 0, 0, 0, 0x0e };
+		static const uint8_t quit_long[] = { 2, 0, 0, 0, 1, 0 };
+		CHECK("quit: COM_QUIT", jm_mysql_is_quit(quit, sizeof(quit)));
+		CHECK("quit: COM_PING is not", !jm_mysql_is_quit(ping, sizeof(ping)));
+		CHECK("quit: longer packet is not", !jm_mysql_is_quit(quit_long, sizeof(quit_long)));
+	}
 	CHECK("detect: first 20 bytes are enough", jm_mysql_detect_server_greeting(m.b, 20));
 	CHECK("detect: cut inside the version", !jm_mysql_detect_server_greeting(m.b, 8));
 	m.b[3] = 1;

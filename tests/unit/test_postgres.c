@@ -1116,6 +1116,14 @@ static void test_ssl_and_detect(void)
 	CHECK("pg detect startup", jm_pg_detect(t.d, t.n));
 	CHECK("pg detect startup head only", jm_pg_detect(t.d, 16));
 	CHECK("pg detect short", !jm_pg_detect(t.d, 7));
+	{
+		static const uint8_t term[] = { 'X', 0, 0, 0, 4 }, q[] = { 'Q', 0, 0, 0, 4 };
+		static const uint8_t term_more[] = { 'X', 0, 0, 0, 4, 'S', 0, 0, 0, 4 };
+		CHECK("pg terminate", jm_pg_is_terminate(term, sizeof(term)));
+		CHECK("pg terminate: other message", !jm_pg_is_terminate(q, sizeof(q)));
+		CHECK("pg terminate: not alone", !jm_pg_is_terminate(term_more, sizeof(term_more)));
+		CHECK("pg terminate: short", !jm_pg_is_terminate(term, 4));
+	}
 	CHECK("pg detect NULL", !jm_pg_detect(NULL, 100));
 	t.n = 0;
 	fe_sslrequest(&t);
