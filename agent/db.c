@@ -41,6 +41,9 @@ struct jm_db {
 	struct jm_tracker *tracker;
 	struct jm_loss *loss;
 	struct jm_idmap conns;         /* socket cookie -> struct conn */
+	struct jm_idmap ignored;       /* cookie -> tgid: IGNORE answers the kernel
+					* may not have taken yet (the socket can
+					* close first, and a Unix one says nothing) */
 	struct jm_idmap wfiles;        /* tgid<<32|fd -> struct wfile */
 	struct conn *cur;              /* connection of the query callback */
 };
@@ -56,8 +59,10 @@ struct jm_db *jm_db_new(const struct jm_config *cfg, struct jm_probes *probes,
 	struct jm_db *d = calloc(1, sizeof(*d));
 	if (!d)
 		return NULL;
-	if (jm_idmap_init(&d->conns, 64) || jm_idmap_init(&d->wfiles, 64)) {
+	if (jm_idmap_init(&d->conns, 64) || jm_idmap_init(&d->wfiles, 64) ||
+	    jm_idmap_init(&d->ignored, 64)) {
 		jm_idmap_free(&d->conns);
+		jm_idmap_free(&d->wfiles);
 		free(d);
 		return NULL;
 	}
@@ -78,6 +83,7 @@ void jm_db_free(struct jm_db *d)
 		free(d->wfiles.vals[i]);
 	jm_idmap_free(&d->conns);
 	jm_idmap_free(&d->wfiles);
+	jm_idmap_free(&d->ignored);
 	free(d);
 }
 
@@ -166,13 +172,25 @@ static void conn_start(struct conn *c, enum jm_db_system sys)
 
 static void on_query(void *ctx, const struct jm_query *q);
 
+/* Answer the kernel's PROBE of a socket.  An IGNORE is remembered until its
+ * process exits, so that an answer never taken leaves the verdicts map. */
+static void answer(struct jm_db *d, uint64_t cookie, uint32_t tgid, uint32_t state)
+{
+	if (jm_probes_conn_set(d->probes, cookie, state)) {
+		d->loss->map_full++;
+		return;
+	}
+	if (state == JM_CONN_IGNORE && jm_idmap_put(&d->ignored, cookie, (void *)(uintptr_t)tgid))
+		d->loss->map_full++;
+}
+
 /* Forget a connection.  ignore: the socket lives on, so tell the kernel to
  * stop copying it; otherwise it is gone and so is any answer still waiting
  * for it. */
 static void drop_conn(struct jm_db *d, struct conn *c, bool ignore)
 {
 	if (ignore)
-		(void)jm_probes_conn_set(d->probes, c->cookie, JM_CONN_IGNORE);
+		answer(d, c->cookie, c->tgid, JM_CONN_IGNORE);
 	else
 		jm_probes_conn_forget(d->probes, c->cookie);
 	d->loss->parse_errors += c->pstats.parse_errors;
@@ -181,8 +199,10 @@ static void drop_conn(struct jm_db *d, struct conn *c, bool ignore)
 }
 
 /* Flush what a connection had in flight (a query without its answer). */
-static void conn_end(struct jm_db *d, struct conn *c, uint64_t ts_ns)
+static void conn_end(struct jm_db *d, struct conn *c, uint64_t ts_ns, const char *why)
 {
+	jm_debug("connection %llx of pid %u to %s ended (%s)", (unsigned long long)c->cookie,
+		 c->tgid, c->endpoint[0] ? c->endpoint : "?", why);
 	d->cur = c;
 	if (c->system == JM_DB_POSTGRES)
 		jm_pg_close(&c->p.pg, ts_ns, on_query, d);
@@ -202,7 +222,7 @@ static void on_connect(struct jm_db *d, const struct jm_ev_connect *e)
 		return;                        /* cookies are never reused */
 	c = calloc(1, sizeof(*c));
 	if (!c) {
-		(void)jm_probes_conn_set(d->probes, k, JM_CONN_IGNORE);
+		answer(d, k, e->hdr.tgid, JM_CONN_IGNORE);
 		return;
 	}
 	c->tgid = e->hdr.tgid;
@@ -212,12 +232,12 @@ static void on_connect(struct jm_db *d, const struct jm_ev_connect *e)
 					       c->endpoint, sizeof(c->endpoint));
 	if (jm_idmap_put(&d->conns, k, c)) {
 		free(c);
-		(void)jm_probes_conn_set(d->probes, k, JM_CONN_IGNORE);
+		answer(d, k, e->hdr.tgid, JM_CONN_IGNORE);
 		return;
 	}
 	if (sys != JM_DB_NONE) {
 		conn_start(c, sys);
-		(void)jm_probes_conn_set(d->probes, k, JM_CONN_DB);
+		answer(d, k, e->hdr.tgid, JM_CONN_DB);
 	}
 }
 
@@ -351,7 +371,7 @@ void jm_db_on_payload(struct jm_db *d, const void *data, size_t len)
 		}
 		if (c->system == JM_DB_NONE)
 			return;
-		(void)jm_probes_conn_set(d->probes, c->cookie, JM_CONN_DB);
+		answer(d, c->cookie, c->tgid, JM_CONN_DB);
 	}
 	struct jm_run *run = jm_tracker_run_of(d->tracker, c->tgid);
 	if (run) {
@@ -368,7 +388,7 @@ void jm_db_on_payload(struct jm_db *d, const void *data, size_t len)
 	if (f.dir == JM_DIR_TX && f.total_len == f.head_len &&
 	    (c->system == JM_DB_POSTGRES ? jm_pg_is_terminate(f.head, f.head_len)
 					 : jm_mysql_is_quit(f.head, f.head_len))) {
-		conn_end(d, c, f.ts_ns);
+		conn_end(d, c, f.ts_ns, "client goodbye");
 		return;
 	}
 	uint64_t perr = c->pstats.parse_errors;
@@ -438,7 +458,7 @@ static void on_close(struct jm_db *d, const struct jm_ev_close *e)
 	if (e->flags & JM_CLOSE_CONN) {
 		struct conn *c = jm_idmap_get(&d->conns, e->cookie);
 		if (c)
-			conn_end(d, c, e->hdr.ts_ns);
+			conn_end(d, c, e->hdr.ts_ns, "TCP close");
 	}
 	if (e->flags & JM_CLOSE_WRITTEN) {
 		struct wfile *w = jm_idmap_del(&d->wfiles, key(e->hdr.tgid, e->fd));
@@ -470,9 +490,18 @@ void jm_db_sweep(struct jm_db *d, uint64_t now_mono)
 	for (size_t i = 0; d->conns.len && i < d->conns.cap;) {
 		struct conn *c = d->conns.vals[i];
 		if (d->conns.keys[i] && c && !jm_tracker_alive(d->tracker, c->tgid))
-			conn_end(d, c, now_mono);  /* slot i may now hold a shifted entry */
+			conn_end(d, c, now_mono, "its process exited"); /* slot i may now hold a shifted entry */
 		else
 			i++;
+	}
+	for (size_t i = 0; d->ignored.len && i < d->ignored.cap;) {
+		uint64_t k = d->ignored.keys[i];
+		if (k && !jm_tracker_alive(d->tracker, (uint32_t)(uintptr_t)d->ignored.vals[i])) {
+			jm_probes_conn_forget(d->probes, k);
+			jm_idmap_del(&d->ignored, k);
+		} else {
+			i++;
+		}
 	}
 }
 

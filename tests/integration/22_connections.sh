@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Connections are followed as sockets, not file descriptors: one PostgreSQL
+# connection used through a dup2()'d fd, by a forked child and by the
+# parent counts every query once; a Unix-socket connection (no close event
+# exists for it) ends with the client's Terminate, a TCP one at its close.
+source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/../services.sh"
+pg_start || { fail pg-start "PostgreSQL 15 did not start"; exit 1; }
+U=$UNIQ
+: > "$T/agent.yaml"
+start_agent "$T/agent.yaml" --interval 1 -vv || { fail agent-start "agent not ready"; exit 1; }
+
+# The script runs as the postgres OS user: peer authentication on the socket.
+install -m 0755 "$(dirname "$0")/../helpers/pg_handoff.py" "$T/pg_handoff.py"
+chmod 0755 "$T"
+setpriv --reuid postgres --regid postgres --clear-groups \
+  env JOBMETER_JOB=handoff-$U python3 "$T/pg_handoff.py" /var/run/postgresql/.s.PGSQL.5432 postgres postgres \
+  || fail handoff "pg_handoff.py failed"
+JOBMETER_JOB=tcp-$U pg_sql -c "select 42" > /dev/null || fail tcp "psql over TCP failed"
+# A TCP connection closed without a goodbye, by a process that lives on.
+JOBMETER_JOB=tcpclose-$U python3 -c '
+import socket, struct, time
+s = socket.create_connection(("127.0.0.1", 5432))
+s.sendall(struct.pack("!II", 8, 80877103))   # SSLRequest
+s.recv(1)
+s.close()
+time.sleep(1.5)' || fail tcpclose "client failed"
+wait_run "handoff-$U" || fail run-handoff "no run line"
+wait_run "tcp-$U" || fail run-tcp "no run line"
+
+check_eq "handoff: 3 queries (dup2'd fd, forked child, parent)" "$(db_field handoff-$U postgresql queries)" 3
+check_eq "handoff: one statement, 3 calls" "$(stmt_field handoff-$U '^select' calls)" 3
+check_eq "handoff: no errors" "$(db_field handoff-$U postgresql errors)" 0
+check_eq "handoff: endpoint is the Unix socket" \
+  "$(jq -rs --arg j "handoff-$U" '[.[] | select(.type=="run" and .job==$j)][0].db[0].endpoint' "$T/out.jsonl")" \
+  /var/run/postgresql/.s.PGSQL.5432
+check "handoff: the connection ended with the client's Terminate" \
+  grep -q "to /var/run/postgresql/.s.PGSQL.5432 ended (client goodbye)" "$T/agent.log"
+check_eq "tcp: 1 query" "$(db_field tcp-$U postgresql queries)" 1
+check "tcp: psql's connection ended" grep -Eq "to 127\.0\.0\.1:5432 ended \((TCP close|client goodbye)\)" "$T/agent.log"
+wait_run "tcpclose-$U" || fail run-tcpclose "no run line"
+check "tcp: a connection closed without goodbye ended at its TCP close" \
+  grep -q "to 127.0.0.1:5432 ended (TCP close)" "$T/agent.log"
+stop_agent; check_eq "agent exits 0 on SIGTERM" "$?" 0
