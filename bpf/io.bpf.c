@@ -31,10 +31,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const volatile __u32 cap_head = 512;      /* <= JM_CAP_HEAD_MAX */
 const volatile __u32 cap_tail = 256;      /* <= JM_CAP_TAIL_MAX */
 
-#define S_IFMT   0170000
-#define S_IFSOCK 0140000
-#define S_IFREG  0100000
-#define EINPROGRESS 115
 #define AF_UNIX  1
 #define AF_INET  2
 #define AF_INET6 10
@@ -59,9 +55,26 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, JM_MAX_CONNS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);   /* short-lived entries */
 	__type(key, __u64);
 	__type(value, __u32);
 } verdicts SEC(".maps");
+
+/* The last socket found IGNORE on this CPU, as (address, cookie): a job
+ * talking to a non-database peer keeps using one socket, and this skips the
+ * storage lookup (a helper call) for it.  The cookie tells a new socket at
+ * the same address apart: it is 0 until asked for, then unique. */
+struct ignore_hint {
+	__u64 sk;
+	__u64 cookie;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ignore_hint);
+} ignore_hints SEC(".maps");
 
 struct fd_key {
 	__u32 tgid;
@@ -72,6 +85,7 @@ struct fd_key {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, JM_MAX_CONNS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);   /* empty unless outputs are declared */
 	__type(key, struct fd_key);
 	__type(value, __u32);
 } wfds SEC(".maps");
@@ -375,7 +389,11 @@ static __always_inline void sock_op(struct sock *sk, int ret, int flags, bool rx
 {
 	if (ret <= 0 || (rx && (flags & MSG_PEEK)))
 		return;
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	/* The task pointer, not bpf_get_current_pid_tgid(): a job process
+	 * needs it anyway, and one helper call is the whole cost of the
+	 * test for everyone else. */
+	struct task_struct *t = bpf_get_current_task_btf();
+	__u32 tgid = t->tgid;
 	if (!jm_member(tgid))
 		return;
 	struct jm_proc_cpu *pc = jm_proc_this_cpu(tgid);
@@ -384,7 +402,6 @@ static __always_inline void sock_op(struct sock *sk, int ret, int flags, bool rx
 
 	/* The syscall this operation is part of.  io_uring workers have no
 	 * syscall frame of their own: no nr, no user buffer. */
-	struct task_struct *t = bpf_get_current_task_btf();
 	struct pt_regs *regs = NULL;
 	long nr = -1;
 	if (!(t->flags & PF_IO_WORKER)) {
@@ -407,6 +424,11 @@ static __always_inline void sock_op(struct sock *sk, int ret, int flags, bool rx
 	__u16 family = sk->__sk_common.skc_family;
 	if (family != AF_INET && family != AF_INET6 && family != AF_UNIX)
 		return;
+	__u32 zero = 0;
+	struct ignore_hint *hint = bpf_map_lookup_elem(&ignore_hints, &zero);
+	if (hint && hint->sk == (__u64)sk && hint->cookie &&
+	    hint->cookie == sk->__sk_common.skc_cookie.counter)
+		return;
 	struct jm_conn_val *cv = bpf_sk_storage_get(&conns, sk, 0, 0);
 	if (!cv) {
 		cv = conn_new(sk, family, tgid);
@@ -420,19 +442,26 @@ static __always_inline void sock_op(struct sock *sk, int ret, int flags, bool rx
 			bpf_map_delete_elem(&verdicts, &cv->cookie);
 		}
 	}
-	if (cv->state == JM_CONN_IGNORE)
+	if (cv->state == JM_CONN_IGNORE) {
+		if (hint) {
+			hint->sk = (__u64)sk;
+			hint->cookie = cv->cookie;
+		}
 		return;
+	}
 
 	/* A request starts when its bytes leave: on loopback much of the round
 	 * trip happens inside send() itself (the peer is woken from the
 	 * sender's softirq), so the end of send() is too late.  TCP stamped
 	 * the socket when this send transmitted; a stamp not newer than the
 	 * last response means it did not transmit yet (corked), and the
-	 * current time is used. */
+	 * current time is used.  A response ends when TCP processed its last
+	 * segment, which refreshed the same stamp: no clock read either (a
+	 * clock read is ~40 ns in a VM). */
 	__u64 ts = 0;
-	if (!rx && (cv->flags & JM_CONN_INET)) {
+	if (cv->flags & JM_CONN_INET) {
 		__u64 st = tcp_stamp_ns(sk);
-		if (st > cv->last_rx_ns)
+		if (rx || st > cv->last_rx_ns)
 			ts = st;
 	}
 	if (!ts)
@@ -487,6 +516,8 @@ int BPF_PROG(jm_tcp_state, struct sock *sk, int oldstate, int newstate)
 	struct jm_conn_val *cv = bpf_sk_storage_get(&conns, sk, 0, 0);
 	if (!cv || cv->state == JM_CONN_IGNORE || cv->state == 0)
 		return 0;
+	if (cv->state == JM_CONN_PROBE)          /* an answer it will never take */
+		bpf_map_delete_elem(&verdicts, &cv->cookie);
 	struct jm_ev_close *e = io_reserve(sizeof(*e));
 	if (e) {
 		jm_hdr(&e->hdr, JM_EV_CLOSE, bpf_get_current_pid_tgid() >> 32);

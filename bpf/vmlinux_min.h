@@ -37,6 +37,7 @@ struct pt_regs {                     /* x86_64 kernel layout names */
 };
 
 typedef struct { int counter; } atomic_t;
+typedef struct { s64 counter; } atomic64_t;
 
 struct sched_entity {
 	u64 sum_exec_runtime;
@@ -86,6 +87,7 @@ struct sock_common {
 	u32 skc_daddr;                    /* network order */
 	u16 skc_dport;                    /* network order */
 	struct in6_addr skc_v6_daddr;
+	atomic64_t skc_cookie;            /* 0 until a cookie is asked for */
 };
 
 struct sock {
