@@ -6,8 +6,11 @@
  *                                   threads, one of which exits halfway (the
  *                                   sampler must keep a dead thread's CPU)
  *   jm_burn sock MIB                send MIB over a socketpair to a child
+ *   jm_burn readmt MIB THREADS      THREADS threads each read() MIB of
+ *                                   /dev/zero and exit before the process
  *   jm_burn sleep SECONDS
  *   jm_burn exit CODE | jm_burn kill SIGNAL */
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -35,10 +38,28 @@ static void *burn(void *arg)
 	return NULL;
 }
 
+/* Read *(size_t *)arg bytes of /dev/zero, 1 MiB at a time. */
+static void *read_zero(void *arg)
+{
+	static __thread char buf[1 << 20];
+	size_t left = *(size_t *)arg;
+	int fd = open("/dev/zero", O_RDONLY);
+
+	while (fd >= 0 && left) {
+		ssize_t n = read(fd, buf, left < sizeof(buf) ? left : sizeof(buf));
+		if (n <= 0)
+			break;
+		left -= (size_t)n;
+	}
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: jm_burn cpu|touch|hold|sock|sleep|exit|kill ARG [THREADS|SECONDS]\n");
+		fprintf(stderr, "usage: jm_burn cpu|touch|hold|sock|readmt|sleep|exit|kill ARG [THREADS|SECONDS]\n");
 		return 2;
 	}
 	const char *mode = argv[1];
@@ -97,6 +118,17 @@ int main(int argc, char **argv)
 		}
 		close(sv[0]);
 		waitpid(pid, NULL, 0);
+	} else if (!strcmp(mode, "readmt")) {
+		int n = argc > 3 ? atoi(argv[3]) : 1;
+		size_t each = (size_t)(v * 1024 * 1024);
+		pthread_t th[64];
+		if (n < 1 || n > 64)
+			return 2;
+		for (int i = 0; i < n; i++)
+			if (pthread_create(&th[i], NULL, read_zero, &each))
+				return 1;
+		for (int i = 0; i < n; i++)
+			pthread_join(th[i], NULL);
 	} else if (!strcmp(mode, "sleep")) {
 		usleep((useconds_t)(v * 1e6));
 	} else if (!strcmp(mode, "exit")) {

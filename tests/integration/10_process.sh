@@ -20,6 +20,10 @@ head -c $((256 << 20)) /dev/zero > "$T/big.bin"
 JOBMETER_JOB=read-$UNIQ dd if="$T/big.bin" of=/dev/null bs=1M status=none
 JOBMETER_JOB=write-$UNIQ dd if=/dev/zero of="$T/w.bin" bs=1M count=64 status=none
 JOBMETER_JOB=sock-$UNIQ $BURN sock 32
+# 2b. File bytes are the task I/O accounting: threads that end before the
+#     process keep their share, and a pipe is read like a file.
+JOBMETER_JOB=readmt-$UNIQ $BURN readmt 16 4
+head -c $((8 << 20)) /dev/zero | JOBMETER_JOB=pipe-$UNIQ cat > /dev/null
 # 3. Memory: touch 300 MiB.
 JOBMETER_JOB=mem-$UNIQ /usr/bin/time -f "%U %S %M" -o "$T/time.mem" $BURN touch 300
 # 3b. Sampling: 200 MiB resident for ~4 s, CPU in two threads of which one
@@ -32,7 +36,7 @@ JOBMETER_JOB=kill9-$UNIQ $BURN kill 9
 # 5. Restarts: fail, fail, succeed.
 for code in 1 2 0; do JOBMETER_JOB=restart-$UNIQ $BURN exit $code; done
 
-for j in cpu2 cpumt read write sock mem hold exit3 kill9; do
+for j in cpu2 cpumt read write sock readmt pipe mem hold exit3 kill9; do
   wait_run "$j-$UNIQ" || fail "run-$j" "no run line for $j-$UNIQ"
 done
 wait_run "restart-$UNIQ" 3 || fail run-restart "fewer than 3 runs"
@@ -48,6 +52,9 @@ check_within "bytes: 256 MiB read" "$(run_field read-$UNIQ file_read_bytes)" $((
 check_within "bytes: 64 MiB written" "$(run_field write-$UNIQ file_write_bytes)" $((64 << 20)) 1
 check_within "bytes: socket tx counted as net" "$(run_field sock-$UNIQ net_tx_bytes)" $((32 << 20)) 1
 check_within "bytes: socket rx counted as net" "$(run_field sock-$UNIQ net_rx_bytes)" $((32 << 20)) 1
+check_within "bytes: 4 threads x 16 MiB, all exited before the process" \
+  "$(run_field readmt-$UNIQ file_read_bytes)" $((64 << 20)) 1
+check_within "bytes: 8 MiB read from a pipe" "$(run_field pipe-$UNIQ file_read_bytes)" $((8 << 20)) 1
 sock_file=$(run_field sock-$UNIQ file_read_bytes)
 if [ "$sock_file" -lt $((1 << 20)) ]; then pass "bytes: socket bytes are not file bytes ($sock_file)";
 else fail "bytes: socket bytes are not file bytes" "file_read_bytes=$sock_file"; fi
