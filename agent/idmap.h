@@ -1,5 +1,5 @@
-/* Open-addressing hash map from a non-zero uint64 id (a tgid, or tgid<<32|fd)
- * to a pointer.
+/* Open-addressing hash map from a non-zero uint64 id (a tgid, tgid<<32|fd,
+ * or a socket cookie) to a pointer.
  * Linear probing with backward-shift deletion: no tombstones, so a busy exec
  * storm does not degrade it. */
 #ifndef JM_IDMAP_H

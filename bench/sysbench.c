@@ -3,7 +3,8 @@
  *   jm-sysbench --file PATH --port PORT [--iters N] [--sock-iters N] [--reps R]
  *               [--only OP]
  *
- * Times the syscalls jobmeter's sys_enter/sys_exit programs care about, each
+ * Times the syscalls whose bytes jobmeter counts (files: by the kernel's own
+ * accounting, no program; sockets: the sock_send/recv_length programs), each
  * in a tight loop, and prints one line per operation:
  *
  *   <op>\t<ns per call>

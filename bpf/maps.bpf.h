@@ -32,8 +32,8 @@ struct {
 
 /* Membership bitmap, one bit per tgid (PID_MAX_LIMIT = 4M on 64-bit).  An
  * array lookup is inlined by the verifier, so "is this a job process?"
- * costs a load and a bit test, not a hash lookup, on every hooked syscall of
- * every process.  User space mmaps it and sets bits with atomics. */
+ * costs a load and a bit test, not a hash lookup, on every socket operation
+ * of every process.  User space mmaps it and sets bits with atomics. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, JM_MEMBER_WORDS);

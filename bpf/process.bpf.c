@@ -9,7 +9,7 @@
  * (2) at fork, children of a member become members; (3) user space inserts
  * processes matched by config rules or found in /proc at start-up.
  * Events here are rare (one per exec/fork/exit), so they all go through the
- * ring buffer; per-syscall work lives in io.bpf.c.  The agent's 1 s sample
+ * ring buffer; per-operation (socket) work lives in io.bpf.c.  The agent's 1 s sample
  * of live processes (CPU, RSS, bytes) is the jm_sample task iterator at the
  * end of this file. */
 #include "vmlinux_min.h"
