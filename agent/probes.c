@@ -123,6 +123,15 @@ int jm_probes_open(struct jm_probes **out, const struct jm_probe_opts *o,
 	p->io->rodata->cap_tail = o->cap_tail > JM_CAP_TAIL_MAX ? JM_CAP_TAIL_MAX : o->cap_tail;
 	/* The one program on every syscall: only for jobs with output files. */
 	bpf_program__set_autoload(p->io->progs.jm_sys_exit, o->track_outputs);
+	/* sock_send_length/sock_recv_length appeared in Linux 6.3: without
+	 * them the agent still runs, without socket bytes and DB queries. */
+	if (libbpf_find_vmlinux_btf_id("sock_send_length", BPF_TRACE_RAW_TP) < 0 ||
+	    libbpf_find_vmlinux_btf_id("sock_recv_length", BPF_TRACE_RAW_TP) < 0) {
+		jm_warn("this kernel has no sock_send_length/sock_recv_length tracepoints "
+			"(Linux 6.3+): socket bytes and database queries are not measured");
+		bpf_program__set_autoload(p->io->progs.jm_sock_send, false);
+		bpf_program__set_autoload(p->io->progs.jm_sock_recv, false);
+	}
 	p->io->rodata->nr_cpus = p->ncpus;
 
 	/* 3. load: process.bpf.o owns the shared maps, io.bpf.o reuses them */
