@@ -25,6 +25,31 @@ s.sendall(struct.pack("!II", 8, 80877103))   # SSLRequest
 s.recv(1)
 s.close()
 time.sleep(1.5)' || fail tcpclose "client failed"
+# A Unix-socket client killed mid-query: no goodbye, no close event.
+setpriv --reuid postgres --regid postgres --clear-groups \
+  env JOBMETER_JOB=killed-$U psql -qAtX -d postgres -c "select pg_sleep(30)" > /dev/null 2>&1 &
+kpid=$!
+for _ in $(seq 1 100); do
+  [ "$(su postgres -c "psql -qAtX -c \"select count(*) from pg_stat_activity where query = 'select pg_sleep(30)'\"")" = 1 ] && break
+  sleep 0.05
+done
+kill -9 "$kpid"; wait "$kpid" 2>/dev/null
+# 200 short connections to a peer that is no database, then the process ends:
+# every answer the agent gave the kernel about them must be gone.
+python3 -c '
+import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(64)
+print(s.getsockname()[1], flush=True)
+while True:
+    c, _ = s.accept(); c.recv(64); c.sendall(b"hi"); c.close()' > "$T/port" &
+_bg_pids+=($!)
+for _ in $(seq 1 50); do [ -s "$T/port" ] && break; sleep 0.05; done
+JOBMETER_JOB=short-$U python3 -c '
+import socket, sys
+for _ in range(200):
+    c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+    c.sendall(b"GET / HTTP/1.0\r\n\r\n"); c.recv(64); c.close()' "$(cat "$T/port")" \
+  || fail short "client failed"
 wait_run "handoff-$U" || fail run-handoff "no run line"
 wait_run "tcp-$U" || fail run-tcp "no run line"
 
@@ -41,4 +66,11 @@ check "tcp: psql's connection ended" grep -Eq "to 127\.0\.0\.1:5432 ended \((TCP
 wait_run "tcpclose-$U" || fail run-tcpclose "no run line"
 check "tcp: a connection closed without goodbye ended at its TCP close" \
   grep -q "to 127.0.0.1:5432 ended (TCP close)" "$T/agent.log"
+wait_run "killed-$U" || fail run-killed "no run line"
+check "unix: a killed client's connection ended with its process" \
+  grep -q "to /var/run/postgresql/.s.PGSQL.5432 ended (its process exited)" "$T/agent.log"
+wait_run "short-$U" || fail run-short "no run line"
+check_within "short: 200 x 18 bytes sent, counted as net" "$(run_field short-$U net_tx_bytes)" 3600 1
+sleep 1.5   # one more poll after the exit
+check_eq "short: no answer left in the kernel's verdicts map" "$(agent_map_len verdicts)" 0
 stop_agent; check_eq "agent exits 0 on SIGTERM" "$?" 0
