@@ -15,6 +15,9 @@
 #                     floor     empty eBPF programs on jobmeter's default
 #                               hooks (bench/floor.bpf.c)
 #                     jobmeter  the agent, realistic config
+#                     outputs   the same agent with one file output declared
+#                               on the example job, which loads jm_sys_exit
+#                               on every syscall (syscalls scenario only)
 #                     peer      bench/peer.bt under bpftrace
 # Wall-time figures come from interleaved rounds (the variant order rotates
 # every round) and are reported as medians with quartiles; per-program eBPF
@@ -169,6 +172,13 @@ prog_ids_of() {     # eBPF program ids held by a process (from its fdinfo)
 		awk '/^prog_id:/ {print $2}' "$f" 2>/dev/null
 	done | sort -un | paste -sd, -
 }
+progs_named() {     # names of the eBPF programs a process holds, one a line
+	local ids; ids=$(prog_ids_of "$1")
+	[ -n "$ids" ] || return 0
+	bpftool prog show --json | jq -r --arg ids "$ids" '
+		($ids | split(",") | map(tonumber)) as $want
+		| .[] | select(.id as $i | $want | index($i)) | .name'
+}
 prog_stats() {      # prog_stats IDS -> "name<TAB>id<TAB>run_cnt<TAB>run_time_ns" per program
 	bpftool prog show --json | jq -r --arg ids "$1" '
 		($ids | split(",") | map(tonumber)) as $want
@@ -239,6 +249,7 @@ machine_write() {
 
 # ----------------------------------------------------------------- variants
 AGENT_CFG=$RUN/agent.yaml
+AGENT_CFG_OUT=$RUN/agent-outputs.yaml   # the "outputs" variant's config
 SYSPORT=
 pick_port() {       # a free TCP port for the syscall benchmark's "database"
 	local p
@@ -289,13 +300,20 @@ collector:
 otlp:
   url: ""
 YAML
-	"$BIN/jobmeter-agent" --config "$AGENT_CFG" --check-config >/dev/null
+	"$BIN/jobmeter-agent" --config "$AGENT_CFG" --check-config >/dev/null || return 1
+	# The "outputs" variant: the same config plus one file output on the
+	# example job, as deploy/config/agent.yaml shows commented out.  Any
+	# file output makes the agent load jm_sys_exit (agent/probes.c), so
+	# the two configs differ in exactly that program.
+	awk '{print} /^      - table: public\.sales$/ {print "      - file: \"/data/curated/sales/*.parquet\""; n++}
+		END {exit n != 1}' "$AGENT_CFG" > "$AGENT_CFG_OUT" || return 1
+	"$BIN/jobmeter-agent" --config "$AGENT_CFG_OUT" --check-config >/dev/null
 }
 
 AGENT=
-agent_start() {     # agent_start INTERVAL JSONL
+agent_start() {     # agent_start INTERVAL JSONL [CONFIG]
 	rm -f "$RUN/agent.ready"
-	bg_start agent "$BIN/jobmeter-agent" --config "$AGENT_CFG" --interval "$1" --jsonl "$2" \
+	bg_start agent "$BIN/jobmeter-agent" --config "${3:-$AGENT_CFG}" --interval "$1" --jsonl "$2" \
 		--ready-file "$RUN/agent.ready" --state-dir "$RUN/state" >>"$RUN/agent.log" 2>&1
 	AGENT=$BG
 	wait_file "$RUN/agent.ready" "$AGENT" 10 || { warn "agent not ready"; tail -5 "$RUN/agent.log" >&2; return 1; }
@@ -322,6 +340,11 @@ variant_start() {
 		wait_file "$RUN/floor.ready" "$VPID" 10 ;;
 	jobmeter)
 		agent_start 10 "$RUN/variant.jsonl" && VPID=$AGENT ;;
+	outputs)
+		agent_start 10 "$RUN/variant.jsonl" "$AGENT_CFG_OUT" && VPID=$AGENT || return 1
+		# The variant means nothing unless the per-syscall program is in.
+		progs_named "$VPID" | grep -qx jm_sys_exit ||
+			{ warn "outputs variant: jm_sys_exit not loaded"; return 1; } ;;
 	peer)
 		: > "$RUN/peer.out"
 		bg_start peer bpftrace "$ROOT/bench/peer.bt" >"$RUN/peer.out" 2>&1
@@ -353,14 +376,17 @@ sysbench() {        # sysbench WHO LABEL [extra args]: WHO = job | outside
 }
 
 sc_syscalls() {
-	local variants=(none floor jobmeter peer) r i v who out=$RES/syscalls.tsv fc
+	# "outputs" is measured here only: it differs from "jobmeter" by the one
+	# program on every syscall, which this scenario isolates.
+	local variants=(none floor jobmeter outputs peer) nv=5 r i v who out=$RES/syscalls.tsv fc
 	local args=(--iters "$SYS_ITERS" --sock-iters "$SYS_SOCK_ITERS" --reps "$SYS_REPS")
+	sed "s/$SYSPORT/<bench port>/" "$AGENT_CFG_OUT" | grep -v spool_dir > "$RES/agent-outputs.yaml"
 	printf 'round\tvariant\twho\top\tns\tforeign_progs\n' > "$RUN/${out##*/}.tmp"
 	for ((r = 1; r <= ROUNDS; r++)); do
 		fc=$(foreign_count)
 		local line=""
-		for ((i = 0; i < 4; i++)); do
-			v=${variants[(r + i) % 4]}
+		for ((i = 0; i < nv; i++)); do
+			v=${variants[(r + i) % nv]}
 			variant_start "$v" || { warn "variant $v did not start"; variant_stop "$v"; return 1; }
 			local whos=(job outside)
 			((r % 2)) && whos=(outside job)
@@ -384,7 +410,7 @@ sc_syscalls() {
 	local st=$RES/syscalls_bpfstats.tsv op ids
 	printf 'variant\twho\top\trep\tcalls\tprog\trun_cnt\trun_time_ns\n' > "$RUN/${st##*/}.tmp"
 	stats_on
-	for v in floor jobmeter peer; do
+	for v in floor jobmeter outputs peer; do
 		variant_start "$v" || { stats_off; variant_stop "$v"; return 1; }
 		ids=$(prog_ids_of "$VPID")
 		for who in job outside; do
@@ -896,6 +922,7 @@ for s in "${scenarios[@]}"; do
 	case $s in
 	footprint) rm -f "$RES"/footprint* "$RES"/profile_footprint_* "$RES"/profile_qps_* ;;
 	collector) rm -f "$RES"/collector* "$RES"/profile_collector* "$RES"/report30* ;;
+	syscalls) rm -f "$RES"/syscalls.* "$RES"/syscalls_* "$RES"/profile_syscalls_* "$RES"/agent-outputs.yaml ;;
 	*) rm -f "$RES/$s".* "$RES/${s}"_* "$RES/profile_${s}"_* ;;
 	esac
 	if "sc_$s"; then
