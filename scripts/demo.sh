@@ -68,8 +68,10 @@ JOBMETER_JOB=nightly-rollup psql -h 127.0.0.1 -U $JM_PG_USER -d $JM_PG_DB -qX -v
   -c "select region, sum(amount) from demo_sales group by 1" >/dev/null
 echo "  query-bench: 2,000 point lookups (pgbench -S)"
 JOBMETER_JOB=query-bench pgbench -h 127.0.0.1 -U $JM_PG_USER -n -S -t 2000 -c 1 $JM_PG_DB >/dev/null 2>&1
-echo "  export-parquet: writes a file and renames it into place (an output file)"
-JOBMETER_JOB=export-parquet sh -c "head -c $((8 << 20)) /dev/urandom > '$OUT/curated/.part.tmp' && mv '$OUT/curated/.part.tmp' '$OUT/curated/part-0001.parquet'"
+echo "  export-parquet: exports demo_sales to a file and renames it into place (an output file)"
+JOBMETER_JOB=export-parquet sh -c "psql -h 127.0.0.1 -U $JM_PG_USER -d $JM_PG_DB -qX \
+  -c 'copy (select * from demo_sales) to stdout' > '$OUT/curated/.part.tmp' &&
+  mv '$OUT/curated/.part.tmp' '$OUT/curated/part-0001.parquet'"
 echo "  cpu-heavy: burns ~1.5 s of CPU in 2 threads"
 JOBMETER_JOB=cpu-heavy "$ROOT/build/tests/helpers/jm_burn" cpu 1.5 2
 
