@@ -459,6 +459,10 @@ static void on_close(struct jm_db *d, const struct jm_ev_close *e)
 		struct conn *c = jm_idmap_get(&d->conns, e->cookie);
 		if (c)
 			conn_end(d, c, e->hdr.ts_ns, "TCP close");
+		else if (jm_idmap_del(&d->ignored, e->cookie))
+			/* answered IGNORE, closed before the kernel took the
+			 * answer: a short-lived connection to something else */
+			jm_probes_conn_forget(d->probes, e->cookie);
 	}
 	if (e->flags & JM_CLOSE_WRITTEN) {
 		struct wfile *w = jm_idmap_del(&d->wfiles, key(e->hdr.tgid, e->fd));

@@ -45,11 +45,17 @@ while True:
 _bg_pids+=($!)
 for _ in $(seq 1 50); do [ -s "$T/port" ] && break; sleep 0.05; done
 JOBMETER_JOB=short-$U python3 -c '
-import socket, sys
+import socket, sys, time
 for _ in range(200):
     c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-    c.sendall(b"GET / HTTP/1.0\r\n\r\n"); c.recv(64); c.close()' "$(cat "$T/port")" \
-  || fail short "client failed"
+    c.sendall(b"GET / HTTP/1.0\r\n\r\n"); c.recv(64); c.close()
+open(sys.argv[2], "w").close()
+time.sleep(3)' "$(cat "$T/port")" "$T/short.done" &
+short=$!
+for _ in $(seq 1 200); do [ -f "$T/short.done" ] && break; sleep 0.05; done
+sleep 1.5   # the agent has read the closes
+check_eq "short: TCP closes clear the answers while the process lives" "$(agent_map_len verdicts)" 0
+wait "$short" || fail short "client failed"
 wait_run "handoff-$U" || fail run-handoff "no run line"
 wait_run "tcp-$U" || fail run-tcp "no run line"
 
