@@ -460,8 +460,9 @@ static void on_close(struct jm_db *d, const struct jm_ev_close *e)
 		if (c)
 			conn_end(d, c, e->hdr.ts_ns, "TCP close");
 		else if (jm_idmap_del(&d->ignored, e->cookie))
-			/* answered IGNORE, closed before the kernel took the
-			 * answer: a short-lived connection to something else */
+			/* answered IGNORE: the answer may still wait in the
+			 * kernel (a connection closed before its next
+			 * operation) */
 			jm_probes_conn_forget(d->probes, e->cookie);
 	}
 	if (e->flags & JM_CLOSE_WRITTEN) {

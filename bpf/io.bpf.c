@@ -507,14 +507,15 @@ int BPF_PROG(jm_sock_recv, struct sock *sk, int ret, int flags)
 }
 
 /* The end of a TCP connection we hold state for (from any context: a
- * reset arrives in softirq). */
+ * reset arrives in softirq).  Reported in every state, IGNORE included:
+ * user space may still hold the answer it gave. */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(jm_tcp_state, struct sock *sk, int oldstate, int newstate)
 {
 	if (newstate != TCP_CLOSE)
 		return 0;
 	struct jm_conn_val *cv = bpf_sk_storage_get(&conns, sk, 0, 0);
-	if (!cv || cv->state == JM_CONN_IGNORE || cv->state == 0)
+	if (!cv || cv->state == 0)
 		return 0;
 	if (cv->state == JM_CONN_PROBE)          /* an answer it will never take */
 		bpf_map_delete_elem(&verdicts, &cv->cookie);

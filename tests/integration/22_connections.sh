@@ -27,13 +27,15 @@ s.close()
 time.sleep(1.5)' || fail tcpclose "client failed"
 # A Unix-socket client killed mid-query: no goodbye, no close event.
 setpriv --reuid postgres --regid postgres --clear-groups \
-  env JOBMETER_JOB=killed-$U psql -qAtX -d postgres -c "select pg_sleep(30)" > /dev/null 2>&1 &
+  env JOBMETER_JOB=killed-$U psql -qAtX -d postgres -c "select pg_sleep(30) as k_${U//-/_}" > /dev/null 2>&1 &
 kpid=$!
 for _ in $(seq 1 100); do
-  [ "$(su postgres -c "psql -qAtX -c \"select count(*) from pg_stat_activity where query = 'select pg_sleep(30)'\"")" = 1 ] && break
+  [ "$(su postgres -c "psql -qAtX -c \"select count(*) from pg_stat_activity where query like '%k_${U//-/_}%' and pid <> pg_backend_pid()\"")" = 1 ] && break
   sleep 0.05
 done
 kill -9 "$kpid"; wait "$kpid" 2>/dev/null
+# its backend sleeps on without a client: end it
+su postgres -c "psql -qAtX -c \"select pg_terminate_backend(pid) from pg_stat_activity where query like '%k_${U//-/_}%' and pid <> pg_backend_pid()\"" > /dev/null
 # 200 short connections to a peer that is no database, then the process ends:
 # every answer the agent gave the kernel about them must be gone.
 python3 -c '
