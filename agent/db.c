@@ -180,6 +180,8 @@ static void answer(struct jm_db *d, uint64_t cookie, uint32_t tgid, uint32_t sta
 		d->loss->map_full++;
 		return;
 	}
+	jm_debug("connection %llx of pid %u: %s", (unsigned long long)cookie, tgid,
+		 state == JM_CONN_DB ? "database" : "ignored");
 	if (state == JM_CONN_IGNORE && jm_idmap_put(&d->ignored, cookie, (void *)(uintptr_t)tgid))
 		d->loss->map_full++;
 }

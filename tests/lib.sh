@@ -74,13 +74,13 @@ agent_progs() {     # names of the eBPF programs the running agent holds, one pe
     [ -n "$id" ] && bpftool prog show id "$id" --json 2>/dev/null | jq -r .name
   done | sort -u
 }
-agent_map_len() {   # agent_map_len NAME: entries in the running agent's map NAME
+agent_map_keys() {  # agent_map_keys NAME: keys of the running agent's map NAME (integer keys)
   local f id
   for f in /proc/"$AGENT_PID"/fdinfo/*; do
     id=$(awk '$1 == "map_id:" {print $2}' "$f" 2>/dev/null)
     [ -n "$id" ] || continue
     [ "$(bpftool map show id "$id" --json 2>/dev/null | jq -r .name)" = "$1" ] || continue
-    bpftool map dump id "$id" --json 2>/dev/null | jq length
+    bpftool map dump id "$id" --json 2>/dev/null | jq -r '.[].formatted.key'
     return 0
   done
   return 1
