@@ -91,6 +91,9 @@ gen --seq 7 --outcome 9 > "$B/bad7.pb";                  post "unknown outcome" 
 gen --seq 7 --file-read-bytes 18446744073709551615 > "$B/bad8.pb"; post "counter above int64" 400 "${PB[@]}" "${AUTH[@]}" --data-binary @"$B/bad8.pb"
 gen --seq 7 --jobs 101 --runs 50 --windows 50 > "$B/bad9.pb"; post "10100 runs+windows" 400 "${PB[@]}" "${AUTH[@]}" --data-binary @"$B/bad9.pb"
 "$COLLECTOR" gen-batch --agent-id "" --seq 7 > "$B/bad10.pb"; post "empty agent id" 400 "${PB[@]}" "${AUTH[@]}" --data-binary @"$B/bad10.pb"
+gen --seq 7 --queries 10 --statements 2 --stmt-latency-p95-s nan > "$B/bad11.pb"; post "statement p95 NaN" 400 "${PB[@]}" "${AUTH[@]}" --data-binary @"$B/bad11.pb"
+grep -q 'latency_p50_s' "$T/resp" && pass "statement p95 NaN: the field is named" || fail "statement NaN reason" "$(cat "$T/resp")"
+gen --seq 7 --queries 10 --statements 2 --stmt-latency-p95-s -0.5 > "$B/bad12.pb"; post "statement p95 negative" 400 "${PB[@]}" "${AUTH[@]}" --data-binary @"$B/bad12.pb"
 gen --seq 7 --runs 1 --windows 0 --long-string 1048576 > "$B/long.pb"
 post "1 MiB job name" 400 "${PB[@]}" "${AUTH[@]}" --data-binary @"$B/long.pb"
 grep -q 'too long' "$T/resp" && pass "1 MiB string: reason" || fail "1 MiB string reason" "$(cat "$T/resp")"
@@ -124,6 +127,12 @@ check_eq "metric rejected decompressed" "$(m 'jobmeter_collector_rejected_reques
 check_eq "metric seq gaps for agent" "$(m "jobmeter_collector_agent_seq_gaps_total{agent_id=\"$AGENT\"}")" 2
 last=$(m "jobmeter_collector_agent_last_batch_timestamp_seconds{agent_id=\"$AGENT\"}")
 check_within "metric last batch time is now" "${last:-0}" "$(date +%s)" 0.001
+
+gen --seq 6 --job "pct-$UNIQ" --queries 10 --statements 2 --stmt-latency-p95-s 0.2 > "$B/s6.pb"
+post "statement percentiles" 200 "${PB[@]}" "${AUTH[@]}" --data-binary @"$B/s6.pb"
+check_eq "statement percentiles stored as sent" "$(sqlite3 "$DB" "select distinct round(s.latency_p50_s, 6)
+  || ' ' || round(s.latency_p95_s, 6) || ' ' || round(s.latency_p99_s, 6) from statements s
+  join db_stats d on d.id = s.db_stats_id where d.job = 'pct-$UNIQ'")" "0.1 0.2 0.3"
 
 # Too many concurrent uploads: one slow upload holds the only slot.
 start_collector "$T/coll2.log" --db "$T/c2.db" --max-ingest 1 || fail start2 "second collector"

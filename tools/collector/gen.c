@@ -90,6 +90,7 @@ struct gen_opts {
 	unsigned fail_every, oom_every, restart_every;
 	uint64_t queries, query_errors;
 	double latency_sum_s, latency_p95_s;
+	double stmt_latency_p95_s;        /* 0: statements carry no percentiles */
 	uint64_t buckets[JM_HIST_BUCKETS];
 	size_t n_buckets;                 /* highest bucket given + 1, 0 = none */
 	uint32_t cpu_cores;
@@ -119,6 +120,8 @@ void jm_coll_gen_usage(FILE *out)
 "  --fail-every N --oom-every N --restart-every N   every Nth run of a job fails/...\n"
 "  --queries N --query-errors N --latency-sum-s X --latency-p95-s X --statements K\n"
 "                       one PostgreSQL db_stats per run (none when --queries 0)\n"
+"  --stmt-latency-p95-s X   every statement's p95 (p50 = X/2, p99 = 1.5X;\n"
+"                       default: none, stored as unknown)\n"
 "  --latency-buckets I:N[,I:N...]   latency histogram of that db_stats (bucket\n"
 "                       index 0..63 of agent/histogram.h : count)\n"
 "  --output NAME [--output-kind table|file]   each run writes this dataset at its end\n"
@@ -182,7 +185,7 @@ static int parse_buckets(const char *s, struct gen_opts *o)
 enum {
 	O_AGENT = 256, O_BOOT, O_SEQ, O_HOST, O_START, O_INTERVAL, O_JOB, O_JOBS, O_RUNS, O_WINDOWS,
 	O_DURATION, O_CPU, O_MEM, O_PROCS, O_RSS, O_FREAD, O_FWRITE, O_NRX, O_NTX, O_WCPU, O_WMEM,
-	O_FAIL, O_OOM, O_RESTART, O_QUERIES, O_QERR, O_LATSUM, O_LATP95, O_STMTS, O_OUTPUT,
+	O_FAIL, O_OOM, O_RESTART, O_QUERIES, O_QERR, O_LATSUM, O_LATP95, O_STMTP95, O_STMTS, O_OUTPUT,
 	O_OUTKIND, O_LABEL, O_CORES, O_MEMTOTAL, O_MEMUSED, O_BUSY, O_NOHOST, O_SCHEMA, O_LONG,
 	O_OUTCOME, O_BUCKETS, O_HELP,
 };
@@ -216,6 +219,7 @@ static const struct option gen_options[] = {
 	{ "query-errors", required_argument, NULL, O_QERR },
 	{ "latency-sum-s", required_argument, NULL, O_LATSUM },
 	{ "latency-p95-s", required_argument, NULL, O_LATP95 },
+	{ "stmt-latency-p95-s", required_argument, NULL, O_STMTP95 },
 	{ "statements", required_argument, NULL, O_STMTS },
 	{ "output", required_argument, NULL, O_OUTPUT },
 	{ "output-kind", required_argument, NULL, O_OUTKIND },
@@ -284,6 +288,7 @@ static int parse_opts(int argc, char **argv, struct gen_opts *o)
 		case O_WMEM: bad |= parse_dbl(optarg, &o->win_mem_gib_s); break;
 		case O_LATSUM: bad |= parse_dbl(optarg, &o->latency_sum_s); break;
 		case O_LATP95: bad |= parse_dbl(optarg, &o->latency_p95_s); break;
+		case O_STMTP95: bad |= parse_dbl(optarg, &o->stmt_latency_p95_s); break;
 		case O_BUSY: bad |= parse_dbl(optarg, &o->cpu_busy_s); break;
 		case O_PROCS: bad |= parse_u64(optarg, &o->c.processes); break;
 		case O_RSS: bad |= parse_u64(optarg, &o->c.peak_rss_bytes); break;
@@ -413,6 +418,9 @@ static Jobmeter__V1__DbStats *make_db(struct arena *a, struct gen_opts *o)
 			s->latency_s_sum = o->latency_sum_s * (double)(k + 1) /
 					   ((double)o->statements * (o->statements + 1) / 2);
 			s->last_error = s->errors ? "42P01" : "";
+			s->latency_p50_s = o->stmt_latency_p95_s / 2;
+			s->latency_p95_s = o->stmt_latency_p95_s;
+			s->latency_p99_s = o->stmt_latency_p95_s * 1.5;
 			d->statements[k] = s;
 		}
 	}

@@ -169,7 +169,10 @@ static int check_statement(struct vctx *v, const char *p, const Jobmeter__V1__St
 	    check_u64(v, p, "calls", s->calls) ||
 	    check_u64(v, p, "errors", s->errors) ||
 	    check_u64(v, p, "rows", s->rows) ||
-	    check_dbl(v, p, "latency_s_sum", s->latency_s_sum))
+	    check_dbl(v, p, "latency_s_sum", s->latency_s_sum) ||
+	    check_dbl(v, p, "latency_p50_s", s->latency_p50_s) ||
+	    check_dbl(v, p, "latency_p95_s", s->latency_p95_s) ||
+	    check_dbl(v, p, "latency_p99_s", s->latency_p99_s))
 		return -1;
 	return 0;
 }
