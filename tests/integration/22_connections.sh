@@ -73,8 +73,7 @@ wait_run "tcp-$U" || fail run-tcp "no run line"
 check_eq "handoff: 3 queries (dup2'd fd, forked child, parent)" "$(db_field handoff-$U postgresql queries)" 3
 check_eq "handoff: one statement, 3 calls" "$(stmt_field handoff-$U '^select' calls)" 3
 check_eq "handoff: no errors" "$(db_field handoff-$U postgresql errors)" 0
-check_eq "handoff: endpoint is the Unix socket" \
-  "$(jq -rs --arg j "handoff-$U" '[.[] | select(.type=="run" and .job==$j)][0].db[0].endpoint' "$T/out.jsonl")" \
+check_eq "handoff: endpoint is the Unix socket" "$(db_field handoff-$U postgresql endpoint)" \
   /var/run/postgresql/.s.PGSQL.5432
 check "handoff: the connection ended with the client's Terminate" \
   grep -q "to /var/run/postgresql/.s.PGSQL.5432 ended (client goodbye)" "$T/agent.log"
