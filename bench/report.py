@@ -529,7 +529,8 @@ def pgbench(pg):
     label = {"1p": "-c 1, pinned", "1": "-c 1", "4": "-c 4"}
     agent_runs = {r["job"]: r for r in (load_jsonl(os.path.join(pg.res, "pgbench_agent_runs.jsonl")) or [])}
     loss = load_jsonl(os.path.join(pg.res, "pgbench_loss.jsonl")) or []
-    pg.p("`pgbench -n -S -T 3 -c C -j min(C,2)` on a database of its own (scale 1), run as a "
+    secs = med([int(r["transactions"]) / float(r["tps"]) for r in rows if float(r["tps"] or 0) > 0])
+    pg.p(f"`pgbench -n -S -T {secs:.0f} -c C -j min(C,2)` on a database of its own (scale 1), run as a "
          f"job (`JOBMETER_JOB` set) in every variant; {len(rounds)} interleaved rounds (variant "
          "order rotating, and the client configurations rotating inside each variant). "
          "**pinned**: pgbench and its backend process (found by application_name) share one "
@@ -626,6 +627,35 @@ def pgbench(pg):
              "else ran there), by what the sampled symbol is:", "")
         pg.table(CATS, [[f"{pc.get(k, 0):.1f}%" for k in CATS]])
         pg.profile("profile_pgbench_c1_pinned.txt", "pinned vCPU profile, jobmeter, -c 1")
+    # -c 4: the whole machine's samples, none and jobmeter, by category.
+    p4 = {v: prof_categories(pg.res, f"profile_pgbench_c4_{v}.txt") for v in ("none", "jobmeter")}
+    c4_implied, c4_text = None, ""
+    if p4["none"] and p4["jobmeter"]:
+        cats4 = ["tracer process"] + CATS
+        pg.p("**-c 4, the whole machine** (`perf record -a`, both vCPUs, one more run per variant): "
+             "the share of all samples by what the sampled symbol is, and — **tracer process** — "
+             "the samples of the agent process itself. With both vCPUs busy, every share the tracer "
+             "takes comes out of pgbench and postgres, and shares are not moved by the VM's slow "
+             "phases, which stretch all samples alike:", "")
+        pg.table(["variant"] + cats4, [[v] + [f"{p4[v].get(k, 0):.1f}%" for k in cats4]
+                                       for v in ("none", "jobmeter")])
+        mine = ["tracer process", "jobmeter programs", "helper memory reads", "map lookups/updates",
+                "ring buffer", "tracepoint dispatch"]
+        jm_share = sum(p4["jobmeter"].get(k, 0) for k in mine)
+        none_share = sum(p4["none"].get(k, 0) for k in mine)
+        c4_implied = (100 - jm_share) / (100 - none_share)
+        c4_text = (f"in the whole-machine -c 4 profile jobmeter's categories take {jm_share:.1f}% "
+                   f"of all samples ({none_share:.1f}% with nothing attached), of which the agent "
+                   f"process {p4['jobmeter'].get('tracer process', 0):.1f}%, the ring buffer "
+                   f"{p4['jobmeter'].get('ring buffer', 0):.1f}% and the programs "
+                   f"{p4['jobmeter'].get('jobmeter programs', 0):.1f}%; that alone bounds the -c 4 "
+                   f"ratio at {c4_implied:.3f}, against the 0.97 target.")
+        pg.p(f"jobmeter's categories (tracer process, its programs, helper reads, maps, ring buffer, "
+             f"tracepoint dispatch) take {jm_share:.1f}% of the machine's samples against "
+             f"{none_share:.1f}% with nothing attached: CPU alone implies a -c 4 TPS ratio of "
+             f"{c4_implied:.3f}. It is an upper bound of the ratio: the cache and scheduling "
+             "effects of tracing land in the other categories.", "")
+        pg.profile("profile_pgbench_c4_jobmeter.txt", "whole-machine profile, jobmeter, -c 4")
     ok = True
     fig = []
     for c in [c for c in ("1p", "4") if c in confs]:
@@ -635,8 +665,15 @@ def pgbench(pg):
     if "1" in confs:
         fig.append(f"(-c 1 unpinned, not judged: jobmeter {ratios[('jobmeter', '1')][1]:.3f}, "
                    f"peer {ratios[('peer', '1')][1]:.3f})")
+    # The TPS medians carry the VM's noise; the CPU measures do not.  A
+    # verdict of met needs both: a lucky median must not pass a tracer whose
+    # CPU cost alone is over budget.
     if d_cpu:
         fig.append(f"CPU per transaction implies jobmeter {d_cpu['jobmeter']:.3f}, peer {d_cpu['peer']:.3f} at -c 1")
+        ok &= d_cpu["jobmeter"] >= 0.97
+    if c4_implied is not None:
+        fig.append(f"the -c 4 profile implies jobmeter ≤ {c4_implied:.3f}")
+        ok &= c4_implied >= 0.97
     pg.targets.append(("pgbench -S TPS with jobmeter ≥ 97% of none at -c 1 and -c 4, and better than peer",
                        "; ".join(fig), ok, "§2"))
     if not ok and cpu_tx:
@@ -674,8 +711,9 @@ def pgbench(pg):
         pg.missed.append(
             f"**pgbench** (§2): jobmeter adds {add:.2f} µs of CPU to a {base:.1f}-µs transaction "
             f"({add / base * 100:.1f}%), against a 3% budget of {base * 0.03:.2f} µs." + per_tx +
-            floor_txt + " With both vCPUs busy (-c 4) the agent's own parsing competes for CPU as "
-            "well (its CPU column).")
+            floor_txt + (" With both vCPUs busy (-c 4) the agent's own parsing competes for CPU as "
+            "well: " + c4_text if c4_text else " With both vCPUs busy (-c 4) the agent's own "
+            "parsing competes for CPU as well (its CPU column)."))
 
 
 # --------------------------------------------------------------- execstorm
