@@ -211,9 +211,12 @@ perf_top() {        # perf_top PERF.DATA N: the N hottest symbols, self time
 # perf_categories PERF.DATA: self time of every sample summed by what the
 # symbol is, for eBPF tracing overhead ("# category <name> <pct>" lines).
 perf_categories() {  # perf_categories PERF_DATA [TRACER_COMM]
-	perf report -i "$1" --no-children --stdio --sort comm,sym -g none 2>/dev/null | awk -v tracer="${2:-}" '
+	# From sample counts (-n), not the printed percentages: those are
+	# rounded to 0.01% on each of thousands of lines, and their sum drifts
+	# by several percent.
+	perf report -i "$1" --no-children --stdio -n --sort comm,sym -g none 2>/dev/null | awk -v tracer="${2:-}" '
 		/^ +[0-9.]+%/ {
-			p = $1; sub(/%/, "", p); s = $NF; comm = $2
+			p = $2; s = $NF; comm = $3; total += p
 			if (tracer != "" && comm == tracer) c = "tracer process"
 			else if (s ~ /^bpf_prog_.*_jm_/) c = "jobmeter programs"
 			else if (s ~ /^bpf_prog_/) c = "other eBPF programs"
@@ -225,7 +228,7 @@ perf_categories() {  # perf_categories PERF_DATA [TRACER_COMM]
 			else c = "rest (the syscall itself, user space)"
 			t[c] += p
 		}
-		END {for (c in t) printf "# category %s\t%.1f\n", c, t[c]}' | sort
+		END {for (c in t) printf "# category %s\t%.1f\n", c, total ? t[c] * 100 / total : 0}' | sort
 }
 
 meta_write() {      # meta_write SCENARIO START_EPOCH STATUS [NOTE]
