@@ -245,12 +245,22 @@ static void on_connect(struct jm_db *d, const struct jm_ev_connect *e)
 
 /* ---- per-query aggregation ---- */
 
-static uint64_t fnv1a(const char *s)
+/* Lookup hash of a fingerprint of n bytes (compared in memory only, never
+ * rendered or stored), eight bytes per step: FNV-1a's byte-serial chain of
+ * multiplies was 90% of on_query's own time in a pgbench -S profile. */
+static uint64_t fp_hash(const char *s, size_t n)
 {
-	uint64_t h = 1469598103934665603ull;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h | 1;
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ n, w;
+
+	for (; n >= 8; s += 8, n -= 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	w = 0;
+	memcpy(&w, s, n);
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+	return (h ^ (h >> 29)) | 1;
 }
 
 static void add_query(struct jm_db_stats *s, const struct jm_query *q, const char *fp,
@@ -308,11 +318,13 @@ static void on_query(void *ctx, const struct jm_query *q)
 
 	if (!run)
 		return;
-	jm_sql_fingerprint_ex(q->sql ? q->sql : "", q->sql ? q->sql_len : 0,
-			      c->system == JM_DB_MYSQL ? JM_SQL_MYSQL : 0, fp, sizeof(fp));
-	if (q->sql_truncated && strlen(fp) + 4 < sizeof(fp))
-		strcat(fp, " ...");
-	uint64_t fph = fnv1a(fp);
+	size_t fpl = jm_sql_fingerprint_ex(q->sql ? q->sql : "", q->sql ? q->sql_len : 0,
+					   c->system == JM_DB_MYSQL ? JM_SQL_MYSQL : 0, fp, sizeof(fp));
+	if (q->sql_truncated && fpl + 4 < sizeof(fp)) {
+		memcpy(fp + fpl, " ...", 5);
+		fpl += 4;
+	}
+	uint64_t fph = fp_hash(fp, fpl);
 	unsigned max_fp = d->cfg->db_max_fingerprints;
 	struct jm_db_stats *rs = jm_run_db(run, c->system, c->endpoint, false);
 	struct jm_db_stats *ws = jm_run_db(run, c->system, c->endpoint, true);
