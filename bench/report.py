@@ -632,7 +632,7 @@ def pgbench(pg):
     c4_implied, c4_text = None, ""
     if p4["none"] and p4["jobmeter"]:
         cats4 = ["tracer process"] + CATS
-        pg.p("**-c 4, the whole machine** (`perf record -a`, both vCPUs, one more run per variant): "
+        pg.p("**-c 4, the whole machine** (`perf record -a`, both vCPUs, 10 s of one more run per variant): "
              "the share of all samples by what the sampled symbol is, and — **tracer process** — "
              "the samples of the agent process itself. With both vCPUs busy, every share the tracer "
              "takes comes out of pgbench and postgres, and shares are not moved by the VM's slow "
@@ -665,7 +665,7 @@ def pgbench(pg):
     if "1" in confs:
         fig.append(f"(-c 1 unpinned, not judged: jobmeter {ratios[('jobmeter', '1')][1]:.3f}, "
                    f"peer {ratios[('peer', '1')][1]:.3f})")
-    # The TPS medians carry the VM's noise; the CPU measures do not.  A
+    # The TPS medians carry the VM's noise; the CPU measures much less.  A
     # verdict of met needs both: a lucky median must not pass a tracer whose
     # CPU cost alone is over budget.
     if d_cpu:

@@ -599,14 +599,16 @@ sc_pgbench() {
 	# own process — comes out of TPS.  Shares of all samples are robust
 	# against the VM's slow phases, which shift numerator and denominator
 	# alike; none's profile gives each category's share without a tracer.
+	# 10 s of samples (~100k): the small categories (ring buffer, programs,
+	# about 1% each) wander by half their size over 2 s.
 	local pv
 	for pv in none jobmeter; do
 		variant_start "$pv" || { variant_stop "$pv"; return 1; }
 		PGAPPNAME=bench-pgb-$$-prof4 JOBMETER_JOB=bench-pgb-$$-prof4-$pv pgbench -h 127.0.0.1 \
-			-U "$JM_PG_USER" -n -S -T "$((PG_SECONDS + 4))" -c 4 -j 2 jmbench > "$RUN/pgb4.out" 2>&1 &
+			-U "$JM_PG_USER" -n -S -T 14 -c 4 -j 2 jmbench > "$RUN/pgb4.out" 2>&1 &
 		local bp=$!
 		sleep 2
-		perf record -q -a -e cpu-clock -F 4999 -o "$RUN/perf.pgb4" -- sleep "$PG_SECONDS" 2>>"$RUN/perf.log"
+		perf record -q -a -e cpu-clock -F 4999 -o "$RUN/perf.pgb4" -- sleep 10 2>>"$RUN/perf.log"
 		wait "$bp" || warn "pgbench -c 4 (profile, $pv) failed: $(tail -2 "$RUN/pgb4.out")"
 		variant_stop "$pv"
 		{
