@@ -35,6 +35,27 @@ struct wfile {                     /* a file opened for writing that is an outpu
 	char output[JM_CFG_PATH_MAX];  /* the configured glob (the dataset name) */
 };
 
+/* Fingerprints of SQL texts seen twice.  Drivers that bind parameters
+ * (JDBC, psycopg 3, asyncpg, libpq's extended protocol) send one text for
+ * every execution, and lexing it again was the larger part of the agent's
+ * work per query.  A slot notes a text's hash on first sight and keeps the
+ * text and its fingerprint on the second, so texts with inline literals,
+ * each new, cost a hash and no copy.  The text is compared byte for byte:
+ * a hit is the same input to a pure function. */
+#define FP_MEMO_SLOTS   64
+#define FP_MEMO_SQL_MAX 256
+#define FP_MEMO_CREDIT  4
+
+struct fp_memo {
+	uint64_t hash;                 /* of flags and text; 0: empty */
+	bool     full;                 /* sql and fp below are valid */
+	uint8_t  credit;               /* strangers it survives, refilled by hits */
+	unsigned flags;
+	size_t   sql_len, fp_len;
+	char     sql[FP_MEMO_SQL_MAX];
+	char     fp[JM_FPRINT_MAX];
+};
+
 struct jm_db {
 	const struct jm_config *cfg;
 	struct jm_probes *probes;
@@ -46,6 +67,7 @@ struct jm_db {
 					* close first, and a Unix one says nothing) */
 	struct jm_idmap wfiles;        /* tgid<<32|fd -> struct wfile */
 	struct conn *cur;              /* connection of the query callback */
+	struct fp_memo memo[FP_MEMO_SLOTS];
 };
 
 static uint64_t key(uint32_t tgid, uint32_t fd)
@@ -263,6 +285,39 @@ static uint64_t fp_hash(const char *s, size_t n)
 	return (h ^ (h >> 29)) | 1;
 }
 
+/* jm_sql_fingerprint_ex() of sql[0..len) into fp (JM_FPRINT_MAX bytes),
+ * through the memo; returns the fingerprint's length. */
+static size_t fingerprint(struct jm_db *d, const char *sql, size_t len, unsigned flags, char *fp)
+{
+	if (len > FP_MEMO_SQL_MAX)
+		return jm_sql_fingerprint_ex(sql, len, flags, fp, JM_FPRINT_MAX);
+	uint64_t h = fp_hash(sql, len) ^ ((uint64_t)flags << 56);
+	struct fp_memo *m = &d->memo[h % FP_MEMO_SLOTS];
+	if (m->hash == h && m->full && m->flags == flags && m->sql_len == len &&
+	    memcmp(m->sql, sql, len) == 0) {
+		if (m->credit < FP_MEMO_CREDIT)
+			m->credit++;
+		memcpy(fp, m->fp, m->fp_len + 1);
+		return m->fp_len;
+	}
+	size_t n = jm_sql_fingerprint_ex(sql, len, flags, fp, JM_FPRINT_MAX);
+	if (m->hash == h && !m->full) {        /* second sight: keep it */
+		m->full = true;
+		m->credit = FP_MEMO_CREDIT;
+		m->flags = flags;
+		m->sql_len = len;
+		memcpy(m->sql, sql, len);
+		m->fp_len = n;
+		memcpy(m->fp, fp, n + 1);
+	} else if (m->full && m->credit > 0) {
+		m->credit--;                   /* a used text outlives a few strangers */
+	} else {
+		m->hash = h;
+		m->full = false;
+	}
+	return n;
+}
+
 static void add_query(struct jm_db_stats *s, const struct jm_query *q, const char *fp,
 		      uint64_t fph, unsigned max_fp)
 {
@@ -318,8 +373,8 @@ static void on_query(void *ctx, const struct jm_query *q)
 
 	if (!run)
 		return;
-	size_t fpl = jm_sql_fingerprint_ex(q->sql ? q->sql : "", q->sql ? q->sql_len : 0,
-					   c->system == JM_DB_MYSQL ? JM_SQL_MYSQL : 0, fp, sizeof(fp));
+	size_t fpl = fingerprint(d, q->sql ? q->sql : "", q->sql ? q->sql_len : 0,
+				 c->system == JM_DB_MYSQL ? JM_SQL_MYSQL : 0, fp);
 	if (q->sql_truncated && fpl + 4 < sizeof(fp)) {
 		memcpy(fp + fpl, " ...", 5);
 		fpl += 4;
