@@ -104,18 +104,6 @@ static __always_inline void *io_reserve(__u64 size)
 	return e;
 }
 
-struct payload_buf {
-	struct jm_payload_hdr hdr;
-	__u8 data[JM_CAP_HEAD_MAX + JM_CAP_TAIL_MAX];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct payload_buf);
-} scratch SEC(".maps");
-
 struct iovec_u {                               /* struct iovec, user layout */
 	__u64 base;
 	__u64 len;
@@ -141,55 +129,71 @@ static __always_inline __u64 tcp_stamp_ns(struct sock *sk)
 	return tp->tcp_mstamp * 1000;
 }
 
-/* Copy head (and tail) of a user buffer of a DB connection to user space. */
-static __always_inline void capture(__u32 tgid, __u64 cookie, __u8 dir, __u64 ts,
-				    __u64 ubuf, __u64 avail, __u64 total)
+/* One payload record of a size class: HMAX bytes of room for the head, TMAX
+ * for the tail.  The ring takes only a constant size at reserve, and a class
+ * lets the bytes go from the user buffer straight into the record (a scratch
+ * buffer and bpf_ringbuf_output copied them twice).  head <= HMAX and
+ * tail <= TMAX are the caller's promise; the masks restate it for the
+ * verifier.  Room left over is never read: the header says what is there. */
+static __always_inline void capture_into(const __u32 hmax, const __u32 tmax,
+					 __u32 tgid, __u64 cookie, __u8 dir, __u64 ts,
+					 __u64 ubuf, __u32 head, __u32 tail, __u64 total)
 {
-	__u32 zero = 0;
-	struct payload_buf *b = bpf_map_lookup_elem(&scratch, &zero);
-	__u32 head, tail = 0;
-
-	if (!b)
+	struct jm_payload_hdr *e = io_reserve(sizeof(*e) + hmax + tmax);
+	if (!e)
 		return;
-	head = avail < cap_head ? avail : cap_head;
-	if (head > JM_CAP_HEAD_MAX)
-		head = JM_CAP_HEAD_MAX;
-	if (bpf_probe_read_user(b->data, head, (void *)ubuf))
+	__u8 *data = (__u8 *)(e + 1);
+
+	head &= 2 * hmax - 1;
+	if (head > hmax)
+		head = hmax;
+	if (bpf_probe_read_user(data, head, (void *)ubuf))
 		head = 0;
-	if (avail > head && avail == total) {
-		/* flat buffer: the tail is meaningful (response ends there) */
-		__u64 rest = avail - head;
-		tail = rest < cap_tail ? rest : cap_tail;
-		if (tail > JM_CAP_TAIL_MAX)
-			tail = JM_CAP_TAIL_MAX;
-		if (bpf_probe_read_user(b->data + JM_CAP_HEAD_MAX, tail,
-					(void *)(ubuf + avail - tail)))
+	if (tmax) {
+		tail &= 2 * tmax - 1;
+		if (tail > tmax)
+			tail = tmax;
+		if (bpf_probe_read_user(data + head, tail, (void *)(ubuf + total - tail)))
 			tail = 0;
 	}
 	if (head + tail < total)
 		jm_stat_inc(JM_STAT_PAYLOAD_TRUNC);
-	/* Move the tail next to the head so the record is contiguous. */
-	if (tail && head < JM_CAP_HEAD_MAX) {
-		if (bpf_probe_read_kernel(b->data + (head & (JM_CAP_HEAD_MAX - 1)), tail & (JM_CAP_TAIL_MAX * 2 - 1) & 0x3ff,
-					  b->data + JM_CAP_HEAD_MAX))
-			tail = 0;
-	}
-	b->hdr.hdr.ts_ns = ts;
-	b->hdr.hdr.type = JM_EV_PAYLOAD;
-	b->hdr.hdr.tgid = tgid;
-	b->hdr.cookie = cookie;
-	b->hdr.total_len = total;
-	b->hdr.head_len = head;
-	b->hdr.tail_len = tail;
-	b->hdr.dir = dir;
-
-	__u64 size = sizeof(b->hdr) + head + tail;
-	if (size > sizeof(*b))
-		size = sizeof(*b);
+	e->hdr.ts_ns = ts;
+	e->hdr.type = JM_EV_PAYLOAD;
+	e->hdr.tgid = tgid;
+	e->cookie = cookie;
+	e->total_len = total;
+	e->head_len = head;
+	e->tail_len = tail;
+	e->dir = dir;
 	/* Batched wakeups: the reader polls on a timer, and is woken early
 	 * only when a lot is pending. */
-	if (bpf_ringbuf_output(&payloads, b, size, jm_wakeup(&payloads)))
-		jm_stat_inc(JM_STAT_PAYLOADS_DROPPED);
+	bpf_ringbuf_submit(e, jm_wakeup(&payloads));
+}
+
+/* Copy head (and tail) of a user buffer of a DB connection to user space. */
+static __always_inline void capture(__u32 tgid, __u64 cookie, __u8 dir, __u64 ts,
+				    __u64 ubuf, __u64 avail, __u64 total)
+{
+	__u32 head, tail = 0;
+
+	head = avail < cap_head ? avail : cap_head;
+	if (avail > head && avail == total) {
+		/* flat buffer: the tail is meaningful (response ends there) */
+		__u64 rest = avail - head;
+		tail = rest < cap_tail ? rest : cap_tail;
+	}
+	/* Classes sized to what small queries and their results take, then
+	 * the default caps, then the largest caps configurable. */
+	if (!tail && head <= 128)
+		capture_into(128, 0, tgid, cookie, dir, ts, ubuf, head, 0, total);
+	else if (!tail && head <= 512)
+		capture_into(512, 0, tgid, cookie, dir, ts, ubuf, head, 0, total);
+	else if (head <= 512 && tail <= 256)
+		capture_into(512, 256, tgid, cookie, dir, ts, ubuf, head, tail, total);
+	else
+		capture_into(JM_CAP_HEAD_MAX, JM_CAP_TAIL_MAX, tgid, cookie, dir, ts,
+			     ubuf, head, tail, total);
 }
 
 static __always_inline void on_close(__u32 tgid, __u32 fd)
