@@ -501,19 +501,28 @@ pgb_run() {         # pgb_run JOB CLIENTS PIN(0|1) -> $RUN/pgb.out (+ $RUN/pgb.c
 		# syscall ran it, so CPU per transaction shows a tracer's cost even
 		# when other tenants make the wall time noisy.
 		local ev=task-clock${PGB_EXTRA_EVENTS:+,$PGB_EXTRA_EVENTS}
+		# Backends inherit the postmaster's CPU: pinned from their fork, with
+		# no race to find and move them (pgbench's first connection, which
+		# reads the scale and closes, once took the pin instead of the
+		# benchmark's backend and left a round unpinned at a third of the TPS).
+		local pm pm_cpus
+		pm=$(head -1 "$(psql -h 127.0.0.1 -U "$JM_PG_USER" -d jmbench -qAtX -c 'show data_directory')/postmaster.pid" 2>/dev/null)
+		pm_cpus=$(taskset -pc "$pm" 2>/dev/null | awk '{print $NF}')
+		taskset -pc "$PIN_CPU" "$pm" > /dev/null 2>&1 || warn "could not pin the postmaster ($pm)"
 		PGAPPNAME=$job JOBMETER_JOB=$job taskset -c "$PIN_CPU" perf stat -x, -e "$ev" \
 			-o "$RUN/pgb.cpu.client" -- pgbench -h 127.0.0.1 -U "$JM_PG_USER" -n -S \
 			-T "$PG_SECONDS" -c "$c" -j "$((c < 2 ? 1 : 2))" jmbench > "$RUN/pgb.out" 2>&1 &
 		p=$!
-		# The backends (forked by the shared postmaster) join pgbench on its CPU.
+		# The benchmark's backends: those that ran its query (not the first
+		# connection), for their CPU time.
 		for ((i = 0; i < 100; i++)); do
 			pids=$(psql -h 127.0.0.1 -U "$JM_PG_USER" -d jmbench -qAtX -c \
-				"select pid from pg_stat_activity where application_name = '$job'" 2>/dev/null)
+				"select pid from pg_stat_activity where application_name = '$job'
+				 and query like 'SELECT abalance FROM pgbench_accounts%'" 2>/dev/null)
 			n=$(grep -c . <<< "$pids")
 			((n >= c)) && break
 			sleep 0.01
 		done
-		for i in $pids; do taskset -p -c "$PIN_CPU" "$i" > /dev/null 2>&1; done
 		rm -f "$RUN/pgb.cpu.server"
 		if [ -n "$pids" ]; then
 			perf stat -x, -e "$ev" -p "$(paste -sd, <<< "$pids")" -o "$RUN/pgb.cpu.server" \
@@ -522,6 +531,7 @@ pgb_run() {         # pgb_run JOB CLIENTS PIN(0|1) -> $RUN/pgb.out (+ $RUN/pgb.c
 		fi
 		wait "$p"; local rc=$?
 		[ -n "${pp:-}" ] && wait "$pp"
+		[ -n "$pm_cpus" ] && taskset -pc "$pm_cpus" "$pm" > /dev/null 2>&1
 		# client + server task-clock in ms
 		awk -F, '$3 == "task-clock" {s += $1} END {printf "%.3f", s}' \
 			"$RUN/pgb.cpu.client" "$RUN/pgb.cpu.server" 2>/dev/null > "$RUN/pgb.cpu"
