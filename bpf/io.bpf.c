@@ -133,7 +133,7 @@ static __always_inline __u64 tcp_stamp_ns(struct sock *sk)
  * for the tail.  The ring takes only a constant size at reserve, and a class
  * lets the bytes go from the user buffer straight into the record (a scratch
  * buffer and bpf_ringbuf_output copied them twice).  head <= HMAX and
- * tail <= TMAX are the caller's promise; the masks restate it for the
+ * tail <= TMAX are the caller's promise; the clamps restate it for the
  * verifier.  Room left over is never read: the header says what is there. */
 static __always_inline void capture_into(const __u32 hmax, const __u32 tmax,
 					 __u32 tgid, __u64 cookie, __u8 dir, __u64 ts,
@@ -144,13 +144,11 @@ static __always_inline void capture_into(const __u32 hmax, const __u32 tmax,
 		return;
 	__u8 *data = (__u8 *)(e + 1);
 
-	head &= 2 * hmax - 1;
 	if (head > hmax)
 		head = hmax;
 	if (bpf_probe_read_user(data, head, (void *)ubuf))
 		head = 0;
 	if (tmax) {
-		tail &= 2 * tmax - 1;
 		if (tail > tmax)
 			tail = tmax;
 		if (bpf_probe_read_user(data + head, tail, (void *)(ubuf + total - tail)))
@@ -183,17 +181,33 @@ static __always_inline void capture(__u32 tgid, __u64 cookie, __u8 dir, __u64 ts
 		__u64 rest = avail - head;
 		tail = rest < cap_tail ? rest : cap_tail;
 	}
-	/* Classes sized to what small queries and their results take, then
-	 * the default caps, then the largest caps configurable. */
-	if (!tail && head <= 128)
-		capture_into(128, 0, tgid, cookie, dir, ts, ubuf, head, 0, total);
-	else if (!tail && head <= 512)
-		capture_into(512, 0, tgid, cookie, dir, ts, ubuf, head, 0, total);
-	else if (head <= 512 && tail <= 256)
-		capture_into(512, 256, tgid, cookie, dir, ts, ubuf, head, tail, total);
-	else
-		capture_into(JM_CAP_HEAD_MAX, JM_CAP_TAIL_MAX, tgid, cookie, dir, ts,
-			     ubuf, head, tail, total);
+	/* Classes about 1.5x apart for heads alone (small statements and
+	 * results are the common case, and bytes in the ring are what wake
+	 * the reader), then the default caps, then the largest configurable. */
+#define CAPTURE(h, t) capture_into(h, t, tgid, cookie, dir, ts, ubuf, head, tail, total)
+	if (!tail) {
+		if (head <= 64)
+			CAPTURE(64, 0);
+		else if (head <= 96)
+			CAPTURE(96, 0);
+		else if (head <= 128)
+			CAPTURE(128, 0);
+		else if (head <= 192)
+			CAPTURE(192, 0);
+		else if (head <= 256)
+			CAPTURE(256, 0);
+		else if (head <= 384)
+			CAPTURE(384, 0);
+		else if (head <= 512)
+			CAPTURE(512, 0);
+		else
+			CAPTURE(JM_CAP_HEAD_MAX, 0);
+	} else if (head <= 512 && tail <= 256) {
+		CAPTURE(512, 256);
+	} else {
+		CAPTURE(JM_CAP_HEAD_MAX, JM_CAP_TAIL_MAX);
+	}
+#undef CAPTURE
 }
 
 static __always_inline void on_close(__u32 tgid, __u32 fd)

@@ -62,8 +62,7 @@ JOBMETER_JOB=concB-$U pgbench -h 127.0.0.1 -U $JM_PG_USER -n -S -t 2000 -c 1 $JM
 pb=$!
 wait $pa $pb
 # 9. garbage on the PostgreSQL port: an absurd length, random bytes, and a
-#    truncated startup message on a second connection.  (Python writes on the
-#    socket's own fd; the agent follows connections by (process, fd).)
+#    truncated startup message on a second connection.
 JOBMETER_JOB=garbage-$U /usr/bin/python3 - <<'PY' 2>/dev/null
 import os, socket
 s = socket.create_connection(("127.0.0.1", 5432))
@@ -80,10 +79,22 @@ t.sendall(b"\x00\x00\x01\x00\x00\x03")                  # truncated startup
 t.close()
 PY
 JOBMETER_JOB=after-garbage-$U pg_sql -c "select 1" >/dev/null
+# 10. statements and results of every size around the payload record classes
+#     (bpf/io.bpf.c: heads of 64, 96, 128, 192, 256, 384 and 512 bytes; head
+#     and tail beyond): statement i is i bytes of SQL (blanks pad it, and a
+#     fingerprint folds them) and its result about i bytes (the DataRow).
+#     Up to 768 bytes the head (512) and tail (256) hold all of it; 1000
+#     leaves a gap between them.
+SIZES=$(for b in 64 96 128 192 256 384 512; do seq $((b - 10)) $((b + 2)); done; echo 700 1000)
+for i in $SIZES; do
+  head="select repeat('x', $(( i > 62 ? i - 61 : 1 )))" tail=" as c$i"
+  printf '%s%*s%s;\n' "$head" $((i - ${#head} - ${#tail})) '' "$tail"
+done > "$T/sizes.sql"
+JOBMETER_JOB=sizes-$U su postgres -c "psql -X -q -d $JM_PG_DB" < "$T/sizes.sql" >/dev/null 2>&1
 
 for j in pgb-simple-5000 pgb-simple-1000 pgb-extended-5000 pgb-extended-1000 \
          pgb-prepared-5000 pgb-prepared-1000 psql rows copy redact fresh freshfail \
-         file concA concB garbage after-garbage; do
+         file concA concB garbage after-garbage sizes; do
   wait_run "$j-$U" || fail "run-$j" "no run line"
 done
 wait_run "redact-$U" 2
@@ -108,6 +119,16 @@ check_eq "psql: endpoint is the Unix socket" \
   /var/run/postgresql/.s.PGSQL.5432
 check_eq "psql: failing fingerprint carries SQLSTATE 42P01" \
   "$(jq -rs --arg j "psql-$U" '[.[] | select(.type=="run" and .job==$j) | .db[].statements[] | select(.errors > 0) | .last_error] | unique | join(",")' "$T/out.jsonl")" 42P01
+n_sizes=$(wc -w <<< "$SIZES")
+check_eq "record classes: every statement counted" "$(db_field sizes-$U postgresql queries)" "$n_sizes"
+check_eq "record classes: no errors" "$(db_field sizes-$U postgresql errors)" 0
+check_eq "record classes: up to head + tail, each statement's text and one row intact" \
+  "$(jq -rs --arg j "sizes-$U" '[.[] | select(.type=="run" and .job==$j) | .db[].statements[] |
+     select((.fingerprint | test("^select repeat\\(\\?, \\?\\) as c[0-9]+;?$")) and .calls == 1 and .rows == 1) |
+     .fingerprint] | unique | length' "$T/out.jsonl")" "$((n_sizes - 1))"
+check_eq "record classes: beyond head + tail, a cut fingerprint and the row intact" \
+  "$(jq -rs --arg j "sizes-$U" '[.[] | select(.type=="run" and .job==$j) | .db[].statements[] |
+     select(.fingerprint | endswith(" ...")) | [.calls, .rows]]' -c "$T/out.jsonl")" "[[1,1]]"
 check_eq "rows: generate_series(1,12345)" "$(db_field rows-$U postgresql rows)" 12345
 check_eq "rows: COPY FROM STDIN 10000" "$(stmt_field copy-$U '^copy' rows)" 10000
 
