@@ -328,11 +328,24 @@ static void fp_text(struct fp *f, const unsigned char *p, size_t k, bool lower)
 	size_t i = 0;
 
 	while (i < k && !f->full) {
-		unsigned char c = p[i];
-		if (c < 0x80) {
-			char o = (char)(is_space(c) ? ' ' : (lower ? to_lower(c) : c));
-			fp_put(f, &o, 1);
-			i++;
+		/* A run of ASCII goes out in one piece (as much of it as fits,
+		 * like byte by byte would). */
+		size_t j = i;
+		while (j < k && p[j] < 0x80)
+			j++;
+		if (j > i) {
+			size_t m = j - i, room = f->cap - f->len;
+			char *o = f->out + f->len;
+			if (m > room) {
+				m = room;
+				f->full = true;
+			}
+			for (size_t x = 0; x < m; x++) {
+				unsigned char c = p[i + x];
+				o[x] = (char)(is_space(c) ? ' ' : (lower ? to_lower(c) : c));
+			}
+			f->len += m;
+			i = j;
 			continue;
 		}
 		size_t ul = utf8_len(p + i, k - i);
