@@ -41,7 +41,10 @@ DB_OPS = ["cli_send", "cli_recv"]
 PER_OP_HOOKS = ["sys_exit", "sock_send", "sock_recv"]
 # "outputs" is the agent with one file output declared (bench/run.sh), which
 # loads jm_sys_exit; it is informational: the targets judge "jobmeter".
-PREFIX = {"floor": "floor_", "jobmeter": "jm_", "outputs": "jm_"}
+# "task" is the floor's socket programs plus one helper call for the current
+# task (bench/floor_task.bpf.c), measured outside jobs on sockets only: the
+# least a filter by process costs.
+PREFIX = {"floor": "floor_", "task": "task_", "jobmeter": "jm_", "outputs": "jm_"}
 
 
 def prof_categories(res, name):
@@ -306,6 +309,10 @@ def syscalls(pg):
              f"after {prm.get('iters', 0):,} calls (socket: 4 x {prm.get('sock_iters', 0):,}), "
              "run_cnt and run_time_ns per program. Programs that run once per operation, seen "
              "loaded in this pass: floor " + (", ".join(loaded["floor"]) or "none") +
+             ("; task " + ", ".join(loaded["task"]) + " (outside jobs, socket only: the "
+              "floor's programs plus `bpf_get_current_task_btf()` and a load of the tgid, "
+              "bench/floor_task.bpf.c — the least any filter by process costs)"
+              if loaded["task"] else "") +
              "; jobmeter " + (", ".join(loaded["jobmeter"]) or "none") +
              ("; outputs " + (", ".join(loaded["outputs"]) or "none") if has_out else "") + ". "
              "An operation's program time is the sum over these of run_time_ns / the "
@@ -335,7 +342,7 @@ def syscalls(pg):
 
         table = []
         ops = SIMPLE_OPS + ["sock"]
-        for v in ("floor", "jobmeter", "outputs"):
+        for v in ("floor", "task", "jobmeter", "outputs"):
             for who in ("job", "outside"):
                 for op in ops:
                     if (v, who, op) not in per:
@@ -425,9 +432,20 @@ def syscalls(pg):
             n = calls.get((v, "outside", worst), 0)
             return ", ".join(f"{p_} {t / n:,.1f} ns per call ({t / c:,.1f} ns/run x {c / n:.2f})"
                              for _, p_, c, t in ps if c and n) or "no program ran"
+        ask = ""
+        if ("task", "outside", worst) in per:
+            tk = op_ns("task", "outside", worst) - op_ns("floor", "outside", worst)
+            ask = (f" Asking which process it is costs {signed(tk)} ns of that on its own (the "
+                   f"**task** reference: {parts('task')}): the helper call is the one way to "
+                   "the current task here (this kernel does not inline it), and its return "
+                   "pays the return-stack mitigation (spec_rstack_overflow: "
+                   f"{(load_json(os.path.join(pg.res, 'machine.json')) or {}).get('srso') or 'not recorded'})"
+                   f". jobmeter's own test, one word of its "
+                   f"membership bitmap, adds {signed(ex - tk)} ns.")
         pg.missed.append(
             f"**Outside-job syscalls** (§1): the worst case is {worst}, {signed(ex)} ns of program "
-            f"time per call over the floor's. jobmeter: {parts('jobmeter')}; floor: {parts('floor')}.")
+            f"time per call over the floor's. jobmeter: {parts('jobmeter')}; floor: {parts('floor')}."
+            + ask)
     acc, ok_all = [], True
     for op in ACCOUNTED_OPS:
         fa, ja = med(added("floor", "job", op)), med(added("jobmeter", "job", op))
@@ -895,7 +913,9 @@ def main():
     pg.table(["", ""], [
         ["CPUs (nproc)", mach.get("nproc", "?")], ["CPU model", mach.get("cpu", "?")],
         ["memory", mach.get("memory", "?")], ["kernel", mach.get("kernel", "?")],
-        ["OS", mach.get("os", "?")], ["tools", f"{mach.get('bpftool', '?')}; {mach.get('bpftrace', '?')}; {mach.get('pgbench', '?')}"],
+        ["OS", mach.get("os", "?")],
+        ["return-stack mitigation (spec_rstack_overflow)", mach.get("srso") or "not recorded"],
+        ["tools", f"{mach.get('bpftool', '?')}; {mach.get('bpftrace', '?')}; {mach.get('pgbench', '?')}"],
     ])
     pg.p("A noisy 2-core VM (wall times swing ±10%) without hardware performance counters: "
          "wall-time figures are medians of interleaved rounds, eBPF program costs come from "

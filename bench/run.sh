@@ -19,6 +19,9 @@
 #                               on the example job, which loads jm_sys_exit
 #                               on every syscall (syscalls scenario only)
 #                     peer      bench/peer.bt under bpftrace
+#                     task      the floor's socket programs plus the question
+#                               "which process?" (bench/floor_task.bpf.c;
+#                               statistics pass only, outside jobs, socket)
 # Wall-time figures come from interleaved rounds (the variant order rotates
 # every round) and are reported as medians with quartiles; per-program eBPF
 # costs come from kernel.bpf_stats_enabled (run_time_ns / run_cnt) in
@@ -155,6 +158,8 @@ build_tools() {
 	[ -f "$BUILD/proto/jobmeter.pb-c.c" ] || { echo "bench: $BUILD/proto missing: run make" >&2; return 1; }
 	clang -g -O2 -target bpf -Wall -I"/usr/include/$(cc -dumpmachine)" \
 		-c "$ROOT/bench/floor.bpf.c" -o "$W/floor.bpf.o" &&
+	clang -g -O2 -target bpf -Wall -I"/usr/include/$(cc -dumpmachine)" \
+		-c "$ROOT/bench/floor_task.bpf.c" -o "$W/floor_task.bpf.o" &&
 	cc "${CFLAGS_B[@]}" "$ROOT/bench/floor_loader.c" -o "$W/jm-floor" -lbpf &&
 	cc "${CFLAGS_B[@]}" "$ROOT/bench/sysbench.c" -o "$W/jm-sysbench" &&
 	cc "${CFLAGS_B[@]}" "$ROOT/bench/execstorm.c" -o "$W/jm-execstorm" &&
@@ -253,8 +258,9 @@ machine_write() {
 		--arg bpftrace "$(bpftrace --version 2>/dev/null)" \
 		--arg pg "$(pgbench --version 2>/dev/null)" --arg os "$(. /etc/os-release; echo "$PRETTY_NAME")" \
 		--arg perf "$(grep -c . /sys/bus/event_source/devices/cpu/events/* 2>/dev/null | wc -l) hardware events" \
+		--arg srso "$(cat /sys/devices/system/cpu/vulnerabilities/spec_rstack_overflow 2>/dev/null)" \
 		'{nproc: $nproc, kernel: $kernel, cpu: $cpu, memory: $mem, os: $os, bpftool: $bpftool,
-		  bpftrace: $bpftrace, pgbench: $pg, hw_events: $perf}' > "$RES/machine.json"
+		  bpftrace: $bpftrace, pgbench: $pg, hw_events: $perf, srso: $srso}' > "$RES/machine.json"
 }
 
 # ----------------------------------------------------------------- variants
@@ -343,9 +349,11 @@ variant_start() {
 	VPID=
 	case $1 in
 	none) return 0 ;;
-	floor)
+	floor|task)
+		local obj=$W/floor.bpf.o
+		[ "$1" = task ] && obj=$W/floor_task.bpf.o
 		rm -f "$RUN/floor.ready"
-		bg_start floor "$W/jm-floor" "$W/floor.bpf.o" "$RUN/floor.ready" >>"$RUN/floor.log" 2>&1
+		bg_start floor "$W/jm-floor" "$obj" "$RUN/floor.ready" >>"$RUN/floor.log" 2>&1
 		VPID=$BG
 		wait_file "$RUN/floor.ready" "$VPID" 10 ;;
 	jobmeter)
@@ -420,11 +428,13 @@ sc_syscalls() {
 	local st=$RES/syscalls_bpfstats.tsv op ids
 	printf 'variant\twho\top\trep\tcalls\tprog\trun_cnt\trun_time_ns\n' > "$RUN/${st##*/}.tmp"
 	stats_on
-	for v in floor jobmeter outputs peer; do
+	for v in floor task jobmeter outputs peer; do
 		variant_start "$v" || { stats_off; variant_stop "$v"; return 1; }
 		ids=$(prog_ids_of "$VPID")
 		for who in job outside; do
 			for op in getppid read_zero write_null pread_file pwrite_file sock; do
+				# task is a reference for one figure: outside jobs, sockets.
+				[ "$v" = task ] && [ "$who:$op" != outside:sock ] && continue
 				local calls=$SYS_ITERS rep
 				[ "$op" = sock ] && calls=$((4 * SYS_SOCK_ITERS))
 				# Three repetitions: report.py keeps each program's fastest,
