@@ -142,6 +142,8 @@ cleanup() {
 		esac
 	done
 	sysctl -qw kernel.bpf_stats_enabled="$STATS_ORIG"
+	# A pinned pgbench round that was interrupted leaves the postmaster pinned.
+	[ -n "${PM_PINNED:-}" ] && taskset -pc "${PM_PINNED#* }" "${PM_PINNED%% *}" > /dev/null 2>&1
 	[ -n "${KEEP_RUN:-}" ] || rm -rf "$RUN"
 }
 trap cleanup EXIT
@@ -518,6 +520,7 @@ pgb_run() {         # pgb_run JOB CLIENTS PIN(0|1) -> $RUN/pgb.out (+ $RUN/pgb.c
 		local pm pm_cpus
 		pm=$(head -1 "$(psql -h 127.0.0.1 -U "$JM_PG_USER" -d jmbench -qAtX -c 'show data_directory')/postmaster.pid" 2>/dev/null)
 		pm_cpus=$(taskset -pc "$pm" 2>/dev/null | awk '{print $NF}')
+		[ -n "$pm_cpus" ] && PM_PINNED="$pm $pm_cpus"
 		taskset -pc "$PIN_CPU" "$pm" > /dev/null 2>&1 || warn "could not pin the postmaster ($pm)"
 		PGAPPNAME=$job JOBMETER_JOB=$job taskset -c "$PIN_CPU" perf stat -x, -e "$ev" \
 			-o "$RUN/pgb.cpu.client" -- pgbench -h 127.0.0.1 -U "$JM_PG_USER" -n -S \
@@ -542,6 +545,7 @@ pgb_run() {         # pgb_run JOB CLIENTS PIN(0|1) -> $RUN/pgb.out (+ $RUN/pgb.c
 		wait "$p"; local rc=$?
 		[ -n "${pp:-}" ] && wait "$pp"
 		[ -n "$pm_cpus" ] && taskset -pc "$pm_cpus" "$pm" > /dev/null 2>&1
+		PM_PINNED=
 		# client + server task-clock in ms
 		awk -F, '$3 == "task-clock" {s += $1} END {printf "%.3f", s}' \
 			"$RUN/pgb.cpu.client" "$RUN/pgb.cpu.server" 2>/dev/null > "$RUN/pgb.cpu"
