@@ -269,9 +269,9 @@ machine_write() {
 AGENT_CFG=$RUN/agent.yaml
 AGENT_CFG_OUT=$RUN/agent-outputs.yaml   # the "outputs" variant's config
 SYSPORT=
-pick_port() {       # a free TCP port for the syscall benchmark's "database"
+pick_port() {       # pick_port [FROM]: a free TCP port for the syscall benchmark
 	local p
-	for ((p = 15432; p < 15532; p++)); do
+	for ((p = ${1:-15432}; p < 15532; p++)); do
 		[ -z "$(ss -Htln "sport = :$p" 2>/dev/null)" ] && { echo "$p"; return 0; }
 	done
 	return 1
@@ -434,11 +434,16 @@ sc_syscalls() {
 		variant_start "$v" || { stats_off; variant_stop "$v"; return 1; }
 		ids=$(prog_ids_of "$VPID")
 		for who in job outside; do
-			for op in getppid read_zero write_null pread_file pwrite_file sock; do
+			for op in getppid read_zero write_null pread_file pwrite_file sock plain; do
 				# task is a reference for one figure: outside jobs, sockets.
 				[ "$v" = task ] && [ "$who:$op" != outside:sock ] && continue
-				local calls=$SYS_ITERS rep
-				[ "$op" = sock ] && calls=$((4 * SYS_SOCK_ITERS))
+				# plain: the socket operations on a connection with no
+				# protocol, to a port no config declares: in a job, the
+				# byte accounting alone.
+				[ "$op" = plain ] && [ "$who" != job ] && continue
+				local calls=$SYS_ITERS rep port_arg=()
+				[ "$op" = sock ] || [ "$op" = plain ] && calls=$((4 * SYS_SOCK_ITERS))
+				[ "$op" = plain ] && port_arg=(--port "$PLAINPORT")
 				# Three repetitions: report.py keeps each program's fastest,
 				# the one least disturbed by the machine's other tenants.
 				# Every program of the variant is recorded, those that did
@@ -448,7 +453,7 @@ sc_syscalls() {
 				for rep in 1 2 3; do
 					prog_stats "$ids" > "$RUN/st0"
 					sysbench "$who" "bench-sysst-$$" --only "$op" --iters "$SYS_ITERS" \
-						--sock-iters "$SYS_SOCK_ITERS" --reps 1 > /dev/null ||
+						--sock-iters "$SYS_SOCK_ITERS" --reps 1 "${port_arg[@]}" > /dev/null ||
 						{ stats_off; variant_stop "$v"; return 1; }
 					prog_stats "$ids" > "$RUN/st1"
 					stats_delta "$RUN/st0" "$RUN/st1" | awk -v v="$v" -v w="$who" -v o="$op" -v c="$calls" -v r="$rep" \
@@ -961,6 +966,8 @@ build_tools || exit 1
 GIT_AT_START=$(git -C "$ROOT" describe --always --dirty 2>/dev/null)
 AGENT_VERSION=$("$BIN/jobmeter-agent" --version 2>/dev/null | awk '{print $NF}')
 SYSPORT=$(pick_port) || { echo "bench: no free port in 15432..15531" >&2; exit 1; }
+# A port no config declares: the "plain" socket operations (byte accounting only).
+PLAINPORT=$(pick_port $((SYSPORT + 1))) || { echo "bench: no second free port" >&2; exit 1; }
 write_agent_config || { echo "bench: agent config rejected" >&2; exit 1; }
 sed "s/$SYSPORT/<bench port>/" "$AGENT_CFG" | grep -v spool_dir > "$RES/agent.yaml"
 machine_write

@@ -34,6 +34,9 @@
  * --only runs one operation (a name below, or "sock" for the four socket
  * operations, which only exist together) and prints only its lines: run.sh
  * uses it to read per-program eBPF statistics and profiles per syscall.
+ * "--only plain" runs the four socket operations on a connection that
+ * carries no protocol at all (64 bytes of 'x' each way, no startup): on a
+ * port no config declares, jobmeter counts its bytes and nothing more.
  *
  * Socket operations run in blocks of BLOCK calls per direction so no call
  * ever blocks (loopback delivers inside sendto) and four clock reads are
@@ -132,8 +135,9 @@ static int full_recv(int fd, void *b, size_t n)
 	return recv(fd, b, n, MSG_WAITALL) == (ssize_t)n ? 0 : -1;
 }
 
-/* Connect client and server ends and play the startup exchange. */
-static int setup_sockets(struct bench *b, int port)
+/* Connect client and server ends and play the startup exchange (not on a
+ * plain connection). */
+static int setup_sockets(struct bench *b, int port, int plain)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
 	int one = 1;
@@ -155,6 +159,8 @@ static int setup_sockets(struct bench *b, int port)
 	if (setsockopt(b->cli, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) ||
 	    setsockopt(b->srv, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)))
 		return -1;
+	if (plain)
+		return 0;
 	/* StartupMessage: length, protocol 3.0, "user" "bench", terminator. */
 	put32(startup, sizeof(startup));
 	put32(startup + 4, 196608);
@@ -260,7 +266,7 @@ int main(int argc, char **argv)
 	double best[OP_N], ns[OP_N] = { 0 };
 	const char *path = NULL, *only = NULL;
 	long iters = 200000, sock_iters = 20000, reps = 3, port = 0;
-	int c, rc = 1;
+	int c, rc = 1, plain = 0;
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		char *end = NULL;
@@ -283,8 +289,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	int first = OP_GETPPID, last = OP_CLI_RECV;
-	if (only && strcmp(only, "sock") == 0) {
+	if (only && (strcmp(only, "sock") == 0 || strcmp(only, "plain") == 0)) {
 		first = OP_CLI_SEND;
+		plain = strcmp(only, "plain") == 0;
 	} else if (only) {
 		for (first = OP_GETPPID; first <= OP_PWRITE_FILE; first++)
 			if (strcmp(only, op_names[first]) == 0)
@@ -297,6 +304,10 @@ int main(int argc, char **argv)
 	}
 	make_query(b.query);
 	make_reply(b.reply);
+	if (plain) {
+		memset(b.query, 'x', MSG);
+		memset(b.reply, 'x', MSG);
+	}
 	b.zero = open("/dev/zero", O_RDONLY | O_CLOEXEC);
 	b.null = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	b.file = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -305,7 +316,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (pwrite(b.file, b.query, MSG, 0) != MSG ||
-	    (last == OP_CLI_RECV && setup_sockets(&b, (int)port)))
+	    (last == OP_CLI_RECV && setup_sockets(&b, (int)port, plain)))
 		goto out;
 	for (int i = 0; i < OP_N; i++)
 		best[i] = 1e18;
