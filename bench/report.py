@@ -417,7 +417,9 @@ def syscalls(pg):
                 for o in wall_ops]
         ok = d == d and d <= 10
         ok_all &= ok
-        out_rows.append(f"{op} {signed(d)} ns (wall {', '.join(signed(w) for w in wall)})")
+        # One decimal: the verdict compares the unrounded figure with 10.
+        out_rows.append(f"{op} {'n/a' if d != d else f'{d:+.1f}'} ns "
+                        f"(wall {', '.join(signed(w) for w in wall)})")
     pg.targets.append(("Outside-job syscall ≤ floor + 10 ns",
                        "jobmeter's program time over the floor's, per call: " + "; ".join(out_rows),
                        ok_all, "§1"))
@@ -436,15 +438,15 @@ def syscalls(pg):
         ask = ""
         if ("task", "outside", worst) in per:
             tk = op_ns("task", "outside", worst) - op_ns("floor", "outside", worst)
-            ask = (f" Asking which process it is costs {signed(tk)} ns of that on its own (the "
+            ask = (f" Asking which process it is costs {tk:+.1f} ns of that on its own (the "
                    f"**task** reference: {parts('task')}): the helper call is the one way to "
                    "the current task here (this kernel does not inline it), and its return "
                    "pays the return-stack mitigation (spec_rstack_overflow: "
                    f"{(load_json(os.path.join(pg.res, 'machine.json')) or {}).get('srso') or 'not recorded'})"
                    f". jobmeter's own test, one word of its "
-                   f"membership bitmap, adds {signed(ex - tk)} ns.")
+                   f"membership bitmap, adds {ex - tk:+.1f} ns.")
         pg.missed.append(
-            f"**Outside-job syscalls** (§1): the worst case is {worst}, {signed(ex)} ns of program "
+            f"**Outside-job syscalls** (§1): the worst case is {worst}, {ex:+.1f} ns of program "
             f"time per call over the floor's. jobmeter: {parts('jobmeter')}; floor: {parts('floor')}."
             + ask)
     acc, ok_all = [], True
