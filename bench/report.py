@@ -473,7 +473,10 @@ def syscalls(pg):
         rng = random.Random(6)
         spans = []
         for op in ACCOUNTED_OPS:
-            pairs = [(j, f) for j, f in zip(added("jobmeter", "job", op), added("floor", "job", op))]
+            # (jobmeter added, floor added) of the same round, rounds with all three
+            pairs = [(ns[(r, "jobmeter", "job", op)] - ns[(r, "none", "job", op)],
+                      ns[(r, "floor", "job", op)] - ns[(r, "none", "job", op)]) for r in rounds
+                     if all((r, v, "job", op) in ns for v in ("none", "floor", "jobmeter"))]
             if len(pairs) < 5 or op_ns("jobmeter", "job", op) == 0:
                 continue
             rs = []
