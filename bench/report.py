@@ -494,7 +494,7 @@ def syscalls(pg):
             f"{len(rounds)} rounds; a bootstrap over those rounds puts them (90% of "
             "resamples) at " + "; ".join(spans) + ". A ratio whose interval spans 2x is not "
             "resolved by this run: the socket calls take " + ", ".join(
-                f"{op} {med([ns[k] for k in ns if k[1:] == ('none', 'job', op)]):,.0f} ns"
+                f"{op} {med(vals('none', 'job', op)):,.0f} ns"
                 for op in ACCOUNTED_OPS if op.startswith("srv")) +
             " here, and an added cost that moves by more than the floor's whole cost from round "
             "to round cannot be split finer; the statistics pass's program time per socket "
