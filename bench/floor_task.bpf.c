@@ -9,16 +9,10 @@
  * cost on this kernel, so it shows how much of jobmeter's outside-job cost
  * is that question and how much is jobmeter's own test (one bitmap word).
  * Names are task_X for jobmeter's jm_X. */
-#include <linux/types.h>
-#include <linux/bpf.h>
+#include "vmlinux_min.h"        /* the agent's CO-RE kernel types (bpf/) */
 #include <bpf/bpf_helpers.h>
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
-
-/* Enough of struct task_struct to load tgid; CO-RE finds the offset. */
-struct task_struct {
-	int tgid;
-} __attribute__((preserve_access_index));
 
 /* The tgid goes somewhere, or the compiler drops the load. */
 volatile __u32 last_tgid;

@@ -160,7 +160,7 @@ build_tools() {
 	[ -f "$BUILD/proto/jobmeter.pb-c.c" ] || { echo "bench: $BUILD/proto missing: run make" >&2; return 1; }
 	clang -g -O2 -target bpf -Wall -I"/usr/include/$(cc -dumpmachine)" \
 		-c "$ROOT/bench/floor.bpf.c" -o "$W/floor.bpf.o" &&
-	clang -g -O2 -target bpf -Wall -I"/usr/include/$(cc -dumpmachine)" \
+	clang -g -O2 -target bpf -Wall -I"/usr/include/$(cc -dumpmachine)" -I"$ROOT/bpf" \
 		-c "$ROOT/bench/floor_task.bpf.c" -o "$W/floor_task.bpf.o" &&
 	cc "${CFLAGS_B[@]}" "$ROOT/bench/floor_loader.c" -o "$W/jm-floor" -lbpf &&
 	cc "${CFLAGS_B[@]}" "$ROOT/bench/sysbench.c" -o "$W/jm-sysbench" &&
