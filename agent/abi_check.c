@@ -1,9 +1,11 @@
-/* Compile-time guard of the kernel <-> user ABI (bpf/process.h, bpf/io.h):
- * the BPF programs are compiled by clang for the BPF target, the agent by gcc
- * for the host; these asserts make any layout disagreement a build error. */
+/* Compile-time guard of the kernel <-> user ABI (bpf/process.h, bpf/io.h,
+ * bpf/xring.h): the BPF programs are compiled by clang for the BPF target,
+ * the agent by gcc for the host; these asserts make any layout disagreement
+ * a build error. */
 #include <stddef.h>
 #include "bpf/process.h"
 #include "bpf/io.h"
+#include "bpf/xring.h"
 
 _Static_assert(sizeof(struct jm_ev_hdr) == 16, "jm_ev_hdr");
 _Static_assert(sizeof(struct jm_proc_io) == 32, "jm_proc_io");
@@ -33,6 +35,20 @@ _Static_assert(sizeof(struct jm_ev_open) == 32 + JM_PATH_LEN, "open");
 _Static_assert(sizeof(struct jm_ev_rename) == 24 + 2 * JM_PATH_LEN, "rename");
 _Static_assert(sizeof(struct jm_payload_hdr) == 40, "payload hdr");
 _Static_assert(offsetof(struct jm_payload_hdr, cookie) == 16, "payload cookie");
+_Static_assert(sizeof(struct jm_xring_rec) == JM_XRING_ALIGN, "xring record header");
+_Static_assert(offsetof(struct jm_xring_rec, len) == 8, "xring record len");
+_Static_assert(offsetof(struct jm_xring, cons) == 64, "xring cons: a cache line of its own");
+_Static_assert(offsetof(struct jm_xring, data) == 4096, "xring data");
+_Static_assert((JM_XRING_SIZE & (JM_XRING_SIZE - 1)) == 0, "xring size: a power of two");
+/* every io record fits the slack, so a record past the end stays whole */
+_Static_assert(sizeof(struct jm_xring_rec) + sizeof(struct jm_payload_hdr) + JM_CAP_HEAD_MAX +
+	       JM_CAP_TAIL_MAX <= JM_XRING_SLACK, "xring slack: payload");
+_Static_assert(sizeof(struct jm_xring_rec) + sizeof(struct jm_ev_rename) <= JM_XRING_SLACK,
+	       "xring slack: rename");
+_Static_assert(sizeof(struct jm_xring_rec) + sizeof(struct jm_ev_open) <= JM_XRING_SLACK,
+	       "xring slack: open");
+_Static_assert(sizeof(struct jm_xring_rec) + sizeof(struct jm_ev_connect) <= JM_XRING_SLACK,
+	       "xring slack: connect");
 
 /* Keeps the translation unit non-empty under -Wpedantic. */
 int jm_abi_version(void);

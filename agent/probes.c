@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "log.h"
 #include "process.skel.h"
 #include "io.skel.h"
+#include "xring.h"
 
 struct jm_rb_handler { jm_event_fn fn; void *ctx; };
 
@@ -24,7 +26,8 @@ struct jm_probes {
 	struct process_bpf *proc;
 	struct io_bpf *io;
 	struct ring_buffer *rb;       /* lifecycle events */
-	struct ring_buffer *rb_io;    /* connects, payloads, closes, opens, renames */
+	struct jm_xring_reader xr;    /* connects, payloads, closes, opens, renames */
+	struct ring_buffer *io_bell;  /* wakes the reader when the io ring fills */
 	int ncpus;
 	struct jm_proc_cpu *percpu;   /* scratch for per-CPU lookups */
 	uint64_t *members;            /* mmap of the membership bitmap */
@@ -55,6 +58,19 @@ static int rb_event(void *ctx, void *data, size_t len)
 {
 	struct jm_rb_handler *h = ctx;
 	return h->fn(h->ctx, data, len);
+}
+
+static int xr_event(void *ctx, const void *data, size_t len)
+{
+	struct jm_rb_handler *h = ctx;
+	return h->fn(h->ctx, data, len);
+}
+
+/* A bell record says only "the io ring is filling up". */
+static int bell_event(void *ctx, void *data, size_t len)
+{
+	(void)ctx, (void)data, (void)len;
+	return 0;
 }
 
 /* mmap a BPF_F_MMAPABLE map; NULL (and *err) on failure. */
@@ -166,6 +182,9 @@ int jm_probes_open(struct jm_probes **out, const struct jm_probe_opts *o,
 				"the membership bitmap", &err);
 	if (!p->members)
 		goto fail;
+	p->xr.ring = map_shared(p->io->maps.io_ring, sizeof(struct jm_xring), "the io ring", &err);
+	if (!p->xr.ring)
+		goto fail;
 	/* 4. attach */
 	err = process_bpf__attach(p->proc);
 	if (!err)
@@ -177,11 +196,11 @@ int jm_probes_open(struct jm_probes **out, const struct jm_probe_opts *o,
 
 	p->handlers[0] = (struct jm_rb_handler){ on_event, ctx };
 	p->handlers[1] = (struct jm_rb_handler){ on_payload, ctx };
-	/* Two managers so the io ring can be drained on its own (see
-	 * jm_probes_drain_io); the main loop waits on both epoll fds. */
+	/* The io ring is drained on its own (see jm_probes_drain_io); the
+	 * main loop waits on the events ring and the io ring's bell. */
 	p->rb = ring_buffer__new(bpf_map__fd(p->proc->maps.events), rb_event, &p->handlers[0], NULL);
-	p->rb_io = ring_buffer__new(bpf_map__fd(p->io->maps.payloads), rb_event, &p->handlers[1], NULL);
-	if (!p->rb || !p->rb_io) {
+	p->io_bell = ring_buffer__new(bpf_map__fd(p->io->maps.io_bell), bell_event, NULL, NULL);
+	if (!p->rb || !p->io_bell) {
 		err = -errno;
 		jm_err("cannot set up ring buffers: %s", strerror(-err));
 		goto fail;
@@ -198,7 +217,9 @@ void jm_probes_close(struct jm_probes *p)
 	if (!p)
 		return;
 	ring_buffer__free(p->rb);
-	ring_buffer__free(p->rb_io);
+	ring_buffer__free(p->io_bell);
+	if (p->xr.ring)
+		munmap(p->xr.ring, sizeof(struct jm_xring));
 	if (p->members)
 		munmap(p->members, (size_t)JM_MEMBER_WORDS * sizeof(uint64_t));
 	io_bpf__destroy(p->io);
@@ -223,13 +244,21 @@ int jm_probes_consume_events(struct jm_probes *p)
 
 int jm_probes_drain_io(struct jm_probes *p)
 {
-	return ring_buffer__consume(p->rb_io);
+	int n = ring_buffer__consume(p->io_bell);
+	if (n < 0)
+		return n;
+	uint64_t corrupt = p->xr.corrupt;
+	n = jm_xring_drain(&p->xr, xr_event, &p->handlers[1]);
+	if (p->xr.corrupt != corrupt)
+		jm_err("io ring: a record with an impossible length; %" PRIu64
+		       " bytes of records skipped", p->xr.skipped);
+	return n;
 }
 
 void jm_probes_epoll_fds(struct jm_probes *p, int fds[2])
 {
 	fds[0] = ring_buffer__epoll_fd(p->rb);
-	fds[1] = ring_buffer__epoll_fd(p->rb_io);
+	fds[1] = ring_buffer__epoll_fd(p->io_bell);
 }
 
 static void member_set(struct jm_probes *p, uint32_t tgid, bool on)
@@ -370,6 +399,8 @@ int jm_probes_stats(struct jm_probes *p, uint64_t out[JM_STAT_MAX])
 			out[i] += vals[c];
 	}
 	free(vals);
+	/* records lost in the reader count with those lost in the kernel */
+	out[JM_STAT_PAYLOADS_DROPPED] += p->xr.corrupt;
 	return err;
 }
 

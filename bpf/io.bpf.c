@@ -25,6 +25,7 @@
 #include "core_fixes.bpf.h"
 #include "maps.bpf.h"
 #include "io.h"
+#include "xring.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -90,18 +91,30 @@ struct {
 	__type(value, __u32);
 } wfds SEC(".maps");
 
+/* The io ring (xring.h): connects, payloads, closes, opens and renames, in
+ * the order they happened.  The bell only wakes the reader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct jm_xring);
+} io_ring SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 8 << 20);
-} payloads SEC(".maps");
+	__uint(max_entries, 4096);
+} io_bell SEC(".maps");
 
-/* Reserve a record in the io ring or count the drop. */
-static __always_inline void *io_reserve(__u64 size)
+/* Room for a record in the io ring, or the drop counted. */
+static __always_inline struct jm_xr_slot io_reserve(__u32 size)
 {
-	void *e = bpf_ringbuf_reserve(&payloads, size, 0);
-	if (!e)
-		jm_stat_inc(JM_STAT_PAYLOADS_DROPPED);
-	return e;
+	return jm_xr_reserve(&io_ring, size, JM_STAT_PAYLOADS_DROPPED);
+}
+
+static __always_inline void io_commit(struct jm_xr_slot *s)
+{
+	jm_xr_commit(&io_bell, s);
 }
 
 struct iovec_u {                               /* struct iovec, user layout */
@@ -129,47 +142,10 @@ static __always_inline __u64 tcp_stamp_ns(struct sock *sk)
 	return tp->tcp_mstamp * 1000;
 }
 
-/* One payload record of a size class: HMAX bytes of room for the head, TMAX
- * for the tail.  The ring takes only a constant size at reserve, and a class
- * lets the bytes go from the user buffer straight into the record (a scratch
- * buffer and bpf_ringbuf_output copied them twice).  head <= HMAX and
- * tail <= TMAX are the caller's promise; the clamps restate it for the
- * verifier.  Room left over is never read: the header says what is there. */
-static __always_inline void capture_into(const __u32 hmax, const __u32 tmax,
-					 __u32 tgid, __u64 cookie, __u8 dir, __u64 ts,
-					 __u64 ubuf, __u32 head, __u32 tail, __u64 total)
-{
-	struct jm_payload_hdr *e = io_reserve(sizeof(*e) + hmax + tmax);
-	if (!e)
-		return;
-	__u8 *data = (__u8 *)(e + 1);
-
-	if (head > hmax)
-		head = hmax;
-	if (bpf_probe_read_user(data, head, (void *)ubuf))
-		head = 0;
-	if (tmax) {
-		if (tail > tmax)
-			tail = tmax;
-		if (bpf_probe_read_user(data + head, tail, (void *)(ubuf + total - tail)))
-			tail = 0;
-	}
-	if (head + tail < total)
-		jm_stat_inc(JM_STAT_PAYLOAD_TRUNC);
-	e->hdr.ts_ns = ts;
-	e->hdr.type = JM_EV_PAYLOAD;
-	e->hdr.tgid = tgid;
-	e->cookie = cookie;
-	e->total_len = total;
-	e->head_len = head;
-	e->tail_len = tail;
-	e->dir = dir;
-	/* Batched wakeups: the reader polls on a timer, and is woken early
-	 * only when a lot is pending. */
-	bpf_ringbuf_submit(e, jm_wakeup(&payloads));
-}
-
-/* Copy head (and tail) of a user buffer of a DB connection to user space. */
+/* Copy head (and tail) of a user buffer of a DB connection to user space:
+ * from the user buffer straight into an io ring record of their size.  If a
+ * read fails, its part is left out; room left over is never read (the
+ * header says what is there). */
 static __always_inline void capture(__u32 tgid, __u64 cookie, __u8 dir, __u64 ts,
 				    __u64 ubuf, __u64 avail, __u64 total)
 {
@@ -181,33 +157,33 @@ static __always_inline void capture(__u32 tgid, __u64 cookie, __u8 dir, __u64 ts
 		__u64 rest = avail - head;
 		tail = rest < cap_tail ? rest : cap_tail;
 	}
-	/* Classes about 1.5x apart for heads alone (small statements and
-	 * results are the common case, and bytes in the ring are what wake
-	 * the reader), then the default caps, then the largest configurable. */
-#define CAPTURE(h, t) capture_into(h, t, tgid, cookie, dir, ts, ubuf, head, tail, total)
-	if (!tail) {
-		if (head <= 64)
-			CAPTURE(64, 0);
-		else if (head <= 96)
-			CAPTURE(96, 0);
-		else if (head <= 128)
-			CAPTURE(128, 0);
-		else if (head <= 192)
-			CAPTURE(192, 0);
-		else if (head <= 256)
-			CAPTURE(256, 0);
-		else if (head <= 384)
-			CAPTURE(384, 0);
-		else if (head <= 512)
-			CAPTURE(512, 0);
-		else
-			CAPTURE(JM_CAP_HEAD_MAX, 0);
-	} else if (head <= 512 && tail <= 256) {
-		CAPTURE(512, 256);
-	} else {
-		CAPTURE(JM_CAP_HEAD_MAX, JM_CAP_TAIL_MAX);
-	}
-#undef CAPTURE
+	/* the loader clamps the caps; restated for the verifier */
+	if (head > JM_CAP_HEAD_MAX)
+		head = JM_CAP_HEAD_MAX;
+	if (tail > JM_CAP_TAIL_MAX)
+		tail = JM_CAP_TAIL_MAX;
+	struct jm_xr_slot s = io_reserve(sizeof(struct jm_payload_hdr) + head + tail);
+	if (!s.rec)
+		return;
+	struct jm_payload_hdr *e = jm_xr_body(&s);
+	__u8 *data = (__u8 *)(e + 1);
+
+	if (bpf_probe_read_user(data, head, (void *)ubuf))
+		head = 0;
+	if (tail && bpf_probe_read_user(data + head, tail, (void *)(ubuf + total - tail)))
+		tail = 0;
+	if (head + tail < total)
+		jm_stat_inc(JM_STAT_PAYLOAD_TRUNC);
+	e->hdr.ts_ns = ts;
+	e->hdr.type = JM_EV_PAYLOAD;
+	e->hdr.tgid = tgid;
+	e->cookie = cookie;
+	e->total_len = total;
+	e->head_len = head;
+	e->tail_len = tail;
+	e->dir = dir;
+	__builtin_memset(e->pad, 0, sizeof(e->pad));
+	io_commit(&s);
 }
 
 static __always_inline void on_close(__u32 tgid, __u32 fd)
@@ -216,14 +192,15 @@ static __always_inline void on_close(__u32 tgid, __u32 fd)
 
 	if (bpf_map_delete_elem(&wfds, &k))
 		return;
-	struct jm_ev_close *e = io_reserve(sizeof(*e));
-	if (!e)
+	struct jm_xr_slot s = io_reserve(sizeof(struct jm_ev_close));
+	if (!s.rec)
 		return;
+	struct jm_ev_close *e = jm_xr_body(&s);
 	jm_hdr(&e->hdr, JM_EV_CLOSE, tgid);
 	e->cookie = 0;
 	e->fd = fd;
 	e->flags = JM_CLOSE_WRITTEN;
-	bpf_ringbuf_submit(e, jm_wakeup(&payloads));
+	io_commit(&s);
 }
 
 static __always_inline void on_open(__u32 tgid, int dirfd, __u64 upath, __u32 oflags, long fd)
@@ -236,9 +213,10 @@ static __always_inline void on_open(__u32 tgid, int dirfd, __u64 upath, __u32 of
 	__u32 one = 1;
 	if (bpf_map_update_elem(&wfds, &k, &one, BPF_ANY))
 		jm_stat_inc(JM_STAT_CONNS_FULL);
-	struct jm_ev_open *e = io_reserve(sizeof(*e));
-	if (!e)
+	struct jm_xr_slot s = io_reserve(sizeof(struct jm_ev_open));
+	if (!s.rec)
 		return;
+	struct jm_ev_open *e = jm_xr_body(&s);
 	jm_hdr(&e->hdr, JM_EV_OPEN, tgid);
 	e->dirfd = dirfd;
 	e->fd = fd;
@@ -246,14 +224,15 @@ static __always_inline void on_open(__u32 tgid, int dirfd, __u64 upath, __u32 of
 	e->pad = 0;
 	if (bpf_probe_read_user_str(e->path, sizeof(e->path), (void *)upath) < 0)
 		e->path[0] = 0;
-	bpf_ringbuf_submit(e, jm_wakeup(&payloads));
+	io_commit(&s);
 }
 
 static __always_inline void on_rename(__u32 tgid, int odfd, __u64 op, int ndfd, __u64 np)
 {
-	struct jm_ev_rename *e = io_reserve(sizeof(*e));
-	if (!e)
+	struct jm_xr_slot s = io_reserve(sizeof(struct jm_ev_rename));
+	if (!s.rec)
 		return;
+	struct jm_ev_rename *e = jm_xr_body(&s);
 	jm_hdr(&e->hdr, JM_EV_RENAME, tgid);
 	e->olddirfd = odfd;
 	e->newdirfd = ndfd;
@@ -261,7 +240,7 @@ static __always_inline void on_rename(__u32 tgid, int odfd, __u64 op, int ndfd, 
 		e->oldpath[0] = 0;
 	if (bpf_probe_read_user_str(e->newpath, sizeof(e->newpath), (void *)np) < 0)
 		e->newpath[0] = 0;
-	bpf_ringbuf_submit(e, jm_wakeup(&payloads));
+	io_commit(&s);
 }
 
 /* First iovec of an iovec array: base and the bytes of it the syscall used. */
@@ -382,15 +361,16 @@ static __always_inline struct jm_conn_val *conn_new(struct sock *sk, __u16 famil
 	cv->cookie = bpf_get_socket_cookie(sk);
 	cv->flags = family == AF_UNIX ? 0 : JM_CONN_INET;
 
-	struct jm_ev_connect *e = io_reserve(sizeof(*e));
-	if (!e)
+	struct jm_xr_slot s = io_reserve(sizeof(struct jm_ev_connect));
+	if (!s.rec)
 		return cv;
+	struct jm_ev_connect *e = jm_xr_body(&s);
 	jm_hdr(&e->hdr, JM_EV_CONNECT, tgid);
 	e->cookie = cv->cookie;
 	__builtin_memset(e->pad, 0, sizeof(e->pad));
 	__builtin_memset(e->addr, 0, sizeof(e->addr));
 	e->addr_len = peer_sockaddr(sk, family, e->addr);
-	bpf_ringbuf_submit(e, jm_wakeup(&payloads));
+	io_commit(&s);
 	return cv;
 }
 
@@ -537,13 +517,14 @@ int BPF_PROG(jm_tcp_state, struct sock *sk, int oldstate, int newstate)
 		return 0;
 	if (cv->state == JM_CONN_PROBE)          /* an answer it will never take */
 		bpf_map_delete_elem(&verdicts, &cv->cookie);
-	struct jm_ev_close *e = io_reserve(sizeof(*e));
-	if (e) {
+	struct jm_xr_slot s = io_reserve(sizeof(struct jm_ev_close));
+	if (s.rec) {
+		struct jm_ev_close *e = jm_xr_body(&s);
 		jm_hdr(&e->hdr, JM_EV_CLOSE, bpf_get_current_pid_tgid() >> 32);
 		e->cookie = cv->cookie;
 		e->fd = 0;
 		e->flags = JM_CLOSE_CONN;
-		bpf_ringbuf_submit(e, jm_wakeup(&payloads));
+		io_commit(&s);
 	}
 	cv->state = JM_CONN_IGNORE;
 	return 0;

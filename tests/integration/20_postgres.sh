@@ -79,12 +79,11 @@ t.sendall(b"\x00\x00\x01\x00\x00\x03")                  # truncated startup
 t.close()
 PY
 JOBMETER_JOB=after-garbage-$U pg_sql -c "select 1" >/dev/null
-# 10. statements and results of every size around the payload record classes
-#     (bpf/io.bpf.c: heads of 64, 96, 128, 192, 256, 384 and 512 bytes; head
-#     and tail beyond): statement i is i bytes of SQL (blanks pad it, and a
-#     fingerprint folds them) and its result about i bytes (the DataRow).
-#     Up to 768 bytes the head (512) and tail (256) hold all of it; 1000
-#     leaves a gap between them.
+# 10. statements and results of many sizes (54 to 514 bytes in runs of 13,
+#     each run crossing a 16-byte record step; then 700 and 1000): statement
+#     i is i bytes of SQL (blanks pad it, and a fingerprint folds them) and
+#     its result about i bytes (the DataRow).  Up to 768 bytes the head (512)
+#     and tail (256) hold all of it; 1000 leaves a gap between them.
 SIZES=$(for b in 64 96 128 192 256 384 512; do seq $((b - 10)) $((b + 2)); done; echo 700 1000)
 for i in $SIZES; do
   head="select repeat('x', $(( i > 62 ? i - 61 : 1 )))" tail=" as c$i"
@@ -120,13 +119,13 @@ check_eq "psql: endpoint is the Unix socket" \
 check_eq "psql: failing fingerprint carries SQLSTATE 42P01" \
   "$(jq -rs --arg j "psql-$U" '[.[] | select(.type=="run" and .job==$j) | .db[].statements[] | select(.errors > 0) | .last_error] | unique | join(",")' "$T/out.jsonl")" 42P01
 n_sizes=$(wc -w <<< "$SIZES")
-check_eq "record classes: every statement counted" "$(db_field sizes-$U postgresql queries)" "$n_sizes"
-check_eq "record classes: no errors" "$(db_field sizes-$U postgresql errors)" 0
-check_eq "record classes: up to head + tail, each statement's text and one row intact" \
+check_eq "record sizes: every statement counted" "$(db_field sizes-$U postgresql queries)" "$n_sizes"
+check_eq "record sizes: no errors" "$(db_field sizes-$U postgresql errors)" 0
+check_eq "record sizes: up to head + tail, each statement's text and one row intact" \
   "$(jq -rs --arg j "sizes-$U" '[.[] | select(.type=="run" and .job==$j) | .db[].statements[] |
      select((.fingerprint | test("^select repeat\\(\\?, \\?\\) as c[0-9]+;?$")) and .calls == 1 and .rows == 1) |
      .fingerprint] | unique | length' "$T/out.jsonl")" "$((n_sizes - 1))"
-check_eq "record classes: beyond head + tail, a cut fingerprint and the row intact" \
+check_eq "record sizes: beyond head + tail, a cut fingerprint and the row intact" \
   "$(jq -rs --arg j "sizes-$U" '[.[] | select(.type=="run" and .job==$j) | .db[].statements[] |
      select(.fingerprint | endswith(" ...")) | [.calls, .rows]]' -c "$T/out.jsonl")" "[[1,1]]"
 check_eq "rows: generate_series(1,12345)" "$(db_field rows-$U postgresql rows)" 12345
