@@ -37,7 +37,7 @@ _Static_assert(sizeof(struct jm_payload_hdr) == 40, "payload hdr");
 _Static_assert(offsetof(struct jm_payload_hdr, cookie) == 16, "payload cookie");
 _Static_assert(sizeof(struct jm_xring_rec) == JM_XRING_ALIGN, "xring record header");
 _Static_assert(offsetof(struct jm_xring_rec, len) == 8, "xring record len");
-_Static_assert(offsetof(struct jm_xring, cons) == 64, "xring cons: a cache line of its own");
+_Static_assert(offsetof(struct jm_xring, cons) == 128, "xring cons: 128 bytes from prod");
 _Static_assert(offsetof(struct jm_xring, data) == 4096, "xring data");
 _Static_assert((JM_XRING_SIZE & (JM_XRING_SIZE - 1)) == 0, "xring size: a power of two");
 /* every io record fits the slack, so a record past the end stays whole */

@@ -1,7 +1,7 @@
 /* Database client telemetry and dataset freshness, in user space.
  *
- * Inputs: connect/close/open/rename events (events ring) and payload heads
- * of DB connections (payloads ring) from bpf/io.bpf.c.  Each connection is
+ * Inputs: connect/close/open/rename events and payload heads of DB
+ * connections, in order, from bpf/io.bpf.c through the io ring.  Each connection is
  * classified from its endpoint (configured ports and socket paths) or, when
  * the endpoint is unknown, from its first bytes (PostgreSQL startup message,
  * MySQL server greeting); anything else is dropped from the kernel's
@@ -30,9 +30,9 @@ void jm_db_free(struct jm_db *d);
  * close event).  Call once per sampling period. */
 void jm_db_sweep(struct jm_db *d, uint64_t now_mono);
 
-/* JM_EV_CONNECT / CLOSE / OPEN / RENAME records from the events ring. */
+/* JM_EV_CONNECT / CLOSE / OPEN / RENAME records from the io ring. */
 void jm_db_on_event(struct jm_db *d, const void *data, size_t len);
-/* A record of the payloads ring. */
+/* A JM_EV_PAYLOAD record of the io ring. */
 void jm_db_on_payload(struct jm_db *d, const void *data, size_t len);
 
 /* Classification of a connect() address against the configured endpoints

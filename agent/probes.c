@@ -244,15 +244,14 @@ int jm_probes_consume_events(struct jm_probes *p)
 
 int jm_probes_drain_io(struct jm_probes *p)
 {
-	int n = ring_buffer__consume(p->io_bell);
-	if (n < 0)
-		return n;
+	/* the bell says only "drain now": its state matters less than the ring */
+	int bell = ring_buffer__consume(p->io_bell);
 	uint64_t corrupt = p->xr.corrupt;
-	n = jm_xring_drain(&p->xr, xr_event, &p->handlers[1]);
+	int n = jm_xring_drain(&p->xr, xr_event, &p->handlers[1]);
 	if (p->xr.corrupt != corrupt)
 		jm_err("io ring: a record with an impossible length; %" PRIu64
 		       " bytes of records skipped", p->xr.skipped);
-	return n;
+	return n < 0 ? n : bell < 0 ? bell : n;
 }
 
 void jm_probes_epoll_fds(struct jm_probes *p, int fds[2])

@@ -1,5 +1,7 @@
 #include "xring.h"
 
+#include <string.h>
+
 /* Room goes back to the producers at least this often during a long drain,
  * not after every record: each store of `cons` costs the producers a cache
  * miss on their next reserve. */
@@ -12,13 +14,12 @@ int jm_xring_drain(struct jm_xring_reader *x, jm_xring_fn fn, void *ctx)
 	int n = 0, ret = 0;
 
 	for (;;) {
-		const struct jm_xring_rec *h =
-			(const void *)&r->data[cons & (JM_XRING_SIZE - 1)];
+		struct jm_xring_rec *h = (void *)&r->data[cons & (JM_XRING_SIZE - 1)];
 		/* acquire: the body is whole once the position is there */
 		if (__atomic_load_n(&h->commit, __ATOMIC_ACQUIRE) != ~cons)
 			break;
 		uint32_t len = h->len;
-		if (len <= sizeof(*h) || len > JM_XRING_SLACK || len % JM_XRING_ALIGN) {
+		if (len < sizeof(*h) || len > JM_XRING_SLACK || len % JM_XRING_ALIGN) {
 			/* Only a broken producer writes this, and nothing after it
 			 * can be found: give up what is in the ring, counted. */
 			uint64_t prod = __atomic_load_n(&r->prod, __ATOMIC_ACQUIRE);
@@ -28,6 +29,9 @@ int jm_xring_drain(struct jm_xring_reader *x, jm_xring_fn fn, void *ctx)
 			break;
 		}
 		ret = fn(ctx, h + 1, len - sizeof(*h));
+		/* Zeroed before the room goes back: a header is written where
+		 * this body was, and its commit word must read "not yet" (xring.h). */
+		memset(h, 0, len);
 		cons += len;
 		n++;
 		if (ret < 0)
@@ -41,9 +45,4 @@ int jm_xring_drain(struct jm_xring_reader *x, jm_xring_fn fn, void *ctx)
 	if (cons != published)
 		__atomic_store_n(&r->cons, cons, __ATOMIC_RELEASE);
 	return ret < 0 ? ret : n;
-}
-
-uint64_t jm_xring_backlog(const struct jm_xring_reader *x)
-{
-	return __atomic_load_n(&x->ring->prod, __ATOMIC_ACQUIRE) - x->ring->cons;
 }

@@ -9,7 +9,7 @@
 #include "bpf/xring.h"
 
 /* fn gets a record's body (the ring's header stripped; the length may
- * include up to 15 bytes of padding), valid during the call only. */
+ * include up to 15 bytes of zero padding), valid during the call only. */
 typedef int (*jm_xring_fn)(void *ctx, const void *data, size_t len);
 
 struct jm_xring_reader {
@@ -18,13 +18,11 @@ struct jm_xring_reader {
 	uint64_t skipped;             /* bytes skipped after one (lost) */
 };
 
-/* Hand every committed record to fn, in order, and give their room back to
- * the producers.  Stops at the first record not yet committed, or when fn
- * returns < 0 (that record counts as read).  Returns the number of records
- * read, or fn's negative return. */
+/* Hand every committed record to fn, in order, zero it and give its room
+ * back to the producers.  Stops at the first record not yet committed, or
+ * when fn returns < 0 (that record counts as read).  Returns the number of
+ * records read, or fn's negative return.  Not reentrant: fn must not drain
+ * the same ring. */
 int jm_xring_drain(struct jm_xring_reader *x, jm_xring_fn fn, void *ctx);
-
-/* Bytes committed or in flight and not yet read. */
-uint64_t jm_xring_backlog(const struct jm_xring_reader *x);
 
 #endif

@@ -71,7 +71,7 @@ struct jm_ev_rename {
 
 enum jm_payload_dir { JM_PAYLOAD_TX = 0, JM_PAYLOAD_RX = 1 };
 
-/* Ring buffer "payloads" carries everything io.bpf.c reports, so that a
+/* The io ring (xring.h) carries everything io.bpf.c reports, so that a
  * connection's connect, payloads and close reach user space in the order they
  * happened: JM_EV_CONNECT/CLOSE/OPEN/RENAME records and JM_EV_PAYLOAD records,
  * the latter being this header, then head_len bytes from the start of the

@@ -5,13 +5,17 @@
  * (tracepoint probes; syscall tracepoint probes disable it explicitly for
  * BPF).  An interrupt may run another program that writes a record in
  * between; its record is behind ours in the ring and waits for our commit,
- * a few hundred ns at most. */
+ * as long as the interrupt lasts.  (A producer that could be preempted
+ * would delay the reader the same way, never corrupt the ring.) */
 #ifndef JM_XRING_BPF_H
 #define JM_XRING_BPF_H
 #include "xring.h"
 #include "maps.bpf.h"
 
-#define JM_XR_TRIES 3                 /* compare-and-swap attempts (2 CPUs race) */
+/* Compare-and-swap attempts.  A failed one means another CPU reserved in
+ * the few ns between our read and our swap; a drop must mean "full", not
+ * "busy", on a machine of many CPUs too. */
+#define JM_XR_TRIES 64
 
 struct jm_xr_slot {
 	struct jm_xring_rec *rec;     /* NULL: no room, the drop is counted */
@@ -27,7 +31,7 @@ struct jm_xr_slot {
  * double the reader's wakeups for nothing. */
 #define JM_XR_WAKEUP_BYTES (JM_XRING_SIZE / 8)
 
-/* Room for a record of `size` bytes (a constant at every call site). */
+/* Room for a record of `size` bytes, or the drop counted. */
 static __always_inline struct jm_xr_slot jm_xr_reserve(void *ring, __u32 size, __u32 drop_stat)
 {
 	struct jm_xr_slot s = {};
@@ -36,27 +40,38 @@ static __always_inline struct jm_xr_slot jm_xr_reserve(void *ring, __u32 size, _
 	if (!r)
 		return s;
 	__u32 len = (size + sizeof(struct jm_xring_rec) + JM_XRING_ALIGN - 1) & ~(JM_XRING_ALIGN - 1);
-	if (len > JM_XRING_SLACK)
-		return s;                     /* folded away: sizes are constants */
+	if (len > JM_XRING_SLACK) {           /* abi_check.c: no record is */
+		jm_stat_inc(drop_stat);
+		return s;
+	}
 	__u64 p = *(volatile __u64 *)&r->prod;
+	__s64 used = 0;
+	bool ok = false;
+#pragma clang loop unroll(disable)
 	for (int i = 0; i < JM_XR_TRIES; i++) {
-		__s64 used = p - *(volatile __u64 *)&r->cons;
+		used = p - *(volatile __u64 *)&r->cons;
 		/* used < 0: p is stale (the reader passed it), the swap fails */
 		if (used >= 0 && used + len > JM_XRING_SIZE)
 			break;
 		__u64 seen = __sync_val_compare_and_swap(&r->prod, p, p + len);
 		if (seen == p) {
-			s.rec = (void *)&r->data[p & (JM_XRING_SIZE - 1)];
-			s.rec->len = len;
-			s.rec->pad = 0;
-			s.pos = p;
-			s.wake = used + len > JM_XR_WAKEUP_BYTES &&
-				 ((used + len) >> JM_WAKEUP_STEP_SHIFT) != (used >> JM_WAKEUP_STEP_SHIFT);
-			return s;
+			ok = true;
+			break;
 		}
 		p = seen;
 	}
-	jm_stat_inc(drop_stat);
+	if (!ok) {
+		jm_stat_inc(drop_stat);
+		return s;
+	}
+	/* The header's commit word is zero (the reader zeroed the room it
+	 * gave back) until jm_xr_commit. */
+	s.rec = (void *)&r->data[p & (JM_XRING_SIZE - 1)];
+	s.rec->len = len;
+	s.rec->pad = 0;
+	s.pos = p;
+	s.wake = used + len > JM_XR_WAKEUP_BYTES &&
+		 ((used + len) >> JM_WAKEUP_STEP_SHIFT) != (used >> JM_WAKEUP_STEP_SHIFT);
 	return s;
 }
 
@@ -76,7 +91,7 @@ static __always_inline void jm_xr_commit(void *bell, struct jm_xr_slot *s)
 	asm volatile("" ::: "memory");
 	*(volatile __u64 *)&s->rec->commit = ~s->pos;
 #else
-	__sync_lock_test_and_set(&s->rec->commit, ~s->pos);  /* full barrier */
+	__atomic_exchange_n(&s->rec->commit, ~s->pos, __ATOMIC_SEQ_CST);
 #endif
 	if (s->wake) {
 		__u64 one = 1;

@@ -7,11 +7,14 @@
  * ring in pinned pgbench (bpf_stats program time), and its reserve takes a
  * constant size only: a payload record had to be one of several size
  * classes.  Here a record is the size of what it holds.
- * Here a producer reserves with one compare-and-swap on `prod` and
- * publishes by storing the record's own position, inverted, into its
- * header; the reader takes records in position order while the header says
- * so.  Inverted, because the ring starts zeroed and position 0 is a real
- * one; a header from an earlier lap holds an older position.
+ *
+ * A producer reserves with one compare-and-swap on `prod` and publishes by
+ * storing the record's own position, inverted, into its header; the
+ * reader takes records in position order while the header says so, and
+ * zeroes each one before giving its room back.  So the word at a position
+ * not yet published is zero (the ring starts zeroed; inverted, because
+ * position 0 is a real one) and never a forged commit copied there by an
+ * earlier record's body.
  *
  * Positions grow without wrapping (64 bits); a record starts at offset
  * pos % JM_XRING_SIZE of `data`.  A record that runs past the end goes on
@@ -33,9 +36,9 @@ struct jm_xring_rec {
 
 struct jm_xring {
 	__u64 prod;                   /* next position to reserve (producers) */
-	__u8  pad0[56];
+	__u8  pad0[120];              /* not in the adjacent-line prefetch pair */
 	__u64 cons;                   /* first position not yet read (the agent) */
-	__u8  pad1[4096 - 72];
+	__u8  pad1[4096 - 136];
 	__u8  data[JM_XRING_SIZE + JM_XRING_SLACK];
 };
 

@@ -1,9 +1,10 @@
 /* io ring reader (agent/xring.c) against the producer protocol of
  * bpf/xring.bpf.h, mirrored here in C: order, commit gating, a zeroed ring,
- * a stale header from an earlier lap, a record running into the slack, an
+ * a stale header from an earlier lap, a forged commit word left by an
+ * earlier record's body, a record running into the slack, zero padding, an
  * impossible length, a callback error, and two producer threads racing a
- * reader (every record read once, in each producer's order, or counted as
- * dropped). */
+ * reader (every record read once, whole, in each producer's order, or
+ * counted as dropped). */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -59,6 +60,7 @@ struct seen {
 	int n;
 	char text[16][128];
 	size_t len[16];
+	bool pad_zero[16];            /* after the string: zeros only */
 	int fail_at;                  /* return -5 on this record (1-based) */
 };
 
@@ -69,6 +71,10 @@ static int collect(void *ctx, const void *data, size_t len)
 		size_t k = len < sizeof(s->text[0]) - 1 ? len : sizeof(s->text[0]) - 1;
 		memcpy(s->text[s->n], data, k);
 		s->text[s->n][k] = 0;
+		s->pad_zero[s->n] = true;
+		for (size_t i = strnlen(data, len); i < len; i++)
+			if (((const char *)data)[i])
+				s->pad_zero[s->n] = false;
 		s->len[s->n] = len;
 	}
 	s->n++;
@@ -95,14 +101,15 @@ static void test_basics(void)
 
 	CHECK("put a", put(r, "alpha", 6));
 	CHECK("put b", put(r, "bravo-bravo-bravo", 18));
-	CHECK_INT("backlog: two records", jm_xring_backlog(&x), 32 + 48);
+	CHECK_INT("two records reserved", r->prod, 32 + 48);
 	CHECK_INT("two records read", jm_xring_drain(&x, collect, &s), 2);
 	CHECK_STR("first in order", s.text[0], "alpha");
 	CHECK_STR("second in order", s.text[1], "bravo-bravo-bravo");
 	CHECK_INT("length: body padded to 16", s.len[0], 16);
 	CHECK_INT("length: 18 bytes in 32", s.len[1], 32);
 	CHECK_INT("room given back", r->cons, r->prod);
-	CHECK_INT("backlog: none", jm_xring_backlog(&x), 0);
+	static const uint8_t zero[128];
+	CHECK("read records zeroed", memcmp(r->data, zero, 32 + 48) == 0);
 
 	/* a record reserved but not committed holds back those after it */
 	memset(&s, 0, sizeof(s));
@@ -134,7 +141,9 @@ static void test_wrap(void)
 		big[i] = 'a' + i % 26;
 	big[sizeof(big) - 1] = 0;
 	CHECK("put past the end", put(r, big, sizeof(big)));
-	CHECK_INT("it runs into the slack", (start & (JM_XRING_SIZE - 1)) + 16 + sizeof(big) > JM_XRING_SIZE, 1);
+	/* header and 16 body bytes before the end, the other 84 in the slack */
+	CHECK("the rest of it is in the slack", memcmp(&r->data[JM_XRING_SIZE], big + 16, sizeof(big) - 16) == 0);
+	CHECK("and not at the start", r->data[0] == 0);
 	CHECK("put after the end", put(r, "next-lap", 9));
 	CHECK_INT("both read", jm_xring_drain(&x, collect, &s), 2);
 	CHECK_STR("whole across the end", s.text[0], big);
@@ -148,6 +157,36 @@ static void test_wrap(void)
 	h->commit = ~(start + 160 - JM_XRING_SIZE);
 	h->len = 32;
 	CHECK_INT("a header from an earlier lap is not read", jm_xring_drain(&x, collect, &s), 0);
+	free(r);
+}
+
+/* A job's payload is its own bytes: a body may hold, at a 16-byte step,
+ * the inverted position a header will have there a lap later.  The reader
+ * zeroes what it read, so that word is gone before the lap comes round. */
+static void test_forged(void)
+{
+	struct jm_xring *r = new_ring();
+	struct jm_xring_reader x = { .ring = r };
+	struct seen s = { 0 };
+	uint64_t body[8] = { 0 };
+
+	/* a 64-byte body at position 0: body word 2 is at offset 32 */
+	body[2] = ~(uint64_t)(JM_XRING_SIZE + 32);
+	body[3] = 48;                 /* a plausible length after it */
+	CHECK("put the forging record", put(r, body, sizeof(body)));
+	CHECK_INT("read", jm_xring_drain(&x, collect, &s), 1);
+	/* a lap later the reader waits at position SIZE + 32 */
+	r->prod = r->cons = JM_XRING_SIZE + 32;
+	CHECK_INT("the forged commit is not taken", jm_xring_drain(&x, collect, &s), 0);
+	CHECK_INT("nor seen as corrupt", x.corrupt, 0);
+
+	/* padding: a 5-byte body over bytes the forging record left */
+	r->prod = r->cons = 16;
+	CHECK("put 5 bytes", put(r, "abcd", 5));
+	CHECK_INT("read", jm_xring_drain(&x, collect, &s), 1);
+	CHECK_INT("a 16-byte body", s.len[1], 16);
+	CHECK_STR("the body", s.text[1], "abcd");
+	CHECK("its padding is zero, not the old body's bytes", s.pad_zero[1]);
 	free(r);
 }
 
@@ -198,7 +237,7 @@ static void test_errors(void)
 struct race {
 	struct jm_xring *r;
 	int id;
-	uint64_t dropped;
+	uint64_t dropped, straddled;
 	volatile int *done;
 };
 
@@ -211,8 +250,15 @@ static void *producer(void *arg)
 		/* sizes vary so records straddle the end now and then */
 		struct rec_body b = { .producer = a->id, .seq = i };
 		uint32_t size = 8 + (i % 5) * 8;
-		if (!put(a->r, &b, size))
+		struct slot s = reserve(a->r, size);
+		if (!s.rec) {
 			a->dropped++;
+			continue;
+		}
+		if ((s.pos & (JM_XRING_SIZE - 1)) + s.rec->len > JM_XRING_SIZE)
+			a->straddled++;
+		memcpy(s.rec + 1, &b, size);
+		commit(&s);
 	}
 	__atomic_add_fetch(a->done, 1, __ATOMIC_SEQ_CST);
 	return NULL;
@@ -220,12 +266,18 @@ static void *producer(void *arg)
 
 struct order { int64_t next[2]; uint64_t read, out_of_order, bad; };
 
+static size_t body_len(uint32_t seq)
+{
+	uint32_t size = 8 + (seq % 5) * 8;
+	return ((size + 16 + 15) & ~15u) - 16;
+}
+
 static int check_order(void *ctx, const void *data, size_t len)
 {
 	struct order *o = ctx;
 	const struct rec_body *b = data;
 	o->read++;
-	if (len < 8 || b->producer > 1) {
+	if (b->producer > 1 || len != body_len(b->seq)) {
 		o->bad++;
 		return 0;
 	}
@@ -240,12 +292,13 @@ static void test_race(void)
 	struct jm_xring *r = new_ring();
 	struct jm_xring_reader x = { .ring = r };
 	volatile int done = 0;
-	struct race a[2] = { { r, 0, 0, &done }, { r, 1, 0, &done } };
+	struct race a[2] = { { r, 0, 0, 0, &done }, { r, 1, 0, 0, &done } };
 	struct order o = { { 0, 0 }, 0, 0, 0 };
 	pthread_t t[2];
 
-	/* start a little before the end so the race crosses it */
-	r->prod = r->cons = JM_XRING_SIZE - 4096;
+	/* 16 bytes before the end: the first record (32 bytes or more) runs
+	 * into the slack, and ~24 MB go through the 8 MiB ring */
+	r->prod = r->cons = JM_XRING_SIZE - 16;
 	for (int i = 0; i < 2; i++)
 		pthread_create(&t[i], NULL, producer, &a[i]);
 	while (__atomic_load_n(&done, __ATOMIC_SEQ_CST) < 2)
@@ -255,10 +308,10 @@ static void test_race(void)
 	(void)jm_xring_drain(&x, check_order, &o);
 	CHECK_INT("race: read + dropped = written", o.read + a[0].dropped + a[1].dropped, 2 * RACE_N);
 	CHECK_INT("race: each producer's order kept", o.out_of_order, 0);
-	CHECK_INT("race: no garbage", o.bad, 0);
+	CHECK_INT("race: every record whole (producer, length)", o.bad, 0);
 	CHECK_INT("race: no corrupt length", x.corrupt, 0);
-	CHECK("race: crossed the end of the ring", r->cons > JM_XRING_SIZE);
-	CHECK_INT("race: nothing left", jm_xring_backlog(&x), 0);
+	CHECK("race: records ran into the slack", a[0].straddled + a[1].straddled > 0);
+	CHECK_INT("race: nothing left", r->prod - r->cons, 0);
 	free(r);
 }
 
@@ -266,6 +319,7 @@ int main(void)
 {
 	test_basics();
 	test_wrap();
+	test_forged();
 	test_errors();
 	test_race();
 	TEST_EXIT();
