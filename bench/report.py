@@ -372,6 +372,74 @@ def syscalls(pg):
                  "pass (the benchmark's own start, connection and exit, and the machine's): " + ", ".join(
                      f"{p_} {t / c / 1000:.2f} µs/run over {c} runs" for p_, (c, t) in sorted(agg.items())) + ".", "")
 
+    # Outside-job sockets with the programs side by side (bench/run.sh): per
+    # round, each program's fastest repetition, then per variant its socket
+    # programs' ns per call; the figure is the median of per-round
+    # differences to the floor.
+    sb = load_tsv(os.path.join(pg.res, "syscalls_sidebyside.tsv")) or []
+    side = {}                  # variant -> [ns per call, by round]; "order" -> [order, by round]
+    if sb:
+        rounds = {}
+        for r in sb:
+            rounds.setdefault((int(r["round"]), r["order"]), {}).setdefault(r["rep"], {})[r["prog"]] = \
+                (int(r["run_cnt"]), int(r["run_time_ns"]), int(r["calls"]))
+        for (rnd, order), by_rep in sorted(rounds.items()):
+            side.setdefault("order", []).append(order)
+            for v in ("floor", "task", "jobmeter"):
+                names = [PREFIX[v] + h for h in ("sock_send", "sock_recv")]
+                tot, n = 0, 0
+                for p_ in names:
+                    got = [rp[p_] for rp in by_rep.values() if p_ in rp]
+                    if got:
+                        c, t, n = min(got, key=lambda x: x[1])
+                        tot += t
+                side.setdefault(v, []).append(tot / n if n else float("nan"))
+    # Per variant: its per-round differences to the floor by order, and the
+    # figure: the mean of the two orders' medians.  The program that runs
+    # first pays ~8 ns more than the second (the first touch of what both
+    # touch), so each order alone is biased by half that, in opposite
+    # directions; alone, each would be first.  The median of all rounds
+    # would fall in the gap between the two clusters.
+    side_o, side_fig = {}, {}
+    for i, order in enumerate(side.get("order", [])):
+        for v in ("task", "jobmeter"):
+            if v in order.split(","):
+                side_o.setdefault(v, {}).setdefault(order, []).append(side[v][i] - side["floor"][i])
+    for v, by in side_o.items():
+        side_fig[v] = statistics.mean(med(d) for d in by.values()) if len(by) == 2 else float("nan")
+    if sb:
+        def q3(xs):
+            lo, m, hi = quartiles(xs)
+            return f"{m:+.1f} ({lo:+.1f}…{hi:+.1f})"
+        orders = sorted(set(side["order"]))
+        pg.p("### Outside-job sockets, programs side by side", "",
+             "The pass above measures each variant on its own, minutes apart; the outside-job "
+             "target is a difference of a few ns between two of them. Here the floor's socket "
+             "programs and jobmeter's (or the task reference's) are attached together, so every "
+             "socket operation of a process outside any job runs both, back to back, in the same "
+             "state of the machine (each program's run_time_ns is its own). They run in the order "
+             f"they were attached, which alternates: {len(side['order'])} rounds, orders "
+             + ", ".join(o.replace(",", " → ") for o in orders) +
+             f"; in each round each program's fastest of {prm.get('reps', 3)} repetitions counts. "
+             "jobmeter and the reference never run together: whichever ran first would take the "
+             "cache misses on the current task for both. Program ns per socket operation, median "
+             "over rounds (IQR) of the per-round difference to the floor. The program that runs "
+             "first pays more than the second, so each order is biased, in opposite directions; "
+             "alone, every program is the first. The last row, the mean of the two orders' "
+             "medians, cancels that, and is the figure the outside-job target judges:", "")
+        rows = []
+        for o in orders:
+            idx = [i for i, x in enumerate(side["order"]) if x == o]
+            v = "jobmeter" if "jobmeter" in o else "task"
+            d = side_o[v][o]
+            rows.append([o.replace(",", " → "), str(len(idx)), f1(med([side["floor"][i] for i in idx])),
+                         q3(d) if v == "task" else "", q3(d) if v == "jobmeter" else ""])
+        sf = lambda v: "n/a" if side_fig.get(v, float("nan")) != side_fig.get(v, float("nan")) \
+            else f"{side_fig[v]:+.1f}"
+        rows.append(["both orders (mean of the two medians)", str(len(side["order"])), "",
+                     sf("task"), sf("jobmeter")])
+        pg.table(["order", "rounds", "floor ns/op", "task over floor", "jobmeter over floor"], rows)
+
     if has_out:
         # What declaring a file output costs: outputs against jobmeter, both
         # in program time (statistics pass) and in wall time (paired rounds).
@@ -412,13 +480,18 @@ def syscalls(pg):
     out_rows, ok_all = [], True
     for op in SIMPLE_OPS + ["sock"]:
         d = op_ns("jobmeter", "outside", op) - op_ns("floor", "outside", op)
+        seq = ""
+        if op == "sock" and side_fig.get("jobmeter", float("nan")) == side_fig.get("jobmeter"):
+            # the side-by-side figure judges: the same operations, paired
+            seq = f", side by side; {d:+.1f} in the pass of its own"
+            d = side_fig["jobmeter"]
         wall_ops = SOCK_OPS if op == "sock" else [op]
         wall = [med([a - b for a, b in zip(added("jobmeter", "outside", o), added("floor", "outside", o))])
                 for o in wall_ops]
         ok = d == d and d <= 10
         ok_all &= ok
         # One decimal: the verdict compares the unrounded figure with 10.
-        out_rows.append(f"{op} {'n/a' if d != d else f'{d:+.1f}'} ns "
+        out_rows.append(f"{op} {'n/a' if d != d else f'{d:+.1f}'} ns{seq} "
                         f"(wall {', '.join(signed(w) for w in wall)})")
     pg.targets.append(("Outside-job syscall ≤ floor + 10 ns",
                        "jobmeter's program time over the floor's, per call: " + "; ".join(out_rows),
@@ -445,10 +518,13 @@ def syscalls(pg):
                    f"{(load_json(os.path.join(pg.res, 'machine.json')) or {}).get('srso') or 'not recorded'})"
                    f". jobmeter's own test, one word of its "
                    f"membership bitmap, adds {ex - tk:+.1f} ns.")
+        if worst == "sock" and "jobmeter" in side_fig:
+            ask += (f" Side by side (the figure judged): jobmeter {side_fig['jobmeter']:+.1f} ns "
+                    f"over the floor, the task reference {side_fig.get('task', float('nan')):+.1f}.")
         pg.missed.append(
             f"**Outside-job syscalls** (§1): the worst case is {worst}, {ex:+.1f} ns of program "
-            f"time per call over the floor's. jobmeter: {parts('jobmeter')}; floor: {parts('floor')}."
-            + ask)
+            f"time per call over the floor's in the pass of its own. jobmeter: {parts('jobmeter')}; "
+            f"floor: {parts('floor')}." + ask)
     acc, ok_all = [], True
     for op in ACCOUNTED_OPS:
         fa, ja = med(added("floor", "job", op)), med(added("jobmeter", "job", op))
