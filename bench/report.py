@@ -379,11 +379,11 @@ def syscalls(pg):
     sb = load_tsv(os.path.join(pg.res, "syscalls_sidebyside.tsv")) or []
     side = {}                  # variant -> [ns per call, by round]; "order" -> [order, by round]
     if sb:
-        rounds = {}
+        sb_rounds = {}
         for r in sb:
-            rounds.setdefault((int(r["round"]), r["order"]), {}).setdefault(r["rep"], {})[r["prog"]] = \
+            sb_rounds.setdefault((int(r["round"]), r["order"]), {}).setdefault(r["rep"], {})[r["prog"]] = \
                 (int(r["run_cnt"]), int(r["run_time_ns"]), int(r["calls"]))
-        for (rnd, order), by_rep in sorted(rounds.items()):
+        for (rnd, order), by_rep in sorted(sb_rounds.items()):
             side.setdefault("order", []).append(order)
             for v in ("floor", "task", "jobmeter"):
                 names = [PREFIX[v] + h for h in ("sock_send", "sock_recv")]

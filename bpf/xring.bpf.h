@@ -24,12 +24,13 @@ struct jm_xr_slot {
 };
 
 /* The reader drains the ring every 50 ms and is woken early (the bell, see
- * jm_xr_commit) only when an eighth of it is pending, then once per 64 KiB
- * the backlog grows: a reader that is slow (or stopped) must not turn every
- * record into a wakeup.  An eighth, not the events ring's 256 KiB: 20,000
- * queries/s put ~360 KiB here in 50 ms, and a bell every period would
- * double the reader's wakeups for nothing. */
-#define JM_XR_WAKEUP_BYTES (JM_XRING_SIZE / 8)
+ * jm_xr_commit) only when 256 KiB are pending, then once per 64 KiB the
+ * backlog grows: a reader that is slow (or stopped) must not turn every
+ * record into a wakeup.  Not later: a new connection's payloads are copied
+ * until the reader has classified it, so the backlog bounds how long a
+ * busy non-database connection pays for copies (at 1 MiB, the benchmark's
+ * plain socket paid them for most of its run). */
+#define JM_XR_WAKEUP_BYTES JM_WAKEUP_BYTES
 
 /* Room for a record of `size` bytes, or the drop counted. */
 static __always_inline struct jm_xr_slot jm_xr_reserve(void *ring, __u32 size, __u32 drop_stat)
