@@ -54,16 +54,17 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return 0;
 }
 
-static int rb_event(void *ctx, void *data, size_t len)
+/* Records of either ring to their handler (libbpf's callback type has no
+ * const; the io ring reader's does). */
+static int xr_event(void *ctx, const void *data, size_t len)
 {
 	struct jm_rb_handler *h = ctx;
 	return h->fn(h->ctx, data, len);
 }
 
-static int xr_event(void *ctx, const void *data, size_t len)
+static int rb_event(void *ctx, void *data, size_t len)
 {
-	struct jm_rb_handler *h = ctx;
-	return h->fn(h->ctx, data, len);
+	return xr_event(ctx, data, len);
 }
 
 /* A bell record says only "the io ring is filling up". */
