@@ -7,6 +7,27 @@
  * miss on their next reserve. */
 #define PUBLISH_EVERY (64u << 10)
 
+/* Zero positions [from, to) of the ring, and the slack when the range
+ * wraps (its last record of the lap may have run into it): the bytes of
+ * records that were never read must not be left where later headers go
+ * (xring.h).  A record still being written in the range may land after
+ * this; its commit names a position the reader has passed, and never
+ * matches again. */
+static void zero_range(struct jm_xring *r, uint64_t from, uint64_t to)
+{
+	if (to - from >= JM_XRING_SIZE) {
+		memset(r->data, 0, sizeof(r->data));
+		return;
+	}
+	size_t off = from & (JM_XRING_SIZE - 1), n = to - from;
+	if (off + n <= JM_XRING_SIZE) {        /* nothing reached the slack */
+		memset(&r->data[off], 0, n);
+		return;
+	}
+	memset(&r->data[off], 0, JM_XRING_SIZE + JM_XRING_SLACK - off);
+	memset(r->data, 0, off + n - JM_XRING_SIZE);
+}
+
 int jm_xring_drain(struct jm_xring_reader *x, jm_xring_fn fn, void *ctx)
 {
 	struct jm_xring *r = x->ring;
@@ -21,10 +42,12 @@ int jm_xring_drain(struct jm_xring_reader *x, jm_xring_fn fn, void *ctx)
 		uint32_t len = h->len;
 		if (len < sizeof(*h) || len > JM_XRING_SLACK || len % JM_XRING_ALIGN) {
 			/* Only a broken producer writes this, and nothing after it
-			 * can be found: give up what is in the ring, counted. */
+			 * can be found: give up what is in the ring, counted, and
+			 * zeroed like a read record would be. */
 			uint64_t prod = __atomic_load_n(&r->prod, __ATOMIC_ACQUIRE);
 			x->corrupt++;
 			x->skipped += prod - cons;
+			zero_range(r, cons, prod);
 			cons = prod;
 			break;
 		}

@@ -2,7 +2,7 @@
  * bpf/xring.bpf.h, mirrored here in C: order, commit gating, a zeroed ring,
  * a stale header from an earlier lap, a forged commit word left by an
  * earlier record's body, a record running into the slack, zero padding, an
- * impossible length, a callback error, and two producer threads racing a
+ * impossible length (the ring skipped and zeroed), a callback error, and two producer threads racing a
  * reader (every record read once, whole, in each producer's order, or
  * counted as dropped). */
 #include <inttypes.h>
@@ -24,7 +24,7 @@ static struct slot reserve(struct jm_xring *r, uint32_t size)
 	struct slot s = { 0 };
 	uint32_t len = (size + sizeof(struct jm_xring_rec) + JM_XRING_ALIGN - 1) & ~(JM_XRING_ALIGN - 1);
 	uint64_t p = __atomic_load_n(&r->prod, __ATOMIC_RELAXED);
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 64; i++) {         /* JM_XR_TRIES */
 		int64_t used = p - __atomic_load_n(&r->cons, __ATOMIC_ACQUIRE);
 		if (used >= 0 && used + len > JM_XRING_SIZE)
 			break;
@@ -87,6 +87,14 @@ static struct jm_xring *new_ring(void)
 	if (r)
 		memset(r, 0, sizeof(*r));
 	return r;
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
 }
 
 static void test_basics(void)
@@ -157,6 +165,25 @@ static void test_wrap(void)
 	h->commit = ~(start + 160 - JM_XRING_SIZE);
 	h->len = 32;
 	CHECK_INT("a header from an earlier lap is not read", jm_xring_drain(&x, collect, &s), 0);
+	h->commit = 0;
+	h->len = 0;
+
+	/* A broken record across the end: what it and the record after it
+	 * left in the slack and at the start is zeroed when they are skipped. */
+	x.corrupt = x.skipped = 0;
+	start = 2 * JM_XRING_SIZE - 48;
+	r->prod = r->cons = start;
+	struct slot bad = reserve(r, 100);
+	memset(bad.rec + 1, 'x', 100);
+	CHECK("put after the broken one", put(r, big, sizeof(big)));
+	bad.rec->len = 7;
+	commit(&bad);
+	CHECK_INT("nothing read", jm_xring_drain(&x, collect, &s), 0);
+	CHECK_INT("corrupt across the end counted", x.corrupt, 1);
+	CHECK_INT("its bytes skipped", x.skipped, 128 + 128);
+	CHECK("the end zeroed", all_zero(&r->data[JM_XRING_SIZE - 48], 48));
+	CHECK("the slack zeroed", all_zero(&r->data[JM_XRING_SIZE], JM_XRING_SLACK));
+	CHECK("the start zeroed", all_zero(r->data, 128 + 128 - 48));
 	free(r);
 }
 
@@ -214,6 +241,7 @@ static void test_errors(void)
 	CHECK_INT("corrupt counted", x.corrupt, 1);
 	CHECK_INT("bytes skipped counted", x.skipped, 64 + 32);
 	CHECK_INT("reader moved to prod", r->cons, r->prod);
+	CHECK("skipped bytes zeroed", all_zero(&r->data[64], 64 + 32));
 	CHECK("a record after that is read", put(r, "after", 6));
 	CHECK_INT("read", jm_xring_drain(&x, collect, &s), 1);
 	CHECK_STR("after", s.text[3], "after");
