@@ -65,17 +65,29 @@ static int grow(void **arr, size_t *cap, size_t n, size_t elem)
 	return 0;
 }
 
+/* Deep copies of a record's database stats and outputs, or neither: on
+ * failure nothing is left allocated, and nothing of the caller's is freed. */
+static int copy_parts(struct jm_db_stats **db, const struct jm_db_stats *src_db, size_t n_db,
+		      struct jm_output_write **out, const struct jm_output_write *src_out, size_t n_out)
+{
+	*out = NULL;
+	if (copy_db(db, src_db, n_db) == 0 && copy_outputs(out, src_out, n_out) == 0)
+		return 0;
+	free_db(*db, n_db);
+	free(*out);
+	*db = NULL;
+	*out = NULL;
+	return -ENOMEM;
+}
+
 int jm_batch_builder_add_run(struct jm_batch_builder *bb, const struct jm_run_record *r)
 {
 	if (grow((void **)&bb->runs, &bb->cap_runs, bb->n_runs, sizeof(*bb->runs)))
 		return -ENOMEM;
 	struct jm_run_record *c = &bb->runs[bb->n_runs];
 	*c = *r;
-	if (copy_db(&c->db, r->db, r->n_db) || copy_outputs(&c->outputs, r->outputs, r->n_outputs)) {
-		free_db(c->db, c->n_db);
-		free(c->outputs);
+	if (copy_parts(&c->db, r->db, r->n_db, &c->outputs, r->outputs, r->n_outputs))
 		return -ENOMEM;
-	}
 	bb->n_runs++;
 	return 0;
 }
@@ -86,11 +98,8 @@ int jm_batch_builder_add_window(struct jm_batch_builder *bb, const struct jm_win
 		return -ENOMEM;
 	struct jm_window_record *c = &bb->windows[bb->n_windows];
 	*c = *w;
-	if (copy_db(&c->db, w->db, w->n_db) || copy_outputs(&c->outputs, w->outputs, w->n_outputs)) {
-		free_db(c->db, c->n_db);
-		free(c->outputs);
+	if (copy_parts(&c->db, w->db, w->n_db, &c->outputs, w->outputs, w->n_outputs))
 		return -ENOMEM;
-	}
 	bb->n_windows++;
 	return 0;
 }
