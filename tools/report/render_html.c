@@ -52,8 +52,9 @@ static void cost_chart(FILE *f, const struct jm_rep_report *r)
 		bars[n] = (struct jm_rep_bar){ r->jobs[i].name, r->jobs[i].cost.total, texts[n],
 					       r->jobs[i].slo.cost == JM_REP_MISSED, false, NAN };
 	}
-	fprintf(f, "<section id=\"chart-cost\"><h2>Cost per job (%s)</h2><p class=\"note\">the %d most"
-		   " expensive jobs of %zu</p>\n", r->prices.currency, MAX_BARS, r->n_jobs);
+	fputs("<section id=\"chart-cost\"><h2>Cost per job (", f);
+	jm_rep_html(f, r->prices.currency);
+	fprintf(f, ")</h2><p class=\"note\">the %d most expensive jobs of %zu</p>\n", MAX_BARS, r->n_jobs);
 	if (n)
 		jm_rep_svg_bars(f, "cost per job", bars, n);
 	else
@@ -61,10 +62,13 @@ static void cost_chart(FILE *f, const struct jm_rep_report *r)
 	/* Idle capacity is often far larger than any job: on the bars' scale
 	 * it would flatten them, so it is stated, not drawn. */
 	jm_rep_fmt_money(r->idle.cost.total, idle, sizeof(idle));
-	fprintf(f, "<p class=\"note\">__idle__ (host capacity no job used): <b>%s %s</b>; all jobs: ", idle,
-		r->prices.currency);
+	fprintf(f, "<p class=\"note\">__idle__ (host capacity no job used): <b>%s ", idle);
+	jm_rep_html(f, r->prices.currency);
+	fputs("</b>; all jobs: ", f);
 	jm_rep_fmt_money(r->total_cost.total, idle, sizeof(idle));
-	fprintf(f, "<b>%s %s</b></p>\n", idle, r->prices.currency);
+	fprintf(f, "<b>%s ", idle);
+	jm_rep_html(f, r->prices.currency);
+	fputs("</b></p>\n", f);
 	fputs("</section>\n", f);
 }
 
@@ -74,8 +78,9 @@ static void trend_chart(FILE *f, const struct jm_rep_report *r)
 	char (*labels)[16] = calloc(n ? n : 1, sizeof(*labels));
 	const char **xl = calloc(n ? n : 1, sizeof(*xl));
 
-	fprintf(f, "<section id=\"chart-daily\"><h2>Daily cost trend (%s)</h2><p class=\"note\">all jobs,"
-		   " per UTC day</p>\n", r->prices.currency);
+	fputs("<section id=\"chart-daily\"><h2>Daily cost trend (", f);
+	jm_rep_html(f, r->prices.currency);
+	fputs(")</h2><p class=\"note\">all jobs, per UTC day</p>\n", f);
 	if (!labels || !xl) {
 		fputs("<p class=\"none\">(out of memory)</p>", f);
 	} else {
