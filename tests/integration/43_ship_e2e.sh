@@ -5,7 +5,9 @@
 #  3. kill -9 of the agent while batches are spooled: delivered after restart
 #  6. TLS with a test CA works; a wrong CA fails clearly and keeps the spool
 #  7. the token never appears in any log
+#  8. an empty query's statement (empty fingerprint) is stored, not refused
 source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/../services.sh"
 BURN=$HELPERS/jm_burn
 U=$UNIQ
 TOKEN="tok-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
@@ -43,6 +45,8 @@ head -c $((32 << 20)) /dev/urandom > "$T/in.bin"
 JOBMETER_JOB=e2e-cpu-$U $BURN cpu 0.6 2
 JOBMETER_JOB=e2e-read-$U dd if="$T/in.bin" of=/dev/null bs=1M status=none
 JOBMETER_JOB=e2e-fail-$U $BURN exit 4
+pg_start || fail pg-start "PostgreSQL 15 did not start"
+JOBMETER_JOB=e2e-emptyq-$U pg_sql -c ' -- ping' -c 'select 1' >/dev/null || fail emptyq "psql failed"
 # 60 s workload: one short job a second; the collector is away from 15 s to 45 s.
 for i in $(seq 1 60); do
   JOBMETER_JOB=e2e-tick-$U $BURN cpu 0.02
@@ -85,6 +89,10 @@ for j in e2e-cpu e2e-read; do
   if awk -v a="$got" -v b="$hand" 'BEGIN{d=a-b; if(d<0)d=-d; exit !(d <= 1e-9*b + 1e-15)}'; then
     pass "cost = hand computation: $j ($got)"; else fail "cost = hand computation: $j" "report $got, hand $hand"; fi
 done
+check_eq "empty query: no batch refused" "$(ls "$T/spool/rejected" 2>/dev/null | wc -l)" 0
+check_eq "empty query: its statement stored with an empty fingerprint" \
+  "$(jq -c --arg j "e2e-emptyq-$U" '[.jobs[] | select(.job==$j) | .top_statements[] | .fingerprint] | sort' "$T/report.json")" \
+  '["","select ?"]'
 check_eq "report: failed run counted" "$(jq --arg j "e2e-fail-$U" '.jobs[] | select(.job==$j) | .failures' "$T/report.json")" 1
 
 # ---- 3. kill -9 of the agent with batches spooled --------------------------

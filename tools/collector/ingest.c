@@ -164,7 +164,8 @@ static int check_statement(struct vctx *v, const char *p, const Jobmeter__V1__St
 {
 	if (!s)
 		return vfail(v, p, "", "missing");
-	if (check_str(v, p, "fingerprint", s->fingerprint, JM_COLL_STRING_MAX, true) ||
+	/* empty: the fingerprint of an empty query ("", ";", a comment) */
+	if (check_str(v, p, "fingerprint", s->fingerprint, JM_COLL_STRING_MAX, false) ||
 	    check_str(v, p, "last_error", s->last_error, JM_COLL_STRING_MAX, false) ||
 	    check_u64(v, p, "calls", s->calls) ||
 	    check_u64(v, p, "errors", s->errors) ||
