@@ -179,6 +179,10 @@ static bool attribute(struct jm_tracker *t, const char *env, size_t env_len,
 	if (t->cfg->k8s_enabled && jm_k8s_parse_cgroup(f->cgroup, &ids)) {
 		char kind[16];
 		int r = jm_k8s_resolve(t->cfg->k8s_log_root, &ids, &a->k8s_names);
+		/* The sandbox outlives every container of the pod: it must
+		 * neither hold a run open nor decide its outcome (identity.h). */
+		if (jm_k8s_is_sandbox(f->comm, f->exe, r >= 0 ? &a->k8s_names : NULL))
+			return false;
 		if (r >= JM_K8S_RESOLVE_POD) {
 			jm_k8s_job_name(a->k8s_names.ns, a->k8s_names.pod, a->job, sizeof(a->job),
 					kind, sizeof(kind));
@@ -321,7 +325,7 @@ static void on_exec(struct jm_tracker *t, const struct jm_ev_exec *e)
 			return;
 		jm_run_proc_exit(p->run, false, 0, now);   /* leaves the parent job's run */
 		p->run = nr;
-		p->is_root = true;
+		p->is_root = jm_run_live(nr) == 1;
 		return;
 	}
 
@@ -340,7 +344,10 @@ static void on_exec(struct jm_tracker *t, const struct jm_ev_exec *e)
 		t->loss->jobs_overflow++;
 		return;
 	}
-	p = proc_add(t, e->hdr.tgid, r, true, e->hdr.ts_ns);
+	/* Only the process that started the run decides its outcome: one that
+	 * joins a run already live (a second exec of a rule-matched program,
+	 * an init container or sidecar of the same pod) does not. */
+	p = proc_add(t, e->hdr.tgid, r, jm_run_live(r) == 1, e->hdr.ts_ns);
 	if (!p)
 		return;
 	if (!(e->flags & JM_F_TRACKED)) {

@@ -180,6 +180,24 @@ enum {
 int jm_k8s_resolve(const char *log_root, const struct jm_k8s_ids *ids,
 		   struct jm_k8s_names *out) __attribute__((warn_unused_result));
 
+/* Is this process the pod's sandbox (the "pause" container)?  The sandbox
+ * lives as long as the pod, so if it counted as a job process it would hold
+ * one run open across init containers, sidecars and container restarts, and
+ * its exit (always a kill) would decide or mask the outcome.  No API access
+ * means no CRI metadata saying "sandbox", so two facts a node shows must
+ * agree:
+ *   - the process is named "pause" (comm, or the executable's basename):
+ *     every CRI runtime's default sandbox image (registry.k8s.io/pause,
+ *     CRI-O's pause_image) runs /pause and nothing else;
+ *   - its container has no kubelet log name (names->container is ""):
+ *     kubelet writes logs for every container of the pod spec, never for the
+ *     sandbox.  This keeps a real container whose program is called "pause"
+ *     a job process once kubelet has linked its log.
+ * Neither alone is enough: the log link appears just after a container
+ * starts (so its absence alone would drop real containers), and "pause" is
+ * an ordinary word.  names may be NULL (no log root): the name decides. */
+bool jm_k8s_is_sandbox(const char *comm, const char *exe, const struct jm_k8s_names *names);
+
 /* Job name and workload kind from the pod name alone (no API access).
  * job = "<ns>/<name>" (silently truncated to sz - 1; sz >= 128 keeps every
  * name the model can carry), kind = "CronJob", "Job", "Deployment" or "Pod".

@@ -461,6 +461,16 @@ out:
 	return ret;
 }
 
+bool jm_k8s_is_sandbox(const char *comm, const char *exe, const struct jm_k8s_names *names)
+{
+	const char *base = exe ? strrchr(exe, '/') : NULL;
+
+	base = base ? base + 1 : exe;
+	if (!(comm && strcmp(comm, "pause") == 0) && !(base && strcmp(base, "pause") == 0))
+		return false;
+	return !names || !names->container[0];
+}
+
 /* ---- workload names from pod names ---- */
 
 static bool k8s_lower_alnum(const char *s, size_t n)

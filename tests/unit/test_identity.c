@@ -590,6 +590,20 @@ static void test_k8s_resolve(void)
 	CHECK_INT("resolve cleanup", system(cmd), 0);
 }
 
+/* The pod sandbox: named "pause" and never given a kubelet log name. */
+static void test_k8s_sandbox(void)
+{
+	struct jm_k8s_names unnamed = { .restarts = -1 }, named = { .container = "main" };
+	CHECK("sandbox: pause, no container name", jm_k8s_is_sandbox("pause", "/pause", &unnamed));
+	CHECK("sandbox: exe alone names it", jm_k8s_is_sandbox("runc:[2:INIT]", "/pause", &unnamed));
+	CHECK("sandbox: no log root, the name decides", jm_k8s_is_sandbox("pause", "", NULL));
+	CHECK("sandbox: a named container called pause is a job", !jm_k8s_is_sandbox("pause", "/pause", &named));
+	CHECK("sandbox: an unnamed container not called pause is a job",
+	      !jm_k8s_is_sandbox("python3", "/usr/bin/python3", &unnamed));
+	CHECK("sandbox: pause-like names are not pause", !jm_k8s_is_sandbox("pauser", "/bin/pause.sh", &unnamed));
+	CHECK("sandbox: NULL comm and exe", !jm_k8s_is_sandbox(NULL, NULL, &unnamed));
+}
+
 int main(void)
 {
 	test_env();
@@ -597,5 +611,6 @@ int main(void)
 	test_k8s_parse();
 	test_k8s_names();
 	test_k8s_resolve();
+	test_k8s_sandbox();
 	TEST_EXIT();
 }

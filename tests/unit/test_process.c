@@ -1,0 +1,258 @@
+/* The process tracker (agent/process.c) driven by synthetic lifecycle
+ * events, with the kernel side replaced by stubs: which process decides a
+ * run's outcome, what a lost exit becomes, what the sampler keeps counting.
+ *
+ * process.c is compiled into this test a second time under other names
+ * (the agent's own process.o and probes.o are linked too), so its calls to
+ * the BPF loader land in the stubs below and its static state is reachable. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define jm_tracker_new tp_tracker_new
+#define jm_tracker_free tp_tracker_free
+#define jm_tracker_unix_ns tp_tracker_unix_ns
+#define jm_tracker_clock_sync tp_tracker_clock_sync
+#define jm_tracker_on_event tp_tracker_on_event
+#define jm_tracker_flush_exits tp_tracker_flush_exits
+#define jm_tracker_scan_existing tp_tracker_scan_existing
+#define jm_tracker_sample tp_tracker_sample
+#define jm_tracker_run_of tp_tracker_run_of
+#define jm_tracker_alive tp_tracker_alive
+#define jm_tracker_live tp_tracker_live
+#define jm_probes_track stub_track
+#define jm_probes_untrack stub_untrack
+#define jm_probes_read_sock stub_read_sock
+#define jm_probes_sample stub_sample
+#include "../../agent/process.c"
+
+#include "harness.h"
+#include "config.h"
+#include "jobs.h"
+
+/* ---- the kernel, as far as process.c sees it ---- */
+static struct {
+	int32_t last_threads;
+	uint32_t last_tgid;
+	int sock_rc;                     /* jm_probes_read_sock's answer */
+	int sample_rc;                   /* jm_probes_sample's answer */
+	struct jm_sample recs[8];        /* what one iterator pass yields */
+	int n_recs;
+} K = { .last_threads = -1, .sample_rc = -ENOTSUP };
+
+int stub_track(struct jm_probes *p, uint32_t tgid, int32_t threads)
+{
+	(void)p;
+	K.last_tgid = tgid;
+	K.last_threads = threads;
+	return 0;
+}
+
+void stub_untrack(struct jm_probes *p, uint32_t tgid) { (void)p; (void)tgid; }
+
+int stub_read_sock(struct jm_probes *p, uint32_t tgid, struct jm_sock_io *io)
+{
+	(void)p;
+	(void)tgid;
+	memset(io, 0, sizeof(*io));
+	return K.sock_rc;
+}
+
+int stub_sample(struct jm_probes *p, jm_sample_fn fn, void *ctx)
+{
+	(void)p;
+	if (K.sample_rc)
+		return K.sample_rc;
+	for (int i = 0; i < K.n_recs; i++)
+		fn(ctx, &K.recs[i]);
+	return 0;
+}
+
+/* ---- what came out ---- */
+struct runs {
+	int n;
+	struct jm_run_record r[8];
+};
+
+static void on_run(void *ctx, const struct jm_run_record *r)
+{
+	struct runs *l = ctx;
+	if (l->n < 8) {
+		l->r[l->n] = *r;
+		l->r[l->n].db = NULL;
+		l->r[l->n].outputs = NULL;
+		l->n++;
+	}
+}
+
+static void on_window(void *ctx, const struct jm_window_record *w) { (void)ctx; (void)w; }
+
+/* Pids no host has (above any pid_max), so /proc never answers for them. */
+#define PID(n) (3900000000u + (n))
+
+static void ev_exec(struct jm_tracker *t, uint32_t pid, uint64_t cg, const char *comm,
+		    uint64_t ts)
+{
+	static struct jm_ev_exec e;
+	memset(&e, 0, sizeof(e));
+	e.hdr.type = JM_EV_EXEC;
+	e.hdr.tgid = pid;
+	e.hdr.ts_ns = ts;
+	e.cgroup_id = cg;
+	snprintf(e.comm, sizeof(e.comm), "%s", comm);
+	tp_tracker_on_event(t, &e, sizeof(e));
+}
+
+static void ev_exit(struct jm_tracker *t, uint32_t pid, int status, uint64_t ts)
+{
+	struct jm_ev_exit e;
+	memset(&e, 0, sizeof(e));
+	e.hdr.type = JM_EV_EXIT;
+	e.hdr.tgid = pid;
+	e.hdr.ts_ns = ts;
+	e.status = status;
+	e.flags = JM_F_TRACKED;
+	tp_tracker_on_event(t, &e, sizeof(e));
+	tp_tracker_flush_exits(t);
+}
+
+static struct jm_probes *fake_probes(void)
+{
+	static char dummy;
+	return (struct jm_probes *)(void *)&dummy;
+}
+
+static int parse_cfg(struct jm_config *cfg, const char *yaml)
+{
+	char err[512];
+	int rc = jm_config_parse(cfg, "t.yaml", yaml, strlen(yaml), err, sizeof(err));
+	if (rc)
+		printf("config: %s\n", err);
+	return rc;
+}
+
+/* A process that joins a live run is not its root: the first one decides. */
+static void test_joiner_is_not_root(void)
+{
+	static struct jm_config cfg;
+	struct runs out = { 0 };
+	struct jm_jobs_sink sink = { on_run, on_window, &out };
+	if (parse_cfg(&cfg, "kubernetes: {enabled: false}\njobs:\n  - name: twice\n    match: {comm: twicejob}\n"))
+		return;
+	struct jm_jobs *jobs = jm_jobs_new(16, &sink);
+	struct jm_loss loss = { 0 };
+	struct jm_tracker *t = tp_tracker_new(&cfg, fake_probes(), jobs, &loss);
+
+	ev_exec(t, PID(1), 0, "twicejob", 1000);
+	ev_exec(t, PID(2), 0, "twicejob", 2000);     /* joins the live run */
+	CHECK("joiner: same run", tp_tracker_run_of(t, PID(1)) == tp_tracker_run_of(t, PID(2)));
+	ev_exit(t, PID(2), 0, 3000);                 /* the joiner succeeds first */
+	ev_exit(t, PID(1), 3 << 8, 4000);            /* the first process fails */
+	CHECK_INT("joiner: one run", out.n, 1);
+	CHECK_INT("joiner: outcome is the first process's", out.r[0].outcome, JM_OUTCOME_FAILURE);
+	CHECK_INT("joiner: exit code is the first process's", out.r[0].exit_code, 3);
+	tp_tracker_free(t);
+	jm_jobs_free(jobs);
+}
+
+static uint64_t mkcg(const char *root, const char *rel)
+{
+	char p[1024], cmd[1100];
+	struct stat st;
+	snprintf(p, sizeof(p), "%s%s", root, rel);
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", p);
+	if (system(cmd) || stat(p, &st))
+		return 0;
+	return st.st_ino;
+}
+
+#define UID "1f2e3d4c-aaaa-bbbb-cccc-0123456789ab"
+#define UIDU "1f2e3d4c_aaaa_bbbb_cccc_0123456789ab"
+#define SBX "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define APP "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define INI "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+#define AP2 "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
+#define PODDIR "etl_nightly-28912345-x7k2p_" UID
+
+/* A Kubernetes pod: the pause container, an init container, a main
+ * container that fails and its restart.  The sandbox neither holds the run
+ * open nor decides its outcome, and the restart is a run of its own. */
+static void test_k8s_pod(void)
+{
+	char dir[] = "/tmp/jm-test-process-XXXXXX", root[64], logs[64], cmd[4096], yaml[512];
+	if (!mkdtemp(dir)) {
+		CHECK("k8s: temp dir", 0);
+		return;
+	}
+	snprintf(root, sizeof(root), "%s/cg", dir);
+	snprintf(logs, sizeof(logs), "%s/log", dir);
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s/pods/" PODDIR "/main %s/pods/" PODDIR "/wait-for-db "
+		 "%s/containers && touch %s/pods/" PODDIR "/main/0.log %s/pods/" PODDIR "/main/1.log && "
+		 "ln -s ../pods/" PODDIR "/main/0.log %s/containers/nightly-28912345-x7k2p_etl_main-" APP ".log && "
+		 "ln -s ../pods/" PODDIR "/main/1.log %s/containers/nightly-28912345-x7k2p_etl_main-" AP2 ".log",
+		 logs, logs, logs, logs, logs, logs, logs);
+	CHECK_INT("k8s: log tree", system(cmd), 0);
+	const char *pod = "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" UIDU ".slice";
+	char rel[512];
+	snprintf(rel, sizeof(rel), "%s/cri-containerd-" SBX ".scope", pod);
+	uint64_t cg_sbx = mkcg(root, rel);
+	snprintf(rel, sizeof(rel), "%s/cri-containerd-" APP ".scope", pod);
+	uint64_t cg_app = mkcg(root, rel);
+	snprintf(rel, sizeof(rel), "%s/cri-containerd-" AP2 ".scope", pod);
+	uint64_t cg_ap2 = mkcg(root, rel);
+	snprintf(rel, sizeof(rel), "%s/cri-containerd-" INI ".scope", pod);
+	uint64_t cg_ini = mkcg(root, rel);
+	CHECK("k8s: cgroup tree", cg_sbx && cg_app && cg_ap2 && cg_ini);
+
+	static struct jm_config cfg;
+	snprintf(yaml, sizeof(yaml), "kubernetes: {enabled: true, log_root: %s}\n", logs);
+	if (parse_cfg(&cfg, yaml))
+		return;
+	struct runs out = { 0 };
+	struct jm_jobs_sink sink = { on_run, on_window, &out };
+	struct jm_jobs *jobs = jm_jobs_new(16, &sink);
+	struct jm_loss loss = { 0 };
+	struct jm_tracker *t = tp_tracker_new(&cfg, fake_probes(), jobs, &loss);
+	snprintf(t->cg2root, sizeof(t->cg2root), "%s", root);
+
+	ev_exec(t, PID(11), cg_sbx, "pause", 1000);
+	CHECK("k8s: the sandbox is not a job process", !tp_tracker_alive(t, PID(11)));
+	ev_exec(t, PID(13), cg_ini, "wait-for-db", 2000);
+	ev_exit(t, PID(13), 0, 3000);
+	ev_exec(t, PID(12), cg_app, "python3", 4000);
+	CHECK("k8s: the main container is a job process", tp_tracker_alive(t, PID(12)));
+	ev_exit(t, PID(12), 1 << 8, 5000);
+	ev_exec(t, PID(14), cg_ap2, "python3", 6000);   /* kubelet restarts it */
+	ev_exit(t, PID(14), 0, 7000);
+	ev_exit(t, PID(11), 9, 8000);                    /* sandbox torn down */
+
+	int failures = 0, restarts = 0;
+	for (int i = 0; i < out.n; i++) {
+		CHECK_STR("k8s: job named from the pod", out.r[i].job, "etl/nightly");
+		failures += out.r[i].outcome == JM_OUTCOME_FAILURE;
+		restarts += out.r[i].restart;
+	}
+	CHECK_INT("k8s: init, main, restart are three runs", out.n, 3);
+	CHECK_INT("k8s: the failed main container is a failed run", failures, 1);
+	CHECK("k8s: the main container's run failed with its exit code",
+	      out.n >= 2 && out.r[1].outcome == JM_OUTCOME_FAILURE && out.r[1].exit_code == 1);
+	CHECK("k8s: the restart is a run of its own, marked restart",
+	      out.n == 3 && out.r[2].restart && out.r[2].outcome == JM_OUTCOME_SUCCESS);
+	CHECK_INT("k8s: one restart", restarts, 1);
+	tp_tracker_free(t);
+	jm_jobs_free(jobs);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd))
+		printf("could not remove %s\n", dir);
+}
+
+int main(void)
+{
+	setvbuf(stdout, NULL, _IONBF, 0);
+	test_joiner_is_not_root();
+	test_k8s_pod();
+	TEST_EXIT();
+}
