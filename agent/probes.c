@@ -283,7 +283,9 @@ static bool member_test(const struct jm_probes *p, uint32_t tgid)
  * do (see jm_proc_claim in bpf/maps.bpf.h). */
 int jm_probes_track(struct jm_probes *p, uint32_t tgid, int32_t threads)
 {
-	struct jm_proc_life life = { .threads = threads > 0 ? threads : 1 };
+	/* JM_LIFE_USER: the thread count is what /proc said a moment ago, or
+	 * a guess; the exit program decides by the thread group instead. */
+	struct jm_proc_life life = { .threads = threads > 0 ? threads : 1, .flags = JM_LIFE_USER };
 
 	if (member_test(p, tgid))
 		return 0;               /* the kernel tracks it already (env or fork) */

@@ -252,14 +252,37 @@ int BPF_PROG(jm_exit, struct task_struct *p)
 		/* Every thread adds its own runtime on the way out; the last
 		 * thread we know of reports the process.  Counting threads
 		 * ourselves (rather than trusting signal->live) guarantees all
-		 * threads have added their share before the exit is reported. */
+		 * threads have added their share before the exit is reported:
+		 * live drops before this tracepoint, so a thread still on its
+		 * way out can read it as 0 too.  The count is exact only for
+		 * entries made here (exec and fork see one thread).  User space
+		 * inserts processes some ms after their exec, and threads made
+		 * in between were never counted: for those entries the group is
+		 * over only when signal->live says so, and the first thread to
+		 * see that (and claim JM_LIFE_REPORTED) reports; CPU of a thread
+		 * still exiting next to it is then the only thing that can be
+		 * missed, never the rest of the process's life. */
 		__sync_fetch_and_add(&pl->cpu_ns, BPF_CORE_READ(p, se.sum_exec_runtime));
 		__sync_fetch_and_add(&pl->rchar, task_rchar(p));
 		__sync_fetch_and_add(&pl->wchar, task_wchar(p));
 		last = __sync_sub_and_fetch(&pl->threads, 1) <= 0;
-		if (!last)
+		if (pl->flags & JM_LIFE_USER) {
+			if (!jm_group_dead(p))
+				return 0;
+			if (__sync_fetch_and_or(&pl->flags, JM_LIFE_REPORTED) & JM_LIFE_REPORTED)
+				return 0;
+		} else if (!last) {
 			return 0;
+		}
 		cpu_ns = pl->cpu_ns;
+		if (pl->flags & JM_LIFE_USER) {
+			/* Threads that ended before the entry existed are in
+			 * the group's own sum (released threads) only. */
+			__u64 grp = BPF_CORE_READ(p, signal, sum_sched_runtime) +
+				    BPF_CORE_READ(p, se.sum_exec_runtime);
+			if (grp > cpu_ns)
+				cpu_ns = grp;
+		}
 	} else {
 		/* Untracked by user space while alive (no lives entry): its
 		 * counters go with its last thread. */

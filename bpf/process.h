@@ -124,8 +124,12 @@ struct jm_proc_life {
 	__u64 rchar;                  /* their task I/O accounting */
 	__u64 wchar;
 	__s32 threads;                /* live threads we know of */
-	__u32 flags;
+	__u32 flags;                  /* JM_LIFE_* */
 };
+
+/* flags of jm_proc_life */
+#define JM_LIFE_USER      0x1         /* inserted by user space: threads is a guess */
+#define JM_LIFE_REPORTED  0x2         /* its exit event has been emitted */
 
 struct jm_ev_exec {
 	struct jm_ev_hdr hdr;

@@ -41,6 +41,10 @@ jobs:
     match:
       comm: jm_burn
       argv: "cpu 0\\\\.7$"
+  - name: rule-mt-$U
+    match:
+      comm: jm_burn
+      argv: "hold 8 1\\\\.2$"
   - name: rule-bytes-$U
     match:
       comm: sh
@@ -57,6 +61,17 @@ $BURN cpu 0.7
 wait_run "rule-argv-$U" || fail rule-run "no run"
 check_eq "rule: source" "$(run_field rule-argv-$U source)" rule
 check_within "rule: cpu" "$(run_field rule-argv-$U cpu_s)" 0.7 5
+# A rule-matched process that starts a thread at once (before user space
+# saw its exec and asked the kernel to track it): the thread's exit, halfway
+# through, is not the process's; CPU and duration are the whole process's.
+/usr/bin/time -f "%U %S %e" -o "$T/time.mt" $BURN hold 8 1.2
+wait_run "rule-mt-$U" || fail rule-mt-run "no run"
+check_within "rule: thread started before tracking, cpu of the whole process" \
+  "$(run_field rule-mt-$U cpu_s)" "$(awk '{print $1+$2}' "$T/time.mt")" 5
+check_within "rule: thread started before tracking, duration of the whole process" \
+  "$(run_field rule-mt-$U duration_s)" "$(awk '{print $3}' "$T/time.mt")" 10
+check_eq "rule: thread started before tracking, one run" \
+  "$(jq -c "select(.type==\"run\" and .job==\"rule-mt-$U\")" "$T/out.jsonl" | wc -l)" 1
 # rule-matched processes are tracked by user space (the per-process counters
 # of the spill table, not a kernel-claimed slot): bytes read after the match
 # are all counted, across an exec that keeps the process.
