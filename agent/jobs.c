@@ -299,15 +299,25 @@ static void end_run(struct jm_jobs *j, struct jm_run *r, int64_t now_ns)
 	int st = r->root_status;
 
 	rec->end_ns = now_ns;
-	if (r->root_exited && (st & 0x7f)) {               /* killed by a signal */
+	if (r->root_exited && st == JM_STATUS_UNKNOWN) {   /* its exit was lost */
+		rec->signal = 0;
+		rec->exit_code = -1;
+	} else if (r->root_exited && (st & 0x7f)) {        /* killed by a signal */
 		rec->signal = st & 0x7f;
 		rec->exit_code = -1;
 	} else {
 		rec->signal = 0;
 		rec->exit_code = (st >> 8) & 0xff;
 	}
-	rec->outcome = (rec->signal == 0 && rec->exit_code == 0 && !rec->oom_killed) ?
-		       JM_OUTCOME_SUCCESS : JM_OUTCOME_FAILURE;
+	/* A lost exit says nothing about how the job ended: calling it a
+	 * success would hide failures exactly when the agent is overloaded. */
+	if (rec->oom_killed)
+		rec->outcome = JM_OUTCOME_FAILURE;
+	else if (r->root_exited && st == JM_STATUS_UNKNOWN)
+		rec->outcome = JM_OUTCOME_UNSPECIFIED;
+	else
+		rec->outcome = (rec->signal == 0 && rec->exit_code == 0) ?
+			       JM_OUTCOME_SUCCESS : JM_OUTCOME_FAILURE;
 	b->last_failed = rec->outcome == JM_OUTCOME_FAILURE;
 	snprintf(b->last_run_id, sizeof(b->last_run_id), "%s", rec->run_id);
 	b->win_dirty = true;

@@ -9,7 +9,8 @@
  *   - a run ends when its last process exits;
  *   - its outcome is its root process's: exit 0 = success, anything else =
  *     failure with exit_code or signal; oom_killed when the kernel OOM-killed
- *     any of its processes (that is a failure too);
+ *     any of its processes (that is a failure too); "unknown" when the root's
+ *     exit was lost (JM_STATUS_UNKNOWN);
  *   - a run that starts after a failed run of the same job is a restart.
  * Finished runs and windows are handed out through callbacks so that the
  * JSONL writer, the batch builder and the Prometheus registry all see the
@@ -51,6 +52,11 @@ void jm_run_label(struct jm_run *r, const char *key, const char *value);
  * stays valid (late query results may still be added) until
  * jm_jobs_flush_ended() emits its record (run_done) and frees it. */
 void jm_run_proc_exit(struct jm_run *r, bool is_root, int status, int64_t now_ns);
+/* status of a process whose exit was never seen (the kernel's event was
+ * lost and the sampler found it gone): no wait(2) status is negative.  A
+ * root exiting so gives the run the outcome JM_OUTCOME_UNSPECIFIED
+ * ("unknown"), exit_code -1, signal 0 — unless it was OOM-killed. */
+#define JM_STATUS_UNKNOWN (-1)
 void jm_jobs_flush_ended(struct jm_jobs *j);
 
 /* DB and output figures are attached to the run and the job window by the

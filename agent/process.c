@@ -628,7 +628,7 @@ void jm_tracker_sample(struct jm_tracker *t, uint64_t now_mono)
 				t->loss->exits_synthesized++;
 				jm_warn("pid %u of job %s vanished without an exit event",
 					p->tgid, jm_run_job(p->run));
-				proc_gone(t, p, 0, now_unix);
+				proc_gone(t, p, JM_STATUS_UNKNOWN, now_unix);
 			}
 			continue;
 		}

@@ -107,6 +107,24 @@ int main(void)
 	CHECK("oom flagged", log.last.oom_killed);
 	CHECK_INT("oom is a failure", log.last.outcome, JM_OUTCOME_FAILURE);
 
+	/* lost exit: the root's status was never seen, so the outcome is
+	 * unknown, not success (and the next run is no restart) */
+	r = jm_jobs_proc_start(j, "etl", NULL, "env", S(160));
+	exit_flush(j, r, true, JM_STATUS_UNKNOWN, S(161));
+	CHECK_INT("lost exit: outcome unknown", log.last.outcome, JM_OUTCOME_UNSPECIFIED);
+	CHECK_INT("lost exit: no exit code", log.last.exit_code, -1);
+	CHECK_INT("lost exit: no signal", log.last.signal, 0);
+	CHECK("lost exit: JSON says unknown", strstr(log.line, "\"outcome\":\"unknown\",\"exit_code\":-1,\"signal\":0") != NULL);
+	r = jm_jobs_proc_start(j, "etl", NULL, "env", S(170));
+	jm_run_oom(r);
+	exit_flush(j, r, true, JM_STATUS_UNKNOWN, S(171));
+	CHECK_INT("lost exit after an OOM kill: failure", log.last.outcome, JM_OUTCOME_FAILURE);
+	r = jm_jobs_proc_start(j, "etl", NULL, "env", S(180));
+	jm_run_proc_join(r);
+	jm_run_proc_exit(r, false, JM_STATUS_UNKNOWN, S(181));    /* a child's exit lost */
+	exit_flush(j, r, true, 0, S(182));
+	CHECK_INT("lost exit of a child: the root decides", log.last.outcome, JM_OUTCOME_SUCCESS);
+
 	/* concurrent runs: distinct run ids stay apart, none merge */
 	struct jm_run *a = jm_jobs_proc_start(j, "etl", "A", "env", S(200));
 	struct jm_run *b = jm_jobs_proc_start(j, "etl", "B", "env", S(200));

@@ -336,6 +336,19 @@ static void test_sequence(void)
 		printf("  (%s)\n", why);
 	CHECK("ends with a newline", t[strlen(t) - 1] == '\n');
 	free(t);
+	/* A run whose exit was never seen: neither success nor failure. */
+	r = run("only-fails", JM_OUTCOME_UNSPECIFIED, T0, T0 + SEC);
+	jm_metrics_observe_run(m, &r);
+	t = jm_metrics_render(m);
+	if (t) {
+		LINE("runs: unknown outcome series", t,
+		     "jobmeter_job_runs_total{job=\"only-fails\",outcome=\"unknown\"} 1");
+		LINE("runs: unknown is not a failure", t,
+		     "jobmeter_job_runs_total{job=\"only-fails\",outcome=\"failure\"} 1");
+		CHECK("runs: unknown is not a success",
+		      !strstr(t, "jobmeter_job_last_success_timestamp_seconds{job=\"only-fails\"}"));
+		free(t);
+	}
 out:
 	jm_metrics_close(m);
 }

@@ -249,10 +249,51 @@ static void test_k8s_pod(void)
 		printf("could not remove %s\n", dir);
 }
 
+/* A job process that vanished without an exit event (ring buffer full):
+ * the sampler ends it, and nobody knows how it ended. */
+static void test_lost_exit(void)
+{
+	static struct jm_config cfg;
+	struct runs out = { 0 };
+	struct jm_jobs_sink sink = { on_run, on_window, &out };
+	if (parse_cfg(&cfg, "kubernetes: {enabled: false}\njobs:\n  - name: lost\n    match: {comm: lostjob}\n"))
+		return;
+	struct jm_jobs *jobs = jm_jobs_new(16, &sink);
+	struct jm_loss loss = { 0 };
+	struct jm_tracker *t = tp_tracker_new(&cfg, fake_probes(), jobs, &loss);
+
+	pid_t pid = fork();
+	if (pid == 0) {
+		for (;;)
+			pause();
+	}
+	CHECK("lost exit: child forked", pid > 0);
+	if (pid <= 0)
+		return;
+	ev_exec(t, (uint32_t)pid, 0, "lostjob", 1000);
+	kill(pid, SIGKILL);
+	int st;
+	waitpid(pid, &st, 0);
+	K.sample_rc = 0;                 /* the iterator works and has no record */
+	K.n_recs = 0;
+	K.sock_rc = -ENOENT;             /* its maps are empty */
+	for (int i = 0; i < 3; i++)
+		tp_tracker_sample(t, 2000 + (uint64_t)i * 1000000000);
+	tp_tracker_flush_exits(t);
+	CHECK_INT("lost exit: counted", loss.exits_synthesized, 1);
+	CHECK_INT("lost exit: the run ended", out.n, 1);
+	CHECK_INT("lost exit: outcome unknown, not success", out.r[0].outcome, JM_OUTCOME_UNSPECIFIED);
+	K.sample_rc = -ENOTSUP;
+	K.sock_rc = 0;
+	tp_tracker_free(t);
+	jm_jobs_free(jobs);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
 	test_joiner_is_not_root();
 	test_k8s_pod();
+	test_lost_exit();
 	TEST_EXIT();
 }
