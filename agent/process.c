@@ -30,6 +30,7 @@ struct proc {
 	/* What the current sampler pass (sample_gen) saw of it. */
 	uint32_t sample_gen;
 	bool s_leader, s_zombie;
+	uint32_t s_live_threads;       /* records of threads other than a zombie leader */
 	uint64_t s_runtime_ns, s_rss_bytes, s_rchar, s_wchar;
 	struct jm_sock_io s_sock;
 };
@@ -552,6 +553,7 @@ static int sample_rec(void *ctx, const struct jm_sample *s)
 	if (p->sample_gen != t->sample_gen) {
 		p->sample_gen = t->sample_gen;
 		p->s_leader = p->s_zombie = false;
+		p->s_live_threads = 0;
 		p->s_runtime_ns = p->s_rss_bytes = p->s_rchar = p->s_wchar = 0;
 		memset(&p->s_sock, 0, sizeof(p->s_sock));
 	}
@@ -561,8 +563,14 @@ static int sample_rec(void *ctx, const struct jm_sample *s)
 	if (s->flags & JM_SAMPLE_LEADER) {
 		p->s_leader = true;
 		p->s_zombie = s->flags & JM_SAMPLE_ZOMBIE;
-		p->s_rss_bytes = s->rss_pages * t->page_size;
+		if (!p->s_zombie)
+			p->s_rss_bytes = s->rss_pages * t->page_size;
 		p->s_sock = s->sock;
+	} else {
+		/* Only threads of a zombie leader carry RSS (its mm is gone). */
+		p->s_live_threads++;
+		if (s->rss_pages)
+			p->s_rss_bytes = s->rss_pages * t->page_size;
 	}
 	return 0;
 }
@@ -578,6 +586,13 @@ static int sample_procfs(struct jm_tracker *t, struct proc *p, struct jm_pstat *
 	if (jm_proc_stat(p->tgid, st) || ioerr || jm_proc_io_chars(p->tgid, &rchar, &wchar))
 		return -1;
 	*io = io_of(rchar, wchar, &so);
+	/* A zombie leader's stat still sums the group's CPU but shows no
+	 * memory: a live thread's stat has it (same mm). */
+	struct jm_pstat th;
+	if (st->state == 'Z' && jm_proc_live_thread_stat(p->tgid, &th) == 0) {
+		st->state = th.state;
+		st->rss_bytes = th.rss_bytes;
+	}
 	return 0;
 }
 
@@ -612,7 +627,9 @@ void jm_tracker_sample(struct jm_tracker *t, uint64_t now_mono)
 			if (!gone) {
 				st.cpu_ns = p->s_runtime_ns;
 				st.rss_bytes = p->s_rss_bytes;
-				if (p->s_zombie)
+				/* A zombie leader with threads still running is
+				 * sampled like any live process (sample_rec). */
+				if (p->s_zombie && !p->s_live_threads)
 					st.state = 'Z';
 				io = io_of(p->s_rchar, p->s_wchar, &p->s_sock);
 			}
@@ -636,8 +653,9 @@ void jm_tracker_sample(struct jm_tracker *t, uint64_t now_mono)
 		double dt = now_mono > p->last_sample_mono ?
 			    (double)(now_mono - p->last_sample_mono) / 1e9 : 0;
 		p->last_sample_mono = now_mono;
-		/* Zombies have released their memory and report 0 CPU/RSS
-		 * deltas; their exit event carries the final figures. */
+		/* A process whose every thread has exited has released its
+		 * memory and reports 0 CPU/RSS deltas; its exit event carries
+		 * the final figures. */
 		if (st.state == 'Z')
 			continue;
 		/* The RSS seen now stands for the interval since the last sample. */

@@ -147,6 +147,35 @@ int jm_proc_threads(uint32_t pid, int32_t *threads, uint64_t *runtime_ns)
 	return *threads ? 0 : -ENOENT;
 }
 
+int jm_proc_live_thread_stat(uint32_t pid, struct jm_pstat *st)
+{
+	char path[96], buf[1024];
+	struct dirent *de;
+	int rc = -ENOENT;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%u/task", pid);
+	d = opendir(path);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		ssize_t n;
+		if (!isdigit((unsigned char)de->d_name[0]) ||
+		    strtoul(de->d_name, NULL, 10) == pid)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%u/task/%.16s/stat", pid, de->d_name);
+		if (read_file(path, buf, sizeof(buf) - 1, &n))
+			continue;                    /* thread exited meanwhile */
+		buf[n] = 0;
+		if (jm_proc_stat_parse(buf, st) == 0 && st->state != 'Z') {
+			rc = 0;
+			break;
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
 int jm_proc_each(int (*fn)(void *ctx, uint32_t pid), void *ctx)
 {
 	struct dirent *de;

@@ -34,6 +34,11 @@ int jm_proc_cgroup(uint32_t pid, char *buf, size_t len) __attribute__((warn_unus
 /* Live threads and their summed sum_exec_runtime (schedstat field 1). */
 int jm_proc_threads(uint32_t pid, int32_t *threads, uint64_t *runtime_ns)
 	__attribute__((warn_unused_result));
+/* The stat of one thread of pid other than the leader that has not exited
+ * (state != 'Z'): the memory a zombie leader no longer shows (its mm is
+ * gone) is still the live threads'.  -ENOENT when there is none. */
+int jm_proc_live_thread_stat(uint32_t pid, struct jm_pstat *st)
+	__attribute__((warn_unused_result));
 /* Calls fn for every numeric entry of /proc; stops when fn returns non-zero. */
 int jm_proc_each(int (*fn)(void *ctx, uint32_t pid), void *ctx);
 

@@ -340,6 +340,16 @@ int jm_oom(struct trace_event_raw_mark_victim *ctx)
 	return 0;
 }
 
+/* Resident pages of an address space: MM_FILEPAGES, MM_ANONPAGES,
+ * MM_SHMEMPAGES; a counter can dip below zero between per-CPU folds. */
+static __always_inline __u64 mm_rss_pages(struct mm_struct *mm)
+{
+	if (!mm)
+		return 0;
+	s64 f = mm->rss_stat[0].count, a = mm->rss_stat[1].count, sh = mm->rss_stat[3].count;
+	return (f > 0 ? f : 0) + (a > 0 ? a : 0) + (sh > 0 ? sh : 0);
+}
+
 /* The 1 s sampler's view of every job process, in one read(2) of an
  * iterator instead of a /proc/PID/stat read and a map lookup per process
  * (which cost the agent ~12% of a core at 10,000 processes).  Visits every
@@ -369,15 +379,12 @@ int jm_sample(struct bpf_iter__task *ctx)
 			s.rchar += t->signal->ioac.rchar;
 			s.wchar += t->signal->ioac.wchar;
 		}
-		struct mm_struct *mm = t->mm;
-		if (mm) {
-			/* MM_FILEPAGES, MM_ANONPAGES, MM_SHMEMPAGES; a counter
-			 * can dip below zero between per-CPU folds. */
-			s64 f = mm->rss_stat[0].count, a = mm->rss_stat[1].count,
-			    sh = mm->rss_stat[3].count;
-			s.rss_pages = (f > 0 ? f : 0) + (a > 0 ? a : 0) + (sh > 0 ? sh : 0);
-		}
+		s.rss_pages = mm_rss_pages(t->mm);
 		sum_sock(s.tgid, &s.sock);
+	} else if (t->group_leader->exit_state) {
+		/* The leader exited first and dropped its mm: the memory the
+		 * group still holds is seen through a live thread. */
+		s.rss_pages = mm_rss_pages(t->mm);
 	}
 	bpf_seq_write(seq, &s, sizeof(s));
 	return 0;

@@ -104,10 +104,12 @@ struct jm_proc_cpu {
  * counters summed over CPUs. */
 #define JM_SAMPLE_LEADER  0x1
 #define JM_SAMPLE_ZOMBIE  0x2         /* leader has exited (exit_state set) */
+/* rss_pages of a thread other than the leader: set only when the leader is
+ * a zombie (its mm is gone, the group's memory is the live threads'). */
 
 struct jm_sample {
 	__u64 runtime_ns;             /* se.sum_exec_runtime (+ signal's, leader) */
-	__u64 rss_pages;              /* leader: file + anon + shmem pages */
+	__u64 rss_pages;              /* leader (or any thread of a zombie leader): file + anon + shmem pages */
 	__u64 rchar;                  /* task I/O accounting of this thread */
 	__u64 wchar;                  /* (leader: + the group's released threads) */
 	struct jm_sock_io sock;       /* leader: totals over all CPUs */

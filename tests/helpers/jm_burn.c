@@ -5,6 +5,9 @@
  *   jm_burn hold MIB SECONDS        touch MIB, then burn SECONDS of CPU in two
  *                                   threads, one of which exits halfway (the
  *                                   sampler must keep a dead thread's CPU)
+ *   jm_burn zombie MIB SECONDS      a thread touches MIB and burns SECONDS of
+ *                                   CPU after the main thread (the thread-group
+ *                                   leader) has exited: a zombie leader
  *   jm_burn sock MIB                send MIB over a socketpair to a child
  *   jm_burn readmt MIB THREADS      THREADS threads each read() MIB of
  *                                   /dev/zero and exit before the process
@@ -36,6 +39,24 @@ static void *burn(void *arg)
 		for (int i = 0; i < 100000; i++)
 			x += i;
 	return NULL;
+}
+
+struct zombie_arg {
+	size_t bytes;
+	double secs;
+};
+
+static void *touch_burn(void *arg)
+{
+	struct zombie_arg *z = arg;
+	char *p = malloc(z->bytes);
+	if (!p)
+		exit(1);
+	for (size_t i = 0; i < z->bytes; i += 4096)
+		p[i] = 1;
+	burn(&z->secs);
+	free(p);
+	exit(0);
 }
 
 /* Read *(size_t *)arg bytes of /dev/zero, 1 MiB at a time. */
@@ -96,6 +117,14 @@ int main(int argc, char **argv)
 		pthread_join(th, NULL);          /* the thread is gone after ~half */
 		burn(&half);                     /* the main thread burns the rest */
 		free(p);
+	} else if (!strcmp(mode, "zombie")) {
+		static struct zombie_arg z;
+		pthread_t th;
+		z.bytes = (size_t)(v * 1024 * 1024);
+		z.secs = argc > 3 ? atof(argv[3]) : 1.0;
+		if (pthread_create(&th, NULL, touch_burn, &z))
+			return 1;
+		pthread_exit(NULL);              /* the process lives on in the thread */
 	} else if (!strcmp(mode, "sock")) {
 		int sv[2];
 		static char buf[65536];

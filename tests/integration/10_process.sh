@@ -30,13 +30,16 @@ JOBMETER_JOB=mem-$UNIQ /usr/bin/time -f "%U %S %M" -o "$T/time.mem" $BURN touch 
 #     exits halfway.  Windows closed while it runs can only come from the
 #     1 s sampler (exit events come at the end).
 JOBMETER_JOB=hold-$UNIQ /usr/bin/time -f "%U %S %M %e" -o "$T/time.hold" $BURN hold 200 4
+# 3c. The thread-group leader exits first (a zombie) while a thread holds
+#     200 MiB and burns 3 s: the sampler must keep counting both.
+JOBMETER_JOB=zleader-$UNIQ /usr/bin/time -f "%U %S %M %e" -o "$T/time.zleader" $BURN zombie 200 3
 # 4. Outcomes.
 JOBMETER_JOB=exit3-$UNIQ sh -c 'exit 3'
 JOBMETER_JOB=kill9-$UNIQ $BURN kill 9
 # 5. Restarts: fail, fail, succeed.
 for code in 1 2 0; do JOBMETER_JOB=restart-$UNIQ $BURN exit $code; done
 
-for j in cpu2 cpumt read write sock readmt pipe mem hold exit3 kill9; do
+for j in cpu2 cpumt read write sock readmt pipe mem hold zleader exit3 kill9; do
   wait_run "$j-$UNIQ" || fail "run-$j" "no run line for $j-$UNIQ"
 done
 wait_run "restart-$UNIQ" 3 || fail run-restart "fewer than 3 runs"
@@ -103,5 +106,17 @@ if grep -q "sampler iterator failed" "$T/agent.log"; then
 else pass "sampler: task iterator in use (no /proc fallback)"; fi
 memref=$(awk '{printf "%.4f", 200 / 1024 * $4}' "$T/time.hold")
 check_within "sampler: memory-time ~ 200 MiB x elapsed" "$(run_field hold-$UNIQ mem_gib_s)" "$memref" 15
+
+# Zombie leader: the live thread's CPU and the shared memory keep being
+# sampled (windows while it runs), not only charged at exit.
+ref=$(awk '{print $1+$2}' "$T/time.zleader")
+check_within "zombie leader: run CPU vs GNU time" "$(run_field zleader-$UNIQ cpu_s)" "$ref" 3
+z_end=$(run_field zleader-$UNIQ end_time)
+live=$(jq -s --arg j "zleader-$UNIQ" --arg e "$z_end" '[.[] | select(.type=="window" and .job==$j
+  and .end_time < $e and .cpu_s > 0.3 and .peak_rss_bytes > 190 * 1048576)] | length' "$T/out.jsonl")
+if [ "${live:-0}" -ge 2 ]; then pass "zombie leader: $live windows with CPU and 200 MiB RSS"
+else fail "zombie leader: windows while the leader is a zombie" "$live windows with cpu_s > 0.3 and RSS > 190 MiB (want >= 2)"; fi
+memref=$(awk '{printf "%.4f", 200 / 1024 * $4}' "$T/time.zleader")
+check_within "zombie leader: memory-time ~ 200 MiB x elapsed" "$(run_field zleader-$UNIQ mem_gib_s)" "$memref" 15
 
 stop_agent; check_eq "agent exits 0 on SIGTERM" "$?" 0

@@ -6,6 +6,7 @@
  * (the agent's own process.o and probes.o are linked too), so its calls to
  * the BPF loader land in the stubs below and its static state is reachable. */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -88,7 +89,13 @@ static void on_run(void *ctx, const struct jm_run_record *r)
 	}
 }
 
-static void on_window(void *ctx, const struct jm_window_record *w) { (void)ctx; (void)w; }
+static struct jm_counters last_window;
+
+static void on_window(void *ctx, const struct jm_window_record *w)
+{
+	(void)ctx;
+	last_window = w->counters;
+}
 
 /* Pids no host has (above any pid_max), so /proc never answers for them. */
 #define PID(n) (3900000000u + (n))
@@ -289,11 +296,85 @@ static void test_lost_exit(void)
 	jm_jobs_free(jobs);
 }
 
+static void *zombie_thread(void *arg)
+{
+	int *pipe_w = arg;
+	size_t n = 64u << 20;
+	volatile char *m = malloc(n);
+	for (size_t i = 0; m && i < n; i += 4096)
+		m[i] = 1;
+	if (write(*pipe_w, "x", 1) != 1)
+		_exit(1);
+	for (volatile unsigned long i = 0;; i++)
+		;
+	return NULL;
+}
+
+static uint64_t mono_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The thread-group leader exited first; a thread holds 64 MiB and spins.
+ * The /proc sampler (the iterator's fallback) keeps charging both. */
+static void test_zombie_leader_procfs(void)
+{
+	static struct jm_config cfg;
+	struct runs out = { 0 };
+	struct jm_jobs_sink sink = { on_run, on_window, &out };
+	int pp[2];
+	if (parse_cfg(&cfg, "kubernetes: {enabled: false}\njobs:\n  - name: zl\n    match: {comm: zljob}\n") ||
+	    pipe(pp))
+		return;
+	pid_t pid = fork();
+	if (pid == 0) {
+		pthread_t th;
+		close(pp[0]);
+		if (pthread_create(&th, NULL, zombie_thread, &pp[1]))
+			_exit(1);
+		pthread_exit(NULL);
+	}
+	close(pp[1]);
+	char c;
+	CHECK("zombie leader: thread ready", pid > 0 && read(pp[0], &c, 1) == 1);
+	close(pp[0]);
+	if (pid <= 0)
+		return;
+	struct jm_pstat st = { 0 }, th = { 0 };
+	for (int i = 0; i < 100 && !(jm_proc_stat((uint32_t)pid, &st) == 0 && st.state == 'Z'); i++)
+		usleep(10000);
+	CHECK("zombie leader: /proc shows the leader a zombie", st.state == 'Z');
+	CHECK_INT("zombie leader: a live thread found", jm_proc_live_thread_stat((uint32_t)pid, &th), 0);
+	CHECK("zombie leader: the live thread shows the memory", th.rss_bytes >= (60u << 20));
+
+	struct jm_jobs *jobs = jm_jobs_new(16, &sink);
+	struct jm_loss loss = { 0 };
+	struct jm_tracker *t = tp_tracker_new(&cfg, fake_probes(), jobs, &loss);
+	K.sample_rc = -ENOTSUP;
+	ev_exec(t, (uint32_t)pid, 0, "zljob", mono_now());
+	tp_tracker_sample(t, mono_now());
+	jm_jobs_flush_windows(jobs, 1);
+	usleep(500000);
+	tp_tracker_sample(t, mono_now());
+	memset(&last_window, 0, sizeof(last_window));
+	jm_jobs_flush_windows(jobs, 2);
+	CHECK("zombie leader: memory-time sampled (64 MiB x 0.5 s)",
+	      last_window.mem_gib_s > 64.0 / 1024 * 0.4 && last_window.mem_gib_s < 64.0 / 1024 * 0.8);
+	CHECK("zombie leader: RSS sampled", last_window.peak_rss_bytes >= (60u << 20));
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	tp_tracker_free(t);
+	jm_jobs_free(jobs);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
 	test_joiner_is_not_root();
 	test_k8s_pod();
 	test_lost_exit();
+	test_zombie_leader_procfs();
 	TEST_EXIT();
 }
