@@ -26,6 +26,8 @@ struct proc {
 	uint64_t last_sample_mono;
 	uint64_t last_rss;             /* bytes, at the last sample (0 = never) */
 	bool exited;                   /* kept until the io ring is drained */
+	bool base_pending;             /* found at start-up: cpu_base_ns to be
+					* taken from the sampler's own source */
 	int missing;                   /* samples that found it gone */
 	/* What the current sampler pass (sample_gen) saw of it. */
 	uint32_t sample_gen;
@@ -514,6 +516,7 @@ static int scan_one(void *ctx, uint32_t pid)
 	uint64_t rchar, wchar;
 	if (p) {
 		p->cpu_base_ns = runtime;          /* count from now on */
+		p->base_pending = true;            /* refined in jm_tracker_scan_existing */
 		if (jm_proc_io_chars(pid, &rchar, &wchar) == 0) {
 			p->io_reported.file_read_bytes = rchar;
 			p->io_reported.file_write_bytes = wchar;
@@ -523,9 +526,48 @@ static int scan_one(void *ctx, uint32_t pid)
 	return 0;
 }
 
+static int sample_rec(void *ctx, const struct jm_sample *s);
+
+/* The CPU a process found at start-up used before it is not the job's to
+ * pay for this run.  Its baseline has to count what the sampler and the
+ * exit event will count: the whole thread group, threads that already
+ * exited included (the iterator's leader record adds the group's
+ * sum_sched_runtime; the exit program does too for processes user space
+ * inserted).  The schedstat sum scan_one took covers live threads only, so
+ * one iterator pass after the scan replaces it.  CPU used between a
+ * process's scan and this pass (the length of the /proc walk) goes
+ * uncounted.  Without the iterator, the sampler reads /proc/PID/stat, whose
+ * utime + stime also include exited threads: the baseline is raised to
+ * that. */
+static void take_baselines(struct jm_tracker *t)
+{
+	bool iter = false;
+
+	if (!t->sample_iter_broken) {
+		t->sample_gen++;
+		iter = jm_probes_sample(t->probes, sample_rec, t) == 0;
+	}
+	for (size_t i = 0; i < t->procs.cap; i++) {
+		struct proc *p = t->procs.vals[i];
+		struct jm_pstat st;
+
+		if (!t->procs.keys[i] || !p || !p->base_pending)
+			continue;
+		p->base_pending = false;
+		if (iter) {
+			if (p->sample_gen == t->sample_gen && p->s_leader &&
+			    p->s_runtime_ns > p->cpu_base_ns)
+				p->cpu_base_ns = p->s_runtime_ns;
+		} else if (jm_proc_stat(p->tgid, &st) == 0 && st.cpu_ns > p->cpu_base_ns) {
+			p->cpu_base_ns = st.cpu_ns;
+		}
+	}
+}
+
 void jm_tracker_scan_existing(struct jm_tracker *t)
 {
 	(void)jm_proc_each(scan_one, t);
+	take_baselines(t);
 }
 
 /* ---- sampler ---- */

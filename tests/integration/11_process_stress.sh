@@ -7,6 +7,13 @@ BURN=$HELPERS/jm_burn
 : > "$T/empty.yaml"
 
 # 7. Already running: started before the agent.
+# 7b. ... with a thread that burned 1.5 s and exited before the agent
+#     started; the main thread then burns 1.5 s more.
+JOBMETER_JOB=earlymt-$UNIQ $BURN hold 8 3.0 &
+earlymt=$!
+ntasks() { ls "/proc/$1/task" 2>/dev/null | wc -l; }
+for _ in $(seq 1 200); do [ "$(ntasks $earlymt)" = 2 ] && break; sleep 0.01; done   # thread made
+for _ in $(seq 1 400); do [ "$(ntasks $earlymt)" = 1 ] && break; sleep 0.05; done   # and gone
 JOBMETER_JOB=early-$UNIQ $BURN cpu 3.0 &
 early=$!
 sleep 0.5
@@ -59,4 +66,11 @@ cpu=$(run_field early-$UNIQ cpu_s)
 # counted from the agent's start: about 3.0 - 0.5 s; never more than 3.0
 if awk -v c="$cpu" 'BEGIN{exit !(c > 1.5 && c <= 3.05)}'; then pass "early: CPU counted from then on ($cpu s)";
 else fail "early: CPU counted from then on" "cpu_s=$cpu"; fi
+wait $earlymt
+wait_run "earlymt-$UNIQ" || fail earlymt-run "no run line"
+cpu=$(run_field earlymt-$UNIQ cpu_s)
+# the thread's 1.5 s were used before the agent started: at most the main
+# thread's 1.5 s (part of which may also have run before)
+if awk -v c="$cpu" 'BEGIN{exit !(c > 0.2 && c <= 1.55)}'; then pass "early: an exited thread's CPU from before the start is not charged ($cpu s)";
+else fail "early: an exited thread's CPU from before the start is not charged" "cpu_s=$cpu"; fi
 stop_agent
