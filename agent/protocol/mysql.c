@@ -762,23 +762,19 @@ static bool skip_binary_value(const uint8_t *p, size_t n, size_t *off, uint8_t t
 	return true;
 }
 
-/* Offset of the SQL text in a COM_QUERY payload, or 0 when it cannot be
- * located in the captured prefix. */
-static size_t query_sql_offset(const struct jm_mysql_conn *c, const uint8_t *p, size_t n)
+/* End of a COM_QUERY query attribute block that starts at p[1] (parameter
+ * count, parameter-set count, null bitmap, types and names, values), or 0
+ * when it does not parse within the captured prefix.  `strict`: the
+ * parameter-set count must be 1 (the only value clients send), used when
+ * capabilities are unknown and the block is a guess. */
+static size_t attrs_end(const uint8_t *p, size_t n, bool strict)
 {
-	bool attrs;
 	uint64_t count, sets;
 	size_t off = 1;
 
-	if (c->server_caps_known && c->client_caps_known)
-		attrs = (c->server_caps & c->client_caps & CAP_QUERY_ATTRIBUTES) != 0;
-	else
-		/* SQL never starts with a NUL: "00 01" is an empty attribute
-		 * block of a client we did not see connect. */
-		return (n >= 3 && p[1] == 0x00 && p[2] == 0x01) ? 3 : 1;
-	if (!attrs)
-		return 1;
 	if (!lenenc(p, n, &off, &count) || !lenenc(p, n, &off, &sets))
+		return 0;
+	if (strict && sets != 1)
 		return 0;
 	if (count == 0)
 		return off;
@@ -814,6 +810,43 @@ static size_t query_sql_offset(const struct jm_mysql_conn *c, const uint8_t *p, 
 			return 0;
 	}
 	return off;
+}
+
+/* A byte that can start the text of a COM_QUERY: a letter, whitespace, an
+ * opening parenthesis or brace, or the start of a comment.  An attribute
+ * block starts with its parameter count, a byte outside this set unless
+ * the count is 9, 10, 13, 32, 35, 40, 45, 47, 123 or 65 and more. */
+static bool sql_start_byte(uint8_t b)
+{
+	return ((b | 0x20) >= 'a' && (b | 0x20) <= 'z') || b == ' ' || b == '\t' ||
+	       b == '\n' || b == '\r' || b == '(' || b == '{' || b == '/' || b == '-' ||
+	       b == '#';
+}
+
+/* Offset of the SQL text in a COM_QUERY payload, or 0 when it cannot be
+ * located in the captured prefix. */
+static size_t query_sql_offset(const struct jm_mysql_conn *c, const uint8_t *p, size_t n)
+{
+	size_t off;
+
+	if (c->server_caps_known && c->client_caps_known) {
+		if (!(c->server_caps & c->client_caps & CAP_QUERY_ATTRIBUTES))
+			return 1;
+		return attrs_end(p, n, false);
+	}
+	/* A client we did not see connect may send an attribute block (MySQL
+	 * 8 CLIENT_QUERY_ATTRIBUTES), whose names and values must never be
+	 * taken for SQL.  Text that does not start like SQL is such a block
+	 * or nothing we can read: SQL unknown.  Text that starts like SQL is
+	 * still a block when its second byte is the parameter-set count 1
+	 * (no SQL has a control byte there) and the block parses. */
+	if (n < 2)
+		return 1;                           /* empty query: nothing to read */
+	if (!sql_start_byte(p[1]))
+		return attrs_end(p, n, true);
+	if (n >= 3 && p[2] == 0x01 && (off = attrs_end(p, n, true)) != 0)
+		return off;
+	return 1;
 }
 
 static void tx_command(struct run *r)

@@ -679,6 +679,60 @@ static void test_midstream_and_attrs(void)
 	CHECK_INT("query attributes: one query", g.n, 1);
 	CHECK_STR("query attributes: SQL after the attribute block", g.q[0].sql, "SELECT 42 FROM dual");
 	session_free(&ss);
+
+	/* Attributes with values from a client we did not see connect: the
+	 * block is walked the same way, and its names and values are never
+	 * taken for SQL. */
+	m = msg(&ss, JM_DIR_TX);
+	{
+		PAYLOAD(p);
+		s_u8(&p, 0x03);
+		s_lenenc(&p, 2);                          /* parameter count */
+		s_lenenc(&p, 1);                          /* parameter sets */
+		s_u8(&p, 0);                              /* null bitmap */
+		s_u8(&p, 1);                              /* types follow */
+		s_le(&p, 0xfd, 2);                        /* VAR_STRING */
+		s_lenstr(&p, "customer");
+		s_le(&p, 3, 2);                           /* LONG */
+		s_lenstr(&p, "trace_id");
+		s_lenstr(&p, "alice@example.com 4242");
+		s_le(&p, 424242, 4);
+		s_bytes(&p, "SELECT * FROM orders WHERE id = 7", 33);
+		emit(m, 0, &p);
+	}
+	p_ok(msg(&ss, JM_DIR_RX), 1, 0, S_AUTOCOMMIT);
+	/* An attribute block that does not parse (unknown type 0x20): the SQL
+	 * is unknown rather than the block's bytes. */
+	m = msg(&ss, JM_DIR_TX);
+	{
+		PAYLOAD(p);
+		s_u8(&p, 0x03);
+		s_lenenc(&p, 1);
+		s_lenenc(&p, 1);
+		s_u8(&p, 0);
+		s_u8(&p, 1);
+		s_le(&p, 0x20, 2);
+		s_lenstr(&p, "customer");
+		s_lenstr(&p, "alice@example.com 4242");
+		s_bytes(&p, "SELECT 1", 8);
+		emit(m, 0, &p);
+	}
+	p_ok(msg(&ss, JM_DIR_RX), 1, 0, S_AUTOCOMMIT);
+	check_all_splits("mid-stream query attributes", &ss, &g);
+	CHECK_INT("mid-stream query attributes: two queries", g.n, 2);
+	CHECK_STR("mid-stream query attributes: SQL after the block", g.q[0].sql,
+		  "SELECT * FROM orders WHERE id = 7");
+	CHECK("mid-stream query attributes: unparsable block gives unknown SQL",
+	      g.q[1].sql_len == 0 && g.q[1].trunc);
+	{
+		int leaked = 0;
+		for (int i = 0; i < g.n; i++)
+			if (memmem(g.q[i].sql, g.q[i].sql_len, "alice", 5) ||
+			    memmem(g.q[i].sql, g.q[i].sql_len, "customer", 8))
+				leaked++;
+		CHECK_INT("mid-stream query attributes: names and values never in SQL", leaked, 0);
+	}
+	session_free(&ss);
 }
 
 /* Fragment with an uncaptured middle: head_len bytes from the start and
