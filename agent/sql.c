@@ -179,8 +179,14 @@ static void lex_next(struct lexer *lx, struct token *t)
 		while (lx->pos < n && is_space(s[lx->pos]))
 			lx->pos++;
 		t->kind = TK_SPACE;
-	} else if ((c == '-' && lx->pos + 1 < n && s[lx->pos + 1] == '-') ||
-		   (c == '#' && (lx->mysql || lx->pos + 1 >= n || is_space(s[lx->pos + 1])))) {
+	} else if ((c == '-' && lx->pos + 1 < n && s[lx->pos + 1] == '-' &&
+		    (!lx->mysql || lx->pos + 2 >= n || is_space(s[lx->pos + 2]))) ||
+		   (c == '#' && lx->mysql)) {
+		/* Only what the server takes as a comment: a false comment
+		 * would swallow a literal's opening quote and show the rest
+		 * of it as words.  PostgreSQL: -- always, # never (an
+		 * operator).  MySQL: # always, -- only before whitespace or
+		 * a control character (1--1 is arithmetic). */
 		while (lx->pos < n && s[lx->pos] != '\n')
 			lx->pos++;
 		t->kind = TK_SPACE;

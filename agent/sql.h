@@ -26,10 +26,12 @@
  * lies inside a literal under either reading is replaced by `?`.
  *
  * Dialects: the default (flags 0) is PostgreSQL/ANSI: "x" is an identifier,
- * `#` starts a comment only when followed by whitespace (it is an operator in
- * PostgreSQL), block comments nest and $-quoting exists.  JM_SQL_MYSQL: "x" is a
- * string literal (MySQL without ANSI_QUOTES), `#` always starts a comment,
- * `$` is an identifier character.  Use JM_SQL_MYSQL for MySQL/MariaDB text:
+ * `--` always starts a comment and `#` never does (it is an operator), block
+ * comments nest and $-quoting exists.  JM_SQL_MYSQL: "x" is a string literal
+ * (MySQL without ANSI_QUOTES), `#` always starts a comment, `--` only when
+ * followed by whitespace, a control character or the end of the text,
+ * `$` is an identifier character.  Only what the server itself takes as a
+ * comment is one: a false comment could swallow a literal's opening quote.  Use JM_SQL_MYSQL for MySQL/MariaDB text:
  * with the default a MySQL "double-quoted value" would be kept verbatim. */
 #ifndef JM_SQL_H
 #define JM_SQL_H

@@ -10,6 +10,12 @@
  *    quote literals there); in any dialect no ' outside quoted identifiers;
  *  - the input turned into one properly escaped string literal, or into a
  *    number, and cut anywhere, fingerprints to a prefix of "select ?";
+ *  - a statement built from the input out of self-contained pieces (words,
+ *    operators, comments, and literals of every kind whose content is input
+ *    bytes with a marker word planted in it), in each dialect, whole and cut,
+ *    never shows the marker: it sits in literals and comments only, so any
+ *    text the lexer takes as a comment where the server does not (or a
+ *    literal read as words) shows up;
  *  - jm_sql_command() is in range; jm_sql_write_target() is bounded. */
 #include <stdbool.h>
 #include <stdint.h>
@@ -115,6 +121,149 @@ static void literal_checks(const uint8_t *data, size_t size)
 	}
 }
 
+/* ------------------------------------------------------------------ */
+/* Planted marker: statements whose literals and comments hold MARKER.    */
+
+#define MARKER "ZqXmArK"
+
+struct gen {
+	char q[8192];
+	size_t n;
+	const uint8_t *d;
+	size_t size, i;
+};
+
+static uint8_t gen_byte(struct gen *g)
+{
+	return g->i < g->size ? g->d[g->i++] : 0;
+}
+
+static void gen_put(struct gen *g, const char *p, size_t k)
+{
+	if (k > sizeof(g->q) - g->n)
+		k = sizeof(g->q) - g->n;
+	memcpy(g->q + g->n, p, k);
+	g->n += k;
+}
+
+static void gen_str(struct gen *g, const char *p) { gen_put(g, p, strlen(p)); }
+
+/* Literal content: input bytes with MARKER planted among them.  `q` (the
+ * quote) and backslash are doubled, so the literal ends at the same place
+ * whether or not backslashes escape; for $-quotes `$` is dropped. */
+static void gen_content(struct gen *g, char q)
+{
+	uint8_t len = gen_byte(g) % 24, at = gen_byte(g);
+
+	at = len ? at % (uint8_t)(len + 1) : 0;
+	for (uint8_t k = 0; k <= len; k++) {
+		if (k == at)
+			gen_str(g, MARKER);
+		if (k == len)
+			break;
+		char c = (char)gen_byte(g);
+		if (q == '$' && c == '$')
+			continue;
+		if (c == q || c == '\\')
+			gen_put(g, &c, 1);
+		gen_put(g, &c, 1);
+	}
+}
+
+static void gen_statement(struct gen *g, bool mysql)
+{
+	/* Code pieces: whole tokens, none starting a comment or a quote in
+	 * the dialect (PostgreSQL's # is an operator). */
+	static const char *const code_pg[] = {
+		"select", "from", "where", "a", "t1", "in", "values", "and", "E", "N", "U", "x",
+		"=", "(", ")", ",", ".", "*", "?", "$1", "-", "+", "/", "#", "#>", "##", "|", "||",
+		"::text", "@", "~", "!", "1", "\"id\"", "@-", "#-", "-#", "%",
+	};
+	static const char *const code_my[] = {
+		"select", "from", "where", "a", "t1", "in", "values", "and", "N", "x", "b",
+		"=", "(", ")", ",", ".", "*", "?", "-", "+", "/", "|", "||", "@", "~", "!", "1",
+		"`c`", "1--1", "a--b", "--(", "-+", "$a", "%",
+	};
+	static const char *const comments_pg[] = {
+		"-- " MARKER "\n", "--" MARKER "\n", "/* " MARKER " ' */", "/* /* " MARKER " */ */",
+		"--'" MARKER "\n",
+	};
+	static const char *const comments_my[] = {
+		"-- " MARKER "\n", "--\t'" MARKER "\n", "# " MARKER "\n", "#'" MARKER "\n",
+		"/* " MARKER " ' */",
+	};
+	/* Glued before a literal: operators that do not make a comment. */
+	static const char *const glue_pg[] = { "", "", "-", "+", "#", "@", "~", "(", "=" };
+	static const char *const glue_my[] = { "", "", "-", "--", "+", "@", "~", "(", "=" };
+	static const char *const seps[] = { " ", "\n", "\t", "\r\n", " /**/ " };
+	const char *const *code = mysql ? code_my : code_pg;
+	size_t ncode = mysql ? sizeof(code_my) / sizeof(code_my[0])
+			     : sizeof(code_pg) / sizeof(code_pg[0]);
+	const char *const *com = mysql ? comments_my : comments_pg;
+	size_t ncom = mysql ? sizeof(comments_my) / sizeof(comments_my[0])
+			    : sizeof(comments_pg) / sizeof(comments_pg[0]);
+	const char *const *glue = mysql ? glue_my : glue_pg;
+
+	g->n = 0;
+	gen_str(g, "SELECT ");
+	while (g->i < g->size && g->n + 200 < sizeof(g->q)) {
+		uint8_t b = gen_byte(g);
+		switch (b % 8) {
+		case 0: case 1: case 2:
+			gen_str(g, code[(b >> 3) % ncode]);
+			break;
+		case 3: case 4: case 5: {
+			gen_str(g, glue[(b >> 3) % 9]);
+			switch ((b >> 3) % 5 + (mysql ? 5 : 0)) {
+			case 0: gen_str(g, "'"); gen_content(g, '\''); gen_str(g, "'"); break;
+			case 1: gen_str(g, "E'"); gen_content(g, '\''); gen_str(g, "'"); break;
+			case 2: gen_str(g, "N'"); gen_content(g, '\''); gen_str(g, "'"); break;
+			case 3: gen_str(g, "U&'"); gen_content(g, '\''); gen_str(g, "'"); break;
+			case 4: gen_str(g, "$m$"); gen_content(g, '$'); gen_str(g, "$m$"); break;
+			case 5: gen_str(g, "'"); gen_content(g, '\''); gen_str(g, "'"); break;
+			case 6: gen_str(g, "\""); gen_content(g, '"'); gen_str(g, "\""); break;
+			case 7: gen_str(g, "_utf8mb4'"); gen_content(g, '\''); gen_str(g, "'"); break;
+			case 8: gen_str(g, "N'"); gen_content(g, '\''); gen_str(g, "'"); break;
+			default: gen_str(g, "X'"); gen_content(g, '\''); gen_str(g, "'"); break;
+			}
+			break;
+		}
+		case 6:
+			gen_str(g, com[(b >> 3) % ncom]);
+			break;
+		default:
+			break;
+		}
+		gen_str(g, seps[(b >> 5) % 5]);
+	}
+}
+
+static void marker_checks(const uint8_t *data, size_t size)
+{
+	static struct gen g;
+	static const unsigned pg_flags[] = { 0, JM_SQL_STD_STRINGS, JM_SQL_BACKSLASH_STRINGS };
+	static const unsigned my_flags[] = { JM_SQL_MYSQL, JM_SQL_MYSQL | JM_SQL_BACKSLASH_STRINGS,
+					     JM_SQL_MYSQL | JM_SQL_STD_STRINGS };
+	char out[600];
+
+	for (int m = 0; m < 2; m++) {
+		g.d = data;
+		g.size = size;
+		g.i = 0;
+		gen_statement(&g, m == 1);
+		size_t cut = size ? (data[size - 1] * 131u + size) % (g.n + 1) : g.n;
+		for (int f = 0; f < 3; f++) {
+			unsigned fl = m ? my_flags[f] : pg_flags[f];
+			size_t cuts[2] = { g.n, cut };
+			for (int k = 0; k < 2; k++) {
+				jm_sql_fingerprint_ex(g.q, cuts[k], fl, out, sizeof(out));
+				if (strcasestr(out, MARKER))
+					abort();        /* a literal or comment shown */
+			}
+		}
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *sql = (const char *)data;
@@ -126,6 +275,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fingerprint_checked(sql, size, dialects[d], outsz);
 	}
 	literal_checks(data, size);
+	marker_checks(data, size);
 
 	enum jm_sql_cmd cmd = jm_sql_command(sql, size);
 	if ((int)cmd < JM_SQL_OTHER || cmd > JM_SQL_CREATE_TABLE_AS)

@@ -129,7 +129,25 @@ static void test_exact_shapes(void)
 	CHECK_STR("fp unterminated quoted identifier", fp("select \"abc", 0), "select ?");
 	CHECK_STR("fp pg # operator kept", fp("select a #> '{b}' from t", 0),
 		  "select a #> ? from t");
-	CHECK_STR("fp # comment", fp("select a # comment 42\nfrom t", 0), "select a from t");
+	/* PostgreSQL has no # comments (# is bitwise XOR); MySQL has. */
+	CHECK_STR("fp # comment (mysql)", fp("select a # comment 42\nfrom t", JM_SQL_MYSQL),
+		  "select a from t");
+	CHECK_STR("fp # is an operator in postgres", fp("select a # comment 42\nfrom t", 0),
+		  "select a # comment ? from t");
+	CHECK_STR("fp # space quote is a literal in postgres",
+		  fp("SELECT a # 'b\nsecret_pg'", 0), "select a # ?");
+	/* MySQL: -- starts a comment only before whitespace or a control
+	 * character (or at the end); PostgreSQL: always. */
+	CHECK_STR("fp mysql -- needs a space", fp("SELECT a --'b\nsecret_my'", JM_SQL_MYSQL),
+		  "select a --?");
+	CHECK_STR("fp mysql 1--1 is arithmetic", fp("SELECT 1--1 FROM t", JM_SQL_MYSQL),
+		  "select ?--? from t");
+	CHECK_STR("fp mysql -- space comment", fp("SELECT a -- 'b\nFROM t", JM_SQL_MYSQL),
+		  "select a from t");
+	CHECK_STR("fp mysql -- tab comment", fp("SELECT a --\t'b\nFROM t", JM_SQL_MYSQL),
+		  "select a from t");
+	CHECK_STR("fp mysql -- at the end", fp("SELECT a --", JM_SQL_MYSQL), "select a");
+	CHECK_STR("fp postgres --x comment", fp("SELECT a --x 'b\nFROM t", 0), "select a from t");
 	CHECK_STR("fp mysql double quoted is literal",
 		  fp("SELECT \"bob\", `c` FROM t #tail 5", JM_SQL_MYSQL | JM_SQL_BACKSLASH_STRINGS),
 		  "select ?, `c` from t");
