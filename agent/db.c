@@ -373,8 +373,8 @@ static void on_query(void *ctx, const struct jm_query *q)
 
 	if (!run)
 		return;
-	size_t fpl = fingerprint(d, q->sql ? q->sql : "", q->sql ? q->sql_len : 0,
-				 c->system == JM_DB_MYSQL ? JM_SQL_MYSQL : 0, fp);
+	unsigned flags = c->system == JM_DB_MYSQL ? JM_SQL_MYSQL : 0;
+	size_t fpl = fingerprint(d, q->sql ? q->sql : "", q->sql ? q->sql_len : 0, flags, fp);
 	if (q->sql_truncated && fpl + 4 < sizeof(fp)) {
 		memcpy(fp + fpl, " ...", 5);
 		fpl += 4;
@@ -393,12 +393,12 @@ static void on_query(void *ctx, const struct jm_query *q)
 
 	/* Dataset freshness: a successful write to a declared output table. */
 	enum jm_sql_cmd cmd = q->cmd != JM_SQL_OTHER ? q->cmd :
-			      jm_sql_command(q->sql ? q->sql : "", q->sql ? q->sql_len : 0);
+			      jm_sql_command(q->sql ? q->sql : "", q->sql ? q->sql_len : 0, flags);
 	char target[256];
 	const struct jm_cfg_job *job;
 	if (q->error || !is_write(cmd) || !q->sql ||
 	    !(job = jm_config_find_job(d->cfg, jm_run_job(run))) ||
-	    !jm_sql_write_target(q->sql, q->sql_len, target, sizeof(target)))
+	    !jm_sql_write_target(q->sql, q->sql_len, flags, target, sizeof(target)))
 		return;
 	for (size_t i = 0; i < job->n_outputs; i++)
 		if (!job->outputs[i].is_file && jm_db_table_matches(job->outputs[i].name, target))

@@ -604,9 +604,19 @@ struct walk {
 	int next_depth;
 };
 
-static void walk_init(struct walk *w, const char *sql, size_t len)
+/* The dialect decides what is a comment and a string; backslashes escape
+ * as the flags say, by default as in the dialect's default mode. */
+static void walk_init(struct walk *w, const char *sql, size_t len, unsigned flags)
 {
-	lexer_init(&w->lx, sql, len, false, false);
+	bool mysql = (flags & JM_SQL_MYSQL) != 0, bs;
+
+	if (flags & JM_SQL_BACKSLASH_STRINGS)
+		bs = true;
+	else if (flags & JM_SQL_STD_STRINGS)
+		bs = false;
+	else
+		bs = mysql;
+	lexer_init(&w->lx, sql, len, mysql, bs);
 	w->depth = w->next_depth = 0;
 }
 
@@ -713,11 +723,11 @@ static enum jm_sql_cmd classify(struct walk *w)
 	return JM_SQL_OTHER;
 }
 
-enum jm_sql_cmd jm_sql_command(const char *sql, size_t len)
+enum jm_sql_cmd jm_sql_command(const char *sql, size_t len, unsigned flags)
 {
 	struct walk w;
 
-	walk_init(&w, sql, len);
+	walk_init(&w, sql, len, flags);
 	return classify(&w);
 }
 
@@ -788,7 +798,7 @@ static bool skip_words(struct walk *w, const char *const *words)
 	}
 }
 
-bool jm_sql_write_target(const char *sql, size_t len, char *out, size_t outsz)
+bool jm_sql_write_target(const char *sql, size_t len, unsigned flags, char *out, size_t outsz)
 {
 	static const char *const ins_mods[] = { "low_priority", "delayed", "high_priority",
 						"ignore", "into", NULL };
@@ -803,7 +813,7 @@ bool jm_sql_write_target(const char *sql, size_t len, char *out, size_t outsz)
 	if (!out || outsz == 0)
 		return false;
 	out[0] = '\0';
-	walk_init(&w, sql, len);
+	walk_init(&w, sql, len, flags);
 	cmd = classify(&w);
 	switch (cmd) {
 	case JM_SQL_INSERT:

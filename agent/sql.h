@@ -52,15 +52,17 @@ size_t jm_sql_fingerprint_ex(const char *sql, size_t len, unsigned flags,
 /* Kind of statement from its first keyword (after comments, whitespace and
  * opening parentheses): SELECT (also VALUES, TABLE), INSERT (also REPLACE,
  * WITH ... INSERT), UPDATE, DELETE, MERGE, COPY .. FROM / TO, MySQL
- * LOAD DATA (COPY_FROM), CREATE [TEMP] TABLE .. AS / .. SELECT. */
-enum jm_sql_cmd jm_sql_command(const char *sql, size_t len);
+ * LOAD DATA (COPY_FROM), CREATE [TEMP] TABLE .. AS / .. SELECT.  `flags` as
+ * for jm_sql_fingerprint_ex(): the dialect decides what is a comment
+ * (`#etl\nINSERT ..` is an INSERT in MySQL only). */
+enum jm_sql_cmd jm_sql_command(const char *sql, size_t len, unsigned flags);
 
 /* Table written by INSERT INTO x / REPLACE x / UPDATE x / DELETE FROM x /
  * MERGE INTO x / COPY x FROM / CREATE TABLE x AS / LOAD DATA .. INTO TABLE x
  * (also after WITH ...).  Unquoted parts are lower-cased, quoted parts keep
  * their case without the quotes, schema qualification is kept
  * ("public.sales", "Sales" -> Sales).  False when there is no target or it
- * does not fit in out. */
-bool jm_sql_write_target(const char *sql, size_t len, char *out, size_t outsz)
+ * does not fit in out.  `flags` as for jm_sql_command(). */
+bool jm_sql_write_target(const char *sql, size_t len, unsigned flags, char *out, size_t outsz)
 	__attribute__((warn_unused_result));
 #endif

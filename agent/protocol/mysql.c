@@ -218,7 +218,7 @@ static void q_complete(struct run *r, uint64_t end_ns)
 			memcpy(q.sqlstate, e->sqlstate, sizeof(q.sqlstate));
 		q.rows = e->rows;
 		q.has_rows = !e->error && !e->rows_unknown;
-		q.cmd = jm_sql_command(q.sql, q.sql_len);
+		q.cmd = jm_sql_command(q.sql, q.sql_len, JM_SQL_MYSQL);
 		c->last_error_code = e->error ? e->error_code : 0;
 		r->cb(r->ctx, &q);
 	}

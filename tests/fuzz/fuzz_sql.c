@@ -16,7 +16,8 @@
  *    never shows the marker: it sits in literals and comments only, so any
  *    text the lexer takes as a comment where the server does not (or a
  *    literal read as words) shows up;
- *  - jm_sql_command() is in range; jm_sql_write_target() is bounded. */
+ *  - jm_sql_command() is in range; jm_sql_write_target() is bounded (every
+ *    dialect). */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -277,15 +278,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	literal_checks(data, size);
 	marker_checks(data, size);
 
-	enum jm_sql_cmd cmd = jm_sql_command(sql, size);
-	if ((int)cmd < JM_SQL_OTHER || cmd > JM_SQL_CREATE_TABLE_AS)
-		abort();
-	memset(target, 0x5a, sizeof(target));
-	size_t tsz = outsz % 64;
-	bool ok = jm_sql_write_target(sql, size, target, tsz);
-	if (tsz > 0 && (strnlen(target, tsz) >= tsz || (!ok && target[0] != '\0')))
-		abort();
-	if (tsz < sizeof(target) && target[tsz] != 0x5a)
-		abort();
+	for (size_t d = 0; d < sizeof(dialects) / sizeof(dialects[0]); d++) {
+		enum jm_sql_cmd cmd = jm_sql_command(sql, size, dialects[d]);
+		if ((int)cmd < JM_SQL_OTHER || cmd > JM_SQL_CREATE_TABLE_AS)
+			abort();
+		memset(target, 0x5a, sizeof(target));
+		size_t tsz = (outsz + d) % 64;
+		bool ok = jm_sql_write_target(sql, size, dialects[d], target, tsz);
+		if (tsz > 0 && (strnlen(target, tsz) >= tsz || (!ok && target[0] != '\0')))
+			abort();
+		if (tsz < sizeof(target) && target[tsz] != 0x5a)
+			abort();
+	}
 	return 0;
 }

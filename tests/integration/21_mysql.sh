@@ -7,7 +7,12 @@ source "$(dirname "$0")/../services.sh"
 my_start || { fail my-start "MariaDB did not start"; exit 1; }
 U=$UNIQ
 TBL=jm_t_${U//-/_}
-: > "$T/agent.yaml"
+cat > "$T/agent.yaml" <<YAML
+jobs:
+  - name: myfresh-$U
+    outputs:
+      - table: $JM_MY_DB.$TBL
+YAML
 mariadb -uroot $JM_MY_DB -e "create table $TBL (id int primary key, email varchar(64))"
 start_agent "$T/agent.yaml" --interval 1 || { fail agent-start "agent not ready"; exit 1; }
 
@@ -50,6 +55,18 @@ check_eq "mysql client: SELECT * returned 3 rows" "$(stmt_field cli-$U "^select 
 check_eq "mysql client: endpoint is the socket" \
   "$(jq -rs --arg j "cli-$U" '[.[] | select(.type=="run" and .job==$j)][0].db[0].endpoint' "$T/out.jsonl")" \
   /run/mysqld/mysqld.sock
+
+# freshness: an INSERT that starts with a MySQL # comment is a write to the
+# declared table.  --comments: the client sends comments as typed (a line
+# that is only a # comment it sends alone, hence the /* */ before it).
+JOBMETER_JOB=myfresh-$U mariadb --comments -u$JM_MY_USER -p$JM_MY_PASS -S /run/mysqld/mysqld.sock \
+  $JM_MY_DB > /dev/null 2>&1 <<SQL
+/* etl */ #etl job 42
+insert into $TBL values (10, 'x');
+SQL
+wait_run "myfresh-$U" || fail run-myfresh "no run line"
+check_eq "freshness (mysql): INSERT after a # comment counted as a write" \
+  "$(jq -rs --arg j "myfresh-$U" '[.[] | select(.type=="run" and .job==$j)][0].outputs | length' "$T/out.jsonl")" 1
 
 # prepared statements through mysqlslap's --use-prepared? not in 10.11: use
 # the server-side PREPARE via the client library instead (COM_QUERY); the

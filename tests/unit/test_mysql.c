@@ -505,6 +505,24 @@ static void test_insert_and_error(void)
 	session_free(&ss);
 }
 
+/* The statement kind is read with MySQL's comment rules. */
+static void test_kind_mysql_comments(void)
+{
+	struct session ss = { .n = 0 };
+	struct got g;
+
+	handshake(&ss, C_BASE | C_DEPRECATE_EOF);
+	p_command(msg(&ss, JM_DIR_TX), 0x03, "#etl job 42\nINSERT INTO sales VALUES (1)");
+	p_ok(msg(&ss, JM_DIR_RX), 1, 1, S_AUTOCOMMIT);
+	p_command(msg(&ss, JM_DIR_TX), 0x03, "--\tload\nDELETE FROM sales WHERE a = 1");
+	p_ok(msg(&ss, JM_DIR_RX), 1, 1, S_AUTOCOMMIT);
+	check_all_splits("mysql comments", &ss, &g);
+	CHECK_INT("mysql comments: two queries", g.n, 2);
+	CHECK_INT("mysql comments: insert after a # comment", g.q[0].cmd, JM_SQL_INSERT);
+	CHECK_INT("mysql comments: delete after a --<tab> comment", g.q[1].cmd, JM_SQL_DELETE);
+	session_free(&ss);
+}
+
 static void test_prepare_execute(bool deprecate)
 {
 	struct session ss = { .n = 0 };
@@ -879,7 +897,8 @@ static void test_gaps(void)
 	      g.q[0].trunc && g.q[0].sql_len == 512 - 5 && strncmp(g.q[0].sql, "INSERT INTO big", 15) == 0);
 	{
 		char t[64];
-		bool ok = jm_sql_write_target(g.q[0].sql, g.q[0].sql_len, t, sizeof(t));
+		bool ok = jm_sql_write_target(g.q[0].sql, g.q[0].sql_len, JM_SQL_MYSQL, t,
+						     sizeof(t));
 		CHECK_STR("gap in request: write target from the head", ok ? t : "(none)", "big");
 	}
 	free(c);
@@ -1181,6 +1200,7 @@ int main(void)
 	test_select(false);
 	test_select(true);
 	test_insert_and_error();
+	test_kind_mysql_comments();
 	test_prepare_execute(false);
 	test_prepare_execute(true);
 	test_multi_result();

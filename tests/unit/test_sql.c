@@ -327,7 +327,9 @@ static void test_bounds(void)
 
 static void test_command(void)
 {
-#define CMD(name, sql, want) CHECK_INT("cmd " name, jm_sql_command(sql, strlen(sql)), want)
+#define CMDF(name, sql, flags, want) \
+	CHECK_INT("cmd " name, jm_sql_command(sql, strlen(sql), flags), want)
+#define CMD(name, sql, want) CMDF(name, sql, 0, want)
 	CMD("select", "SELECT 1", JM_SQL_SELECT);
 	CMD("select after comments and parens", "/* c */ -- d\n ((select 1) union (select 2))",
 	    JM_SQL_SELECT);
@@ -358,16 +360,29 @@ static void test_command(void)
 	CMD("empty", "", JM_SQL_OTHER);
 	CMD("garbage", "\x01\x02((((", JM_SQL_OTHER);
 	CMD("string first", "'select'", JM_SQL_OTHER);
+	/* The dialect decides what is a comment. */
+	CMDF("mysql # comment first", "#etl job 42\nINSERT INTO sales VALUES (1)", JM_SQL_MYSQL,
+	     JM_SQL_INSERT);
+	CMDF("mysql # comment, backslash mode", "# x\nUPDATE t SET a = 1",
+	     JM_SQL_MYSQL | JM_SQL_BACKSLASH_STRINGS, JM_SQL_UPDATE);
+	CMD("postgres # is no comment", "#etl job 42\nINSERT INTO sales VALUES (1)", JM_SQL_OTHER);
+	CMDF("mysql --x is no comment", "--x\nINSERT INTO sales VALUES (1)", JM_SQL_MYSQL,
+	     JM_SQL_OTHER);
+	CMDF("mysql -- space comment", "-- x\nDELETE FROM t", JM_SQL_MYSQL, JM_SQL_DELETE);
+	CMDF("mysql double-quoted string is no name", "\"insert\" INTO t", JM_SQL_MYSQL,
+	     JM_SQL_OTHER);
+#undef CMDF
 #undef CMD
 }
 
 static void test_target(void)
 {
 	char out[64];
-#define TGT(name, sql, want) do {                                                   \
-		bool ok_ = jm_sql_write_target(sql, strlen(sql), out, sizeof(out));     \
+#define TGTF(name, sql, flags, want) do {                                            \
+		bool ok_ = jm_sql_write_target(sql, strlen(sql), flags, out, sizeof(out)); \
 		CHECK_STR("target " name, ok_ ? out : "(none)", want);                  \
 	} while (0)
+#define TGT(name, sql, want) TGTF(name, sql, 0, want)
 	TGT("insert", "INSERT INTO Sales (a) VALUES (1)", "sales");
 	TGT("insert schema", "insert into public.sales select * from s", "public.sales");
 	TGT("insert quoted keeps case", "INSERT INTO \"Sales\" VALUES (1)", "Sales");
@@ -390,12 +405,20 @@ static void test_target(void)
 	TGT("insert into literal", "INSERT INTO 'x' VALUES (1)", "(none)");
 	TGT("truncated", "INSERT INTO", "(none)");
 	TGT("comments", "/* etl */ INSERT /* x */ INTO -- y\n t_1 VALUES (1)", "t_1");
+	TGTF("mysql # comment first", "#etl job 42\nINSERT INTO sales VALUES (1)", JM_SQL_MYSQL,
+	     "sales");
+	TGT("postgres # is no comment", "#etl job 42\nINSERT INTO sales VALUES (1)", "(none)");
+	TGTF("mysql # comment inside", "INSERT # into x\n INTO `Db`.sales VALUES (1)",
+	     JM_SQL_MYSQL, "Db.sales");
+	TGTF("mysql backticks", "REPLACE INTO `db`.`T` VALUES (1)",
+	     JM_SQL_MYSQL | JM_SQL_STD_STRINGS, "db.T");
 	{
 		char small[4];
-		bool ok = jm_sql_write_target("insert into longname values (1)", 31, small,
+		bool ok = jm_sql_write_target("insert into longname values (1)", 31, 0, small,
 					      sizeof(small));
 		CHECK("target too long for buffer is refused", !ok && small[0] == '\0');
 	}
+#undef TGTF
 #undef TGT
 }
 
