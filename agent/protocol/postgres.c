@@ -578,6 +578,41 @@ static void on_complete(struct pg_run *r, const uint8_t *b, size_t n, bool whole
 		e->done = true;
 }
 
+/* An ErrorResponse with no Execute left to answer.  When the batch's
+ * Executes have all completed and its Sync is next, the error was raised at
+ * the Sync: the implicit transaction's COMMIT failed (a deferred constraint,
+ * 23503; a serialization failure, 40001) and the whole batch rolled back, so
+ * its Executes failed with it (they keep their tags' rows, as a simple Query
+ * answered CommandComplete + ErrorResponse does).  Otherwise (authentication
+ * failure, a Parse error in a batch without Execute) it is nobody's query.
+ * Executes of the batch already reported from the overflow runs cannot be
+ * taken back. */
+static void fail_at_sync(struct jm_pg_conn *c, const char sqlstate[6])
+{
+	uint32_t n = 0;
+	bool sync = false;
+
+	for (; n < c->q_len; n++) {
+		uint8_t kind = q_at(c, n)->kind;
+		if (kind == K_SYNC) {
+			sync = true;
+			break;
+		}
+		if (kind != K_EXEC && kind != K_VOID)
+			return;
+	}
+	if (!sync && !(n == c->q_len && c->ovf.run_len > 0 &&
+		       (c->ovf.runs[c->ovf.run_head] & RUN_SYNC)))
+		return;
+	for (uint32_t i = 0; i < n; i++) {
+		struct jm_pg_pending *e = q_at(c, i);
+		if (e->kind == K_EXEC && !e->error) {
+			e->error = true;
+			memcpy(e->sqlstate, sqlstate, 6);
+		}
+	}
+}
+
 static void on_error(struct pg_run *r, const char sqlstate[6])
 {
 	struct jm_pg_conn *c = r->c;
@@ -587,8 +622,10 @@ static void on_error(struct pg_run *r, const char sqlstate[6])
 		ovf_fail_run(r, sqlstate);
 		return;
 	}
-	if (t == T_NONE)
-		return; /* e.g. authentication failure, or a Parse error outside any Execute */
+	if (t == T_NONE) {
+		fail_at_sync(c, sqlstate);
+		return;
+	}
 	struct jm_pg_pending *e = q_at(c, (uint32_t)t);
 	if (e->kind == K_SIMPLE) {
 		if (!e->error) {

@@ -19,7 +19,11 @@
  *     reporting their text).  It completes at its CommandComplete /
  *     PortalSuspended / EmptyQueryResponse, or fails with the first
  *     ErrorResponse of its Sync batch (the server skips to Sync, so every
- *     outstanding Execute of that batch is an error with that SQLSTATE);
+ *     outstanding Execute of that batch is an error with that SQLSTATE).
+ *     An ErrorResponse after every Execute of the batch completed was
+ *     raised at the Sync (the implicit COMMIT: deferred constraint,
+ *     serialization failure): the batch rolled back, every Execute of it
+ *     is an error with that SQLSTATE and keeps its tag's rows;
  *     end_ns is the ts of the fragment carrying the batch's ReadyForQuery.
  *   - cmd comes from the tag ("SELECT n" of CREATE TABLE/MATERIALIZED
  *     VIEW ... AS is reported as JM_SQL_CREATE_TABLE_AS; "COPY n" takes its

@@ -20,8 +20,14 @@ jobs:
   - name: file-$U
     outputs:
       - file: "$T/curated/*.parquet"
+  - name: fkfail-$U
+    outputs:
+      - table: public.${TBL}_child
 YAML
 pg_sql -c "create table $TBL (id int primary key, email text)" || fail setup "create table"
+pg_sql -c "create table ${TBL}_parent (id int primary key);
+           create table ${TBL}_child (pid int references ${TBL}_parent deferrable initially deferred)" ||
+  fail setup "create deferred-FK tables"
 pgbench -h 127.0.0.1 -U $JM_PG_USER -i -q -s 1 $JM_PG_DB >/dev/null 2>&1 || fail setup "pgbench -i"
 start_agent "$T/agent.yaml" --interval 1 || { fail agent-start "agent not ready"; exit 1; }
 # A file output is declared: the sys_exit program is loaded for it.
@@ -55,6 +61,13 @@ commit_ns=$(date +%s%N)
 JOBMETER_JOB=freshfail-$U pg_sql -c "insert into $TBL values (1, 'dup')" 2>/dev/null
 JOBMETER_JOB=file-$U sh -c "head -c 1000 /dev/urandom > '$T/curated/.tmp-part' && mv '$T/curated/.tmp-part' '$T/curated/part-1.parquet'"
 file_ns=$(date +%s%N)
+# 7b. extended protocol, error raised at Sync: the deferred FK is checked at
+#     the implicit commit, after CommandComplete (server answers 1 2 n C E Z).
+#     pgbench aborts the client on the error; the INSERT is a failed query
+#     and the rolled-back table is not fresh.
+echo "insert into ${TBL}_child values (424242);" > "$T/fk.sql"
+JOBMETER_JOB=fkfail-$U pgbench -h 127.0.0.1 -U $JM_PG_USER -n -M extended -t 1 -c 1 \
+  -f "$T/fk.sql" $JM_PG_DB > "$T/fk.out" 2>&1
 # 8. two concurrent jobs on the same server.
 JOBMETER_JOB=concA-$U pgbench -h 127.0.0.1 -U $JM_PG_USER -n -S -t 3000 -c 1 $JM_PG_DB >/dev/null 2>&1 &
 pa=$!
@@ -93,7 +106,7 @@ JOBMETER_JOB=sizes-$U su postgres -c "psql -X -q -d $JM_PG_DB" < "$T/sizes.sql" 
 
 for j in pgb-simple-5000 pgb-simple-1000 pgb-extended-5000 pgb-extended-1000 \
          pgb-prepared-5000 pgb-prepared-1000 psql rows copy redact fresh freshfail \
-         file concA concB garbage after-garbage sizes; do
+         file fkfail concA concB garbage after-garbage sizes; do
   wait_run "$j-$U" || fail "run-$j" "no run line"
 done
 wait_run "redact-$U" 2
@@ -145,6 +158,13 @@ check_within "freshness: table last_write within 1 s of the commit" \
 check_eq "freshness: a failed INSERT leaves no write" \
   "$(jq -rs --arg j "freshfail-$U" '[.[] | select(.type=="run" and .job==$j)][0].outputs | length' "$T/out.jsonl")" 0
 check_eq "freshness: failed INSERT is an error" "$(db_field freshfail-$U postgresql errors)" 1
+grep -q "violates foreign key" "$T/fk.out" || fail "error at sync: setup" "pgbench saw no FK error: $(tail -2 "$T/fk.out")"
+check_eq "error at sync (extended): the INSERT is a failed query" \
+  "$(stmt_field fkfail-$U '^insert into' errors)/$(db_field fkfail-$U postgresql errors)" 1/1
+check_eq "error at sync (extended): SQLSTATE 23503" \
+  "$(jq -rs --arg j "fkfail-$U" '[.[] | select(.type=="run" and .job==$j) | .db[].statements[] | select(.errors > 0) | .last_error] | unique | join(",")' "$T/out.jsonl")" 23503
+check_eq "error at sync (extended): rolled-back table not fresh" \
+  "$(jq -rs --arg j "fkfail-$U" '[.[] | select(.type=="run" and .job==$j)][0].outputs | length' "$T/out.jsonl")" 0
 lw=$(jq -rs --arg j "file-$U" '[.[] | select(.type=="run" and .job==$j)][0].outputs[0].last_write' "$T/out.jsonl")
 lw_ns=$(date -d "$lw" +%s%N 2>/dev/null || echo 0)
 check_within "freshness: file renamed into place, last_write within 1 s" \
@@ -161,4 +181,5 @@ check_eq "garbage: a query after garbage still counted" "$(db_field after-garbag
 stop_agent
 pe=$(jq -rs '[.[] | select(.type=="loss") | .total.parse_errors] | max // 0' "$T/out.jsonl")
 if [ "$pe" -gt 0 ]; then pass "garbage: parse errors counted ($pe)"; else fail "garbage: parse errors counted" "parse_errors=$pe"; fi
-pg_sql -c "drop table if exists $TBL; drop table if exists ${TBL}_copy" >/dev/null
+pg_sql -c "drop table if exists $TBL; drop table if exists ${TBL}_copy;
+           drop table if exists ${TBL}_child; drop table if exists ${TBL}_parent" >/dev/null

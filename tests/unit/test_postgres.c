@@ -561,6 +561,113 @@ static void test_extended(void)
 	env_free(&e);
 }
 
+/* An error raised at Sync, after every Execute of the batch completed: the
+ * implicit transaction's COMMIT failed (deferred constraint, serialization
+ * failure), so the batch rolled back and its Executes failed. */
+static void test_error_at_sync(void)
+{
+	struct env e = { 0 };
+	struct buf t = { 0 }, r = { 0 };
+	env_init(&e);
+
+	/* one Execute, deferred FK checked at the implicit commit */
+	fe_parse(&t, "", "INSERT INTO orders VALUES ($1)");
+	fe_bind(&t, "", "", "1");
+	fe_execute(&t, "", 0);
+	fe_sync(&t);
+	feed(&e, TX, 100, &t);
+	t.n = 0;
+	m_empty(&r, '1');
+	m_empty(&r, '2');
+	be_complete(&r, "INSERT 0 1");
+	be_error(&r, "23503", "insert or update on table violates foreign key constraint");
+	be_ready(&r, 'I');
+	feed(&e, RX, 200, &r);
+	r.n = 0;
+	CHECK_INT("pg error at sync: one query", e.g->n, 1);
+	CHECK("pg error at sync: the Execute failed with the commit's SQLSTATE",
+	      e.g->q[0].error && !strcmp(e.g->q[0].state, "23503"));
+	/* as the simple protocol reports the same answer: the tag's rows */
+	CHECK("pg error at sync: rows of the tag, end at ReadyForQuery",
+	      e.g->q[0].rows == 1 && e.g->q[0].has_rows && e.g->q[0].cmd == JM_SQL_INSERT &&
+	      e.g->q[0].start == 100 && e.g->q[0].end == 200);
+
+	/* two Executes, serialization failure at commit: both failed */
+	fe_parse(&t, "", "UPDATE a SET x = 1");
+	fe_bind(&t, "", "", NULL);
+	fe_execute(&t, "", 0);
+	fe_parse(&t, "", "UPDATE b SET x = 1");
+	fe_bind(&t, "", "", NULL);
+	fe_execute(&t, "", 0);
+	fe_sync(&t);
+	feed(&e, TX, 300, &t);
+	t.n = 0;
+	m_empty(&r, '1');
+	m_empty(&r, '2');
+	be_complete(&r, "UPDATE 2");
+	m_empty(&r, '1');
+	m_empty(&r, '2');
+	be_complete(&r, "UPDATE 3");
+	be_error(&r, "40001", "could not serialize access");
+	be_ready(&r, 'I');
+	feed(&e, RX, 400, &r);
+	r.n = 0;
+	CHECK_INT("pg error at sync, two Executes: reported", e.g->n, 3);
+	CHECK("pg error at sync, two Executes: both failed",
+	      e.g->q[1].error && !strcmp(e.g->q[1].state, "40001") &&
+	      e.g->q[2].error && !strcmp(e.g->q[2].state, "40001"));
+
+	/* the next batch is clean; a Parse error in a batch without Execute
+	 * is nobody's query */
+	fe_parse(&t, "", "SELEC 1");
+	fe_sync(&t);
+	fe_parse(&t, "", "SELECT 1");
+	fe_bind(&t, "", "", NULL);
+	fe_execute(&t, "", 0);
+	fe_sync(&t);
+	feed(&e, TX, 500, &t);
+	t.n = 0;
+	be_error(&r, "42601", "syntax error");
+	be_ready(&r, 'I');
+	m_empty(&r, '1');
+	m_empty(&r, '2');
+	be_complete(&r, "SELECT 1");
+	be_ready(&r, 'I');
+	feed(&e, RX, 600, &r);
+	r.n = 0;
+	CHECK("pg error at sync: next batch clean, Parse error alone not a query",
+	      e.g->n == 4 && !e.g->q[3].error && e.g->q[3].rows == 1);
+
+	/* the batch fills the ring, its Sync spills into the overflow runs */
+	fe_parse(&t, "ins", "INSERT INTO t VALUES ($1)");
+	for (int i = 0; i < JM_PG_PENDING_MAX; i++) {
+		fe_bind(&t, "", "ins", "1");
+		fe_execute(&t, "", 0);
+	}
+	fe_sync(&t);
+	feed(&e, TX, 700, &t);
+	t.n = 0;
+	m_empty(&r, '1');
+	for (int i = 0; i < JM_PG_PENDING_MAX; i++) {
+		m_empty(&r, '2');
+		be_complete(&r, "INSERT 0 1");
+	}
+	be_error(&r, "23503", "deferred");
+	be_ready(&r, 'I');
+	feed(&e, RX, 800, &r);
+	r.n = 0;
+	int failed = 0;
+	for (int i = 4; i < e.g->n && i < MAXQ; i++)
+		failed += e.g->q[i].error && !strcmp(e.g->q[i].state, "23503");
+	CHECK_INT("pg error at sync, Sync in the overflow: reported", e.g->n, 4 + JM_PG_PENDING_MAX);
+	CHECK_INT("pg error at sync, Sync in the overflow: all failed", failed, JM_PG_PENDING_MAX);
+	CHECK_INT("pg error at sync: no parse errors", e.st.parse_errors, 0);
+
+	b_free(&t);
+	b_free(&r);
+	env_free(&e);
+}
+
 /* Deep pipeline (executemany in pipeline mode): more Executes than the
  * pending ring holds, all matched. */
 static void test_deep_pipeline(void)
@@ -1202,6 +1309,7 @@ int main(void)
 {
 	test_startup_and_simple();
 	test_extended();
+	test_error_at_sync();
 	test_deep_pipeline();
 	test_copy();
 	test_big_result_with_gaps();
