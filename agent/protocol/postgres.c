@@ -973,11 +973,36 @@ static uint32_t cap_limit(bool tx, uint8_t type, uint32_t body_len)
 	return lim < body_len ? lim : body_len;
 }
 
+/* The captured prefix has served its message: wipe it, so nothing of a
+ * message (a Bind's names, an error's message text) outlives it. */
+static void cap_wipe(struct jm_pg_dir *d)
+{
+	memset(d->cap, 0, d->cap_len);
+	d->cap_len = 0;
+}
+
+/* Bind: only the portal and statement names are needed.  Parameter values
+ * follow them; whatever of them was just copied is wiped at once and no
+ * more is captured. */
+static void bind_trim(struct jm_pg_dir *d)
+{
+	const uint8_t *z = memchr(d->cap, 0, d->cap_len);
+
+	if (!z)
+		return;
+	z = memchr(z + 1, 0, d->cap_len - (size_t)(z + 1 - d->cap));
+	if (!z)
+		return;
+	uint32_t keep = (uint32_t)(z - d->cap) + 1;
+	memset(d->cap + keep, 0, d->cap_len - keep);
+	d->cap_len = d->cap_max = keep;
+}
+
 static void frame_reset(struct jm_pg_dir *d)
 {
 	d->hdr_have = 0;
 	d->in_body = 0;
-	d->cap_len = 0;
+	cap_wipe(d);
 }
 
 static void lose(struct pg_run *r, struct jm_pg_dir *d, size_t off)
@@ -1001,7 +1026,7 @@ static void msg_end(struct pg_run *r, struct jm_pg_dir *d)
 	else
 		rx_msg(r, d);
 	d->in_body = 0;
-	d->cap_len = 0;
+	cap_wipe(d);
 }
 
 static bool msg_begin(struct pg_run *r, struct jm_pg_dir *d)
@@ -1082,6 +1107,8 @@ static void dir_bytes(struct pg_run *r, struct jm_pg_dir *d, const uint8_t *p, s
 				cp = take;
 			memcpy(d->cap + d->cap_len, p + i, cp);
 			d->cap_len += (uint32_t)cp;
+			if (r->tx && d->type == 'B')
+				bind_trim(d);
 		}
 		d->body_got += (uint32_t)take;
 		i += take;
@@ -1283,6 +1310,7 @@ static bool rx_resync(struct pg_run *r, struct jm_pg_dir *d, const struct pg_vie
 			error_sqlstate(d->cap, bl, state);
 			on_error(r, state);
 		}
+		memset(d->cap, 0, bl);
 	} else {
 		/* The ErrorResponse may start before the captured tail: its
 		 * "ERROR\0C<sqlstate>\0" fields are still recognisable. */

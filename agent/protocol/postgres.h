@@ -48,7 +48,10 @@
  * invented: responses are not matched and no request is recorded.
  *
  * Privacy: PasswordMessage/SASL ('p') bodies and startup parameters are
- * never copied anywhere.  After SSLRequest/GSSENCRequest is accepted
+ * never copied anywhere.  Of a Bind only the portal and statement names are
+ * kept while it is parsed (parameter values are wiped as soon as they are
+ * copied), and every captured message prefix (error texts included) is
+ * wiped once its message has been handled.  After SSLRequest/GSSENCRequest is accepted
  * ('S'/'G') the stream is encrypted: the connection stops parsing for good
  * and counts nothing further. */
 #ifndef JM_PROTOCOL_POSTGRES_H

@@ -1161,6 +1161,67 @@ static void test_garbage_and_lengths(void)
 	env_free(&e);
 }
 
+/* Bind parameter values and error texts are not kept: whole, and fed one
+ * byte at a time (nothing of a value may linger between fragments). */
+static void test_values_not_retained(void)
+{
+	struct env e = { 0 };
+	struct buf t = { 0 }, r = { 0 };
+	int seen = 0;
+	env_init(&e);
+
+	fe_parse(&t, "", "UPDATE users SET pw_hash = $1 WHERE id = 7");
+	fe_bind(&t, "", "", "BIND-SECRET-hunter2");
+	fe_execute(&t, "", 0);
+	fe_sync(&t);
+	feed(&e, TX, 1, &t);
+	m_empty(&r, '1');
+	m_empty(&r, '2');
+	be_complete(&r, "UPDATE 1");
+	be_ready(&r, 'I');
+	feed(&e, RX, 2, &r);
+	CHECK("pg values: query parsed", e.g->n == 1 && e.g->q[0].rows == 1 &&
+	      sql_is(&e.g->q[0], "UPDATE users SET pw_hash = $1 WHERE id = 7"));
+	CHECK("pg values: Bind parameter value never retained",
+	      memmem(e.c, sizeof(*e.c), "BIND-SECRET", 11) == NULL);
+
+	/* named portal and statement, one byte per fragment */
+	t.n = r.n = 0;
+	fe_parse(&t, "st1", "INSERT INTO t VALUES ($1)");
+	fe_bind(&t, "p1", "st1", "BIND-SECRET-alice@example.com");
+	fe_execute(&t, "p1", 0);
+	fe_sync(&t);
+	for (size_t i = 0; i < t.n; i++) {
+		feed_frag(&e, TX, 3, t.d + i, 1, 1, 0);
+		if (memmem(e.c, sizeof(*e.c), "BIND-SECR", 9) || memmem(e.c, sizeof(*e.c), "alice@", 6))
+			seen++;
+	}
+	m_empty(&r, '1');
+	m_empty(&r, '2');
+	be_complete(&r, "INSERT 0 1");
+	be_ready(&r, 'I');
+	feed(&e, RX, 4, &r);
+	CHECK("pg values: byte by byte, named portal still resolves",
+	      e.g->n == 2 && sql_is(&e.g->q[1], "INSERT INTO t VALUES ($1)") && e.g->q[1].rows == 1);
+	CHECK_INT("pg values: byte by byte, no value bytes between fragments", seen, 0);
+
+	/* an error's message and detail (row values) are not kept either */
+	t.n = r.n = 0;
+	fe_query(&t, "INSERT INTO c VALUES (1)");
+	feed(&e, TX, 5, &t);
+	be_error(&r, "23503", "Key (email)=(alice@example.com) is not present");
+	be_ready(&r, 'I');
+	feed(&e, RX, 6, &r);
+	CHECK("pg values: error reported", e.g->n == 3 && e.g->q[2].error &&
+	      !strcmp(e.g->q[2].state, "23503"));
+	CHECK("pg values: error message not retained",
+	      memmem(e.c, sizeof(*e.c), "alice@", 6) == NULL);
+	CHECK_INT("pg values: no parse errors", e.st.parse_errors, 0);
+	b_free(&t);
+	b_free(&r);
+	env_free(&e);
+}
+
 static void test_ssl_and_detect(void)
 {
 	struct env e = { 0 };
@@ -1316,6 +1377,7 @@ int main(void)
 	test_every_split();
 	test_garbage_and_lengths();
 	test_ssl_and_detect();
+	test_values_not_retained();
 	test_mid_session_and_close();
 	TEST_EXIT();
 }
