@@ -1132,12 +1132,20 @@ static void test_garbage_and_lengths(void)
 	uint8_t badz[6] = { 'Z', 0, 0, 0, 9, 'I' };
 	feed_frag(&e, RX, 2, badz, 6, 6, 0);
 	CHECK("pg ReadyForQuery with length 9: error, nothing reported", e.st.parse_errors == 1 && e.g->n == 0);
-	/* an unknown type byte */
-	uint8_t unk[5] = { '#', 0, 0, 0, 4 };
-	feed_frag(&e, RX, 3, unk, 5, 5, 0);
-	CHECK_INT("pg unknown backend type: parse error", e.st.parse_errors, 1); /* already lost: not re-counted */
 	feed(&e, RX, 4, &r);
 	CHECK_INT("pg after bad backend bytes: query completes", e.g->n, 1);
+	/* an unknown type byte, on a fresh connection whose RX is in sync
+	 * (after a Query and its ReadyForQuery) */
+	env_init(&e);
+	feed(&e, TX, 1, &t);
+	feed(&e, RX, 2, &r);
+	CHECK("pg unknown backend type: in sync before", e.st.parse_errors == 0 && e.g->n == 1);
+	uint8_t unk[5] = { '#', 0, 0, 0, 4 };
+	feed_frag(&e, RX, 3, unk, 5, 5, 0);
+	CHECK_INT("pg unknown backend type: parse error", e.st.parse_errors, 1);
+	feed(&e, TX, 4, &t);
+	feed(&e, RX, 5, &r);
+	CHECK_INT("pg unknown backend type: next query completes", e.g->n, 2);
 
 	/* fragment header lies beyond head/tail: never read past them */
 	env_init(&e);
