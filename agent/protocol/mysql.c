@@ -311,6 +311,11 @@ static uint8_t after_defs(const struct jm_mysql_conn *c)
 static void rx_end_of_result(struct run *r, uint32_t status)
 {
 	set_status(r->c, status);
+	/* A cursor was opened (COM_STMT_EXECUTE with a cursor type; with
+	 * CLIENT_DEPRECATE_EOF its definitions end with this OK-with-0xFE):
+	 * the rows come later through COM_STMT_FETCH, not 0 of them. */
+	if ((status & ST_CURSOR_EXISTS) && r->c->q_len > 0)
+		q_at(r->c, 0)->rows_unknown = true;
 	if (status & ST_MORE_RESULTS)
 		r->c->rstate = R_FIRST;
 	else

@@ -37,7 +37,10 @@
  * (SQLSTATE; the MySQL error code is in `last_error_code` during the
  * callback) or the last result set (rows counted; SERVER_MORE_RESULTS_EXISTS
  * chains result sets of multi-statements and CALL, rows and affected rows
- * are summed).  end_ns is the ts of the fragment carrying the final packet.
+ * are summed).  An execute that opens a cursor (SERVER_STATUS_CURSOR_EXISTS
+ * on its terminator, EOF or OK-with-0xFE) has its rows unknown: they come
+ * by COM_STMT_FETCH.  end_ns is the ts of the fragment carrying the final
+ * packet.
  * COM_STMT_PREPARE, PING, INIT_DB, STMT_RESET, SET_OPTION, CHANGE_USER,
  * STMT_FETCH ... have their responses consumed and are not reported;
  * STMT_CLOSE, STMT_SEND_LONG_DATA and QUIT have none.  Up to

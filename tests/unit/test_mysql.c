@@ -990,6 +990,51 @@ static void test_other_shapes(void)
 	session_free(&ss);
 }
 
+/* Cursor execute with CLIENT_DEPRECATE_EOF: the definitions end with an
+ * OK-with-0xFE carrying SERVER_STATUS_CURSOR_EXISTS; the rows come later by
+ * COM_STMT_FETCH, so the execute's row count is unknown, not 0. */
+static void test_cursor_deprecate_eof(void)
+{
+	struct session ss = { .n = 0 };
+	struct got g;
+	struct stream *m;
+	uint8_t seq;
+
+	handshake(&ss, C_BASE | C_DEPRECATE_EOF);
+	p_command(msg(&ss, JM_DIR_TX), 0x16, "SELECT id FROM orders");
+	m = msg(&ss, JM_DIR_RX);
+	p_coldef(m, p_prepare_ok(m, 1, 4, 1, 0), "id");
+	p_stmt_cmd(msg(&ss, JM_DIR_TX), 0x17, 4, false);          /* opens a cursor */
+	m = msg(&ss, JM_DIR_RX);
+	seq = p_raw(m, 1, "\x01", 1);
+	p_ok_fe(m, p_coldef(m, seq, "id"), S_AUTOCOMMIT | 0x0040);
+	p_stmt_cmd(msg(&ss, JM_DIR_TX), 0x1c, 4, false);          /* COM_STMT_FETCH */
+	m = msg(&ss, JM_DIR_RX);
+	p_ok_fe(m, p_bin_row(m, p_bin_row(m, 1, 1), 2), S_AUTOCOMMIT | 0x0080);
+	p_command(msg(&ss, JM_DIR_TX), 0x03, "SELECT a FROM t");
+	p_resultset(msg(&ss, JM_DIR_RX), 1, 1, 2, true, false, S_AUTOCOMMIT, 0);
+	check_all_splits("cursor deprecate_eof", &ss, &g);
+	CHECK_INT("cursor deprecate_eof: execute + query reported", g.n, 2);
+	CHECK("cursor deprecate_eof: execute done at its OK, rows unknown (they come by FETCH)",
+	      g.q[0].end == ss.m[6].ts && !g.q[0].has_rows && !g.q[0].error &&
+	      strcmp(g.q[0].sql, "SELECT id FROM orders") == 0);
+	CHECK("cursor deprecate_eof: next query exact", g.q[1].rows == 2 && g.q[1].has_rows);
+	session_free(&ss);
+
+	/* Picked up mid-stream (DEPRECATE_EOF not known yet): the same. */
+	p_stmt_cmd(msg(&ss, JM_DIR_TX), 0x17, 9, false);
+	m = msg(&ss, JM_DIR_RX);
+	seq = p_raw(m, 1, "\x01", 1);
+	p_ok_fe(m, p_coldef(m, seq, "id"), S_AUTOCOMMIT | 0x0040);
+	p_stmt_cmd(msg(&ss, JM_DIR_TX), 0x1c, 9, false);
+	m = msg(&ss, JM_DIR_RX);
+	p_ok_fe(m, p_bin_row(m, 1, 1), S_AUTOCOMMIT | 0x0080);
+	check_all_splits("cursor mid-stream", &ss, &g);
+	CHECK("cursor mid-stream: execute reported, rows unknown",
+	      g.n == 1 && !g.q[0].has_rows && !g.q[0].error);
+	session_free(&ss);
+}
+
 static void test_big_packet(void)
 {
 	struct session ss = { .n = 0 };
@@ -1210,6 +1255,7 @@ int main(void)
 	test_gaps();
 	test_tx_gap();
 	test_other_shapes();
+	test_cursor_deprecate_eof();
 	test_big_packet();
 	test_garbage();
 	test_tls_and_stop();
