@@ -460,7 +460,7 @@ void jm_db_on_payload(struct jm_db *d, const void *data, size_t len)
 		conn_end(d, c, f.ts_ns, "client goodbye");
 		return;
 	}
-	uint64_t perr = c->pstats.parse_errors;
+	uint64_t perr = c->pstats.parse_errors, uerr = c->pstats.unmatched_errors;
 	d->cur = c;
 	if (c->system == JM_DB_POSTGRES)
 		jm_pg_feed(&c->p.pg, &f, on_query, d, &c->pstats);
@@ -469,6 +469,16 @@ void jm_db_on_payload(struct jm_db *d, const void *data, size_t len)
 	d->cur = NULL;
 	d->loss->parse_errors += c->pstats.parse_errors - perr;
 	c->pstats.parse_errors = perr;   /* counted once, here */
+	/* Error responses to requests the parser could not queue: no query
+	 * carries them, but they are errors of this connection's run. */
+	if (c->pstats.unmatched_errors != uerr && run) {
+		struct jm_db_stats *rs = jm_run_db(run, c->system, c->endpoint, false);
+		struct jm_db_stats *ws = jm_run_db(run, c->system, c->endpoint, true);
+		if (rs)
+			rs->errors += c->pstats.unmatched_errors - uerr;
+		if (ws)
+			ws->errors += c->pstats.unmatched_errors - uerr;
+	}
 }
 
 /* ---- output files ---- */

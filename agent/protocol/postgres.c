@@ -418,6 +418,7 @@ static void ovf_push(struct pg_run *r, int kind, const char *sql, size_t len, bo
 		/* Alternating Execute/Sync deeper than everything we keep: the
 		 * request cannot be queued, so matching will drift. */
 		r->st->parse_errors++;
+		r->c->ovf_lost = true;
 		return;
 	}
 	o->runs[(o->run_head + o->run_len) % JM_PG_RUNS] = bit | 1;
@@ -431,6 +432,8 @@ static struct jm_pg_pending *q_push(struct pg_run *r, int kind, const char *sql,
 {
 	struct jm_pg_conn *c = r->c;
 
+	if (c->q_len == 0 && c->ovf.run_len == 0)
+		c->ovf_lost = false;  /* responses match requests again */
 	if (c->ovf.run_len > 0 || c->q_len == JM_PG_PENDING_MAX) {
 		if (kind == K_SIMPLE) {
 			/* a Query answers like Execute + Sync */
@@ -587,10 +590,10 @@ static void on_complete(struct pg_run *r, const uint8_t *b, size_t n, bool whole
  * failure, a Parse error in a batch without Execute) it is nobody's query.
  * Executes of the batch already reported from the overflow runs cannot be
  * taken back. */
-static void fail_at_sync(struct jm_pg_conn *c, const char sqlstate[6])
+static bool fail_at_sync(struct jm_pg_conn *c, const char sqlstate[6])
 {
 	uint32_t n = 0;
-	bool sync = false;
+	bool sync = false, failed = false;
 
 	for (; n < c->q_len; n++) {
 		uint8_t kind = q_at(c, n)->kind;
@@ -599,18 +602,22 @@ static void fail_at_sync(struct jm_pg_conn *c, const char sqlstate[6])
 			break;
 		}
 		if (kind != K_EXEC && kind != K_VOID)
-			return;
+			return false;
 	}
 	if (!sync && !(n == c->q_len && c->ovf.run_len > 0 &&
 		       (c->ovf.runs[c->ovf.run_head] & RUN_SYNC)))
-		return;
+		return false;
 	for (uint32_t i = 0; i < n; i++) {
 		struct jm_pg_pending *e = q_at(c, i);
-		if (e->kind == K_EXEC && !e->error) {
-			e->error = true;
-			memcpy(e->sqlstate, sqlstate, 6);
+		if (e->kind == K_EXEC) {
+			failed = true;
+			if (!e->error) {
+				e->error = true;
+				memcpy(e->sqlstate, sqlstate, 6);
+			}
 		}
 	}
+	return failed;
 }
 
 static void on_error(struct pg_run *r, const char sqlstate[6])
@@ -623,7 +630,12 @@ static void on_error(struct pg_run *r, const char sqlstate[6])
 		return;
 	}
 	if (t == T_NONE) {
-		fail_at_sync(c, sqlstate);
+		/* Requests were dropped (overflow runs full): an error nobody
+		 * queued is theirs.  There is no query to carry it, so it is
+		 * counted for the caller to add to the connection's error
+		 * total (db.c: the db entry's `errors`). */
+		if (!fail_at_sync(c, sqlstate) && c->ovf_lost)
+			r->st->unmatched_errors++;
 		return;
 	}
 	struct jm_pg_pending *e = q_at(c, (uint32_t)t);

@@ -35,7 +35,10 @@
  * (e.g. executemany in pipeline mode) spill into a run-length queue of
  * Execute/Sync counts that keeps the response matching exact but reports
  * every spilled Execute with the SQL of the first one spilled, completed at
- * its own CommandComplete (start = previous completion).  Named prepared
+ * its own CommandComplete (start = previous completion).  When the runs are
+ * full too, requests are dropped (counted as parse errors); an ErrorResponse
+ * that then has no queued request is counted in stats->unmatched_errors,
+ * which the caller adds to the connection's error total.  Named prepared
  * statements: JM_PG_STMTS with LRU eviction, plus the unnamed one.
  *
  * Capture gaps (head/tail fragments): message lengths are followed through
@@ -125,6 +128,8 @@ struct jm_pg_conn {
 	uint8_t  rx_carry[256];  /* RX out of sync: last bytes of the previous fragment */
 	uint8_t  enc_reply;   /* 'S'/'G': one-byte reply to SSL/GSSENC request due on RX */
 	bool     tx_copy_in;  /* server in copy-in mode: it ignores our Syncs */
+	bool     ovf_lost;    /* requests were dropped (overflow runs full) since
+				 the queue was last empty */
 	uint64_t lru_clock;
 	struct jm_pg_slot stmts[1 + JM_PG_STMTS];  /* [0] = unnamed statement */
 	struct jm_pg_slot portals[JM_PG_PORTALS];  /* [0] = unnamed portal */

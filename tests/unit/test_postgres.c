@@ -734,6 +734,59 @@ static void test_deep_pipeline(void)
 	env_free(&e);
 }
 
+/* Pipelined Execute/Sync pairs beyond what the ring and the overflow runs
+ * hold: requests are dropped (parse errors), and an ErrorResponse to one of
+ * them has no query to go to; it is still counted (unmatched_errors), once. */
+static void test_overflow_exhausted_error(void)
+{
+	struct env e = { 0 };
+	struct buf t = { 0 }, r = { 0 };
+	enum { N = 300 };
+	env_init(&e);
+
+	fe_parse(&t, "s", "INSERT INTO t VALUES ($1)");
+	fe_sync(&t);
+	for (int i = 0; i < N; i++) {
+		fe_bind(&t, "", "s", "1");
+		fe_execute(&t, "", 0);
+		fe_sync(&t);
+	}
+	feed(&e, TX, 1, &t);
+	CHECK("pg overflow exhausted: drops counted as parse errors", e.st.parse_errors > 0);
+	m_empty(&r, '1');
+	be_ready(&r, 'I');
+	for (int i = 0; i < N; i++) {
+		m_empty(&r, '2');
+		if (i == N - 1)
+			be_error(&r, "23505", "dup");
+		else
+			be_complete(&r, "INSERT 0 1");
+		be_ready(&r, 'I');
+	}
+	feed(&e, RX, 2, &r);
+	int errors = 0;
+	for (int i = 0; i < e.g->n && i < MAXQ; i++)
+		errors += e.g->q[i].error;
+	CHECK_INT("pg overflow exhausted: the last request's error counted once",
+		  (long long)errors + (long long)e.st.unmatched_errors, 1);
+
+	/* an error that is nobody's request (a Parse error in a batch
+	 * without Execute) on a connection that dropped nothing: not counted */
+	env_init(&e);
+	t.n = r.n = 0;
+	fe_parse(&t, "", "SELEC 1");
+	fe_sync(&t);
+	feed(&e, TX, 3, &t);
+	be_error(&r, "42601", "syntax error");
+	be_ready(&r, 'I');
+	feed(&e, RX, 4, &r);
+	CHECK("pg orphan error without drops: not an unmatched error",
+	      e.g->n == 0 && e.st.unmatched_errors == 0 && e.st.parse_errors == 0);
+	b_free(&t);
+	b_free(&r);
+	env_free(&e);
+}
+
 static void test_copy(void)
 {
 	struct env e = { 0 };
@@ -1380,6 +1433,7 @@ int main(void)
 	test_extended();
 	test_error_at_sync();
 	test_deep_pipeline();
+	test_overflow_exhausted_error();
 	test_copy();
 	test_big_result_with_gaps();
 	test_every_split();
