@@ -702,6 +702,10 @@ static enum jm_sql_cmd classify(struct walk *w)
 		int base = w->depth;
 		bool table = false;
 		while (walk_next(&probe)) {
+			/* CREATE TABLE x (..); SELECT ..: the statement ended
+			 * without AS; what follows is another statement. */
+			if (probe.depth == base && walk_punct(&probe, ';'))
+				return JM_SQL_OTHER;
 			if (!table) {
 				if (walk_word(&probe, "table")) {
 					table = true;

@@ -113,6 +113,7 @@ struct sql_tok {
 	const char *s;
 	size_t n, pos;
 	int depth;            /* parenthesis depth of the last word returned */
+	bool semi;            /* a top-level ';' was passed: the first statement ended */
 };
 
 /* Next bare word ([A-Za-z_][A-Za-z0-9_$]*) outside comments, string
@@ -170,17 +171,21 @@ static bool sql_word(struct sql_tok *t, const char **w, size_t *wl)
 						 (unsigned char)t->s[t->pos] >= 0x80 || t->s[t->pos] == '.'))
 				t->pos++;
 		} else {
+			if (ch == ';' && t->depth == 0)
+				t->semi = true;
 			t->pos++;
 		}
 	}
 	return false;
 }
 
-/* 0: not CREATE TABLE/MATERIALIZED VIEW; 1: it is, no top-level AS seen
- * (yet: the text may be truncated); 2: CREATE ... AS query. */
+/* 0: not CREATE TABLE/MATERIALIZED VIEW, or one without AS that a
+ * top-level ';' ends (a "SELECT n" tag then belongs to a later statement);
+ * 1: it is, no top-level AS seen (yet: the text may be truncated);
+ * 2: CREATE ... AS query. */
 static int sql_create_rel(const char *s, size_t n)
 {
-	struct sql_tok t = { s, n, 0, 0 };
+	struct sql_tok t = { s, n, 0, 0, false };
 	const char *w;
 	size_t wl;
 
@@ -203,16 +208,19 @@ static int sql_create_rel(const char *s, size_t n)
 	}
 	return 0;
 rel:
-	while (sql_word(&t, &w, &wl))
+	while (sql_word(&t, &w, &wl)) {
+		if (t.semi)
+			return 0;
 		if (t.depth == 0 && kw(w, wl, "AS"))
 			return 2;
-	return 1;
+	}
+	return t.semi ? 0 : 1;
 }
 
 /* Statement kind from the SQL text alone (used when no tag says it). */
 static enum jm_sql_cmd sql_classify(const char *s, size_t n)
 {
-	struct sql_tok t = { s, n, 0, 0 };
+	struct sql_tok t = { s, n, 0, 0, false };
 	const char *w;
 	size_t wl;
 

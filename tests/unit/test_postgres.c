@@ -405,6 +405,52 @@ static void test_startup_and_simple(void)
 	env_free(&e);
 }
 
+/* A CREATE TABLE without AS followed by a SELECT in one Query: the
+ * "SELECT n" tag is the SELECT's, not a CREATE TABLE AS.  A CTAS cut before
+ * its AS (truncated capture) is still one. */
+static void test_create_then_select(void)
+{
+	struct env e = { 0 };
+	struct buf t = { 0 }, r = { 0 };
+	env_init(&e);
+
+	fe_query(&t, "CREATE TABLE x (a int); SELECT * FROM big");
+	feed(&e, TX, 100, &t);
+	t.n = 0;
+	be_complete(&r, "CREATE TABLE");
+	be_complete(&r, "SELECT 5");
+	be_ready(&r, 'I');
+	feed(&e, RX, 200, &r);
+	r.n = 0;
+	CHECK("pg create; select: cmd SELECT, rows 5",
+	      e.g->n == 1 && e.g->q[0].cmd == JM_SQL_SELECT && e.g->q[0].rows == 5);
+
+	fe_query(&t, "create table x (a int); select a as b from big");
+	feed(&e, TX, 300, &t);
+	t.n = 0;
+	be_complete(&r, "CREATE TABLE");
+	be_complete(&r, "SELECT 2");
+	be_ready(&r, 'I');
+	feed(&e, RX, 400, &r);
+	r.n = 0;
+	CHECK("pg create; select .. as: cmd SELECT",
+	      e.g->n == 2 && e.g->q[1].cmd == JM_SQL_SELECT && e.g->q[1].rows == 2);
+
+	/* the text cut before AS: the tag still says CTAS */
+	fe_query(&t, "CREATE TABLE daily (a, b)");
+	feed_frag(&e, TX, 500, t.d, t.n, 5 + 20, 0);
+	t.n = 0;
+	be_complete(&r, "SELECT 3");
+	be_ready(&r, 'I');
+	feed(&e, RX, 600, &r);
+	r.n = 0;
+	CHECK("pg ctas cut before AS: still CREATE TABLE AS",
+	      e.g->n == 3 && e.g->q[2].cmd == JM_SQL_CREATE_TABLE_AS);
+	b_free(&t);
+	b_free(&r);
+	env_free(&e);
+}
+
 static void test_extended(void)
 {
 	struct env e = { 0 };
@@ -1430,6 +1476,7 @@ static void test_mid_session_and_close(void)
 int main(void)
 {
 	test_startup_and_simple();
+	test_create_then_select();
 	test_extended();
 	test_error_at_sync();
 	test_deep_pipeline();

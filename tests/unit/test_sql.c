@@ -349,6 +349,9 @@ static void test_command(void)
 	CMD("create table plain", "CREATE TABLE x (a int GENERATED ALWAYS AS (1) STORED)",
 	    JM_SQL_OTHER);
 	CMD("create view", "CREATE VIEW v AS SELECT 1", JM_SQL_OTHER);
+	CMD("create table; select", "CREATE TABLE x (a int); SELECT * FROM big", JM_SQL_OTHER);
+	CMD("create table; select as", "create table x (a int); select a as b from big",
+	    JM_SQL_OTHER);
 	CMD("with insert", "WITH a AS (SELECT 1), b (x) AS (SELECT 2) INSERT INTO t SELECT * FROM a",
 	    JM_SQL_INSERT);
 	CMD("with recursive select", "WITH RECURSIVE r AS (SELECT 1 UNION SELECT 2) SELECT * FROM r",
@@ -399,6 +402,7 @@ static void test_target(void)
 	TGT("copy to none", "COPY sales TO STDOUT", "(none)");
 	TGT("ctas", "CREATE TABLE IF NOT EXISTS s.t AS SELECT 1", "s.t");
 	TGT("ctas unlogged", "create unlogged table \"T\" as select 1", "T");
+	TGT("create table; select", "CREATE TABLE x (a int); SELECT * FROM big", "(none)");
 	TGT("with insert", "WITH x AS (SELECT 1) INSERT INTO tgt SELECT * FROM x", "tgt");
 	TGT("load data", "LOAD DATA INFILE 'f' REPLACE INTO TABLE Stage.Raw", "stage.raw");
 	TGT("select none", "SELECT * FROM t", "(none)");
