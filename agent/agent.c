@@ -13,6 +13,7 @@
 #include "identity/identity.h"
 #include "jobs.h"
 #include "log.h"
+#include "loss.h"
 #include "metrics.h"
 #include "model.h"
 #include "otlp.h"
@@ -42,6 +43,7 @@ struct jm_agent {
 	struct jm_buf line;
 	struct jm_loss loss;              /* cumulative, user space + kernel */
 	struct jm_loss loss_reported;     /* as of the last loss line */
+	struct jm_loss_kernel loss_kernel; /* kernel counters as of the last fold */
 };
 
 static int64_t now_unix_ns(void)
@@ -274,12 +276,8 @@ static void report_loss(struct jm_agent *ag, int64_t now)
 	struct jm_jobs_stats js;
 	struct jm_loss *l = &ag->loss, d;
 
-	if (jm_probes_stats(ag->probes, k) == 0) {
-		l->ringbuf_drops = k[JM_STAT_EVENTS_DROPPED];
-		l->payload_drops = k[JM_STAT_PAYLOADS_DROPPED];
-		l->map_full = k[JM_STAT_PROCS_FULL] + k[JM_STAT_CONNS_FULL];
-		l->payload_truncated = k[JM_STAT_PAYLOAD_TRUNC];
-	}
+	if (jm_probes_stats(ag->probes, k) == 0)
+		jm_loss_fold_kernel(l, &ag->loss_kernel, k);
 	jm_jobs_stats(ag->jobs, &js);
 	l->jobs_overflow = js.jobs_overflow;
 	if (ag->spool)
