@@ -14,6 +14,8 @@
 #include <strings.h>
 #include <yaml.h>
 
+#include "bpf/process.h"
+
 #define CFG_FILE_MAX (1u << 20)     /* a config larger than 1 MiB is a mistake */
 #define CFG_PATH_BUF 96             /* "env_identity[7].run_id_var" and the like */
 
@@ -350,12 +352,36 @@ static int cfg_jobs(struct ctx *c, yaml_node_t *v, const char *path, void *base)
 
 /* ---- env_identity, systemd ---- */
 
+/* The exec probe looks for "NAME=" in slots of JM_ENV_KEY_LEN bytes (NUL
+ * included): a longer name would never match at exec, yet would in the
+ * start-up scan of /proc, so it is refused rather than skipped. */
+static int env_name_check(struct ctx *c, yaml_node_t *n, const char *path, const char *name)
+{
+	size_t len = strlen(name);
+	if (strchr(name, '='))
+		return fail(c, n, "%s: \"%s\" contains '='", path, name);
+	if (len > JM_ENV_KEY_LEN - 2)
+		return fail(c, n, "%s: \"%s\" is %zu characters; the exec probe matches variable "
+			    "names of at most %d", path, name, len, JM_ENV_KEY_LEN - 2);
+	return 0;
+}
+
 static int env_var_item(struct ctx *c, yaml_node_t *item, const char *path, void *base, size_t i)
 {
 	struct jm_cfg_env_set *e = base;
 	if (get_str(c, item, path, e->vars[i], sizeof(e->vars[i])))
 		return -1;
-	return e->vars[i][0] ? 0 : fail(c, item, "%s: must not be empty", path);
+	if (!e->vars[i][0])
+		return fail(c, item, "%s: must not be empty", path);
+	return env_name_check(c, item, path, e->vars[i]);
+}
+
+static int env_run_id_var(struct ctx *c, yaml_node_t *v, const char *path, void *base)
+{
+	struct jm_cfg_env_set *e = base;
+	if (get_str(c, v, path, e->run_id_var, sizeof(e->run_id_var)))
+		return -1;
+	return e->run_id_var[0] ? env_name_check(c, v, path, e->run_id_var) : 0;
 }
 
 static int env_vars(struct ctx *c, yaml_node_t *v, const char *path, void *base)
@@ -369,7 +395,7 @@ static int env_vars(struct ctx *c, yaml_node_t *v, const char *path, void *base)
 static const struct field env_fields[] = {
 	F_SUB("vars", env_vars),
 	F_STR("separator", struct jm_cfg_env_set, separator),
-	F_STR("run_id_var", struct jm_cfg_env_set, run_id_var),
+	F_SUB("run_id_var", env_run_id_var),
 };
 
 static int env_item(struct ctx *c, yaml_node_t *item, const char *path, void *base, size_t i)
@@ -383,10 +409,49 @@ static int env_item(struct ctx *c, yaml_node_t *item, const char *path, void *ba
 	return e->n_vars ? 0 : fail(c, item, "%s: missing \"vars\"", path);
 }
 
+static bool name_listed(const char *const *names, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(names[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* Every distinct variable the sets name takes one of the exec probe's
+ * JM_ENV_KEYS_MAX slots, after JOBMETER_JOB and JOBMETER_RUN_ID.  A set
+ * left without slots would never match at exec but would in the start-up
+ * scan (jm_env_identity_prefixes would drop it silently), so it is an error,
+ * reported at the first set that does not fit. */
+static int env_slots(struct ctx *c, yaml_node_t *seq, const char *path, const struct jm_config *cfg)
+{
+	const char *names[2 + JM_CFG_MAX_ENV_SETS * (JM_CFG_MAX_ENV_VARS + 1)] = {
+		"JOBMETER_JOB", "JOBMETER_RUN_ID"
+	};
+	size_t n = 2;
+
+	for (size_t s = 0; s < cfg->n_env_sets; s++) {
+		const struct jm_cfg_env_set *e = &cfg->env_sets[s];
+		for (size_t i = 0; i <= e->n_vars; i++) {
+			const char *name = i < e->n_vars ? e->vars[i] : e->run_id_var;
+			if (name[0] && !name_listed(names, n, name))
+				names[n++] = name;
+		}
+		if (n > JM_ENV_KEYS_MAX) {
+			yaml_node_t *item = yaml_document_get_node(c->doc, seq->data.sequence.items.start[s]);
+			return fail(c, item, "%s[%zu]: the exec probe looks for at most %d environment "
+				    "variables (JOBMETER_JOB and JOBMETER_RUN_ID included); this set makes %zu",
+				    path, s, JM_ENV_KEYS_MAX, n);
+		}
+	}
+	return 0;
+}
+
 static int cfg_env(struct ctx *c, yaml_node_t *v, const char *path, void *base)
 {
 	struct jm_config *cfg = base;
-	return parse_seq(c, v, path, JM_CFG_MAX_ENV_SETS, &cfg->n_env_sets, cfg, env_item);
+	if (parse_seq(c, v, path, JM_CFG_MAX_ENV_SETS, &cfg->n_env_sets, cfg, env_item))
+		return -1;
+	return cfg->n_env_sets ? env_slots(c, v, path, cfg) : 0;
 }
 
 static const struct field systemd_fields[] = {

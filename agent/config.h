@@ -6,7 +6,10 @@
  *   interval: 10                       # seconds per window / batch
  *   max_jobs: 1000                     # distinct jobs tracked at once
  *   metrics_listen: 127.0.0.1:9464     # Prometheus /metrics (off when absent)
- *   env_identity:                      # extra env var sets (JOBMETER_JOB is built in)
+ *   env_identity:                      # extra env var sets (JOBMETER_JOB is built in);
+ *                                      # <= 8 distinct names with JOBMETER_JOB and
+ *                                      # JOBMETER_RUN_ID, each <= 30 chars (the exec
+ *                                      # probe's slots, bpf/process.h): more is an error
  *     - vars: [AIRFLOW_CTX_DAG_ID, AIRFLOW_CTX_TASK_ID]
  *       separator: "."
  *       run_id_var: AIRFLOW_CTX_DAG_RUN_ID

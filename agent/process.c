@@ -487,7 +487,8 @@ static int scan_one(void *ctx, uint32_t pid)
 	if (st.state == 'Z')
 		return 0;
 	n = jm_proc_read(pid, "environ", env, sizeof(t->env_buf));
-	size_t env_len = n > 0 ? (size_t)n : 0;
+	/* only what the exec probe would have passed: same answer as at exec */
+	size_t env_len = n > 0 ? jm_env_exec_view(t->cfg, env, (size_t)n) : 0;
 	n = jm_proc_read(pid, "cmdline", cmd, JM_ARGS_LEN);
 	if (n <= 0)
 		return 0;                          /* kernel thread */

@@ -29,7 +29,6 @@ const volatile __u64 page_size = 4096;
  * classified in user space, possibly after they already exited. */
 const volatile bool emit_all_exits = false;
 
-#define JM_ENV_SCAN_MAX 512           /* env strings looked at per exec */
 #define SIGNAL_GROUP_EXIT 0x00000004
 
 /* Scratch for building the (large) exec event, one per CPU. */

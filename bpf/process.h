@@ -13,6 +13,7 @@
 #define JM_ENV_STR_MAX   128      /* bytes copied per matched env string */
 #define JM_ENV_KEYS_MAX  8
 #define JM_ENV_KEY_LEN   32
+#define JM_ENV_SCAN_MAX  512      /* env strings looked at per exec (user space mirrors it) */
 #define JM_MAX_CPUS      256
 #define JM_MAX_PROCS     65536    /* tracked processes at once (procs_spill) */
 /* procs: slot tgid % JM_PROC_SLOTS.  A per-CPU array costs slots x 40 B x

@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include "bpf/process.h"
+
 static const char env_job_var[] = "JOBMETER_JOB";
 static const char env_run_var[] = "JOBMETER_RUN_ID";
 
@@ -32,6 +34,14 @@ static const char *env_lookup(const char *env, size_t len, const char *name, siz
 	return NULL;
 }
 
+/* The exec probe copies at most JM_ENV_STR_MAX - 1 bytes of an entry and
+ * cannot tell a cut entry from one of exactly that length, so an entry that
+ * long is treated as cut on every path: its value is never used. */
+static bool env_cut(const char *name, size_t vlen)
+{
+	return strlen(name) + 1 + vlen >= JM_ENV_STR_MAX - 1;
+}
+
 /* Printable ASCII only: job names end up in JSON, Prometheus labels and SQL,
  * and a control byte there is either an injection or garbage. */
 static bool env_clean(const char *v, size_t n)
@@ -52,7 +62,7 @@ static void env_set_run_id(const char *env, size_t len, const char *name,
 		return;
 	v = env_lookup(env, len, name, &vlen);
 	/* Never truncate: two runs whose ids share a prefix must stay apart. */
-	if (!v || vlen == 0 || vlen >= runsz || !env_clean(v, vlen))
+	if (!v || vlen == 0 || vlen >= runsz || env_cut(name, vlen) || !env_clean(v, vlen))
 		return;
 	memcpy(run_id, v, vlen);
 	run_id[vlen] = '\0';
@@ -75,7 +85,7 @@ int jm_env_identity(const struct jm_config *cfg, const char *env, size_t len,
 
 	v = env_lookup(env, len, env_job_var, &vlen);
 	if (v && vlen > 0) {
-		if (vlen > limit || !env_clean(v, vlen))
+		if (vlen > limit || env_cut(env_job_var, vlen) || !env_clean(v, vlen))
 			return 0;
 		memcpy(job, v, vlen);
 		job[vlen] = '\0';
@@ -92,6 +102,7 @@ int jm_env_identity(const struct jm_config *cfg, const char *env, size_t len,
 		size_t n = set->n_vars < JM_CFG_MAX_ENV_VARS ? set->n_vars : JM_CFG_MAX_ENV_VARS;
 		size_t seplen = strnlen(set->separator, sizeof(set->separator));
 		size_t total = 0, i;
+		bool cut = false;
 
 		if (n == 0)
 			continue;
@@ -105,13 +116,15 @@ int jm_env_identity(const struct jm_config *cfg, const char *env, size_t len,
 			vals[i] = env_lookup(env, len, name, &lens[i]);
 			if (!vals[i] || lens[i] == 0)
 				break;
+			if (env_cut(name, lens[i]))
+				cut = true;
 			total += lens[i] + (i ? seplen : 0);
 		}
 		if (i < n)
 			continue;               /* not all present: next set */
 
 		/* This set claims the process; a bad name rejects, see header. */
-		if (total > limit || !env_clean(set->separator, seplen))
+		if (cut || total > limit || !env_clean(set->separator, seplen))
 			return 0;
 		size_t off = 0;
 		for (i = 0; i < n; i++) {
@@ -218,4 +231,52 @@ size_t jm_env_identity_prefixes(const struct jm_config *cfg,
 			env_prefix_put(out, &n, name);
 	}
 	return n;
+}
+
+/* Does the entry start with one of the listed "NAME=" prefixes?  The probe
+ * compares the prefix's bytes only (env_key_match). */
+static bool env_prefix_listed(char keys[][JM_ENV_PREFIX_LEN], size_t nk, const char *e, size_t elen)
+{
+	for (size_t k = 0; k < nk; k++) {
+		size_t kl = strnlen(keys[k], JM_ENV_PREFIX_LEN);
+		if (kl && elen >= kl && memcmp(e, keys[k], kl) == 0)
+			return true;
+	}
+	return false;
+}
+
+size_t jm_env_exec_view(const struct jm_config *cfg, char *env, size_t len)
+{
+	char keys[JM_ENV_PREFIX_MAX][JM_ENV_PREFIX_LEN];
+	size_t nk = jm_env_identity_prefixes(cfg, keys, JM_ENV_PREFIX_MAX);
+	size_t pos = 0, out = 0, steps = 0;
+
+	if (!env)
+		return 0;
+	/* Mirrors env_scan_one() in bpf/process.bpf.c step for step: one
+	 * step reads a JM_PATH_LEN chunk; a string that fills it is skipped
+	 * JM_PATH_LEN - 1 bytes a step; the walk stops after
+	 * JM_ENV_SCAN_MAX steps or once the copied entries reach JM_ENV_LEN. */
+	while (pos < len && steps < JM_ENV_SCAN_MAX) {
+		const char *e = env + pos;
+		const char *nul = memchr(e, '\0', len - pos);
+		size_t elen = nul ? (size_t)(nul - e) : len - pos;
+		size_t total = elen + 1;
+
+		/* a read that fills the chunk (NUL in its last byte included)
+		 * counts as "more follows": ceil((total - 255) / 255) more steps */
+		steps += 1;
+		if (total >= JM_PATH_LEN)
+			steps += (total - (JM_PATH_LEN - 1) + (JM_PATH_LEN - 2)) / (JM_PATH_LEN - 1);
+		if (env_prefix_listed(keys, nk, e, elen)) {
+			if (out > JM_ENV_LEN - 1)
+				break;
+			size_t m = elen < JM_ENV_STR_MAX - 1 ? elen : JM_ENV_STR_MAX - 1;
+			memmove(env + out, e, m);       /* out <= pos: compacts in place */
+			env[out + m] = '\0';
+			out += m + 1;
+		}
+		pos += total;
+	}
+	return out < JM_ENV_LEN ? out : JM_ENV_LEN;
 }

@@ -22,6 +22,11 @@
 /* Longest job name the sources produce (model.h JM_JOB_NAME_MAX - 1). */
 #define JM_ID_JOB_MAX 127
 
+/* Longest JOBMETER_JOB value the exec probe copies whole: it keeps at most
+ * JM_ENV_STR_MAX - 1 (127) bytes of each NAME=value, and an entry of that
+ * length may have been cut, so 126 - strlen("JOBMETER_JOB=") = 113. */
+#define JM_ENV_JOB_MAX 113
+
 /* ------------------------------------------------------------------ env --
  * env is the head of a process environment as the kernel copied it:
  * "NAME=value\0NAME=value\0...".  The copy may stop mid-entry; an entry not
@@ -40,7 +45,12 @@
  *      reason as above).
  * Sanitising: printable ASCII (0x20..0x7e) only and at most JM_ID_JOB_MAX
  * bytes (and < jobsz); otherwise rejected, never truncated, because a
- * truncated name could merge two jobs.  A run id is sanitised the same way
+ * truncated name could merge two jobs.  An entry (NAME=value) of
+ * JM_ENV_STR_MAX - 1 bytes or more counts as cut, on every path: the exec
+ * probe keeps that many bytes of it, and a name taken whole from
+ * /proc/PID/environ but cut at exec would split one job in two.  So
+ * JOBMETER_JOB is at most JM_ENV_JOB_MAX (113) characters, and each
+ * variable of a set at most 126 bytes with its "NAME=".  A run id is sanitised the same way
  * against runsz; a bad run id only empties run_id, the job still counts.
  * cfg may be NULL (only JOBMETER_JOB is then recognised).
  * Returns 1 with job (and run_id, possibly "") filled, 0 when no job
@@ -65,6 +75,14 @@ int jm_env_identity(const struct jm_config *cfg, const char *env, size_t len,
  * Returns the number of prefixes written. */
 size_t jm_env_identity_prefixes(const struct jm_config *cfg,
 				char out[][JM_ENV_PREFIX_LEN], size_t max);
+
+/* The environment as the exec probe passes it, from a whole
+ * /proc/PID/environ (the start-up scan): only the entries that start with a
+ * jm_env_identity_prefixes() prefix, each cut to JM_ENV_STR_MAX - 1 bytes,
+ * with the probe's bounds on the walk (JM_ENV_SCAN_MAX strings) and on the
+ * copy (JM_ENV_LEN bytes).  Rewrites env in place and returns its new
+ * length; jm_env_identity() on the result gives what it gives at exec. */
+size_t jm_env_exec_view(const struct jm_config *cfg, char *env, size_t len);
 
 /* -------------------------------------------------------------- systemd --
  * The unit a cgroup path belongs to: the innermost component ending in

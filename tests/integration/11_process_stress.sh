@@ -16,6 +16,16 @@ for _ in $(seq 1 200); do [ "$(ntasks $earlymt)" = 2 ] && break; sleep 0.01; don
 for _ in $(seq 1 400); do [ "$(ntasks $earlymt)" = 1 ] && break; sleep 0.05; done   # and gone
 JOBMETER_JOB=early-$UNIQ $BURN cpu 3.0 &
 early=$!
+# A JOBMETER_JOB the exec probe keeps whole (113 characters) and one it would
+# cut (120: it keeps 127 bytes of NAME=value), each started before the agent
+# (start-up scan of /proc) and again after it (exec): one answer on both
+# paths, so a job never splits into a whole name and a cut one.
+fit=$(printf 'fit-%s-%0200d' "$UNIQ" 0 | head -c 113)
+long=$(printf 'cut-%s-%0200d' "$UNIQ" 0 | head -c 120)
+JOBMETER_JOB=$fit $BURN cpu 2.5 &
+early_fit=$!
+JOBMETER_JOB=$long $BURN cpu 2.5 &
+early_long=$!
 sleep 0.5
 start_agent "$T/empty.yaml" --interval 1 || { fail agent-start "agent did not become ready"; exit 1; }
 
@@ -53,7 +63,15 @@ env -i LONG=$(head -c 3000 /dev/zero | tr '\0' x) PATH=/usr/bin:/bin JOBMETER_JO
 wait_run "longenv-$UNIQ" && pass "env: JOBMETER_JOB found after a 3 KiB variable" ||
   fail "env: JOBMETER_JOB found after a 3 KiB variable" "no run line"
 
-wait $early
+wait $early $early_fit $early_long
+JOBMETER_JOB=$long $BURN cpu 0.1
+JOBMETER_JOB=$fit $BURN cpu 0.1
+wait_run "$fit" 2 || fail env-fit-runs "fewer than 2 runs of the 113-character job"
+sleep 0.5
+check_eq "env: 113-character JOBMETER_JOB, found running and at exec: 2 runs" \
+  "$(jq -c "select(.type==\"run\" and .job==\"$fit\")" "$T/out.jsonl" | wc -l)" 2
+check_eq "env: 120-character JOBMETER_JOB: no run under a whole or a cut name" \
+  "$(jq -c "select(.type==\"run\" and (.job|startswith(\"cut-$UNIQ\")))" "$T/out.jsonl" | wc -l)" 0
 wait_run "storm-$UNIQ" || fail storm-run "no run line"
 wait_run "early-$UNIQ" || fail early-run "no run line"
 check_eq "storm: exactly 2,001 processes" "$(run_field storm-$UNIQ processes)" 2001

@@ -318,6 +318,42 @@ static void test_errors(void)
 		   "t.yaml:2: env_identity[0]: missing \"vars\"");
 	expect_err("err: env vars 5", "env_identity:\n  - vars: [A, B, C, D, E]\n",
 		   "t.yaml:2: env_identity[0].vars: too many entries (max 4)");
+	/* What the exec probe cannot look for must not be accepted: it has
+	 * JM_ENV_KEYS_MAX (8) slots of "NAME=" in 32 bytes. */
+	expect_err("err: env var name 31 chars",
+		   "env_identity:\n  - vars: [AIRFLOW_CTX_DAG_ID,\n           PREFECT__FLOW_RUN_DEPLOYMENT_NAME]\n",
+		   "t.yaml:3: env_identity[0].vars[1]: \"PREFECT__FLOW_RUN_DEPLOYMENT_NAME\" is 33 "
+		   "characters; the exec probe matches variable names of at most 30");
+	expect_err("err: run_id_var 31 chars",
+		   "env_identity:\n  - vars: [A]\n    run_id_var: ABCDEFGHIJKLMNOPQRSTUVWXYZ_1234\n",
+		   "t.yaml:3: env_identity[0].run_id_var: \"ABCDEFGHIJKLMNOPQRSTUVWXYZ_1234\" is 31 "
+		   "characters; the exec probe matches variable names of at most 30");
+	expect_err("err: env var with =", "env_identity:\n  - vars: [\"A=B\"]\n",
+		   "t.yaml:2: env_identity[0].vars[0]: \"A=B\" contains '='");
+	expect_err("err: env vars beyond the probe's 8 slots",
+		   "env_identity:\n"
+		   "  - vars: [AIRFLOW_CTX_DAG_ID, AIRFLOW_CTX_TASK_ID]\n"
+		   "    run_id_var: AIRFLOW_CTX_DAG_RUN_ID\n"
+		   "  - vars: [DAGSTER_PIPELINE_NAME, DAGSTER_STEP_KEY]\n"
+		   "    run_id_var: DAGSTER_RUN_ID\n"
+		   "  - vars: [PREFECT_FLOW]\n",
+		   "t.yaml:6: env_identity[2]: the exec probe looks for at most 8 environment variables "
+		   "(JOBMETER_JOB and JOBMETER_RUN_ID included); this set makes 9");
+	{
+		static struct jm_config c8;
+		char e8[JM_CFG_ERR_MAX] = "";
+		/* exactly 8, a name shared between sets counted once, 30-char names */
+		static const char y8[] =
+			"env_identity:\n"
+			"  - vars: [AIRFLOW_CTX_DAG_ID, AIRFLOW_CTX_TASK_ID]\n"
+			"    run_id_var: AIRFLOW_CTX_DAG_RUN_ID\n"
+			"  - vars: [AIRFLOW_CTX_DAG_ID, ABCDEFGHIJKLMNOPQRSTUVWXYZ_123]\n"
+			"    run_id_var: JOBMETER_RUN_ID\n"
+			"  - vars: [JOBMETER_JOB, SPARK_APP]\n";
+		CHECK_INT("env 8 probe slots: ok", parse(&c8, y8, e8), 0);
+		CHECK_STR("env 8 probe slots: no error", e8, "");
+		jm_config_free(&c8);
+	}
 	expect_err("err: separator too long", "env_identity:\n  - vars: [A]\n    separator: \"--------\"\n",
 		   "t.yaml:3: env_identity[0].separator: too long (8 bytes, max 7)");
 	expect_err("err: comm 16 chars", "jobs:\n  - name: a\n    match: {comm: abcdefghijklmnop}\n",

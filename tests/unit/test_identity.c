@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "bpf/process.h"
 #include "identity/identity.h"
 
 #define UID_DASH "3f2a9c1e-7b4d-4e8a-9c2b-1d5e6f7a8b9c"
@@ -108,21 +109,139 @@ static void test_env(void)
 							      sizeof(job), run, sizeof(run)), 1);
 	CHECK_STR("env bad run id emptied", run, "");
 
-	/* Length: 127 bytes fit, 128 do not (never truncated). */
+	/* Length: JM_ENV_JOB_MAX (113) fits whole; 127 does not, because the
+	 * exec probe would cut it (below); 128 never did (never truncated). */
 	char blob[400];
 	size_t off = (size_t)sprintf(blob, "JOBMETER_JOB=");
 	memset(blob + off, 'j', 127);
 	off += 127;
 	blob[off++] = '\0';
-	CHECK_INT("env 127-byte job", jm_env_identity(&cfg, blob, off, job, sizeof(job), run,
+	CHECK_INT("env 127-byte job rejected (the exec probe cuts it)",
+		  jm_env_identity(&cfg, blob, off, job, sizeof(job), run, sizeof(run)), 0);
+	CHECK_STR("env 127-byte job: job empty", job, "");
+	off = (size_t)sprintf(blob, "JOBMETER_JOB=");
+	memset(blob + off, 'j', JM_ENV_JOB_MAX);
+	off += JM_ENV_JOB_MAX;
+	blob[off++] = '\0';
+	CHECK_INT("env 113-byte job", jm_env_identity(&cfg, blob, off, job, sizeof(job), run,
 						      sizeof(run)), 1);
-	CHECK_INT("env 127-byte job length", strlen(job), 127);
+	CHECK_INT("env 113-byte job length", strlen(job), JM_ENV_JOB_MAX);
 	off = (size_t)sprintf(blob, "JOBMETER_JOB=");
 	memset(blob + off, 'j', 128);
 	off += 128;
 	blob[off++] = '\0';
 	CHECK_INT("env 128-byte job rejected", jm_env_identity(&cfg, blob, off, job, sizeof(job), run,
 							       sizeof(run)), 0);
+	/* The exec probe copies at most JM_ENV_STR_MAX - 1 bytes of each
+	 * NAME=value (bpf/process.bpf.c); the start-up scan reads
+	 * /proc/PID/environ whole.  A process must get the same answer from
+	 * both, or one job splits in two. */
+	for (size_t vl = 110; vl <= 130; vl++) {
+		char raw[256], kern[JM_ENV_STR_MAX], jr[128], jk[128], rr[96], rk[96], nm[96];
+		size_t rl = (size_t)snprintf(raw, sizeof(raw), "JOBMETER_JOB=");
+		memset(raw + rl, 'a', vl);
+		raw[rl + vl - 1] = 'z';                 /* the end differs from a cut prefix */
+		rl += vl;
+		raw[rl++] = '\0';
+		/* what the probe keeps: bpf_probe_read_kernel_str(, JM_ENV_STR_MAX, ) */
+		size_t kl = rl - 1 < sizeof(kern) - 1 ? rl - 1 : sizeof(kern) - 1;
+		memcpy(kern, raw, kl);
+		kern[kl] = '\0';
+		int a = jm_env_identity(&cfg, raw, rl, jr, sizeof(jr), rr, sizeof(rr));
+		int b = jm_env_identity(&cfg, kern, strlen(kern) + 1, jk, sizeof(jk), rk, sizeof(rk));
+		snprintf(nm, sizeof(nm), "env %zu-char JOBMETER_JOB: exec and scan agree", vl);
+		CHECK(nm, a == b && strcmp(jr, jk) == 0);
+		snprintf(nm, sizeof(nm), "env %zu-char JOBMETER_JOB: %s", vl,
+			 vl <= JM_ENV_JOB_MAX ? "kept whole" : "rejected, never cut");
+		CHECK(nm, vl <= JM_ENV_JOB_MAX ? (a == 1 && strlen(jr) == vl) : (a == 0 && !jr[0]));
+	}
+	/* A set variable the probe would cut makes the set's name unusable on
+	 * both paths (the set claims the process, as for any bad name). */
+	{
+		char e[400], jb[128], rb[96];
+		size_t el = (size_t)sprintf(e, "AIRFLOW_CTX_DAG_ID=");
+		memset(e + el, 'd', 126 - el);                 /* entry of 126 bytes: whole */
+		el = 126;
+		e[el++] = '\0';
+		el += (size_t)sprintf(e + el, "AIRFLOW_CTX_TASK_ID=t") + 1;
+		CHECK_INT("env set var of 126 bytes kept",
+			  jm_env_identity(&cfg, e, el, jb, sizeof(jb), rb, sizeof(rb)), 1);
+		CHECK_INT("env set var of 126 bytes: name", strlen(jb), 126 - 19 + 2);
+		el = (size_t)sprintf(e, "AIRFLOW_CTX_DAG_ID=");
+		memset(e + el, 'd', 127 - el);                 /* 127 bytes: maybe cut */
+		el = 127;
+		e[el++] = '\0';
+		el += (size_t)sprintf(e + el, "AIRFLOW_CTX_TASK_ID=t") + 1;
+		CHECK_INT("env set var of 127 bytes rejected",
+			  jm_env_identity(&cfg, e, el, jb, sizeof(jb), rb, sizeof(rb)), 0);
+	}
+
+	/* jm_env_exec_view: /proc/PID/environ as the probe passes it. */
+	{
+		static char e[70000];
+		char jb[128], rb[96];
+		size_t el = 0;
+		el += (size_t)sprintf(e + el, "PATH=/usr/bin") + 1;
+		el += (size_t)sprintf(e + el, "JOBMETER_RUN_ID=r1") + 1;
+		el += (size_t)sprintf(e + el, "HOME=/root") + 1;
+		memcpy(e + el, "JOBMETER_JOB=", 13);
+		memset(e + el + 13, 'x', 120);
+		el += 133;
+		e[el++] = '\0';
+		size_t vl = jm_env_exec_view(&cfg, e, el);
+		CHECK_INT("exec view: two entries, the long one cut to 127 bytes", vl, 19 + 128);
+		CHECK_STR("exec view: run id first (environment order)", e, "JOBMETER_RUN_ID=r1");
+		CHECK_INT("exec view: JOBMETER_JOB cut", strlen(e + 19), JM_ENV_STR_MAX - 1);
+		CHECK_INT("exec view: the cut name is not a job",
+			  jm_env_identity(&cfg, e, vl, jb, sizeof(jb), rb, sizeof(rb)), 0);
+
+		/* the copy stops at JM_ENV_LEN: four 127-byte entries fill it */
+		el = 0;
+		static const char *const big[] = { "AIRFLOW_CTX_DAG_RUN_ID=", "PATH_X=", "JOBMETER_RUN_ID=",
+						   "DAGSTER_JOB=", "AIRFLOW_CTX_TASK_ID=", "AIRFLOW_CTX_DAG_ID=" };
+		for (size_t i = 0; i < 6; i++) {
+			size_t kl = strlen(big[i]);
+			memcpy(e + el, big[i], kl);
+			memset(e + el + kl, 'v', 200 - kl);
+			el += 200;
+			e[el++] = '\0';
+		}
+		vl = jm_env_exec_view(&cfg, e, el);
+		CHECK_INT("exec view: bounded by JM_ENV_LEN", vl, JM_ENV_LEN);
+		CHECK("exec view: the 4th match is the last copied",
+		      memcmp(e + 3 * 128, "AIRFLOW_CTX_TASK_ID=", 20) == 0);
+		CHECK("exec view: the 5th match is past the copy",
+		      memmem(e, vl, "AIRFLOW_CTX_DAG_ID=", 19) == NULL);
+
+		/* the walk stops after JM_ENV_SCAN_MAX strings */
+		el = 0;
+		for (int i = 0; i < JM_ENV_SCAN_MAX; i++)
+			el += (size_t)sprintf(e + el, "V%d=x", i) + 1;
+		el += (size_t)sprintf(e + el, "JOBMETER_JOB=late") + 1;
+		CHECK_INT("exec view: beyond the scan bound nothing", jm_env_exec_view(&cfg, e, el), 0);
+		el = 0;
+		for (int i = 0; i < JM_ENV_SCAN_MAX - 1; i++)
+			el += (size_t)sprintf(e + el, "V%d=x", i) + 1;
+		el += (size_t)sprintf(e + el, "JOBMETER_JOB=last") + 1;
+		vl = jm_env_exec_view(&cfg, e, el);
+		CHECK_STR("exec view: the last string the probe reads", e, "JOBMETER_JOB=last");
+		/* a string that fills the probe's 256-byte chunk (255 chars and
+		 * its NUL) costs two steps, one of 254 chars one */
+		for (size_t longlen = 254; longlen <= 255; longlen++) {
+			memset(e, 'L', longlen);
+			e[1] = '=';
+			el = longlen;
+			e[el++] = '\0';
+			for (int i = 0; i < JM_ENV_SCAN_MAX - 2; i++)
+				el += (size_t)sprintf(e + el, "V%d=x", i) + 1;
+			el += (size_t)sprintf(e + el, "JOBMETER_JOB=edge") + 1;
+			CHECK_INT(longlen == 254 ? "exec view: a 254-char string takes one step"
+						 : "exec view: a 255-char string takes two steps",
+				  jm_env_exec_view(&cfg, e, el), longlen == 254 ? 18 : 0);
+		}
+		CHECK_INT("exec view: NULL", jm_env_exec_view(&cfg, NULL, 5), 0);
+	}
+
 	char small[8];
 	CHECK_INT("env job longer than buffer rejected",
 		  jm_env_identity(&cfg, both, sizeof(both) - 1, small, sizeof(small), run, sizeof(run)), 0);
