@@ -100,11 +100,16 @@ int main(void)
 	exit_flush(j, r, true, 0, S(141));
 	CHECK("run after a success is not a restart", !log.last.restart);
 
-	/* OOM: success exit code, still a failure */
+	/* OOM: success exit code, still a failure (a child was OOM-killed and
+	 * the root exited 0: only oom_killed can make it a failure) */
 	r = jm_jobs_proc_start(j, "etl", NULL, "env", S(150));
+	CHECK("oom: the child joins the root's run", jm_jobs_proc_start(j, "etl", NULL, "env", S(150)) == r);
 	jm_run_oom(r);
-	exit_flush(j, r, true, 9, S(151));
+	jm_run_proc_exit(r, false, 9, S(151));              /* the child: SIGKILL by the OOM killer */
+	exit_flush(j, r, true, 0, S(151));                  /* the root: exit 0 */
 	CHECK("oom flagged", log.last.oom_killed);
+	CHECK_INT("oom: root exit code 0", log.last.exit_code, 0);
+	CHECK_INT("oom: no signal on the root", log.last.signal, 0);
 	CHECK_INT("oom is a failure", log.last.outcome, JM_OUTCOME_FAILURE);
 
 	/* lost exit: the root's status was never seen, so the outcome is
