@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,7 +69,8 @@ static int parse_num(const char *s, double min, double max, double *out)
 	char *end;
 	errno = 0;
 	double v = strtod(s, &end);
-	if (errno || end == s || *end || v < min || v > max)
+	/* strtod accepts "nan" and "inf"; NaN fails no range comparison */
+	if (errno || end == s || *end || !isfinite(v) || v < min || v > max)
 		return -1;
 	*out = v;
 	return 0;
@@ -125,11 +127,21 @@ int jm_cli_parse(int argc, char **argv, struct jm_cli_opts *o, char *err, size_t
 		case 'q': o->verbosity = -1; break;
 		case 'h': o->help = true; return 0;
 		case 'V': o->version = true; return 0;
+		/* Name the option from optopt: argv[optind - 1] is the argument
+		 * before it when getopt has moved past a group such as "-xv",
+		 * or the whole group ("-vx").  optopt is 0 for an unknown long
+		 * option, and the val of a long option missing its value. */
 		case ':':
-			snprintf(err, errlen, "option %s needs a value", argv[optind - 1]);
+			if (optopt > 0 && optopt < 256 && strncmp(argv[optind - 1], "--", 2) != 0)
+				snprintf(err, errlen, "option -%c needs a value", optopt);
+			else
+				snprintf(err, errlen, "option %s needs a value", argv[optind - 1]);
 			return -1;
 		default:
-			snprintf(err, errlen, "unknown option %s (see --help)", argv[optind - 1]);
+			if (optopt > 0 && optopt < 256)
+				snprintf(err, errlen, "unknown option -%c (see --help)", optopt);
+			else
+				snprintf(err, errlen, "unknown option %s (see --help)", argv[optind - 1]);
 			return -1;
 		}
 	}

@@ -32,6 +32,33 @@ int main(void)
 	CHECK_STR("cli: bad interval message", err, "--interval: expected whole seconds 1..3600, got \"abc\"");
 	char *a4[] = { "jm", "--config", "c", "--bogus", NULL };
 	CHECK_INT("cli: unknown option", jm_cli_parse(4, a4, &o, err, sizeof(err)), -1);
+	CHECK_STR("cli: unknown long option named", err, "unknown option --bogus (see --help)");
+	/* NaN passes every range comparison: it must not pass the parser */
+	char *a6[] = { "jm", "--config", "c", "--duration", "nan", NULL };
+	CHECK_INT("cli: --duration nan refused", jm_cli_parse(5, a6, &o, err, sizeof(err)), -1);
+	CHECK_STR("cli: --duration nan message", err, "--duration: expected positive seconds, got \"nan\"");
+	char *a7[] = { "jm", "--config", "c", "--duration", "inf", NULL };
+	CHECK_INT("cli: --duration inf refused", jm_cli_parse(5, a7, &o, err, sizeof(err)), -1);
+	char *a8[] = { "jm", "--config", "c", "--interval", "nan", NULL };
+	CHECK_INT("cli: --interval nan refused", jm_cli_parse(5, a8, &o, err, sizeof(err)), -1);
+	char *a9[] = { "jm", "--config", "c", "--duration", "-nan", NULL };
+	CHECK_INT("cli: --duration -nan refused", jm_cli_parse(5, a9, &o, err, sizeof(err)), -1);
+	/* the bad option is named, not the argument before it */
+	char *a10[] = { "jm", "--config", "c.yaml", "-xv", NULL };
+	CHECK_INT("cli: unknown short option in a group", jm_cli_parse(4, a10, &o, err, sizeof(err)), -1);
+	CHECK_STR("cli: unknown short option named", err, "unknown option -x (see --help)");
+	char *a11[] = { "jm", "--config", "c.yaml", "-vx", NULL };
+	CHECK_INT("cli: unknown short option after a good one", jm_cli_parse(4, a11, &o, err, sizeof(err)), -1);
+	CHECK_STR("cli: unknown short option after a good one named", err, "unknown option -x (see --help)");
+	char *a12[] = { "jm", "--jsonl", "-", "-c", NULL };
+	CHECK_INT("cli: -c without a value", jm_cli_parse(4, a12, &o, err, sizeof(err)), -1);
+	CHECK_STR("cli: -c without a value message", err, "option -c needs a value");
+	char *a13[] = { "jm", "-c", "c.yaml", "-vc", NULL };
+	CHECK_INT("cli: grouped -c without a value", jm_cli_parse(4, a13, &o, err, sizeof(err)), -1);
+	CHECK_STR("cli: grouped -c without a value message", err, "option -c needs a value");
+	char *a14[] = { "jm", "-c", "c.yaml", "--jsonl", NULL };
+	CHECK_INT("cli: --jsonl without a value", jm_cli_parse(4, a14, &o, err, sizeof(err)), -1);
+	CHECK_STR("cli: --jsonl without a value message", err, "option --jsonl needs a value");
 	char *a5[] = { "jm", "--help", NULL };
 	CHECK_INT("cli: help", jm_cli_parse(2, a5, &o, err, sizeof(err)), 0);
 	CHECK("cli: help flag", o.help);
