@@ -25,7 +25,7 @@
  *         comm: python3                # exact comm (15 chars max)
  *         exe: "/usr/bin/python3*"     # glob on the executable path
  *         argv: "sales_etl\\.py"       # POSIX extended regex on argv joined by ' '
- *         cgroup: "/system.slice/etl-*"  # glob on the cgroup v2 path
+ *         cgroup: "/system.slice/etl-*"  # glob on the cgroup path (v2; v1: name=systemd, else memory)
  *       outputs:
  *         - table: public.sales
  *         - file: "/data/curated/sales/part-*.parquet"

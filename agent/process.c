@@ -137,10 +137,16 @@ static const char *cgroup_path(struct jm_tracker *t, uint64_t id, uint32_t pid)
 	struct cg_entry *e = &t->cgcache[t->cg_next++ % CGCACHE];
 	e->id = 0;
 	/* The live process tells us cheaply; a walk of the tree otherwise. */
-	if (jm_proc_cgroup(pid, e->path, sizeof(e->path)) &&
+	int rc = jm_proc_cgroup(pid, e->path, sizeof(e->path));
+	if (rc < 0 &&
 	    (!t->cg2root[0] || jm_cgroup_path_by_id(t->cg2root, id, e->path, sizeof(e->path))))
 		return NULL;
-	e->id = id;
+	/* Cached by the v2 id only when the path is that id's cgroup below the
+	 * v2 root: on cgroup v1 hosts every process shares the root's id and
+	 * the path is its own v1 path, and a process may have moved since the
+	 * event (sh -c 'echo $$ > .../cgroup.procs; exec job'). */
+	e->id = rc != JM_CGROUP_V1 && strcmp(e->path, "/") != 0 &&
+		(rc < 0 || jm_cgroup_id_is(t->cg2root, e->path, id)) ? id : 0;
 	return e->path;
 }
 
@@ -496,7 +502,7 @@ static int scan_one(void *ctx, uint32_t pid)
 	if (jm_proc_exe(pid, exe, sizeof(exe)) < 0)
 		exe[0] = 0;
 	struct jm_proc_facts f = { .comm = st.comm, .exe = exe, .argv = argv,
-				   .cgroup = jm_proc_cgroup(pid, cg, sizeof(cg)) ? NULL : cg };
+				   .cgroup = jm_proc_cgroup(pid, cg, sizeof(cg)) < 0 ? NULL : cg };
 	if (!attribute(t, env, env_len, &f, &a))
 		return 0;
 	int32_t threads = 1;

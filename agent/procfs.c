@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +104,73 @@ ssize_t jm_proc_exe(uint32_t pid, char *buf, size_t len)
 	return n;
 }
 
+/* Does the comma-separated controller list [c, c + n) hold item whole? */
+static bool cg_has_item(const char *c, size_t n, const char *item)
+{
+	size_t il = strlen(item);
+	for (size_t i = 0; i < n;) {
+		const char *comma = memchr(c + i, ',', n - i);
+		size_t e = comma ? (size_t)(comma - c) : n;
+		if (e - i == il && memcmp(c + i, item, il) == 0)
+			return true;
+		i = e + 1;
+	}
+	return false;
+}
+
+struct cg_line {
+	const char *path;
+	size_t len;
+};
+
+static bool cg_below_root(const struct cg_line *l)
+{
+	return l->path && !(l->len == 1 && l->path[0] == '/');
+}
+
+int jm_proc_cgroup_parse(const char *text, char *buf, size_t len)
+{
+	struct cg_line v2 = { 0 }, sysd = { 0 }, mem = { 0 };
+
+	/* "ID:CONTROLLERS:PATH" per line; the path may itself hold ':'. */
+	for (const char *line = text; line && *line;) {
+		const char *nl = strchr(line, '\n');
+		size_t n = nl ? (size_t)(nl - line) : strlen(line);
+		const char *c1 = memchr(line, ':', n);
+		const char *c2 = c1 ? memchr(c1 + 1, ':', n - (size_t)(c1 + 1 - line)) : NULL;
+		if (c2) {
+			const char *ctl = c1 + 1;
+			size_t ctl_len = (size_t)(c2 - ctl);
+			struct cg_line l = { c2 + 1, n - (size_t)(c2 + 1 - line) };
+			struct cg_line *slot = NULL;
+			if (c1 - line == 1 && line[0] == '0' && ctl_len == 0)
+				slot = &v2;
+			else if (cg_has_item(ctl, ctl_len, "name=systemd"))
+				slot = &sysd;
+			else if (cg_has_item(ctl, ctl_len, "memory"))
+				slot = &mem;
+			if (slot && !slot->path)
+				*slot = l;
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+
+	/* The v2 path unless it is the root: on cgroup v1 hosts (kubelet and
+	 * systemd on v1, hybrid hosts) "0::" stays "/" or is absent and the
+	 * names live in the v1 hierarchies: systemd's own, then memory (the
+	 * controller kubelet always sets up). */
+	const struct cg_line *pick = cg_below_root(&v2) ? &v2 : cg_below_root(&sysd) ? &sysd :
+				     cg_below_root(&mem) ? &mem : v2.path ? &v2 : sysd.path ? &sysd :
+				     mem.path ? &mem : NULL;
+	if (!pick)
+		return -ENOENT;
+	if (pick->len >= len)
+		return -ENAMETOOLONG;           /* a cut path could match another's glob */
+	memcpy(buf, pick->path, pick->len);
+	buf[pick->len] = '\0';
+	return pick == &v2 ? 0 : JM_CGROUP_V1;
+}
+
 int jm_proc_cgroup(uint32_t pid, char *buf, size_t len)
 {
 	char text[4096];
@@ -111,13 +179,7 @@ int jm_proc_cgroup(uint32_t pid, char *buf, size_t len)
 	if (n < 0)
 		return (int)n;
 	text[n] = 0;
-	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
-		if (strncmp(line, "0::", 3) == 0) {
-			snprintf(buf, len, "%s", line + 3);
-			return 0;
-		}
-	}
-	return -ENOENT;
+	return jm_proc_cgroup_parse(text, buf, len);
 }
 
 int jm_proc_threads(uint32_t pid, int32_t *threads, uint64_t *runtime_ns)
@@ -260,6 +322,16 @@ int jm_cgroup_path_by_id(const char *root, uint64_t id, char *buf, size_t len)
 out:
 	free(stack);
 	return rc;
+}
+
+bool jm_cgroup_id_is(const char *root, const char *path, uint64_t id)
+{
+	char full[1024];
+	struct stat st;
+
+	if (!root || !root[0] || (size_t)snprintf(full, sizeof(full), "%s%s", root, path) >= sizeof(full))
+		return false;
+	return stat(full, &st) == 0 && (uint64_t)st.st_ino == id;
 }
 
 int jm_proc_io_parse(const char *text, uint64_t *rchar, uint64_t *wchar)

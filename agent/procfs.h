@@ -1,8 +1,9 @@
-/* Reading /proc and the cgroup v2 tree.  Every function is bounded and
+/* Reading /proc and the cgroup tree.  Every function is bounded and
  * returns -errno (ENOENT when the process is gone). PROC_ROOT lets tests
  * point it at a fake tree. */
 #ifndef JM_PROCFS_H
 #define JM_PROCFS_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -29,8 +30,19 @@ int jm_proc_io_chars(uint32_t pid, uint64_t *rchar, uint64_t *wchar)
 /* The same from the text of such a file (pure, for tests). */
 int jm_proc_io_parse(const char *text, uint64_t *rchar, uint64_t *wchar)
 	__attribute__((warn_unused_result));
-/* The cgroup v2 path ("0::" line), e.g. "/system.slice/x.service". */
+/* The cgroup path of a process, e.g. "/system.slice/x.service": the v2
+ * path ("0::" line) when it is below the root; otherwise (cgroup v1 and
+ * hybrid hosts, where "0::" stays "/" or is absent and kubelet and systemd
+ * name their cgroups in the v1 hierarchies) the name=systemd hierarchy's
+ * path, else the memory controller's, when below the root; else whichever
+ * root path there is.  Returns 0 for a v2 path, JM_CGROUP_V1 for a path from
+ * a v1 hierarchy (not the cgroup the kernel's v2 cgroup id names, so not to
+ * be cached by it), -ENOENT when no line is usable, -ENAMETOOLONG when the
+ * path does not fit in len (never cut). */
+#define JM_CGROUP_V1 1
 int jm_proc_cgroup(uint32_t pid, char *buf, size_t len) __attribute__((warn_unused_result));
+/* The same from the text of /proc/PID/cgroup (pure, for tests). */
+int jm_proc_cgroup_parse(const char *text, char *buf, size_t len) __attribute__((warn_unused_result));
 /* Live threads and their summed sum_exec_runtime (schedstat field 1). */
 int jm_proc_threads(uint32_t pid, int32_t *threads, uint64_t *runtime_ns)
 	__attribute__((warn_unused_result));
@@ -49,4 +61,6 @@ const char *jm_cgroup2_root(char *buf, size_t len);
  * id (inode) is id.  Walks the tree: callers cache the answer. */
 int jm_cgroup_path_by_id(const char *root, uint64_t id, char *buf, size_t len)
 	__attribute__((warn_unused_result));
+/* Is root + path (a v2 path) the cgroup whose id (inode) is id? */
+bool jm_cgroup_id_is(const char *root, const char *path, uint64_t id);
 #endif

@@ -22,7 +22,11 @@ cleanup_cg() {
     rmdir "$d" 2>/dev/null
   done
 }
-trap 'cleanup_cg; cleanup' EXIT
+v1_created=()
+cleanup_v1() {
+  for ((i=${#v1_created[@]}-1; i>=0; i--)); do rmdir "${v1_created[$i]}" 2>/dev/null; done
+}
+trap 'cleanup_v1; cleanup_cg; cleanup' EXIT
 
 # fake kubelet log root
 LR=$T/varlog
@@ -111,4 +115,31 @@ check_eq "k8s: pod label" \
 check_eq "k8s: container label" \
   "$(jq -rs --arg j "$NS/nightly-sales" '[.[] | select(.type=="run" and .job==$j)][0].labels["k8s.container"]' "$T/out.jsonl")" main
 check_eq "k8s: restart after a failed run" "$(run_field "$NS/nightly-sales" restart 1)" true
+
+# kubernetes on cgroup v1: kubelet's cgroupfs shape in the v1 memory hierarchy
+# (this hybrid host's memory controller); "0::" stays "/" for the process, so
+# the agent must read the v1 line of /proc/PID/cgroup.
+V1MEM=/sys/fs/cgroup/memory
+if [ -f "$V1MEM/memory.limit_in_bytes" ]; then
+  NS1=v1$U; POD1=load-29512346-q8m4z
+  UID1=$(cat /proc/sys/kernel/random/uuid)
+  CID1=$(cat /proc/sys/kernel/random/uuid /proc/sys/kernel/random/uuid | tr -d -- '-\n')
+  mkdir -p "$LR/pods/${NS1}_${POD1}_${UID1}/main"
+  touch "$LR/pods/${NS1}_${POD1}_${UID1}/main/0.log"
+  ln -s "$LR/pods/${NS1}_${POD1}_${UID1}/main/0.log" "$LR/containers/${POD1}_${NS1}_main-${CID1}.log"
+  V1PATH=/jm-$U/kubepods/burstable/pod$UID1/$CID1
+  d=$V1MEM
+  for part in jm-$U kubepods burstable pod$UID1 $CID1; do
+    d=$d/$part; mkdir "$d" && v1_created+=("$d")
+  done
+  sh -c "echo \$\$ > '$V1MEM$V1PATH/cgroup.procs'; grep -q '^0::/\$' /proc/self/cgroup && echo v2-root > '$T/v1.state'; exec $BURN cpu 0.3"
+  check_eq "k8s v1: the process's v2 line stays the root" "$(cat "$T/v1.state" 2>/dev/null)" v2-root
+  wait_run "$NS1/load" || fail k8s-v1-run "no run of $NS1/load"
+  check_eq "k8s v1: job from the v1 memory cgroup" "$(run_field "$NS1/load" job)" "$NS1/load"
+  check_eq "k8s v1: source" "$(run_field "$NS1/load" source)" kubernetes
+  check_eq "k8s v1: pod label" \
+    "$(jq -rs --arg j "$NS1/load" '[.[] | select(.type=="run" and .job==$j)][0].labels["k8s.pod"]' "$T/out.jsonl")" "$POD1"
+else
+  fail k8s-v1 "no v1 memory hierarchy at $V1MEM on this host"
+fi
 stop_agent

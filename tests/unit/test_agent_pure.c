@@ -1,6 +1,7 @@
 /* CLI parsing, the id map, /proc/PID/stat parsing and DB endpoint
  * classification: the pure parts of the agent around the kernel. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <sys/un.h>
@@ -12,6 +13,74 @@
 #include "db.h"
 #include "idmap.h"
 #include "procfs.h"
+#include "identity/identity.h"
+
+/* /proc/PID/cgroup on the host shapes of /work/shared/reference: pure v2,
+ * hybrid (v1 controllers plus a "0::" line that stays "/"), pure v1; kubelet
+ * with the systemd and the cgroupfs driver. */
+#define K_UID "3f2a9c1e-7b4d-4e8a-9c2b-1d5e6f7a8b9c"
+#define K_UIDU "3f2a9c1e_7b4d_4e8a_9c2b_1d5e6f7a8b9c"
+#define K_CID "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define K_SYSTEMD "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" K_UIDU \
+		  ".slice/cri-containerd-" K_CID ".scope"
+#define K_CGROUPFS "/kubepods/burstable/pod" K_UID "/" K_CID
+
+static void cg_case(const char *name, const char *text, int want_rc, const char *want)
+{
+	char buf[256], n[160];
+	int rc = jm_proc_cgroup_parse(text, buf, sizeof(buf));
+	snprintf(n, sizeof(n), "cgroup: %s: rc", name);
+	CHECK_INT(n, rc, want_rc);
+	if (rc >= 0 && want) {
+		snprintf(n, sizeof(n), "cgroup: %s: path", name);
+		CHECK_STR(n, buf, want);
+	}
+}
+
+static void test_cgroup_parse(void)
+{
+	cg_case("pure v2", "0::/system.slice/etl.service\n", 0, "/system.slice/etl.service");
+	cg_case("v2 kubelet", "0::" K_SYSTEMD "\n", 0, K_SYSTEMD);
+	cg_case("hybrid, v2 below the root wins",
+		"12:memory:/system.slice/other.service\n1:name=systemd:/system.slice/etl.service\n"
+		"0::/system.slice/etl.service\n", 0, "/system.slice/etl.service");
+	cg_case("v1 kubelet systemd driver, v2 line \"/\"",
+		"12:pids:" K_SYSTEMD "\n11:memory:" K_SYSTEMD "\n4:cpu,cpuacct:" K_SYSTEMD "\n"
+		"1:name=systemd:" K_SYSTEMD "\n0::/\n", JM_CGROUP_V1, K_SYSTEMD);
+	cg_case("v1 kubelet cgroupfs driver, no v2 line",
+		"11:memory:" K_CGROUPFS "\n5:devices:" K_CGROUPFS "\n1:name=systemd:" K_CGROUPFS "\n",
+		JM_CGROUP_V1, K_CGROUPFS);
+	cg_case("v1 systemd service",
+		"9:name=systemd:/system.slice/etl-sales.service\n4:memory:/system.slice\n0::/\n",
+		JM_CGROUP_V1, "/system.slice/etl-sales.service");
+	cg_case("name=systemd at the root: memory",
+		"9:name=systemd:/\n8:pids:/\n4:memory:/process_api/a3ceab94cf5e63c810ae21b081c2c1b2\n"
+		"3:cpuset:/\n0::/\n", JM_CGROUP_V1, "/process_api/a3ceab94cf5e63c810ae21b081c2c1b2");
+	cg_case("memory in a joint mount", "6:memory,hugetlb:" K_CGROUPFS "\n0::/\n", JM_CGROUP_V1, K_CGROUPFS);
+	cg_case("name=systemd2 is another hierarchy",
+		"10:name=systemd2:/elsewhere\n9:name=systemd:/system.slice/a.service\n0::/\n",
+		JM_CGROUP_V1, "/system.slice/a.service");
+	cg_case("memory.x is not memory", "7:memoryx:/no\n0::/\n", 0, "/");
+	cg_case("everything at the root: the v2 root", "9:name=systemd:/\n4:memory:/\n0::/\n", 0, "/");
+	cg_case("v1 only, all at the root", "9:name=systemd:/\n4:memory:/\n", JM_CGROUP_V1, "/");
+	cg_case("empty", "", -ENOENT, NULL);
+	cg_case("no usable line", "garbage\n3:cpuset:/x\n", -ENOENT, NULL);
+	cg_case("a ':' inside the path is kept", "0::/a:b/c\n", 0, "/a:b/c");
+	cg_case("no final newline", "1:name=systemd:/system.slice/n.service\n0::/", JM_CGROUP_V1,
+		"/system.slice/n.service");
+	char big[600], want_small[8];
+	snprintf(big, sizeof(big), "0::/%0300d\n", 0);
+	CHECK_INT("cgroup: a path longer than the buffer is refused, not cut",
+		  jm_proc_cgroup_parse(big, want_small, sizeof(want_small)), -ENAMETOOLONG);
+
+	/* the path a v1 kubelet node gives must reach the pod */
+	char buf[256];
+	struct jm_k8s_ids ids;
+	CHECK("cgroup: v1 kubelet path parses as a pod",
+	      jm_proc_cgroup_parse("11:memory:" K_SYSTEMD "\n1:name=systemd:" K_SYSTEMD "\n0::/\n",
+				   buf, sizeof(buf)) >= 0 &&
+	      jm_k8s_parse_cgroup(buf, &ids) && strcmp(ids.pod_uid, K_UID) == 0);
+}
 
 int main(void)
 {
@@ -135,5 +204,6 @@ int main(void)
 	CHECK("db: other schema differs", !jm_db_table_matches("public.sales", "stage.sales"));
 	CHECK("db: other table differs", !jm_db_table_matches("public.sales", "sales_old"));
 	jm_config_free(&cfg);
+	test_cgroup_parse();
 	TEST_EXIT();
 }
