@@ -551,7 +551,7 @@ static void mx_render_jobs(struct jm_buf *b, const struct jm_metrics *m)
 	}
 	if (any_run) {
 		mx_family(b, "jobmeter_job_last_run_peak_memory_bytes", "gauge",
-			  "Peak resident memory of the last finished run (sum over its processes).");
+			  "Peak resident memory of the last finished run (the largest peak among its processes).");
 		for (size_t i = 0; i < m->n_jobs; i++)
 			if (m->jobs[i]->has_run)
 				mx_u64_line(b, "jobmeter_job_last_run_peak_memory_bytes", m->jobs[i],

@@ -263,6 +263,11 @@ static void test_sequence(void)
 	CHECK("last success: none for a job that never succeeded",
 	      !strstr(t, "jobmeter_job_last_success_timestamp_seconds{job=\"only-fails\"}"));
 	LINE("last run peak memory", t, "jobmeter_job_last_run_peak_memory_bytes{job=\"sales\"} 4096");
+	/* jobs.c keeps the largest process peak (the kernel's maxrss is per
+	 * process; a sum would add peaks that never coincided): HELP says so */
+	LINE("last run peak memory: HELP says max, not sum", t,
+	     "# HELP jobmeter_job_last_run_peak_memory_bytes Peak resident memory of the last finished run "
+	     "(the largest peak among its processes).");
 	LINE("cpu: sum of windows", t, "jobmeter_job_cpu_seconds_total{job=\"sales\"} 2");
 	LINE("cpu: job without windows is 0", t,
 	     "jobmeter_job_cpu_seconds_total{job=\"only-fails\"} 0");
