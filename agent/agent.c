@@ -340,7 +340,14 @@ static void ship_batch(struct jm_agent *ag, int64_t now)
 
 void jm_agent_window(struct jm_agent *ag)
 {
-	int64_t now = now_unix_ns();
+	/* The tick that ends this interval starts the next one: clamped so a
+	 * wall clock stepped back cannot end it (or the job windows, which
+	 * start at the previous tick) before it began. */
+	int64_t wall = now_unix_ns();
+	int64_t now = jm_batch_window_end(ag->batch_start_ns, wall);
+	if (now != wall)
+		jm_warn("wall clock stepped back %.3f s: this interval's windows are clamped "
+			"to zero length", (double)(now - wall) / 1e9);
 	jm_jobs_flush_windows(ag->jobs, now);
 	report_loss(ag, now);
 	if (ag->spool || ag->otlp)

@@ -80,12 +80,18 @@ static int copy_parts(struct jm_db_stats **db, const struct jm_db_stats *src_db,
 	return -ENOMEM;
 }
 
+int64_t jm_batch_window_end(int64_t start_ns, int64_t now_ns)
+{
+	return now_ns < start_ns ? start_ns : now_ns;
+}
+
 int jm_batch_builder_add_run(struct jm_batch_builder *bb, const struct jm_run_record *r)
 {
 	if (grow((void **)&bb->runs, &bb->cap_runs, bb->n_runs, sizeof(*bb->runs)))
 		return -ENOMEM;
 	struct jm_run_record *c = &bb->runs[bb->n_runs];
 	*c = *r;
+	c->end_ns = jm_batch_window_end(c->start_ns, c->end_ns);
 	if (copy_parts(&c->db, r->db, r->n_db, &c->outputs, r->outputs, r->n_outputs))
 		return -ENOMEM;
 	bb->n_runs++;
@@ -98,6 +104,7 @@ int jm_batch_builder_add_window(struct jm_batch_builder *bb, const struct jm_win
 		return -ENOMEM;
 	struct jm_window_record *c = &bb->windows[bb->n_windows];
 	*c = *w;
+	c->end_ns = jm_batch_window_end(c->start_ns, c->end_ns);
 	if (copy_parts(&c->db, w->db, w->n_db, &c->outputs, w->outputs, w->n_outputs))
 		return -ENOMEM;
 	bb->n_windows++;
