@@ -71,9 +71,9 @@ static void top_statements(struct jm_rep_job *j)
 		struct jm_rep_stmt *d = &j->stmts[w], *s = &j->stmts[i];
 
 		if (strcmp(d->fingerprint, s->fingerprint) == 0) {
-			d->calls += s->calls;
-			d->errors += s->errors;
-			d->rows += s->rows;
+			jm_rep_sat_add(&d->calls, s->calls);
+			jm_rep_sat_add(&d->errors, s->errors);
+			jm_rep_sat_add(&d->rows, s->rows);
 			d->latency_s_sum += s->latency_s_sum;
 			/* Maxima, not sums; fmax() skips a NAN (unknown) side. */
 			d->latency_p95_s = fmax(d->latency_p95_s, s->latency_p95_s);
@@ -250,23 +250,23 @@ static int find_anomalies(struct jm_rep_report *r, size_t ji)
 
 static void usage_add(struct jm_rep_usage *t, const struct jm_rep_usage *u)
 {
-	t->runs += u->runs;
-	t->successes += u->successes;
-	t->failures += u->failures;
-	t->restarts += u->restarts;
-	t->oom_kills += u->oom_kills;
-	t->processes += u->processes;
+	jm_rep_sat_add(&t->runs, u->runs);
+	jm_rep_sat_add(&t->successes, u->successes);
+	jm_rep_sat_add(&t->failures, u->failures);
+	jm_rep_sat_add(&t->restarts, u->restarts);
+	jm_rep_sat_add(&t->oom_kills, u->oom_kills);
+	jm_rep_sat_add(&t->processes, u->processes);
 	t->cpu_s += u->cpu_s;
 	t->mem_gib_s += u->mem_gib_s;
 	if (u->peak_rss_bytes > t->peak_rss_bytes)
 		t->peak_rss_bytes = u->peak_rss_bytes;
-	t->file_read_bytes += u->file_read_bytes;
-	t->file_write_bytes += u->file_write_bytes;
-	t->net_rx_bytes += u->net_rx_bytes;
-	t->net_tx_bytes += u->net_tx_bytes;
+	jm_rep_sat_add(&t->file_read_bytes, u->file_read_bytes);
+	jm_rep_sat_add(&t->file_write_bytes, u->file_write_bytes);
+	jm_rep_sat_add(&t->net_rx_bytes, u->net_rx_bytes);
+	jm_rep_sat_add(&t->net_tx_bytes, u->net_tx_bytes);
 	t->duration_s_sum += u->duration_s_sum;
-	t->queries += u->queries;
-	t->query_errors += u->query_errors;
+	jm_rep_sat_add(&t->queries, u->queries);
+	jm_rep_sat_add(&t->query_errors, u->query_errors);
 	t->query_latency_s_sum += u->query_latency_s_sum;
 	t->query_p95_x_queries += u->query_p95_x_queries;
 }

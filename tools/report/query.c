@@ -92,8 +92,19 @@ static const char *col_text(sqlite3_stmt *s, int i)
 	return t ? (const char *)t : "";
 }
 
+/* A non-negative integer column.  Sums come from total() (a REAL, exact
+ * while below 2^53), and a rollup column that outgrew int64 at ingest holds a
+ * REAL too (SQLite's + turns to floating point on overflow): both are read as
+ * a double and saturated at UINT64_MAX. */
 static uint64_t col_u64(sqlite3_stmt *s, int i)
 {
+	if (sqlite3_column_type(s, i) == SQLITE_FLOAT) {
+		double d = sqlite3_column_double(s, i);
+
+		if (!(d > 0))
+			return 0;
+		return d >= 18446744073709551616.0 ? UINT64_MAX : (uint64_t)d;
+	}
 	sqlite3_int64 v = sqlite3_column_int64(s, i);
 
 	return v > 0 ? (uint64_t)v : 0;
@@ -146,15 +157,15 @@ static struct jm_rep_job *row_job(struct q *q, sqlite3_stmt *s, int c)
  * net_rx_bytes, net_tx_bytes. */
 static void add_resources(struct jm_rep_usage *u, sqlite3_stmt *s, int c)
 {
-	u->processes += col_u64(s, c);
+	jm_rep_sat_add(&u->processes, col_u64(s, c));
 	u->cpu_s += sqlite3_column_double(s, c + 1);
 	u->mem_gib_s += sqlite3_column_double(s, c + 2);
 	if (col_u64(s, c + 3) > u->peak_rss_bytes)
 		u->peak_rss_bytes = col_u64(s, c + 3);
-	u->file_read_bytes += col_u64(s, c + 4);
-	u->file_write_bytes += col_u64(s, c + 5);
-	u->net_rx_bytes += col_u64(s, c + 6);
-	u->net_tx_bytes += col_u64(s, c + 7);
+	jm_rep_sat_add(&u->file_read_bytes, col_u64(s, c + 4));
+	jm_rep_sat_add(&u->file_write_bytes, col_u64(s, c + 5));
+	jm_rep_sat_add(&u->net_rx_bytes, col_u64(s, c + 6));
+	jm_rep_sat_add(&u->net_tx_bytes, col_u64(s, c + 7));
 }
 
 /* Columns c, c+1, c+2 = queries, errors, latency_s_sum and c+4 = the
@@ -163,8 +174,8 @@ static void add_resources(struct jm_rep_usage *u, sqlite3_stmt *s, int c)
  * passes the product. */
 static void add_queries(struct jm_rep_usage *u, sqlite3_stmt *s, int c, double p95_x_queries)
 {
-	u->queries += col_u64(s, c);
-	u->query_errors += col_u64(s, c + 1);
+	jm_rep_sat_add(&u->queries, col_u64(s, c));
+	jm_rep_sat_add(&u->query_errors, col_u64(s, c + 1));
 	u->query_latency_s_sum += sqlite3_column_double(s, c + 2);
 	u->query_p95_x_queries += p95_x_queries;
 	if (sqlite3_column_type(s, c + 4) == SQLITE_BLOB) {
@@ -251,11 +262,11 @@ static int run_rollup_row(struct q *q, sqlite3_stmt *s, void *ctx)
 	if (!j)
 		return -1;
 	j->durations_estimated = true;
-	j->u.runs += col_u64(s, 1);
-	j->u.successes += col_u64(s, 2);
-	j->u.failures += col_u64(s, 3);
-	j->u.restarts += col_u64(s, 4);
-	j->u.oom_kills += col_u64(s, 5);
+	jm_rep_sat_add(&j->u.runs, col_u64(s, 1));
+	jm_rep_sat_add(&j->u.successes, col_u64(s, 2));
+	jm_rep_sat_add(&j->u.failures, col_u64(s, 3));
+	jm_rep_sat_add(&j->u.restarts, col_u64(s, 4));
+	jm_rep_sat_add(&j->u.oom_kills, col_u64(s, 5));
 	add_resources(&j->u, s, 6);
 	j->u.duration_s_sum += sqlite3_column_double(s, 14);
 	if (sqlite3_column_type(s, 15) == SQLITE_BLOB)
@@ -330,12 +341,12 @@ static int stmt_row(struct q *q, sqlite3_stmt *s, void *ctx)
  * rows and from statement_day so that both paths agree.  Schema < 3 has no
  * such columns: NULL. */
 #define STMTS_RAW(pct) \
-	"SELECT d.job, s.fingerprint, sum(s.calls), sum(s.errors), sum(s.rows), sum(s.latency_s_sum), " \
+	"SELECT d.job, s.fingerprint, total(s.calls), total(s.errors), total(s.rows), total(s.latency_s_sum), " \
 	pct " FROM statements s JOIN db_stats d ON d.id = s.db_stats_id" \
 	" WHERE d.owner_kind = 'run' AND d.end_ns >= ?1 AND d.end_ns < ?2" \
 	" AND (?3 IS NULL OR d.job = ?3) GROUP BY d.job, s.fingerprint"
 #define STMTS_ROLLUP(pct) \
-	"SELECT job, fingerprint, sum(calls), sum(errors), sum(rows), sum(latency_s_sum), " \
+	"SELECT job, fingerprint, total(calls), total(errors), total(rows), total(latency_s_sum), " \
 	pct " FROM statement_day WHERE day >= ?1 AND day < ?2 AND (?3 IS NULL OR job = ?3)" \
 	" GROUP BY job, fingerprint"
 
@@ -371,16 +382,16 @@ static int day_row(struct q *q, sqlite3_stmt *s, void *ctx)
 	d = &j->days[day];
 	d->cpu_s += sqlite3_column_double(s, 2);
 	d->mem_gib_s += sqlite3_column_double(s, 3);
-	d->file_read_bytes += col_u64(s, 4);
-	d->net_tx_bytes += col_u64(s, 5);
+	jm_rep_sat_add(&d->file_read_bytes, col_u64(s, 4));
+	jm_rep_sat_add(&d->net_tx_bytes, col_u64(s, 5));
 	return 0;
 }
 
 static int days_raw(struct q *q, int64_t a, int64_t b)
 {
 	return each_row(q,
-		"SELECT end_ns / 86400000000000, job, sum(cpu_s), sum(mem_gib_s), sum(file_read_bytes),"
-		" sum(net_tx_bytes) FROM runs WHERE end_ns >= ?1 AND end_ns < ?2"
+		"SELECT end_ns / 86400000000000, job, total(cpu_s), total(mem_gib_s), total(file_read_bytes),"
+		" total(net_tx_bytes) FROM runs WHERE end_ns >= ?1 AND end_ns < ?2"
 		" AND (?3 IS NULL OR job = ?3) GROUP BY 1, 2", a, b, day_row, NULL);
 }
 
@@ -543,16 +554,16 @@ static int int64_row(struct q *q, sqlite3_stmt *s, void *ctx)
 static int idle(struct q *q, bool rollup)
 {
 	static const char cap[] =
-		"SELECT coalesce(sum(cpu_cores * window_s), 0), coalesce(sum(mem_total_bytes /"
-		" 1073741824.0 * window_s), 0) FROM host_usage WHERE end_ns >= ?1 AND end_ns < ?2";
+		"SELECT total(cpu_cores * window_s), total(mem_total_bytes /"
+		" 1073741824.0 * window_s) FROM host_usage WHERE end_ns >= ?1 AND end_ns < ?2";
 	static const char attr[] =
-		"SELECT coalesce(sum(cpu_s), 0), coalesce(sum(mem_gib_s), 0) FROM windows"
+		"SELECT total(cpu_s), total(mem_gib_s) FROM windows"
 		" WHERE end_ns >= ?1 AND end_ns < ?2";
 	static const char roll_cap[] =
-		"SELECT coalesce(sum(core_s), 0), coalesce(sum(mem_gib_s), 0) FROM host_hour"
+		"SELECT total(core_s), total(mem_gib_s) FROM host_hour"
 		" WHERE hour >= ?1 AND hour < ?2";
 	static const char roll_attr[] =
-		"SELECT coalesce(sum(attr_cpu_s), 0), coalesce(sum(attr_mem_gib_s), 0) FROM host_hour"
+		"SELECT total(attr_cpu_s), total(attr_mem_gib_s) FROM host_hour"
 		" WHERE hour >= ?1 AND hour < ?2";
 	static const char hosts_raw[] =
 		"SELECT count(DISTINCT host) FROM host_usage WHERE end_ns >= ?1 AND end_ns < ?2";

@@ -20,6 +20,16 @@
 #define JM_REP_BURN_FLAG 4.0       /* burn rate above this is flagged */
 #define JM_REP_TOP_STATEMENTS 5
 
+/* Sums of counters saturate at UINT64_MAX instead of wrapping: ingest accepts
+ * any counter up to INT64_MAX, so two accepted rows can already exceed what
+ * an int64 holds (SQLite's sum() then fails the whole query with "integer
+ * overflow", which is why the report's SQL sums with total()).  A saturated
+ * figure is visibly absurd; a wrapped one would look plausible. */
+static inline void jm_rep_sat_add(uint64_t *acc, uint64_t v)
+{
+	*acc = v > UINT64_MAX - *acc ? UINT64_MAX : *acc + v;
+}
+
 /* Raw figures of the runs of one job (sums over runs ended in the period,
  * in the order the runs were stored when read from raw rows). */
 struct jm_rep_usage {
