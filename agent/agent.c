@@ -305,12 +305,21 @@ static void report_loss(struct jm_agent *ag, int64_t now)
 	}
 }
 
-/* One batch per interval: spooled (fsync'd) before anything is sent. */
+static int spool_seq(void *ctx, uint64_t *seq)
+{
+	return jm_spool_next_seq(ctx, seq);
+}
+
+static int spool_put(void *ctx, const struct jm_batch *part, const uint8_t *buf, size_t len)
+{
+	return jm_spool_put(ctx, part->seq, buf, len);
+}
+
+/* One batch per interval (more when it exceeds the collector's limits):
+ * spooled (fsync'd) before anything is sent. */
 static void ship_batch(struct jm_agent *ag, int64_t now)
 {
 	struct jm_batch b;
-	uint8_t *buf = NULL;
-	size_t len = 0;
 	int err;
 
 	memset(&b, 0, sizeof(b));
@@ -322,15 +331,18 @@ static void ship_batch(struct jm_agent *ag, int64_t now)
 		memset(&b.host, 0, sizeof(b.host));
 	b.loss = ag->loss;
 	if (ag->spool) {
-		if ((err = jm_spool_next_seq(ag->spool, &b.seq)) ||
-		    (err = jm_render_batch_pb(&b, &buf, &len)) ||
-		    (err = jm_spool_put(ag->spool, b.seq, buf, len)))
-			jm_err("batch %llu not spooled: %s (its figures are in the JSONL and "
-			       "will show as a gap at the collector)", (unsigned long long)b.seq,
-			       strerror(err < 0 ? -err : err));
-		else
+		/* Split at the collector's limits: one refused batch would lose
+		 * every job's figures of the interval. */
+		size_t parts = 0, items = 0;
+		err = jm_batch_render_parts(&b, JM_BATCH_MAX_ITEMS, JM_BATCH_MAX_BYTES, spool_seq,
+					    spool_put, ag->spool, &parts, &items);
+		if (err)
+			jm_err("batch not spooled after %zu part(s): %zu of %zu runs+windows lost: %s "
+			       "(their figures are in the JSONL and will show as a gap at the "
+			       "collector)", parts, b.n_runs + b.n_windows - items,
+			       b.n_runs + b.n_windows, strerror(err < 0 ? -err : err));
+		if (parts)
 			jm_ship_kick(ag->shipper);
-		free(buf);
 	}
 	if (ag->otlp)
 		(void)jm_otlp_export(ag->otlp, &b);     /* logs its own failures, once */

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "render_pb.h"
+
 void jm_batch_builder_init(struct jm_batch_builder *bb)
 {
 	memset(bb, 0, sizeof(*bb));
@@ -117,6 +119,61 @@ void jm_batch_builder_view(const struct jm_batch_builder *bb, struct jm_batch *b
 	b->runs = bb->runs;
 	b->n_windows = bb->n_windows;
 	b->windows = bb->windows;
+}
+
+/* Point part at n records of b from offset (ro, wo): runs first, then windows. */
+static void slice(const struct jm_batch *b, size_t ro, size_t wo, size_t n, struct jm_batch *part)
+{
+	size_t nr = b->n_runs - ro < n ? b->n_runs - ro : n;
+
+	part->runs = b->runs + ro;
+	part->n_runs = nr;
+	part->windows = b->windows + wo;
+	part->n_windows = n - nr;
+}
+
+int jm_batch_render_parts(const struct jm_batch *b, size_t max_items, size_t max_bytes,
+			  jm_batch_seq_fn seq, jm_batch_put_fn put, void *ctx,
+			  size_t *n_parts, size_t *n_items)
+{
+	size_t ro = 0, wo = 0;
+	int err;
+
+	*n_parts = *n_items = 0;
+	if (max_items == 0)
+		max_items = 1;
+	do {
+		size_t left = (b->n_runs - ro) + (b->n_windows - wo);
+		size_t n = left < max_items ? left : max_items;
+		struct jm_batch part = *b;
+		uint8_t *buf = NULL;
+		size_t len = 0;
+
+		if (*n_parts)
+			memset(&part.host, 0, sizeof(part.host));
+		/* Shrinking keeps the number: a seq is never skipped for size. */
+		if ((err = seq(ctx, &part.seq)))
+			return err;
+		for (;;) {
+			slice(b, ro, wo, n, &part);
+			if ((err = jm_render_batch_pb(&part, &buf, &len)))
+				return err < 0 ? err : -err;
+			if (len <= max_bytes || n <= 1)
+				break;
+			free(buf);
+			buf = NULL;
+			n /= 2;
+		}
+		err = put(ctx, &part, buf, len);
+		free(buf);
+		if (err)
+			return err;
+		ro += part.n_runs;
+		wo += part.n_windows;
+		(*n_parts)++;
+		*n_items += part.n_runs + part.n_windows;
+	} while (ro < b->n_runs || wo < b->n_windows);
+	return 0;
 }
 
 void jm_batch_builder_reset(struct jm_batch_builder *bb)
