@@ -109,6 +109,12 @@ post "replay" 200 "${PB[@]}" "${AUTH[@]}" --data-binary @"$B/good.pb"
 grep -q '"status":"duplicate"' "$T/resp" && pass "replay: duplicate" || fail "replay body" "$(cat "$T/resp")"
 check_eq "replay: count unchanged" "$(count)" 1
 check_eq "replay: runs unchanged" "$(sqlite3 "$DB" "select count(*) from runs where job='job-$UNIQ'")" 3
+# seq 1 again from a restarted seq (new spool_dir, deleted seq file): another
+# window, so not a retry -- 409, nothing stored, counted (was 200 "duplicate")
+gen --seq 1 --job "reused-$UNIQ" --start-ns 1700000000000000000 > "$B/reused.pb"
+post "reused seq, another batch" 409 "${PB[@]}" "${AUTH[@]}" --data-binary @"$B/reused.pb"
+grep -q 'stored already for another window' "$T/resp" && pass "reused seq: reason" || fail "reused seq body" "$(cat "$T/resp")"
+check_eq "reused seq: its runs not stored" "$(sqlite3 "$DB" "select count(*) from runs where job='reused-$UNIQ'")" 0
 
 gen --seq 2 --job "job-$UNIQ" > "$B/s2.pb"; gzip -c "$B/s2.pb" > "$B/s2.gz"
 post "gzip batch" 200 "${PB[@]}" "${AUTH[@]}" -H 'Content-Encoding: gzip' --data-binary @"$B/s2.gz"
@@ -122,6 +128,7 @@ else fail "promtool check metrics" "$(cat "$T/promtool.out")"; fi
 m() { awk -v k="$1" '$1==k{print $2}' "$T/metrics.txt"; }
 check_eq "metric batches stored" "$(m jobmeter_collector_batches_stored_total)" 3
 check_eq "metric duplicates" "$(m jobmeter_collector_batches_duplicate_total)" 1
+check_eq "metric rejected seq_conflict" "$(m 'jobmeter_collector_rejected_requests_total{reason="seq_conflict"}')" 1
 check_eq "metric rejected unauthorized" "$(m 'jobmeter_collector_rejected_requests_total{reason="unauthorized"}')" 4
 check_eq "metric rejected decompressed" "$(m 'jobmeter_collector_rejected_requests_total{reason="decompressed_too_large"}')" 1
 check_eq "metric seq gaps for agent" "$(m "jobmeter_collector_agent_seq_gaps_total{agent_id=\"$AGENT\"}")" 2

@@ -25,13 +25,19 @@ start_collector() {
   return 1
 }
 
+# A batch's window derives from its seq, so that a batch generated again
+# for the same seq is the same batch (a true replay, answered "duplicate");
+# the same seq with another window is a different batch (409).
+BASE_NS=$(( ($(date +%s) - 86400) * 1000000000 ))
+start_of() { echo $(( BASE_NS + $1 * 1000000 )); }
+
 # poster ROUND WORKER: posts batches until the collector goes away; every
 # seq answered 200 is appended to $T/ok.
 poster() {
   local round=$1 w=$2 i=0 code s
   while :; do
     s=$(( (round * WORKERS + w) * 100000 + i + 1 ))
-    code=$("$COLLECTOR" gen-batch --agent-id "$AGENT" --boot-id b --seq "$s" --job "dur-$UNIQ" \
+    code=$("$COLLECTOR" gen-batch --agent-id "$AGENT" --boot-id b --seq "$s" --start-ns "$(start_of "$s")" --job "dur-$UNIQ" \
              --jobs 8 --runs 6 --windows 6 --queries 20 --statements 5 --latency-sum-s 0.5 \
              --latency-p95-s 0.01 --output "out-$UNIQ" |
            curl -s -o /dev/null -w '%{http_code}' --max-time 10 \
@@ -127,7 +133,7 @@ fi
 # After the last crash, the collector restarts and answers replays as duplicates.
 start_collector "$starts" || fail "final start" "$(tail -5 "$T/coll.log")"
 s=$(head -n1 "$T/acked")
-body=$("$COLLECTOR" gen-batch --agent-id "$AGENT" --boot-id b --seq "$s" --job "dur-$UNIQ" --jobs 8 --runs 6 \
+body=$("$COLLECTOR" gen-batch --agent-id "$AGENT" --boot-id b --seq "$s" --start-ns "$(start_of "$s")" --job "dur-$UNIQ" --jobs 8 --runs 6 \
          --windows 6 --queries 20 --statements 5 --latency-sum-s 0.5 --latency-p95-s 0.01 --output "out-$UNIQ" |
        curl -s -H 'Content-Type: application/x-protobuf' --data-binary @- "$URL/v1/batches")
 check_eq "replay after crashes: duplicate" "$body" '{"status":"duplicate"}'

@@ -37,7 +37,7 @@ static char log_path[600];
 
 /* ---- the in-test collector ------------------------------------------- */
 
-enum srv_mode { MODE_OK, MODE_503_ONCE, MODE_400 };
+enum srv_mode { MODE_OK, MODE_503_ONCE, MODE_400, MODE_409 };
 
 struct srv {
 	struct MHD_Daemon *d;
@@ -221,6 +221,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		/* Echo the credential, as a careless collector might: the shipper
 		 * must not copy it into its log. */
 		return reply(c, 400, "schema mismatch; you sent Authorization: Bearer " TOKEN, false);
+	if (mode == MODE_409)
+		return reply(c, 409, "seq 1 of this agent and boot is stored already for another window", false);
 	return reply(c, 200, "", false);
 }
 
@@ -490,6 +492,43 @@ static void test_503_then_200(void)
 	jm_ship_close(sh, 1000);
 	CHECK_INT("503: failure logged once", log_count("collector answered HTTP 503"), 1);
 	CHECK_INT("503: recovery logged", log_count("collector reachable again: delivered seq 1"), 1);
+out:
+	jm_spool_close(sp);
+	srv_stop(&s);
+}
+
+/* A collector that finds the seq stored for another batch (the agent's seq
+ * restarted) answers 409: the batch must be kept (rejected/) and counted,
+ * never deleted as if delivered. */
+static void test_409(void)
+{
+	struct srv s;
+	struct jm_config cfg;
+	struct jm_shipper *sh = NULL;
+	struct jm_ship_stats st;
+	struct jm_ship_opts o = { .base_ms = 10, .cap_ms = 50 };
+	struct stat sb;
+	char p[800];
+
+	srv_init(&s, MODE_409);
+	CHECK_INT("409: server up", srv_start(&s, 0, NULL, NULL), 0);
+	struct jm_spool *sp = spool_in("s409");
+	if (!sp || !s.d)
+		goto out;
+	CHECK_INT("409: 1 batch spooled", spool_n(sp, 1), 0);
+	make_cfg(&cfg, "http", s.port, token_file, NULL);
+	CHECK_INT("409: open", jm_ship_open_opts(&sh, &cfg, sp, &o), 0);
+	if (!sh)
+		goto out;
+	CHECK_INT("409: counted as rejected", wait_stat(sh, ST_REJECTED, 1, 5000), 1);
+	jm_ship_stats(sh, &st);
+	CHECK_INT("409: not counted as sent", st.sent, 0);
+	CHECK_INT("409: last status", st.last_http_status, 409);
+	snprintf(p, sizeof(p), "%s/s409/rejected/00000000000000000001.batch", tmp_root);
+	CHECK("409: batch kept in rejected/, not deleted", stat(p, &sb) == 0 && sb.st_size > 0);
+	jm_ship_close(sh, 1000);
+	CHECK_INT("409: logged with the collector's reason",
+		  log_count("HTTP 409: seq 1 of this agent and boot is stored already"), 1);
 out:
 	jm_spool_close(sp);
 	srv_stop(&s);
@@ -782,6 +821,7 @@ int main(void)
 	test_stream();
 	test_503_then_200();
 	test_400();
+	test_409();
 	test_down_then_up();
 	test_drain();
 	test_tls();

@@ -347,6 +347,14 @@ static enum MHD_Result ingest_store(struct jm_coll_server *srv, struct MHD_Conne
 	case JM_STORE_DUPLICATE:
 		jm_coll_metrics_duplicate(srv->metrics, b->agent->agent_id, (double)now / 1e9);
 		return send_status(c, MHD_HTTP_OK, "duplicate", NULL, false, false, NULL);
+	case JM_STORE_CONFLICT:
+		/* Not a retry: answering 200 "duplicate" would make the agent
+		 * delete a batch that was never stored.  409 makes it keep the
+		 * batch (rejected/) and count it. */
+		jm_warn("agent %s boot %s: %s: answering 409", b->agent->agent_id,
+			b->agent->boot_id, res.err);
+		set_reject(rq, MHD_HTTP_CONFLICT, JM_REJ_SEQ_CONFLICT, res.err);
+		return send_reject(srv, c, rq);
 	case JM_STORE_BUSY:
 		/* Back-pressure, not a fault: counted, not logged. */
 		set_reject(rq, MHD_HTTP_SERVICE_UNAVAILABLE, JM_REJ_OVERLOADED, res.err);

@@ -21,6 +21,7 @@ enum jm_coll_reject {
 	JM_REJ_INTERNAL,
 	JM_REJ_NOT_FOUND,
 	JM_REJ_METHOD,
+	JM_REJ_SEQ_CONFLICT,        /* 409: seq stored already for another batch */
 	JM_REJ_COUNT
 };
 

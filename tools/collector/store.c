@@ -24,7 +24,7 @@
 
 /* Every statement the ingest path runs, prepared once at open. */
 enum {
-	Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_SAVEPOINT, Q_RELEASE, Q_ROLLBACK_TO, Q_MAX_SEQ, Q_BATCH, Q_RUN, Q_WINDOW, Q_DB,
+	Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_SAVEPOINT, Q_RELEASE, Q_ROLLBACK_TO, Q_MAX_SEQ, Q_BATCH, Q_BATCH_WINDOW, Q_RUN, Q_WINDOW, Q_DB,
 	Q_STMT, Q_OUTPUT, Q_HOST, Q_LOSS, Q_JOB_DAY, Q_STMT_DAY, Q_DATASET_DAY,
 	Q_HOST_HOUR, Q_HEALTH, Q_COUNT
 };
@@ -44,6 +44,11 @@ static const char *const sql_text[Q_COUNT] = {
 		" window_start_ns, window_end_ns, received_ns)"
 		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
 		" ON CONFLICT (agent_id, boot_id, seq) DO NOTHING",
+	/* The window of the batch already stored under a key: a retry sends
+	 * the same one, a reused seq another. */
+	[Q_BATCH_WINDOW] =
+		"SELECT window_start_ns, window_end_ns FROM batches"
+		" WHERE agent_id = ?1 AND boot_id = ?2 AND seq = ?3",
 	[Q_RUN] =
 		"INSERT INTO runs (batch_id, host, job, run_id, start_ns, end_ns, outcome,"
 		" exit_code, signal, oom_killed, restart, source, labels_json, processes, cpu_s,"
@@ -967,6 +972,37 @@ static enum jm_coll_store_rc classify(int rc)
 	}
 }
 
+/* The key of b is stored already: a true retry (same window) stays
+ * JM_STORE_DUPLICATE; another window means the agent's seq restarted (a new
+ * spool_dir, a deleted seq file) and b is a batch never stored:
+ * res->rc = JM_STORE_CONFLICT with the reason.  Returns an SQLite code. */
+static int same_batch(struct jm_coll_store *st, const Jobmeter__V1__Batch *b,
+		      struct jm_coll_store_result *res)
+{
+	sqlite3_stmt *s = st->q[Q_BATCH_WINDOW];
+	int rc;
+
+	bind_text(s, 1, b->agent->agent_id);
+	bind_text(s, 2, b->agent->boot_id);
+	bind_u64(s, 3, b->seq);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		int64_t ws = sqlite3_column_int64(s, 0), we = sqlite3_column_int64(s, 1);
+
+		if (ws != b->window_start_unix_ns || we != b->window_end_unix_ns) {
+			res->rc = JM_STORE_CONFLICT;
+			snprintf(res->err, sizeof(res->err),
+				 "seq %llu of this agent and boot is stored already for another "
+				 "window (%lld..%lld ns): the agent's seq restarted",
+				 (unsigned long long)b->seq, (long long)ws, (long long)we);
+		}
+		rc = SQLITE_OK;
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 /* The body of the transaction; returns an SQLite code. */
 static int store_locked(struct jm_coll_store *st, const Jobmeter__V1__Batch *b, int64_t received_ns,
 			struct jm_coll_store_result *res, bool *dup)
@@ -1006,7 +1042,7 @@ static int store_locked(struct jm_coll_store *st, const Jobmeter__V1__Batch *b, 
 	if (sqlite3_changes(st->db) == 0) {
 		*dup = true;
 		res->seq_gap = 0;
-		return SQLITE_OK;
+		return same_batch(st, b, res);
 	}
 	batch_id = sqlite3_last_insert_rowid(st->db);
 	for (size_t i = 0; i < b->n_runs && rc == SQLITE_OK; i++)
@@ -1056,11 +1092,12 @@ static int store_one_locked(struct jm_coll_store *st, struct jm_coll_store_item 
 
 	if (savepoint && (rc = step_done(st->q[Q_SAVEPOINT])) != SQLITE_OK)
 		return rc;
+	res->rc = JM_STORE_STORED;
 	rc = store_locked(st, it->batch, it->received_ns, res, &dup);
-	if (rc == SQLITE_OK)
-		res->rc = dup ? JM_STORE_DUPLICATE : JM_STORE_STORED;   /* until COMMIT */
-	else
+	if (rc != SQLITE_OK)
 		batch_failure(st, res, rc);
+	else if (res->rc != JM_STORE_CONFLICT)
+		res->rc = dup ? JM_STORE_DUPLICATE : JM_STORE_STORED;   /* until COMMIT */
 	if (!savepoint)
 		return rc;
 	if (rc == SQLITE_OK && !dup)
@@ -1146,7 +1183,8 @@ int jm_coll_store_batches(struct jm_coll_store *st, struct jm_coll_store_item *i
 	for (size_t i = 0; i < n; i++) {
 		struct jm_coll_store_result *res = &items[i].res;
 
-		if (i >= done || res->rc == JM_STORE_STORED || res->rc == JM_STORE_DUPLICATE)
+		if (i >= done || res->rc == JM_STORE_STORED || res->rc == JM_STORE_DUPLICATE ||
+		    res->rc == JM_STORE_CONFLICT)
 			set_failure(res, classify(rc), code, msg);
 	}
 	return -1;

@@ -4,7 +4,10 @@
  * transaction (one fsync'd COMMIT) for the whole group, one SAVEPOINT per
  * batch inside it, so a batch that fails is undone alone.  Storing is
  * idempotent on (agent_id, boot_id, seq) -- also between two batches of the
- * same group -- and keeps the rollup tables of schema v2 current. */
+ * same group -- and keeps the rollup tables of schema v2 current.  A batch
+ * whose key is stored already is a retry only when its window (start, end;
+ * stored in every batches row since schema v1) is the stored one too;
+ * otherwise the seq was reused by a different batch: JM_STORE_CONFLICT. */
 #ifndef JM_COLL_STORE_H
 #define JM_COLL_STORE_H
 #include <stddef.h>
@@ -20,6 +23,9 @@ enum jm_coll_store_rc {
 	JM_STORE_RETRY,         /* disk full, I/O error, busy, locked: try later (503) */
 	JM_STORE_ERROR,         /* anything else (500) */
 	JM_STORE_BUSY,          /* not attempted: the writer's queue is full or it is stopping (503) */
+	JM_STORE_CONFLICT,      /* (agent_id, boot_id, seq) already stored for ANOTHER batch (a
+				 * different window: the agent's seq restarted) -- nothing written,
+				 * answered 409 so that the agent keeps the batch (res.err says why) */
 };
 
 struct jm_coll_store_result {
