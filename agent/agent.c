@@ -44,6 +44,7 @@ struct jm_agent {
 	struct jm_loss loss;              /* cumulative, user space + kernel */
 	struct jm_loss loss_reported;     /* as of the last loss line */
 	struct jm_loss_kernel loss_kernel; /* kernel counters as of the last fold */
+	uint64_t ship_rejected_reported;  /* refused batches as of the last warning */
 };
 
 static int64_t now_unix_ns(void)
@@ -350,6 +351,28 @@ static void ship_batch(struct jm_agent *ag, int64_t now)
 	ag->batch_start_ns = now;
 }
 
+/* The shipper's counters to /metrics, and a warning for every batch the
+ * collector refused since the last tick: refused batches are lost to the
+ * reports (kept in <spool>/rejected/), so they are surfaced, not only
+ * logged by the sender thread. */
+static void report_ship(struct jm_agent *ag)
+{
+	struct jm_ship_stats st;
+
+	if (!ag->shipper)
+		return;
+	jm_ship_stats(ag->shipper, &st);
+	if (ag->metrics)
+		jm_metrics_set_ship(ag->metrics, &st);
+	if (st.rejected_4xx > ag->ship_rejected_reported) {
+		jm_warn("data lost: %llu batch(es) refused by the collector since the last interval "
+			"(%llu in all, kept in %s/rejected/; last: %s)",
+			(unsigned long long)(st.rejected_4xx - ag->ship_rejected_reported),
+			(unsigned long long)st.rejected_4xx, jm_spool_dir(ag->spool), st.last_error);
+		ag->ship_rejected_reported = st.rejected_4xx;
+	}
+}
+
 void jm_agent_window(struct jm_agent *ag)
 {
 	/* The tick that ends this interval starts the next one: clamped so a
@@ -362,6 +385,7 @@ void jm_agent_window(struct jm_agent *ag)
 			"to zero length", (double)(now - wall) / 1e9);
 	jm_jobs_flush_windows(ag->jobs, now);
 	report_loss(ag, now);
+	report_ship(ag);
 	if (ag->spool || ag->otlp)
 		ship_batch(ag, now);
 }

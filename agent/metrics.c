@@ -51,6 +51,7 @@
 #include "buf.h"
 #include "histogram.h"
 #include "log.h"
+#include "ship.h"
 #include "sli.h"
 #include "utf8.h"
 
@@ -98,6 +99,8 @@ struct jm_metrics {
 	uint64_t jobs_dropped;
 	uint64_t outputs_dropped;
 	struct jm_loss loss;
+	bool has_ship;               /* a shipper reports: render its families */
+	struct jm_ship_stats ship;
 	bool healthy;
 	struct MHD_Daemon *httpd;
 };
@@ -285,6 +288,16 @@ void jm_metrics_set_loss(struct jm_metrics *m, const struct jm_loss *t)
 	MAXF(parse_errors); MAXF(statements_overflow); MAXF(jobs_overflow);
 	MAXF(spool_dropped_batches); MAXF(exits_synthesized);
 #undef MAXF
+	pthread_mutex_unlock(&m->lock);
+}
+
+void jm_metrics_set_ship(struct jm_metrics *m, const struct jm_ship_stats *st)
+{
+	if (!m || !st)
+		return;
+	pthread_mutex_lock(&m->lock);
+	m->ship = *st;
+	m->has_ship = true;
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -606,6 +619,30 @@ static void mx_render_jobs(struct jm_buf *b, const struct jm_metrics *m)
 	}
 }
 
+/* Shipping: a refused batch is data lost to every report (its figures stay
+ * only in <spool>/rejected/ and the JSONL), so it is exported next to the
+ * loss counters, not only logged. */
+static void mx_render_ship(struct jm_buf *b, const struct jm_ship_stats *s)
+{
+	mx_family(b, "jobmeter_ship_batches_sent_total", "counter",
+		  "Batches the collector acknowledged (2xx).");
+	jm_buf_printf(b, "jobmeter_ship_batches_sent_total %" PRIu64 "\n", s->sent);
+	mx_family(b, "jobmeter_ship_retries_total", "counter",
+		  "Failed delivery attempts that will be retried (transport errors, 5xx, 429, auth).");
+	jm_buf_printf(b, "jobmeter_ship_retries_total %" PRIu64 "\n", s->retries);
+	mx_family(b, "jobmeter_ship_batches_rejected_total", "counter",
+		  "Batches the collector refused (4xx, e.g. 400 invalid, 409 seq conflict): moved to "
+		  "<spool>/rejected/, their figures missing from reports.");
+	jm_buf_printf(b, "jobmeter_ship_batches_rejected_total %" PRIu64 "\n", s->rejected_4xx);
+	mx_family(b, "jobmeter_ship_spool_batches", "gauge", "Batches waiting in the spool.");
+	jm_buf_printf(b, "jobmeter_ship_spool_batches %" PRIu64 "\n", s->spool_depth);
+	mx_family(b, "jobmeter_ship_spool_bytes", "gauge", "Bytes of the batches waiting in the spool.");
+	jm_buf_printf(b, "jobmeter_ship_spool_bytes %" PRIu64 "\n", s->spool_bytes);
+	mx_family(b, "jobmeter_ship_last_http_status", "gauge",
+		  "HTTP status of the collector's last answer (0 = none yet).");
+	jm_buf_printf(b, "jobmeter_ship_last_http_status %ld\n", s->last_http_status);
+}
+
 static void mx_render_agent(struct jm_buf *b, const struct jm_metrics *m)
 {
 	const struct jm_loss *l = &m->loss;
@@ -631,6 +668,8 @@ static void mx_render_agent(struct jm_buf *b, const struct jm_metrics *m)
 		  "Output timestamps not exported because the job had too many outputs.");
 	jm_buf_printf(b, "jobmeter_metrics_outputs_dropped_total %" PRIu64 "\n",
 		      m->outputs_dropped);
+	if (m->has_ship)
+		mx_render_ship(b, &m->ship);
 }
 
 char *jm_metrics_render(struct jm_metrics *m)

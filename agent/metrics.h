@@ -23,6 +23,12 @@ void jm_metrics_close(struct jm_metrics *m);
 void jm_metrics_observe_run(struct jm_metrics *m, const struct jm_run_record *r);
 void jm_metrics_observe_window(struct jm_metrics *m, const struct jm_window_record *w);
 void jm_metrics_set_loss(struct jm_metrics *m, const struct jm_loss *total);
+/* The shipper's counters (ship.h): batches delivered, retried, refused by
+ * the collector (moved to rejected/: their figures never reach a report),
+ * the spool's depth and the last HTTP status.  Without a call (no
+ * collector configured) none of these families is rendered. */
+struct jm_ship_stats;
+void jm_metrics_set_ship(struct jm_metrics *m, const struct jm_ship_stats *st);
 /* /healthz answers 200 while ok, 503 otherwise. */
 void jm_metrics_set_health(struct jm_metrics *m, bool ok);
 

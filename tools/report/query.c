@@ -633,6 +633,97 @@ static int rollup_runs(struct q *q, int64_t d0, int64_t d1, int64_t *n)
 			" AND (?3 IS NULL OR job = ?3)", d0, d1, int64_row, n);
 }
 
+/* ---- data completeness (per agent) ------------------------------------ */
+
+static struct jm_rep_agent *agent_get(struct q *q, const char *id)
+{
+	struct jm_rep_report *r = q->r;
+	struct jm_rep_agent *a, *na;
+
+	for (size_t i = 0; i < r->n_agents; i++)       /* rows come ordered by agent_id */
+		if (strcmp(r->agents[i].agent_id, id) == 0)
+			return &r->agents[i];
+	na = realloc(r->agents, (r->n_agents + 1) * sizeof(*na));
+	if (!na)
+		return NULL;
+	r->agents = na;
+	a = &na[r->n_agents];
+	memset(a, 0, sizeof(*a));
+	a->agent_id = strdup(id);
+	a->host = strdup("");
+	if (!a->agent_id || !a->host) {
+		free(a->agent_id);
+		free(a->host);
+		return NULL;
+	}
+	r->n_agents++;
+	return a;
+}
+
+/* Columns: agent_id, host, batches, seq gaps. */
+static int agent_batches_row(struct q *q, sqlite3_stmt *s, void *ctx)
+{
+	struct jm_rep_agent *a = agent_get(q, col_text(s, 0));
+	char *h;
+	(void)ctx;
+
+	if (!a || !(h = strdup(col_text(s, 1))))
+		return oom(q);
+	free(a->host);
+	a->host = h;
+	a->batches = col_u64(s, 2);
+	a->seq_gaps = col_u64(s, 3);
+	return 0;
+}
+
+/* Columns: agent_id, then the JM_REP_LOSS_N increases. */
+static int agent_loss_row(struct q *q, sqlite3_stmt *s, void *ctx)
+{
+	struct jm_rep_agent *a = agent_get(q, col_text(s, 0));
+	(void)ctx;
+
+	if (!a)
+		return oom(q);
+	for (int i = 0; i < JM_REP_LOSS_N; i++) {
+		a->loss[i] = col_u64(s, 1 + i);
+		jm_rep_sat_add(&a->lost, a->loss[i]);
+	}
+	return 0;
+}
+
+/* The increase of a cumulative loss column since the boot's previous batch
+ * (by seq); a smaller value means the agent restarted: it counts whole. */
+#define LOSS_INC(c) \
+	"l." c " - CASE WHEN lag(l." c ") OVER w <= l." c " THEN lag(l." c ") OVER w ELSE 0 END"
+
+static int completeness(struct q *q)
+{
+	/* A gap is counted at the batch after it: seqs continue across agent
+	 * restarts and reboots (the spool keeps them), so they are ordered per
+	 * agent_id.  A reused seq (new spool) orders as a repeat, not a gap. */
+	static const char batches[] =
+		"SELECT agent_id, max(host), count(*), total(max(gap, 0)) FROM ("
+		" SELECT agent_id, host, window_end_ns AS t,"
+		" coalesce(seq - lag(seq) OVER (PARTITION BY agent_id ORDER BY seq, boot_id) - 1, 0) AS gap"
+		" FROM batches) WHERE t >= ?1 AND t < ?2 GROUP BY agent_id ORDER BY agent_id";
+	static const char loss[] =
+		"SELECT agent_id, total(d0), total(d1), total(d2), total(d3), total(d4), total(d5),"
+		" total(d6), total(d7) FROM ("
+		" SELECT b.agent_id, b.window_end_ns AS t, "
+		LOSS_INC("ringbuf_drops") " AS d0, " LOSS_INC("map_full") " AS d1, "
+		LOSS_INC("payload_drops") " AS d2, " LOSS_INC("parse_errors") " AS d3, "
+		LOSS_INC("statements_overflow") " AS d4, " LOSS_INC("jobs_overflow") " AS d5, "
+		LOSS_INC("spool_dropped_batches") " AS d6, " LOSS_INC("exits_synthesized") " AS d7"
+		" FROM batches b JOIN loss l ON l.batch_id = b.id"
+		" WINDOW w AS (PARTITION BY b.agent_id, b.boot_id ORDER BY b.seq))"
+		" WHERE t >= ?1 AND t < ?2 GROUP BY agent_id ORDER BY agent_id";
+
+	if (each_row(q, batches, q->r->from_ns, q->r->to_ns, agent_batches_row, NULL))
+		return -1;
+	return each_row(q, loss, q->r->from_ns, q->r->to_ns, agent_loss_row, NULL);
+}
+#undef LOSS_INC
+
 int jm_rep_query(sqlite3 *db, struct jm_rep_report *r, char *err, size_t err_len)
 {
 	struct q q = { db, r, err, err_len };
@@ -691,7 +782,8 @@ int jm_rep_query(sqlite3 *db, struct jm_rep_report *r, char *err, size_t err_len
 	    days_raw(&q, sp.tail_a, sp.tail_b))
 		return -1;
 
-	if (last_success(&q, rollup) || burn_windows(&q) || datasets(&q, rollup) || idle(&q, rollup))
+	if (last_success(&q, rollup) || burn_windows(&q) || datasets(&q, rollup) || idle(&q, rollup) ||
+	    completeness(&q))
 		return -1;
 	return 0;
 }

@@ -358,6 +358,35 @@ int jm_rep_render_json(FILE *f, const struct jm_rep_report *r)
 		jw_close(&w, '}');
 	}
 	jw_close(&w, ']');
+	/* Per agent: batches stored, seqs never stored, loss reported; a
+	 * reviewer checks "complete" before trusting the figures above. */
+	{
+		bool complete = r->n_agents > 0;
+
+		for (size_t i = 0; i < r->n_agents; i++)
+			if (r->agents[i].seq_gaps || r->agents[i].lost)
+				complete = false;
+		jw_open(&w, "completeness", '{');
+		jw_bool(&w, "complete", complete);
+		jw_open(&w, "agents", '[');
+		for (size_t i = 0; i < r->n_agents; i++) {
+			const struct jm_rep_agent *a = &r->agents[i];
+
+			jw_open(&w, NULL, '{');
+			jw_str(&w, "agent_id", a->agent_id);
+			jw_str(&w, "host", a->host);
+			jw_u64(&w, "batches", a->batches);
+			jw_u64(&w, "seq_gaps", a->seq_gaps);
+			jw_u64(&w, "lost", a->lost);
+			jw_open(&w, "loss", '{');
+			for (int k = 0; k < JM_REP_LOSS_N; k++)
+				jw_u64(&w, jm_rep_loss_names[k], a->loss[k]);
+			jw_close(&w, '}');
+			jw_close(&w, '}');
+		}
+		jw_close(&w, ']');
+		jw_close(&w, '}');
+	}
 	jw_close(&w, '}');
 	fputc('\n', f);
 	return ferror(f) ? -1 : 0;

@@ -86,6 +86,11 @@ int jm_rep_jobs_reindex(struct jm_rep_report *r)
 	return index_build(r);
 }
 
+const char *const jm_rep_loss_names[JM_REP_LOSS_N] = {
+	"ringbuf_drops", "map_full", "payload_drops", "parse_errors", "statements_overflow",
+	"jobs_overflow", "spool_dropped_batches", "exits_synthesized",
+};
+
 void jm_rep_report_free(struct jm_rep_report *r)
 {
 	for (size_t j = 0; j < r->n_jobs; j++) {
@@ -107,6 +112,11 @@ void jm_rep_report_free(struct jm_rep_report *r)
 	}
 	free(r->datasets);
 	free(r->anomalies);
+	for (size_t a = 0; a < r->n_agents; a++) {
+		free(r->agents[a].agent_id);
+		free(r->agents[a].host);
+	}
+	free(r->agents);
 	free(r->day_total_cost);
 	jm_rep_slo_free(r->slos);
 	memset(r, 0, sizeof(*r));

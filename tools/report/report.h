@@ -116,6 +116,21 @@ struct jm_rep_anomaly {
 	double  component_growth;         /* that component's cost minus its median */
 };
 
+/* Data completeness of one agent over the period, from the collector's
+ * batches and loss tables (every job of the agent shares it, so --job does
+ * not filter it).  Loss counters are cumulative per agent process; the
+ * period's share is the sum of their increases between consecutive batches
+ * of a boot (a decrease is a restart: the new value counts whole). */
+#define JM_REP_LOSS_N 8
+extern const char *const jm_rep_loss_names[JM_REP_LOSS_N];   /* JSON keys, loss table columns */
+struct jm_rep_agent {
+	char    *agent_id, *host;
+	uint64_t batches;                 /* stored, window ending in the period */
+	uint64_t seq_gaps;                /* seqs never stored between them (lost or refused) */
+	uint64_t loss[JM_REP_LOSS_N];     /* reported lost in the period, by reason */
+	uint64_t lost;                    /* sum of loss[] (saturated) */
+};
+
 struct jm_rep_report {
 	const char *db_path;
 	const char *version;
@@ -146,6 +161,9 @@ struct jm_rep_report {
 
 	struct jm_rep_anomaly *anomalies;
 	size_t n_anomalies, cap_anomalies;
+
+	struct jm_rep_agent *agents;      /* by agent_id; the data-completeness section */
+	size_t n_agents;
 
 	struct jm_rep_usage total;        /* all jobs */
 	struct jm_rep_cost total_cost;

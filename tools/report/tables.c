@@ -480,6 +480,55 @@ static int daily_table(const struct jm_rep_report *r, struct jm_rep_table **ts, 
 	return 0;
 }
 
+/* Per agent: what the collector stored, the seqs it never got and what the
+ * agent reported lost.  Any non-zero gap or loss means the figures above
+ * miss something: the row is flagged, never hidden. */
+static int completeness_table(const struct jm_rep_report *r, struct jm_rep_table **ts, size_t *n)
+{
+	static const struct jm_rep_col cols[] = {
+		{ "AGENT", 22, false }, { "HOST", 14, false }, { "BATCHES", 8, true },
+		{ "SEQ GAPS", 8, true }, { "LOST", 8, true }, { "STATUS", 10, false }, { "LOSS BY REASON", 42, false },
+	};
+	struct jm_rep_table *t = table_new(ts, n, "completeness", cols, sizeof(cols) / sizeof(cols[0]));
+	size_t incomplete = 0;
+
+	if (!t)
+		return -1;
+	for (size_t i = 0; i < r->n_agents; i++)
+		incomplete += r->agents[i].seq_gaps || r->agents[i].lost;
+	snprintf(t->title, sizeof(t->title), "Data completeness");
+	if (r->n_agents == 0)
+		snprintf(t->note, sizeof(t->note), "no batch stored in the period: every figure above is "
+			 "missing, not zero");
+	else
+		snprintf(t->note, sizeof(t->note), "%zu of %zu agent(s) incomplete: seq gaps are batches "
+			 "never stored (lost or refused), lost = what the agents counted as dropped",
+			 incomplete, r->n_agents);
+	for (size_t i = 0; i < r->n_agents; i++) {
+		const struct jm_rep_agent *a = &r->agents[i];
+		char b[24], g[24], l[24], why[256] = "";
+		size_t w = 0;
+
+		fmt_u64(a->batches, b, sizeof(b));
+		fmt_u64(a->seq_gaps, g, sizeof(g));
+		fmt_u64(a->lost, l, sizeof(l));
+		for (int k = 0; k < JM_REP_LOSS_N && w < sizeof(why); k++) {
+			if (!a->loss[k])
+				continue;
+			int m = snprintf(why + w, sizeof(why) - w, "%s%s=%llu", w ? " " : "",
+					 jm_rep_loss_names[k], (unsigned long long)a->loss[k]);
+			if (m < 0)
+				break;
+			w += (size_t)m;
+		}
+		bool bad = a->seq_gaps || a->lost;
+		if (row(t, bad ? JM_ROW_ALERT : JM_ROW_NORMAL, a->agent_id, a->host, b, g, l,
+			bad ? "INCOMPLETE" : "complete", why[0] ? why : "-"))
+			return -1;
+	}
+	return 0;
+}
+
 int jm_rep_tables_build(const struct jm_rep_report *r, struct jm_rep_table **out, size_t *n)
 {
 	struct jm_rep_table *t = NULL;
@@ -487,7 +536,7 @@ int jm_rep_tables_build(const struct jm_rep_report *r, struct jm_rep_table **out
 
 	if (jobs_table(r, &t, &k) || data_table(r, &t, &k) || cost_table(r, &t, &k) || idle_table(r, &t, &k) ||
 	    freshness_tables(r, &t, &k) || statements_table(r, &t, &k) || slo_table(r, &t, &k) ||
-	    anomaly_table(r, &t, &k) || daily_table(r, &t, &k)) {
+	    anomaly_table(r, &t, &k) || daily_table(r, &t, &k) || completeness_table(r, &t, &k)) {
 		jm_rep_tables_free(t, k);
 		return -1;
 	}
