@@ -519,7 +519,11 @@ static int datasets(struct q *q, bool rollup)
 		" AND day < ?2 AND (?3 IS NULL OR job = ?3) GROUP BY kind, name";
 	int64_t to = q->r->to_ns, to_day = floor_div(to, DAY);
 
-	if (!rollup)
+	/* dataset_day keeps each day's LAST writer of a dataset only: filtered
+	 * by job it would lose every dataset the job wrote before another job
+	 * overwrote it that day (which --raw still shows).  With --job the
+	 * job's own writes come from the raw outputs rows, on both paths. */
+	if (!rollup || q->r->job_filter)
 		return each_row(q, raw, 1, to, dataset_row, NULL);
 	if (each_row(q, roll, 0, to_day, dataset_row, NULL))
 		return -1;
