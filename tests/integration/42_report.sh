@@ -69,6 +69,12 @@ check_eq "A top statements" "$(j "$A" '.top_statements | length')" 3
 check_eq "A top statement by total time" "$(j "$A" '.top_statements[0].fingerprint')" "SELECT * FROM t2 WHERE id = ?"
 check_eq "awkward name survives JSON" "$(j "$W" .runs)" 1
 check_eq "prices printed in JSON" "$(jq -r '.prices.cpu_core_hour' "$T/r.json")" 0.031611
+# data completeness: the agent's batches stored in the period, as sqlite3 counts them
+check_eq "completeness: batches of the agent" \
+  "$(jq -r --arg a "$AGENT" '.completeness.agents[] | select(.agent_id == $a) | .batches' "$T/r.json")" \
+  "$(sqlite3 "$DB" "select count(*) from batches where agent_id = '$AGENT' and window_end_ns >= $(( NOW - 3 * 3600 ))000000000 and window_end_ns < $(( NOW + 60 ))000000000")"
+check_eq "completeness: seq gaps and loss are numbers" \
+  "$(jq -r --arg a "$AGENT" '.completeness.agents[] | select(.agent_id == $a) | [.seq_gaps, .lost] | map(type) | join(",")' "$T/r.json")" "number,number"
 check_eq "dataset of A" "$(jq -r --arg n "tbl-$UNIQ" '.datasets[] | select(.name == $n) | .job' "$T/r.json")" "$A"
 idle=$(jq -r '.idle.cost.total' "$T/r.json")
 awk -v i="$idle" 'BEGIN { exit !(i > 0) }' && pass "idle cost shown ($idle)" || fail "idle cost" "$idle"

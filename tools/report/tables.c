@@ -501,8 +501,8 @@ static int completeness_table(const struct jm_rep_report *r, struct jm_rep_table
 		snprintf(t->note, sizeof(t->note), "no batch stored in the period: every figure above is "
 			 "missing, not zero");
 	else
-		snprintf(t->note, sizeof(t->note), "%zu of %zu agent(s) incomplete: seq gaps are batches "
-			 "never stored (lost or refused), lost = what the agents counted as dropped",
+		snprintf(t->note, sizeof(t->note), "%zu of %zu agent(s) incomplete: seq gaps = batches "
+			 "never stored (lost or refused), lost = dropped by the agent",
 			 incomplete, r->n_agents);
 	for (size_t i = 0; i < r->n_agents; i++) {
 		const struct jm_rep_agent *a = &r->agents[i];
