@@ -347,10 +347,9 @@ static void on_exec(struct jm_tracker *t, const struct jm_ev_exec *e)
 		return;
 	}
 	struct jm_run *r = start_run(t, &a, now);
-	if (!r) {
+	if (!r) {                        /* the job cap: jobs.c counts it */
 		if (e->flags & JM_F_TRACKED)
 			jm_probes_untrack(t->probes, e->hdr.tgid);
-		t->loss->jobs_overflow++;
 		return;
 	}
 	/* Only the process that started the run decides its outcome: one that

@@ -1356,6 +1356,14 @@ static bool rx_resync(struct pg_run *r, struct jm_pg_dir *d, const struct pg_vie
 	return true;
 }
 
+/* The carried server bytes are no longer needed: wiped, not just
+ * forgotten, since they may hold row values (the Bind wipe's reason). */
+static void rx_carry_drop(struct jm_pg_conn *c)
+{
+	memset(c->rx_carry, 0, sizeof(c->rx_carry));
+	c->rx_carry_len = 0;
+}
+
 /* Still lost after this fragment: keep its last bytes (those not parsed
  * yet: from v[lo]), which are contiguous with the next fragment's first
  * ones, for the next rx_resync(). */
@@ -1371,8 +1379,10 @@ static void rx_keep_tail(struct jm_pg_conn *c, const struct pg_view *v, size_t l
 
 	for (size_t i = 0; i < k; i++)
 		tmp[i] = view_at(v, n - k + i);
+	rx_carry_drop(c);
 	memcpy(c->rx_carry, tmp, k);
 	c->rx_carry_len = (uint16_t)k;
+	explicit_bzero(tmp, k);          /* not a dead store to the compiler */
 }
 
 /* TX out of sync: a fragment that ends with Sync, Flush or CopyDone ends on
@@ -1460,8 +1470,8 @@ void jm_pg_feed(struct jm_pg_conn *c, const struct jm_fragment *f,
 	}
 	dir_bytes(&r, d, tail, tl, hl + gap);
 	if (!d->lost || c->stopped) {
-		if (!r.tx)
-			c->rx_carry_len = 0;
+		if (!r.tx && c->rx_carry_len)
+			rx_carry_drop(c);
 		return;
 	}
 	/* The stream bytes that end at this fragment's end, and the first of
@@ -1489,7 +1499,7 @@ void jm_pg_feed(struct jm_pg_conn *c, const struct jm_fragment *f,
 	if (r.tx)
 		tx_resync_end(&r, d, &end, lo);
 	else if (rx_resync(&r, d, &end, lo))
-		c->rx_carry_len = 0;
+		rx_carry_drop(c);
 	else
 		rx_keep_tail(c, &end, lo);
 }

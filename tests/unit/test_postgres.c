@@ -1045,6 +1045,9 @@ static void test_big_result_with_gaps(void)
 		feed(&e, RX, 350 + (uint64_t)i * 100, &r);
 	}
 	CHECK_INT("pg lost Z: every query reported", e.g->n, 4);
+	CHECK("pg lost Z: row bytes kept while lost are gone once in sync",
+	      memmem(e.c, sizeof(*e.c), "0123456789abcdef", 16) == NULL &&
+	      memmem(e.c, sizeof(*e.c), "payload", 7) == NULL);
 	CHECK("pg lost Z: the stale one flushed without rows", !e.g->q[0].has_rows &&
 	      sql_is(&e.g->q[0], "SELECT * FROM facts"));
 	CHECK("pg lost Z: no drift afterwards",
