@@ -354,7 +354,12 @@ void jm_jobs_flush_ended(struct jm_jobs *j)
 
 void jm_run_proc_exit(struct jm_run *r, bool is_root, int status, int64_t now_ns)
 {
-	if (is_root && !r->root_exited) {
+	/* The first top-level process to exit decides, unless a later one
+	 * fails: a pod's main container exits before its sidecars are stopped,
+	 * and a run two instances of a program share fails if either does. */
+	if (is_root && (!r->root_exited ||
+			(status != 0 && status != JM_STATUS_UNKNOWN &&
+			 (r->root_status == 0 || r->root_status == JM_STATUS_UNKNOWN)))) {
 		r->root_exited = true;
 		r->root_status = status;
 	}

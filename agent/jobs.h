@@ -7,10 +7,12 @@
  *   - a run starts when the first process of a job appears and no run of that
  *     job (with the same run id, when one is given) is active;
  *   - a run ends when its last process exits;
- *   - its outcome is its root process's: exit 0 = success, anything else =
- *     failure with exit_code or signal; oom_killed when the kernel OOM-killed
- *     any of its processes (that is a failure too); "unknown" when the root's
- *     exit was lost (JM_STATUS_UNKNOWN);
+ *   - its outcome is its root processes' (the top-level ones, each started
+ *     on its own rather than forked by another job process): the first to
+ *     exit decides, unless a later one fails: exit 0 = success, anything
+ *     else = failure with exit_code or signal; oom_killed when the kernel
+ *     OOM-killed any of its processes (that is a failure too); "unknown"
+ *     when the deciding exit was lost (JM_STATUS_UNKNOWN);
  *   - a run that starts after a failed run of the same job is a restart.
  * Finished runs and windows are handed out through callbacks so that the
  * JSONL writer, the batch builder and the Prometheus registry all see the
@@ -46,7 +48,7 @@ void jm_run_add(struct jm_run *r, const struct jm_counters *delta);
 void jm_run_rss(struct jm_run *r, uint64_t rss_bytes);
 void jm_run_oom(struct jm_run *r);
 void jm_run_label(struct jm_run *r, const char *key, const char *value);
-/* One of r's processes exited.  is_root: it was the run's first process;
+/* One of r's processes exited.  is_root: it is a top-level process of r;
  * status is the wait(2) status.  When it was the last one the run is over:
  * its outcome is fixed and the job's next process starts a new run, but r
  * stays valid (late query results may still be added) until

@@ -334,7 +334,7 @@ static void on_exec(struct jm_tracker *t, const struct jm_ev_exec *e)
 			return;
 		jm_run_proc_exit(p->run, false, 0, now);   /* leaves the parent job's run */
 		p->run = nr;
-		p->is_root = jm_run_live(nr) == 1;
+		p->is_root = true;
 		return;
 	}
 
@@ -352,10 +352,12 @@ static void on_exec(struct jm_tracker *t, const struct jm_ev_exec *e)
 			jm_probes_untrack(t->probes, e->hdr.tgid);
 		return;
 	}
-	/* Only the process that started the run decides its outcome: one that
-	 * joins a run already live (a second exec of a rule-matched program,
-	 * an init container or sidecar of the same pod) does not. */
-	p = proc_add(t, e->hdr.tgid, r, jm_run_live(r) == 1, e->hdr.ts_ns);
+	/* A top-level process of its run, also when it joins one already live
+	 * (a second instance of a rule-matched program, a container of the
+	 * same pod): the first of them to exit decides, unless a later one
+	 * fails (jobs.h).  Not "the first to start": a pod's sidecar often
+	 * starts before the main container and exits 0 after it failed. */
+	p = proc_add(t, e->hdr.tgid, r, true, e->hdr.ts_ns);
 	if (!p)
 		return;
 	if (!(e->flags & JM_F_TRACKED)) {

@@ -141,7 +141,9 @@ static int parse_cfg(struct jm_config *cfg, const char *yaml)
 	return rc;
 }
 
-/* A process that joins a live run is not its root: the first one decides. */
+/* Top-level processes of one run (two instances of a rule-matched
+ * program; a pod's sidecar and main container): the first to exit decides,
+ * unless a later one fails. */
 static void test_joiner_is_not_root(void)
 {
 	static struct jm_config cfg;
@@ -159,8 +161,25 @@ static void test_joiner_is_not_root(void)
 	ev_exit(t, PID(2), 0, 3000);                 /* the joiner succeeds first */
 	ev_exit(t, PID(1), 3 << 8, 4000);            /* the first process fails */
 	CHECK_INT("joiner: one run", out.n, 1);
-	CHECK_INT("joiner: outcome is the first process's", out.r[0].outcome, JM_OUTCOME_FAILURE);
-	CHECK_INT("joiner: exit code is the first process's", out.r[0].exit_code, 3);
+	CHECK_INT("joiner: a later failure overrides an earlier success", out.r[0].outcome,
+		  JM_OUTCOME_FAILURE);
+	CHECK_INT("joiner: exit code is the failing process's", out.r[0].exit_code, 3);
+
+	/* a sidecar starts first, the main process fails, the sidecar is
+	 * stopped and exits 0: the run failed */
+	ev_exec(t, PID(3), 0, "twicejob", 5000);
+	ev_exec(t, PID(4), 0, "twicejob", 6000);
+	ev_exit(t, PID(4), 1 << 8, 7000);
+	ev_exit(t, PID(3), 0, 8000);
+	CHECK_INT("sidecar first: second run", out.n, 2);
+	CHECK("sidecar first: the main process's failure stands",
+	      out.n == 2 && out.r[1].outcome == JM_OUTCOME_FAILURE && out.r[1].exit_code == 1);
+
+	ev_exec(t, PID(5), 0, "twicejob", 9000);
+	ev_exec(t, PID(6), 0, "twicejob", 9500);
+	ev_exit(t, PID(5), 0, 10000);
+	ev_exit(t, PID(6), 0, 11000);
+	CHECK("both succeed: success", out.n == 3 && out.r[2].outcome == JM_OUTCOME_SUCCESS);
 	tp_tracker_free(t);
 	jm_jobs_free(jobs);
 }
