@@ -182,60 +182,81 @@ int jm_proc_cgroup(uint32_t pid, char *buf, size_t len)
 	return jm_proc_cgroup_parse(text, buf, len);
 }
 
-int jm_proc_threads(uint32_t pid, int32_t *threads, uint64_t *runtime_ns)
+/* fn(ctx, tid, text) for /proc/PID/task/TID/<file> of each thread still
+ * there (NUL-terminated, at most bufsz - 1 bytes), until fn returns
+ * non-zero: that value, 0 after the last thread, or -errno when the
+ * process is gone. */
+static int each_thread_file(uint32_t pid, const char *file, char *buf, size_t bufsz,
+			    int (*fn)(void *ctx, uint32_t tid, char *text), void *ctx)
 {
-	char path[96], buf[128];
+	char path[96];
 	struct dirent *de;
+	int rc = 0;
 	DIR *d;
 
 	snprintf(path, sizeof(path), "/proc/%u/task", pid);
 	d = opendir(path);
 	if (!d)
 		return -errno;
-	*threads = 0;
-	*runtime_ns = 0;
-	while ((de = readdir(d))) {
+	while (rc == 0 && (de = readdir(d))) {
+		ssize_t n;
 		if (!isdigit((unsigned char)de->d_name[0]))
 			continue;
-		ssize_t n;
-		snprintf(path, sizeof(path), "/proc/%u/task/%.16s/schedstat", pid, de->d_name);
-		if (read_file(path, buf, sizeof(buf) - 1, &n))
+		snprintf(path, sizeof(path), "/proc/%u/task/%.16s/%s", pid, de->d_name, file);
+		if (read_file(path, buf, bufsz - 1, &n))
 			continue;                    /* thread exited meanwhile */
 		buf[n] = 0;
-		(*threads)++;
-		*runtime_ns += strtoull(buf, NULL, 10);
+		rc = fn(ctx, (uint32_t)strtoul(de->d_name, NULL, 10), buf);
 	}
 	closedir(d);
-	return *threads ? 0 : -ENOENT;
+	return rc;
+}
+
+struct thread_sum {
+	int32_t threads;
+	uint64_t runtime_ns;
+};
+
+static int add_schedstat(void *ctx, uint32_t tid, char *text)
+{
+	struct thread_sum *s = ctx;
+	(void)tid;
+	s->threads++;
+	s->runtime_ns += strtoull(text, NULL, 10);
+	return 0;
+}
+
+int jm_proc_threads(uint32_t pid, int32_t *threads, uint64_t *runtime_ns)
+{
+	char buf[128];
+	struct thread_sum s = { 0 };
+	int rc = each_thread_file(pid, "schedstat", buf, sizeof(buf), add_schedstat, &s);
+
+	*threads = s.threads;
+	*runtime_ns = s.runtime_ns;
+	if (rc < 0)
+		return rc;
+	return s.threads ? 0 : -ENOENT;
+}
+
+struct live_thread {
+	uint32_t leader;
+	struct jm_pstat *st;
+};
+
+static int take_live_stat(void *ctx, uint32_t tid, char *text)
+{
+	struct live_thread *l = ctx;
+	return tid != l->leader && jm_proc_stat_parse(text, l->st) == 0 && l->st->state != 'Z';
 }
 
 int jm_proc_live_thread_stat(uint32_t pid, struct jm_pstat *st)
 {
-	char path[96], buf[1024];
-	struct dirent *de;
-	int rc = -ENOENT;
-	DIR *d;
+	char buf[1024];
+	struct live_thread l = { pid, st };
+	int rc = each_thread_file(pid, "stat", buf, sizeof(buf), take_live_stat, &l);
 
-	snprintf(path, sizeof(path), "/proc/%u/task", pid);
-	d = opendir(path);
-	if (!d)
-		return -errno;
-	while ((de = readdir(d))) {
-		ssize_t n;
-		if (!isdigit((unsigned char)de->d_name[0]) ||
-		    strtoul(de->d_name, NULL, 10) == pid)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%u/task/%.16s/stat", pid, de->d_name);
-		if (read_file(path, buf, sizeof(buf) - 1, &n))
-			continue;                    /* thread exited meanwhile */
-		buf[n] = 0;
-		if (jm_proc_stat_parse(buf, st) == 0 && st->state != 'Z') {
-			rc = 0;
-			break;
-		}
-	}
-	closedir(d);
-	return rc;
+	return rc < 0 ? rc : rc == 1 ? 0 : -ENOENT;
 }
 
 int jm_proc_each(int (*fn)(void *ctx, uint32_t pid), void *ctx)

@@ -522,6 +522,17 @@ static bool shadow_masks(struct shadow *sh, size_t s, size_t e)
 	return masked;
 }
 
+/* Does a backslash escape in string literals?  As the flags say, else as
+ * in the dialect's default mode (MySQL yes, PostgreSQL no). */
+static bool backslash_escapes(unsigned flags)
+{
+	if (flags & JM_SQL_BACKSLASH_STRINGS)
+		return true;
+	if (flags & JM_SQL_STD_STRINGS)
+		return false;
+	return (flags & JM_SQL_MYSQL) != 0;
+}
+
 size_t jm_sql_fingerprint_ex(const char *sql, size_t len, unsigned flags,
 			     char *out, size_t outsz)
 {
@@ -530,18 +541,12 @@ size_t jm_sql_fingerprint_ex(const char *sql, size_t len, unsigned flags,
 	struct token t;
 	struct fp f;
 	bool mysql = (flags & JM_SQL_MYSQL) != 0;
-	bool bs, use_shadow;
+	bool bs = backslash_escapes(flags), use_shadow;
 
 	if (!out || outsz == 0)
 		return 0;
 	if (!sql)
 		len = 0;
-	if (flags & JM_SQL_BACKSLASH_STRINGS)
-		bs = true;
-	else if (flags & JM_SQL_STD_STRINGS)
-		bs = false;
-	else
-		bs = mysql;
 	use_shadow = !(flags & (JM_SQL_BACKSLASH_STRINGS | JM_SQL_STD_STRINGS)) &&
 		     len > 0 && memchr(sql, '\\', len) != NULL;
 
@@ -604,19 +609,10 @@ struct walk {
 	int next_depth;
 };
 
-/* The dialect decides what is a comment and a string; backslashes escape
- * as the flags say, by default as in the dialect's default mode. */
+/* The dialect decides what is a comment and a string (backslash_escapes()). */
 static void walk_init(struct walk *w, const char *sql, size_t len, unsigned flags)
 {
-	bool mysql = (flags & JM_SQL_MYSQL) != 0, bs;
-
-	if (flags & JM_SQL_BACKSLASH_STRINGS)
-		bs = true;
-	else if (flags & JM_SQL_STD_STRINGS)
-		bs = false;
-	else
-		bs = mysql;
-	lexer_init(&w->lx, sql, len, mysql, bs);
+	lexer_init(&w->lx, sql, len, (flags & JM_SQL_MYSQL) != 0, backslash_escapes(flags));
 	w->depth = w->next_depth = 0;
 }
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "report_fixture.h"
 #include "jobmeter.pb-c.h"
 #include "tools/collector/store.h"
 #include "tools/report/analyze.h"
@@ -60,7 +61,6 @@ int main(void)
 	struct jm_coll_store *st;
 	struct jm_coll_store_open_info info;
 	struct jm_rep_report r;
-	sqlite3 *db;
 	int bad = 0;
 
 	if (!mkdtemp(dir))
@@ -83,17 +83,8 @@ int main(void)
 	jm_coll_store_close(st);
 	CHECK_INT("batches stored", bad, 0);
 
-	memset(&r, 0, sizeof(r));
-	r.from_ns = (D0 + 3600) * SEC;
-	r.to_ns = (D0 + 7200) * SEC;
-	r.db_path = path;
-	r.version = "test";
-	r.raw_runs_max = JM_REP_RAW_RUNS_MAX;
-	jm_rep_prices_default(&r.prices);
-	CHECK_INT("open", jm_rep_db_open(path, &db, &r.schema_version, err, sizeof(err)), 0);
-	CHECK_INT("query", jm_rep_query(db, &r, err, sizeof(err)), 0);
-	CHECK_INT("analyze", jm_rep_analyze(&r, err, sizeof(err)), 0);
-	sqlite3_close(db);
+	fx_report_init(&r, path, (D0 + 3600) * SEC, (D0 + 7200) * SEC);
+	CHECK_INT("open, query, analyze", fx_report_run(&r), 0);
 
 	CHECK_INT("two agents", r.n_agents, 2);
 	if (r.n_agents == 2) {

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "report_fixture.h"
 #include "jobmeter.pb-c.h"
 #include "tools/collector/store.h"
 #include "tools/report/analyze.h"
@@ -53,28 +54,10 @@ static int put(struct jm_coll_store *st, uint64_t seq, const char *job, const ch
 
 static int report(const char *path, bool raw, const char *job, struct jm_rep_report *r)
 {
-	sqlite3 *db;
-	char err[256];
-	int rc;
-
-	memset(r, 0, sizeof(*r));
-	r->from_ns = D0 * SEC;
-	r->to_ns = (D0 + 3 * 86400) * SEC;
-	r->db_path = path;
-	r->version = "test";
+	fx_report_init(r, path, D0 * SEC, (D0 + 3 * 86400) * SEC);
 	r->raw_forced = raw;
-	r->raw_runs_max = JM_REP_RAW_RUNS_MAX;
 	r->job_filter = job;
-	jm_rep_prices_default(&r->prices);
-	if (jm_rep_db_open(path, &db, &r->schema_version, err, sizeof(err)))
-		return -1;
-	rc = jm_rep_query(db, r, err, sizeof(err));
-	if (rc == 0)
-		rc = jm_rep_analyze(r, err, sizeof(err));
-	if (rc)
-		printf("# %s\n", err);
-	sqlite3_close(db);
-	return rc;
+	return fx_report_run(r);
 }
 
 static const struct jm_rep_dataset *find(const struct jm_rep_report *r, const char *name)

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "report_fixture.h"
 #include "jobmeter.pb-c.h"
 #include "tools/collector/store.h"
 #include "tools/report/analyze.h"
@@ -74,29 +75,11 @@ static int store_one(struct jm_coll_store *st, uint64_t seq, const char *job, in
 /* mode: 0 raw rows only, 1 rollups for whole days, 2 default */
 static int report(const char *path, int mode, struct jm_rep_report *r)
 {
-	sqlite3 *db;
-	char err[512];
-	int rc;
-
-	memset(r, 0, sizeof(*r));
-	r->from_ns = D0 * SEC;
-	r->to_ns = (D0 + 3 * 86400 + 3600) * SEC;
-	r->db_path = path;
-	r->version = "test";
+	fx_report_init(r, path, D0 * SEC, (D0 + 3 * 86400 + 3600) * SEC);
 	r->raw_forced = mode == 0;
-	r->raw_runs_max = mode == 1 ? -1 : JM_REP_RAW_RUNS_MAX;
-	jm_rep_prices_default(&r->prices);
-	if (jm_rep_db_open(path, &db, &r->schema_version, err, sizeof(err))) {
-		printf("# %s\n", err);
-		return -1;
-	}
-	rc = jm_rep_query(db, r, err, sizeof(err));
-	if (rc == 0)
-		rc = jm_rep_analyze(r, err, sizeof(err));
-	if (rc)
-		printf("# %s\n", err);
-	sqlite3_close(db);
-	return rc;
+	if (mode == 1)
+		r->raw_runs_max = -1;
+	return fx_report_run(r);
 }
 
 static void check(const char *tag, struct jm_rep_report *r)

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "report_fixture.h"
 #include "jobmeter.pb-c.h"
 #include "tools/collector/schema.h"
 #include "tools/collector/store.h"
@@ -203,31 +204,13 @@ static const char slos[] = "\"*\":\n  success_rate: 0.9\nalpha:\n  freshness_max
 static int run_report(const char *db_path, int mode, const char *job, struct jm_rep_report *r,
 		      struct jm_rep_slo_file *slo)
 {
-	sqlite3 *db;
-	char err[512];
-	int rc;
-
-	memset(r, 0, sizeof(*r));
-	r->from_ns = (D0 + 2 * 86400) * SEC;
-	r->to_ns = (D0 + 9 * 86400 + 20 * 3600) * SEC;
-	r->db_path = db_path;
-	r->version = "test";
+	fx_report_init(r, db_path, (D0 + 2 * 86400) * SEC, (D0 + 9 * 86400 + 20 * 3600) * SEC);
 	r->raw_forced = mode == 0;
-	r->raw_runs_max = mode == 1 ? -1 : JM_REP_RAW_RUNS_MAX;
+	if (mode == 1)
+		r->raw_runs_max = -1;
 	r->job_filter = job;
 	r->slos = slo;
-	jm_rep_prices_default(&r->prices);
-	if (jm_rep_db_open(db_path, &db, &r->schema_version, err, sizeof(err))) {
-		printf("# %s\n", err);
-		return -1;
-	}
-	rc = jm_rep_query(db, r, err, sizeof(err));
-	if (rc == 0)
-		rc = jm_rep_analyze(r, err, sizeof(err));
-	if (rc)
-		printf("# %s\n", err);
-	sqlite3_close(db);
-	return rc;
+	return fx_report_run(r);
 }
 
 static int rel(double a, double b, double tol)
