@@ -485,25 +485,28 @@ static int scan_one(void *ctx, uint32_t pid)
 	struct jm_tracker *t = ctx;
 	char *env = t->env_buf;
 	char cmd[JM_ARGS_LEN + 1], argv[JM_ARGS_LEN + 1], exe[JM_PATH_LEN], cg[256];
-	struct jm_pstat st;
+	struct jm_pstat st, th;
 	struct attribution a;
+	uint32_t src = pid;                    /* whose /proc entries tell */
 	ssize_t n;
 
 	if (jm_idmap_get(&t->procs, pid) || jm_proc_stat(pid, &st))
 		return 0;
-	if (st.state == 'Z')
+	/* A leader that exited before its threads shows no environ, cmdline
+	 * or exe (its mm is gone): a live thread's show the process's. */
+	if (st.state == 'Z' && jm_proc_live_thread_stat(pid, &th, &src))
 		return 0;
-	n = jm_proc_read(pid, "environ", env, sizeof(t->env_buf));
+	n = jm_proc_read(src, "environ", env, sizeof(t->env_buf));
 	/* only what the exec probe would have passed: same answer as at exec */
 	size_t env_len = n > 0 ? jm_env_exec_view(t->cfg, env, (size_t)n) : 0;
-	n = jm_proc_read(pid, "cmdline", cmd, JM_ARGS_LEN);
+	n = jm_proc_read(src, "cmdline", cmd, JM_ARGS_LEN);
 	if (n <= 0)
 		return 0;                          /* kernel thread */
 	join_args(cmd, (size_t)n, argv, sizeof(argv));
-	if (jm_proc_exe(pid, exe, sizeof(exe)) < 0)
+	if (jm_proc_exe(src, exe, sizeof(exe)) < 0)
 		exe[0] = 0;
 	struct jm_proc_facts f = { .comm = st.comm, .exe = exe, .argv = argv,
-				   .cgroup = jm_proc_cgroup(pid, cg, sizeof(cg)) < 0 ? NULL : cg };
+				   .cgroup = jm_proc_cgroup(src, cg, sizeof(cg)) < 0 ? NULL : cg };
 	if (!attribute(t, env, env_len, &f, &a))
 		return 0;
 	int32_t threads = 1;
@@ -639,7 +642,7 @@ static int sample_procfs(struct jm_tracker *t, struct proc *p, struct jm_pstat *
 	/* A zombie leader's stat still sums the group's CPU but shows no
 	 * memory: a live thread's stat has it (same mm). */
 	struct jm_pstat th;
-	if (st->state == 'Z' && jm_proc_live_thread_stat(p->tgid, &th) == 0) {
+	if (st->state == 'Z' && jm_proc_live_thread_stat(p->tgid, &th, NULL) == 0) {
 		st->state = th.state;
 		st->rss_bytes = th.rss_bytes;
 	}

@@ -240,22 +240,27 @@ int jm_proc_threads(uint32_t pid, int32_t *threads, uint64_t *runtime_ns)
 }
 
 struct live_thread {
-	uint32_t leader;
+	uint32_t leader, tid;
 	struct jm_pstat *st;
 };
 
 static int take_live_stat(void *ctx, uint32_t tid, char *text)
 {
 	struct live_thread *l = ctx;
-	return tid != l->leader && jm_proc_stat_parse(text, l->st) == 0 && l->st->state != 'Z';
+	if (tid == l->leader || jm_proc_stat_parse(text, l->st) || l->st->state == 'Z')
+		return 0;
+	l->tid = tid;
+	return 1;
 }
 
-int jm_proc_live_thread_stat(uint32_t pid, struct jm_pstat *st)
+int jm_proc_live_thread_stat(uint32_t pid, struct jm_pstat *st, uint32_t *tid)
 {
 	char buf[1024];
-	struct live_thread l = { pid, st };
+	struct live_thread l = { pid, 0, st };
 	int rc = each_thread_file(pid, "stat", buf, sizeof(buf), take_live_stat, &l);
 
+	if (tid)
+		*tid = l.tid;
 	return rc < 0 ? rc : rc == 1 ? 0 : -ENOENT;
 }
 

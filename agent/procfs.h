@@ -47,9 +47,11 @@ int jm_proc_cgroup_parse(const char *text, char *buf, size_t len) __attribute__(
 int jm_proc_threads(uint32_t pid, int32_t *threads, uint64_t *runtime_ns)
 	__attribute__((warn_unused_result));
 /* The stat of one thread of pid other than the leader that has not exited
- * (state != 'Z'): the memory a zombie leader no longer shows (its mm is
- * gone) is still the live threads'.  -ENOENT when there is none. */
-int jm_proc_live_thread_stat(uint32_t pid, struct jm_pstat *st)
+ * (state != 'Z'), and its id in *tid (if not NULL): the memory a zombie
+ * leader no longer shows (its mm is gone) is still the live threads', and
+ * so are its environ, cmdline and exe (/proc/TID/...).  -ENOENT when there
+ * is none. */
+int jm_proc_live_thread_stat(uint32_t pid, struct jm_pstat *st, uint32_t *tid)
 	__attribute__((warn_unused_result));
 /* Calls fn for every numeric entry of /proc; stops when fn returns non-zero. */
 int jm_proc_each(int (*fn)(void *ctx, uint32_t pid), void *ctx);

@@ -7,6 +7,7 @@
  * the BPF loader land in the stubs below and its static state is reachable. */
 #include <errno.h>
 #include <pthread.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -365,7 +366,7 @@ static void test_zombie_leader_procfs(void)
 	for (int i = 0; i < 100 && !(jm_proc_stat((uint32_t)pid, &st) == 0 && st.state == 'Z'); i++)
 		usleep(10000);
 	CHECK("zombie leader: /proc shows the leader a zombie", st.state == 'Z');
-	CHECK_INT("zombie leader: a live thread found", jm_proc_live_thread_stat((uint32_t)pid, &th), 0);
+	CHECK_INT("zombie leader: a live thread found", jm_proc_live_thread_stat((uint32_t)pid, &th, NULL), 0);
 	CHECK("zombie leader: the live thread shows the memory", th.rss_bytes >= (60u << 20));
 
 	struct jm_jobs *jobs = jm_jobs_new(16, &sink);
@@ -388,6 +389,49 @@ static void test_zombie_leader_procfs(void)
 	jm_jobs_free(jobs);
 }
 
+/* Found by the start-up scan although its leader already exited. */
+static void test_scan_zombie_leader(void)
+{
+	static struct jm_config cfg;
+	struct runs out = { 0 };
+	struct jm_jobs_sink sink = { on_run, on_window, &out };
+	int pp[2];
+	if (parse_cfg(&cfg, "kubernetes: {enabled: false}\njobs:\n  - name: zs\n    match: {comm: zsjob}\n") ||
+	    pipe(pp))
+		return;
+	pid_t pid = fork();
+	if (pid == 0) {
+		pthread_t th;
+		close(pp[0]);
+		prctl(PR_SET_NAME, "zsjob");
+		if (pthread_create(&th, NULL, zombie_thread, &pp[1]))
+			_exit(1);
+		pthread_exit(NULL);
+	}
+	close(pp[1]);
+	char c;
+	CHECK("scan zombie leader: thread ready", pid > 0 && read(pp[0], &c, 1) == 1);
+	close(pp[0]);
+	if (pid <= 0)
+		return;
+	struct jm_pstat st = { 0 };
+	for (int i = 0; i < 100 && !(jm_proc_stat((uint32_t)pid, &st) == 0 && st.state == 'Z'); i++)
+		usleep(10000);
+	CHECK("scan zombie leader: the leader is a zombie", st.state == 'Z');
+	struct jm_jobs *jobs = jm_jobs_new(16, &sink);
+	struct jm_loss loss = { 0 };
+	struct jm_tracker *t = tp_tracker_new(&cfg, fake_probes(), jobs, &loss);
+	K.sample_rc = -ENOTSUP;
+	tp_tracker_scan_existing(t);
+	CHECK("scan zombie leader: the running process is tracked", tp_tracker_alive(t, (uint32_t)pid));
+	CHECK_STR("scan zombie leader: in its job", tp_tracker_alive(t, (uint32_t)pid) ?
+		  jm_run_job(tp_tracker_run_of(t, (uint32_t)pid)) : "", "zs");
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	tp_tracker_free(t);
+	jm_jobs_free(jobs);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
@@ -395,5 +439,6 @@ int main(void)
 	test_k8s_pod();
 	test_lost_exit();
 	test_zombie_leader_procfs();
+	test_scan_zombie_leader();
 	TEST_EXIT();
 }
