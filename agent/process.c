@@ -281,6 +281,26 @@ static void join_args(const char *args, size_t n, char *out, size_t outsz)
 
 /* Processes forked by a rule-matched process before user space matched it
  * were not inherited by the kernel: find them in /proc. */
+/* jm_probes_track, then make sure the process still lived when its entry
+ * went in: one that exited just before never has its exit reported for
+ * that entry (the kernel's exit program found none), and the stale entry
+ * would hold its run open and count a process that reuses the pid as a
+ * job process.  start_ticks: its start time read before (0: not known).
+ * 0, -ESRCH when it was gone (untracked again), or the track error. */
+static int track_live(struct jm_tracker *t, uint32_t pid, int32_t threads, uint64_t start_ticks)
+{
+	struct jm_pstat st, th;
+	int err = jm_probes_track(t->probes, pid, threads);
+
+	if (err)
+		return err;
+	if (jm_proc_stat(pid, &st) == 0 && (!start_ticks || st.start_ticks == start_ticks) &&
+	    (st.state != 'Z' || jm_proc_live_thread_stat(pid, &th, NULL) == 0))
+		return 0;
+	jm_probes_untrack(t->probes, pid);
+	return -ESRCH;
+}
+
 struct sweep { struct jm_tracker *t; uint32_t parent; struct jm_run *run; uint64_t now; };
 
 static int sweep_child(void *ctx, uint32_t pid)
@@ -291,7 +311,7 @@ static int sweep_child(void *ctx, uint32_t pid)
 		return 0;
 	int32_t threads = 1;
 	uint64_t rt = 0;
-	if (jm_proc_threads(pid, &threads, &rt) || jm_probes_track(s->t->probes, pid, threads))
+	if (jm_proc_threads(pid, &threads, &rt) || track_live(s->t, pid, threads, st.start_ticks))
 		return 0;
 	jm_run_proc_join(s->run);
 	struct proc *p = proc_add(s->t, pid, s->run, false, s->now);
@@ -363,8 +383,11 @@ static void on_exec(struct jm_tracker *t, const struct jm_ev_exec *e)
 	if (!(e->flags & JM_F_TRACKED)) {
 		/* Matched in user space: from exec on, the kernel counts it. Its
 		 * CPU since fork is its own, so the base stays 0 (as rusage). */
-		int err = jm_probes_track(t->probes, e->hdr.tgid, 1);
-		if (err) {
+		/* -ESRCH, exited before: its exit event (every exit is
+		 * reported when rules match in user space) ends it, or the
+		 * sampler does when that was lost. */
+		int err = track_live(t, e->hdr.tgid, 1, 0);
+		if (err && err != -ESRCH) {
 			t->loss->map_full++;
 			jm_warn("cannot track pid %u of job %s: %s", e->hdr.tgid, a.job, strerror(-err));
 		}
@@ -513,7 +536,10 @@ static int scan_one(void *ctx, uint32_t pid)
 	uint64_t runtime = 0;
 	if (jm_proc_threads(pid, &threads, &runtime))
 		return 0;
-	if (jm_probes_track(t->probes, pid, threads)) {
+	int err = track_live(t, pid, threads, st.start_ticks);
+	if (err == -ESRCH)
+		return 0;                          /* exited meanwhile */
+	if (err) {
 		t->loss->map_full++;
 		return 0;
 	}

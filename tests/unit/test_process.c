@@ -43,6 +43,7 @@ static struct {
 	int sample_rc;                   /* jm_probes_sample's answer */
 	struct jm_sample recs[8];        /* what one iterator pass yields */
 	int n_recs;
+	int untracked;                   /* jm_probes_untrack calls */
 } K = { .last_threads = -1, .sample_rc = -ENOTSUP };
 
 int stub_track(struct jm_probes *p, uint32_t tgid, int32_t threads)
@@ -53,7 +54,12 @@ int stub_track(struct jm_probes *p, uint32_t tgid, int32_t threads)
 	return 0;
 }
 
-void stub_untrack(struct jm_probes *p, uint32_t tgid) { (void)p; (void)tgid; }
+void stub_untrack(struct jm_probes *p, uint32_t tgid)
+{
+	(void)p;
+	(void)tgid;
+	K.untracked++;
+}
 
 int stub_read_sock(struct jm_probes *p, uint32_t tgid, struct jm_sock_io *io)
 {
@@ -432,6 +438,41 @@ static void test_scan_zombie_leader(void)
 	jm_jobs_free(jobs);
 }
 
+/* A rule-matched process user space starts tracking after it exited: its
+ * kernel entry is taken out again, and its exit event still ends the run. */
+static void test_track_after_exit(void)
+{
+	static struct jm_config cfg;
+	struct runs out = { 0 };
+	struct jm_jobs_sink sink = { on_run, on_window, &out };
+	if (parse_cfg(&cfg, "kubernetes: {enabled: false}\njobs:\n  - name: late\n    match: {comm: latejob}\n"))
+		return;
+	struct jm_jobs *jobs = jm_jobs_new(16, &sink);
+	struct jm_loss loss = { 0 };
+	struct jm_tracker *t = tp_tracker_new(&cfg, fake_probes(), jobs, &loss);
+
+	K.untracked = 0;
+	ev_exec(t, PID(40), 0, "latejob", 1000);     /* no such pid: already gone */
+	CHECK_INT("track after exit: entry taken out again", K.untracked, 1);
+	CHECK("track after exit: still known until its exit event", tp_tracker_alive(t, PID(40)));
+	ev_exit(t, PID(40), 0, 2000);
+	CHECK_INT("track after exit: the exit ends the run", out.n, 1);
+	CHECK_INT("track after exit: no map-full loss", loss.map_full, 0);
+
+	pid_t pid = fork();
+	if (pid == 0) {
+		for (;;)
+			pause();
+	}
+	K.untracked = 0;
+	ev_exec(t, (uint32_t)pid, 0, "latejob", 3000);
+	CHECK_INT("track of a live process: kept", K.untracked, 0);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	tp_tracker_free(t);
+	jm_jobs_free(jobs);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
@@ -440,5 +481,6 @@ int main(void)
 	test_lost_exit();
 	test_zombie_leader_procfs();
 	test_scan_zombie_leader();
+	test_track_after_exit();
 	TEST_EXIT();
 }
