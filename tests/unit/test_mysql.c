@@ -1195,13 +1195,33 @@ static void test_privacy(void)
 	p_resultset(msg(&ss, JM_DIR_RX), 1, 2, 3, true, false, S_AUTOCOMMIT, 0);
 	p_command(msg(&ss, JM_DIR_TX), 0x11, "root\0CHANGE-USER-SECRET");   /* COM_CHANGE_USER */
 	p_ok(msg(&ss, JM_DIR_RX), 1, 0, S_AUTOCOMMIT);
+	/* a prepared UPDATE executed with a string parameter */
+	p_command(msg(&ss, JM_DIR_TX), 0x16, "UPDATE users SET pw = ? WHERE id = 1");
+	m = msg(&ss, JM_DIR_RX);
+	p_coldef(m, p_prepare_ok(m, 1, 5, 0, 1), "?");
+	{
+		PAYLOAD(x);
+		s_u8(&x, 0x17);                            /* COM_STMT_EXECUTE */
+		s_le(&x, 5, 4);
+		s_u8(&x, 0);                               /* flags */
+		s_le(&x, 1, 4);                            /* iteration count */
+		s_u8(&x, 0);                               /* null bitmap */
+		s_u8(&x, 1);                               /* new params bound */
+		s_le(&x, 0xfe, 2);                         /* MYSQL_TYPE_STRING */
+		s_lenstr(&x, "EXEC-PARAM-SECRET");
+		emit(msg(&ss, JM_DIR_TX), 0, &x);
+	}
+	p_ok(msg(&ss, JM_DIR_RX), 1, 1, S_AUTOCOMMIT);
 	memset(&g, 0, sizeof(g));
 	memset(&st, 0, sizeof(st));
 	g.c = c;
 	for (int i = 0; i < ss.n; i++)
 		feed_bytes(c, ss.m[i].dir, ss.m[i].ts, ss.m[i].s.b, ss.m[i].s.n, &g, &st);
-	CHECK("privacy: session parsed", g.n == 2 && g.q[0].rows == 1 && g.q[1].rows == 3 &&
-	      st.parse_errors == 0);
+	CHECK("privacy: session parsed", g.n == 3 && g.q[0].rows == 1 && g.q[1].rows == 3 &&
+	      g.q[2].rows == 1 && st.parse_errors == 0);
+	CHECK("privacy: the execute carries the prepared SQL, not its parameter",
+	      g.n == 3 && strcmp(g.q[2].sql, "UPDATE users SET pw = ? WHERE id = 1") == 0);
+	CHECK("privacy: execute parameter never retained", !mem_contains(c, sizeof(*c), "EXEC-PARAM"));
 	CHECK("privacy: password never retained", !mem_contains(c, sizeof(*c), "HUNTER2"));
 	CHECK("privacy: auth switch data never retained", !mem_contains(c, sizeof(*c), "SWITCH-SECRET"));
 	CHECK("privacy: change-user password never retained",
