@@ -634,6 +634,9 @@ static void mx_render_ship(struct jm_buf *b, const struct jm_ship_stats *s)
 		  "Batches the collector refused (4xx, e.g. 400 invalid, 409 seq conflict): moved to "
 		  "<spool>/rejected/, their figures missing from reports.");
 	jm_buf_printf(b, "jobmeter_ship_batches_rejected_total %" PRIu64 "\n", s->rejected_4xx);
+	mx_family(b, "jobmeter_ship_batches_renumbered_total", "counter",
+		  "Batches sent again under a new seq after the collector reported a seq conflict.");
+	jm_buf_printf(b, "jobmeter_ship_batches_renumbered_total %" PRIu64 "\n", s->renumbered);
 	mx_family(b, "jobmeter_ship_spool_batches", "gauge", "Batches waiting in the spool.");
 	jm_buf_printf(b, "jobmeter_ship_spool_batches %" PRIu64 "\n", s->spool_depth);
 	mx_family(b, "jobmeter_ship_spool_bytes", "gauge", "Bytes of the batches waiting in the spool.");

@@ -8,6 +8,7 @@
 #include "ship.h"
 
 #include "log.h"
+#include "jobmeter.pb-c.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -43,7 +44,9 @@
 #define TOKEN_MAX            4096
 #define ERR_MAX              512
 
-enum send_result { SEND_OK, SEND_RETRY, SEND_REJECT, SEND_ABORTED };
+/* SEND_CONFLICT: 409 naming the collector's highest stored seq (the spool's
+ * numbering restarted below it): renumber the batch instead of rejecting it. */
+enum send_result { SEND_OK, SEND_RETRY, SEND_REJECT, SEND_CONFLICT, SEND_ABORTED };
 
 /* Failure identity for "log only when it changes": the texts themselves
  * carry variable details (curl prints elapsed milliseconds).  HTTP failures
@@ -51,6 +54,7 @@ enum send_result { SEND_OK, SEND_RETRY, SEND_REJECT, SEND_ABORTED };
 #define KIND_COMPRESS  (-1)
 #define KIND_SPOOL     (-2)
 #define KIND_REMOVE    (-3)
+#define KIND_RENUMBER  (-4)
 #define KIND_CURL      100000
 
 struct jm_shipper {
@@ -87,6 +91,11 @@ struct jm_shipper {
 	uint64_t logged_at_ns;
 	char token[TOKEN_MAX + 1];
 	size_t token_len;
+	/* The seq-conflict recovery in progress (logged once when it ends):
+	 * batches at or below stored_max that were renumbered so far. */
+	struct {
+		uint64_t n, stored_max, old_lo, old_hi, new_lo, new_hi;
+	} rec;
 };
 
 /* Through the project's log module: "jobmeter-agent: warn: ship: ...". */
@@ -300,10 +309,36 @@ static int gzip_body(struct jm_shipper *sh, const uint8_t *data, size_t len, siz
 	return 0;
 }
 
+/* The collector's "stored_max_seq":N in a 409 body (tools/collector/http.c
+ * puts it right after "status", within the head we keep).  false when absent
+ * (a collector from before it was added) or malformed. */
+static bool parse_stored_max(struct jm_shipper *sh, uint64_t *out)
+{
+	static const char key[] = "\"stored_max_seq\":";
+	sh->body[sh->body_len] = '\0';
+	const char *p = memmem(sh->body, sh->body_len, key, sizeof(key) - 1);
+	if (!p)
+		return false;
+	p += sizeof(key) - 1;
+	uint64_t v = 0;
+	const char *d = p;
+	for (; *d >= '0' && *d <= '9'; d++) {
+		unsigned dig = (unsigned)(*d - '0');
+		if (v > (UINT64_MAX - dig) / 10)
+			return false;
+		v = v * 10 + dig;
+	}
+	if (d == p || (*d != ',' && *d != '}'))
+		return false;
+	*out = v;
+	return true;
+}
+
 /* One POST.  err receives the failure text; *retry_after_ms the collector's
  * Retry-After (0 when absent). */
 static enum send_result send_batch(struct jm_shipper *sh, uint64_t seq, const uint8_t *data,
-				   size_t len, uint64_t *retry_after_ms, char *err, size_t errlen)
+				   size_t len, uint64_t *retry_after_ms, uint64_t *stored_max,
+				   char *err, size_t errlen)
 {
 	size_t gzlen = 0;
 	*retry_after_ms = 0;
@@ -340,10 +375,13 @@ static enum send_result send_batch(struct jm_shipper *sh, uint64_t seq, const ui
 	if (status >= 200 && status < 300)
 		return SEND_OK;
 
+	bool conflict = status == 409 && parse_stored_max(sh, stored_max);
 	char head[BODY_HEAD + 1];
 	body_head(sh, head, sizeof(head));
 	snprintf(err, errlen, "collector answered HTTP %ld%s%s", status, head[0] ? ": " : "", head);
 	sh->fail_kind = (int)status;
+	if (conflict)
+		return SEND_CONFLICT;
 	if (!status_is_retryable(status))
 		return SEND_REJECT;
 	curl_off_t ra = 0;
@@ -451,16 +489,121 @@ static void handle_reject(struct jm_shipper *sh, uint64_t seq, const char *err)
 		 r2 ? "and deleting it failed too" : "deleted instead");
 }
 
+/* Log the seq-conflict recovery that just ended, once, with its ranges. */
+static void flush_recovery(struct jm_shipper *sh)
+{
+	if (!sh->rec.n)
+		return;
+	ship_log("seq conflict: the collector has seqs up to %" PRIu64 " stored for this agent "
+		 "(the spool's numbering restarted: a new spool_dir or a deleted seq file); "
+		 "numbering advanced past it and %" PRIu64 " refused batch(es) renumbered: seq %"
+		 PRIu64 "..%" PRIu64 " -> %" PRIu64 "..%" PRIu64, sh->rec.stored_max, sh->rec.n,
+		 sh->rec.old_lo, sh->rec.old_hi, sh->rec.new_lo, sh->rec.new_hi);
+	memset(&sh->rec, 0, sizeof(sh->rec));
+}
+
+/* Store the batch again under a fresh seq (above the collector's maximum, as
+ * the spool was advanced first) and drop the refused copy.  Put comes before
+ * remove: a crash between them sends the batch twice rather than never.
+ * -EBADMSG: the spooled bytes are not a Batch. */
+static int renumber(struct jm_shipper *sh, uint64_t seq, const uint8_t *data, size_t len,
+		    uint64_t *new_seq)
+{
+	Jobmeter__V1__Batch *b = jobmeter__v1__batch__unpack(NULL, len, data);
+	uint8_t *buf = NULL;
+	int err;
+
+	if (!b)
+		return -EBADMSG;
+	if ((err = jm_spool_next_seq(sh->sp, new_seq)))
+		goto out;
+	b->seq = *new_seq;
+	size_t n = jobmeter__v1__batch__get_packed_size(b);
+	buf = malloc(n ? n : 1);
+	if (!buf) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (jobmeter__v1__batch__pack(b, buf) != n) {
+		err = -EIO;
+		goto out;
+	}
+	if ((err = jm_spool_put(sh->sp, *new_seq, buf, n)))
+		goto out;
+	if ((err = jm_spool_remove(sh->sp, seq)))
+		/* Both copies are spooled now; the old one would conflict again
+		 * and be renumbered a second time.  Say so: it is a duplicate. */
+		ship_log("batch seq %" PRIu64 " renumbered to %" PRIu64 " but the old copy cannot "
+			 "be removed (%s): it may be stored twice", seq, *new_seq, strerror(-err));
+	err = 0;
+out:
+	free(buf);
+	jobmeter__v1__batch__free_unpacked(b, NULL);
+	return err;
+}
+
+/* 409 with the collector's highest stored seq: the key is taken by another
+ * batch because this spool's numbering restarted.  Rejecting it, as before,
+ * lost every batch until the new numbers passed the old maximum; instead
+ * advance the spool past it and send this batch again under a new seq.
+ * Returns the delay before the next attempt (0 = at once). */
+static uint64_t handle_conflict(struct jm_shipper *sh, uint64_t seq, const uint8_t *data,
+				size_t len, uint64_t stored_max, char *err, size_t errlen)
+{
+	uint64_t new_seq = 0, delay;
+	int r;
+
+	if (stored_max < seq) {
+		/* Cannot be a restarted numbering: nothing to skip past. */
+		handle_reject(sh, seq, err);
+		return 0;
+	}
+	r = jm_spool_advance_seq(sh->sp, stored_max);
+	if (!r)
+		r = renumber(sh, seq, data, len, &new_seq);
+	if (r == -EBADMSG || r == -EFBIG) {
+		/* Not a Batch, or too big for the spool once renumbered: no
+		 * retry can help, and it must not block the queue. */
+		handle_reject(sh, seq, err);
+		return 0;
+	}
+	if (r) {
+		/* The batch stays under its seq; the next attempt tries again. */
+		snprintf(err, errlen, "seq conflict on batch seq %" PRIu64 " (collector has up to %"
+			 PRIu64 "), renumbering failed: %s", seq, stored_max, strerror(-r));
+		delay = backoff_ms(sh);
+		note_failure(sh, KIND_RENUMBER, err, delay);
+		return delay;
+	}
+	pthread_mutex_lock(&sh->lock);
+	sh->st.renumbered++;
+	copy_trunc(sh->st.last_error, sizeof(sh->st.last_error), err);
+	pthread_mutex_unlock(&sh->lock);
+	if (!sh->rec.n) {
+		sh->rec.old_lo = seq;
+		sh->rec.new_lo = new_seq;
+	}
+	sh->rec.n++;
+	sh->rec.old_hi = seq;
+	sh->rec.new_hi = new_seq;
+	if (stored_max > sh->rec.stored_max)
+		sh->rec.stored_max = stored_max;
+	return 0;
+}
+
 static void *sender_main(void *arg)
 {
 	struct jm_shipper *sh = arg;
 	char err[ERR_MAX];
 
 	while (!must_stop(sh)) {
-		uint64_t seq = 0, delay;
+		uint64_t seq = 0, delay, stored_max = 0;
 		uint8_t *data = NULL;
 		size_t len = 0;
 		int r = jm_spool_oldest(sh->sp, &seq, &data, &len);
+		/* Past the batches a recovery renumbers: it is over. */
+		if (r || seq > sh->rec.stored_max)
+			flush_recovery(sh);
 		if (r == -ENOENT) {
 			if (!wait_idle(sh))
 				break;          /* closing with an empty spool: drained */
@@ -474,8 +617,12 @@ static void *sender_main(void *arg)
 			backoff_wait(sh, delay);
 			continue;
 		}
-		enum send_result res = send_batch(sh, seq, data, len, &delay, err, sizeof(err));
-		free(data);
+		enum send_result res = send_batch(sh, seq, data, len, &delay, &stored_max, err,
+						  sizeof(err));
+		if (res != SEND_CONFLICT) {
+			free(data);
+			data = NULL;
+		}
 		switch (res) {
 		case SEND_OK:
 			r = jm_spool_remove(sh->sp, seq);
@@ -493,6 +640,12 @@ static void *sender_main(void *arg)
 		case SEND_REJECT:
 			handle_reject(sh, seq, err);
 			break;
+		case SEND_CONFLICT:
+			delay = handle_conflict(sh, seq, data, len, stored_max, err, sizeof(err));
+			free(data);
+			if (delay)
+				backoff_wait(sh, delay);
+			break;
 		case SEND_RETRY:
 			if (!delay)
 				delay = backoff_ms(sh);
@@ -504,6 +657,7 @@ static void *sender_main(void *arg)
 		}
 	}
 out:
+	flush_recovery(sh);
 	return NULL;
 }
 

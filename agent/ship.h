@@ -39,6 +39,17 @@
  *   other 4xx      the batch itself is refused: logged once with the status
  *                  and the head of the response body, counted in
  *                  rejected_4xx, moved to <spool>/rejected/; not retried.
+ *   409 with "stored_max_seq":N in its JSON body (the collector has another
+ *                  batch under this seq: the spool's numbering restarted, a
+ *                  new spool_dir or a deleted seq file, on the same agent_id
+ *                  and boot): the spool's seq is advanced past N
+ *                  (jm_spool_advance_seq), the batch is decoded, given a new
+ *                  seq, spooled under it and the refused copy removed; it is
+ *                  then sent in its new place, with no backoff.  Each such
+ *                  batch counts in renumbered; one warning per recovery gives
+ *                  the old and new seq ranges.  Rejecting instead lost every
+ *                  batch until the numbering passed N.  A 409 without the
+ *                  field (an older collector) is a refused batch as above.
  * Sending stays strictly in seq order: a batch that is being retried blocks
  * the newer ones (the collector can rely on seq order per agent).
  *
@@ -69,6 +80,8 @@ struct jm_ship_stats {
 	uint64_t sent;           /* batches acknowledged with a 2xx */
 	uint64_t retries;        /* failed attempts that will be retried */
 	uint64_t rejected_4xx;   /* batches moved to rejected/ */
+	uint64_t renumbered;     /* batches sent again under a new seq after a 409
+				  * seq conflict (stored_max_seq) */
 	long     last_http_status;   /* of the last response; 0 = none yet */
 	char     last_error[256];    /* last failure ("" = none since open); kept
 				      * after recovery so it can be inspected */

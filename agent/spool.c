@@ -344,6 +344,23 @@ out:
 	return err;
 }
 
+int jm_spool_advance_seq(struct jm_spool *s, uint64_t floor)
+{
+	char buf[32];
+	int err = 0;
+
+	pthread_mutex_lock(&s->lock);
+	if (floor > s->last_seq) {
+		int len = snprintf(buf, sizeof(buf), "%" PRIu64 "\n", floor);
+		/* Persisted before it counts: a crash must not restart below. */
+		err = jm_write_atomic(s->dirfd, "seq", "seq.tmp", buf, (size_t)len);
+		if (!err)
+			s->last_seq = floor;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return err;
+}
+
 int jm_spool_put(struct jm_spool *s, uint64_t seq, const void *data, size_t len)
 {
 	char name[NAME_MAX_LEN], tmp[NAME_MAX_LEN];

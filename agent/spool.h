@@ -56,6 +56,17 @@ void jm_spool_close(struct jm_spool *s);
 int jm_spool_next_seq(struct jm_spool *s, uint64_t *seq)
 	__attribute__((warn_unused_result));
 
+/* Make sure no seq at or below floor is handed out from now on: when the
+ * last seq handed out is below floor, persist floor as it (durable like
+ * jm_spool_next_seq) so the next one is floor + 1.  Never moves backwards: a
+ * floor at or below the current last seq changes nothing.  The shipper calls
+ * it when the collector reports a seq conflict (409 with stored_max_seq):
+ * the numbering restarted below what the collector has stored, and every
+ * number up to its maximum would conflict again.  Returns 0 or -errno
+ * (nothing changed then). */
+int jm_spool_advance_seq(struct jm_spool *s, uint64_t floor)
+	__attribute__((warn_unused_result));
+
 /* Durably store len bytes as batch seq (replacing a batch with the same seq),
  * then enforce the bound.  seq must come from jm_spool_next_seq(), which is
  * what keeps numbering monotonic once batches are sent and deleted.

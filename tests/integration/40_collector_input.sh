@@ -114,6 +114,8 @@ check_eq "replay: runs unchanged" "$(sqlite3 "$DB" "select count(*) from runs wh
 gen --seq 1 --job "reused-$UNIQ" --start-ns 1700000000000000000 > "$B/reused.pb"
 post "reused seq, another batch" 409 "${PB[@]}" "${AUTH[@]}" --data-binary @"$B/reused.pb"
 grep -q 'stored already for another window' "$T/resp" && pass "reused seq: reason" || fail "reused seq body" "$(cat "$T/resp")"
+# the highest seq stored for the agent, for the agent to renumber past it
+check_eq "reused seq: stored_max_seq in the body" "$(jq -r .stored_max_seq "$T/resp")" 1
 check_eq "reused seq: its runs not stored" "$(sqlite3 "$DB" "select count(*) from runs where job='reused-$UNIQ'")" 0
 
 gen --seq 2 --job "job-$UNIQ" > "$B/s2.pb"; gzip -c "$B/s2.pb" > "$B/s2.gz"

@@ -141,6 +141,56 @@ else fail "tls: wrong CA fails with a clear error" "no TLS error in the agent lo
 if ls "$T/spool"/*.batch >/dev/null 2>&1; then pass "tls: the batch stays spooled"; else fail "tls: the batch stays spooled" "spool empty"; fi
 stop_collector
 
+# ---- 9. the spool's numbering restarts on the same agent and boot ----------
+# Same state dir (agent_id) and boot, a new empty spool dir: seq starts at 1
+# again, below what the collector has stored.  Each 409 seq conflict carries
+# the collector's highest stored seq; the agent advances its numbering past
+# it and renumbers the refused batches.  Before, every batch up to the old
+# maximum went to rejected/ and the report showed no gap.
+port_in_range() {     # a free port in 47200-47299, skipping $1
+  local p; for p in $(seq 47200 47299); do
+    [ "$p" = "${1:-}" ] && continue
+    (echo >/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo "$p"; return 0; }
+  done; return 1
+}
+S9=$T/s9; mkdir -p "$S9/state"
+P9=$(port_in_range); M9=$(port_in_range "$P9")
+"$COLLECTOR" --listen 127.0.0.1:$P9 --db "$S9/jm.db" --token-file "$T/token" >>"$T/collector.log" 2>&1 &
+C9=$!; _bg_pids+=("$C9")
+for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$P9/healthz" && break; sleep 0.05; done
+cfg9() { printf 'interval: 1\ncollector:\n  url: http://127.0.0.1:%s/v1/batches\n  token_file: %s\n  spool_dir: %s\n  timeout_s: 3\n' \
+           "$P9" "$T/token" "$1" > "$S9/agent.yaml"; }
+count9() { sqlite3 "$S9/jm.db" "select count(*) from batches where agent_id='$(cat "$S9/state/agent-id" 2>/dev/null)'"; }
+cfg9 "$S9/A"
+start_agent "$S9/agent.yaml" --state-dir "$S9/state" || fail seq-restart-start1 "agent not ready"
+for _ in $(seq 1 100); do [ "$(count9)" -ge 4 ] && break; sleep 0.2; done
+stop_agent; sleep 0.3
+n1=$(count9)
+if [ "$n1" -ge 4 ]; then pass "seq restart: first run stored $n1 batches"; else fail "seq restart: first run stored batches" "only $n1"; fi
+cfg9 "$S9/B"
+log_from=$(wc -l < "$T/agent.log")
+start_agent "$S9/agent.yaml" --state-dir "$S9/state" --metrics-listen "127.0.0.1:$M9" || fail seq-restart-start2 "agent not ready"
+t0=$(date +%s%N)
+sleep 6.5
+curl -s "http://127.0.0.1:$M9/metrics" > "$S9/metrics.txt"
+t1=$(date +%s%N)
+stop_agent; sleep 0.5
+n2=$(count9); ivals=$(( (t1 - t0) / 1000000000 ))
+if [ $((n2 - n1)) -ge $((ivals - 1)) ] && [ $((n2 - n1)) -le $((ivals + 2)) ]; then
+  pass "seq restart: every batch of the second run stored ($((n2 - n1)) for $ivals intervals)"
+else fail "seq restart: every batch of the second run stored" "$((n2 - n1)) stored for $ivals intervals"; fi
+check_eq "seq restart: nothing in B/rejected" "$(ls "$S9/B/rejected" 2>/dev/null | wc -l)" 0
+check_eq "seq restart: B drained" "$(ls "$S9/B"/*.batch 2>/dev/null | wc -l)" 0
+s=$(sqlite3 "$S9/jm.db" "select seq from batches where agent_id='$(cat "$S9/state/agent-id")' order by seq")
+check_eq "seq restart: seqs 1..$n2, no gap, no duplicate" "$(echo "$s" | sort -u | wc -l) $(echo "$s" | tail -1)" "$n2 $n2"
+rn=$(awk '$1=="jobmeter_ship_batches_renumbered_total"{print $2}' "$S9/metrics.txt")
+if [ -n "$rn" ] && [ "$rn" -ge 1 ]; then pass "seq restart: renumbered counter ($rn)"; else fail "seq restart: renumbered counter" "'$rn'"; fi
+check_eq "seq restart: rejected counter" "$(awk '$1=="jobmeter_ship_batches_rejected_total"{print $2}' "$S9/metrics.txt")" 0
+line=$(tail -n +"$((log_from + 1))" "$T/agent.log" | grep -m1 "seq conflict: the collector has seqs up to")
+if echo "$line" | grep -q "renumbered: seq 1\.\."; then pass "seq restart: recovery logged (${line##*renumbered: })";
+else fail "seq restart: recovery logged" "$(tail -n +"$((log_from + 1))" "$T/agent.log" | grep -i conflict | head -3)"; fi
+kill -TERM "$C9" 2>/dev/null; wait "$C9" 2>/dev/null
+
 # ---- 7. the token never reaches a log --------------------------------------
 if grep -rqF "$TOKEN" "$T/agent.log" "$T/collector.log" "$T/out.jsonl"; then
   fail "token never logged" "token found in a log"; else pass "token never logged"; fi

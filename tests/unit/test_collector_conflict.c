@@ -89,6 +89,7 @@ int main(void)
 		  JM_STORE_CONFLICT);
 	CHECK("conflict: the reason names the seq", strstr(res.err, "seq 1") != NULL);
 	CHECK_INT("conflict: no seq gap reported", res.seq_gap, 0);
+	CHECK_INT("conflict: the highest stored seq reported", res.stored_max_seq, 1);
 
 	/* inside one group: a conflict and a duplicate beside a new batch */
 	{
@@ -105,6 +106,8 @@ int main(void)
 		CHECK_INT("group committed", jm_coll_store_batches(st, it, 3), 0);
 		CHECK_INT("group: new batch stored", it[0].res.rc, JM_STORE_STORED);
 		CHECK_INT("group: reused seq is a conflict", it[1].res.rc, JM_STORE_CONFLICT);
+		CHECK_INT("group: conflict reports the max stored so far, this group included",
+			  it[1].res.stored_max_seq, 2);
 		CHECK_INT("group: retry is a duplicate", it[2].res.rc, JM_STORE_DUPLICATE);
 	}
 	jm_coll_store_close(st);

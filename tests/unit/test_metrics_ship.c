@@ -40,6 +40,7 @@ int main(void)
 	st.sent = 12;
 	st.retries = 3;
 	st.rejected_4xx = 2;
+	st.renumbered = 5;
 	st.spool_depth = 4;
 	st.spool_bytes = 4096;
 	st.last_http_status = 409;
@@ -50,6 +51,9 @@ int main(void)
 	CHECK("rejected batches", t && has_line(t, "jobmeter_ship_batches_rejected_total 2"));
 	CHECK("rejected: declared a counter",
 	      t && has_line(t, "# TYPE jobmeter_ship_batches_rejected_total counter"));
+	CHECK("renumbered batches", t && has_line(t, "jobmeter_ship_batches_renumbered_total 5"));
+	CHECK("renumbered: declared a counter",
+	      t && has_line(t, "# TYPE jobmeter_ship_batches_renumbered_total counter"));
 	CHECK("spool depth", t && has_line(t, "jobmeter_ship_spool_batches 4"));
 	CHECK("spool bytes", t && has_line(t, "jobmeter_ship_spool_bytes 4096"));
 	CHECK("last status", t && has_line(t, "jobmeter_ship_last_http_status 409"));

@@ -37,7 +37,11 @@ static char log_path[600];
 
 /* ---- the in-test collector ------------------------------------------- */
 
-enum srv_mode { MODE_OK, MODE_503_ONCE, MODE_400, MODE_409 };
+/* MODE_409_MAX: a current collector that has seqs 1..PRIOR_MAX of this agent
+ * stored from an earlier spool: those seqs answer 409 with stored_max_seq,
+ * any other is stored. */
+enum srv_mode { MODE_OK, MODE_503_ONCE, MODE_400, MODE_409, MODE_409_MAX };
+#define PRIOR_MAX 5
 
 struct srv {
 	struct MHD_Daemon *d;
@@ -51,6 +55,9 @@ struct srv {
 	uint64_t req_ns[4];                 /* time of the first requests */
 	int n_accepted;
 	uint64_t accepted[MAX_ACCEPTED];    /* seq of each 200, in arrival order */
+	int64_t accepted_ws[MAX_ACCEPTED];  /* and its window start */
+	uint64_t max_stored;                /* MODE_409_MAX: highest seq stored */
+	int conflicts;                      /* MODE_409_MAX: 409s answered */
 };
 
 struct body {
@@ -201,6 +208,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return reply(c, 400, "bad batch", false);
 	}
 	uint64_t seq = m->seq;
+	int64_t ws = m->window_start_unix_ns;
 	jobmeter__v1__batch__free_unpacked(m, NULL);
 
 	pthread_mutex_lock(&s->lock);
@@ -208,12 +216,28 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	bool first_503 = mode == MODE_503_ONCE && !s->served_503;
 	if (first_503)
 		s->served_503 = true;
-	if (mode == MODE_OK || (mode == MODE_503_ONCE && !first_503)) {
-		if (s->n_accepted < MAX_ACCEPTED)
+	bool conflict = mode == MODE_409_MAX && seq <= PRIOR_MAX;
+	char cbody[256];
+	if (conflict) {
+		s->conflicts++;
+		snprintf(cbody, sizeof(cbody), "{\"status\":\"rejected\",\"stored_max_seq\":%" PRIu64
+			 ",\"reason\":\"seq %" PRIu64 " of this agent and boot is stored already "
+			 "for another window (1..2 ns): the agent's seq restarted\"}\n",
+			 s->max_stored > PRIOR_MAX ? s->max_stored : (uint64_t)PRIOR_MAX, seq);
+	}
+	if (mode == MODE_OK || (mode == MODE_503_ONCE && !first_503) ||
+	    (mode == MODE_409_MAX && !conflict)) {
+		if (s->n_accepted < MAX_ACCEPTED) {
 			s->accepted[s->n_accepted] = seq;
+			s->accepted_ws[s->n_accepted] = ws;
+		}
 		s->n_accepted++;
+		if (seq > s->max_stored)
+			s->max_stored = seq;
 	}
 	pthread_mutex_unlock(&s->lock);
+	if (conflict)
+		return reply(c, 409, cbody, false);
 
 	if (first_503)
 		return reply(c, 503, "busy", true);
@@ -337,6 +361,11 @@ static int spool_batch(struct jm_spool *sp)
 	memset(&b, 0, sizeof(b));
 	snprintf(b.agent.agent_id, sizeof(b.agent.agent_id), "agent-under-test");
 	snprintf(run.job, sizeof(run.job), "nightly-sales");
+	/* Tells the batches apart after a renumbering: window = spool order. */
+	static int64_t next_window = 1700000000000000000;
+	b.window_start_ns = next_window;
+	b.window_end_ns = next_window + 1000000000;
+	next_window += 1000000000;
 	run.outcome = JM_OUTCOME_SUCCESS;
 	b.n_runs = 1;
 	b.runs = &run;
@@ -379,7 +408,7 @@ static struct jm_spool *spool_in(const char *name)
 	return sp;
 }
 
-enum stat_field { ST_SENT, ST_RETRIES, ST_REJECTED };
+enum stat_field { ST_SENT, ST_RETRIES, ST_REJECTED, ST_RENUMBERED };
 
 /* Poll the shipper until field >= want or timeout; returns the last value. */
 static uint64_t wait_stat(struct jm_shipper *sh, enum stat_field f, uint64_t want, int timeout_ms)
@@ -388,7 +417,8 @@ static uint64_t wait_stat(struct jm_shipper *sh, enum stat_field f, uint64_t wan
 	for (;;) {
 		struct jm_ship_stats st;
 		jm_ship_stats(sh, &st);
-		v = f == ST_SENT ? st.sent : f == ST_RETRIES ? st.retries : st.rejected_4xx;
+		v = f == ST_SENT ? st.sent : f == ST_RETRIES ? st.retries :
+		    f == ST_RENUMBERED ? st.renumbered : st.rejected_4xx;
 		if (v >= want || now_ns() >= deadline)
 			return v;
 		usleep(5000);
@@ -529,6 +559,68 @@ static void test_409(void)
 	jm_ship_close(sh, 1000);
 	CHECK_INT("409: logged with the collector's reason",
 		  log_count("HTTP 409: seq 1 of this agent and boot is stored already"), 1);
+out:
+	jm_spool_close(sp);
+	srv_stop(&s);
+}
+
+/* The spool's numbering restarted (new spool_dir, same agent and boot) below
+ * what the collector holds: each refused batch must be renumbered past the
+ * collector's maximum and delivered, in its order, not lost to rejected/
+ * (which, before, went on until the numbering passed the old maximum). */
+static void test_409_renumber(void)
+{
+	struct srv s;
+	struct seen w;
+	struct jm_config cfg;
+	struct jm_shipper *sh = NULL;
+	struct jm_ship_stats st;
+	struct jm_ship_opts o = { .base_ms = 10, .cap_ms = 50 };
+	char p[800], txt[64] = "";
+	int64_t ws0 = 0;
+
+	srv_init(&s, MODE_409_MAX);
+	CHECK_INT("409 renumber: server up", srv_start(&s, 0, NULL, NULL), 0);
+	struct jm_spool *sp = spool_in("s409r");
+	if (!sp || !s.d)
+		goto out;
+	CHECK_INT("409 renumber: 3 batches spooled (seq 1..3)", spool_n(sp, 3), 0);
+	make_cfg(&cfg, "http", s.port, token_file, NULL);
+	CHECK_INT("409 renumber: open", jm_ship_open_opts(&sh, &cfg, sp, &o), 0);
+	if (!sh)
+		goto out;
+	CHECK_INT("409 renumber: all 3 delivered", wait_stat(sh, ST_SENT, 3, 5000), 3);
+	jm_ship_stats(sh, &st);
+	CHECK_INT("409 renumber: counted as renumbered", st.renumbered, 3);
+	CHECK_INT("409 renumber: none rejected", st.rejected_4xx, 0);
+	CHECK_INT("409 renumber: no retries", st.retries, 0);
+	jm_ship_close(sh, 1000);
+	srv_seen(&s, &w);
+	pthread_mutex_lock(&s.lock);
+	CHECK_INT("409 renumber: one conflict per old seq", s.conflicts, 3);
+	if (w.n_accepted == 3)
+		ws0 = s.accepted_ws[0];
+	CHECK("409 renumber: stored as 6, 7, 8 in the original order",
+	      w.n_accepted == 3 && w.accepted[0] == 6 && w.accepted[1] == 7 && w.accepted[2] == 8 &&
+	      s.accepted_ws[1] == ws0 + 1000000000 && s.accepted_ws[2] == ws0 + 2000000000);
+	pthread_mutex_unlock(&s.lock);
+	jm_spool_depth(sp, &st.spool_depth, NULL);
+	CHECK_INT("409 renumber: spool empty", st.spool_depth, 0);
+	snprintf(p, sizeof(p), "%s/s409r/rejected/00000000000000000001.batch", tmp_root);
+	CHECK("409 renumber: nothing in rejected/", access(p, F_OK) != 0);
+	snprintf(p, sizeof(p), "%s/s409r/seq", tmp_root);
+	FILE *f = fopen(p, "r");
+	if (f) {
+		if (!fgets(txt, sizeof(txt), f))
+			txt[0] = '\0';
+		fclose(f);
+	}
+	CHECK("409 renumber: seq file advanced past the collector's maximum", strcmp(txt, "8\n") == 0);
+	uint64_t next = 0;
+	CHECK_INT("409 renumber: next seq", jm_spool_next_seq(sp, &next), 0);
+	CHECK_INT("409 renumber: numbering continues after 8", next, 9);
+	CHECK_INT("409 renumber: one warning for the recovery, with both ranges",
+		  log_count("renumbered: seq 1..3 -> 6..8"), 1);
 out:
 	jm_spool_close(sp);
 	srv_stop(&s);
@@ -822,6 +914,7 @@ int main(void)
 	test_503_then_200();
 	test_400();
 	test_409();
+	test_409_renumber();
 	test_down_then_up();
 	test_drain();
 	test_tls();

@@ -150,6 +150,27 @@ static enum MHD_Result send_reject(struct jm_coll_server *srv, struct MHD_Connec
 			   rq->reject == JM_REJ_METHOD ? "POST" : NULL);
 }
 
+/* 409 for a reused seq: the refusal plus the highest seq stored for the
+ * agent_id, so that the agent can renumber past it instead of losing every
+ * batch up to it (ship.h).  The field comes right after "status": agents keep
+ * only the head of a body and the reason may be long.  Old agents ignore it. */
+static enum MHD_Result send_conflict(struct jm_coll_server *srv, struct MHD_Connection *c,
+				     struct req *rq, uint64_t stored_max_seq)
+{
+	char esc[600], body[700];
+	int n;
+
+	jm_coll_metrics_reject(srv->metrics, rq->reject);
+	json_escape(esc, sizeof(esc), rq->reason);
+	n = snprintf(body, sizeof(body),
+		     "{\"status\":\"rejected\",\"stored_max_seq\":%llu,\"reason\":\"%s\"}\n",
+		     (unsigned long long)stored_max_seq, esc);
+	if (n < 0)
+		return MHD_NO;
+	return send_text(c, rq->status, "application/json", body,
+			 (size_t)n < sizeof(body) ? (size_t)n : sizeof(body) - 1, false, false, NULL);
+}
+
 static void set_reject(struct req *rq, unsigned status, enum jm_coll_reject why, const char *reason)
 {
 	if (rq->status)
@@ -351,10 +372,11 @@ static enum MHD_Result ingest_store(struct jm_coll_server *srv, struct MHD_Conne
 		/* Not a retry: answering 200 "duplicate" would make the agent
 		 * delete a batch that was never stored.  409 makes it keep the
 		 * batch (rejected/) and count it. */
-		jm_warn("agent %s boot %s: %s: answering 409", b->agent->agent_id,
-			b->agent->boot_id, res.err);
+		jm_warn("agent %s boot %s: %s: answering 409 (highest seq stored: %llu)",
+			b->agent->agent_id, b->agent->boot_id, res.err,
+			(unsigned long long)res.stored_max_seq);
 		set_reject(rq, MHD_HTTP_CONFLICT, JM_REJ_SEQ_CONFLICT, res.err);
-		return send_reject(srv, c, rq);
+		return send_conflict(srv, c, rq, res.stored_max_seq);
 	case JM_STORE_BUSY:
 		/* Back-pressure, not a fault: counted, not logged. */
 		set_reject(rq, MHD_HTTP_SERVICE_UNAVAILABLE, JM_REJ_OVERLOADED, res.err);

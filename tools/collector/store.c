@@ -1021,6 +1021,8 @@ static int store_locked(struct jm_coll_store *st, const Jobmeter__V1__Batch *b, 
 
 		if (b->seq > prev + 1)
 			res->seq_gap = b->seq - prev - 1;
+		/* Reported with a conflict: the agent renumbers past it. */
+		res->stored_max_seq = prev;
 	}
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);

@@ -31,6 +31,8 @@ enum jm_coll_store_rc {
 struct jm_coll_store_result {
 	enum jm_coll_store_rc rc;
 	uint64_t seq_gap;       /* seqs missing between this agent's previous max and this batch */
+	uint64_t stored_max_seq;   /* JM_STORE_CONFLICT: the highest seq stored for the
+				    * agent_id (any boot), so the agent can skip past it */
 	int sqlite_code;        /* extended result code of the failure, 0 on success */
 	char err[160];          /* sqlite3_errmsg of the failure */
 };
