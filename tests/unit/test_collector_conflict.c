@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "store_fixture.h"
 #include "jobmeter.pb-c.h"
 #include "tools/collector/store.h"
 
@@ -66,19 +67,14 @@ static long long count(const char *path, const char *sql)
 
 int main(void)
 {
-	char dir[] = "/tmp/jm-conflict.XXXXXX", path[256], cmd[300], err[256];
+	struct fx_db d;
 	struct jm_coll_store *st;
-	struct jm_coll_store_open_info info;
 	struct jm_coll_store_result res;
 	struct one first, retry, reused, g1, g2, g3;
 
-	if (!mkdtemp(dir))
+	if (!(st = fx_db_open(&d, "conflict")))
 		return 1;
-	snprintf(path, sizeof(path), "%s/c.db", dir);
-	if (jm_coll_store_open(path, &st, &info, err, sizeof(err))) {
-		printf("FAIL open: %s\n", err);
-		return 1;
-	}
+	const char *path = d.path;
 	make(&first, 1, T0, "a");
 	make(&retry, 1, T0, "a");
 	make(&reused, 1, T0 + 3600 * SEC, "b");   /* a new spool, an hour later, seq 1 again */
@@ -114,8 +110,6 @@ int main(void)
 	CHECK_INT("two batches stored", count(path, "SELECT count(*) FROM batches"), 2);
 	CHECK_INT("conflicting runs not stored", count(path, "SELECT count(*) FROM runs WHERE run_id IN ('b','d')"), 0);
 	CHECK_INT("stored runs once each", count(path, "SELECT count(*) FROM runs"), 2);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", dir);
+	fx_db_remove(&d);
 	TEST_EXIT();
 }

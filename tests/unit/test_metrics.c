@@ -13,6 +13,7 @@
 #include "harness.h"
 #include "histogram.h"
 #include "metrics.h"
+#include "ship.h"
 
 #define SEC 1000000000LL
 #define T0 (1767225600LL * SEC)      /* 2026-01-01T00:00:00Z */
@@ -527,6 +528,48 @@ static void test_http(void)
 	curl_global_cleanup();
 }
 
+/* The shipper's counters: a batch the collector refused (4xx, moved to
+ * rejected/) is data missing from every report, so it is exported, not
+ * only logged by the sender thread.  Before any shipper reports (no
+ * collector configured) the families are absent. */
+static void test_ship(void)
+{
+	struct jm_metrics *m = NULL;
+	struct jm_ship_stats st;
+	char *t;
+
+	CHECK_INT("ship: registry", jm_metrics_open(&m, NULL, 10), 0);
+	if (!m)
+		return;
+	t = jm_metrics_render(m);
+	CHECK("ship: no collector: no ship families", t && !strstr(t, "jobmeter_ship_"));
+	free(t);
+
+	memset(&st, 0, sizeof(st));
+	st.sent = 12;
+	st.retries = 3;
+	st.rejected_4xx = 2;
+	st.renumbered = 5;
+	st.spool_depth = 4;
+	st.spool_bytes = 4096;
+	st.last_http_status = 409;
+	jm_metrics_set_ship(m, &st);
+	t = jm_metrics_render(m);
+	CHECK("ship: sent", t && has_line(t, "jobmeter_ship_batches_sent_total 12"));
+	CHECK("ship: retries", t && has_line(t, "jobmeter_ship_retries_total 3"));
+	CHECK("ship: rejected batches", t && has_line(t, "jobmeter_ship_batches_rejected_total 2"));
+	CHECK("ship: rejected: declared a counter",
+	      t && has_line(t, "# TYPE jobmeter_ship_batches_rejected_total counter"));
+	CHECK("ship: renumbered batches", t && has_line(t, "jobmeter_ship_batches_renumbered_total 5"));
+	CHECK("ship: renumbered: declared a counter",
+	      t && has_line(t, "# TYPE jobmeter_ship_batches_renumbered_total counter"));
+	CHECK("ship: spool depth", t && has_line(t, "jobmeter_ship_spool_batches 4"));
+	CHECK("ship: spool bytes", t && has_line(t, "jobmeter_ship_spool_bytes 4096"));
+	CHECK("ship: last status", t && has_line(t, "jobmeter_ship_last_http_status 409"));
+	free(t);
+	jm_metrics_close(m);
+}
+
 int main(void)
 {
 	/* Line-buffered: the modules log to stderr into the same file, and a
@@ -536,5 +579,6 @@ int main(void)
 	test_sequence();
 	test_escaping_and_cap();
 	test_http();
+	test_ship();
 	TEST_EXIT();
 }

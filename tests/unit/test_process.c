@@ -343,6 +343,40 @@ static uint64_t mono_now(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* A child whose thread-group leader exited while a thread (64 MiB, spinning)
+ * runs on, named comm; its pid once /proc shows the leader a zombie, else
+ * -1 (the child is reaped). */
+static pid_t spawn_zombie_leader(const char *comm)
+{
+	int pp[2];
+	char c;
+	if (pipe(pp))
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		pthread_t th;
+		close(pp[0]);
+		prctl(PR_SET_NAME, comm);
+		if (pthread_create(&th, NULL, zombie_thread, &pp[1]))
+			_exit(1);
+		pthread_exit(NULL);
+	}
+	close(pp[1]);
+	bool ready = pid > 0 && read(pp[0], &c, 1) == 1;
+	close(pp[0]);
+	if (pid <= 0)
+		return -1;
+	struct jm_pstat st = { 0 };
+	for (int i = 0; ready && i < 100 && !(jm_proc_stat((uint32_t)pid, &st) == 0 && st.state == 'Z'); i++)
+		usleep(10000);
+	if (!ready || st.state != 'Z') {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return -1;
+	}
+	return pid;
+}
+
 /* The thread-group leader exited first; a thread holds 64 MiB and spins.
  * The /proc sampler (the iterator's fallback) keeps charging both. */
 static void test_zombie_leader_procfs(void)
@@ -350,28 +384,13 @@ static void test_zombie_leader_procfs(void)
 	static struct jm_config cfg;
 	struct runs out = { 0 };
 	struct jm_jobs_sink sink = { on_run, on_window, &out };
-	int pp[2];
-	if (parse_cfg(&cfg, "kubernetes: {enabled: false}\njobs:\n  - name: zl\n    match: {comm: zljob}\n") ||
-	    pipe(pp))
+	if (parse_cfg(&cfg, "kubernetes: {enabled: false}\njobs:\n  - name: zl\n    match: {comm: zljob}\n"))
 		return;
-	pid_t pid = fork();
-	if (pid == 0) {
-		pthread_t th;
-		close(pp[0]);
-		if (pthread_create(&th, NULL, zombie_thread, &pp[1]))
-			_exit(1);
-		pthread_exit(NULL);
-	}
-	close(pp[1]);
-	char c;
-	CHECK("zombie leader: thread ready", pid > 0 && read(pp[0], &c, 1) == 1);
-	close(pp[0]);
+	pid_t pid = spawn_zombie_leader("zljob");
+	CHECK("zombie leader: /proc shows the leader a zombie", pid > 0);
 	if (pid <= 0)
 		return;
-	struct jm_pstat st = { 0 }, th = { 0 };
-	for (int i = 0; i < 100 && !(jm_proc_stat((uint32_t)pid, &st) == 0 && st.state == 'Z'); i++)
-		usleep(10000);
-	CHECK("zombie leader: /proc shows the leader a zombie", st.state == 'Z');
+	struct jm_pstat th = { 0 };
 	CHECK_INT("zombie leader: a live thread found", jm_proc_live_thread_stat((uint32_t)pid, &th, NULL), 0);
 	CHECK("zombie leader: the live thread shows the memory", th.rss_bytes >= (60u << 20));
 
@@ -401,29 +420,12 @@ static void test_scan_zombie_leader(void)
 	static struct jm_config cfg;
 	struct runs out = { 0 };
 	struct jm_jobs_sink sink = { on_run, on_window, &out };
-	int pp[2];
-	if (parse_cfg(&cfg, "kubernetes: {enabled: false}\njobs:\n  - name: zs\n    match: {comm: zsjob}\n") ||
-	    pipe(pp))
+	if (parse_cfg(&cfg, "kubernetes: {enabled: false}\njobs:\n  - name: zs\n    match: {comm: zsjob}\n"))
 		return;
-	pid_t pid = fork();
-	if (pid == 0) {
-		pthread_t th;
-		close(pp[0]);
-		prctl(PR_SET_NAME, "zsjob");
-		if (pthread_create(&th, NULL, zombie_thread, &pp[1]))
-			_exit(1);
-		pthread_exit(NULL);
-	}
-	close(pp[1]);
-	char c;
-	CHECK("scan zombie leader: thread ready", pid > 0 && read(pp[0], &c, 1) == 1);
-	close(pp[0]);
+	pid_t pid = spawn_zombie_leader("zsjob");
+	CHECK("scan zombie leader: the leader is a zombie", pid > 0);
 	if (pid <= 0)
 		return;
-	struct jm_pstat st = { 0 };
-	for (int i = 0; i < 100 && !(jm_proc_stat((uint32_t)pid, &st) == 0 && st.state == 'Z'); i++)
-		usleep(10000);
-	CHECK("scan zombie leader: the leader is a zombie", st.state == 'Z');
 	struct jm_jobs *jobs = jm_jobs_new(16, &sink);
 	struct jm_loss loss = { 0 };
 	struct jm_tracker *t = tp_tracker_new(&cfg, fake_probes(), jobs, &loss);

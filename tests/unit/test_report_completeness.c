@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "store_fixture.h"
 #include "report_fixture.h"
 #include "jobmeter.pb-c.h"
 #include "tools/collector/store.h"
@@ -57,19 +58,14 @@ static char *render(int (*fn)(FILE *, const struct jm_rep_report *), struct jm_r
 
 int main(void)
 {
-	char dir[] = "/tmp/jm-report-compl.XXXXXX", path[256], cmd[300], err[256];
+	struct fx_db d;
 	struct jm_coll_store *st;
-	struct jm_coll_store_open_info info;
 	struct jm_rep_report r;
 	int bad = 0;
 
-	if (!mkdtemp(dir))
+	if (!(st = fx_db_open(&d, "report-compl")))
 		return 1;
-	snprintf(path, sizeof(path), "%s/c.db", dir);
-	if (jm_coll_store_open(path, &st, &info, err, sizeof(err))) {
-		printf("FAIL open: %s\n", err);
-		return 1;
-	}
+	const char *path = d.path;
 	/* agent-a: seq 1 before the period (2 drops so far), 2 and 4 in it
 	 * (seq 3 never arrived), 5 after a reboot (new boot id, seqs go on,
 	 * counters start again: its 1 spool drop counts whole) */
@@ -123,8 +119,6 @@ int main(void)
 	CHECK("html: section", t && strstr(t, "Data completeness") && strstr(t, "INCOMPLETE"));
 	free(t);
 	jm_rep_report_free(&r);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", dir);
+	fx_db_remove(&d);
 	TEST_EXIT();
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "store_fixture.h"
 #include "report_fixture.h"
 #include "jobmeter.pb-c.h"
 #include "tools/collector/store.h"
@@ -70,19 +71,15 @@ static const struct jm_rep_dataset *find(const struct jm_rep_report *r, const ch
 
 int main(void)
 {
-	char dir[] = "/tmp/jm-report-ds.XXXXXX", path[256], cmd[300], err[256], name[96];
+	struct fx_db d;
+	char name[96];
 	struct jm_coll_store *st;
-	struct jm_coll_store_open_info info;
 	static const char *const tags[] = { "default (rollup)", "raw" };
 	int bad = 0;
 
-	if (!mkdtemp(dir))
+	if (!(st = fx_db_open(&d, "report-ds")))
 		return 1;
-	snprintf(path, sizeof(path), "%s/c.db", dir);
-	if (jm_coll_store_open(path, &st, &info, err, sizeof(err))) {
-		printf("FAIL open: %s\n", err);
-		return 1;
-	}
+	const char *path = d.path;
 	/* day 1 (whole, inside the period): loader writes sales at 10:00,
 	 * fixer overwrites it at 12:00; loader alone writes stock */
 	bad |= put(st, 1, "loader", "sales", 86400 + 36000);
@@ -115,8 +112,6 @@ int main(void)
 		CHECK(name, m == 1 ? !r.rollup_used : r.rollup_used);
 		jm_rep_report_free(&r);
 	}
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", dir);
+	fx_db_remove(&d);
 	TEST_EXIT();
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "store_fixture.h"
 #include "report_fixture.h"
 #include "jobmeter.pb-c.h"
 #include "tools/collector/store.h"
@@ -122,22 +123,16 @@ static void check(const char *tag, struct jm_rep_report *r)
 
 int main(void)
 {
-	char dir[] = "/tmp/jm-report-ovf.XXXXXX", path[256], cmd[300];
+	struct fx_db d;
 	struct jm_coll_store *st;
-	struct jm_coll_store_open_info info;
 	struct jm_rep_report r[3];
 	static const char *const tags[] = { "raw", "rollup", "default" };
-	char err[256];
 	uint64_t seq = 0;
 	int bad = 0;
 
-	if (!mkdtemp(dir))
+	if (!(st = fx_db_open(&d, "report-ovf")))
 		return 1;
-	snprintf(path, sizeof(path), "%s/c.db", dir);
-	if (jm_coll_store_open(path, &st, &info, err, sizeof(err))) {
-		printf("FAIL open store: %s\n", err);
-		return 1;
-	}
+	const char *path = d.path;
 	/* Day 1, a whole day inside the period (rollups), and the ragged
 	 * last hour (raw rows on every path). */
 	for (int k = 0; k < 2; k++) {
@@ -158,8 +153,6 @@ int main(void)
 		check(tags[m], &r[m]);
 		jm_rep_report_free(&r[m]);
 	}
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", dir);
+	fx_db_remove(&d);
 	TEST_EXIT();
 }
