@@ -13,6 +13,8 @@ _Static_assert(sizeof(struct jm_proc_cpu) == 40, "jm_proc_cpu");
 _Static_assert(offsetof(struct jm_proc_cpu, owner) == 32, "jm_proc_cpu.owner");
 _Static_assert(sizeof(struct jm_sock_io) == 32, "jm_sock_io");
 _Static_assert(sizeof(struct jm_sample) == 80, "jm_sample");
+_Static_assert(offsetof(struct jm_thread_filter, bits) == 64, "jm_thread_filter.bits");
+_Static_assert(sizeof(struct jm_thread_filter) == 64 + (1u << JM_TF_LOG2) / 8, "jm_thread_filter");
 _Static_assert(offsetof(struct jm_sample, rchar) == 16, "sample.rchar");
 _Static_assert(offsetof(struct jm_sample, sock) == 32, "sample.sock");
 _Static_assert(offsetof(struct jm_sample, tgid) == 64, "sample.tgid");

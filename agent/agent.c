@@ -44,6 +44,7 @@ struct jm_agent {
 	struct jm_loss loss;              /* cumulative, user space + kernel */
 	struct jm_loss loss_reported;     /* as of the last loss line */
 	struct jm_loss_kernel loss_kernel; /* kernel counters as of the last fold */
+	uint64_t tf_misses_reported;      /* JM_STAT_TFILTER_MISS as of the last warning */
 	uint64_t ship_rejected_reported;  /* refused batches as of the last warning */
 };
 
@@ -277,8 +278,18 @@ static void report_loss(struct jm_agent *ag, int64_t now)
 	struct jm_jobs_stats js;
 	struct jm_loss *l = &ag->loss, d;
 
-	if (jm_probes_stats(ag->probes, k) == 0)
+	if (jm_probes_stats(ag->probes, k) == 0) {
 		jm_loss_fold_kernel(l, &ag->loss_kernel, k);
+		if (k[JM_STAT_TFILTER_MISS] > ag->tf_misses_reported) {
+			jm_warn("%llu job thread(s) were missing from the socket thread filter "
+				"(now added): their socket bytes until then were not counted",
+				(unsigned long long)(k[JM_STAT_TFILTER_MISS] - ag->tf_misses_reported));
+			ag->tf_misses_reported = k[JM_STAT_TFILTER_MISS];
+		}
+		if (ag->metrics)
+			jm_metrics_set_thread_filter(ag->metrics, k[JM_STAT_TFILTER_MISS],
+						     jm_probes_tfilter_bits(ag->probes));
+	}
 	jm_jobs_stats(ag->jobs, &js);
 	l->jobs_overflow = js.jobs_overflow;
 	if (ag->spool)

@@ -25,6 +25,8 @@
  *   jobmeter_metrics_jobs                                        gauge
  *   jobmeter_metrics_jobs_dropped_total                          counter
  *   jobmeter_metrics_outputs_dropped_total                       counter
+ *   jobmeter_thread_filter_misses_total                          counter
+ *   jobmeter_thread_filter_fill_ratio                            gauge
  *
  * Resource counters (CPU, bytes, DB) come from windows only: a run's totals
  * are exactly the sum of its windows, so adding runs too would double count.
@@ -48,6 +50,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "bpf/process.h"
 #include "buf.h"
 #include "histogram.h"
 #include "log.h"
@@ -99,6 +102,7 @@ struct jm_metrics {
 	uint64_t jobs_dropped;
 	uint64_t outputs_dropped;
 	struct jm_loss loss;
+	uint64_t tf_misses, tf_bits;
 	bool has_ship;               /* a shipper reports: render its families */
 	struct jm_ship_stats ship;
 	bool healthy;
@@ -298,6 +302,17 @@ void jm_metrics_set_ship(struct jm_metrics *m, const struct jm_ship_stats *st)
 	pthread_mutex_lock(&m->lock);
 	m->ship = *st;
 	m->has_ship = true;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void jm_metrics_set_thread_filter(struct jm_metrics *m, uint64_t misses, uint64_t bits)
+{
+	if (!m)
+		return;
+	pthread_mutex_lock(&m->lock);
+	if (misses > m->tf_misses)      /* a counter: never backwards */
+		m->tf_misses = misses;
+	m->tf_bits = bits;
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -671,6 +686,15 @@ static void mx_render_agent(struct jm_buf *b, const struct jm_metrics *m)
 		  "Output timestamps not exported because the job had too many outputs.");
 	jm_buf_printf(b, "jobmeter_metrics_outputs_dropped_total %" PRIu64 "\n",
 		      m->outputs_dropped);
+	mx_family(b, "jobmeter_thread_filter_misses_total", "counter",
+		  "Job threads the socket thread filter lacked when the sampler saw them; "
+		  "their socket bytes until then were not counted (expected 0).");
+	jm_buf_printf(b, "jobmeter_thread_filter_misses_total %" PRIu64 "\n", m->tf_misses);
+	mx_family(b, "jobmeter_thread_filter_fill_ratio", "gauge",
+		  "Share of the socket thread filter's bits that are set (bits of ended job "
+		  "threads stay); that share of threads outside jobs takes the exact test.");
+	jm_buf_printf(b, "jobmeter_thread_filter_fill_ratio %.6f\n",
+		      (double)m->tf_bits / (double)(1u << JM_TF_LOG2));
 	if (m->has_ship)
 		mx_render_ship(b, &m->ship);
 }

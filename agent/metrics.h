@@ -29,6 +29,10 @@ void jm_metrics_set_loss(struct jm_metrics *m, const struct jm_loss *total);
  * collector configured) none of these families is rendered. */
 struct jm_ship_stats;
 void jm_metrics_set_ship(struct jm_metrics *m, const struct jm_ship_stats *st);
+/* The socket thread filter (bpf/maps.bpf.h): job threads found missing
+ * from it (expected 0; their socket bytes until then went uncounted), and
+ * bits set of 2^JM_TF_LOG2. */
+void jm_metrics_set_thread_filter(struct jm_metrics *m, uint64_t misses, uint64_t bits);
 /* /healthz answers 200 while ok, 503 otherwise. */
 void jm_metrics_set_health(struct jm_metrics *m, bool ok);
 

@@ -31,6 +31,7 @@ struct jm_probes {
 	int ncpus;
 	struct jm_proc_cpu *percpu;   /* scratch for per-CPU lookups */
 	uint64_t *members;            /* mmap of the membership bitmap */
+	const struct jm_thread_filter *tfilter;   /* mmap, read only */
 	struct jm_rb_handler handlers[2];
 };
 
@@ -84,6 +85,37 @@ static void *map_shared(const struct bpf_map *m, size_t bytes, const char *what,
 		return NULL;
 	}
 	return mem;
+}
+
+/* Run jm_mark over the threads of process tgid: those of a member go into
+ * the thread filter.  -ESRCH/-ENOENT when the process is gone. */
+static int mark_threads(struct jm_probes *p, uint32_t tgid)
+{
+	union bpf_iter_link_info li = { .task.pid = tgid };
+	LIBBPF_OPTS(bpf_iter_attach_opts, o, .link_info = &li, .link_info_len = sizeof(li));
+	struct bpf_link *l = bpf_program__attach_iter(p->proc->progs.jm_mark, &o);
+	char buf[64];
+	int fd, rc = 0;
+
+	if (!l)
+		return -errno;
+	fd = bpf_iter_create(bpf_link__fd(l));
+	if (fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));   /* jm_mark writes nothing */
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			rc = -errno;
+		break;
+	}
+	close(fd);
+out:
+	bpf_link__destroy(l);
+	return rc;
 }
 
 int jm_probes_open(struct jm_probes **out, const struct jm_probe_opts *o,
@@ -150,6 +182,8 @@ int jm_probes_open(struct jm_probes **out, const struct jm_probe_opts *o,
 		bpf_program__set_autoload(p->io->progs.jm_sock_recv, false);
 	}
 	p->io->rodata->nr_cpus = p->ncpus;
+	/* jm_mark runs on demand, on one process (mark_threads). */
+	bpf_program__set_autoattach(p->proc->progs.jm_mark, false);
 
 	/* 3. load: process.bpf.o owns the shared maps, io.bpf.o reuses them */
 	err = process_bpf__load(p->proc);
@@ -164,6 +198,7 @@ int jm_probes_open(struct jm_probes **out, const struct jm_probe_opts *o,
 		{ p->io->maps.events, p->proc->maps.events },
 		{ p->io->maps.stats, p->proc->maps.stats },
 		{ p->io->maps.members, p->proc->maps.members },
+		{ p->io->maps.thread_filter, p->proc->maps.thread_filter },
 	};
 	for (size_t i = 0; i < sizeof(shared) / sizeof(shared[0]); i++) {
 		err = bpf_map__reuse_fd(shared[i].dst, bpf_map__fd(shared[i].src));
@@ -186,12 +221,27 @@ int jm_probes_open(struct jm_probes **out, const struct jm_probe_opts *o,
 	p->xr.ring = map_shared(p->io->maps.io_ring, sizeof(struct jm_xring), "the io ring", &err);
 	if (!p->xr.ring)
 		goto fail;
+	void *tf = mmap(NULL, sizeof(struct jm_thread_filter), PROT_READ, MAP_SHARED,
+			bpf_map__fd(p->proc->maps.thread_filter), 0);
+	if (tf == MAP_FAILED) {
+		err = -errno;
+		jm_err("cannot map the thread filter: %s", strerror(-err));
+		goto fail;
+	}
+	p->tfilter = tf;
 	/* 4. attach */
 	err = process_bpf__attach(p->proc);
 	if (!err)
 		err = io_bpf__attach(p->io);
 	if (err) {
 		jm_err("cannot attach tracepoints: %s", strerror(-err));
+		goto fail;
+	}
+	/* The thread filter learns its origin from the first task it sees:
+	 * ours, which is not a job's and gets no bit. */
+	err = mark_threads(p, (uint32_t)getpid());
+	if (err) {
+		jm_err("cannot run the thread filter's iterator: %s", strerror(-err));
 		goto fail;
 	}
 
@@ -223,6 +273,8 @@ void jm_probes_close(struct jm_probes *p)
 		munmap(p->xr.ring, sizeof(struct jm_xring));
 	if (p->members)
 		munmap(p->members, (size_t)JM_MEMBER_WORDS * sizeof(uint64_t));
+	if (p->tfilter)
+		munmap((void *)p->tfilter, sizeof(struct jm_thread_filter));
 	io_bpf__destroy(p->io);
 	process_bpf__destroy(p->proc);
 	free(p->percpu);
@@ -303,7 +355,23 @@ int jm_probes_track(struct jm_probes *p, uint32_t tgid, int32_t threads)
 		return e;
 	}
 	member_set(p, tgid, true);
+	/* Its threads, into the thread filter; one made from here on goes in
+	 * at creation (jm_newtask).  A failure here is mended, and counted,
+	 * by the next sample (JM_STAT_TFILTER_MISS). */
+	int err = mark_threads(p, tgid);
+	if (err && err != -ESRCH && err != -ENOENT)
+		jm_warn("process %u: cannot add its threads to the thread filter: %s",
+			tgid, strerror(-err));
 	return 0;
+}
+
+uint64_t jm_probes_tfilter_bits(const struct jm_probes *p)
+{
+	uint64_t n = 0;
+
+	for (uint32_t i = 0; i < JM_TF_WORDS; i++)
+		n += (uint64_t)__builtin_popcountll(__atomic_load_n(&p->tfilter->bits[i], __ATOMIC_RELAXED));
+	return n;
 }
 
 /* A procs slot the process holds stays its own until it exits (the exit

@@ -64,6 +64,9 @@ void jm_probes_conn_forget(struct jm_probes *p, uint64_t cookie);
 /* Kernel loss counters (enum jm_stat), summed over CPUs. */
 int jm_probes_stats(struct jm_probes *p, uint64_t out[JM_STAT_MAX]);
 
+/* Bits set in the thread filter (bpf/maps.bpf.h), of 2^JM_TF_LOG2. */
+uint64_t jm_probes_tfilter_bits(const struct jm_probes *p);
+
 /* Number of possible CPUs the per-CPU maps were sized for. */
 int jm_probes_ncpus(struct jm_probes *p);
 #endif

@@ -15,9 +15,10 @@
  *     read at thread exit and by the sampler (process.bpf.c), minus the
  *     socket bytes that went through read()/write(), counted here;
  *   - a TCP connection's end comes from inet_sock_set_state.
- * Order of work on a socket operation: job membership (one bit), the
- * per-CPU byte counters, then — stream sockets only — the socket's storage,
- * and only for database connections the payload copy. */
+ * Order of work on a socket operation: the thread filter (two loads), job
+ * membership (one bit), the per-CPU byte counters, then — stream sockets
+ * only — the socket's storage, and only for database connections the
+ * payload copy. */
 #include "vmlinux_min.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -383,13 +384,16 @@ static __always_inline bool via_vfs(long nr)
 	       nr == JM_NR_pwritev2;
 }
 
-static __always_inline void sock_op(struct sock *sk, int ret, int flags, bool rx)
+static __always_inline void sock_op(const void *ctx, struct sock *sk, int ret, int flags, bool rx)
 {
 	if (ret <= 0 || (rx && (flags & MSG_PEEK)))
 		return;
-	/* The task pointer, not bpf_get_current_pid_tgid(): a job process
-	 * needs it anyway, and one helper call is the whole cost of the
-	 * test for everyone else. */
+	/* Most operations are not a job's: the thread filter (maps.bpf.h)
+	 * says so with two loads, no helper call. */
+	if (!jm_tf_maybe(ctx))
+		return;
+	/* The exact test.  The task pointer, not bpf_get_current_pid_tgid():
+	 * a job process needs it anyway. */
 	struct task_struct *t = bpf_get_current_task_btf();
 	__u32 tgid = t->tgid;
 	if (!jm_member(tgid))
@@ -493,14 +497,14 @@ static __always_inline void sock_op(struct sock *sk, int ret, int flags, bool rx
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(jm_sock_send, struct sock *sk, int ret, int flags)
 {
-	sock_op(sk, ret, flags, false);
+	sock_op(ctx, sk, ret, flags, false);
 	return 0;
 }
 
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(jm_sock_recv, struct sock *sk, int ret, int flags)
 {
-	sock_op(sk, ret, flags, true);
+	sock_op(ctx, sk, ret, flags, true);
 	return 0;
 }
 

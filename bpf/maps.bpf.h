@@ -47,6 +47,108 @@ struct {
 	__uint(max_entries, 4 << 20);
 } events SEC(".maps");
 
+/* The thread filter: "might the current thread belong to a job?" without a
+ * helper call.  Asking which task is running costs a helper call on every
+ * socket operation of every process on the machine (~10 ns here: this
+ * kernel does not inline bpf_get_current_task_btf() and its return pays the
+ * return-stack mitigation), and nearly all of them are not jobs'.
+ *
+ * A tracepoint program's ctx (the argument array of bpf_trace_run*()) lives
+ * on the kernel stack of the task that hit the tracepoint, and kernel stacks
+ * are THREAD_SIZE-aligned (16 KiB or more), one per thread.  So which 16 KiB
+ * chunk ctx falls in names the thread.  Programs cannot turn a pointer into
+ * a number, but pointer - pointer is a number for tracing programs loaded
+ * with CAP_PERFMON (the verifier's allow_ptr_leaks), so addresses are taken
+ * relative to this map's value: ctx - f.  origin aligns those offsets with
+ * the stacks: it is learned once from a task's pt_regs, which
+ * task_pt_regs() places at the top of its stack.
+ *
+ * Bits are set for every thread of a job process before it can run
+ * (task_newtask, exec, and the jm_mark iterator for processes user space
+ * starts tracking) and never cleared: a dead job thread's stack reused by
+ * another thread only sends that thread to the exact test (the membership
+ * bit of its tgid), never the other way.  The sampler (jm_sample) checks
+ * every job thread it visits against the filter and counts a miss
+ * (JM_STAT_TFILTER_MISS), so a hole cannot go unseen. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct jm_thread_filter);
+} thread_filter SEC(".maps");
+
+static __always_inline struct jm_thread_filter *jm_tf(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&thread_filter, &zero);
+}
+
+/* The filter bit of the thread whose kernel stack holds addr. */
+static __always_inline __u64 jm_tf_hash(const void *addr, const struct jm_thread_filter *f,
+					__u64 origin)
+{
+	__u64 off = (const char *)addr - (const char *)f;
+	/* The verifier takes pointer - pointer only as written: keep clang
+	 * from folding origin into f first (f - origin is pointer math). */
+	asm volatile("" : "+r"(off));
+	return (((off + origin) >> JM_TF_SHIFT) * 0x9e3779b97f4a7c15ull) >> (64 - JM_TF_LOG2);
+}
+
+/* origin, learned from t the first time: the offset that puts every stack's
+ * top (16 KiB aligned, pt_regs just below it) on a chunk boundary.  Never 0
+ * once learned (a multiple of the chunk is added); racing CPUs compute and
+ * store the same value. */
+static __always_inline __u64 jm_tf_origin(struct jm_thread_filter *f, struct task_struct *t)
+{
+	__u64 o = f->origin;
+	if (o)
+		return o;
+	__u64 top = (const char *)bpf_task_pt_regs(t) - (const char *)f;
+	asm volatile("" : "+r"(top));
+	top += bpf_core_type_size(struct pt_regs);
+	o = ((0 - top) & ((1ull << JM_TF_SHIFT) - 1)) + (1ull << JM_TF_SHIFT);
+	f->origin = o;
+	return o;
+}
+
+/* Put t's stack in the filter (t: a job thread that has not run yet, or
+ * the current task). */
+static __always_inline void jm_tf_add(struct task_struct *t)
+{
+	struct jm_thread_filter *f = jm_tf();
+	if (!f)
+		return;
+	__u64 o = jm_tf_origin(f, t);
+	__u64 h = jm_tf_hash((const void *)bpf_task_pt_regs(t), f, o);
+	__sync_fetch_and_or(&f->bits[h >> 6], 1ull << (h & 63));
+}
+
+/* Is t's stack in the filter? */
+static __always_inline bool jm_tf_has(struct task_struct *t)
+{
+	struct jm_thread_filter *f = jm_tf();
+	if (!f || !f->origin)
+		return false;
+	__u64 h = jm_tf_hash((const void *)bpf_task_pt_regs(t), f, f->origin);
+	return f->bits[h >> 6] & (1ull << (h & 63));
+}
+
+/* The per-operation test, from a tracepoint program's ctx: false only when
+ * the current thread is certainly not a job's.  Before the first job thread
+ * was added (origin 0) every thread may be one. */
+static __always_inline bool jm_tf_maybe(const void *ctx)
+{
+	struct jm_thread_filter *f = jm_tf();
+	if (!f)
+		return true;
+	__u64 o = f->origin;
+	if (!o)
+		return true;
+	__u64 h = jm_tf_hash(ctx, f, o);
+	return f->bits[h >> 6] & (1ull << (h & 63));
+}
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, JM_STAT_MAX);

@@ -167,6 +167,7 @@ int BPF_PROG(jm_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 				jm_stat_inc(JM_STAT_PROCS_FULL);
 			} else {
 				ev->flags |= JM_F_TRACKED;
+				jm_tf_add(p);
 				jm_member_set(tgid, true);
 			}
 		} else {
@@ -176,6 +177,19 @@ int BPF_PROG(jm_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 
 	if (bpf_ringbuf_output(&events, ev, sizeof(*ev), jm_wakeup(&events)))
 		jm_stat_inc(JM_STAT_EVENTS_DROPPED);
+	return 0;
+}
+
+/* Every new task of a job process goes into the thread filter before it
+ * runs: threads, children (jm_fork makes them members next) and io_uring
+ * workers, which sched_process_fork does not see (create_io_thread() skips
+ * it).  A child that then cannot be tracked (maps full) leaves a stale bit,
+ * which costs a thread the exact test and nothing else. */
+SEC("tp_btf/task_newtask")
+int BPF_PROG(jm_newtask, struct task_struct *task, __u64 clone_flags)
+{
+	if (jm_member(bpf_get_current_pid_tgid() >> 32))
+		jm_tf_add(task);
 	return 0;
 }
 
@@ -367,6 +381,15 @@ int jm_sample(struct bpf_iter__task *ctx)
 		return 0;
 	s.tid = t->pid;
 	s.runtime_ns = t->se.sum_exec_runtime;
+	if (!t->exit_state && !jm_tf_has(t)) {
+		/* A job thread the filter lacks: its socket operations went
+		 * uncounted.  Counted (unless it never ran: task_newtask fires
+		 * after the thread joins the list this walks), then mended.
+		 * An exited thread (a zombie leader) has no stack any more. */
+		if (s.runtime_ns)
+			jm_stat_inc(JM_STAT_TFILTER_MISS);
+		jm_tf_add(t);
+	}
 	s.rchar = task_rchar(t);
 	s.wchar = task_wchar(t);
 	if (s.tid == s.tgid) {
@@ -386,5 +409,26 @@ int jm_sample(struct bpf_iter__task *ctx)
 		s.rss_pages = mm_rss_pages(t->mm);
 	}
 	bpf_seq_write(seq, &s, sizeof(s));
+	return 0;
+}
+
+/* The threads of a process user space starts tracking, into the thread
+ * filter (jm_probes_track runs it for that process only, after setting the
+ * membership bit: a thread made later goes through jm_newtask).  Also run
+ * once at start on the agent itself, with no member, to learn the filter's
+ * origin.  Writes nothing. */
+SEC("iter/task")
+int jm_mark(struct bpf_iter__task *ctx)
+{
+	struct task_struct *t = ctx->task;
+	struct jm_thread_filter *f = jm_tf();
+
+	if (!t || !f)
+		return 0;
+	if (t->exit_state)
+		return 0;             /* its stack is gone */
+	jm_tf_origin(f, t);
+	if (jm_member(t->tgid))
+		jm_tf_add(t);
 	return 0;
 }

@@ -23,6 +23,18 @@
 #define JM_PID_LIMIT     (1u << 22)            /* PID_MAX_LIMIT on 64-bit */
 #define JM_MEMBER_WORDS  (JM_PID_LIMIT / 64)   /* words of the membership bitmap */
 
+/* The thread filter (bpf/maps.bpf.h): one bit per hashed kernel stack of a
+ * job thread, tested before anything else on every socket operation. */
+#define JM_TF_LOG2       20                    /* bits: 2^20, 128 KiB */
+#define JM_TF_WORDS      (1u << (JM_TF_LOG2 - 6))
+#define JM_TF_SHIFT      14                    /* 16 KiB: the smallest THREAD_SIZE */
+
+struct jm_thread_filter {
+	__u64 origin;                 /* 0 until calibrated (jm_tf_origin) */
+	__u64 pad[7];                 /* origin alone in its cache line */
+	__u64 bits[JM_TF_WORDS];
+};
+
 enum jm_event_type {
 	JM_EV_EXEC    = 1,
 	JM_EV_FORK    = 2,
@@ -43,6 +55,7 @@ enum jm_stat {
 	JM_STAT_CONNS_FULL       = 3,  /* conns/wfds map full */
 	JM_STAT_PAYLOAD_TRUNC    = 4,  /* payload longer than head+tail */
 	JM_STAT_ENV_TRUNC        = 5,  /* env scan stopped at its bound */
+	JM_STAT_TFILTER_MISS     = 6,  /* a job thread the thread filter did not have */
 	JM_STAT_MAX              = 8,
 };
 

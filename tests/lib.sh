@@ -74,14 +74,24 @@ agent_progs() {     # names of the eBPF programs the running agent holds, one pe
     [ -n "$id" ] && bpftool prog show id "$id" --json 2>/dev/null | jq -r .name
   done | sort -u
 }
-agent_map_keys() {  # agent_map_keys NAME: keys of the running agent's map NAME (integer keys)
+agent_map_id() {    # agent_map_id NAME: id of the running agent's map NAME
   local f id
   for f in /proc/"$AGENT_PID"/fdinfo/*; do
     id=$(awk '$1 == "map_id:" {print $2}' "$f" 2>/dev/null)
     [ -n "$id" ] || continue
     [ "$(bpftool map show id "$id" --json 2>/dev/null | jq -r .name)" = "$1" ] || continue
-    bpftool map dump id "$id" --json 2>/dev/null | jq -r '.[].formatted.key'
+    echo "$id"
     return 0
   done
   return 1
+}
+agent_map_keys() {  # agent_map_keys NAME: keys of the running agent's map NAME (integer keys)
+  local id
+  id=$(agent_map_id "$1") || return 1
+  bpftool map dump id "$id" --json 2>/dev/null | jq -r '.[].formatted.key'
+}
+agent_kernel_stat() {  # agent_kernel_stat INDEX: a kernel counter (enum jm_stat), summed over CPUs
+  local id
+  id=$(agent_map_id stats) || return 1
+  bpftool map lookup id "$id" key $1 0 0 0 --json 2>/dev/null | jq '[.formatted.values[].value] | add'
 }

@@ -9,17 +9,26 @@
  *                                   CPU after the main thread (the thread-group
  *                                   leader) has exited: a zombie leader
  *   jm_burn sock MIB                send MIB over a socketpair to a child
+ *   jm_burn sockmt MIB THREADS      THREADS threads, started at once, each
+ *                                   send MIB over a socketpair 0.5 s later
+ *                                   (to a child forked at start)
+ *   jm_burn uring MIB               send MIB over a socketpair with io_uring
+ *                                   (IOSQE_ASYNC: from an io-wq worker)
  *   jm_burn readmt MIB THREADS      THREADS threads each read() MIB of
  *                                   /dev/zero and exit before the process
  *   jm_burn sleep SECONDS
  *   jm_burn exit CODE | jm_burn kill SIGNAL */
 #include <fcntl.h>
+#include <linux/io_uring.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -75,6 +84,106 @@ static void *read_zero(void *arg)
 	if (fd >= 0)
 		close(fd);
 	return NULL;
+}
+
+/* Write len bytes of zeros to fd. */
+static int send_all(int fd, size_t len)
+{
+	static const char zeros[65536];
+	while (len) {
+		ssize_t w = write(fd, zeros, len < sizeof(zeros) ? len : sizeof(zeros));
+		if (w <= 0)
+			return -1;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* A reader child for socketpair end fd: drains it until EOF. */
+static pid_t drain_child(int sv[2])
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		static char buf[65536];
+		close(sv[0]);
+		while (read(sv[1], buf, sizeof(buf)) > 0)
+			;
+		_exit(0);
+	}
+	close(sv[1]);
+	return pid;
+}
+
+struct sockmt_arg {
+	int fd;
+	size_t bytes;
+};
+
+static void *sockmt_thread(void *arg)
+{
+	struct sockmt_arg *a = arg;
+	usleep(500000);               /* the agent tracks the process meanwhile */
+	if (send_all(a->fd, a->bytes))
+		exit(1);
+	close(a->fd);
+	return NULL;
+}
+
+/* Send total bytes to fd with io_uring, each SEND forced to an io-wq worker
+ * (IOSQE_ASYNC).  Raw syscalls: no liburing on the build host. */
+static int uring_send(int fd, size_t total)
+{
+	static const char zeros[65536];
+	struct io_uring_params p;
+	memset(&p, 0, sizeof(p));
+	int ring = (int)syscall(__NR_io_uring_setup, 4, &p);
+	if (ring < 0)
+		return -1;
+	size_t sq_sz = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+	size_t cq_sz = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+	if (sq_sz < cq_sz)
+		sq_sz = cq_sz;                    /* one mapping for both rings */
+	if (!(p.features & IORING_FEAT_SINGLE_MMAP))
+		return -1;
+	char *sq = mmap(NULL, sq_sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring,
+			IORING_OFF_SQ_RING);
+	struct io_uring_sqe *sqes = mmap(NULL, p.sq_entries * sizeof(*sqes), PROT_READ | PROT_WRITE,
+					 MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_SQES);
+	if (sq == MAP_FAILED || sqes == MAP_FAILED)
+		return -1;
+	unsigned *sq_tail = (unsigned *)(sq + p.sq_off.tail);
+	unsigned *sq_mask = (unsigned *)(sq + p.sq_off.ring_mask);
+	unsigned *sq_array = (unsigned *)(sq + p.sq_off.array);
+	unsigned *cq_head = (unsigned *)(sq + p.cq_off.head);
+	unsigned *cq_tail = (unsigned *)(sq + p.cq_off.tail);
+	unsigned *cq_mask = (unsigned *)(sq + p.cq_off.ring_mask);
+	struct io_uring_cqe *cqes = (struct io_uring_cqe *)(sq + p.cq_off.cqes);
+	size_t sent = 0;
+
+	while (sent < total) {
+		unsigned t = *sq_tail, i = t & *sq_mask;
+		struct io_uring_sqe *e = &sqes[i];
+		memset(e, 0, sizeof(*e));
+		e->opcode = IORING_OP_SEND;
+		e->fd = fd;
+		e->addr = (uint64_t)(uintptr_t)zeros;
+		e->len = total - sent < sizeof(zeros) ? (unsigned)(total - sent) : sizeof(zeros);
+		e->flags = IOSQE_ASYNC;
+		sq_array[i] = i;
+		__atomic_store_n(sq_tail, t + 1, __ATOMIC_RELEASE);
+		if (syscall(__NR_io_uring_enter, ring, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0)
+			return -1;
+		unsigned h = *cq_head;
+		if (h == __atomic_load_n(cq_tail, __ATOMIC_ACQUIRE))
+			return -1;                /* wait_nr 1: a completion is there */
+		int res = cqes[h & *cq_mask].res;
+		__atomic_store_n(cq_head, h + 1, __ATOMIC_RELEASE);
+		if (res <= 0)
+			return -1;
+		sent += (size_t)res;
+	}
+	close(ring);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -145,6 +254,36 @@ int main(int argc, char **argv)
 				return 1;
 			sent += (size_t)w;
 		}
+		close(sv[0]);
+		waitpid(pid, NULL, 0);
+	} else if (!strcmp(mode, "sockmt")) {
+		int n = argc > 3 ? atoi(argv[3]) : 1;
+		static struct sockmt_arg a[64];
+		pthread_t th[64];
+		pid_t kids[64];
+		if (n < 1 || n > 64)
+			return 2;
+		for (int i = 0; i < n; i++) {
+			int sv[2];
+			if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+				return 1;
+			kids[i] = drain_child(sv);
+			a[i] = (struct sockmt_arg){ sv[0], (size_t)(v * 1024 * 1024) };
+		}
+		for (int i = 0; i < n; i++)
+			if (pthread_create(&th[i], NULL, sockmt_thread, &a[i]))
+				return 1;
+		for (int i = 0; i < n; i++)
+			pthread_join(th[i], NULL);
+		for (int i = 0; i < n; i++)
+			waitpid(kids[i], NULL, 0);
+	} else if (!strcmp(mode, "uring")) {
+		int sv[2];
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+			return 1;
+		pid_t pid = drain_child(sv);
+		if (uring_send(sv[0], (size_t)(v * 1024 * 1024)))
+			return 1;
 		close(sv[0]);
 		waitpid(pid, NULL, 0);
 	} else if (!strcmp(mode, "readmt")) {

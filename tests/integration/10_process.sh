@@ -8,7 +8,7 @@ start_agent "$T/empty.yaml" --interval 1 || { fail agent-start "agent did not be
 # No file outputs declared: no program on every syscall.
 progs=$(agent_progs | paste -sd' ')
 check_eq "hooks: socket and lifecycle programs, no sys_exit" "$progs" \
-  "jm_exec jm_exit jm_fork jm_oom jm_sample jm_sock_recv jm_sock_send jm_tcp_state"
+  "jm_exec jm_exit jm_fork jm_mark jm_newtask jm_oom jm_sample jm_sock_recv jm_sock_send jm_tcp_state"
 
 # 1. CPU: two processes burning 1.0 s each, and one 4-thread process, against
 #    GNU time (rusage of all waited-for descendants).
@@ -20,6 +20,9 @@ head -c $((256 << 20)) /dev/zero > "$T/big.bin"
 JOBMETER_JOB=read-$UNIQ dd if="$T/big.bin" of=/dev/null bs=1M status=none
 JOBMETER_JOB=write-$UNIQ dd if=/dev/zero of="$T/w.bin" bs=1M count=64 status=none
 JOBMETER_JOB=sock-$UNIQ $BURN sock 32
+# ... and sent by an io_uring worker thread (IOSQE_ASYNC), a task the
+#     sched_process_fork tracepoint never sees.
+JOBMETER_JOB=uring-$UNIQ $BURN uring 16
 # 2b. File bytes are the task I/O accounting: threads that end before the
 #     process keep their share, and a pipe is read like a file.
 JOBMETER_JOB=readmt-$UNIQ $BURN readmt 16 4
@@ -39,7 +42,7 @@ JOBMETER_JOB=kill9-$UNIQ $BURN kill 9
 # 5. Restarts: fail, fail, succeed.
 for code in 1 2 0; do JOBMETER_JOB=restart-$UNIQ $BURN exit $code; done
 
-for j in cpu2 cpumt read write sock readmt pipe mem hold zleader exit3 kill9; do
+for j in cpu2 cpumt read write sock uring readmt pipe mem hold zleader exit3 kill9; do
   wait_run "$j-$UNIQ" || fail "run-$j" "no run line for $j-$UNIQ"
 done
 wait_run "restart-$UNIQ" 3 || fail run-restart "fewer than 3 runs"
@@ -55,6 +58,8 @@ check_within "bytes: 256 MiB read" "$(run_field read-$UNIQ file_read_bytes)" $((
 check_within "bytes: 64 MiB written" "$(run_field write-$UNIQ file_write_bytes)" $((64 << 20)) 1
 check_within "bytes: socket tx counted as net" "$(run_field sock-$UNIQ net_tx_bytes)" $((32 << 20)) 1
 check_within "bytes: socket rx counted as net" "$(run_field sock-$UNIQ net_rx_bytes)" $((32 << 20)) 1
+check_within "bytes: socket tx from an io_uring worker" "$(run_field uring-$UNIQ net_tx_bytes)" $((16 << 20)) 1
+check_within "bytes: socket rx of its reader" "$(run_field uring-$UNIQ net_rx_bytes)" $((16 << 20)) 1
 check_within "bytes: 4 threads x 16 MiB, all exited before the process" \
   "$(run_field readmt-$UNIQ file_read_bytes)" $((64 << 20)) 1
 check_within "bytes: 8 MiB read from a pipe" "$(run_field pipe-$UNIQ file_read_bytes)" $((8 << 20)) 1
@@ -119,4 +124,7 @@ else fail "zombie leader: windows while the leader is a zombie" "$live windows w
 memref=$(awk '{printf "%.4f", 200 / 1024 * $4}' "$T/time.zleader")
 check_within "zombie leader: memory-time ~ 200 MiB x elapsed" "$(run_field zleader-$UNIQ mem_gib_s)" "$memref" 15
 
+# Every job thread above was in the socket thread filter before it ran: the
+# sampler, which checks each one it visits, found none missing.
+check_eq "thread filter: no job thread missing" "$(agent_kernel_stat 6)" 0
 stop_agent; check_eq "agent exits 0 on SIGTERM" "$?" 0

@@ -53,6 +53,10 @@ jobs:
     match:
       comm: sh
       argv: "rule-bytes-$U"
+  - name: rule-sockmt-$U
+    match:
+      comm: jm_burn
+      argv: "sockmt 8 4$"
 systemd:
   - unit: "etl-sales-$U.*"
 kubernetes:
@@ -84,6 +88,15 @@ sh -c "sleep 0.5; exec dd if=$T/rule-bytes.bin of=/dev/null bs=64k status=none #
 wait_run "rule-bytes-$U" || fail rule-bytes-run "no run"
 # (plus the few KiB the dynamic loader reads from libraries at exec)
 check_within "rule: bytes read by a user-tracked process" "$(run_field rule-bytes-$U file_read_bytes)" $((8 << 20)) 1
+# Threads that existed before user space tracked the process (it runs the
+# jm_mark iterator over them then): their socket bytes all count.  Each of
+# 4 threads sends 8 MiB 0.5 s after the start, to a child forked at start
+# (before tracking, so the child and its reads are not the job's).
+$BURN sockmt 8 4
+wait_run "rule-sockmt-$U" || fail rule-sockmt-run "no run"
+check_within "rule: socket bytes of threads started before tracking" \
+  "$(run_field rule-sockmt-$U net_tx_bytes)" $((32 << 20)) 1
+check_eq "thread filter: no job thread missing" "$(agent_kernel_stat 6)" 0
 $BURN cpu 0.3        # same comm, argv does not match: not a job
 sleep 0.5
 check_eq "rule: non-matching argv is not attributed" \

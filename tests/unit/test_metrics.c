@@ -143,6 +143,7 @@ static void test_empty(void)
 	LINE("empty: loss exits 0", t, "jobmeter_events_lost_total{reason=\"exits_synthesized\"} 0");
 	LINE("empty: jobs gauge 0", t, "jobmeter_metrics_jobs 0");
 	LINE("empty: dropped 0", t, "jobmeter_metrics_jobs_dropped_total 0");
+	LINE("empty: thread filter misses 0", t, "jobmeter_thread_filter_misses_total 0");
 	CHECK("empty: no job families", strstr(t, "jobmeter_job_") == NULL);
 	char why[128] = "";
 	CHECK("empty: every family declared", families_declared(t, why, sizeof(why)));
@@ -232,6 +233,8 @@ static void test_sequence(void)
 	jm_metrics_set_loss(m, &loss);
 	loss.ringbuf_drops = 3;                             /* must not go backwards */
 	jm_metrics_set_loss(m, &loss);
+	jm_metrics_set_thread_filter(m, 4, 1024);
+	jm_metrics_set_thread_filter(m, 2, 2048);           /* misses never go backwards */
 
 	t = jm_metrics_render(m);
 	if (!t) {
@@ -332,6 +335,9 @@ static void test_sequence(void)
 	LINE("loss: map_full", t, "jobmeter_events_lost_total{reason=\"map_full\"} 2");
 	LINE("loss: exits_synthesized", t, "jobmeter_events_lost_total{reason=\"exits_synthesized\"} 1");
 	LINE("loss: truncation is not loss", t, "jobmeter_payloads_truncated_total 9");
+	LINE("thread filter: misses keep max", t, "jobmeter_thread_filter_misses_total 4");
+	LINE("thread filter: fill is the latest, of 2^20", t, "jobmeter_thread_filter_fill_ratio 0.001953");
+	LINE("thread filter: TYPE gauge", t, "# TYPE jobmeter_thread_filter_fill_ratio gauge");
 	LINE("jobs gauge", t, "jobmeter_metrics_jobs 2");
 	LINE("TYPE histogram", t, "# TYPE jobmeter_job_db_query_duration_seconds histogram");
 	LINE("TYPE counter", t, "# TYPE jobmeter_job_cpu_seconds_total counter");
