@@ -2,6 +2,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -87,14 +88,16 @@ static void *map_shared(const struct bpf_map *m, size_t bytes, const char *what,
 	return mem;
 }
 
-/* Run jm_mark over the threads of process tgid: those of a member go into
- * the thread filter.  -ESRCH/-ENOENT when the process is gone. */
-static int mark_threads(struct jm_probes *p, uint32_t tgid)
+/* One run of jm_mark over process pid or, with tid, that thread alone.
+ * The tids it visited are appended to *seen (grown as needed).  0, or
+ * -errno (-ESRCH/-ENOENT: no such task). */
+static int mark_run(struct jm_probes *p, uint32_t pid, uint32_t tid, uint32_t **seen,
+		    size_t *n, size_t *cap)
 {
-	union bpf_iter_link_info li = { .task.pid = tgid };
+	union bpf_iter_link_info li = { .task = { .tid = tid, .pid = tid ? 0 : pid } };
 	LIBBPF_OPTS(bpf_iter_attach_opts, o, .link_info = &li, .link_info_len = sizeof(li));
 	struct bpf_link *l = bpf_program__attach_iter(p->proc->progs.jm_mark, &o);
-	char buf[64];
+	uint32_t buf[256];
 	int fd, rc = 0;
 
 	if (!l)
@@ -105,16 +108,77 @@ static int mark_threads(struct jm_probes *p, uint32_t tgid)
 		goto out;
 	}
 	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));   /* jm_mark writes nothing */
-		if (n < 0 && errno == EINTR)
+		ssize_t r = read(fd, buf, sizeof(buf));
+		if (r < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
-			rc = -errno;
-		break;
+		if (r <= 0) {
+			rc = r < 0 ? -errno : 0;
+			break;
+		}
+		size_t k = (size_t)r / sizeof(buf[0]);
+		if (*n + k > *cap) {
+			size_t nc = (*n + k) * 2;
+			uint32_t *ns = realloc(*seen, nc * sizeof(*ns));
+			if (!ns) {
+				rc = -ENOMEM;
+				break;
+			}
+			*seen = ns;
+			*cap = nc;
+		}
+		memcpy(*seen + *n, buf, k * sizeof(buf[0]));
+		*n += k;
 	}
 	close(fd);
 out:
 	bpf_link__destroy(l);
+	return rc;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Put the threads of process tgid (if it is a member) into the thread
+ * filter.  The kernel's walk of one process stops early when the thread it
+ * stands on is released meanwhile, so the threads /proc lists that it did
+ * not visit get a run of their own.  -ESRCH/-ENOENT when the process is
+ * gone. */
+static int mark_threads(struct jm_probes *p, uint32_t tgid)
+{
+	uint32_t *seen = NULL;
+	size_t n = 0, cap = 0;
+	char path[64];
+	int rc = mark_run(p, tgid, 0, &seen, &n, &cap);
+
+	if (rc)
+		goto out;
+	qsort(seen, n, sizeof(*seen), cmp_u32);
+	snprintf(path, sizeof(path), "/proc/%u/task", tgid);
+	DIR *d = opendir(path);
+	if (!d)
+		goto out;                       /* gone: nothing left to mark */
+	for (struct dirent *e; (e = readdir(d)) != NULL;) {
+		char *end;
+		unsigned long tid = strtoul(e->d_name, &end, 10);
+		uint32_t t = (uint32_t)tid;
+		if (*end || !tid || tid > UINT32_MAX ||
+		    (n && bsearch(&t, seen, n, sizeof(*seen), cmp_u32)))
+			continue;
+		size_t before = n;
+		int r = mark_run(p, tgid, t, &seen, &n, &cap);
+		if (r && r != -ESRCH && r != -ENOENT) {
+			rc = r;
+			break;
+		}
+		if (n > before)       /* keep seen sorted for the next lookups */
+			qsort(seen, n, sizeof(*seen), cmp_u32);
+	}
+	closedir(d);
+out:
+	free(seen);
 	return rc;
 }
 

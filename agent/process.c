@@ -686,8 +686,9 @@ void jm_tracker_sample(struct jm_tracker *t, uint64_t now_mono)
 		t->sample_gen++;
 		int err = jm_probes_sample(t->probes, sample_rec, t);
 		if (err) {
-			jm_warn("process sampler iterator failed (%s): reading /proc instead",
-				strerror(-err));
+			jm_warn("process sampler iterator failed (%s): reading /proc instead; "
+				"job threads missing from the socket thread filter are no longer "
+				"found and counted", strerror(-err));
 			t->sample_iter_broken = true;
 		} else {
 			iter = true;

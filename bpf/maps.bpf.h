@@ -64,12 +64,13 @@ struct {
  * task_pt_regs() places at the top of its stack.
  *
  * Bits are set for every thread of a job process before it can run
- * (task_newtask, exec, and the jm_mark iterator for processes user space
- * starts tracking) and never cleared: a dead job thread's stack reused by
- * another thread only sends that thread to the exact test (the membership
- * bit of its tgid), never the other way.  The sampler (jm_sample) checks
- * every job thread it visits against the filter and counts a miss
- * (JM_STAT_TFILTER_MISS), so a hole cannot go unseen. */
+ * (task_newtask, fork, exec, and the jm_mark iterator for processes user
+ * space starts tracking) and never cleared: a dead job thread's stack
+ * reused by another thread only sends that thread to the exact test (the
+ * membership bit of its tgid), never the other way.  Two checks count a
+ * job thread the filter lacks (JM_STAT_TFILTER_MISS): the sampler
+ * (jm_sample) tests every job thread it visits, by its pt_regs, and mends
+ * it; every exec of a job process tests the real thing, its ctx. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -84,15 +85,21 @@ static __always_inline struct jm_thread_filter *jm_tf(void)
 	return bpf_map_lookup_elem(&thread_filter, &zero);
 }
 
-/* The filter bit of the thread whose kernel stack holds addr. */
-static __always_inline __u64 jm_tf_hash(const void *addr, const struct jm_thread_filter *f,
-					__u64 origin)
+/* The 16 KiB chunk of kernel memory that holds addr, as a number. */
+static __always_inline __u64 jm_tf_chunk(const void *addr, const struct jm_thread_filter *f,
+					 __u64 origin)
 {
 	__u64 off = (const char *)addr - (const char *)f;
 	/* The verifier takes pointer - pointer only as written: keep clang
 	 * from folding origin into f first (f - origin is pointer math). */
 	asm volatile("" : "+r"(off));
-	return (((off + origin) >> JM_TF_SHIFT) * 0x9e3779b97f4a7c15ull) >> (64 - JM_TF_LOG2);
+	return (off + origin) >> JM_TF_SHIFT;
+}
+
+/* A chunk's bit in the filter. */
+static __always_inline __u64 jm_tf_bit(__u64 chunk)
+{
+	return (chunk * 0x9e3779b97f4a7c15ull) >> (64 - JM_TF_LOG2);
 }
 
 /* origin, learned from t the first time: the offset that puts every stack's
@@ -113,24 +120,29 @@ static __always_inline __u64 jm_tf_origin(struct jm_thread_filter *f, struct tas
 }
 
 /* Put t's stack in the filter (t: a job thread that has not run yet, or
- * the current task). */
+ * the current task): the 16 KiB below its top, and the 16 KiB below that,
+ * for kernels whose stacks are 32 KiB (KASAN) and a tracepoint deep in
+ * one.  On 16 KiB stacks the second bit is another stack's: a false
+ * positive, which costs only the exact test. */
 static __always_inline void jm_tf_add(struct task_struct *t)
 {
 	struct jm_thread_filter *f = jm_tf();
 	if (!f)
 		return;
 	__u64 o = jm_tf_origin(f, t);
-	__u64 h = jm_tf_hash((const void *)bpf_task_pt_regs(t), f, o);
+	__u64 c = jm_tf_chunk((const void *)bpf_task_pt_regs(t), f, o);
+	__u64 h = jm_tf_bit(c), h2 = jm_tf_bit(c - 1);
 	__sync_fetch_and_or(&f->bits[h >> 6], 1ull << (h & 63));
+	__sync_fetch_and_or(&f->bits[h2 >> 6], 1ull << (h2 & 63));
 }
 
-/* Is t's stack in the filter? */
+/* Is t's stack (its top 16 KiB) in the filter? */
 static __always_inline bool jm_tf_has(struct task_struct *t)
 {
 	struct jm_thread_filter *f = jm_tf();
 	if (!f || !f->origin)
 		return false;
-	__u64 h = jm_tf_hash((const void *)bpf_task_pt_regs(t), f, f->origin);
+	__u64 h = jm_tf_bit(jm_tf_chunk((const void *)bpf_task_pt_regs(t), f, f->origin));
 	return f->bits[h >> 6] & (1ull << (h & 63));
 }
 
@@ -145,7 +157,7 @@ static __always_inline bool jm_tf_maybe(const void *ctx)
 	__u64 o = f->origin;
 	if (!o)
 		return true;
-	__u64 h = jm_tf_hash(ctx, f, o);
+	__u64 h = jm_tf_bit(jm_tf_chunk(ctx, f, o));
 	return f->bits[h >> 6] & (1ull << (h & 63));
 }
 

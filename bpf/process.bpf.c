@@ -30,6 +30,7 @@ const volatile __u64 page_size = 4096;
 const volatile bool emit_all_exits = false;
 
 #define SIGNAL_GROUP_EXIT 0x00000004
+#define CLONE_THREAD      0x00010000
 
 /* Scratch for building the (large) exec event, one per CPU. */
 struct {
@@ -175,6 +176,13 @@ int BPF_PROG(jm_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 		}
 	}
 
+	/* The thread filter's own test, on the real thing: this ctx is on the
+	 * stack of a job thread, which the socket programs must let through. */
+	if ((ev->flags & JM_F_TRACKED) && !jm_tf_maybe(ctx)) {
+		jm_stat_inc(JM_STAT_TFILTER_MISS);
+		jm_tf_add(p);
+	}
+
 	if (bpf_ringbuf_output(&events, ev, sizeof(*ev), jm_wakeup(&events)))
 		jm_stat_inc(JM_STAT_EVENTS_DROPPED);
 	return 0;
@@ -188,8 +196,20 @@ int BPF_PROG(jm_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 SEC("tp_btf/task_newtask")
 int BPF_PROG(jm_newtask, struct task_struct *task, __u64 clone_flags)
 {
-	if (jm_member(bpf_get_current_pid_tgid() >> 32))
-		jm_tf_add(task);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	if (!jm_member(tgid))
+		return 0;
+	jm_tf_add(task);
+	/* Count a new thread here, not at sched_process_fork: io_uring and
+	 * vhost workers are threads (CLONE_THREAD) that tracepoint never
+	 * sees, yet each of their exits takes one off (jm_exit).  And here
+	 * the thread has not run yet, so its exit cannot come first. */
+	if (clone_flags & CLONE_THREAD) {
+		struct jm_proc_life *pl = bpf_map_lookup_elem(&lives, &tgid);
+		if (pl)
+			__sync_fetch_and_add(&pl->threads, 1);
+	}
 	return 0;
 }
 
@@ -206,10 +226,8 @@ int BPF_PROG(jm_fork, struct task_struct *parent, struct task_struct *child)
 	if (!pl)
 		return 0;
 
-	if (ctgid == ptgid) {                   /* a new thread */
-		__sync_fetch_and_add(&pl->threads, 1);
+	if (ctgid == ptgid)                     /* a thread: jm_newtask counted it */
 		return 0;
-	}
 
 	struct jm_proc_life life = { .threads = 1 };
 	if (jm_proc_claim(ctgid) ||
@@ -218,6 +236,9 @@ int BPF_PROG(jm_fork, struct task_struct *parent, struct task_struct *child)
 		jm_stat_inc(JM_STAT_PROCS_FULL);
 		return 0;
 	}
+	/* jm_newtask added the child only if the parent was a member then:
+	 * user space may have made it one since. */
+	jm_tf_add(child);
 	jm_member_set(ctgid, true);
 	struct jm_ev_fork *e = jm_event_reserve(sizeof(*e));
 	if (!e)
@@ -414,17 +435,22 @@ int jm_sample(struct bpf_iter__task *ctx)
 
 /* The threads of a process user space starts tracking, into the thread
  * filter (jm_probes_track runs it for that process only, after setting the
- * membership bit: a thread made later goes through jm_newtask).  Also run
- * once at start on the agent itself, with no member, to learn the filter's
- * origin.  Writes nothing. */
+ * membership bit: a thread made later goes through jm_newtask).  Writes
+ * the tid of every thread it visits: the walk ends early when the thread
+ * it stands on is released, and user space looks for the ones it missed.
+ * Also run once at start on the agent itself, with no member, to learn the
+ * filter's origin. */
 SEC("iter/task")
 int jm_mark(struct bpf_iter__task *ctx)
 {
 	struct task_struct *t = ctx->task;
 	struct jm_thread_filter *f = jm_tf();
+	__u32 tid;
 
 	if (!t || !f)
 		return 0;
+	tid = t->pid;
+	bpf_seq_write(ctx->meta->seq, &tid, sizeof(tid));
 	if (t->exit_state)
 		return 0;             /* its stack is gone */
 	jm_tf_origin(f, t);

@@ -12,8 +12,9 @@
  *   jm_burn sockmt MIB THREADS      THREADS threads, started at once, each
  *                                   send MIB over a socketpair 0.5 s later
  *                                   (to a child forked at start)
- *   jm_burn uring MIB               send MIB over a socketpair with io_uring
- *                                   (IOSQE_ASYNC: from an io-wq worker)
+ *   jm_burn uring MIB [SECONDS]     send MIB over a socketpair with io_uring
+ *                                   (IOSQE_ASYNC: from an io-wq worker), then
+ *                                   burn SECONDS of CPU while the worker lives
  *   jm_burn readmt MIB THREADS      THREADS threads each read() MIB of
  *                                   /dev/zero and exit before the process
  *   jm_burn sleep SECONDS
@@ -286,6 +287,8 @@ int main(int argc, char **argv)
 			return 1;
 		close(sv[0]);
 		waitpid(pid, NULL, 0);
+		double secs = argc > 3 ? atof(argv[3]) : 0;
+		burn(&secs);          /* the ring (and its worker) exits with us */
 	} else if (!strcmp(mode, "readmt")) {
 		int n = argc > 3 ? atoi(argv[3]) : 1;
 		size_t each = (size_t)(v * 1024 * 1024);

@@ -22,7 +22,10 @@ JOBMETER_JOB=write-$UNIQ dd if=/dev/zero of="$T/w.bin" bs=1M count=64 status=non
 JOBMETER_JOB=sock-$UNIQ $BURN sock 32
 # ... and sent by an io_uring worker thread (IOSQE_ASYNC), a task the
 #     sched_process_fork tracepoint never sees.
-JOBMETER_JOB=uring-$UNIQ $BURN uring 16
+#     The worker is a thread the process's own thread count must include:
+#     it exits first, at the process's exit, and must not end the process
+#     (the CPU burnt after the send would then be missing).
+JOBMETER_JOB=uring-$UNIQ /usr/bin/time -f "%U %S" -o "$T/time.uring" $BURN uring 16 1.5
 # 2b. File bytes are the task I/O accounting: threads that end before the
 #     process keep their share, and a pipe is read like a file.
 JOBMETER_JOB=readmt-$UNIQ $BURN readmt 16 4
@@ -60,6 +63,9 @@ check_within "bytes: socket tx counted as net" "$(run_field sock-$UNIQ net_tx_by
 check_within "bytes: socket rx counted as net" "$(run_field sock-$UNIQ net_rx_bytes)" $((32 << 20)) 1
 check_within "bytes: socket tx from an io_uring worker" "$(run_field uring-$UNIQ net_tx_bytes)" $((16 << 20)) 1
 check_within "bytes: socket rx of its reader" "$(run_field uring-$UNIQ net_rx_bytes)" $((16 << 20)) 1
+check_within "cpu: a process with an io_uring worker, to its end, vs GNU time" \
+  "$(run_field uring-$UNIQ cpu_s)" "$(awk '{print $1+$2}' "$T/time.uring")" 3
+check_eq "uring: one exit, the process's (time, jm_burn, reader)" "$(run_field uring-$UNIQ processes)" 3
 check_within "bytes: 4 threads x 16 MiB, all exited before the process" \
   "$(run_field readmt-$UNIQ file_read_bytes)" $((64 << 20)) 1
 check_within "bytes: 8 MiB read from a pipe" "$(run_field pipe-$UNIQ file_read_bytes)" $((8 << 20)) 1
