@@ -28,8 +28,7 @@ VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
 
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE \
-             -fno-strict-aliasing -I$(BUILD) -I$(BUILD)/proto -Iagent -Ibpf -I. \
-             -DJOBMETER_VERSION='"$(VERSION)"'
+             -fno-strict-aliasing -I$(BUILD) -I$(BUILD)/proto -Iagent -Ibpf -I.
 LDLIBS    := -lbpf -lelf -lz -lprotobuf-c -lyaml -lcurl -lmicrohttpd -lsqlite3 -lpthread -lm
 
 # uapi headers only (linux/types.h, linux/bpf.h): the multiarch dir supplies asm/.
@@ -68,7 +67,7 @@ BINS += $(BIN)/jobmeter-report
 endif
 
 .SECONDARY:
-.PHONY: all deps test unit integration demo fuzz bench clean install deb
+.PHONY: all deps test unit integration demo fuzz bench clean install deb FORCE
 .DEFAULT_GOAL := all
 all: $(BINS) $(UNIT_BINS) $(HELPER_BINS)
 
@@ -95,8 +94,16 @@ $(OBJ)/proto/%.pb-c.o: $(BUILD)/proto/%.pb-c.c
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Wno-error -c $< -o $@
 
+# ---- the version, as a header rewritten only when it changes: the objects
+# that include it (their .d files say which) rebuild then, and only they ----
+$(BUILD)/version.h: FORCE
+	@mkdir -p $(BUILD)
+	@printf '#define JOBMETER_VERSION "%s"\n' '$(VERSION)' > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+FORCE:
+
 # ---- C objects: every agent/tool object may include skeletons and protos ----
-$(OBJ)/%.o: %.c $(SKELS) $(PROTO_C) | $(OBJ)
+$(OBJ)/%.o: %.c $(SKELS) $(PROTO_C) | $(OBJ) $(BUILD)/version.h
 	@mkdir -p $(dir $@)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
