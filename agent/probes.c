@@ -301,13 +301,6 @@ int jm_probes_open(struct jm_probes **out, const struct jm_probe_opts *o,
 		jm_err("cannot attach tracepoints: %s", strerror(-err));
 		goto fail;
 	}
-	/* The thread filter learns its origin from the first task it sees:
-	 * ours, which is not a job's and gets no bit. */
-	err = mark_threads(p, (uint32_t)getpid());
-	if (err) {
-		jm_err("cannot run the thread filter's iterator: %s", strerror(-err));
-		goto fail;
-	}
 
 	p->handlers[0] = (struct jm_rb_handler){ on_event, ctx };
 	p->handlers[1] = (struct jm_rb_handler){ on_payload, ctx };

@@ -54,23 +54,24 @@ struct {
  * return-stack mitigation), and nearly all of them are not jobs'.
  *
  * A tracepoint program's ctx (the argument array of bpf_trace_run*()) lives
- * on the kernel stack of the task that hit the tracepoint, and kernel stacks
- * are THREAD_SIZE-aligned (16 KiB or more), one per thread.  So which 16 KiB
- * chunk ctx falls in names the thread.  Programs cannot turn a pointer into
- * a number, but pointer - pointer is a number for tracing programs loaded
- * with CAP_PERFMON (the verifier's allow_ptr_leaks), so addresses are taken
- * relative to this map's value: ctx - f.  origin aligns those offsets with
- * the stacks: it is learned once from a task's pt_regs, which
- * task_pt_regs() places at the top of its stack.
+ * on the kernel stack of the task that hit the tracepoint, one stack per
+ * thread.  So the 16 KiB chunk of memory ctx falls in points at the thread.
+ * Programs cannot turn a pointer into a number, but pointer - pointer is a
+ * number for tracing programs loaded with CAP_PERFMON (the verifier's
+ * allow_ptr_leaks), so addresses are taken relative to this map's value:
+ * ctx - f.  A job thread puts in the bits of every chunk its stack's top
+ * 32 KiB overlap (task_pt_regs() is at the top): three, wherever the chunk
+ * boundaries fall, for 16 KiB stacks and the 32 KiB of KASAN kernels.
  *
  * Bits are set for every thread of a job process before it can run
  * (task_newtask, fork, exec, and the jm_mark iterator for processes user
  * space starts tracking) and never cleared: a dead job thread's stack
- * reused by another thread only sends that thread to the exact test (the
- * membership bit of its tgid), never the other way.  Two checks count a
- * job thread the filter lacks (JM_STAT_TFILTER_MISS): the sampler
- * (jm_sample) tests every job thread it visits, by its pt_regs, and mends
- * it; every exec of a job process tests the real thing, its ctx. */
+ * reused by another thread (or the memory next to a job thread's stack)
+ * only sends that thread to the exact test (the membership bit of its
+ * tgid), never the other way.  Two checks count a job thread the filter
+ * lacks (JM_STAT_TFILTER_MISS): the sampler (jm_sample) tests every job
+ * thread it visits, by its pt_regs, and mends it; every exec of a job
+ * process tests the real thing, its ctx. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -85,80 +86,67 @@ static __always_inline struct jm_thread_filter *jm_tf(void)
 	return bpf_map_lookup_elem(&thread_filter, &zero);
 }
 
-/* The 16 KiB chunk of kernel memory that holds addr, as a number. */
-static __always_inline __u64 jm_tf_chunk(const void *addr, const struct jm_thread_filter *f,
-					 __u64 origin)
+/* The offset of addr from the filter, as a number. */
+static __always_inline __u64 jm_tf_off(const void *addr, const struct jm_thread_filter *f)
 {
 	__u64 off = (const char *)addr - (const char *)f;
 	/* The verifier takes pointer - pointer only as written: keep clang
-	 * from folding origin into f first (f - origin is pointer math). */
+	 * from folding later arithmetic into the pointers. */
 	asm volatile("" : "+r"(off));
-	return (off + origin) >> JM_TF_SHIFT;
+	return off;
 }
 
-/* A chunk's bit in the filter. */
-static __always_inline __u64 jm_tf_bit(__u64 chunk)
+/* The bit of the 16 KiB chunk at offset off.  Offsets wrap at 2^64, a
+ * multiple of the chunk: a stack just below the filter's memory is fine. */
+static __always_inline __u64 jm_tf_bit(__u64 off)
 {
-	return (chunk * 0x9e3779b97f4a7c15ull) >> (64 - JM_TF_LOG2);
+	return ((off >> JM_TF_SHIFT) * 0x9e3779b97f4a7c15ull) >> (64 - JM_TF_LOG2);
 }
 
-/* origin, learned from t the first time: the offset that puts every stack's
- * top (16 KiB aligned, pt_regs just below it) on a chunk boundary.  Never 0
- * once learned (a multiple of the chunk is added); racing CPUs compute and
- * store the same value. */
-static __always_inline __u64 jm_tf_origin(struct jm_thread_filter *f, struct task_struct *t)
+static __always_inline void jm_tf_set(struct jm_thread_filter *f, __u64 off)
 {
-	__u64 o = f->origin;
-	if (o)
-		return o;
-	__u64 top = (const char *)bpf_task_pt_regs(t) - (const char *)f;
-	asm volatile("" : "+r"(top));
-	top += bpf_core_type_size(struct pt_regs);
-	o = ((0 - top) & ((1ull << JM_TF_SHIFT) - 1)) + (1ull << JM_TF_SHIFT);
-	f->origin = o;
-	return o;
+	__u64 h = jm_tf_bit(off);
+	__sync_fetch_and_or(&f->bits[h >> 6], 1ull << (h & 63));
+}
+
+static __always_inline bool jm_tf_test(const struct jm_thread_filter *f, __u64 off)
+{
+	__u64 h = jm_tf_bit(off);
+	return f->bits[h >> 6] & (1ull << (h & 63));
+}
+
+/* The offset of t's stack top (the end of its pt_regs). */
+static __always_inline __u64 jm_tf_top(const struct jm_thread_filter *f, struct task_struct *t)
+{
+	return jm_tf_off((const void *)bpf_task_pt_regs(t), f) + bpf_core_type_size(struct pt_regs);
 }
 
 /* Put t's stack in the filter (t: a job thread that has not run yet, or
- * the current task): the 16 KiB below its top, and the 16 KiB below that,
- * for kernels whose stacks are 32 KiB (KASAN) and a tracepoint deep in
- * one.  On 16 KiB stacks the second bit is another stack's: a false
- * positive, which costs only the exact test. */
+ * the current task): every chunk of [top - 32 KiB, top). */
 static __always_inline void jm_tf_add(struct task_struct *t)
 {
 	struct jm_thread_filter *f = jm_tf();
 	if (!f)
 		return;
-	__u64 o = jm_tf_origin(f, t);
-	__u64 c = jm_tf_chunk((const void *)bpf_task_pt_regs(t), f, o);
-	__u64 h = jm_tf_bit(c), h2 = jm_tf_bit(c - 1);
-	__sync_fetch_and_or(&f->bits[h >> 6], 1ull << (h & 63));
-	__sync_fetch_and_or(&f->bits[h2 >> 6], 1ull << (h2 & 63));
+	__u64 top = jm_tf_top(f, t);
+	jm_tf_set(f, top - 1);
+	jm_tf_set(f, top - 1 - (1ull << JM_TF_SHIFT));
+	jm_tf_set(f, top - (2ull << JM_TF_SHIFT));
 }
 
-/* Is t's stack (its top 16 KiB) in the filter? */
+/* Is t's stack (the chunk of its top) in the filter? */
 static __always_inline bool jm_tf_has(struct task_struct *t)
 {
 	struct jm_thread_filter *f = jm_tf();
-	if (!f || !f->origin)
-		return false;
-	__u64 h = jm_tf_bit(jm_tf_chunk((const void *)bpf_task_pt_regs(t), f, f->origin));
-	return f->bits[h >> 6] & (1ull << (h & 63));
+	return f && jm_tf_test(f, jm_tf_top(f, t) - 1);
 }
 
 /* The per-operation test, from a tracepoint program's ctx: false only when
- * the current thread is certainly not a job's.  Before the first job thread
- * was added (origin 0) every thread may be one. */
+ * the current thread is certainly not a job's. */
 static __always_inline bool jm_tf_maybe(const void *ctx)
 {
 	struct jm_thread_filter *f = jm_tf();
-	if (!f)
-		return true;
-	__u64 o = f->origin;
-	if (!o)
-		return true;
-	__u64 h = jm_tf_bit(jm_tf_chunk(ctx, f, o));
-	return f->bits[h >> 6] & (1ull << (h & 63));
+	return !f || jm_tf_test(f, jm_tf_off(ctx, f));
 }
 
 struct {

@@ -437,24 +437,18 @@ int jm_sample(struct bpf_iter__task *ctx)
  * filter (jm_probes_track runs it for that process only, after setting the
  * membership bit: a thread made later goes through jm_newtask).  Writes
  * the tid of every thread it visits: the walk ends early when the thread
- * it stands on is released, and user space looks for the ones it missed.
- * Also run once at start on the agent itself, with no member, to learn the
- * filter's origin. */
+ * it stands on is released, and user space looks for the ones it missed. */
 SEC("iter/task")
 int jm_mark(struct bpf_iter__task *ctx)
 {
 	struct task_struct *t = ctx->task;
-	struct jm_thread_filter *f = jm_tf();
 	__u32 tid;
 
-	if (!t || !f)
+	if (!t)
 		return 0;
 	tid = t->pid;
 	bpf_seq_write(ctx->meta->seq, &tid, sizeof(tid));
-	if (t->exit_state)
-		return 0;             /* its stack is gone */
-	jm_tf_origin(f, t);
-	if (jm_member(t->tgid))
+	if (!t->exit_state && jm_member(t->tgid))   /* an exited one has no stack */
 		jm_tf_add(t);
 	return 0;
 }

@@ -30,8 +30,6 @@
 #define JM_TF_SHIFT      14                    /* 16 KiB: the smallest THREAD_SIZE */
 
 struct jm_thread_filter {
-	__u64 origin;                 /* 0 until calibrated (jm_tf_origin) */
-	__u64 pad[7];                 /* origin alone in its cache line */
 	__u64 bits[JM_TF_WORDS];
 };
 
