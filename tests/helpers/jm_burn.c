@@ -100,7 +100,7 @@ static int send_all(int fd, size_t len)
 	return 0;
 }
 
-/* A reader child for socketpair end fd: drains it until EOF. */
+/* A child that reads socketpair end sv[1] until EOF; the parent keeps sv[0]. */
 static pid_t drain_child(int sv[2])
 {
 	pid_t pid = fork();
@@ -237,24 +237,11 @@ int main(int argc, char **argv)
 		pthread_exit(NULL);              /* the process lives on in the thread */
 	} else if (!strcmp(mode, "sock")) {
 		int sv[2];
-		static char buf[65536];
-		size_t total = (size_t)(v * 1024 * 1024), sent = 0;
 		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
 			return 1;
-		pid_t pid = fork();
-		if (pid == 0) {
-			close(sv[0]);
-			while (read(sv[1], buf, sizeof(buf)) > 0)
-				;
-			_exit(0);
-		}
-		close(sv[1]);
-		while (sent < total) {
-			ssize_t w = write(sv[0], buf, total - sent < sizeof(buf) ? total - sent : sizeof(buf));
-			if (w <= 0)
-				return 1;
-			sent += (size_t)w;
-		}
+		pid_t pid = drain_child(sv);
+		if (send_all(sv[0], (size_t)(v * 1024 * 1024)))
+			return 1;
 		close(sv[0]);
 		waitpid(pid, NULL, 0);
 	} else if (!strcmp(mode, "sockmt")) {
