@@ -15,7 +15,7 @@
  *     read at thread exit and by the sampler (process.bpf.c), minus the
  *     socket bytes that went through read()/write(), counted here;
  *   - a TCP connection's end comes from inet_sock_set_state.
- * Order of work on a socket operation: the thread filter (two loads), job
+ * Order of work on a socket operation: the thread filter (one load), job
  * membership (one bit), the per-CPU byte counters, then — stream sockets
  * only — the socket's storage, and only for database connections the
  * payload copy. */
@@ -389,7 +389,7 @@ static __always_inline void sock_op(const void *ctx, struct sock *sk, int ret, i
 	if (ret <= 0 || (rx && (flags & MSG_PEEK)))
 		return;
 	/* Most operations are not a job's: the thread filter (maps.bpf.h)
-	 * says so with two loads, no helper call. */
+	 * says so with one load, no helper call. */
 	if (!jm_tf_maybe(ctx))
 		return;
 	/* The exact test.  The task pointer, not bpf_get_current_pid_tgid():
