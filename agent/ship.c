@@ -502,7 +502,8 @@ static void flush_recovery(struct jm_shipper *sh)
 
 /* Store the batch again under a fresh seq (above the collector's maximum, as
  * the spool was advanced first) and drop the refused copy.  Put comes before
- * remove: a crash between them sends the batch twice rather than never.
+ * remove: a crash between them leaves both, never neither, and the next
+ * conflict on the old copy finds the new one (renumbered_before).
  * -EBADMSG: the spooled bytes are not a Batch. */
 static int renumber(struct jm_shipper *sh, uint64_t seq, const uint8_t *data, size_t len,
 		    uint64_t *new_seq)
@@ -540,6 +541,52 @@ out:
 	return err;
 }
 
+/* A Batch's bytes with seq 0: what two copies of one batch under different
+ * seqs have in common.  NULL when data is not a Batch (or out of memory). */
+static uint8_t *pack_unnumbered(const uint8_t *data, size_t len, size_t *out_len)
+{
+	Jobmeter__V1__Batch *b = jobmeter__v1__batch__unpack(NULL, len, data);
+	uint8_t *buf = NULL;
+
+	if (!b)
+		return NULL;
+	b->seq = 0;
+	*out_len = jobmeter__v1__batch__get_packed_size(b);
+	buf = malloc(*out_len ? *out_len : 1);
+	if (buf && jobmeter__v1__batch__pack(b, buf) != *out_len) {
+		free(buf);
+		buf = NULL;
+	}
+	jobmeter__v1__batch__free_unpacked(b, NULL);
+	return buf;
+}
+
+/* Was batch seq renumbered already, by a renumbering that stopped before it
+ * removed this copy (the agent was killed in between)?  The new copy is a
+ * pending batch above the collector's maximum with the same content but the
+ * seq.  Sets *copy to its seq.  Reads only the batches above stored_max:
+ * those a recovery renumbered, few. */
+static bool renumbered_before(struct jm_shipper *sh, const uint8_t *data, size_t len,
+			      uint64_t stored_max, uint64_t *copy)
+{
+	size_t ul = 0, cl = 0, cul = 0;
+	uint8_t *u = pack_unnumbered(data, len, &ul), *cand = NULL;
+	uint64_t q = stored_max;
+	bool found = false;
+
+	while (u && !found && jm_spool_next_after(sh->sp, q, &q, &cand, &cl) == 0) {
+		uint8_t *cu = pack_unnumbered(cand, cl, &cul);
+		found = cu && cul == ul && memcmp(cu, u, ul) == 0;
+		if (found)
+			*copy = q;
+		free(cu);
+		free(cand);
+		cand = NULL;
+	}
+	free(u);
+	return found;
+}
+
 /* 409 with the collector's highest stored seq: the key is taken by another
  * batch because this spool's numbering restarted.  Rejecting it, as before,
  * lost every batch until the new numbers passed the old maximum; instead
@@ -554,6 +601,20 @@ static uint64_t handle_conflict(struct jm_shipper *sh, uint64_t seq, const uint8
 	if (stored_max < seq) {
 		/* Cannot be a restarted numbering: nothing to skip past. */
 		handle_reject(sh, seq, err);
+		return 0;
+	}
+	if (renumbered_before(sh, data, len, stored_max, &new_seq)) {
+		r = jm_spool_remove(sh->sp, seq);
+		if (r) {
+			snprintf(err, errlen, "batch seq %" PRIu64 " was renumbered to %" PRIu64
+				 " before, but its old copy cannot be removed: %s", seq, new_seq,
+				 strerror(-r));
+			delay = backoff_ms(sh);
+			note_failure(sh, KIND_SPOOL, err, delay);
+			return delay;
+		}
+		ship_log("batch seq %" PRIu64 " was renumbered to %" PRIu64 " before the agent "
+			 "stopped: its old copy is dropped, the new one is sent", seq, new_seq);
 		return 0;
 	}
 	r = jm_spool_advance_seq(sh->sp, stored_max);

@@ -447,16 +447,25 @@ out:
 
 int jm_spool_oldest(struct jm_spool *s, uint64_t *seq, uint8_t **data, size_t *len)
 {
+	return jm_spool_next_after(s, 0, seq, data, len);
+}
+
+int jm_spool_next_after(struct jm_spool *s, uint64_t after, uint64_t *seq, uint8_t **data,
+			size_t *len)
+{
 	*data = NULL;
 	*len = 0;
 	for (;;) {
 		char name[NAME_MAX_LEN];
+		size_t i = 0;
 		pthread_mutex_lock(&s->lock);
-		if (s->n == 0) {
+		while (i < s->n && s->e[i].seq <= after)
+			i++;
+		if (i == s->n) {
 			pthread_mutex_unlock(&s->lock);
 			return -ENOENT;
 		}
-		uint64_t q = s->e[0].seq;
+		uint64_t q = s->e[i].seq;
 		pthread_mutex_unlock(&s->lock);
 
 		batch_name(name, sizeof(name), q, false);

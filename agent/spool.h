@@ -79,6 +79,12 @@ int jm_spool_put(struct jm_spool *s, uint64_t seq, const void *data, size_t len)
 int jm_spool_oldest(struct jm_spool *s, uint64_t *seq, uint8_t **data, size_t *len)
 	__attribute__((warn_unused_result));
 
+/* The same for the first pending batch after seq `after` (in seq order):
+ * -ENOENT when there is none. */
+int jm_spool_next_after(struct jm_spool *s, uint64_t after, uint64_t *seq, uint8_t **data,
+			size_t *len)
+	__attribute__((warn_unused_result));
+
 /* Delete batch seq (after the collector acknowledged it).  A batch that is
  * already gone is not an error.  Returns 0 or -errno. */
 int jm_spool_remove(struct jm_spool *s, uint64_t seq)

@@ -626,6 +626,76 @@ out:
 	srv_stop(&s);
 }
 
+/* The agent was killed in the middle of a renumbering: the new copy (seq 6)
+ * was stored, the refused one (seq 1) not yet removed.  The old copy's next
+ * conflict must find the new one and be dropped, not renumbered a second
+ * time: the collector stores that batch once. */
+static void test_409_renumber_interrupted(void)
+{
+	struct srv s;
+	struct seen w;
+	struct jm_config cfg;
+	struct jm_shipper *sh = NULL;
+	struct jm_ship_stats st;
+	struct jm_ship_opts o = { .base_ms = 10, .cap_ms = 50 };
+	uint8_t *old = NULL, *buf = NULL;
+	size_t len = 0;
+	uint64_t seq = 0, copy = 0;
+	int64_t ws1 = 0;
+	Jobmeter__V1__Batch *b = NULL;
+
+	srv_init(&s, MODE_409_MAX);
+	CHECK_INT("409 interrupted: server up", srv_start(&s, 0, NULL, NULL), 0);
+	struct jm_spool *sp = spool_in("s409i");
+	if (!sp || !s.d)
+		goto out;
+	CHECK_INT("409 interrupted: 2 batches spooled (seq 1, 2)", spool_n(sp, 2), 0);
+	/* What renumber() leaves when killed after its put. */
+	CHECK_INT("409 interrupted: read seq 1", jm_spool_oldest(sp, &seq, &old, &len), 0);
+	b = old ? jobmeter__v1__batch__unpack(NULL, len, old) : NULL;
+	CHECK("409 interrupted: seq 1 is a Batch", b != NULL);
+	if (!b)
+		goto out;
+	ws1 = b->window_start_unix_ns;
+	CHECK_INT("409 interrupted: advance past the collector",
+		  jm_spool_advance_seq(sp, PRIOR_MAX), 0);
+	CHECK_INT("409 interrupted: new seq", jm_spool_next_seq(sp, &copy), 0);
+	b->seq = copy;
+	size_t n = jobmeter__v1__batch__get_packed_size(b);
+	buf = malloc(n);
+	CHECK("409 interrupted: repacked", buf && jobmeter__v1__batch__pack(b, buf) == n);
+	CHECK_INT("409 interrupted: copy stored as 6", buf ? jm_spool_put(sp, copy, buf, n) : -1, 0);
+	CHECK_INT("409 interrupted: copy is seq 6", copy, PRIOR_MAX + 1);
+
+	make_cfg(&cfg, "http", s.port, token_file, NULL);
+	CHECK_INT("409 interrupted: open", jm_ship_open_opts(&sh, &cfg, sp, &o), 0);
+	if (!sh)
+		goto out;
+	CHECK_INT("409 interrupted: 2 delivered", wait_stat(sh, ST_SENT, 2, 5000), 2);
+	usleep(100000);                                     /* nothing more comes */
+	jm_ship_stats(sh, &st);
+	CHECK_INT("409 interrupted: only seq 2 renumbered", st.renumbered, 1);
+	CHECK_INT("409 interrupted: none rejected", st.rejected_4xx, 0);
+	CHECK_INT("409 interrupted: 2 sent, not 3", st.sent, 2);
+	jm_ship_close(sh, 1000);
+	srv_seen(&s, &w);
+	pthread_mutex_lock(&s.lock);
+	CHECK("409 interrupted: stored as 6 (the first batch) and 7 (the second)",
+	      w.n_accepted == 2 && w.accepted[0] == 6 && w.accepted[1] == 7 &&
+	      s.accepted_ws[0] == ws1 && s.accepted_ws[1] == ws1 + 1000000000);
+	pthread_mutex_unlock(&s.lock);
+	CHECK_INT("409 interrupted: said so", log_count("batch seq 1 was renumbered to 6 before"), 1);
+	jm_spool_depth(sp, &st.spool_depth, NULL);
+	CHECK_INT("409 interrupted: spool empty", st.spool_depth, 0);
+out:
+	if (b)
+		jobmeter__v1__batch__free_unpacked(b, NULL);
+	free(old);
+	free(buf);
+	jm_spool_close(sp);
+	srv_stop(&s);
+}
+
 static void test_400(void)
 {
 	struct srv s;
@@ -915,6 +985,7 @@ int main(void)
 	test_400();
 	test_409();
 	test_409_renumber();
+	test_409_renumber_interrupted();
 	test_down_then_up();
 	test_drain();
 	test_tls();
