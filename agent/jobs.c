@@ -352,14 +352,27 @@ void jm_jobs_flush_ended(struct jm_jobs *j)
 	}
 }
 
+/* Did a process end because it was asked to stop: killed by SIGTERM, or
+ * exiting 143 (128 + SIGTERM: a shell, the JVM) as programs that catch it
+ * do?  What kubelet and systemd send a pod's or unit's processes at
+ * teardown. */
+static bool stopped(int status)
+{
+	return status != JM_STATUS_UNKNOWN &&
+	       ((status & 0x7f) == 15 || ((status & 0x7f) == 0 && ((status >> 8) & 0xff) == 143));
+}
+
 void jm_run_proc_exit(struct jm_run *r, bool is_root, int status, int64_t now_ns)
 {
 	/* The first top-level process to exit decides, unless a later one
 	 * fails: a pod's main container exits before its sidecars are stopped,
-	 * and a run two instances of a program share fails if either does. */
+	 * and a run two instances of a program share fails if either does.
+	 * Being stopped after a success is not failing: that is how the
+	 * sidecars of a finished pod end. */
 	if (is_root && (!r->root_exited ||
 			(status != 0 && status != JM_STATUS_UNKNOWN &&
-			 (r->root_status == 0 || r->root_status == JM_STATUS_UNKNOWN)))) {
+			 (r->root_status == JM_STATUS_UNKNOWN ||
+			  (r->root_status == 0 && !stopped(status)))))) {
 		r->root_exited = true;
 		r->root_status = status;
 	}

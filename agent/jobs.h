@@ -9,7 +9,9 @@
  *   - a run ends when its last process exits;
  *   - its outcome is its root processes' (the top-level ones, each started
  *     on its own rather than forked by another job process): the first to
- *     exit decides, unless a later one fails: exit 0 = success, anything
+ *     exit decides, unless a later one fails (being stopped after a
+ *     success, by SIGTERM or exit 143, is not failing: a finished pod's
+ *     sidecars end so): exit 0 = success, anything
  *     else = failure with exit_code or signal; oom_killed when the kernel
  *     OOM-killed any of its processes (that is a failure too); "unknown"
  *     when the deciding exit was lost (JM_STATUS_UNKNOWN);

@@ -187,6 +187,30 @@ static void test_joiner_is_not_root(void)
 	ev_exit(t, PID(5), 0, 10000);
 	ev_exit(t, PID(6), 0, 11000);
 	CHECK("both succeed: success", out.n == 3 && out.r[2].outcome == JM_OUTCOME_SUCCESS);
+
+	/* the main container succeeds, then the pod's teardown stops the
+	 * sidecars: one dies of SIGTERM, one (a JVM) exits 143: success */
+	ev_exec(t, PID(7), 0, "twicejob", 12000);
+	ev_exec(t, PID(8), 0, "twicejob", 12100);
+	ev_exec(t, PID(9), 0, "twicejob", 12200);
+	ev_exit(t, PID(8), 0, 13000);
+	ev_exit(t, PID(7), 15, 14000);
+	ev_exit(t, PID(9), 143 << 8, 14100);
+	CHECK("teardown: stopped sidecars do not fail a finished run",
+	      out.n == 4 && out.r[3].outcome == JM_OUTCOME_SUCCESS && out.r[3].signal == 0 &&
+	      out.r[3].exit_code == 0);
+	/* ... but a sidecar that crashes does, and so does a run whose first
+	 * process to end was stopped */
+	ev_exec(t, PID(10), 0, "twicejob", 15000);
+	ev_exec(t, PID(11), 0, "twicejob", 15100);
+	ev_exit(t, PID(11), 0, 16000);
+	ev_exit(t, PID(10), 11, 17000);                          /* SIGSEGV */
+	CHECK("teardown: a crashing sidecar still fails the run",
+	      out.n == 5 && out.r[4].outcome == JM_OUTCOME_FAILURE && out.r[4].signal == 11);
+	ev_exec(t, PID(12), 0, "twicejob", 18000);
+	ev_exit(t, PID(12), 15, 19000);
+	CHECK("stopped first: a run that was stopped failed",
+	      out.n == 6 && out.r[5].outcome == JM_OUTCOME_FAILURE && out.r[5].signal == 15);
 	tp_tracker_free(t);
 	jm_jobs_free(jobs);
 }
