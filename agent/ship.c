@@ -94,6 +94,9 @@ struct jm_shipper {
 	struct {
 		uint64_t n, stored_max, old_lo, old_hi, new_lo, new_hi;
 	} rec;
+	/* The first conflict since start was checked for a renumbering the
+	 * last run of the agent left half done (renumbered_before). */
+	bool leftover_checked;
 };
 
 /* Through the project's log module: "jobmeter-agent: warn: ship: ...". */
@@ -564,8 +567,11 @@ static uint8_t *pack_unnumbered(const uint8_t *data, size_t len, size_t *out_len
 /* Was batch seq renumbered already, by a renumbering that stopped before it
  * removed this copy (the agent was killed in between)?  The new copy is a
  * pending batch above the collector's maximum with the same content but the
- * seq.  Sets *copy to its seq.  Reads only the batches above stored_max:
- * those a recovery renumbered, few. */
+ * seq.  Sets *copy to its seq.  Renumbering goes one batch at a time, so
+ * only one copy can be left behind, and it is the oldest pending batch:
+ * the first to meet a conflict after a start.  Only that one is checked
+ * (each check reads the pending batches above stored_max: doing it on
+ * every conflict of a long recovery would read them over and over). */
 static bool renumbered_before(struct jm_shipper *sh, const uint8_t *data, size_t len,
 			      uint64_t stored_max, uint64_t *copy)
 {
@@ -603,7 +609,9 @@ static uint64_t handle_conflict(struct jm_shipper *sh, uint64_t seq, const uint8
 		handle_reject(sh, seq, err);
 		return 0;
 	}
-	if (renumbered_before(sh, data, len, stored_max, &new_seq)) {
+	bool first = !sh->leftover_checked;
+	sh->leftover_checked = true;
+	if (first && renumbered_before(sh, data, len, stored_max, &new_seq)) {
 		r = jm_spool_remove(sh->sp, seq);
 		if (r) {
 			snprintf(err, errlen, "batch seq %" PRIu64 " was renumbered to %" PRIu64
