@@ -41,7 +41,8 @@ int jm_probes_drain_io(struct jm_probes *p);
 /* Both rings' epoll fds, to wait on. */
 void jm_probes_epoll_fds(struct jm_probes *p, int fds[2]);
 
-/* Process table (user-space side of membership). */
+/* Process table (user-space side of membership).  Tracking a process also
+ * puts its threads into the socket thread filter (bpf/maps.bpf.h). */
 int jm_probes_track(struct jm_probes *p, uint32_t tgid, int32_t threads)
 	__attribute__((warn_unused_result));
 void jm_probes_untrack(struct jm_probes *p, uint32_t tgid);
