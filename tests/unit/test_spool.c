@@ -162,6 +162,24 @@ static void test_basic(const char *dir)
 	jm_spool_depth(s, &count, NULL);
 	CHECK_INT("vanished file forgotten", count, 2);
 
+	/* next_after: the first pending batch above a seq, in seq order;
+	 * the vanished 3 is not there. */
+	CHECK_INT("next_after 0 is the oldest", jm_spool_next_after(s, 0, &seq, &d, &len), 0);
+	CHECK_INT("next_after 0: seq 4", seq, 4);
+	free(d);
+	d = NULL;
+	CHECK_INT("next_after 4", jm_spool_next_after(s, 4, &seq, &d, &len), 0);
+	CHECK("next_after 4: seq 5, its data", seq == 5 && d && data_is(d, len, 5, 50));
+	free(d);
+	d = NULL;
+	CHECK_INT("next_after 2 (not pending itself): seq 4",
+		  jm_spool_next_after(s, 2, &seq, &d, &len) == 0 ? (int)seq : -1, 4);
+	free(d);
+	d = NULL;
+	CHECK_INT("next_after the newest: -ENOENT", jm_spool_next_after(s, 5, &seq, &d, &len),
+		  -ENOENT);
+	CHECK("next_after -ENOENT: no buffer", d == NULL && len == 0);
+
 	/* Replacing a batch with the same seq keeps one entry. */
 	CHECK_INT("put 4 again", put_seq(s, 4, 44), 0);
 	jm_spool_depth(s, &count, &bytes);
