@@ -11,7 +11,9 @@
  *     on its own rather than forked by another job process): the first to
  *     exit decides, unless a later one fails (being stopped after a
  *     success, by SIGTERM or exit 143, is not failing: a finished pod's
- *     sidecars end so): exit 0 = success, anything
+ *     sidecars end so.  A sidecar SIGKILLed after its grace period still
+ *     fails the run; one that exits 143 of its own accord does not):
+ *     exit 0 = success, anything
  *     else = failure with exit_code or signal; oom_killed when the kernel
  *     OOM-killed any of its processes (that is a failure too); "unknown"
  *     when the deciding exit was lost (JM_STATUS_UNKNOWN);

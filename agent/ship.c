@@ -94,9 +94,11 @@ struct jm_shipper {
 	struct {
 		uint64_t n, stored_max, old_lo, old_hi, new_lo, new_hi;
 	} rec;
-	/* The first conflict since start was checked for a renumbering the
-	 * last run of the agent left half done (renumbered_before). */
+	/* Old copies a renumbering may have left behind (renumbered_before):
+	 * the oldest pending batch at start, until its first conflict was
+	 * checked; and a batch whose removal failed after it was renumbered. */
 	bool leftover_checked;
+	uint64_t unremoved_seq;
 };
 
 /* Through the project's log module: "jobmeter-agent: warn: ship: ...". */
@@ -532,11 +534,13 @@ static int renumber(struct jm_shipper *sh, uint64_t seq, const uint8_t *data, si
 	}
 	if ((err = jm_spool_put(sh->sp, *new_seq, buf, n)))
 		goto out;
-	if ((err = jm_spool_remove(sh->sp, seq)))
-		/* Both copies are spooled now; the old one would conflict again
-		 * and be renumbered a second time.  Say so: it is a duplicate. */
+	if ((err = jm_spool_remove(sh->sp, seq))) {
+		/* Both copies are spooled now: the old one's next conflict
+		 * finds the new one (renumbered_before) and removes it then. */
 		ship_log("batch seq %" PRIu64 " renumbered to %" PRIu64 " but the old copy cannot "
-			 "be removed (%s): it may be stored twice", seq, *new_seq, strerror(-err));
+			 "be removed yet (%s)", seq, *new_seq, strerror(-err));
+		sh->unremoved_seq = seq;
+	}
 	err = 0;
 out:
 	free(buf);
@@ -564,33 +568,35 @@ static uint8_t *pack_unnumbered(const uint8_t *data, size_t len, size_t *out_len
 	return buf;
 }
 
-/* Was batch seq renumbered already, by a renumbering that stopped before it
- * removed this copy (the agent was killed in between)?  The new copy is a
- * pending batch above the collector's maximum with the same content but the
- * seq.  Sets *copy to its seq.  Renumbering goes one batch at a time, so
- * only one copy can be left behind, and it is the oldest pending batch:
- * the first to meet a conflict after a start.  Only that one is checked
- * (each check reads the pending batches above stored_max: doing it on
- * every conflict of a long recovery would read them over and over). */
-static bool renumbered_before(struct jm_shipper *sh, const uint8_t *data, size_t len,
-			      uint64_t stored_max, uint64_t *copy)
+/* Was batch seq renumbered already, by a renumbering that did not get to
+ * remove this copy (the agent was killed in between, or the removal
+ * failed)?  The new copy is a pending batch above the collector's maximum
+ * with the same content but the seq.  1 (and *copy set to its seq), 0, or
+ * -errno when the pending batches could not all be compared.  It reads the
+ * pending batches above stored_max, so it runs only where an old copy can
+ * be (see handle_conflict), not on every conflict of a recovery. */
+static int renumbered_before(struct jm_shipper *sh, const uint8_t *data, size_t len,
+			     uint64_t stored_max, uint64_t *copy)
 {
 	size_t ul = 0, cl = 0, cul = 0;
 	uint8_t *u = pack_unnumbered(data, len, &ul), *cand = NULL;
 	uint64_t q = stored_max;
-	bool found = false;
+	int r, found = 0;
 
-	while (u && !found && jm_spool_next_after(sh->sp, q, &q, &cand, &cl) == 0) {
+	if (!u)
+		return -ENOMEM;              /* data was unpacked once already */
+	while (!found && (r = jm_spool_next_after(sh->sp, q, &q, &cand, &cl)) == 0) {
 		uint8_t *cu = pack_unnumbered(cand, cl, &cul);
-		found = cu && cul == ul && memcmp(cu, u, ul) == 0;
-		if (found)
+		if (cu && cul == ul && memcmp(cu, u, ul) == 0) {
 			*copy = q;
+			found = 1;
+		}
 		free(cu);
 		free(cand);
 		cand = NULL;
 	}
 	free(u);
-	return found;
+	return found ? 1 : r == -ENOENT ? 0 : r;
 }
 
 /* 409 with the collector's highest stored seq: the key is taken by another
@@ -609,21 +615,35 @@ static uint64_t handle_conflict(struct jm_shipper *sh, uint64_t seq, const uint8
 		handle_reject(sh, seq, err);
 		return 0;
 	}
-	bool first = !sh->leftover_checked;
-	sh->leftover_checked = true;
-	if (first && renumbered_before(sh, data, len, stored_max, &new_seq)) {
-		r = jm_spool_remove(sh->sp, seq);
-		if (r) {
-			snprintf(err, errlen, "batch seq %" PRIu64 " was renumbered to %" PRIu64
-				 " before, but its old copy cannot be removed: %s", seq, new_seq,
-				 strerror(-r));
+	/* An old copy a renumbering left behind: renumbering goes one batch
+	 * at a time, so after a crash it is the oldest pending batch, the
+	 * first to meet a conflict; after a failed removal, that batch. */
+	if (!sh->leftover_checked || seq == sh->unremoved_seq) {
+		int found = renumbered_before(sh, data, len, stored_max, &new_seq);
+		r = found == 1 ? jm_spool_remove(sh->sp, seq) : 0;
+		if (found < 0 || r < 0) {
+			/* Checked again at the next attempt: renumbering now
+			 * could store the batch twice. */
+			if (found < 0)
+				snprintf(err, errlen, "seq conflict on batch seq %" PRIu64 ": cannot "
+					 "check whether it was renumbered before: %s", seq,
+					 strerror(-found));
+			else
+				snprintf(err, errlen, "batch seq %" PRIu64 " was renumbered to %" PRIu64
+					 " before, but its old copy cannot be removed: %s", seq,
+					 new_seq, strerror(-r));
 			delay = backoff_ms(sh);
 			note_failure(sh, KIND_SPOOL, err, delay);
 			return delay;
 		}
-		ship_log("batch seq %" PRIu64 " was renumbered to %" PRIu64 " before the agent "
-			 "stopped: its old copy is dropped, the new one is sent", seq, new_seq);
-		return 0;
+		sh->leftover_checked = true;
+		if (seq == sh->unremoved_seq)
+			sh->unremoved_seq = 0;
+		if (found == 1) {
+			ship_log("batch seq %" PRIu64 " was renumbered to %" PRIu64 " before: its "
+				 "old copy is dropped, the new one is sent", seq, new_seq);
+			return 0;
+		}
 	}
 	r = jm_spool_advance_seq(sh->sp, stored_max);
 	if (!r)

@@ -457,10 +457,8 @@ int jm_spool_next_after(struct jm_spool *s, uint64_t after, uint64_t *seq, uint8
 	*len = 0;
 	for (;;) {
 		char name[NAME_MAX_LEN];
-		size_t i = 0;
 		pthread_mutex_lock(&s->lock);
-		while (i < s->n && s->e[i].seq <= after)
-			i++;
+		size_t i = after == UINT64_MAX ? s->n : idx_lower(s, after + 1);
 		if (i == s->n) {
 			pthread_mutex_unlock(&s->lock);
 			return -ENOENT;

@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -696,6 +698,80 @@ out:
 	srv_stop(&s);
 }
 
+/* chattr +i / -i: the one way to make unlink fail for root. */
+static int set_immutable(const char *path, bool on)
+{
+	int fd = open(path, O_RDONLY), flags = 0, r = -1;
+	if (fd < 0)
+		return -1;
+	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0) {
+		flags = on ? flags | FS_IMMUTABLE_FL : flags & ~FS_IMMUTABLE_FL;
+		r = ioctl(fd, FS_IOC_SETFLAGS, &flags);
+	}
+	close(fd);
+	return r;
+}
+
+/* The refused copy cannot be removed after its renumbering (seq 1 is
+ * immutable for a while): both copies stay spooled, and the old one's
+ * next conflicts must find the new one, not renumber it again. */
+static void test_409_renumber_unremovable(void)
+{
+	struct srv s;
+	struct seen w;
+	struct jm_config cfg;
+	struct jm_shipper *sh = NULL;
+	struct jm_ship_stats st;
+	struct jm_ship_opts o = { .base_ms = 10, .cap_ms = 50 };
+	char p[800];
+	bool locked = false;
+	int dropped_before = log_count("batch seq 1 was renumbered to 6 before: its old copy is dropped");
+
+	srv_init(&s, MODE_409_MAX);
+	CHECK_INT("409 unremovable: server up", srv_start(&s, 0, NULL, NULL), 0);
+	struct jm_spool *sp = spool_in("s409u");
+	if (!sp || !s.d)
+		goto out;
+	CHECK_INT("409 unremovable: 3 batches spooled (seq 1..3)", spool_n(sp, 3), 0);
+	snprintf(p, sizeof(p), "%s/s409u/00000000000000000001.batch", tmp_root);
+	locked = set_immutable(p, true) == 0;
+	CHECK("409 unremovable: seq 1 made immutable", locked);
+	make_cfg(&cfg, "http", s.port, token_file, NULL);
+	CHECK_INT("409 unremovable: open", jm_ship_open_opts(&sh, &cfg, sp, &o), 0);
+	if (!sh)
+		goto out;
+	CHECK_INT("409 unremovable: seq 1 renumbered", wait_stat(sh, ST_RENUMBERED, 1, 5000), 1);
+	usleep(300000);                 /* its old copy conflicts again, a few times */
+	jm_ship_stats(sh, &st);
+	CHECK_INT("409 unremovable: not renumbered again while stuck", st.renumbered, 1);
+	CHECK_INT("409 unremovable: nothing sent meanwhile", st.sent, 0);
+	CHECK("409 unremovable: the stuck removal said so",
+	      log_count("batch seq 1 renumbered to 6 but the old copy cannot be removed yet") == 1);
+	CHECK_INT("409 unremovable: removable again", set_immutable(p, false), 0);
+	locked = false;
+	CHECK_INT("409 unremovable: all 3 delivered", wait_stat(sh, ST_SENT, 3, 5000), 3);
+	usleep(100000);                                     /* nothing more comes */
+	jm_ship_stats(sh, &st);
+	CHECK_INT("409 unremovable: 3 renumbered, not 4", st.renumbered, 3);
+	CHECK_INT("409 unremovable: 3 sent, not 4", st.sent, 3);
+	jm_ship_close(sh, 1000);
+	srv_seen(&s, &w);
+	pthread_mutex_lock(&s.lock);
+	CHECK("409 unremovable: stored as 6, 7, 8, each once",
+	      w.n_accepted == 3 && w.accepted[0] == 6 && w.accepted[1] == 7 && w.accepted[2] == 8 &&
+	      s.accepted_ws[1] == s.accepted_ws[0] + 1000000000 &&
+	      s.accepted_ws[2] == s.accepted_ws[0] + 2000000000);
+	pthread_mutex_unlock(&s.lock);
+	CHECK_INT("409 unremovable: the old copy dropped once removable",
+		  log_count("batch seq 1 was renumbered to 6 before: its old copy is dropped") -
+		  dropped_before, 1);
+out:
+	if (locked)
+		(void)set_immutable(p, false);
+	jm_spool_close(sp);
+	srv_stop(&s);
+}
+
 static void test_400(void)
 {
 	struct srv s;
@@ -986,6 +1062,7 @@ int main(void)
 	test_409();
 	test_409_renumber();
 	test_409_renumber_interrupted();
+	test_409_renumber_unremovable();
 	test_down_then_up();
 	test_drain();
 	test_tls();
