@@ -443,6 +443,41 @@ static int log_count(const char *needle)
 
 static char token_file[600];
 
+/* The collector answering in mode m, and spool dir holding n batches (seq
+ * 1..n), checked under tag.  The spool; the case goes on only when it and
+ * s->d are both there. */
+static struct jm_spool *case_start(struct srv *s, enum srv_mode m, const char *tag,
+				   const char *dir, int n)
+{
+	char name[160];
+	struct jm_spool *sp;
+
+	srv_init(s, m);
+	snprintf(name, sizeof(name), "%s: server up", tag);
+	CHECK_INT(name, srv_start(s, 0, NULL, NULL), 0);
+	sp = spool_in(dir);
+	if (sp && s->d) {
+		snprintf(name, sizeof(name), "%s: %d batch(es) spooled (seq 1..%d)", tag, n, n);
+		CHECK_INT(name, spool_n(sp, n), 0);
+	}
+	return sp;
+}
+
+/* A shipper on sp sending to s over plain HTTP with short backoffs; NULL
+ * (and a failed check under tag) when it cannot open. */
+static struct jm_shipper *case_open(struct srv *s, struct jm_spool *sp, struct jm_config *cfg,
+				    const char *tag)
+{
+	static const struct jm_ship_opts o = { .base_ms = 10, .cap_ms = 50 };
+	struct jm_shipper *sh = NULL;
+	char name[160];
+
+	make_cfg(cfg, "http", s->port, token_file, NULL);
+	snprintf(name, sizeof(name), "%s: open", tag);
+	CHECK_INT(name, jm_ship_open_opts(&sh, cfg, sp, &o), 0);
+	return sh;
+}
+
 /* ---- the cases ------------------------------------------------------- */
 
 static void test_stream(void)
@@ -496,15 +531,10 @@ static void test_503_then_200(void)
 	struct jm_config cfg;
 	struct jm_shipper *sh = NULL;
 	struct seen w;
-	struct jm_ship_opts o = { .base_ms = 10, .cap_ms = 50 };
-	srv_init(&s, MODE_503_ONCE);
-	CHECK_INT("503: server up", srv_start(&s, 0, NULL, NULL), 0);
-	struct jm_spool *sp = spool_in("s503");
+	struct jm_spool *sp = case_start(&s, MODE_503_ONCE, "503", "s503", 3);
 	if (!sp || !s.d)
 		goto out;
-	CHECK_INT("503: 3 batches spooled", spool_n(sp, 3), 0);
-	make_cfg(&cfg, "http", s.port, token_file, NULL);
-	CHECK_INT("503: open", jm_ship_open_opts(&sh, &cfg, sp, &o), 0);
+	sh = case_open(&s, sp, &cfg, "503");
 	if (!sh)
 		goto out;
 	CHECK_INT("503: all 3 sent", wait_stat(sh, ST_SENT, 3, 5000), 3);
@@ -538,18 +568,13 @@ static void test_409(void)
 	struct jm_config cfg;
 	struct jm_shipper *sh = NULL;
 	struct jm_ship_stats st;
-	struct jm_ship_opts o = { .base_ms = 10, .cap_ms = 50 };
 	struct stat sb;
 	char p[800];
 
-	srv_init(&s, MODE_409);
-	CHECK_INT("409: server up", srv_start(&s, 0, NULL, NULL), 0);
-	struct jm_spool *sp = spool_in("s409");
+	struct jm_spool *sp = case_start(&s, MODE_409, "409", "s409", 1);
 	if (!sp || !s.d)
 		goto out;
-	CHECK_INT("409: 1 batch spooled", spool_n(sp, 1), 0);
-	make_cfg(&cfg, "http", s.port, token_file, NULL);
-	CHECK_INT("409: open", jm_ship_open_opts(&sh, &cfg, sp, &o), 0);
+	sh = case_open(&s, sp, &cfg, "409");
 	if (!sh)
 		goto out;
 	CHECK_INT("409: counted as rejected", wait_stat(sh, ST_REJECTED, 1, 5000), 1);
@@ -577,18 +602,13 @@ static void test_409_renumber(void)
 	struct jm_config cfg;
 	struct jm_shipper *sh = NULL;
 	struct jm_ship_stats st;
-	struct jm_ship_opts o = { .base_ms = 10, .cap_ms = 50 };
 	char p[800], txt[64] = "";
 	int64_t ws0 = 0;
 
-	srv_init(&s, MODE_409_MAX);
-	CHECK_INT("409 renumber: server up", srv_start(&s, 0, NULL, NULL), 0);
-	struct jm_spool *sp = spool_in("s409r");
+	struct jm_spool *sp = case_start(&s, MODE_409_MAX, "409 renumber", "s409r", 3);
 	if (!sp || !s.d)
 		goto out;
-	CHECK_INT("409 renumber: 3 batches spooled (seq 1..3)", spool_n(sp, 3), 0);
-	make_cfg(&cfg, "http", s.port, token_file, NULL);
-	CHECK_INT("409 renumber: open", jm_ship_open_opts(&sh, &cfg, sp, &o), 0);
+	sh = case_open(&s, sp, &cfg, "409 renumber");
 	if (!sh)
 		goto out;
 	CHECK_INT("409 renumber: all 3 delivered", wait_stat(sh, ST_SENT, 3, 5000), 3);
@@ -639,19 +659,15 @@ static void test_409_renumber_interrupted(void)
 	struct jm_config cfg;
 	struct jm_shipper *sh = NULL;
 	struct jm_ship_stats st;
-	struct jm_ship_opts o = { .base_ms = 10, .cap_ms = 50 };
 	uint8_t *old = NULL, *buf = NULL;
 	size_t len = 0;
 	uint64_t seq = 0, copy = 0;
 	int64_t ws1 = 0;
 	Jobmeter__V1__Batch *b = NULL;
 
-	srv_init(&s, MODE_409_MAX);
-	CHECK_INT("409 interrupted: server up", srv_start(&s, 0, NULL, NULL), 0);
-	struct jm_spool *sp = spool_in("s409i");
+	struct jm_spool *sp = case_start(&s, MODE_409_MAX, "409 interrupted", "s409i", 2);
 	if (!sp || !s.d)
 		goto out;
-	CHECK_INT("409 interrupted: 2 batches spooled (seq 1, 2)", spool_n(sp, 2), 0);
 	/* What renumber() leaves when killed after its put. */
 	CHECK_INT("409 interrupted: read seq 1", jm_spool_oldest(sp, &seq, &old, &len), 0);
 	b = old ? jobmeter__v1__batch__unpack(NULL, len, old) : NULL;
@@ -669,8 +685,7 @@ static void test_409_renumber_interrupted(void)
 	CHECK_INT("409 interrupted: copy stored as 6", buf ? jm_spool_put(sp, copy, buf, n) : -1, 0);
 	CHECK_INT("409 interrupted: copy is seq 6", copy, PRIOR_MAX + 1);
 
-	make_cfg(&cfg, "http", s.port, token_file, NULL);
-	CHECK_INT("409 interrupted: open", jm_ship_open_opts(&sh, &cfg, sp, &o), 0);
+	sh = case_open(&s, sp, &cfg, "409 interrupted");
 	if (!sh)
 		goto out;
 	CHECK_INT("409 interrupted: 2 delivered", wait_stat(sh, ST_SENT, 2, 5000), 2);
@@ -722,22 +737,17 @@ static void test_409_renumber_unremovable(void)
 	struct jm_config cfg;
 	struct jm_shipper *sh = NULL;
 	struct jm_ship_stats st;
-	struct jm_ship_opts o = { .base_ms = 10, .cap_ms = 50 };
 	char p[800];
 	bool locked = false;
 	int dropped_before = log_count("batch seq 1 was renumbered to 6 before: its old copy is dropped");
 
-	srv_init(&s, MODE_409_MAX);
-	CHECK_INT("409 unremovable: server up", srv_start(&s, 0, NULL, NULL), 0);
-	struct jm_spool *sp = spool_in("s409u");
+	struct jm_spool *sp = case_start(&s, MODE_409_MAX, "409 unremovable", "s409u", 3);
 	if (!sp || !s.d)
 		goto out;
-	CHECK_INT("409 unremovable: 3 batches spooled (seq 1..3)", spool_n(sp, 3), 0);
 	snprintf(p, sizeof(p), "%s/s409u/00000000000000000001.batch", tmp_root);
 	locked = set_immutable(p, true) == 0;
 	CHECK("409 unremovable: seq 1 made immutable", locked);
-	make_cfg(&cfg, "http", s.port, token_file, NULL);
-	CHECK_INT("409 unremovable: open", jm_ship_open_opts(&sh, &cfg, sp, &o), 0);
+	sh = case_open(&s, sp, &cfg, "409 unremovable");
 	if (!sh)
 		goto out;
 	CHECK_INT("409 unremovable: seq 1 renumbered", wait_stat(sh, ST_RENUMBERED, 1, 5000), 1);
@@ -778,16 +788,11 @@ static void test_400(void)
 	struct jm_config cfg;
 	struct jm_shipper *sh = NULL;
 	struct seen w;
-	struct jm_ship_opts o = { .base_ms = 10, .cap_ms = 50 };
 	char p[800];
-	srv_init(&s, MODE_400);
-	CHECK_INT("400: server up", srv_start(&s, 0, NULL, NULL), 0);
-	struct jm_spool *sp = spool_in("s400");
+	struct jm_spool *sp = case_start(&s, MODE_400, "400", "s400", 2);
 	if (!sp || !s.d)
 		goto out;
-	CHECK_INT("400: 2 batches spooled", spool_n(sp, 2), 0);
-	make_cfg(&cfg, "http", s.port, token_file, NULL);
-	CHECK_INT("400: open", jm_ship_open_opts(&sh, &cfg, sp, &o), 0);
+	sh = case_open(&s, sp, &cfg, "400");
 	if (!sh)
 		goto out;
 	CHECK_INT("400: both rejected", wait_stat(sh, ST_REJECTED, 2, 5000), 2);
