@@ -2,7 +2,6 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -17,6 +16,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "procfs.h"
 #include "process.skel.h"
 #include "io.skel.h"
 #include "xring.h"
@@ -141,6 +141,29 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+struct mark_ctx {
+	struct jm_probes *p;
+	uint32_t tgid;
+	uint32_t *seen;               /* tids the walk visited, sorted */
+	size_t n, cap;
+};
+
+/* A thread /proc lists that the walk did not visit: a run of its own. */
+static int mark_missed(void *ctx, uint32_t tid)
+{
+	struct mark_ctx *m = ctx;
+	size_t before = m->n;
+
+	if (!tid || (m->n && bsearch(&tid, m->seen, m->n, sizeof(*m->seen), cmp_u32)))
+		return 0;
+	int r = mark_run(m->p, m->tgid, tid, &m->seen, &m->n, &m->cap);
+	if (r && r != -ESRCH && r != -ENOENT)
+		return r;
+	if (m->n > before)            /* keep seen sorted for the next lookups */
+		qsort(m->seen, m->n, sizeof(*m->seen), cmp_u32);
+	return 0;
+}
+
 /* Put the threads of process tgid (if it is a member) into the thread
  * filter.  The kernel's walk of one process stops early when the thread it
  * stands on is released meanwhile, so the threads /proc lists that it did
@@ -148,37 +171,16 @@ static int cmp_u32(const void *a, const void *b)
  * gone. */
 static int mark_threads(struct jm_probes *p, uint32_t tgid)
 {
-	uint32_t *seen = NULL;
-	size_t n = 0, cap = 0;
-	char path[64];
-	int rc = mark_run(p, tgid, 0, &seen, &n, &cap);
+	struct mark_ctx m = { .p = p, .tgid = tgid };
+	int rc = mark_run(p, tgid, 0, &m.seen, &m.n, &m.cap);
 
-	if (rc)
-		goto out;
-	qsort(seen, n, sizeof(*seen), cmp_u32);
-	snprintf(path, sizeof(path), "/proc/%u/task", tgid);
-	DIR *d = opendir(path);
-	if (!d)
-		goto out;                       /* gone: nothing left to mark */
-	for (struct dirent *e; (e = readdir(d)) != NULL;) {
-		char *end;
-		unsigned long tid = strtoul(e->d_name, &end, 10);
-		uint32_t t = (uint32_t)tid;
-		if (*end || !tid || tid > UINT32_MAX ||
-		    (n && bsearch(&t, seen, n, sizeof(*seen), cmp_u32)))
-			continue;
-		size_t before = n;
-		int r = mark_run(p, tgid, t, &seen, &n, &cap);
-		if (r && r != -ESRCH && r != -ENOENT) {
-			rc = r;
-			break;
-		}
-		if (n > before)       /* keep seen sorted for the next lookups */
-			qsort(seen, n, sizeof(*seen), cmp_u32);
+	if (!rc) {
+		qsort(m.seen, m.n, sizeof(*m.seen), cmp_u32);
+		rc = jm_proc_each_thread(tgid, mark_missed, &m);
+		if (rc == -ENOENT)
+			rc = 0;               /* gone: nothing left to mark */
 	}
-	closedir(d);
-out:
-	free(seen);
+	free(m.seen);
 	return rc;
 }
 

@@ -182,14 +182,9 @@ int jm_proc_cgroup(uint32_t pid, char *buf, size_t len)
 	return jm_proc_cgroup_parse(text, buf, len);
 }
 
-/* fn(ctx, tid, text) for /proc/PID/task/TID/<file> of each thread still
- * there (NUL-terminated, at most bufsz - 1 bytes), until fn returns
- * non-zero: that value, 0 after the last thread, or -errno when the
- * process is gone. */
-static int each_thread_file(uint32_t pid, const char *file, char *buf, size_t bufsz,
-			    int (*fn)(void *ctx, uint32_t tid, char *text), void *ctx)
+int jm_proc_each_thread(uint32_t pid, int (*fn)(void *ctx, uint32_t tid), void *ctx)
 {
-	char path[96];
+	char path[48];
 	struct dirent *de;
 	int rc = 0;
 	DIR *d;
@@ -199,17 +194,47 @@ static int each_thread_file(uint32_t pid, const char *file, char *buf, size_t bu
 	if (!d)
 		return -errno;
 	while (rc == 0 && (de = readdir(d))) {
-		ssize_t n;
-		if (!isdigit((unsigned char)de->d_name[0]))
+		char *end;
+		unsigned long tid = strtoul(de->d_name, &end, 10);
+		if (!isdigit((unsigned char)de->d_name[0]) || *end || tid > UINT32_MAX)
 			continue;
-		snprintf(path, sizeof(path), "/proc/%u/task/%.16s/%s", pid, de->d_name, file);
-		if (read_file(path, buf, bufsz - 1, &n))
-			continue;                    /* thread exited meanwhile */
-		buf[n] = 0;
-		rc = fn(ctx, (uint32_t)strtoul(de->d_name, NULL, 10), buf);
+		rc = fn(ctx, (uint32_t)tid);
 	}
 	closedir(d);
 	return rc;
+}
+
+struct thread_file {
+	uint32_t pid;
+	const char *file;
+	char *buf;
+	size_t bufsz;
+	int (*fn)(void *ctx, uint32_t tid, char *text);
+	void *ctx;
+};
+
+static int read_thread_file(void *ctx, uint32_t tid)
+{
+	struct thread_file *tf = ctx;
+	char path[96];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%u/task/%u/%s", tf->pid, tid, tf->file);
+	if (read_file(path, tf->buf, tf->bufsz - 1, &n))
+		return 0;                            /* thread exited meanwhile */
+	tf->buf[n] = 0;
+	return tf->fn(tf->ctx, tid, tf->buf);
+}
+
+/* fn(ctx, tid, text) for /proc/PID/task/TID/<file> of each thread still
+ * there (NUL-terminated, at most bufsz - 1 bytes), until fn returns
+ * non-zero: that value, 0 after the last thread, or -errno when the
+ * process is gone. */
+static int each_thread_file(uint32_t pid, const char *file, char *buf, size_t bufsz,
+			    int (*fn)(void *ctx, uint32_t tid, char *text), void *ctx)
+{
+	struct thread_file tf = { pid, file, buf, bufsz, fn, ctx };
+	return jm_proc_each_thread(pid, read_thread_file, &tf);
 }
 
 struct thread_sum {

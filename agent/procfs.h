@@ -55,6 +55,9 @@ int jm_proc_live_thread_stat(uint32_t pid, struct jm_pstat *st, uint32_t *tid)
 	__attribute__((warn_unused_result));
 /* Calls fn for every numeric entry of /proc; stops when fn returns non-zero. */
 int jm_proc_each(int (*fn)(void *ctx, uint32_t pid), void *ctx);
+/* Calls fn for every thread in /proc/PID/task until fn returns non-zero:
+ * that value, 0 after the last thread, or -errno when the process is gone. */
+int jm_proc_each_thread(uint32_t pid, int (*fn)(void *ctx, uint32_t tid), void *ctx);
 
 /* Where the cgroup v2 hierarchy is mounted ("/sys/fs/cgroup" or
  * "/sys/fs/cgroup/unified" on hybrid hosts); "" when there is none. */
