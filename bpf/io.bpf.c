@@ -131,8 +131,6 @@ struct msghdr_u {                              /* struct user_msghdr */
 	__u64 iovlen;
 };
 
-extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
-
 /* When TCP last stamped the socket (tcp_sock.tcp_mstamp, microseconds of
  * CLOCK_MONOTONIC, refreshed when it transmits and when it processes an
  * incoming segment), in ns.  sk is a trusted BTF pointer; the cast makes the
@@ -407,7 +405,7 @@ static __always_inline void sock_op(const void *ctx, struct sock *sk, int ret, i
 	struct pt_regs *regs = NULL;
 	long nr = -1;
 	if (!(t->flags & PF_IO_WORKER)) {
-		regs = (struct pt_regs *)bpf_task_pt_regs(t);
+		regs = jm_current_regs(t);
 		nr = JM_SYSCALL_NR(regs);
 	}
 	bool vfs = via_vfs(nr);

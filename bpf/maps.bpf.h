@@ -115,10 +115,38 @@ static __always_inline bool jm_tf_test(const struct jm_thread_filter *f, __u64 o
 	return f->bits[h >> 6] & (1ull << (h & 63));
 }
 
-/* The offset of t's stack top (the end of its pt_regs). */
-static __always_inline __u64 jm_tf_top(const struct jm_thread_filter *f, struct task_struct *t)
+/* The offset of a task's stack top (the end of its pt_regs, regs). */
+static __always_inline __u64 jm_tf_top(const struct jm_thread_filter *f, const void *regs)
 {
-	return jm_tf_off((const void *)bpf_task_pt_regs(t), f) + bpf_core_type_size(struct pt_regs);
+	return jm_tf_off(regs, f) + bpf_core_type_size(struct pt_regs);
+}
+
+/* Learn where pt_regs sit in a task's stack, from t and its pt_regs as the
+ * helper gave them: the socket programs then find the current thread's
+ * syscall registers with two loads instead of a second helper call
+ * (jm_current_regs).  The offset is a constant of the running kernel
+ * (THREAD_SIZE, the stack-top padding, sizeof(struct pt_regs)); every
+ * thread added checks it again, and one that disagrees retires it for good.
+ * Written only when it changes: the socket programs read this line. */
+static __always_inline void jm_tf_learn(struct jm_thread_filter *f, struct task_struct *t,
+					const void *regs)
+{
+	/* f's address as a number: stored (a pointer store, allowed with
+	 * allow_ptr_leaks), then read back, where it is a scalar. */
+	if (f->self != (__u64)f)
+		f->self = (__u64)f;
+	__u64 self = *(volatile __u64 *)&f->self;
+	__u64 off = self + jm_tf_off(regs, f) - (__u64)t->stack;
+	__u64 cur = f->regs_off;
+
+	if (cur == off || cur == JM_TF_REGS_BAD)
+		return;
+	if (cur == 0 && off - 1 < JM_TF_REGS_MAX - 1) {
+		cur = __sync_val_compare_and_swap(&f->regs_off, 0, off);
+		if (cur == 0 || cur == off)
+			return;
+	}
+	f->regs_off = JM_TF_REGS_BAD;
 }
 
 /* Put t's stack in the filter (t: a job thread that has not run yet, or
@@ -128,17 +156,19 @@ static __always_inline void jm_tf_add(struct task_struct *t)
 	struct jm_thread_filter *f = jm_tf();
 	if (!f)
 		return;
-	__u64 top = jm_tf_top(f, t);
+	const void *regs = (const void *)bpf_task_pt_regs(t);
+	__u64 top = jm_tf_top(f, regs);
 	jm_tf_set(f, top - 1);
 	jm_tf_set(f, top - 1 - (1ull << JM_TF_SHIFT));
 	jm_tf_set(f, top - (2ull << JM_TF_SHIFT));
+	jm_tf_learn(f, t, regs);
 }
 
 /* Is t's stack (the chunk of its top) in the filter? */
 static __always_inline bool jm_tf_has(struct task_struct *t)
 {
 	struct jm_thread_filter *f = jm_tf();
-	return f && jm_tf_test(f, jm_tf_top(f, t) - 1);
+	return f && jm_tf_test(f, jm_tf_top(f, (const void *)bpf_task_pt_regs(t)) - 1);
 }
 
 /* The per-operation test, from a tracepoint program's ctx: false only when
@@ -147,6 +177,22 @@ static __always_inline bool jm_tf_maybe(const void *ctx)
 {
 	struct jm_thread_filter *f = jm_tf();
 	return !f || jm_tf_test(f, jm_tf_off(ctx, f));
+}
+
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
+/* The current task's pt_regs (t: the current task): at the learned offset
+ * in its stack, read through an untrusted cast (plain loads that cannot
+ * fault), or from the helper until the offset is known. */
+static __always_inline struct pt_regs *jm_current_regs(struct task_struct *t)
+{
+	struct jm_thread_filter *f = jm_tf();
+	__u64 off = f ? f->regs_off : 0;
+
+	if (off - 1 < JM_TF_REGS_MAX - 1)
+		return bpf_rdonly_cast((void *)((__u64)t->stack + off),
+				       bpf_core_type_id_kernel(struct pt_regs));
+	return (struct pt_regs *)bpf_task_pt_regs(t);
 }
 
 struct {

@@ -29,7 +29,18 @@
 #define JM_TF_WORDS      (1u << (JM_TF_LOG2 - 6))
 #define JM_TF_SHIFT      14                    /* 16 KiB: the smallest THREAD_SIZE */
 
+/* regs_off: where a task's pt_regs sit in its kernel stack (task->stack +
+ * regs_off), learned by the programs; 0 not yet, JM_TF_REGS_BAD when two
+ * tasks disagreed (the programs then ask the helper every time).  self:
+ * the kernel address of this value, for the programs' own arithmetic.
+ * The bits start on a cache line of their own. */
+#define JM_TF_REGS_BAD   (~0ull)
+#define JM_TF_REGS_MAX   (1u << 16)           /* larger is not a stack offset */
+
 struct jm_thread_filter {
+	__u64 self;
+	__u64 regs_off;
+	__u64 pad[6];
 	__u64 bits[JM_TF_WORDS];
 };
 

@@ -130,6 +130,7 @@ struct files_struct {
 };
 
 struct task_struct {
+	void *stack;                    /* the kernel stack (jm_current_regs) */
 	unsigned int flags;
 	int exit_code;
 	int exit_state;

@@ -3,6 +3,7 @@
 # real BPF programs.  Every job name carries $UNIQ; nothing else is asserted.
 source "$(dirname "$0")/../lib.sh"
 BURN=$HELPERS/jm_burn
+MAPWORD=$HELPERS/jm_mapword
 : > "$T/empty.yaml"
 start_agent "$T/empty.yaml" --interval 1 || { fail agent-start "agent did not become ready"; exit 1; }
 # No file outputs declared: no program on every syscall.
@@ -133,4 +134,30 @@ check_within "zombie leader: memory-time ~ 200 MiB x elapsed" "$(run_field zlead
 # Every job thread above was in the socket thread filter before it ran: the
 # sampler, which checks each one it visits, found none missing.
 check_eq "thread filter: no job thread missing" "$(agent_kernel_stat 6)" 0
+
+# The socket programs find a job thread's syscall registers at an offset
+# into its kernel stack which the programs learn (bpf/maps.bpf.h).  pt_regs
+# sit at the stack's top: THREAD_SIZE (16 KiB; 32 KiB with KASAN) less
+# sizeof(struct pt_regs) from the kernel's BTF (less 16 more with FRED).
+# A wrong offset shows above too: socket bytes would count as file bytes.
+tf=$(agent_map_id thread_filter)
+roff=$($MAPWORD "$tf" 8)
+psize=$(bpftool btf dump file /sys/kernel/btf/vmlinux format raw |
+  sed -n "s/.*STRUCT 'pt_regs' size=\([0-9]*\) .*/\1/p" | head -1)
+tsize=16384; grep -qw kasan_init /proc/kallsyms && tsize=32768
+case $((roff + psize)) in
+  "$tsize"|"$((tsize - 16))") pass "thread filter: pt_regs offset learned ($roff + $psize = stack top)" ;;
+  *) fail "thread filter: pt_regs offset learned" "regs_off=$roff sizeof(pt_regs)=$psize THREAD_SIZE=$tsize" ;;
+esac
+# Retired (as when two tasks disagree), the offset gives way to the helper
+# on every operation, and nothing changes in what is counted.
+$MAPWORD "$tf" 8 0xffffffffffffffff
+JOBMETER_JOB=sockfb-$UNIQ $BURN sock 8
+wait_run "sockfb-$UNIQ" || fail run-sockfb "no run line for sockfb-$UNIQ"
+check_within "helper fallback: socket tx counted as net" "$(run_field sockfb-$UNIQ net_tx_bytes)" $((8 << 20)) 1
+check_within "helper fallback: socket rx counted as net" "$(run_field sockfb-$UNIQ net_rx_bytes)" $((8 << 20)) 1
+sock_file=$(run_field sockfb-$UNIQ file_read_bytes)
+if [ "$sock_file" -lt $((1 << 20)) ]; then pass "helper fallback: socket bytes are not file bytes ($sock_file)";
+else fail "helper fallback: socket bytes are not file bytes" "file_read_bytes=$sock_file"; fi
+check_eq "helper fallback: a retired offset stays retired" "$($MAPWORD "$tf" 8)" 18446744073709551615
 stop_agent; check_eq "agent exits 0 on SIGTERM" "$?" 0
