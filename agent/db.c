@@ -38,21 +38,25 @@ struct wfile {                     /* a file opened for writing that is an outpu
 /* Fingerprints of SQL texts seen twice.  Drivers that bind parameters
  * (JDBC, psycopg 3, asyncpg, libpq's extended protocol) send one text for
  * every execution, and lexing it again was the larger part of the agent's
- * work per query.  A slot notes a text's hash on first sight and keeps the
- * text and its fingerprint on the second, so texts with inline literals,
- * each new, cost a hash and no copy.  The text is compared byte for byte:
- * a hit is the same input to a pure function. */
+ * work per query.  Texts with inline literals (pgbench -S, most ad-hoc SQL)
+ * are new every time, so the memo is keyed by jm_sql_memo_key(), which
+ * leaves out string contents and number digits: equal keys are the same
+ * input to the fingerprint as far as its output goes (sql.h), and the key
+ * is compared byte for byte.  A slot notes a key's hash on first sight and
+ * keeps the key and its fingerprint on the second, so one-off texts cost a
+ * key and a hash, and no copy. */
 #define FP_MEMO_SLOTS   64
 #define FP_MEMO_SQL_MAX 256
+#define FP_MEMO_KEY_MAX (FP_MEMO_SQL_MAX + 1)
 #define FP_MEMO_CREDIT  4
 
 struct fp_memo {
-	uint64_t hash;                 /* of flags and text; 0: empty */
-	bool     full;                 /* sql and fp below are valid */
+	uint64_t hash;                 /* of flags and key; 0: empty */
+	bool     full;                 /* key and fp below are valid */
 	uint8_t  credit;               /* strangers it survives, refilled by hits */
 	unsigned flags;
-	size_t   sql_len, fp_len;
-	char     sql[FP_MEMO_SQL_MAX];
+	size_t   key_len, fp_len;
+	char     key[FP_MEMO_KEY_MAX];
 	char     fp[JM_FPRINT_MAX];
 };
 
@@ -289,12 +293,15 @@ static uint64_t fp_hash(const char *s, size_t n)
  * through the memo; returns the fingerprint's length. */
 static size_t fingerprint(struct jm_db *d, const char *sql, size_t len, unsigned flags, char *fp)
 {
-	if (len > FP_MEMO_SQL_MAX)
+	char key[FP_MEMO_KEY_MAX];
+	size_t kl = len <= FP_MEMO_SQL_MAX ? jm_sql_memo_key(sql, len, flags, key, sizeof(key)) : 0;
+
+	if (kl == 0)
 		return jm_sql_fingerprint_ex(sql, len, flags, fp, JM_FPRINT_MAX);
-	uint64_t h = fp_hash(sql, len) ^ ((uint64_t)flags << 56);
+	uint64_t h = fp_hash(key, kl) ^ ((uint64_t)flags << 56);
 	struct fp_memo *m = &d->memo[h % FP_MEMO_SLOTS];
-	if (m->hash == h && m->full && m->flags == flags && m->sql_len == len &&
-	    memcmp(m->sql, sql, len) == 0) {
+	if (m->hash == h && m->full && m->flags == flags && m->key_len == kl &&
+	    memcmp(m->key, key, kl) == 0) {
 		if (m->credit < FP_MEMO_CREDIT)
 			m->credit++;
 		memcpy(fp, m->fp, m->fp_len + 1);
@@ -305,8 +312,8 @@ static size_t fingerprint(struct jm_db *d, const char *sql, size_t len, unsigned
 		m->full = true;
 		m->credit = FP_MEMO_CREDIT;
 		m->flags = flags;
-		m->sql_len = len;
-		memcpy(m->sql, sql, len);
+		m->key_len = kl;
+		memcpy(m->key, key, kl);
 		m->fp_len = n;
 		memcpy(m->fp, fp, n + 1);
 	} else if (m->full && m->credit > 0) {

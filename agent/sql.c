@@ -599,6 +599,124 @@ size_t jm_sql_fingerprint(const char *sql, size_t len, char *out, size_t outsz)
 }
 
 /* ------------------------------------------------------------------ */
+/* Memo key                                                             */
+
+/* The key drops exactly what the fingerprint replaces by `?` wherever the
+ * lexer's reading of a text is certain from a simple scan: the content of
+ * '...' strings (and MySQL "..." ones) and the digits of a number.  Why
+ * equal keys give equal fingerprints: outside quotes every byte is kept
+ * except a digit run not preceded by an identifier character, and such a
+ * run always starts a number token (lex_next), whose extent lex_number()
+ * takes from the bytes after the first digit run -- the '0x'/'0b'/'0o'
+ * prefix path and the glued-characters path end at the same byte -- so the
+ * digits' values and count change neither the token's kind nor where the
+ * next one starts; a string's content never leaves its token, and the
+ * quote bytes (doubled ones included) end it where the lexer does.  What a
+ * scan cannot settle gives the verbatim text instead: a backslash (strings
+ * read two ways), comments (line, block and #), PostgreSQL $ other than a
+ * $1 parameter (dollar quotes). */
+static bool key_ident_char(unsigned char c)
+{
+	return is_alpha(c) || is_digit(c) || c == '_' || c == '$' || c >= 0x80;
+}
+
+/* Bytes the key scan stops at: digits (KEY_DIGIT) and what may open a
+ * quote or a comment, or is a backslash (KEY_SPECIAL); the rest is copied. */
+enum { KEY_PLAIN, KEY_DIGIT, KEY_SPECIAL };
+
+static const unsigned char key_class[256] = {
+	['0'] = KEY_DIGIT, ['1'] = KEY_DIGIT, ['2'] = KEY_DIGIT, ['3'] = KEY_DIGIT,
+	['4'] = KEY_DIGIT, ['5'] = KEY_DIGIT, ['6'] = KEY_DIGIT, ['7'] = KEY_DIGIT,
+	['8'] = KEY_DIGIT, ['9'] = KEY_DIGIT,
+	['\\'] = KEY_SPECIAL, ['#'] = KEY_SPECIAL, ['-'] = KEY_SPECIAL, ['/'] = KEY_SPECIAL,
+	['$'] = KEY_SPECIAL, ['\''] = KEY_SPECIAL, ['"'] = KEY_SPECIAL, ['`'] = KEY_SPECIAL,
+};
+
+static size_t key_verbatim(const char *sql, size_t len, char *out)
+{
+	out[0] = 'v';
+	memcpy(out + 1, sql, len);
+	return len + 1;
+}
+
+/* The quoted run opening at s[i] (quote q): copied whole when keep, else
+ * only its quotes.  Returns the index past it, or 0 on a backslash. */
+static size_t key_quoted(const unsigned char *s, size_t len, size_t i, bool keep, char *out,
+			 size_t *k)
+{
+	unsigned char q = s[i];
+
+	out[(*k)++] = (char)q;
+	for (i++; i < len; i++) {
+		unsigned char c = s[i];
+		if (c == '\\')
+			return 0;
+		if (keep)
+			out[(*k)++] = (char)c;
+		if (c != q)
+			continue;
+		if (i + 1 < len && s[i + 1] == q) {        /* doubled: still inside */
+			if (keep)
+				out[(*k)++] = (char)q;
+			i++;
+			continue;
+		}
+		if (!keep)
+			out[(*k)++] = (char)q;
+		return i + 1;
+	}
+	return len;
+}
+
+size_t jm_sql_memo_key(const char *sql, size_t len, unsigned flags, char *out, size_t outsz)
+{
+	const unsigned char *s = (const unsigned char *)sql;
+	bool mysql = (flags & JM_SQL_MYSQL) != 0;
+	size_t i = 0, k = 1;
+
+	/* No key is longer than the text and its marker. */
+	if (!sql || !out || len + 1 > outsz)
+		return 0;
+	out[0] = 'n';
+	while (i < len) {
+		unsigned char c = s[i];
+
+		switch (key_class[c]) {
+		case KEY_PLAIN:
+			out[k++] = (char)c;
+			i++;
+			continue;
+		case KEY_DIGIT:
+			if (i > 0 && key_ident_char(s[i - 1])) {
+				out[k++] = (char)c;        /* t1, 1_5, 1e5: kept */
+				i++;
+				continue;
+			}
+			out[k++] = '0';
+			while (++i < len && is_digit(s[i]))
+				;
+			continue;
+		}
+		bool next_is = i + 1 < len;
+		if (c == '\\' || c == '#' || (c == '-' && next_is && s[i + 1] == '-') ||
+		    (c == '/' && next_is && s[i + 1] == '*') ||
+		    (c == '$' && !mysql && !(next_is && is_digit(s[i + 1]))))
+			return key_verbatim(sql, len, out);
+		if (c == '\'' || c == '"' || c == '`') {
+			/* Strings keep their quotes only; quoted identifiers stay. */
+			bool keep = c == '`' || (c == '"' && !mysql);
+			i = key_quoted(s, len, i, keep, out, &k);
+			if (i == 0)
+				return key_verbatim(sql, len, out);
+			continue;
+		}
+		out[k++] = (char)c;
+		i++;
+	}
+	return k;
+}
+
+/* ------------------------------------------------------------------ */
 /* Statement classification                                             */
 
 /* Iterator over significant tokens with parenthesis depth. */

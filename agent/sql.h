@@ -49,6 +49,14 @@ size_t jm_sql_fingerprint(const char *sql, size_t len, char *out, size_t outsz);
 size_t jm_sql_fingerprint_ex(const char *sql, size_t len, unsigned flags,
 			     char *out, size_t outsz);
 
+/* A key for memoising fingerprints: texts whose keys are equal (with the
+ * same flags) have equal jm_sql_fingerprint_ex() output.  It drops string
+ * contents and number digits where a plain scan reads the text as the lexer
+ * does, so a statement run with new inline literals each time keeps its
+ * key; otherwise it is the text itself.  A key is at most len + 1 bytes
+ * (not a C string); returns its length, or 0 when outsz is smaller. */
+size_t jm_sql_memo_key(const char *sql, size_t len, unsigned flags, char *out, size_t outsz);
+
 /* Kind of statement from its first keyword (after comments, whitespace and
  * opening parentheses): SELECT (also VALUES, TABLE), INSERT (also REPLACE,
  * WITH ... INSERT), UPDATE, DELETE, MERGE, COPY .. FROM / TO, MySQL

@@ -17,7 +17,10 @@
  *    text the lexer takes as a comment where the server does not (or a
  *    literal read as words) shows up;
  *  - jm_sql_command() is in range; jm_sql_write_target() is bounded (every
- *    dialect). */
+ *    dialect);
+ *  - jm_sql_memo_key(): at most len + 1 bytes, and wherever the input and a
+ *    copy with other digits (runs of other lengths) or other letters have
+ *    equal keys, their fingerprints are equal (every dialect). */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -265,6 +268,46 @@ static void marker_checks(const uint8_t *data, size_t size)
 	}
 }
 
+/* Memo keys: equal keys must mean equal fingerprints.  Copies of the input
+ * with each digit changed and every second digit doubled, and with letters
+ * shifted, have equal keys exactly where the changes fall inside what the
+ * key leaves out (number digits, string contents). */
+static void memo_key_checks(const uint8_t *data, size_t size)
+{
+	enum { MAXK = 1024 };
+	char a[MAXK], b[2 * MAXK], c[MAXK], ka[2 * MAXK + 1], kb[2 * MAXK + 1], fa[512], fb[512];
+	size_t bl = 0, n = size < MAXK ? size : MAXK;
+
+	memcpy(a, data, n);
+	for (size_t i = 0; i < n; i++) {
+		char ch = a[i];
+		if (ch >= '0' && ch <= '9') {
+			b[bl++] = (char)('0' + (ch - '0' + 7) % 10);
+			if (i % 2)
+				b[bl++] = ch;
+		} else {
+			b[bl++] = ch;
+		}
+		c[i] = (ch >= 'a' && ch <= 'y') || (ch >= 'A' && ch <= 'Y') ? (char)(ch + 1) : ch;
+	}
+	for (size_t d = 0; d < sizeof(dialects) / sizeof(dialects[0]); d++) {
+		size_t na = jm_sql_memo_key(a, n, dialects[d], ka, sizeof(ka));
+		if (na == 0 || na > n + 1)
+			abort();
+		const char *other[2] = { b, c };
+		size_t olen[2] = { bl, n };
+		for (int o = 0; o < 2; o++) {
+			size_t nb = jm_sql_memo_key(other[o], olen[o], dialects[d], kb, sizeof(kb));
+			if (nb != na || memcmp(ka, kb, na) != 0)
+				continue;
+			jm_sql_fingerprint_ex(a, n, dialects[d], fa, sizeof(fa));
+			jm_sql_fingerprint_ex(other[o], olen[o], dialects[d], fb, sizeof(fb));
+			if (strcmp(fa, fb) != 0)
+				abort();
+		}
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *sql = (const char *)data;
@@ -277,6 +320,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	literal_checks(data, size);
 	marker_checks(data, size);
+	memo_key_checks(data, size);
 
 	for (size_t d = 0; d < sizeof(dialects) / sizeof(dialects[0]); d++) {
 		enum jm_sql_cmd cmd = jm_sql_command(sql, size, dialects[d]);

@@ -426,6 +426,151 @@ static void test_target(void)
 #undef TGT
 }
 
+/* ---- memo keys ---- */
+
+static const char *key(const char *sql, unsigned flags)
+{
+	static char out[600];
+	size_t n = jm_sql_memo_key(sql, strlen(sql), flags, out, sizeof(out) - 1);
+	out[n] = '\0';
+	return n ? out : "(none)";
+}
+
+static const unsigned key_flags[] = { 0, JM_SQL_MYSQL, JM_SQL_STD_STRINGS,
+				      JM_SQL_MYSQL | JM_SQL_BACKSLASH_STRINGS };
+
+/* Texts a and b: equal keys must mean equal fingerprints.  Returns whether
+ * the keys were equal (so callers can count the pairs actually checked). */
+static bool key_pair(const char *a, size_t al, const char *b, size_t bl, unsigned flags)
+{
+	char ka[600], kb[600], fa[512], fb[512];
+	size_t na = jm_sql_memo_key(a, al, flags, ka, sizeof(ka));
+	size_t nb = jm_sql_memo_key(b, bl, flags, kb, sizeof(kb));
+
+	if (!na || na != nb || memcmp(ka, kb, na) != 0)
+		return false;
+	jm_sql_fingerprint_ex(a, al, flags, fa, sizeof(fa));
+	jm_sql_fingerprint_ex(b, bl, flags, fb, sizeof(fb));
+	if (strcmp(fa, fb) != 0) {
+		fprintf(stderr, "  memo key collision (flags %u): [%.*s] -> %s / [%.*s] -> %s\n",
+			flags, (int)al, a, fa, (int)bl, b, fb);
+		CHECK("memo key: equal keys, equal fingerprints", false);
+	}
+	return true;
+}
+
+static void test_memo_key(void)
+{
+	CHECK_STR("key: digits and string contents go", key("SELECT a FROM t WHERE id = 42 AND s = 'x''y'", 0),
+		  "nSELECT a FROM t WHERE id = 0 AND s = ''");
+	CHECK_STR("key: digits of identifiers and parameters stay",
+		  key("select t1.c2 from t1 where a = $12 and b = 1.5e-3", 0),
+		  "nselect t1.c2 from t1 where a = $12 and b = 0.0e-0");
+	CHECK_STR("key: quoted identifiers stay whole", key("select \"a 1\", `b 2` from t", 0),
+		  "nselect \"a 1\", `b 2` from t");
+	CHECK_STR("key: mysql double quotes are strings", key("select \"a 1\" from t", JM_SQL_MYSQL),
+		  "nselect \"\" from t");
+	CHECK_STR("key: unterminated string", key("select 'abc", 0), "nselect '");
+	CHECK_STR("key: backslash: verbatim", key("select 'a\\' 1", 0), "vselect 'a\\' 1");
+	CHECK_STR("key: comment: verbatim", key("select 1 -- 2", 0), "vselect 1 -- 2");
+	CHECK_STR("key: block comment: verbatim", key("select /* 2 */ 1", 0), "vselect /* 2 */ 1");
+	CHECK_STR("key: # : verbatim", key("select a # 2", 0), "vselect a # 2");
+	CHECK_STR("key: dollar quote: verbatim", key("select $$1$$", 0), "vselect $$1$$");
+	CHECK_STR("key: mysql $ is a letter", key("select a$1 from t", JM_SQL_MYSQL),
+		  "nselect a$1 from t");
+	CHECK_STR("key: pgbench -S", key("SELECT abalance FROM pgbench_accounts WHERE aid = 77123;", 0),
+		  "nSELECT abalance FROM pgbench_accounts WHERE aid = 0;");
+	{
+		char small[8];
+		CHECK_INT("key: does not fit", jm_sql_memo_key("select 1 from t", 15, 0, small, sizeof(small)), 0);
+		CHECK_INT("key: verbatim does not fit",
+			  jm_sql_memo_key("select 1 -- x", 13, 0, small, sizeof(small)), 0);
+	}
+	/* What the fingerprint keeps, the key keeps. */
+	{
+		char k1[64];
+		snprintf(k1, sizeof(k1), "%s", key("select \"c 1\" from t", 0));
+		CHECK("key: quoted identifiers differ", strcmp(k1, key("select \"c 2\" from t", 0)) != 0);
+		snprintf(k1, sizeof(k1), "%s", key("select $1", 0));
+		CHECK("key: $n parameters differ", strcmp(k1, key("select $2", 0)) != 0);
+	}
+
+	/* Templates, each filled twice with different numbers and string
+	 * contents: the keys must agree, and so must the fingerprints.  (A
+	 * digit glued to a letter or '_' is kept by the key: t1, 1_5, 1e5.) */
+	static const char *const tpl[] = {
+		"SELECT abalance FROM pgbench_accounts WHERE aid = #;",
+		"select * from t where a in (#, #, #) and b = '@'",
+		"INSERT INTO t (a, b) VALUES (#, '@'), (#.#, '@')",
+		"update t set x = #e-#, y = .#, z = #_5 where id = #",
+		"select #x1F, #b101, #o7, #.e5, #..#, t1.c from t",
+		"select \"q 1\" || '@' || `b` from t limit #",
+		"select N'@', E'@', X'@', U&'@', _utf8mb4'@' from t where a = -#",
+		"select a::numeric(#, #) from t where b > #abc and c < 'it''s @'",
+		"select '@",
+	};
+	unsigned seed = 7;
+	int pairs = 0;
+	for (size_t t = 0; t < sizeof(tpl) / sizeof(tpl[0]); t++) {
+		for (int rep = 0; rep < 40; rep++) {
+			char a[300], b[300];
+			size_t al = 0, bl = 0;
+			for (const char *p = tpl[t]; *p && al < 250 && bl < 250; p++) {
+				if (*p == '#' || *p == '@') {
+					int na = 1 + (int)(rand_r(&seed) % 6), nb = 1 + (int)(rand_r(&seed) % 6);
+					for (int i = 0; i < na; i++)
+						a[al++] = *p == '#' ? (char)('0' + rand_r(&seed) % 10) : (char)('a' + rand_r(&seed) % 26);
+					for (int i = 0; i < nb; i++)
+						b[bl++] = *p == '#' ? (char)('0' + rand_r(&seed) % 10) : (char)(' ' + rand_r(&seed) % 7);
+				} else {
+					a[al++] = *p;
+					b[bl++] = *p;
+				}
+			}
+			for (size_t f = 0; f < sizeof(key_flags) / sizeof(key_flags[0]); f++) {
+				char ka[600], kb[600];
+				size_t na = jm_sql_memo_key(a, al, key_flags[f], ka, sizeof(ka));
+				size_t nb = jm_sql_memo_key(b, bl, key_flags[f], kb, sizeof(kb));
+				if (!(na && na == nb && memcmp(ka, kb, na) == 0)) {
+					fprintf(stderr, "  keys differ (flags %u): [%.*s] / [%.*s]\n", key_flags[f],
+						(int)al, a, (int)bl, b);
+					CHECK("memo key: a template's fillings share a key", false);
+				}
+				pairs += key_pair(a, al, b, bl, key_flags[f]);
+			}
+		}
+	}
+	CHECK("memo key: template pairs checked", pairs == 9 * 40 * 4);
+
+	/* Random texts over an alphabet of everything the lexer reacts to,
+	 * against copies with other digits (and digit runs of other lengths)
+	 * and other letters: wherever the keys agree the fingerprints must. */
+	static const char alpha[] = "aeExbBoOnNuU_$ 09150.,;()=+-*/#?'\"`\\&:\n";
+	int checked = 0;
+	for (int it = 0; it < 20000; it++) {
+		char a[64], b[128], c[64];
+		size_t al = 1 + rand_r(&seed) % 40, bl = 0;
+		for (size_t i = 0; i < al; i++)
+			a[i] = alpha[rand_r(&seed) % (sizeof(alpha) - 1)];
+		for (size_t i = 0; i < al; i++) {
+			char ch = a[i];
+			if (ch >= '0' && ch <= '9') {
+				b[bl++] = (char)('0' + (ch - '0' + 3) % 10);
+				if (rand_r(&seed) % 2)
+					b[bl++] = (char)('0' + rand_r(&seed) % 10);
+			} else {
+				b[bl++] = ch;
+			}
+			c[i] = (ch >= 'a' && ch <= 'y') ? (char)(ch + 1) : ch;
+		}
+		for (size_t f = 0; f < sizeof(key_flags) / sizeof(key_flags[0]); f++) {
+			checked += key_pair(a, al, b, bl, key_flags[f]);
+			checked += key_pair(a, al, c, al, key_flags[f]);
+		}
+	}
+	CHECK("memo key: random pairs with equal keys checked (> 10000)", checked > 10000);
+}
+
 int main(void)
 {
 	test_exact_shapes();
@@ -434,5 +579,6 @@ int main(void)
 	test_bounds();
 	test_command();
 	test_target();
+	test_memo_key();
 	TEST_EXIT();
 }
