@@ -56,6 +56,7 @@ struct fp_memo {
 	uint8_t  credit;               /* strangers it survives, refilled by hits */
 	unsigned flags;
 	size_t   key_len, fp_len;
+	uint64_t fp_hash;              /* fp_hash() of fp */
 	char     key[FP_MEMO_KEY_MAX];
 	char     fp[JM_FPRINT_MAX];
 };
@@ -290,14 +291,20 @@ static uint64_t fp_hash(const char *s, size_t n)
 }
 
 /* jm_sql_fingerprint_ex() of sql[0..len) into fp (JM_FPRINT_MAX bytes),
- * through the memo; returns the fingerprint's length. */
-static size_t fingerprint(struct jm_db *d, const char *sql, size_t len, unsigned flags, char *fp)
+ * through the memo; returns the fingerprint's length, its fp_hash() in
+ * *fph. */
+static size_t fingerprint(struct jm_db *d, const char *sql, size_t len, unsigned flags, char *fp,
+			  uint64_t *fph)
 {
 	char key[FP_MEMO_KEY_MAX];
 	size_t kl = len <= FP_MEMO_SQL_MAX ? jm_sql_memo_key(sql, len, flags, key, sizeof(key)) : 0;
+	size_t n;
 
-	if (kl == 0)
-		return jm_sql_fingerprint_ex(sql, len, flags, fp, JM_FPRINT_MAX);
+	if (kl == 0) {
+		n = jm_sql_fingerprint_ex(sql, len, flags, fp, JM_FPRINT_MAX);
+		*fph = fp_hash(fp, n);
+		return n;
+	}
 	uint64_t h = fp_hash(key, kl) ^ ((uint64_t)flags << 56);
 	struct fp_memo *m = &d->memo[h % FP_MEMO_SLOTS];
 	if (m->hash == h && m->full && m->flags == flags && m->key_len == kl &&
@@ -305,9 +312,11 @@ static size_t fingerprint(struct jm_db *d, const char *sql, size_t len, unsigned
 		if (m->credit < FP_MEMO_CREDIT)
 			m->credit++;
 		memcpy(fp, m->fp, m->fp_len + 1);
+		*fph = m->fp_hash;
 		return m->fp_len;
 	}
-	size_t n = jm_sql_fingerprint_ex(sql, len, flags, fp, JM_FPRINT_MAX);
+	n = jm_sql_fingerprint_ex(sql, len, flags, fp, JM_FPRINT_MAX);
+	*fph = fp_hash(fp, n);
 	if (m->hash == h && !m->full) {        /* second sight: keep it */
 		m->full = true;
 		m->credit = FP_MEMO_CREDIT;
@@ -315,6 +324,7 @@ static size_t fingerprint(struct jm_db *d, const char *sql, size_t len, unsigned
 		m->key_len = kl;
 		memcpy(m->key, key, kl);
 		m->fp_len = n;
+		m->fp_hash = *fph;
 		memcpy(m->fp, fp, n + 1);
 	} else if (m->full && m->credit > 0) {
 		m->credit--;                   /* a used text outlives a few strangers */
@@ -381,12 +391,13 @@ static void on_query(void *ctx, const struct jm_query *q)
 	if (!run)
 		return;
 	unsigned flags = c->system == JM_DB_MYSQL ? JM_SQL_MYSQL : 0;
-	size_t fpl = fingerprint(d, q->sql ? q->sql : "", q->sql ? q->sql_len : 0, flags, fp);
+	uint64_t fph;
+	size_t fpl = fingerprint(d, q->sql ? q->sql : "", q->sql ? q->sql_len : 0, flags, fp, &fph);
 	if (q->sql_truncated && fpl + 4 < sizeof(fp)) {
 		memcpy(fp + fpl, " ...", 5);
 		fpl += 4;
+		fph = fp_hash(fp, fpl);
 	}
-	uint64_t fph = fp_hash(fp, fpl);
 	unsigned max_fp = d->cfg->db_max_fingerprints;
 	struct jm_db_stats *rs = jm_run_db(run, c->system, c->endpoint, false);
 	struct jm_db_stats *ws = jm_run_db(run, c->system, c->endpoint, true);
