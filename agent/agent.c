@@ -45,6 +45,7 @@ struct jm_agent {
 	struct jm_loss loss_reported;     /* as of the last loss line */
 	struct jm_loss_kernel loss_kernel; /* kernel counters as of the last fold */
 	uint64_t tf_misses_reported;      /* JM_STAT_TFILTER_MISS as of the last warning */
+	bool regs_retired_reported;       /* the warning below was given */
 	uint64_t ship_rejected_reported;  /* refused batches as of the last warning */
 };
 
@@ -289,6 +290,12 @@ static void report_loss(struct jm_agent *ag, int64_t now)
 		if (ag->metrics)
 			jm_metrics_set_thread_filter(ag->metrics, k[JM_STAT_TFILTER_MISS],
 						     jm_probes_tfilter_bits(ag->probes));
+	}
+	if (!ag->regs_retired_reported && jm_probes_regs_offset_retired(ag->probes)) {
+		jm_warn("kernel stacks disagree on where a task's saved registers sit: the socket "
+			"programs ask the kernel for them on every job socket operation (slower, "
+			"same figures)");
+		ag->regs_retired_reported = true;
 	}
 	jm_jobs_stats(ag->jobs, &js);
 	l->jobs_overflow = js.jobs_overflow;

@@ -433,6 +433,11 @@ uint64_t jm_probes_tfilter_bits(const struct jm_probes *p)
 	return n;
 }
 
+bool jm_probes_regs_offset_retired(const struct jm_probes *p)
+{
+	return __atomic_load_n(&p->tfilter->regs_off, __ATOMIC_RELAXED) == JM_TF_REGS_BAD;
+}
+
 /* A procs slot the process holds stays its own until it exits (the exit
  * program frees it): rewriting per-CPU copies from here could race with a
  * claim by another process. */

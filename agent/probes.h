@@ -68,6 +68,10 @@ int jm_probes_stats(struct jm_probes *p, uint64_t out[JM_STAT_MAX]);
 /* Bits set in the thread filter (bpf/maps.bpf.h), of 2^JM_TF_LOG2. */
 uint64_t jm_probes_tfilter_bits(const struct jm_probes *p);
 
+/* Did the programs retire the stack offset of saved registers they learn
+ * (jm_tf_learn: two tasks disagreed), and fall back to the helper? */
+bool jm_probes_regs_offset_retired(const struct jm_probes *p);
+
 /* Number of possible CPUs the per-CPU maps were sized for. */
 int jm_probes_ncpus(struct jm_probes *p);
 #endif
