@@ -127,7 +127,11 @@ static __always_inline __u64 jm_tf_top(const struct jm_thread_filter *f, const v
  * (jm_current_regs).  The offset is a constant of the running kernel
  * (THREAD_SIZE, the stack-top padding, sizeof(struct pt_regs)); every
  * thread added checks it again, and one that disagrees retires it for good.
- * Written only when it changes: the socket programs read this line. */
+ * t->stack is read twice (by the helper, then here), so t must be a task
+ * whose stack cannot be freed meanwhile: the current one, or one that has
+ * not run yet -- not a thread an iterator stands on, which may be exiting
+ * on another CPU.  Written only when it changes: the socket programs read
+ * this line. */
 static __always_inline void jm_tf_learn(struct jm_thread_filter *f, struct task_struct *t,
 					const void *regs)
 {
@@ -149,9 +153,9 @@ static __always_inline void jm_tf_learn(struct jm_thread_filter *f, struct task_
 	f->regs_off = JM_TF_REGS_BAD;
 }
 
-/* Put t's stack in the filter (t: a job thread that has not run yet, or
- * the current task): every chunk of [top - 32 KiB, top). */
-static __always_inline void jm_tf_add(struct task_struct *t)
+/* Put t's stack in the filter: every chunk of [top - 32 KiB, top).  learn:
+ * t is the current task or has not run yet (jm_tf_learn). */
+static __always_inline void jm_tf_add(struct task_struct *t, bool learn)
 {
 	struct jm_thread_filter *f = jm_tf();
 	if (!f)
@@ -161,7 +165,8 @@ static __always_inline void jm_tf_add(struct task_struct *t)
 	jm_tf_set(f, top - 1);
 	jm_tf_set(f, top - 1 - (1ull << JM_TF_SHIFT));
 	jm_tf_set(f, top - (2ull << JM_TF_SHIFT));
-	jm_tf_learn(f, t, regs);
+	if (learn)
+		jm_tf_learn(f, t, regs);
 }
 
 /* Is t's stack (the chunk of its top) in the filter? */

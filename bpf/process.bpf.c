@@ -168,7 +168,7 @@ int BPF_PROG(jm_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 				jm_stat_inc(JM_STAT_PROCS_FULL);
 			} else {
 				ev->flags |= JM_F_TRACKED;
-				jm_tf_add(p);
+				jm_tf_add(p, true);
 				jm_member_set(tgid, true);
 			}
 		} else {
@@ -180,7 +180,7 @@ int BPF_PROG(jm_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	 * stack of a job thread, which the socket programs must let through. */
 	if ((ev->flags & JM_F_TRACKED) && !jm_tf_maybe(ctx)) {
 		jm_stat_inc(JM_STAT_TFILTER_MISS);
-		jm_tf_add(p);
+		jm_tf_add(p, true);
 	}
 
 	if (bpf_ringbuf_output(&events, ev, sizeof(*ev), jm_wakeup(&events)))
@@ -200,7 +200,7 @@ int BPF_PROG(jm_newtask, struct task_struct *task, __u64 clone_flags)
 
 	if (!jm_member(tgid))
 		return 0;
-	jm_tf_add(task);
+	jm_tf_add(task, true);
 	/* Count a new thread here, not at sched_process_fork: io_uring and
 	 * vhost workers are threads (CLONE_THREAD) that tracepoint never
 	 * sees, yet each of their exits takes one off (jm_exit).  And here
@@ -238,7 +238,7 @@ int BPF_PROG(jm_fork, struct task_struct *parent, struct task_struct *child)
 	}
 	/* jm_newtask added the child only if the parent was a member then:
 	 * user space may have made it one since. */
-	jm_tf_add(child);
+	jm_tf_add(child, true);
 	jm_member_set(ctgid, true);
 	struct jm_ev_fork *e = jm_event_reserve(sizeof(*e));
 	if (!e)
@@ -409,7 +409,7 @@ int jm_sample(struct bpf_iter__task *ctx)
 		 * An exited thread (a zombie leader) has no stack any more. */
 		if (s.runtime_ns)
 			jm_stat_inc(JM_STAT_TFILTER_MISS);
-		jm_tf_add(t);
+		jm_tf_add(t, false);
 	}
 	s.rchar = task_rchar(t);
 	s.wchar = task_wchar(t);
@@ -449,6 +449,6 @@ int jm_mark(struct bpf_iter__task *ctx)
 	tid = t->pid;
 	bpf_seq_write(ctx->meta->seq, &tid, sizeof(tid));
 	if (!t->exit_state && jm_member(t->tgid))   /* an exited one has no stack */
-		jm_tf_add(t);
+		jm_tf_add(t, false);
 	return 0;
 }

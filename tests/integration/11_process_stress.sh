@@ -91,4 +91,8 @@ cpu=$(run_field earlymt-$UNIQ cpu_s)
 # thread's 1.5 s (part of which may also have run before)
 if awk -v c="$cpu" 'BEGIN{exit !(c > 0.2 && c <= 1.55)}'; then pass "early: an exited thread's CPU from before the start is not charged ($cpu s)";
 else fail "early: an exited thread's CPU from before the start is not charged" "cpu_s=$cpu"; fi
+# The socket programs' registers offset (bpf/maps.bpf.h) is learned only
+# from tasks whose stack cannot go away meanwhile: threads exiting under
+# the sampler during the storm never retire it.
+check_eq "storm: the learned registers offset held" "$(grep -c "saved registers" "$T/agent.log")" 0
 stop_agent
