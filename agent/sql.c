@@ -615,11 +615,6 @@ size_t jm_sql_fingerprint(const char *sql, size_t len, char *out, size_t outsz)
  * scan cannot settle gives the verbatim text instead: a backslash (strings
  * read two ways), comments (line, block and #), PostgreSQL $ other than a
  * $1 parameter (dollar quotes). */
-static bool key_ident_char(unsigned char c)
-{
-	return is_alpha(c) || is_digit(c) || c == '_' || c == '$' || c >= 0x80;
-}
-
 /* Bytes the key scan stops at: digits (KEY_DIGIT) and what may open a
  * quote or a comment, or is a backslash (KEY_SPECIAL); the rest is copied. */
 enum { KEY_PLAIN, KEY_DIGIT, KEY_SPECIAL };
@@ -687,7 +682,7 @@ size_t jm_sql_memo_key(const char *sql, size_t len, unsigned flags, char *out, s
 			i++;
 			continue;
 		case KEY_DIGIT:
-			if (i > 0 && key_ident_char(s[i - 1])) {
+			if (i > 0 && is_ident_char(s[i - 1])) {
 				out[k++] = (char)c;        /* t1, 1_5, 1e5: kept */
 				i++;
 				continue;
