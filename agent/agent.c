@@ -174,6 +174,9 @@ int jm_agent_open(struct jm_agent **out, const struct jm_config *cfg,
 	po.track_outputs = has_file_outputs(cfg);
 	po.cap_head = cfg->db_capture_bytes;
 	po.cap_tail = 256;
+	po.db_trace = cfg->db_enabled;
+	if (!cfg->db_enabled)
+		jm_info("database tracing is off (db.enabled: false): no payload is copied");
 	err = jm_probes_open(&ag->probes, &po, on_event, on_io, ag);
 	if (err)
 		goto fail;

@@ -50,7 +50,7 @@ static const char usage[] =
 "      match: {comm: python3, exe: \"/usr/bin/python3*\", argv: \"sales\\\\.py\",\n"
 "              cgroup: \"/system.slice/etl-*\"}\n"
 "      outputs: [{table: public.sales}, {file: \"/data/curated/*.parquet\"}]\n"
-"  db: {capture_bytes: 512, max_fingerprints: 200,\n"
+"  db: {enabled: true, capture_bytes: 512, max_fingerprints: 200,\n"
 "       postgres: {ports: [5432]}, mysql: {ports: [3306]}}\n"
 "  collector: {url: https://host:8443/v1/batches, token_file: /etc/jobmeter/token,\n"
 "              ca_file: /etc/jobmeter/ca.pem, spool_dir: /var/lib/jobmeter/spool}\n"

@@ -261,6 +261,7 @@ static int db_mysql(struct ctx *c, yaml_node_t *v, const char *path, void *base)
 }
 
 static const struct field db_fields[] = {
+	F_BOOL("enabled", struct jm_config, db_enabled),
 	F_UINT("capture_bytes", struct jm_config, db_capture_bytes, 64, 4096),
 	F_UINT("max_fingerprints", struct jm_config, db_max_fingerprints, 1, 100000),
 	F_SUB("postgres", db_pg),
@@ -537,6 +538,7 @@ void jm_config_defaults(struct jm_config *cfg)
 	cfg->max_jobs = 1000;
 	cfg->k8s_enabled = true;
 	strcpy(cfg->k8s_log_root, "/var/log");
+	cfg->db_enabled = true;
 	cfg->db_capture_bytes = 512;
 	cfg->db_max_fingerprints = 200;
 	set_endpoints(&cfg->pg, 5432, pg, 3);

@@ -118,6 +118,7 @@ struct jm_config {
 	size_t n_jobs;
 	struct jm_cfg_job jobs[JM_CFG_MAX_JOBS];
 
+	bool db_enabled;                    /* default true: DB wire protocol tracing */
 	unsigned db_capture_bytes;          /* default 512, 64..4096 */
 	unsigned db_max_fingerprints;       /* default 200 */
 	struct jm_cfg_db_endpoints pg;      /* default port 5432, /var/run/postgresql/.s.PGSQL.5432, /run/postgresql/.s.PGSQL.5432, /tmp/.s.PGSQL.5432 */

@@ -18,6 +18,7 @@ struct jm_probe_opts {
 	bool emit_all_exits;          /* rules exist: user space classifies execs */
 	bool track_outputs;           /* file outputs declared: opens/renames */
 	unsigned cap_head, cap_tail;  /* payload capture sizes */
+	bool db_trace;                /* capture payloads of job connections */
 };
 
 /* Ring buffer consumers: data points into the ring, valid during the call. */

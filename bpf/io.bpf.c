@@ -32,6 +32,9 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 const volatile __u32 cap_head = 512;      /* <= JM_CAP_HEAD_MAX */
 const volatile __u32 cap_tail = 256;      /* <= JM_CAP_TAIL_MAX */
+/* db.enabled: false keeps every payload byte inside the job (and the
+ * capture's cost out of it); socket byte counts stay. */
+const volatile bool db_trace = true;
 
 #define AF_UNIX  1
 #define AF_INET  2
@@ -419,7 +422,7 @@ static __always_inline void sock_op(const void *ctx, struct sock *sk, int ret, i
 			pc->sock.vfs_tx_bytes += ret;
 	}
 
-	if (sk->sk_type != SOCK_STREAM)
+	if (!db_trace || sk->sk_type != SOCK_STREAM)
 		return;
 	__u16 family = sk->__sk_common.skc_family;
 	if (family != AF_INET && family != AF_INET6 && family != AF_UNIX)

@@ -34,6 +34,7 @@ static void check_defaults(const char *t, const struct jm_config *c)
 	CHECK_INT(D("no jobs"), c->n_jobs, 0);
 	CHECK(D("k8s enabled"), c->k8s_enabled);
 	CHECK_STR(D("k8s log_root"), c->k8s_log_root, "/var/log");
+	CHECK(D("db enabled"), c->db_enabled);
 	CHECK_INT(D("capture_bytes"), c->db_capture_bytes, 512);
 	CHECK_INT(D("max_fingerprints"), c->db_max_fingerprints, 200);
 	CHECK_INT(D("pg ports"), c->pg.n_ports, 1);
@@ -83,6 +84,7 @@ static const char full_yaml[] =
 	"  - name: outputs-only\n"
 	"    outputs: [{table: mart.daily}]\n"
 	"db:\n"
+	"  enabled: false\n"
 	"  capture_bytes: 4096\n"
 	"  max_fingerprints: 7\n"
 	"  postgres: {ports: [6432, 5433], sockets: []}\n"
@@ -133,6 +135,7 @@ static void test_full(void)
 	CHECK_STR("full: job0 out1", c.jobs[0].outputs[1].name, "/data/sales/*.parquet");
 	CHECK("full: job1 no argv", !c.jobs[1].has_argv);
 	CHECK_STR("full: job1 out0", c.jobs[1].outputs[0].name, "mart.daily");
+	CHECK("full: db disabled", !c.db_enabled);
 	CHECK_INT("full: capture_bytes max", c.db_capture_bytes, 4096);
 	CHECK_INT("full: max_fingerprints", c.db_max_fingerprints, 7);
 	CHECK_INT("full: pg ports replaced", c.pg.n_ports, 2);
@@ -211,6 +214,7 @@ static void test_example(void)
 	CHECK("example: mysql endpoints equal defaults", memcmp(&d->mysql, &c.mysql, sizeof(d->mysql)) == 0);
 	CHECK("example: scalars equal defaults",
 	      d->max_jobs == c.max_jobs && d->db_capture_bytes == c.db_capture_bytes &&
+	      d->db_enabled == c.db_enabled &&
 	      d->db_max_fingerprints == c.db_max_fingerprints && d->spool_max_mb == c.spool_max_mb &&
 	      d->collector_timeout_s == c.collector_timeout_s && d->k8s_enabled == c.k8s_enabled &&
 	      strcmp(d->spool_dir, c.spool_dir) == 0 && strcmp(d->k8s_log_root, c.k8s_log_root) == 0);
@@ -270,6 +274,8 @@ static void test_errors(void)
 	expect_err("err: interval list", "interval: [1]\n", "t.yaml:1: interval: expected a positive integer");
 	expect_err("err: huge integer", "interval: 99999999999999\n",
 		   "t.yaml:1: interval: expected a positive integer, got \"99999999999999\"");
+	expect_err("err: db.enabled not a bool", "db: {enabled: sometimes}\n",
+		   "t.yaml:1: db.enabled: expected true or false, got \"sometimes\"");
 	expect_err("err: capture_bytes 63", "db:\n  capture_bytes: 63\n",
 		   "t.yaml:2: db.capture_bytes: 63 is out of range 64..4096");
 	expect_err("err: capture_bytes 4097", "db: {capture_bytes: 4097}\n",
