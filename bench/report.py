@@ -671,10 +671,13 @@ def pgbench(pg):
          "put pgbench and its backend on the same vCPU — every cross-vCPU wakeup is a VM "
          "exit — and swings by 2x between runs of the same variant; pinned, it measures the "
          "CPU work per query, which is what a tracer adds to. TPS is pgbench's own (without "
-         "connection time); ratios are medians of per-round ratios to **none** of the same round.", "")
+         "connection time); ratios are medians of per-round ratios to **none** of the same round." +
+         (" **nodb** is jobmeter with `db.enabled: false` (socket bytes counted, no payload "
+          "copied or parsed); it is not judged, and tells jobmeter's DB capture and parsing "
+          "apart from the rest of its cost." if any(k[1] == "nodb" for k in d) else ""), "")
     table = []
     ratios = {}
-    variants = [v for v in ("none", "floor", "jobmeter", "peer") if any(k[1] == v for k in d)]
+    variants = [v for v in ("none", "floor", "nodb", "jobmeter", "peer") if any(k[1] == v for k in d)]
     for c in confs:
         for v in variants:
             tps = [float(d[(r, v, c)]["tps"]) for r in rounds if (r, v, c) in d]
@@ -841,12 +844,21 @@ def pgbench(pg):
                           "% of that time." if jq_ else "") +
                          " The agent's parsing runs in the agent process, which this CPU figure "
                          "does not count.")
+        nodb_txt = ""
+        if ("nodb", "4") in ratios and ("jobmeter", "4") in ratios:
+            nodb_txt = (f" At -c 4, **nodb** (DB tracing off) reached "
+                        f"{ratios[('nodb', '4')][1]:.3f} and the **floor** "
+                        f"{ratios[('floor', '4')][1]:.3f} against jobmeter's "
+                        f"{ratios[('jobmeter', '4')][1]:.3f}: turning payload capture and "
+                        f"parsing off moved the median by "
+                        f"{(ratios[('nodb', '4')][1] - ratios[('jobmeter', '4')][1]) * 100:+.1f} points "
+                        "(the per-round IQRs in the table show the VM's noise, of a similar size).")
         pg.missed.append(
             f"**pgbench** (§2): jobmeter adds {add:.2f} µs of CPU to a {base:.1f}-µs transaction "
             f"({add / base * 100:.1f}%), against a 3% budget of {base * 0.03:.2f} µs." + per_tx +
             floor_txt + (" With both vCPUs busy (-c 4) the agent's own parsing competes for CPU as "
             "well: " + c4_text if c4_text else " With both vCPUs busy (-c 4) the agent's own "
-            "parsing competes for CPU as well (its CPU column)."))
+            "parsing competes for CPU as well (its CPU column).") + nodb_txt)
 
 
 # --------------------------------------------------------------- execstorm

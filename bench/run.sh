@@ -269,6 +269,7 @@ machine_write() {
 # ----------------------------------------------------------------- variants
 AGENT_CFG=$RUN/agent.yaml
 AGENT_CFG_OUT=$RUN/agent-outputs.yaml   # the "outputs" variant's config
+AGENT_CFG_NODB=$RUN/agent-nodb.yaml     # the "nodb" variant's config
 SYSPORT=
 pick_port() {       # pick_port [FROM]: a free TCP port for the syscall benchmark
 	local p
@@ -326,7 +327,13 @@ YAML
 	# the two configs differ in exactly that program.
 	awk '{print} /^      - table: public\.sales$/ {print "      - file: \"/data/curated/sales/*.parquet\""; n++}
 		END {exit n != 1}' "$AGENT_CFG" > "$AGENT_CFG_OUT" || return 1
-	"$BIN/jobmeter-agent" --config "$AGENT_CFG_OUT" --check-config >/dev/null
+	"$BIN/jobmeter-agent" --config "$AGENT_CFG_OUT" --check-config >/dev/null || return 1
+	# The "nodb" variant: the same config with DB tracing off (socket bytes
+	# counted, no payload copied), which splits jobmeter's pgbench cost
+	# into its DB capture and parsing and everything else.
+	awk '{print} /^db:$/ {print "  enabled: false"; n++} END {exit n != 1}' \
+		"$AGENT_CFG" > "$AGENT_CFG_NODB" || return 1
+	"$BIN/jobmeter-agent" --config "$AGENT_CFG_NODB" --check-config >/dev/null
 }
 
 AGENT=
@@ -361,6 +368,8 @@ variant_start() {
 		wait_file "$RUN/$1.ready" "$VPID" 10 ;;
 	jobmeter)
 		agent_start 10 "$RUN/variant.jsonl" && VPID=$AGENT ;;
+	nodb)
+		agent_start 10 "$RUN/variant.jsonl" "$AGENT_CFG_NODB" && VPID=$AGENT ;;
 	outputs)
 		agent_start 10 "$RUN/variant.jsonl" "$AGENT_CFG_OUT" && VPID=$AGENT || return 1
 		# The variant means nothing unless the per-syscall program is in.
@@ -621,7 +630,8 @@ sc_pgbench() {
 	pg_setup || return 1
 	# floor: empty programs on jobmeter's hooks — what any tool on these
 	# hooks pays before doing any work.
-	local variants=(none floor jobmeter peer) r i v c out=$RES/pgbench.tsv nv=4
+	# nodb: jobmeter with DB tracing off, not judged — where its cost is.
+	local variants=(none floor nodb jobmeter peer) r i v c out=$RES/pgbench.tsv nv=5
 	# Client configurations: "1p" = one client with pgbench and its backend
 	# pinned to one CPU; "1" and "4" unpinned.  Unpinned -c 1 swings with
 	# whether the scheduler puts client and backend on the same vCPU (a
