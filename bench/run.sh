@@ -76,6 +76,10 @@ SYS_REPS=3                     # the fastest repetition counts
 SYS_SIDE_ROUNDS=${SYS_SIDE_ROUNDS:-16} # outside-job sockets, programs side by side
 CLK_TCK=$(getconf CLK_TCK)
 ALL_SCENARIOS=(syscalls pgbench execstorm footprint collector)
+# Run only when named: ~10 min, and it builds a patched agent.
+EXTRA_SCENARIOS=(split)
+SPLIT_SECONDS=${SPLIT_SECONDS:-120}
+SPLIT_PHASE=4                  # seconds per phase; the first of each is dropped
 # The suite itself must not be a job, whatever environment make ran in.
 unset JOBMETER_JOB JOBMETER_RUN_ID AIRFLOW_CTX_DAG_ID AIRFLOW_CTX_TASK_ID AIRFLOW_CTX_DAG_RUN_ID
 
@@ -1006,6 +1010,47 @@ sc_collector() {
 	cp "$RUN/benchdb.out" "$RES/report30.log"
 }
 
+# Where jobmeter's pgbench -c 4 cost goes, with the noise of separate runs
+# taken out: one long pgbench -c 4 -P 1 under a patched agent
+# (bench/split/split.patch) whose socket programs skip one part of their
+# work while a flag file exists; the flag flips every SPLIT_PHASE seconds,
+# so each phase is compared with its two neighbours, seconds apart.
+sc_split() {
+	pg_setup || return 1
+	local src=$W/split-src sb=$W/split-build flags=$RUN/split step i ph
+	git -C "$ROOT" worktree remove --force "$src" > /dev/null 2>&1
+	rm -rf "$src"
+	git -C "$ROOT" worktree add --detach "$src" HEAD > "$RUN/split-build.log" 2>&1 &&
+		git -C "$src" apply "$ROOT/bench/split/split.patch" >> "$RUN/split-build.log" 2>&1 &&
+		make -C "$src" -s BUILD="$sb" "$sb/bin/jobmeter-agent" >> "$RUN/split-build.log" 2>&1 ||
+		{ warn "split: patched agent did not build: $(tail -3 "$RUN/split-build.log")"; return 1; }
+	git -C "$ROOT" rev-parse --short HEAD > "$RES/split_tree.txt"
+	for step in detach stop1 stop2 stop3 noparse; do
+		rm -rf "$flags"; mkdir -p "$flags"
+		rm -f "$RUN/agent.ready"
+		bg_start agent env JM_SPLIT_DIR="$flags" "$sb/bin/jobmeter-agent" --config "$AGENT_CFG" \
+			--ready-file "$RUN/agent.ready" > "$RUN/split-agent.log" 2>&1
+		local ap=$BG
+		wait_file "$RUN/agent.ready" "$ap" 10 || { warn "split: agent did not start"; stop_pid "$ap"; return 1; }
+		PGAPPNAME=bench-split-$$ JOBMETER_JOB=bench-split-$$-$step pgbench -h 127.0.0.1 \
+			-U "$JM_PG_USER" -n -S -T "$SPLIT_SECONDS" -c 4 -j 2 -P 1 jmbench \
+			> "$RUN/split.out" 2> "$RES/split_$step.txt" &
+		local bp=$! i=0
+		# Phase k covers pgbench's seconds k*PHASE+1 .. (k+1)*PHASE; the
+		# flag is set for odd k.  The agent reads flags at every drain (50 ms).
+		while kill -0 "$bp" 2> /dev/null; do
+			if ((i % 2)); then : > "$flags/$step"; else rm -f "$flags/$step"; fi
+			sleep "$SPLIT_PHASE"
+			i=$((i + 1))
+		done
+		wait "$bp" || { warn "split: pgbench failed: $(tail -2 "$RES/split_$step.txt")"; stop_pid "$ap"; return 1; }
+		stop_pid "$ap"
+		say "  split: $step done"
+	done
+	git -C "$ROOT" worktree remove --force "$src" > /dev/null 2>&1
+	return 0
+}
+
 # --------------------------------------------------------------------- main
 CMDLINE="bench/run.sh${*:+ $*}"
 [ "$BUILD" = "$ROOT/build" ] || CMDLINE="BUILD=$BUILD $CMDLINE"
@@ -1014,7 +1059,8 @@ CMDLINE="bench/run.sh${*:+ $*}"
 scenarios=("$@")
 ((${#scenarios[@]})) || scenarios=("${ALL_SCENARIOS[@]}")
 for s in "${scenarios[@]}"; do
-	case " ${ALL_SCENARIOS[*]} " in *" $s "*) ;; *) echo "bench: unknown scenario '$s' (${ALL_SCENARIOS[*]})" >&2; exit 2 ;; esac
+	case " ${ALL_SCENARIOS[*]} ${EXTRA_SCENARIOS[*]} " in *" $s "*) ;;
+	*) echo "bench: unknown scenario '$s' (${ALL_SCENARIOS[*]} ${EXTRA_SCENARIOS[*]})" >&2; exit 2 ;; esac
 done
 [ "$(id -u)" = 0 ] || { echo "bench: must run as root (eBPF)" >&2; exit 1; }
 build_tools || exit 1
