@@ -13,6 +13,7 @@ be missing.
 import csv
 import json
 import os
+import re
 import random
 import statistics
 import sys
@@ -861,6 +862,85 @@ def pgbench(pg):
             "parsing competes for CPU as well (its CPU column).") + nodb_txt)
 
 
+# ------------------------------------------------------------------- split
+SPLIT_PHASE = 4      # bench/run.sh SPLIT_PHASE
+SPLIT_STEPS = [      # (step, flags kept set, flag flipped, what the flip turns off)
+    ("total", "", "detach", "everything: the socket programs come off their tracepoints"),
+    ("dispatch", "stop1", "detach", "the tracepoint dispatch of every socket operation on the "
+                                    "machine, and the thread filter"),
+    ("checks", "stop2", "stop1", "the job checks and the socket byte accounting"),
+    ("conn", "stop3", "stop2", "connection state (socket storage, verdicts, TCP stamps)"),
+    ("copy", "noparse", "stop3", "the payload copy into the io ring (parsing already off)"),
+    ("parse", "", "noparse", "the agent's parsing (payloads still copied and drained)"),
+]
+
+
+def split_pairs(path):
+    """Per-pair TPS ratios: each flagged phase over the mean of its two
+    unflagged neighbours, the first second of every phase dropped."""
+    txt = read_text(path) or ""
+    tps = [float(m.group(1)) for m in re.finditer(r"progress: [\d.]+ s, ([\d.]+) tps", txt)]
+    phases = {}
+    for k, t in enumerate(tps):
+        if k % SPLIT_PHASE:
+            phases.setdefault(k // SPLIT_PHASE, []).append(t)
+    means = {j: sum(v) / len(v) for j, v in phases.items() if len(v) == SPLIT_PHASE - 1}
+    return [means[j] / ((means[j - 1] + means[j + 1]) / 2) for j in sorted(means)
+            if j % 2 and j - 1 in means and j + 1 in means]
+
+
+def split(pg):
+    have = {st: split_pairs(os.path.join(pg.res, f"split_{st}.txt")) for st, *_ in SPLIT_STEPS}
+    if not any(have.values()):
+        return
+    pg.section("## 2b. pgbench -c 4: where jobmeter's cost goes (live toggles)", "split", True)
+    secs = len(re.findall(r"progress: ", read_text(os.path.join(pg.res, "split_total.txt")) or ""))
+    pg.p("Separate runs of this VM differ by more than the effects sought here, so "
+         f"`bench/run.sh split` measures inside single runs: a {secs}-s `pgbench -S -c 4 -j 2 -P 1` "
+         "as a job per step, under an agent built with `bench/split/split.patch`, whose socket "
+         "programs and parser skip parts of their work while flag files exist (the agent reads "
+         "them at every 50-ms drain; `bench/split/README.md`). A step keeps some flags set and "
+         f"flips one more every {SPLIT_PHASE} s, so it turns exactly one part off and on; each "
+         "flipped phase is compared with the mean of its two neighbours, seconds apart, the "
+         "first second of every phase dropped. The gain is what TPS rises by while the part "
+         "is off: what it costs.", "")
+    rows, gain, gse = [], {}, {}
+    for st, base, flag, what in SPLIT_STEPS:
+        r = have[st]
+        if len(r) < 2:
+            rows.append([st, f"`{base}`" if base else "none", f"`{flag}`", what, "no data", ""])
+            continue
+        m = sum(r) / len(r)
+        se = (sum((x - m) ** 2 for x in r) / (len(r) - 1)) ** 0.5 / len(r) ** 0.5
+        gain[st], gse[st] = (m - 1) * 100, se * 100
+        rows.append([st, f"`{base}`" if base else "none", f"`{flag}`", what,
+                     f"{(m - 1) * 100:+.1f}% ± {se * 100:.1f} (median {(med(r) - 1) * 100:+.1f}%)",
+                     str(len(r))])
+    pg.table(["step", "kept set", "flipped", "the flip turns off", "TPS gain, mean ± s.e. (median)",
+              "pairs"], rows)
+    if len(gain) != len(SPLIT_STEPS):
+        return
+    parts = [st for st, *_ in SPLIT_STEPS if st != "total"]
+    total, tse = gain["total"], gse["total"]
+    psum = sum(gain[p_] for p_ in parts)
+    pse = sum(gse[p_] ** 2 for p_ in parts) ** 0.5
+    pg.p(f"The parts add up to {psum:+.1f} ± {pse:.1f} points against {total:+.1f} ± {tse:.1f} "
+         "measured for everything at once. A gain within two standard errors of zero is not "
+         "resolved by this run.", "")
+    names = {"dispatch": "tracepoint dispatch and thread filter", "checks": "job checks and byte "
+             "accounting", "conn": "connection state", "copy": "payload copy and io ring",
+             "parse": "the agent's parsing"}
+    resolved = [f"{names[p_]} {gain[p_]:.1f} ± {gse[p_]:.1f}" for p_ in parts
+                if abs(gain[p_]) > 2 * gse[p_]]
+    txt = (f" Measured inside single runs (§2b): the socket programs and the parsing they feed "
+           f"cost {total:.1f}% ± {tse:.1f} of -c 4 throughput; " +
+           ("resolved parts, in points: " + "; ".join(resolved) + "." if resolved else
+            "no part is resolved on its own (each within two standard errors)."))
+    for i, mtxt in enumerate(pg.missed):
+        if mtxt.startswith("**pgbench**"):
+            pg.missed[i] = mtxt + txt
+
+
 # --------------------------------------------------------------- execstorm
 def execstorm(pg):
     runs = load_jsonl(os.path.join(pg.res, "execstorm.jsonl"))
@@ -1031,7 +1111,7 @@ def main():
     pg = Page(res)
     body = Page(res)
     mach = load_json(os.path.join(res, "machine.json")) or {}
-    for fn in (syscalls, pgbench, execstorm, footprint, collector):
+    for fn in (syscalls, pgbench, split, execstorm, footprint, collector):
         fn(body)
     pg.p("# jobmeter benchmark results", "",
          "Generated by `bench/report.py` from `bench/results/` (written by `bench/run.sh`, run "

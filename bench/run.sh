@@ -76,9 +76,9 @@ SYS_REPS=3                     # the fastest repetition counts
 SYS_SIDE_ROUNDS=${SYS_SIDE_ROUNDS:-16} # outside-job sockets, programs side by side
 CLK_TCK=$(getconf CLK_TCK)
 ALL_SCENARIOS=(syscalls pgbench execstorm footprint collector)
-# Run only when named: ~10 min, and it builds a patched agent.
+# Run only when named: ~17 min, and it builds a patched agent.
 EXTRA_SCENARIOS=(split)
-SPLIT_SECONDS=${SPLIT_SECONDS:-120}
+SPLIT_SECONDS=${SPLIT_SECONDS:-160}
 SPLIT_PHASE=4                  # seconds per phase; the first of each is dropped
 # The suite itself must not be a job, whatever environment make ran in.
 unset JOBMETER_JOB JOBMETER_RUN_ID AIRFLOW_CTX_DAG_ID AIRFLOW_CTX_TASK_ID AIRFLOW_CTX_DAG_RUN_ID
@@ -1012,9 +1012,14 @@ sc_collector() {
 
 # Where jobmeter's pgbench -c 4 cost goes, with the noise of separate runs
 # taken out: one long pgbench -c 4 -P 1 under a patched agent
-# (bench/split/split.patch) whose socket programs skip one part of their
-# work while a flag file exists; the flag flips every SPLIT_PHASE seconds,
-# so each phase is compared with its two neighbours, seconds apart.
+# (bench/split/split.patch) whose socket programs skip parts of their work
+# while flag files exist.  Each step keeps its base flags set and flips one
+# more every SPLIT_PHASE seconds, so each phase is compared with its two
+# neighbours, seconds apart, and the step measures exactly one part:
+#   total: nothing vs detach          dispatch: stop1 vs detach
+#   checks: stop2 vs stop1            conn: stop3 vs stop2
+#   copy: noparse vs noparse+stop3    parse: nothing vs noparse
+# (stop1 wins over stop2 over stop3 when several are set.)
 sc_split() {
 	pg_setup || return 1
 	local src=$W/split-src sb=$W/split-build flags=$RUN/split step i ph
@@ -1025,8 +1030,12 @@ sc_split() {
 		make -C "$src" -s BUILD="$sb" "$sb/bin/jobmeter-agent" >> "$RUN/split-build.log" 2>&1 ||
 		{ warn "split: patched agent did not build: $(tail -3 "$RUN/split-build.log")"; return 1; }
 	git -C "$ROOT" rev-parse --short HEAD > "$RES/split_tree.txt"
-	for step in detach stop1 stop2 stop3 noparse; do
+	local spec base flag
+	for spec in total::detach dispatch:stop1:detach checks:stop2:stop1 conn:stop3:stop2 \
+		copy:noparse:stop3 parse::noparse; do
+		IFS=: read -r step base flag <<< "$spec"
 		rm -rf "$flags"; mkdir -p "$flags"
+		[ -z "$base" ] || : > "$flags/$base"
 		rm -f "$RUN/agent.ready"
 		bg_start agent env JM_SPLIT_DIR="$flags" "$sb/bin/jobmeter-agent" --config "$AGENT_CFG" \
 			--ready-file "$RUN/agent.ready" > "$RUN/split-agent.log" 2>&1
@@ -1039,7 +1048,7 @@ sc_split() {
 		# Phase k covers pgbench's seconds k*PHASE+1 .. (k+1)*PHASE; the
 		# flag is set for odd k.  The agent reads flags at every drain (50 ms).
 		while kill -0 "$bp" 2> /dev/null; do
-			if ((i % 2)); then : > "$flags/$step"; else rm -f "$flags/$step"; fi
+			if ((i % 2)); then : > "$flags/$flag"; else rm -f "$flags/$flag"; fi
 			sleep "$SPLIT_PHASE"
 			i=$((i + 1))
 		done
