@@ -237,6 +237,8 @@ int jm_probes_open(struct jm_probes **out, const struct jm_probe_opts *o,
 	p->io->rodata->cap_head = o->cap_head > JM_CAP_HEAD_MAX ? JM_CAP_HEAD_MAX : o->cap_head;
 	p->io->rodata->cap_tail = o->cap_tail > JM_CAP_TAIL_MAX ? JM_CAP_TAIL_MAX : o->cap_tail;
 	p->io->rodata->db_trace = o->db_trace;
+	/* Without DB tracing no connection state exists for it to end. */
+	bpf_program__set_autoload(p->io->progs.jm_tcp_state, o->db_trace);
 	/* The one program on every syscall: only for jobs with output files. */
 	bpf_program__set_autoload(p->io->progs.jm_sys_exit, o->track_outputs);
 	/* sock_send_length/sock_recv_length appeared in Linux 6.3: without

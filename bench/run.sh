@@ -1022,7 +1022,7 @@ sc_collector() {
 # (stop1 wins over stop2 over stop3 when several are set.)
 sc_split() {
 	pg_setup || return 1
-	local src=$W/split-src sb=$W/split-build flags=$RUN/split step i ph
+	local src=$W/split-src sb=$W/split-build flags=$RUN/split step
 	git -C "$ROOT" worktree remove --force "$src" > /dev/null 2>&1
 	rm -rf "$src"
 	git -C "$ROOT" worktree add --detach "$src" HEAD > "$RUN/split-build.log" 2>&1 &&

@@ -23,13 +23,17 @@ one_pass() {
   local ring
   ring=$(agent_map_id io_ring) || fail "io-ring-$1" "io_ring map not found"
   PROD[$1]=$($MAPWORD "$ring" 0)
+  PROGS[$1]=$(agent_progs | tr '\n' ' ')
   stop_agent
 }
-declare -A PROD
+declare -A PROD PROGS
 one_pass false
 one_pass true
 
 check_eq "db off: the io ring never advanced" "${PROD[false]}" 0
+check "db off: no TCP close program (no connection state to end)" \
+  bash -c "! grep -qw jm_tcp_state <<< '${PROGS[false]}'"
+check "db on (control): the TCP close program is loaded" grep -qw jm_tcp_state <<< "${PROGS[true]}"
 check "db on (control): the io ring advanced" test "${PROD[true]:-0}" -gt 0
 check_eq "db off: no database figures on the run" \
   "$(jq -rs --arg j "db-false-$U" '[.[] | select(.type=="run" and .job==$j)][0].db | length' "$T/out.jsonl")" 0
