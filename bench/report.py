@@ -1093,16 +1093,22 @@ def collector(pg):
                            f"median {m:,.0f} batches/s over {len(runs)} runs", m >= 2000, "§5"))
         if m < 2000:
             pg.profile("profile_collector.txt", "collector profile under the same load")
-    if rep and "best_of_3_s" in rep:
-        b = rep["best_of_3_s"]
-        pg.p(f"**Report over {rep['days']} days x {rep['jobs']} jobs at 60-s windows** "
-             f"(`tools/report/benchdb.sh`: {rep['windows']:,} window rows, {rep['runs']:,} runs, "
-             f"{rep['db_mib']:,} MiB database; generated in {rep['generate_s']} s, collector "
-             f"migration with rollup backfill {rep['migrate_s']} s):", "")
+    fleet = load_json(os.path.join(pg.res, "report30_fleet.json"))
+    for r in (rep, fleet):
+        if not (r and "best_of_3_s" in r):
+            continue
+        b = r["best_of_3_s"]
+        who = (f"{r['agents']} agents sending a batch every {r['batch_s']} s, {r['batches']:,} batches each with "
+               f"its loss counters; " if "agents" in r else "")
+        pg.p(f"**Report over {r['days']} days x {r['jobs']} jobs** "
+             f"(`tools/report/benchdb.sh`: {who}{r['windows']:,} window rows, {r['runs']:,} runs, "
+             f"{r['db_mib']:,} MiB database; generated in {r['generate_s']} s, collector "
+             f"migration with rollup backfill {r['migrate_s']} s):", "")
         pg.table(["format"] + list(b.keys()), [["best of 3, s"] + [str(v) for v in b.values()]])
         worst = max(b.values())
-        pg.targets.append(("30-day report ≤ 2 s", f"slowest format {worst} s (best of 3)", worst <= 2, "§5"))
-    elif rep:
+        if r is rep:
+            pg.targets.append(("30-day report ≤ 2 s", f"slowest format {worst} s (best of 3)", worst <= 2, "§5"))
+    if rep and "skipped" in rep:
         pg.p(f"Report timing skipped: {rep.get('skipped')}.", "")
 
 

@@ -981,18 +981,28 @@ sc_collector() {
 		echo "# the disk: 500 x 4 KiB O_DSYNC writes (dd) took $(fsub "$d1" "$d0") s"
 	} > "$RES/profile_collector.txt"
 
-	# 30 days x 500 jobs at 60-s windows (tools/report/benchdb.sh).
+	# 30 days x 500 jobs at 60-s windows from 20 agents, then a fleet of 10
+	# agents at the agent's default 10-s interval (2.59 M batches: what the
+	# data-completeness section has to add up) with 20 jobs
+	# (tools/report/benchdb.sh).
 	local avail; avail=$(df -Pk "$RUN" | awk 'NR == 2 {print $4}')
 	if ((avail < 8 * 1024 * 1024)); then
 		warn "less than 8 GiB free under $RUN: skipping the $REPORT_DAYS-day report"
 		echo '{"skipped":"less than 8 GiB free"}' > "$RES/report30.json"
 		return 0
 	fi
-	say "  report: generating $REPORT_DAYS days x $REPORT_JOBS jobs (tools/report/benchdb.sh, ~1-2 min)"
+	report_db report30 20 60 "$REPORT_JOBS" || return 1
+	report_db report30_fleet 10 10 20
+}
+
+# report_db NAME AGENTS BATCH_S JOBS: generate, migrate, time the report
+# (tools/report/benchdb.sh); results in $RES/NAME.json and NAME.log.
+report_db() {
+	say "  report: generating $REPORT_DAYS days x $4 jobs, $2 agents at $3-s batches (tools/report/benchdb.sh, ~1-2 min)"
 	# In a process group of its own (it starts a collector): cleanup stops
 	# the whole group.
-	BIN=$BIN bg_start group:benchdb setsid -w "$ROOT/tools/report/benchdb.sh" "$RUN/report.db" "$REPORT_DAYS" \
-		"$REPORT_JOBS" > "$RUN/benchdb.out" 2>&1
+	AGENTS=$2 BATCH_S=$3 BIN=$BIN bg_start group:benchdb setsid -w "$ROOT/tools/report/benchdb.sh" "$RUN/report.db" \
+		"$REPORT_DAYS" "$4" > "$RUN/benchdb.out" 2>&1
 	local bd=$BG
 	wait "$bd"; local bdrc=$?
 	stop_pid "$bd" 2>/dev/null
@@ -1000,14 +1010,14 @@ sc_collector() {
 		{ warn "benchdb.sh failed: $(tail -3 "$RUN/benchdb.out")"; rm -f "$RUN/report.db"*; return 1; }
 	local size; size=$(du -m "$RUN/report.db" | cut -f1)
 	rm -f "$RUN/report.db" "$RUN/report.db-wal" "$RUN/report.db-shm" "$RUN"/report.db.*
-	awk -v days="$REPORT_DAYS" -v jobs="$REPORT_JOBS" -v mb="$size" '
-		/^generated/ {gen = $4; windows = $6; runs = $8}
+	awk -v days="$REPORT_DAYS" -v jobs="$4" -v mb="$size" -v bs="$3" '
+		/^generated/ {gen = $4; windows = $6; runs = $8; batches = $10; agents = $13}
 		/^collector migration/ {mig = $(NF - 4)}
 		/^report --format/ {f[$3] = $(NF - 1)}
-		END {printf "{\"days\":%d,\"jobs\":%d,\"db_mib\":%d,\"windows\":%s,\"runs\":%s,\"generate_s\":%s,\"migrate_s\":%s,\"best_of_3_s\":{", days, jobs, mb, windows, runs, gen, mig
+		END {printf "{\"days\":%d,\"jobs\":%d,\"db_mib\":%d,\"windows\":%s,\"runs\":%s,\"batches\":%s,\"agents\":%s,\"batch_s\":%d,\"generate_s\":%s,\"migrate_s\":%s,\"best_of_3_s\":{", days, jobs, mb, windows, runs, batches, agents, bs, gen, mig
 		     n = 0; for (k in f) {printf "%s\"%s\":%s", (n++ ? "," : ""), k, f[k]}; print "}}"}' \
-		"$RUN/benchdb.out" > "$RES/report30.json"
-	cp "$RUN/benchdb.out" "$RES/report30.log"
+		"$RUN/benchdb.out" > "$RES/$1.json"
+	cp "$RUN/benchdb.out" "$RES/$1.log"
 }
 
 # Where jobmeter's pgbench -c 4 cost goes, with the noise of separate runs

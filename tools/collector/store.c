@@ -26,8 +26,16 @@
 enum {
 	Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_SAVEPOINT, Q_RELEASE, Q_ROLLBACK_TO, Q_MAX_SEQ, Q_BATCH, Q_BATCH_WINDOW, Q_RUN, Q_WINDOW, Q_DB,
 	Q_STMT, Q_OUTPUT, Q_HOST, Q_LOSS, Q_JOB_DAY, Q_STMT_DAY, Q_DATASET_DAY,
-	Q_HOST_HOUR, Q_HEALTH, Q_COUNT
+	Q_HOST_HOUR, Q_AGENT_HOUR, Q_SEQ_REPEAT, Q_SEQ_PRED, Q_SEQ_SUCC, Q_LOSS_PRED, Q_LOSS_SUCC,
+	Q_HEALTH, Q_COUNT
 };
+
+/* The loss counters the report shows, in its order (jm_rep_loss_names);
+ * payload_truncated is stored but is not a loss. */
+#define LOSS_N 8
+#define LOSS_COLS \
+	"l.ringbuf_drops, l.map_full, l.payload_drops, l.parse_errors, l.statements_overflow," \
+	" l.jobs_overflow, l.spool_dropped_batches, l.exits_synthesized"
 
 static const char *const sql_text[Q_COUNT] = {
 	[Q_BEGIN] = "BEGIN IMMEDIATE",
@@ -142,6 +150,32 @@ static const char *const sql_text[Q_COUNT] = {
 		" window_s = window_s + excluded.window_s,"
 		" attr_cpu_s = attr_cpu_s + excluded.attr_cpu_s,"
 		" attr_mem_gib_s = attr_mem_gib_s + excluded.attr_mem_gib_s",
+	/* Data completeness (migration 4 defines what a batch contributes).
+	 * Also called with the difference a new batch makes to the one after
+	 * it: batches 0, host '' (its row holds its host already). */
+	[Q_AGENT_HOUR] =
+		"INSERT INTO agent_hour (hour, agent_id, batches, host, seq_gaps, l0, l1, l2, l3,"
+		" l4, l5, l6, l7) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+		" ON CONFLICT (hour, agent_id) DO UPDATE SET batches = batches + excluded.batches,"
+		" host = max(host, excluded.host), seq_gaps = seq_gaps + excluded.seq_gaps,"
+		" l0 = l0 + excluded.l0, l1 = l1 + excluded.l1, l2 = l2 + excluded.l2,"
+		" l3 = l3 + excluded.l3, l4 = l4 + excluded.l4, l5 = l5 + excluded.l5,"
+		" l6 = l6 + excluded.l6, l7 = l7 + excluded.l7",
+	/* The lookups below go through batches_agent_seq and the
+	 * (agent_id, boot_id, seq) key; only a batch stored below the agent's
+	 * highest seq (a spool replayed late) needs more than Q_LOSS_PRED. */
+	[Q_SEQ_REPEAT] = "SELECT 1 FROM batches WHERE agent_id = ?1 AND seq = ?2 AND id < ?3 LIMIT 1",
+	[Q_SEQ_PRED] = "SELECT max(seq) FROM batches WHERE agent_id = ?1 AND seq < ?2",
+	/* The next seq's first-stored batch: the one holding that seq's gap. */
+	[Q_SEQ_SUCC] =
+		"SELECT seq, window_end_ns FROM batches WHERE agent_id = ?1 AND seq > ?2"
+		" ORDER BY seq, id LIMIT 1",
+	[Q_LOSS_PRED] =
+		"SELECT " LOSS_COLS ", x.window_end_ns FROM batches x JOIN loss l ON l.batch_id = x.id"
+		" WHERE x.agent_id = ?1 AND x.boot_id = ?2 AND x.seq < ?3 ORDER BY x.seq DESC LIMIT 1",
+	[Q_LOSS_SUCC] =
+		"SELECT " LOSS_COLS ", x.window_end_ns FROM batches x JOIN loss l ON l.batch_id = x.id"
+		" WHERE x.agent_id = ?1 AND x.boot_id = ?2 AND x.seq > ?3 ORDER BY x.seq LIMIT 1",
 	[Q_HEALTH] = "SELECT max(version) FROM schema_version",
 };
 
@@ -956,6 +990,156 @@ static int store_host_loss(struct jm_coll_store *st, sqlite3_int64 batch_id, con
 	return SQLITE_OK;
 }
 
+/* ---- data completeness (agent_hour) ---------------------------------- */
+
+/* A batch's loss counters as stored, or the nearest with some. */
+struct loss_row {
+	bool    ok;               /* found */
+	int64_t v[LOSS_N];
+	int64_t end_ns;           /* its window end: its hour */
+};
+
+static void loss_of(const Jobmeter__V1__LossCounters *l, int64_t v[LOSS_N])
+{
+	v[0] = (int64_t)l->ringbuf_drops;
+	v[1] = (int64_t)l->map_full;
+	v[2] = (int64_t)l->payload_drops;
+	v[3] = (int64_t)l->parse_errors;
+	v[4] = (int64_t)l->statements_overflow;
+	v[5] = (int64_t)l->jobs_overflow;
+	v[6] = (int64_t)l->spool_dropped_batches;
+	v[7] = (int64_t)l->exits_synthesized;
+}
+
+/* The increase of a cumulative counter at value c since the previous
+ * value p (ok: there is one); a lower c means the agent restarted. */
+static int64_t loss_inc(bool ok, int64_t p, int64_t c)
+{
+	return c - (ok && p <= c ? p : 0);
+}
+
+/* Add to the (hour of end_ns, agent) row; l may be NULL (all 0).  Hours
+ * by truncating division, as the backfill's SQL does. */
+static int agent_hour_add(struct jm_coll_store *st, int64_t end_ns, const char *agent,
+			  int64_t batches, const char *host, int64_t gaps, const int64_t *l)
+{
+	sqlite3_stmt *s = st->q[Q_AGENT_HOUR];
+
+	sqlite3_bind_int64(s, 1, end_ns / NS_PER_HOUR);
+	bind_text(s, 2, agent);
+	sqlite3_bind_int64(s, 3, batches);
+	bind_text(s, 4, host);
+	sqlite3_bind_int64(s, 5, gaps);
+	for (int i = 0; i < LOSS_N; i++)
+		sqlite3_bind_int64(s, 6 + i, l ? l[i] : 0);
+	return step_done(s);
+}
+
+static int loss_near(struct jm_coll_store *st, int q, const char *agent, const char *boot,
+		     uint64_t seq, struct loss_row *out)
+{
+	sqlite3_stmt *s = st->q[q];
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	bind_text(s, 1, agent);
+	bind_text(s, 2, boot);
+	bind_u64(s, 3, seq);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		out->ok = true;
+		for (int i = 0; i < LOSS_N; i++)
+			out->v[i] = sqlite3_column_int64(s, i);
+		out->end_ns = sqlite3_column_int64(s, LOSS_N);
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* One-row lookup bound with (agent, seq[, id]): *found, and columns 0 and 1
+ * (NULL reads as not found). */
+static int seq_lookup(struct jm_coll_store *st, int q, const char *agent, uint64_t seq,
+		      sqlite3_int64 id, bool *found, int64_t *c0, int64_t *c1)
+{
+	sqlite3_stmt *s = st->q[q];
+	int rc;
+
+	*found = false;
+	bind_text(s, 1, agent);
+	bind_u64(s, 2, seq);
+	if (sqlite3_bind_parameter_count(s) >= 3)
+		sqlite3_bind_int64(s, 3, id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) {
+		*found = true;
+		*c0 = sqlite3_column_int64(s, 0);
+		if (c1 && sqlite3_column_count(s) > 1)
+			*c1 = sqlite3_column_int64(s, 1);
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* What the new batch b (row batch_id) contributes to agent_hour, and the
+ * difference it makes to the next batch's contribution when it was stored
+ * below the agent's highest seq (max_seq, if has_max) -- a late spool
+ * replay.  Definitions: migration 4.  A batch in seq order costs one
+ * lookup (its boot's previous loss counters). */
+static int completeness_store(struct jm_coll_store *st, sqlite3_int64 batch_id,
+			      const Jobmeter__V1__Batch *b, bool has_max, uint64_t max_seq)
+{
+	const char *agent = b->agent->agent_id, *boot = b->agent->boot_id;
+	int64_t seq = (int64_t)b->seq, gap = 0, inc[LOSS_N] = { 0 };
+	bool late = has_max && b->seq <= max_seq;
+	int rc;
+
+	if (has_max && !late) {
+		gap = seq - (int64_t)max_seq - 1;
+	} else if (late) {
+		bool repeat, has_pred, has_succ;
+		int64_t one, pred = 0, succ = 0, succ_end = 0;
+
+		if ((rc = seq_lookup(st, Q_SEQ_REPEAT, agent, b->seq, batch_id, &repeat, &one, NULL)))
+			return rc;
+		if (!repeat) {             /* else the seq's gap is its first batch's */
+			if ((rc = seq_lookup(st, Q_SEQ_PRED, agent, b->seq, 0, &has_pred, &pred, NULL)) ||
+			    (rc = seq_lookup(st, Q_SEQ_SUCC, agent, b->seq, 0, &has_succ, &succ, &succ_end)))
+				return rc;
+			if (has_pred)
+				gap = seq - pred - 1;
+			if (has_succ) {
+				int64_t d = (succ - seq - 1) - (has_pred ? succ - pred - 1 : 0);
+				if (d && (rc = agent_hour_add(st, succ_end, agent, 0, "", d, NULL)))
+					return rc;
+			}
+		}
+	}
+	if (b->loss) {
+		struct loss_row p, n;
+		int64_t v[LOSS_N], d[LOSS_N];
+		bool any = false;
+
+		loss_of(b->loss, v);
+		if ((rc = loss_near(st, Q_LOSS_PRED, agent, boot, b->seq, &p)))
+			return rc;
+		for (int i = 0; i < LOSS_N; i++)
+			inc[i] = loss_inc(p.ok, p.v[i], v[i]);
+		if (late) {
+			if ((rc = loss_near(st, Q_LOSS_SUCC, agent, boot, b->seq, &n)))
+				return rc;
+			for (int i = 0; n.ok && i < LOSS_N; i++) {
+				d[i] = loss_inc(true, v[i], n.v[i]) - loss_inc(p.ok, p.v[i], n.v[i]);
+				any |= d[i] != 0;
+			}
+			if (any && (rc = agent_hour_add(st, n.end_ns, agent, 0, "", 0, d)))
+				return rc;
+		}
+	}
+	return agent_hour_add(st, b->window_end_unix_ns, agent, 1, b->agent->host, gap, inc);
+}
+
 static enum jm_coll_store_rc classify(int rc)
 {
 	switch (rc & 0xff) {
@@ -1012,12 +1196,15 @@ static int store_locked(struct jm_coll_store *st, const Jobmeter__V1__Batch *b, 
 	struct sbuf sb = { 0 };
 	struct hour_acc acc = { .open = false };
 	sqlite3_int64 batch_id;
+	bool has_max = false;
+	uint64_t prev = 0;
 	int rc;
 
 	bind_text(s, 1, a->agent_id);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) {
-		uint64_t prev = (uint64_t)sqlite3_column_int64(s, 0);
+		has_max = true;
+		prev = (uint64_t)sqlite3_column_int64(s, 0);
 
 		if (b->seq > prev + 1)
 			res->seq_gap = b->seq - prev - 1;
@@ -1055,6 +1242,8 @@ static int store_locked(struct jm_coll_store *st, const Jobmeter__V1__Batch *b, 
 		rc = hour_acc_flush(st, a->host, &acc);
 	if (rc == SQLITE_OK)
 		rc = store_host_loss(st, batch_id, a->host, b);
+	if (rc == SQLITE_OK)
+		rc = completeness_store(st, batch_id, b, has_max, prev);
 	free(sb.p);
 	return rc;
 }

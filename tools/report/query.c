@@ -644,7 +644,7 @@ static struct jm_rep_agent *agent_get(struct q *q, const char *id)
 	struct jm_rep_report *r = q->r;
 	struct jm_rep_agent *a, *na;
 
-	for (size_t i = 0; i < r->n_agents; i++)       /* rows come ordered by agent_id */
+	for (size_t i = 0; i < r->n_agents; i++)       /* a few agents: a scan */
 		if (strcmp(r->agents[i].agent_id, id) == 0)
 			return &r->agents[i];
 	na = realloc(r->agents, (r->n_agents + 1) * sizeof(*na));
@@ -664,87 +664,93 @@ static struct jm_rep_agent *agent_get(struct q *q, const char *id)
 	return a;
 }
 
-/* Columns: agent_id, host, batches, seq gaps. */
-static int agent_batches_row(struct q *q, sqlite3_stmt *s, void *ctx)
+/* Columns: agent_id, host, batches, seq gaps, then the JM_REP_LOSS_N
+ * increases; a span's rows add to what earlier spans gave. */
+static int agent_row(struct q *q, sqlite3_stmt *s, void *ctx)
 {
 	struct jm_rep_agent *a = agent_get(q, col_text(s, 0));
-	char *h;
-	(void)ctx;
-
-	if (!a || !(h = strdup(col_text(s, 1))))
-		return oom(q);
-	free(a->host);
-	a->host = h;
-	a->batches = col_u64(s, 2);
-	a->seq_gaps = col_u64(s, 3);
-	return 0;
-}
-
-/* Columns: agent_id, then the JM_REP_LOSS_N increases. */
-static int agent_loss_row(struct q *q, sqlite3_stmt *s, void *ctx)
-{
-	struct jm_rep_agent *a = agent_get(q, col_text(s, 0));
+	const char *host = col_text(s, 1);
 	(void)ctx;
 
 	if (!a)
 		return oom(q);
-	for (int i = 0; i < JM_REP_LOSS_N; i++) {
-		a->loss[i] = col_u64(s, 1 + i);
-		jm_rep_sat_add(&a->lost, a->loss[i]);
+	if (strcmp(host, a->host) > 0) {
+		char *h = strdup(host);
+		if (!h)
+			return oom(q);
+		free(a->host);
+		a->host = h;
 	}
+	jm_rep_sat_add(&a->batches, col_u64(s, 2));
+	jm_rep_sat_add(&a->seq_gaps, col_u64(s, 3));
+	for (int i = 0; i < JM_REP_LOSS_N; i++)
+		jm_rep_sat_add(&a->loss[i], col_u64(s, 4 + i));
 	return 0;
 }
 
-/* The increase of a cumulative loss column since the boot's previous batch
- * (by seq; its value as p<n>, one lag each); a smaller value means the
- * agent restarted: it counts whole. */
-#define LOSS_LAG(c, n) "l." c " AS c" n ", lag(l." c ") OVER w AS p" n
-#define LOSS_INC(n) "total(c" n " - CASE WHEN p" n " <= c" n " THEN p" n " ELSE 0 END)"
+static int agent_cmp(const void *x, const void *y)
+{
+	return strcmp(((const struct jm_rep_agent *)x)->agent_id,
+		      ((const struct jm_rep_agent *)y)->agent_id);
+}
 
-/* Both queries read the period's batches and, per agent (or agent and
- * boot), the one batch before them through the (agent_id, seq) and
- * (agent_id, boot_id, seq) indexes: never the whole table, whose window
- * functions over every batch of every agent took 16 s at 2.6 M batches
- * whatever the period. */
+/* What one batch b contributes, computed from the batches (the same
+ * definitions as the agent_hour rollup, migration 4, which the collector
+ * keeps at ingest): a seq gap below its seq unless an earlier-stored batch
+ * holds that seq, and the increase of each loss counter since the previous
+ * batch with loss counters of its agent and boot.  Three index lookups per
+ * batch (batches_agent_seq, the (agent, boot, seq) key): for the partial
+ * hours at the ends of a period, or all of it on a database that predates
+ * the rollup or with --raw. */
+#define LOSS_INC(c) ", total(l." c " - CASE WHEN p." c " <= l." c " THEN p." c " ELSE 0 END)"
+static const char completeness_raw[] =
+	"SELECT b.agent_id, max(b.host), count(*),"
+	" sum(CASE WHEN EXISTS (SELECT 1 FROM batches x WHERE x.agent_id = b.agent_id"
+	" AND x.seq = b.seq AND x.id < b.id) THEN 0 ELSE coalesce(b.seq - 1 - (SELECT max(x.seq)"
+	" FROM batches x WHERE x.agent_id = b.agent_id AND x.seq < b.seq), 0) END)"
+	LOSS_INC("ringbuf_drops") LOSS_INC("map_full") LOSS_INC("payload_drops")
+	LOSS_INC("parse_errors") LOSS_INC("statements_overflow") LOSS_INC("jobs_overflow")
+	LOSS_INC("spool_dropped_batches") LOSS_INC("exits_synthesized")
+	" FROM batches b LEFT JOIN loss l ON l.batch_id = b.id"
+	" LEFT JOIN loss p ON l.batch_id IS NOT NULL AND p.batch_id = (SELECT x.id FROM batches x"
+	" JOIN loss lx ON lx.batch_id = x.id WHERE x.agent_id = b.agent_id AND x.boot_id = b.boot_id"
+	" AND x.seq < b.seq ORDER BY x.seq DESC LIMIT 1)"
+	" WHERE b.window_end_ns >= ?1 AND b.window_end_ns < ?2 GROUP BY b.agent_id";
+#undef LOSS_INC
+
+static const char completeness_rollup[] =
+	"SELECT agent_id, max(host), sum(batches), sum(seq_gaps), sum(l0), sum(l1), sum(l2),"
+	" sum(l3), sum(l4), sum(l5), sum(l6), sum(l7) FROM agent_hour"
+	" WHERE hour >= ?1 AND hour < ?2 GROUP BY agent_id";
+
+/* Per agent, the batches whose window ends in the period, the seqs never
+ * stored below theirs (lost or refused batches; seqs continue across agent
+ * restarts and reboots, the spool keeps them) and the loss the agent
+ * reported in them: whole hours from agent_hour, the rest from batches. */
 static int completeness(struct q *q)
 {
-	/* A gap is counted at the batch after it: seqs continue across agent
-	 * restarts and reboots (the spool keeps them), so they are ordered per
-	 * agent_id: the seqs missing between the period's lowest and highest,
-	 * plus those between the batch before the period and its lowest.  A
-	 * reused seq (new spool) counts once, as a repeat, not a gap. */
-	static const char batches[] =
-		"WITH p AS (SELECT agent_id, max(host) AS host, count(*) AS n, min(seq) AS lo,"
-		" max(seq) AS hi, count(DISTINCT seq) AS nd FROM batches"
-		" WHERE window_end_ns >= ?1 AND window_end_ns < ?2 GROUP BY agent_id)"
-		" SELECT agent_id, host, n, (hi - lo + 1 - nd) + max(coalesce(lo - (SELECT max(b.seq)"
-		" FROM batches b WHERE b.agent_id = p.agent_id AND b.seq < p.lo) - 1, 0), 0)"
-		" FROM p ORDER BY agent_id";
-	static const char loss[] =
-		"WITH pr AS (SELECT id, agent_id, boot_id, seq FROM batches"
-		" WHERE window_end_ns >= ?1 AND window_end_ns < ?2),"
-		" prev AS (SELECT (SELECT b.id FROM batches b WHERE b.agent_id = f.agent_id"
-		" AND b.boot_id = f.boot_id AND b.seq < f.seq ORDER BY b.seq DESC LIMIT 1) AS id"
-		" FROM (SELECT agent_id, boot_id, min(seq) AS seq FROM pr GROUP BY agent_id, boot_id) f),"
-		" r AS (SELECT id, 1 AS inp FROM pr UNION ALL SELECT id, 0 FROM prev WHERE id IS NOT NULL)"
-		" SELECT agent_id, " LOSS_INC("0") ", " LOSS_INC("1") ", " LOSS_INC("2") ", "
-		LOSS_INC("3") ", " LOSS_INC("4") ", " LOSS_INC("5") ", " LOSS_INC("6") ", "
-		LOSS_INC("7") " FROM ("
-		" SELECT b.agent_id, r.inp, "
-		LOSS_LAG("ringbuf_drops", "0") ", " LOSS_LAG("map_full", "1") ", "
-		LOSS_LAG("payload_drops", "2") ", " LOSS_LAG("parse_errors", "3") ", "
-		LOSS_LAG("statements_overflow", "4") ", " LOSS_LAG("jobs_overflow", "5") ", "
-		LOSS_LAG("spool_dropped_batches", "6") ", " LOSS_LAG("exits_synthesized", "7")
-		" FROM r JOIN batches b ON b.id = r.id JOIN loss l ON l.batch_id = b.id"
-		" WINDOW w AS (PARTITION BY b.agent_id, b.boot_id ORDER BY b.seq))"
-		" WHERE inp = 1 GROUP BY agent_id ORDER BY agent_id";
+	struct jm_rep_report *r = q->r;
+	bool rollup = r->schema_version >= 4 && !r->raw_forced;
+	struct split sp;
 
-	if (each_row(q, batches, q->r->from_ns, q->r->to_ns, agent_batches_row, NULL))
+	split_span(r->from_ns, r->to_ns, HOUR, rollup, &sp);
+	if (each_row(q, completeness_raw, sp.head_a, sp.head_b, agent_row, NULL) ||
+	    each_row(q, completeness_rollup, sp.mid_a, sp.mid_b, agent_row, NULL) ||
+	    each_row(q, completeness_raw, sp.tail_a, sp.tail_b, agent_row, NULL))
 		return -1;
-	return each_row(q, loss, q->r->from_ns, q->r->to_ns, agent_loss_row, NULL);
+	if (sp.mid_a < sp.mid_b)
+		r->rollup_used = true;
+	if (r->n_agents > 1)
+		qsort(r->agents, r->n_agents, sizeof(r->agents[0]), agent_cmp);
+	for (size_t i = 0; i < r->n_agents; i++) {
+		struct jm_rep_agent *a = &r->agents[i];
+
+		a->lost = 0;
+		for (int k = 0; k < JM_REP_LOSS_N; k++)
+			jm_rep_sat_add(&a->lost, a->loss[k]);
+	}
+	return 0;
 }
-#undef LOSS_INC
-#undef LOSS_LAG
 
 int jm_rep_query(sqlite3 *db, struct jm_rep_report *r, char *err, size_t err_len)
 {
