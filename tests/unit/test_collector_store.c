@@ -482,6 +482,56 @@ static void test_v2_upgrade(const char *dir, const char *a_path, struct mk *m,
 	sqlite3_close(db);
 }
 
+/* Progress reports of a migration (jm_coll_store_open_ex). */
+#define PROG_MAX 4096
+struct prog_log {
+	int n;
+	char name[PROG_MAX][64];
+	double s[PROG_MAX];
+};
+
+static void prog_note(void *ctx, const char *migration, double elapsed_s)
+{
+	struct prog_log *pl = ctx;
+
+	if (pl->n < PROG_MAX) {
+		snprintf(pl->name[pl->n], sizeof(pl->name[0]), "%s", migration);
+		pl->s[pl->n] = elapsed_s;
+	}
+	pl->n++;
+}
+
+/* A version-1 database big enough that its backfill runs for a while
+ * (50,000 batches with loss counters): opening it reports progress while
+ * migration 4 runs, not only when each migration starts. */
+static void test_progress_ticks(const char *dir, const struct jm_coll_migration *mig)
+{
+	static struct prog_log pl;
+	struct jm_coll_store_progress prog = { .fn = prog_note, .ctx = &pl, .interval_s = 0 };
+	struct jm_coll_store_open_info info;
+	struct jm_coll_store *st = NULL;
+	char path[300], err[512];
+	sqlite3 *db = NULL;
+	int ticks4 = 0;
+
+	snprintf(path, sizeof(path), "%s/big-v1.db", dir);
+	CHECK_INT("big v1: sqlite open", sqlite3_open(path, &db), SQLITE_OK);
+	CHECK_INT("big v1: schema", sqlite3_exec(db, mig[0].sql, NULL, NULL, NULL), SQLITE_OK);
+	CHECK_INT("big v1: rows", sqlite3_exec(db,
+		"INSERT INTO schema_version VALUES (1);"
+		"WITH RECURSIVE m(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM m WHERE i < 50000)"
+		" INSERT INTO batches (agent_id, boot_id, seq, host, window_start_ns, window_end_ns, received_ns)"
+		" SELECT 'a' || (i % 5), 'b', i, 'h', i * 10000000000, (i + 1) * 10000000000, 0 FROM m;"
+		"INSERT INTO loss SELECT id, id / 1000, 0, 0, 0, 0, 0, 0, 0, 0 FROM batches;",
+		NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	CHECK_INT("big v1: open", jm_coll_store_open_ex(path, &st, &info, &prog, err, sizeof(err)), 0);
+	jm_coll_store_close(st);
+	for (int i = 0; i < pl.n && i < PROG_MAX; i++)
+		ticks4 += pl.s[i] > 0 && strcmp(pl.name[i], "migrations/004_agent_hour.sql") == 0;
+	CHECK("big v1: progress while migration 4 ran", ticks4 > 0);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/jm-store-test.XXXXXX", a_path[256], b_path[256], err[512], sql[512];
@@ -528,7 +578,11 @@ int main(void)
 		free(txt);
 	}
 
-	CHECK_INT("open fresh", jm_coll_store_open(a_path, &st, &info, err, sizeof(err)), 0);
+	static struct prog_log pl;
+	struct jm_coll_store_progress prog = { .fn = prog_note, .ctx = &pl, .interval_s = 0 };
+
+	CHECK_INT("open fresh", jm_coll_store_open_ex(a_path, &st, &info, &prog, err, sizeof(err)), 0);
+	CHECK_INT("fresh: no progress reports (nothing to backfill)", pl.n, 0);
 	CHECK_INT("fresh: version before", info.version_before, 0);
 	CHECK_INT("fresh: version after", info.version_after, jm_coll_schema_latest());
 	CHECK_INT("healthy", jm_coll_store_healthy(st), 0);
@@ -619,7 +673,33 @@ int main(void)
 	CHECK("b: no rollup yet", q1(db, "SELECT count(*) FROM sqlite_master WHERE name = 'job_day'") == 0);
 	sqlite3_close(db);
 	db = NULL;
-	CHECK_INT("open v1 db", jm_coll_store_open(b_path, &st, &info, err, sizeof(err)), 0);
+	pl.n = 0;
+	CHECK_INT("open v1 db", jm_coll_store_open_ex(b_path, &st, &info, &prog, err, sizeof(err)), 0);
+	{
+		/* Each migration announced when it starts, in order; reports
+		 * while it runs (interval 0: at every progress tick) come
+		 * after its announcement, with growing times. */
+		int starts = 0, order_ok = 1;
+		const char *cur = NULL;
+		double last = 0;
+
+		for (int i = 0; i < pl.n && i < PROG_MAX; i++) {
+			if (pl.s[i] == 0) {
+				const char *want[] = { "migrations/002_rollups.sql",
+						       "migrations/003_statement_percentiles.sql",
+						       "migrations/004_agent_hour.sql" };
+				order_ok &= starts < 3 && strcmp(pl.name[i], want[starts]) == 0;
+				cur = pl.name[i];
+				starts++;
+				last = 0;
+			} else {
+				order_ok &= cur && strcmp(pl.name[i], cur) == 0 && pl.s[i] >= last;
+				last = pl.s[i];
+			}
+		}
+		CHECK_INT("v1 db: migrations 2..4 announced", starts, 3);
+		CHECK("v1 db: progress in order, times growing", order_ok);
+	}
 	CHECK_INT("v1 db: version before", info.version_before, 1);
 	CHECK_INT("v1 db: migrated to the latest", info.version_after, jm_coll_schema_latest());
 	/* Still ingests after the migration, and sees the old seqs. */
@@ -680,6 +760,7 @@ int main(void)
 	CHECK("newer schema: reason", strstr(err, "newer than this collector") != NULL);
 
 	test_v2_upgrade(dir, a_path, m, mig);
+	test_progress_ticks(dir, mig);
 
 	/* Not a database. */
 	{

@@ -253,6 +253,19 @@ bad:
 	return -1;
 }
 
+/* A migration backfills rollups over everything stored: on a large
+ * database the collector is quiet for a minute before it listens. */
+static void migration_progress(void *ctx, const char *migration, double elapsed_s)
+{
+	const char *db = ctx;
+
+	if (elapsed_s == 0)
+		jm_info("database %s: applying %s", db, migration);
+	else
+		jm_info("database %s: %s still running after %.0f s (it rebuilds rollups from every stored"
+			" batch; the collector listens when it is done)", db, migration, elapsed_s);
+}
+
 int main(int argc, char **argv)
 {
 	struct jm_coll_http_config hc = { 0 };
@@ -306,7 +319,9 @@ int main(int argc, char **argv)
 		jm_err("out of memory");
 		goto out;
 	}
-	if (jm_coll_store_open(cli.db, &store, &info, err, sizeof(err))) {
+	struct jm_coll_store_progress progress = { .fn = migration_progress, .ctx = (void *)cli.db,
+						   .interval_s = 5 };
+	if (jm_coll_store_open_ex(cli.db, &store, &info, &progress, err, sizeof(err))) {
 		jm_err("%s", err);
 		goto out;
 	}

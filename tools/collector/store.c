@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "model.h"
 #include "tools/collector/rollup_hist.h"
@@ -369,9 +370,39 @@ static int current_version(sqlite3 *db, int *version)
 	return rc == SQLITE_ROW ? 0 : -1;
 }
 
+/* Progress of the migration that is running (sqlite3_progress_handler). */
+struct mig_progress {
+	const struct jm_coll_store_progress *p;
+	const char *name;
+	struct timespec t0;
+	double next_s;
+};
+
+static double since_s(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static int mig_tick(void *arg)
+{
+	struct mig_progress *mp = arg;
+	double s = since_s(&mp->t0);
+
+	if (s >= mp->next_s) {
+		mp->p->fn(mp->p->ctx, mp->name, s);
+		mp->next_s = s + mp->p->interval_s;
+	}
+	return 0;                          /* never interrupts */
+}
+
 /* Apply one migration and record its version in the same transaction, so a
- * crash leaves either the old or the new schema, never half of one. */
-static int apply_migration(sqlite3 *db, const struct jm_coll_migration *m, char *err, size_t err_len)
+ * crash leaves either the old or the new schema, never half of one.  With
+ * progress (mp), it is told of every interval while the SQL runs. */
+static int apply_migration(sqlite3 *db, const struct jm_coll_migration *m, struct mig_progress *mp,
+			   char *err, size_t err_len)
 {
 	char *msg = NULL, setv[96];
 	int rc;
@@ -379,8 +410,16 @@ static int apply_migration(sqlite3 *db, const struct jm_coll_migration *m, char 
 	snprintf(setv, sizeof(setv),
 		 "DELETE FROM schema_version; INSERT INTO schema_version VALUES (%d);", m->version);
 	rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg);
+	if (rc == SQLITE_OK && mp) {
+		mp->name = m->name;
+		clock_gettime(CLOCK_MONOTONIC, &mp->t0);
+		mp->next_s = mp->p->interval_s;
+		/* every 10,000 VM steps (~0.1 ms): the clock read is noise */
+		sqlite3_progress_handler(db, 10000, mig_tick, mp);
+	}
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(db, m->sql, NULL, NULL, &msg);
+	sqlite3_progress_handler(db, 0, NULL, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(db, setv, NULL, NULL, &msg);
 	if (rc == SQLITE_OK)
@@ -394,9 +433,11 @@ static int apply_migration(sqlite3 *db, const struct jm_coll_migration *m, char 
 	return 0;
 }
 
-static int migrate(sqlite3 *db, struct jm_coll_store_open_info *info, char *err, size_t err_len)
+static int migrate(sqlite3 *db, struct jm_coll_store_open_info *info,
+		   const struct jm_coll_store_progress *progress, char *err, size_t err_len)
 {
 	const struct jm_coll_migration *m;
+	struct mig_progress mp = { .p = progress };
 	size_t n;
 	int v;
 
@@ -414,7 +455,11 @@ static int migrate(sqlite3 *db, struct jm_coll_store_open_info *info, char *err,
 	for (size_t i = 0; i < n; i++) {
 		if (m[i].version <= v)
 			continue;
-		if (apply_migration(db, &m[i], err, err_len))
+		/* A new database has nothing to backfill: no word of it. */
+		bool tell = progress && progress->fn && info->version_before > 0;
+		if (tell)
+			progress->fn(progress->ctx, m[i].name, 0);
+		if (apply_migration(db, &m[i], tell ? &mp : NULL, err, err_len))
 			return -1;
 		v = m[i].version;
 	}
@@ -463,6 +508,13 @@ void jm_coll_store_close(struct jm_coll_store *st)
 
 int jm_coll_store_open(const char *path, struct jm_coll_store **out,
 		       struct jm_coll_store_open_info *info, char *err, size_t err_len)
+{
+	return jm_coll_store_open_ex(path, out, info, NULL, err, err_len);
+}
+
+int jm_coll_store_open_ex(const char *path, struct jm_coll_store **out,
+			  struct jm_coll_store_open_info *info,
+			  const struct jm_coll_store_progress *progress, char *err, size_t err_len)
 {
 	struct jm_coll_store *st;
 	int rc;
@@ -527,7 +579,7 @@ int jm_coll_store_open(const char *path, struct jm_coll_store **out,
 		snprintf(err, err_len, "cannot register SQL functions: %s", sqlite3_errmsg(st->db));
 		goto fail;
 	}
-	if (migrate(st->db, info, err, err_len))
+	if (migrate(st->db, info, progress, err, err_len))
 		goto fail;
 	for (int i = 0; i < Q_COUNT; i++) {
 		if (sqlite3_prepare_v3(st->db, sql_text[i], -1, SQLITE_PREPARE_PERSISTENT, &st->q[i],

@@ -47,6 +47,21 @@ struct jm_coll_store_open_info {
 int jm_coll_store_open(const char *path, struct jm_coll_store **out,
 		       struct jm_coll_store_open_info *info, char *err, size_t err_len)
 	__attribute__((warn_unused_result));
+
+/* Migrating a large database backfills rollups (tens of seconds at millions
+ * of rows): fn hears of each migration when it starts (elapsed_s 0, on a
+ * database that has data) and every interval_s while it runs. */
+struct jm_coll_store_progress {
+	void (*fn)(void *ctx, const char *migration, double elapsed_s);
+	void *ctx;
+	double interval_s;
+};
+
+/* jm_coll_store_open with progress reports (progress may be NULL). */
+int jm_coll_store_open_ex(const char *path, struct jm_coll_store **out,
+			  struct jm_coll_store_open_info *info,
+			  const struct jm_coll_store_progress *progress, char *err, size_t err_len)
+	__attribute__((warn_unused_result));
 /* One batch of a group (jm_coll_store_batches). */
 struct jm_coll_store_item {
 	const Jobmeter__V1__Batch *batch;   /* in: validated (jm_coll_decode_batch) */
