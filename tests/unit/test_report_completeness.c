@@ -328,6 +328,81 @@ static void test_rollup(void)
 	fx_db_remove(&d);
 }
 
+/* Loss counters are accepted up to 2^63 - 1, so their increases can sum
+ * past it: in one hour (agent-y: two boots, each reporting the maximum) and
+ * over two hours (agent-x: the maximum, then 5 after a restart).  Ingest,
+ * the migration's backfill and the report must all go on (sums saturate in
+ * the report), with the rollup and --raw agreeing. */
+static void test_overflow(void)
+{
+	static struct pb v[4];
+	const struct { const char *agent, *boot; uint64_t seq; int64_t end_s; uint64_t drops; } in[4] = {
+		{ "agent-x", "b1", 1, 1800, (uint64_t)INT64_MAX }, { "agent-x", "b1", 2, 5400, 5 },
+		{ "agent-y", "b1", 1, 1800, (uint64_t)INT64_MAX }, { "agent-y", "b2", 2, 1900, (uint64_t)INT64_MAX },
+	};
+	struct fx_db d;
+	struct jm_coll_store *st;
+	int bad = 0;
+	uint64_t got[2][2] = { { 0 } };
+
+	if (!(st = fx_db_open(&d, "report-ovf")))
+		return;
+	for (int i = 0; i < 4; i++) {
+		snprintf(v[i].agent, sizeof(v[i].agent), "%s", in[i].agent);
+		snprintf(v[i].boot, sizeof(v[i].boot), "%s", in[i].boot);
+		v[i].seq = in[i].seq;
+		v[i].end_s = in[i].end_s;
+		v[i].has_loss = true;
+		v[i].loss[0] = in[i].drops;
+		bad |= put_pb(st, &v[i]) != JM_STORE_STORED;
+	}
+	jm_coll_store_close(st);
+	CHECK_INT("overflow: stored", bad, 0);
+	for (int raw = 0; raw < 2; raw++) {
+		struct jm_rep_report r;
+
+		fx_report_init(&r, d.path, D0 * SEC, (D0 + 7200) * SEC);
+		r.raw_forced = raw;
+		CHECK_INT(raw ? "overflow: --raw report runs" : "overflow: rollup report runs", fx_report_run(&r), 0);
+		for (size_t k = 0; k < r.n_agents && k < 2; k++)
+			got[raw][k] = r.agents[k].loss[0];
+		jm_rep_report_free(&r);
+	}
+	/* 2^63 - 1 + 5 as a double is 2^63; two maxima saturate */
+	CHECK("overflow: agent-x drops 2^63", got[0][0] == UINT64_C(9223372036854775808));
+	CHECK("overflow: agent-y saturated", got[0][1] == UINT64_MAX);
+	CHECK("overflow: rollup = raw", got[0][0] == got[1][0] && got[0][1] == got[1][1]);
+	/* Last: it replaces the rows ingest kept with the backfill's. */
+	{
+		sqlite3 *db = NULL;
+		size_t nm;
+		const struct jm_coll_migration *mig = jm_coll_schema_migrations(&nm);
+		long long diff = -1;
+		sqlite3_stmt *q = NULL;
+
+		CHECK_INT("overflow: sqlite open", sqlite3_open(d.path, &db), SQLITE_OK);
+		CHECK_INT("overflow: backfill again",
+			  sqlite3_exec(db, "CREATE TEMP TABLE kept AS SELECT * FROM agent_hour;"
+				       " DELETE FROM agent_hour;", NULL, NULL, NULL) ||
+			  (nm >= 4 ? sqlite3_exec(db, mig[3].sql, NULL, NULL, NULL) : 1), SQLITE_OK);
+		/* Equal as numbers, to a double's precision: at 2^63 ingest
+		 * may keep the INTEGER 2^63 - 1 where the backfill's total()
+		 * gives the REAL 2^63. */
+		if (sqlite3_prepare_v2(db, "SELECT (SELECT count(*) FROM kept) - (SELECT count(*) FROM kept k"
+				       " JOIN agent_hour a USING (hour, agent_id) WHERE a.batches = k.batches"
+				       " AND a.seq_gaps = k.seq_gaps AND a.host = k.host"
+				       " AND abs(a.l0 - k.l0) <= 1e-15 * abs(k.l0) AND a.l6 = k.l6)"
+				       " + (SELECT count(*) FROM agent_hour) - (SELECT count(*) FROM kept)",
+				       -1, &q, NULL) == SQLITE_OK &&
+		    sqlite3_step(q) == SQLITE_ROW)
+			diff = sqlite3_column_int64(q, 0);
+		sqlite3_finalize(q);
+		sqlite3_close(db);
+		CHECK_INT("overflow: kept at ingest = backfill (to a double's precision)", diff, 0);
+	}
+	fx_db_remove(&d);
+}
+
 static char *render(int (*fn)(FILE *, const struct jm_rep_report *), struct jm_rep_report *r)
 {
 	char *buf = NULL;
@@ -405,5 +480,6 @@ int main(void)
 	jm_rep_report_free(&r);
 	fx_db_remove(&d);
 	test_rollup();
+	test_overflow();
 	TEST_EXIT();
 }

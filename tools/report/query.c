@@ -718,9 +718,11 @@ static const char completeness_raw[] =
 	" WHERE b.window_end_ns >= ?1 AND b.window_end_ns < ?2 GROUP BY b.agent_id";
 #undef LOSS_INC
 
+/* Loss sums with total(): they can pass 2^63 (migration 4); col_u64
+ * saturates.  Batches and gaps cannot (gaps are below the highest seq). */
 static const char completeness_rollup[] =
-	"SELECT agent_id, max(host), sum(batches), sum(seq_gaps), sum(l0), sum(l1), sum(l2),"
-	" sum(l3), sum(l4), sum(l5), sum(l6), sum(l7) FROM agent_hour"
+	"SELECT agent_id, max(host), sum(batches), sum(seq_gaps), total(l0), total(l1), total(l2),"
+	" total(l3), total(l4), total(l5), total(l6), total(l7) FROM agent_hour"
 	" WHERE hour >= ?1 AND hour < ?2 GROUP BY agent_id";
 
 /* Per agent, the batches whose window ends in the period, the seqs never
@@ -752,9 +754,10 @@ static int completeness(struct q *q)
 	return 0;
 }
 
-int jm_rep_query(sqlite3 *db, struct jm_rep_report *r, char *err, size_t err_len)
+static int query_all(struct q *qp)
 {
-	struct q q = { db, r, err, err_len };
+	struct q q = *qp;
+	struct jm_rep_report *r = q.r;
 	bool rollup = r->schema_version >= 2 && !r->raw_forced, raw_runs;
 	struct split sp;
 	int64_t n_mid, last_day;
@@ -813,5 +816,31 @@ int jm_rep_query(sqlite3 *db, struct jm_rep_report *r, char *err, size_t err_len
 	if (last_success(&q, rollup) || burn_windows(&q) || datasets(&q, rollup) || idle(&q, rollup) ||
 	    completeness(&q))
 		return -1;
+	return 0;
+}
+
+/* Every query of a report in one read transaction: one snapshot of the
+ * database while the collector goes on writing (WAL readers do not block
+ * it), so the sections agree with each other -- and the edges of a period
+ * with its rollup hours, when a late batch moves figures between them. */
+int jm_rep_query(sqlite3 *db, struct jm_rep_report *r, char *err, size_t err_len)
+{
+	struct q q = { db, r, err, err_len };
+	int rc;
+
+	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, err_len, "query failed: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	rc = query_all(&q);
+	/* Read only: ending the transaction just releases the snapshot. */
+	if (rc) {
+		(void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);   /* err says why already */
+		return rc;
+	}
+	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, err_len, "query failed: %s", sqlite3_errmsg(db));
+		return -1;
+	}
 	return 0;
 }

@@ -27,6 +27,10 @@
 -- contribution of the one after it; the collector moves that difference into
 -- the later batch's hour, so every row is the sum of what its batches
 -- contribute given all batches stored so far, as the backfill below computes.
+-- Counters are accepted up to 2^63 - 1, so loss sums can pass it: SQLite's
+-- integer + then turns the row's value REAL, and the backfill and the report
+-- sum with total() (REAL, never the "integer overflow" error of sum()); a
+-- REAL that is a whole number below 2^63 is stored back as an INTEGER.
 
 CREATE INDEX IF NOT EXISTS batches_end ON batches (window_end_ns);
 
@@ -50,8 +54,7 @@ CREATE TABLE IF NOT EXISTS agent_hour (
 INSERT INTO agent_hour
 SELECT b.window_end_ns / 3600000000000, b.agent_id, count(*), max(b.host),
        coalesce(sum(g.gap), 0),
-       coalesce(sum(i.l0), 0), coalesce(sum(i.l1), 0), coalesce(sum(i.l2), 0), coalesce(sum(i.l3), 0),
-       coalesce(sum(i.l4), 0), coalesce(sum(i.l5), 0), coalesce(sum(i.l6), 0), coalesce(sum(i.l7), 0)
+       total(i.l0), total(i.l1), total(i.l2), total(i.l3), total(i.l4), total(i.l5), total(i.l6), total(i.l7)
   FROM batches b
   LEFT JOIN (SELECT id, coalesce(seq - lag(seq) OVER (PARTITION BY agent_id ORDER BY seq) - 1, 0) AS gap
                FROM (SELECT id, agent_id, seq,
