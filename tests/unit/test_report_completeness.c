@@ -140,6 +140,38 @@ static void model(const struct pb *v, size_t n, const char *ag, int64_t f, int64
 	}
 }
 
+/* Move the agent_hour rows ingest kept into the temporary table `kept`,
+ * run migration 4 again (its backfill refills agent_hour from the stored
+ * batches) and read up to three integers of one row of cmp, which compares
+ * the two.  An SQLite code. */
+static int backfill_again(const char *path, const char *cmp, long long out[3])
+{
+	size_t nm;
+	const struct jm_coll_migration *mig = jm_coll_schema_migrations(&nm);
+	sqlite3 *db = NULL;
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	if (nm < 4 || mig[3].version != 4)
+		return SQLITE_ERROR;
+	rc = sqlite3_open(path, &db);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, "CREATE TEMP TABLE kept AS SELECT * FROM agent_hour;"
+				  " DELETE FROM agent_hour;", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, mig[3].sql, NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(db, cmp, -1, &q, NULL);
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(q) == SQLITE_ROW ? SQLITE_OK : SQLITE_ERROR;
+		for (int i = 0; rc == SQLITE_OK && i < 3 && i < sqlite3_column_count(q); i++)
+			out[i] = sqlite3_column_int64(q, i);
+	}
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return rc;
+}
+
 static void test_rollup(void)
 {
 	static struct pb v[PA * PN];
@@ -240,31 +272,18 @@ static void test_rollup(void)
 
 	/* agent_hour as kept at ingest = migration 4's backfill. */
 	{
-		sqlite3 *db = NULL;
+		long long r[3] = { -1, -1, -1 };
 		size_t nm;
 		const struct jm_coll_migration *mig = jm_coll_schema_migrations(&nm);
-		sqlite3_stmt *q = NULL;
-		long long diff = -1, rows = -1, gaps = -1;
 
-		CHECK_INT("rollup: sqlite open", sqlite3_open(d.path, &db), SQLITE_OK);
 		CHECK("rollup: migration 4 embedded", nm >= 4 && mig[3].version == 4);
-		CHECK_INT("rollup: backfill again",
-			  sqlite3_exec(db, "CREATE TEMP TABLE kept AS SELECT * FROM agent_hour;"
-				       " DELETE FROM agent_hour;", NULL, NULL, NULL) ||
-			  (nm >= 4 ? sqlite3_exec(db, mig[3].sql, NULL, NULL, NULL) : 1), SQLITE_OK);
-		if (sqlite3_prepare_v2(db, "SELECT (SELECT count(*) FROM (SELECT * FROM agent_hour EXCEPT"
-				       " SELECT * FROM kept)) + (SELECT count(*) FROM (SELECT * FROM kept"
-				       " EXCEPT SELECT * FROM agent_hour)), (SELECT count(*) FROM kept),"
-				       " (SELECT sum(seq_gaps) FROM kept)", -1, &q, NULL) == SQLITE_OK &&
-		    sqlite3_step(q) == SQLITE_ROW) {
-			diff = sqlite3_column_int64(q, 0);
-			rows = sqlite3_column_int64(q, 1);
-			gaps = sqlite3_column_int64(q, 2);
-		}
-		sqlite3_finalize(q);
-		sqlite3_close(db);
-		CHECK_INT("rollup: agent_hour kept at ingest = backfill (rows differing)", diff, 0);
-		CHECK("rollup: many hours, some gaps", rows > 200 && gaps > 10);
+		CHECK_INT("rollup: backfill again", backfill_again(d.path,
+			  "SELECT (SELECT count(*) FROM (SELECT * FROM agent_hour EXCEPT"
+			  " SELECT * FROM kept)) + (SELECT count(*) FROM (SELECT * FROM kept"
+			  " EXCEPT SELECT * FROM agent_hour)), (SELECT count(*) FROM kept),"
+			  " (SELECT sum(seq_gaps) FROM kept)", r), SQLITE_OK);
+		CHECK_INT("rollup: agent_hour kept at ingest = backfill (rows differing)", r[0], 0);
+		CHECK("rollup: many hours, some gaps", r[1] > 200 && r[2] > 10);
 	}
 
 	/* The report, rollup and raw, against the model. */
@@ -372,33 +391,19 @@ static void test_overflow(void)
 	CHECK("overflow: agent-x drops 2^63", got[0][0] == UINT64_C(9223372036854775808));
 	CHECK("overflow: agent-y saturated", got[0][1] == UINT64_MAX);
 	CHECK("overflow: rollup = raw", got[0][0] == got[1][0] && got[0][1] == got[1][1]);
-	/* Last: it replaces the rows ingest kept with the backfill's. */
+	/* Last: it replaces the rows ingest kept with the backfill's.  Equal
+	 * as numbers, to a double's precision: at 2^63 ingest may keep the
+	 * INTEGER 2^63 - 1 where the backfill's total() gives the REAL 2^63. */
 	{
-		sqlite3 *db = NULL;
-		size_t nm;
-		const struct jm_coll_migration *mig = jm_coll_schema_migrations(&nm);
-		long long diff = -1;
-		sqlite3_stmt *q = NULL;
+		long long r[3] = { -1, -1, -1 };
 
-		CHECK_INT("overflow: sqlite open", sqlite3_open(d.path, &db), SQLITE_OK);
-		CHECK_INT("overflow: backfill again",
-			  sqlite3_exec(db, "CREATE TEMP TABLE kept AS SELECT * FROM agent_hour;"
-				       " DELETE FROM agent_hour;", NULL, NULL, NULL) ||
-			  (nm >= 4 ? sqlite3_exec(db, mig[3].sql, NULL, NULL, NULL) : 1), SQLITE_OK);
-		/* Equal as numbers, to a double's precision: at 2^63 ingest
-		 * may keep the INTEGER 2^63 - 1 where the backfill's total()
-		 * gives the REAL 2^63. */
-		if (sqlite3_prepare_v2(db, "SELECT (SELECT count(*) FROM kept) - (SELECT count(*) FROM kept k"
-				       " JOIN agent_hour a USING (hour, agent_id) WHERE a.batches = k.batches"
-				       " AND a.seq_gaps = k.seq_gaps AND a.host = k.host"
-				       " AND abs(a.l0 - k.l0) <= 1e-15 * abs(k.l0) AND a.l6 = k.l6)"
-				       " + (SELECT count(*) FROM agent_hour) - (SELECT count(*) FROM kept)",
-				       -1, &q, NULL) == SQLITE_OK &&
-		    sqlite3_step(q) == SQLITE_ROW)
-			diff = sqlite3_column_int64(q, 0);
-		sqlite3_finalize(q);
-		sqlite3_close(db);
-		CHECK_INT("overflow: kept at ingest = backfill (to a double's precision)", diff, 0);
+		CHECK_INT("overflow: backfill again", backfill_again(d.path,
+			  "SELECT (SELECT count(*) FROM kept) - (SELECT count(*) FROM kept k"
+			  " JOIN agent_hour a USING (hour, agent_id) WHERE a.batches = k.batches"
+			  " AND a.seq_gaps = k.seq_gaps AND a.host = k.host"
+			  " AND abs(a.l0 - k.l0) <= 1e-15 * abs(k.l0) AND a.l6 = k.l6)"
+			  " + (SELECT count(*) FROM agent_hour) - (SELECT count(*) FROM kept)", r), SQLITE_OK);
+		CHECK_INT("overflow: kept at ingest = backfill (to a double's precision)", r[0], 0);
 	}
 	fx_db_remove(&d);
 }
