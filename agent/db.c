@@ -25,6 +25,12 @@ struct conn {
 	enum jm_db_system system;
 	char endpoint[JM_ENDPOINT_MAX];
 	struct jm_proto_stats pstats;
+	/* Where this connection's figures go (conn_stats), valid while the
+	 * jobs table's DB generation is s_gen and its process's run is s_run:
+	 * the slot search compares endpoint strings, twice per payload. */
+	struct jm_run *s_run;
+	uint64_t s_gen;
+	struct jm_db_stats *s_rs, *s_ws;
 	union {
 		struct jm_pg_conn pg;
 		struct jm_mysql_conn my;
@@ -191,6 +197,7 @@ bool jm_db_table_matches(const char *configured, const char *target)
 static void conn_start(struct conn *c, enum jm_db_system sys)
 {
 	c->system = sys;
+	c->s_run = NULL;                  /* figures are per system: look again */
 	if (sys == JM_DB_POSTGRES)
 		jm_pg_init(&c->p.pg);
 	else if (sys == JM_DB_MYSQL)
@@ -198,6 +205,29 @@ static void conn_start(struct conn *c, enum jm_db_system sys)
 }
 
 static void on_query(void *ctx, const struct jm_query *q);
+
+/* The run c's process belongs to (NULL: none now), with its figures for c's
+ * endpoint: the run's (*rs) and the job window's (*ws), either NULL when
+ * out of memory. */
+static struct jm_run *conn_stats(struct jm_db *d, struct conn *c, struct jm_db_stats **rs,
+				 struct jm_db_stats **ws)
+{
+	struct jm_run *run = jm_tracker_run_of(d->tracker, c->tgid);
+
+	*rs = *ws = NULL;
+	if (!run)
+		return NULL;
+	if (run != c->s_run || jm_run_db_gen(run) != c->s_gen) {
+		c->s_rs = jm_run_db(run, c->system, c->endpoint, false);
+		c->s_ws = jm_run_db(run, c->system, c->endpoint, true);
+		/* Kept only when both exist: a failed one is asked for again. */
+		c->s_run = c->s_rs && c->s_ws ? run : NULL;
+		c->s_gen = jm_run_db_gen(run);   /* after the slots were added */
+	}
+	*rs = c->s_rs;
+	*ws = c->s_ws;
+	return run;
+}
 
 /* Answer the kernel's PROBE of a socket.  An IGNORE is remembered until its
  * process exits, so that an answer never taken leaves the verdicts map. */
@@ -335,8 +365,16 @@ static size_t fingerprint(struct jm_db *d, const char *sql, size_t len, unsigned
 	return n;
 }
 
+static void hist_inc(uint64_t b[JM_HIST_BUCKETS], int i)
+{
+	if (b[i] != UINT64_MAX)
+		b[i]++;
+}
+
+/* One query into s; bk: its latency's histogram bucket, found once for the
+ * four histograms a query lands in. */
 static void add_query(struct jm_db_stats *s, const struct jm_query *q, const char *fp,
-		      uint64_t fph, unsigned max_fp)
+		      uint64_t fph, unsigned max_fp, int bk)
 {
 	uint64_t lat = q->end_ns > q->start_ns ? q->end_ns - q->start_ns : 0;
 	double lat_s = (double)lat / 1e9;
@@ -345,7 +383,7 @@ static void add_query(struct jm_db_stats *s, const struct jm_query *q, const cha
 	s->errors += q->error;
 	s->rows += q->has_rows ? q->rows : 0;
 	s->latency_s_sum += lat_s;
-	jm_hist_add(s->latency_buckets, lat);
+	hist_inc(s->latency_buckets, bk);
 
 	size_t i;
 	for (i = 0; i < s->n_statements; i++)
@@ -370,7 +408,7 @@ static void add_query(struct jm_db_stats *s, const struct jm_query *q, const cha
 	st->errors += q->error;
 	st->rows += q->has_rows ? q->rows : 0;
 	st->latency_s_sum += lat_s;
-	jm_hist_add(st->latency_buckets, lat);
+	hist_inc(st->latency_buckets, bk);
 	if (q->error)
 		snprintf(st->last_error, sizeof(st->last_error), "%s", q->sqlstate);
 }
@@ -385,7 +423,8 @@ static void on_query(void *ctx, const struct jm_query *q)
 {
 	struct jm_db *d = ctx;
 	struct conn *c = d->cur;
-	struct jm_run *run = jm_tracker_run_of(d->tracker, c->tgid);
+	struct jm_db_stats *rs, *ws;
+	struct jm_run *run = conn_stats(d, c, &rs, &ws);
 	char fp[JM_FPRINT_MAX];
 
 	if (!run)
@@ -399,13 +438,12 @@ static void on_query(void *ctx, const struct jm_query *q)
 		fph = fp_hash(fp, fpl);
 	}
 	unsigned max_fp = d->cfg->db_max_fingerprints;
-	struct jm_db_stats *rs = jm_run_db(run, c->system, c->endpoint, false);
-	struct jm_db_stats *ws = jm_run_db(run, c->system, c->endpoint, true);
 	uint64_t before = rs ? rs->statements_overflow : 0;
+	int bk = jm_hist_bucket(q->end_ns > q->start_ns ? q->end_ns - q->start_ns : 0);
 	if (rs)
-		add_query(rs, q, fp, fph, max_fp);
+		add_query(rs, q, fp, fph, max_fp, bk);
 	if (ws)
-		add_query(ws, q, fp, fph, max_fp);
+		add_query(ws, q, fp, fph, max_fp, bk);
 	if (rs && rs->statements_overflow > before)
 		d->loss->statements_overflow++;
 
@@ -460,10 +498,9 @@ void jm_db_on_payload(struct jm_db *d, const void *data, size_t len)
 			return;
 		answer(d, c->cookie, c->tgid, JM_CONN_DB);
 	}
-	struct jm_run *run = jm_tracker_run_of(d->tracker, c->tgid);
+	struct jm_db_stats *rs, *ws;
+	struct jm_run *run = conn_stats(d, c, &rs, &ws);
 	if (run) {
-		struct jm_db_stats *rs = jm_run_db(run, c->system, c->endpoint, false);
-		struct jm_db_stats *ws = jm_run_db(run, c->system, c->endpoint, true);
 		uint64_t *r = f.dir == JM_DIR_TX ? (rs ? &rs->tx_bytes : NULL) : (rs ? &rs->rx_bytes : NULL);
 		uint64_t *w = f.dir == JM_DIR_TX ? (ws ? &ws->tx_bytes : NULL) : (ws ? &ws->rx_bytes : NULL);
 		if (r)
@@ -489,9 +526,7 @@ void jm_db_on_payload(struct jm_db *d, const void *data, size_t len)
 	c->pstats.parse_errors = perr;   /* counted once, here */
 	/* Error responses to requests the parser could not queue: no query
 	 * carries them, but they are errors of this connection's run. */
-	if (c->pstats.unmatched_errors != uerr && run) {
-		struct jm_db_stats *rs = jm_run_db(run, c->system, c->endpoint, false);
-		struct jm_db_stats *ws = jm_run_db(run, c->system, c->endpoint, true);
+	if (c->pstats.unmatched_errors != uerr && conn_stats(d, c, &rs, &ws)) {
 		if (rs)
 			rs->errors += c->pstats.unmatched_errors - uerr;
 		if (ws)

@@ -42,6 +42,10 @@ struct jm_jobs {
 	size_t n_jobs, cap_jobs;
 	struct job **jobs;
 	uint64_t run_seq;
+	/* Bumped whenever a DB figure slot may move or go away (a slot added,
+	 * a window flushed, a run freed): jm_run_db() pointers taken at one
+	 * value stay valid while it holds (jm_run_db_gen). */
+	uint64_t db_gen;
 	uint64_t jobs_overflow;
 	int64_t last_flush_ns;
 };
@@ -66,6 +70,7 @@ static void free_db(struct jm_db_stats *db, size_t n)
 
 static void free_run(struct jm_run *r)
 {
+	r->tab->db_gen++;
 	free_db(r->rec.db, r->rec.n_db);
 	free(r->rec.outputs);
 	free(r);
@@ -214,8 +219,8 @@ void jm_run_label(struct jm_run *r, const char *key, const char *value)
 		rec->n_labels++;
 }
 
-static struct jm_db_stats *db_slot(struct jm_db_stats **arr, size_t *n, enum jm_db_system sys,
-				   const char *endpoint)
+static struct jm_db_stats *db_slot(struct jm_jobs *tab, struct jm_db_stats **arr, size_t *n,
+				   enum jm_db_system sys, const char *endpoint)
 {
 	for (size_t i = 0; i < *n; i++)
 		if ((*arr)[i].system == sys && strcmp((*arr)[i].endpoint, endpoint) == 0)
@@ -224,6 +229,7 @@ static struct jm_db_stats *db_slot(struct jm_db_stats **arr, size_t *n, enum jm_
 	if (!na)
 		return NULL;
 	*arr = na;
+	tab->db_gen++;
 	struct jm_db_stats *s = &na[(*n)++];
 	memset(s, 0, sizeof(*s));
 	s->system = sys;
@@ -236,9 +242,14 @@ struct jm_db_stats *jm_run_db(struct jm_run *r, enum jm_db_system sys, const cha
 {
 	if (window) {
 		r->job->win_dirty = true;
-		return db_slot(&r->job->win_db, &r->job->n_win_db, sys, endpoint);
+		return db_slot(r->tab, &r->job->win_db, &r->job->n_win_db, sys, endpoint);
 	}
-	return db_slot(&r->rec.db, &r->rec.n_db, sys, endpoint);
+	return db_slot(r->tab, &r->rec.db, &r->rec.n_db, sys, endpoint);
+}
+
+uint64_t jm_run_db_gen(const struct jm_run *r)
+{
+	return r->tab->db_gen;
 }
 
 static void output_set(struct jm_output_write **arr, size_t *n, enum jm_output_kind kind,
@@ -399,6 +410,8 @@ static void emit_window(struct jm_jobs *j, struct job *b, int64_t now_ns)
 	w.outputs = b->win_out;
 	if (j->sink.window)
 		j->sink.window(j->sink.ctx, &w);
+	if (b->n_win_db)                  /* its slots go, and win_dirty */
+		j->db_gen++;
 	free_db(b->win_db, b->n_win_db);
 	free(b->win_out);
 	b->win_db = NULL;

@@ -69,6 +69,10 @@ void jm_jobs_flush_ended(struct jm_jobs *j);
  * DB module through these (owned copies are made). */
 struct jm_db_stats *jm_run_db(struct jm_run *r, enum jm_db_system sys, const char *endpoint,
 			      bool window);
+/* The pointers jm_run_db() returned for r (and any other run) stay valid,
+ * and the window's stays marked active, for as long as this value holds: it
+ * changes whenever a slot is added, a window is flushed or a run freed. */
+uint64_t jm_run_db_gen(const struct jm_run *r);
 void jm_run_output(struct jm_run *r, enum jm_output_kind kind, const char *name, int64_t ts_ns);
 
 const char *jm_run_job(const struct jm_run *r);

@@ -997,7 +997,8 @@ static uint32_t cap_limit(bool tx, uint8_t type, uint32_t body_len)
  * message (a Bind's names, an error's message text) outlives it. */
 static void cap_wipe(struct jm_pg_dir *d)
 {
-	memset(d->cap, 0, d->cap_len);
+	if (d->cap_len)                 /* most messages capture nothing */
+		memset(d->cap, 0, d->cap_len);
 	d->cap_len = 0;
 }
 
@@ -1049,19 +1050,21 @@ static void msg_end(struct pg_run *r, struct jm_pg_dir *d)
 	cap_wipe(d);
 }
 
-static bool msg_begin(struct pg_run *r, struct jm_pg_dir *d)
+/* A message starts with header hdr (d->hdr, or the fragment itself when the
+ * whole header is there). */
+static bool msg_begin(struct pg_run *r, struct jm_pg_dir *d, const uint8_t *hdr)
 {
 	uint32_t len;
 	uint8_t type;
 
 	if (d->mode == MODE_UNTYPED) {
 		type = 0;
-		len = be32(d->hdr);
+		len = be32(hdr);
 		if (len < 8 || len > PG_STARTUP_MAX)
 			return false;
 	} else {
-		type = d->hdr[0];
-		len = be32(d->hdr + 1);
+		type = hdr[0];
+		len = be32(hdr + 1);
 		if (len > PG_MAX_LEN || !(r->tx ? fe_len_ok(type, len) : be_len_ok(type, len)))
 			return false;
 	}
@@ -1101,15 +1104,26 @@ static void dir_bytes(struct pg_run *r, struct jm_pg_dir *d, const uint8_t *p, s
 			if (d->mode == MODE_UNKNOWN) /* typed messages never start with 0 */
 				d->mode = p[i] == 0 ? MODE_UNTYPED : MODE_TYPED;
 			size_t hl = d->mode == MODE_UNTYPED ? 4 : 5;
-			size_t take = hl - d->hdr_have;
-			if (take > n - i)
-				take = n - i;
-			memcpy(d->hdr + d->hdr_have, p + i, take);
-			d->hdr_have = (uint8_t)(d->hdr_have + take);
-			i += take;
-			if (d->hdr_have < hl)
-				break;
-			if (!msg_begin(r, d)) {
+			const uint8_t *hdr;
+			if (d->hdr_have == 0 && n - i >= hl) {
+				/* The usual case, the whole header in this
+				 * fragment: read in place (copying it first
+				 * made the load of the length wait for the
+				 * copy's two stores). */
+				hdr = p + i;
+				i += hl;
+			} else {
+				size_t take = hl - d->hdr_have;
+				if (take > n - i)
+					take = n - i;
+				memcpy(d->hdr + d->hdr_have, p + i, take);
+				d->hdr_have = (uint8_t)(d->hdr_have + take);
+				i += take;
+				if (d->hdr_have < hl)
+					break;
+				hdr = d->hdr;
+			}
+			if (!msg_begin(r, d, hdr)) {
 				r->st->parse_errors++;
 				lose(r, d, off + i);
 				break;

@@ -103,10 +103,15 @@ for i in $SIZES; do
   printf '%s%*s%s;\n' "$head" $((i - ${#head} - ${#tail})) '' "$tail"
 done > "$T/sizes.sql"
 JOBMETER_JOB=sizes-$U su postgres -c "psql -X -q -d $JM_PG_DB" < "$T/sizes.sql" >/dev/null 2>&1
+# 11. a job across several 1-s windows, two clients: every query is in the
+#     run and in exactly one window (the agent keeps where a connection's
+#     figures go between window flushes).
+JOBMETER_JOB=span-$U pgbench -h 127.0.0.1 -U $JM_PG_USER -n -S -T 3 -c 2 $JM_PG_DB \
+  > "$T/span.out" 2>&1
 
 for j in pgb-simple-5000 pgb-simple-1000 pgb-extended-5000 pgb-extended-1000 \
          pgb-prepared-5000 pgb-prepared-1000 psql rows copy redact fresh freshfail \
-         file fkfail concA concB garbage after-garbage sizes; do
+         file fkfail concA concB garbage after-garbage sizes span; do
   wait_run "$j-$U" || fail "run-$j" "no run line"
 done
 wait_run "redact-$U" 2
@@ -134,6 +139,14 @@ check_eq "psql: failing fingerprint carries SQLSTATE 42P01" \
 n_sizes=$(wc -w <<< "$SIZES")
 check_eq "record sizes: every statement counted" "$(db_field sizes-$U postgresql queries)" "$n_sizes"
 check_eq "record sizes: no errors" "$(db_field sizes-$U postgresql errors)" 0
+span_tx=$(awk '/actually processed/ {split($NF, a, "/"); print a[1]}' "$T/span.out")
+check_eq "windows: the SELECT counted once per pgbench transaction" \
+  "$(stmt_field span-$U pgbench_accounts calls)" "$span_tx"
+sleep 1.5   # the window after the run's end
+span_win=$(jq -rs --arg j "span-$U" '[.[] | select(.type=="window" and .job==$j) | (.db // [])[] | .queries] | add' "$T/out.jsonl")
+check_eq "windows: their queries add up to the run's" "$span_win" "$(db_field span-$U postgresql queries)"
+check "windows: the run's queries spread over 3 or more windows" \
+  test "$(jq -rs --arg j "span-$U" '[.[] | select(.type=="window" and .job==$j and ((.db // []) | length) > 0)] | length' "$T/out.jsonl")" -ge 3
 check_eq "record sizes: up to head + tail, each statement's text and one row intact" \
   "$(jq -rs --arg j "sizes-$U" '[.[] | select(.type=="run" and .job==$j) | .db[].statements[] |
      select((.fingerprint | test("^select repeat\\(\\?, \\?\\) as c[0-9]+;?$")) and .calls == 1 and .rows == 1) |

@@ -179,6 +179,33 @@ int main(void)
 	CHECK("restart flag on the run after the failure", log.last.restart);
 	jm_jobs_free(j2);
 
+	/* jm_run_db_gen: DB slot pointers are cached by the DB module while it
+	 * holds, so it must move whenever one may go stale, and only then. */
+	struct jm_jobs *j3 = jm_jobs_new(10, &sink);
+	struct jm_run *g1 = jm_jobs_proc_start(j3, "gen", NULL, "env", S(400));
+	struct jm_run *g2 = jm_jobs_proc_start(j3, "gen2", NULL, "env", S(400));
+	struct jm_db_stats *rs = jm_run_db(g1, JM_DB_POSTGRES, "a:5432", false);
+	struct jm_db_stats *ws = jm_run_db(g1, JM_DB_POSTGRES, "a:5432", true);
+	uint64_t g = jm_run_db_gen(g1);
+	CHECK("same slots again: run", jm_run_db(g1, JM_DB_POSTGRES, "a:5432", false) == rs);
+	CHECK("same slots again: window", jm_run_db(g1, JM_DB_POSTGRES, "a:5432", true) == ws);
+	CHECK("finding existing slots keeps the generation", jm_run_db_gen(g1) == g);
+	CHECK("one generation for every run", jm_run_db_gen(g2) == g);
+	jm_run_db(g1, JM_DB_MYSQL, "a:5432", false);
+	CHECK("a new slot (another system) moves it", jm_run_db_gen(g1) != g);
+	g = jm_run_db_gen(g1);
+	jm_run_db(g2, JM_DB_POSTGRES, "b:5432", true);
+	CHECK("a new window slot of another job moves it", jm_run_db_gen(g1) != g);
+	g = jm_run_db_gen(g1);
+	jm_jobs_flush_windows(j3, S(401));
+	CHECK("a window flush moves it", jm_run_db_gen(g1) != g);
+	g = jm_run_db_gen(g1);
+	jm_jobs_flush_windows(j3, S(402));
+	CHECK("a flush with no window slots keeps it", jm_run_db_gen(g1) == g);
+	exit_flush(j3, g2, true, 0, S(403));
+	CHECK("freeing a run moves it", jm_run_db_gen(g1) != g);
+	jm_jobs_free(j3);
+
 	/* JSON escaping */
 	struct jm_buf buf;
 	jm_buf_init(&buf);
