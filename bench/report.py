@@ -101,6 +101,14 @@ def verdict(ok):
     return "**met**" if ok else "**NOT met**"
 
 
+def q_agent_pct(q):
+    """The agent's CPU at ~20k queries/s, % of one core: perf task-clock (ns)
+    when the run has it, else clock ticks (about 8 in the interval)."""
+    if q.get("agent_task_clock_ms") and q.get("task_clock_seconds"):
+        return q["agent_task_clock_ms"] / 10 / q["task_clock_seconds"]
+    return q["agent_cpu_pct"]
+
+
 def jm_per_query(fp):
     """(queries, [(prog, run_cnt, run_time_ns)]) of jobmeter's programs
     during footprint.json's fixed-rate pgbench run, or None."""
@@ -748,7 +756,7 @@ def pgbench(pg):
         per_q = sum(t for _, _, t in progs) / nq
         c1 = "1p" if "1p" in confs else "1"
         lat1 = med([float(d[(r, "none", c1)]["latency_ms"]) for r in rounds if (r, "none", c1) in d]) * 1000
-        agent_q = q["agent_cpu_pct"] / 100 / max(1, q["pgbench"]["tps"]) * 1e9
+        agent_q = q_agent_pct(q) / 100 / max(1, q["pgbench"]["tps"]) * 1e9
         pg.p(f"Cost per query, from §4's run at {q['pgbench']['tps']:,.0f} queries/s (statistics on, "
              "which add two clock reads per program run): jobmeter's programs, all of them, ran "
              f"{per_q:,.0f} ns per query ({per_query_text(nq, progs)}; whoever ran them during "
@@ -1052,16 +1060,17 @@ def footprint(pg):
         ["pgbench latency average", f"{q['pgbench']['latency_ms'] * 1000:.0f} µs"],
         ["queries the agent counted / pgbench transactions",
          f"{q['agent_queries_counted']:,} / {q['pgbench']['transactions']:,}"],
-        ["agent CPU (user+sys), % of one core", f2(q["agent_cpu_pct"])],
+        ["agent CPU, % of one core (perf task-clock; clock ticks of user+sys)",
+         f"{f2(q_agent_pct(q))} ({f2(q['agent_cpu_pct'])})"],
         ["agent wakeups per second", f"{q.get('agent_wakeups', 0) / q['seconds']:,.0f}"],
         ["jobmeter eBPF programs, % of one core (charged to pgbench/postgres)", f2(q["bpf_cpu_pct"])],
         ["eBPF programs", bpf],
         ["agent VmHWM", f"{q['agent_vmhwm_kib'] / 1024:.1f} MiB"],
     ])
     rate = q["pgbench"]["tps"]
-    ok = q["agent_cpu_pct"] < 3 and rate >= 0.95 * q["target_qps"]
+    ok = q_agent_pct(q) < 3 and rate >= 0.95 * q["target_qps"]
     pg.targets.append(("Agent < 3% of one core at 20k queries/s",
-                       f"{q['agent_cpu_pct']:.2f}% at {rate:,.0f} queries/s (plus {q['bpf_cpu_pct']:.2f}% "
+                       f"{q_agent_pct(q):.2f}% at {rate:,.0f} queries/s (plus {q['bpf_cpu_pct']:.2f}% "
                        "in eBPF programs, charged to the traced processes)", ok, "§4"))
     if not ok:
         pg.profile("profile_qps_agent.txt", "agent profile at ~20k queries/s")

@@ -870,8 +870,15 @@ sc_footprint() {
 	sleep 2
 	local q0 qt0 q1 qt1
 	prog_stats "$ids" > "$RUN/st0"; q0=$(cpu_ticks "$AGENT"); qt0=$(now); local qw0; qw0=$(ctxsw "$AGENT")
+	# The agent's CPU in ns as well (perf task-clock, all its threads): at
+	# ~0.7% of a core the interval holds ~8 clock ticks, too few for a
+	# figure per query.
+	perf stat -x, -e task-clock -p "$AGENT" -o "$RUN/qps.stat" -- sleep "$FP_SECONDS" > /dev/null 2>&1 &
+	local qst=$!
 	fgw perf record -q -e cpu-clock -F 999 -g -p "$AGENT" -o "$RUN/perf.qps" -- sleep "$FP_SECONDS" 2>>"$RUN/perf.log"
+	wait "$qst"
 	prog_stats "$ids" > "$RUN/st1"; q1=$(cpu_ticks "$AGENT"); qt1=$(now); local qw1; qw1=$(ctxsw "$AGENT")
+	local qtask; qtask=$(awk -F, '$3 == "task-clock" {print $1 + 0}' "$RUN/qps.stat" 2>/dev/null)
 	perf_top "$RUN/perf.qps" 30 > "$RES/profile_qps_agent.txt"
 	local qhwm; qhwm=$(vm_kib "$AGENT" VmHWM)
 	wait "$pg"; local pgrc=$?
@@ -892,6 +899,7 @@ sc_footprint() {
 		--argjson rss_idle "$rss_idle" --argjson hwm_idle "$hwm_idle" --argjson rss_live "$rss_live" \
 		--argjson hwm_live "$hwm_live" --argjson hwm_end "$hwm_end" \
 		--arg qcpu "$(pct_core "$((q1 - q0))" "$qsecs")" --arg qsecs "$qsecs" \
+		--arg qtask "${qtask:-0}" --argjson fp_secs "$FP_SECONDS" \
 		--arg bpf_pct "$(awk -v n="$bpf_ns" -v s="$qsecs" 'BEGIN{printf "%.2f", n / 1e7 / s}')" \
 		--argjson progs "$(cat "$RUN/progs.json")" --arg pgb "$(pgb_parse "$RUN/qps.out")" \
 		--argjson agent_q "$agent_q" --argjson qhwm "$qhwm" --argjson target_qps "$QPS" \
@@ -906,6 +914,7 @@ sc_footprint() {
 		     {tps: (.[0] | tonumber), latency_ms: (.[1] | tonumber), transactions: (.[2] | tonumber)}),
 		   agent_queries_counted: $agent_q, seconds: ($qsecs | tonumber),
 		   agent_cpu_pct: ($qcpu | tonumber), agent_wakeups: $qwake, bpf_cpu_pct: ($bpf_pct | tonumber),
+		   agent_task_clock_ms: ($qtask | tonumber), task_clock_seconds: $fp_secs,
 		   agent_vmhwm_kib: $qhwm, bpf: $progs}}' > "$out"
 }
 
