@@ -365,12 +365,6 @@ static size_t fingerprint(struct jm_db *d, const char *sql, size_t len, unsigned
 	return n;
 }
 
-static void hist_inc(uint64_t b[JM_HIST_BUCKETS], int i)
-{
-	if (b[i] != UINT64_MAX)
-		b[i]++;
-}
-
 /* One query into s; bk: its latency's histogram bucket, found once for the
  * four histograms a query lands in. */
 static void add_query(struct jm_db_stats *s, const struct jm_query *q, const char *fp,
@@ -383,7 +377,7 @@ static void add_query(struct jm_db_stats *s, const struct jm_query *q, const cha
 	s->errors += q->error;
 	s->rows += q->has_rows ? q->rows : 0;
 	s->latency_s_sum += lat_s;
-	hist_inc(s->latency_buckets, bk);
+	jm_hist_inc(s->latency_buckets, bk);
 
 	size_t i;
 	for (i = 0; i < s->n_statements; i++)
@@ -408,7 +402,7 @@ static void add_query(struct jm_db_stats *s, const struct jm_query *q, const cha
 	st->errors += q->error;
 	st->rows += q->has_rows ? q->rows : 0;
 	st->latency_s_sum += lat_s;
-	hist_inc(st->latency_buckets, bk);
+	jm_hist_inc(st->latency_buckets, bk);
 	if (q->error)
 		snprintf(st->last_error, sizeof(st->last_error), "%s", q->sqlstate);
 }

@@ -52,12 +52,15 @@ int jm_hist_bucket(uint64_t ns)
 	return lo;
 }
 
-void jm_hist_add(uint64_t b[JM_HIST_BUCKETS], uint64_t ns)
+void jm_hist_inc(uint64_t b[JM_HIST_BUCKETS], int i)
 {
-	int i = jm_hist_bucket(ns);
-
 	if (b[i] != UINT64_MAX)
 		b[i]++;
+}
+
+void jm_hist_add(uint64_t b[JM_HIST_BUCKETS], uint64_t ns)
+{
+	jm_hist_inc(b, jm_hist_bucket(ns));
 }
 
 double jm_hist_bucket_upper_s(int i)

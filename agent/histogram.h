@@ -39,6 +39,9 @@ int jm_hist_bucket(uint64_t ns);
 
 /* Count one observation. */
 void jm_hist_add(uint64_t b[JM_HIST_BUCKETS], uint64_t ns);
+/* Count one observation in bucket i (jm_hist_bucket()), saturating: for a
+ * value that goes into several histograms, bucketed once. */
+void jm_hist_inc(uint64_t b[JM_HIST_BUCKETS], int i);
 
 /* q-quantile (q clamped to [0,1]) in seconds, linearly interpolated inside
  * the bucket; 0.0 for an empty histogram. */

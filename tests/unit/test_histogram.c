@@ -131,6 +131,11 @@ int main(void)
 	two[3] = 2;
 	jm_hist_merge(sat, two);
 	CHECK("hist merge saturates", sat[3] == UINT64_MAX);
+	jm_hist_inc(sat, 3);
+	CHECK("hist inc saturates", sat[3] == UINT64_MAX);
+	jm_hist_inc(sat, 4);
+	CHECK_INT("hist inc counts in its bucket", sat[4], 1);
+	CHECK_INT("hist inc leaves the others", sat[5], 0);
 
 	/* ---- quantiles: edge cases ---- */
 	uint64_t empty[JM_HIST_BUCKETS] = { 0 };
