@@ -22,6 +22,10 @@
 #                     task      the floor's socket programs plus the question
 #                               "which process?" (bench/floor_task.bpf.c;
 #                               statistics pass only, outside jobs, socket)
+#                     mincap    the floor, but its socket programs copy each
+#                               payload of pgbench's connections: the least
+#                               exact capture can cost (bench/floor.bpf.c
+#                               built with MINCAP_PORT; pgbench scenario)
 # Wall-time figures come from interleaved rounds (the variant order rotates
 # every round) and are reported as medians with quartiles; per-program eBPF
 # costs come from kernel.bpf_stats_enabled (run_time_ns / run_cnt) in
@@ -58,6 +62,7 @@ ROUNDS=${ROUNDS:-25}
 # of per-round ratios settles with the number of pairs, not their length.
 PG_ROUNDS=${PG_ROUNDS:-16}
 PG_SECONDS=${PG_SECONDS:-2}
+PG_PORT=5432                   # tests/services.sh's cluster, where pgbench connects
 STORM_SECONDS=${STORM_SECONDS:-10}
 STORM_RATE=${STORM_RATE:-6000}
 STORM_RATE_ROUNDS=${STORM_RATE_ROUNDS:-5}
@@ -167,6 +172,9 @@ build_tools() {
 		-c "$ROOT/bench/floor.bpf.c" -o "$W/floor.bpf.o" &&
 	clang -g -O2 -target bpf -Wall -I"/usr/include/$(cc -dumpmachine)" -I"$ROOT/bpf" \
 		-c "$ROOT/bench/floor_task.bpf.c" -o "$W/floor_task.bpf.o" &&
+	clang -g -O2 -target bpf -Wall -I"/usr/include/$(cc -dumpmachine)" -I"$ROOT/bpf" \
+		-D__TARGET_ARCH_x86 -DMINCAP_PORT="$PG_PORT" \
+		-c "$ROOT/bench/floor.bpf.c" -o "$W/mincap.bpf.o" &&
 	cc "${CFLAGS_B[@]}" "$ROOT/bench/floor_loader.c" -o "$W/jm-floor" -lbpf &&
 	cc "${CFLAGS_B[@]}" "$ROOT/bench/sysbench.c" -o "$W/jm-sysbench" &&
 	cc "${CFLAGS_B[@]}" "$ROOT/bench/execstorm.c" -o "$W/jm-execstorm" &&
@@ -363,8 +371,8 @@ variant_start() {
 	VPID=
 	case $1 in
 	none) return 0 ;;
-	floor|task)
-		local obj=$W/floor.bpf.o
+	floor|task|mincap)
+		local obj=$W/$1.bpf.o
 		[ "$1" = task ] && obj=$W/floor_task.bpf.o
 		rm -f "$RUN/$1.ready"      # one file each: they also run side by side
 		bg_start "$1" "$W/jm-floor" "$obj" "$RUN/$1.ready" >>"$RUN/floor.log" 2>&1
@@ -634,8 +642,10 @@ sc_pgbench() {
 	pg_setup || return 1
 	# floor: empty programs on jobmeter's hooks — what any tool on these
 	# hooks pays before doing any work.
+	# mincap: the floor plus one copy of every payload of pgbench's
+	# connections, nothing else — the least that exact capture costs.
 	# nodb: jobmeter with DB tracing off, not judged — where its cost is.
-	local variants=(none floor nodb jobmeter peer) r i v c out=$RES/pgbench.tsv nv=5
+	local variants=(none floor mincap nodb jobmeter peer) r i v c out=$RES/pgbench.tsv nv=6
 	# Client configurations: "1p" = one client with pgbench and its backend
 	# pinned to one CPU; "1" and "4" unpinned.  Unpinned -c 1 swings with
 	# whether the scheduler puts client and backend on the same vCPU (a
@@ -643,6 +653,7 @@ sc_pgbench() {
 	local confs=(1p 1 4)
 	printf 'round\tvariant\tclients\tpinned\ttps\tlatency_ms\ttransactions\tjob\tforeign_progs\ttracer_cpu_pct\tcpu_pressure_pct\tcpu_ms\n' > "$RUN/${out##*/}.tmp"
 	: > "$RUN/variant.jsonl"
+	: > "$RUN/pgbench_mincap.tsv.tmp"
 	for ((r = 1; r <= PG_ROUNDS; r++)); do
 		local fc line=""
 		fc=$(foreign_count)
@@ -667,12 +678,22 @@ sc_pgbench() {
 					"$(awk -v d="$((s1 - s0))" -v t="$(fsub "$t1" "$t0")" 'BEGIN{printf "%.1f", d / 1e4 / t}')" \
 					"$(cat "$RUN/pgb.cpu")" >> "$RUN/${out##*/}.tmp"
 			done
+			if [ "$v" = mincap ]; then
+				# A bound only if it copied: payloads copied in this
+				# round's three runs (and anything else sent to the port).
+				local copies
+				copies=$(bpftool map dump name mincap_buf -j 2>/dev/null |
+					jq '[.[].formatted.values[].value.copies] | add // 0')
+				((${copies:-0} > 0)) || { warn "mincap copied nothing"; variant_stop "$v"; return 1; }
+				printf '%s\t%s\n' "$r" "$copies" >> "$RUN/pgbench_mincap.tsv.tmp"
+			fi
 			variant_stop "$v"
 			line+="$v "
 		done
 		say "  pgbench round $r/$PG_ROUNDS done (order: $line)"
 	done
 	mv "$RUN/${out##*/}.tmp" "$out"
+	{ printf 'round\tcopies\n'; cat "$RUN/pgbench_mincap.tsv.tmp"; } > "$RES/pgbench_mincap.tsv"
 	# Where a query's CPU goes with jobmeter: the pinned vCPU, profiled.
 	variant_start jobmeter || { variant_stop jobmeter; return 1; }
 	perf record -q -C "$PIN_CPU" -e cpu-clock -F 4999 -o "$RUN/perf.pgb" -- sleep "$PG_SECONDS" 2>>"$RUN/perf.log" &
