@@ -19,6 +19,7 @@ struct lexer {
 	size_t n, pos;
 	bool mysql;                /* MySQL lexical rules */
 	bool bs;                   /* backslash escapes inside '...' */
+	bool exec_comment;         /* inside a MySQL executable comment: SQL */
 };
 
 static bool is_space(unsigned char c)
@@ -179,6 +180,26 @@ static void lex_next(struct lexer *lx, struct token *t)
 		while (lx->pos < n && is_space(s[lx->pos]))
 			lx->pos++;
 		t->kind = TK_SPACE;
+	} else if (lx->exec_comment && c == '*' && lx->pos + 1 < n && s[lx->pos + 1] == '/') {
+		lx->pos += 2;                    /* the executable comment ends */
+		lx->exec_comment = false;
+		t->kind = TK_SPACE;
+	} else if (lx->mysql && !lx->exec_comment && c == '/' && lx->pos + 2 < n &&
+		   s[lx->pos + 1] == '*' &&
+		   (s[lx->pos + 2] == '!' ||
+		    (s[lx->pos + 2] == 'M' && lx->pos + 3 < n && s[lx->pos + 3] == '!'))) {
+		/* An executable comment: MySQL's slash-star-bang (with an
+		 * optional version, "!50100") and MariaDB's slash-star-M-bang.
+		 * The server runs what is inside (mysqldump writes its SET
+		 * statements so), so it is SQL to us too -- its literals
+		 * included, which a comment would have let through as words
+		 * when a string in it holds a star-slash pair.  The markers
+		 * and the version number are space. */
+		lx->pos += s[lx->pos + 2] == '!' ? 3 : 4;
+		while (lx->pos < n && is_digit(s[lx->pos]))
+			lx->pos++;
+		lx->exec_comment = true;
+		t->kind = TK_SPACE;
 	} else if ((c == '-' && lx->pos + 1 < n && s[lx->pos + 1] == '-' &&
 		    (!lx->mysql || lx->pos + 2 >= n || is_space(s[lx->pos + 2]))) ||
 		   (c == '#' && lx->mysql)) {
@@ -254,6 +275,7 @@ static void lexer_init(struct lexer *lx, const char *sql, size_t len, bool mysql
 	lx->pos = 0;
 	lx->mysql = mysql;
 	lx->bs = bs;
+	lx->exec_comment = false;
 }
 
 /* Length of the valid UTF-8 sequence at p (1..4), 0 when invalid. */

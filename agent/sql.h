@@ -30,9 +30,12 @@
  * comments nest and $-quoting exists.  JM_SQL_MYSQL: "x" is a string literal
  * (MySQL without ANSI_QUOTES), `#` always starts a comment, `--` only when
  * followed by whitespace, a control character or the end of the text,
- * `$` is an identifier character.  Only what the server itself takes as a
- * comment is one: a false comment could swallow a literal's opening quote.  Use JM_SQL_MYSQL for MySQL/MariaDB text:
- * with the default a MySQL "double-quoted value" would be kept verbatim. */
+ * `$` is an identifier character, and the text of an executable comment
+ * (slash-star-bang, optionally with a version; MariaDB's slash-star-M-bang)
+ * is SQL, since the server runs it.  Only what the server itself takes as
+ * a comment is one: a false comment could swallow a literal's opening
+ * quote.  Use JM_SQL_MYSQL for MySQL/MariaDB text: with the default a
+ * MySQL "double-quoted value" would be kept verbatim. */
 #ifndef JM_SQL_H
 #define JM_SQL_H
 #include <stdbool.h>

@@ -157,6 +157,21 @@ static void test_exact_shapes(void)
 	CHECK_STR("fp std strings", fp("select 'C:\\', 5", JM_SQL_STD_STRINGS), "select ?, ?");
 	CHECK_STR("fp mysql $ in identifiers",
 		  fp("select $a, b$1 from t", JM_SQL_MYSQL), "select $a, b$1 from t");
+	/* MySQL executable comments: the server runs their text, so it is
+	 * SQL (literals redacted); a string in one may hold a star-slash. */
+	CHECK_STR("fp mysql executable comment",
+		  fp("/*!40101 SET NAMES utf8mb4 */", JM_SQL_MYSQL), "set names utf8mb4");
+	CHECK_STR("fp mariadb executable comment",
+		  fp("/*M!100100 SET @x = 'zzsecret1' */", JM_SQL_MYSQL), "set @x = ?");
+	CHECK_STR("fp mysql executable comment without a version",
+		  fp("select /*! STRAIGHT_JOIN */ a from t where b = 5", JM_SQL_MYSQL),
+		  "select straight_join a from t where b = ?");
+	CHECK_STR("fp mysql executable comment: a string holding the end marker",
+		  fp("select /*! 'x*/' , 'zzsecret2' */ 1", JM_SQL_MYSQL), "select ? , ? ?");
+	CHECK_STR("fp mysql hint comment stays a comment",
+		  fp("select /*+ BKA(t) */ a from t", JM_SQL_MYSQL), "select a from t");
+	CHECK_STR("fp postgres: /*! is a comment",
+		  fp("select /*! 'x*/ 1", 0), "select ?");
 	CHECK_STR("fp empty", fp("", 0), "");
 	CHECK_STR("fp only comment", fp("/* x */ -- y", 0), "");
 	CHECK_STR("fp keywords folded", fp("SeLeCt A FrOm B", 0), "select a from b");
@@ -337,6 +352,9 @@ static void test_command(void)
 	CMD("replace is insert", "REPLACE INTO t VALUES (1)", JM_SQL_INSERT);
 	CMD("update", "UPDATE t SET a = 1", JM_SQL_UPDATE);
 	CMD("delete", "DELETE FROM t", JM_SQL_DELETE);
+	CMDF("mysql executable comment", "/*!50001 INSERT INTO t VALUES (1) */",
+	     JM_SQL_MYSQL, JM_SQL_INSERT);
+	CMD("postgres: /*! is a comment", "/*! INSERT INTO t VALUES (1) */ SELECT 1", JM_SQL_SELECT);
 	CMD("merge", "MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN DELETE", JM_SQL_MERGE);
 	CMD("copy from", "COPY t (a, b) FROM STDIN WITH (FORMAT csv)", JM_SQL_COPY_FROM);
 	CMD("copy to", "copy t to stdout", JM_SQL_COPY_TO);
