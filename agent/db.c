@@ -265,6 +265,8 @@ static void conn_end(struct jm_db *d, struct conn *c, uint64_t ts_ns, const char
 	d->cur = c;
 	if (c->system == JM_DB_POSTGRES)
 		jm_pg_close(&c->p.pg, ts_ns, on_query, d);
+	else if (c->system == JM_DB_MYSQL)
+		jm_mysql_close(&c->p.my, ts_ns, on_query, d);
 	d->cur = NULL;
 	drop_conn(d, c, false);
 }
@@ -376,6 +378,7 @@ static void add_query(struct jm_db_stats *s, const struct jm_query *q, const cha
 	s->queries++;
 	s->errors += q->error;
 	s->rows += q->has_rows ? q->rows : 0;
+	s->rows_unknown += q->rows_unknown;
 	s->latency_s_sum += lat_s;
 	jm_hist_inc(s->latency_buckets, bk);
 
@@ -401,6 +404,7 @@ static void add_query(struct jm_db_stats *s, const struct jm_query *q, const cha
 	st->calls++;
 	st->errors += q->error;
 	st->rows += q->has_rows ? q->rows : 0;
+	st->rows_unknown += q->rows_unknown;
 	st->latency_s_sum += lat_s;
 	jm_hist_inc(st->latency_buckets, bk);
 	if (q->error)

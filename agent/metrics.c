@@ -18,6 +18,7 @@
  *   jobmeter_job_db_queries_total{job,system}                    counter
  *   jobmeter_job_db_errors_total{job,system}                     counter
  *   jobmeter_job_db_rows_total{job,system}                       counter
+ *   jobmeter_job_db_rows_unknown_total{job,system}               counter
  *   jobmeter_job_db_query_duration_seconds{job,system}           histogram
  *   jobmeter_job_output_last_write_timestamp_seconds{job,kind,name} gauge
  *   jobmeter_events_lost_total{reason}                           counter
@@ -482,19 +483,21 @@ static void mx_render_db(struct jm_buf *b, const struct jm_metrics *m)
 {
 	static const char *const names[] = {
 		"jobmeter_job_db_queries_total", "jobmeter_job_db_errors_total",
-		"jobmeter_job_db_rows_total",
+		"jobmeter_job_db_rows_total", "jobmeter_job_db_rows_unknown_total",
 	};
 	static const char *const helps[] = {
 		"Database statements the job sent, by database system.",
 		"Database statements that returned an error, by database system.",
 		"Rows returned or affected by the job's database statements.",
+		"Statements whose row count went by in an uncaptured middle of a "
+		"payload: their rows are not in jobmeter_job_db_rows_total.",
 	};
 	char extra[64];
 	double bounds[JM_HIST_BUCKETS - 1];
 
 	if (!mx_any_db(m))
 		return;
-	for (size_t f = 0; f < 3; f++) {
+	for (size_t f = 0; f < 4; f++) {
 		mx_family(b, names[f], "counter", helps[f]);
 		for (size_t i = 0; i < m->n_jobs; i++) {
 			for (int s = 0; s < MX_N_SYSTEMS; s++) {
@@ -504,7 +507,8 @@ static void mx_render_db(struct jm_buf *b, const struct jm_metrics *m)
 				snprintf(extra, sizeof(extra), "system=\"%s\"",
 					 jm_db_system_name((enum jm_db_system)s));
 				mx_u64_line(b, names[f], m->jobs[i], extra,
-					    f == 0 ? d->queries : f == 1 ? d->errors : d->rows);
+					    f == 0 ? d->queries : f == 1 ? d->errors :
+					    f == 2 ? d->rows : d->rows_unknown);
 			}
 		}
 	}

@@ -31,6 +31,7 @@ struct jm_stmt_stats {
 	uint64_t calls;
 	uint64_t errors;
 	uint64_t rows;
+	uint64_t rows_unknown;            /* calls whose row count went by unseen */
 	double   latency_s_sum;
 	char     last_error[16];          /* SQLSTATE or "errno/SQLSTATE" */
 	double   latency_p50_s, latency_p95_s, latency_p99_s;
@@ -46,6 +47,7 @@ struct jm_db_stats {
 	uint64_t queries;
 	uint64_t errors;
 	uint64_t rows;
+	uint64_t rows_unknown;             /* queries whose row count went by unseen */
 	uint64_t tx_bytes;
 	uint64_t rx_bytes;
 	double   latency_s_sum;

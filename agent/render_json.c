@@ -49,6 +49,7 @@ static void db_list(struct jm_buf *b, const struct jm_db_stats *db, size_t n)
 		u64_field(b, "queries", d->queries);
 		u64_field(b, "errors", d->errors);
 		u64_field(b, "rows", d->rows);
+		u64_field(b, "rows_unknown", d->rows_unknown);
 		u64_field(b, "tx_bytes", d->tx_bytes);
 		u64_field(b, "rx_bytes", d->rx_bytes);
 		dbl_field(b, "latency_s_sum", d->latency_s_sum);
@@ -65,6 +66,7 @@ static void db_list(struct jm_buf *b, const struct jm_db_stats *db, size_t n)
 			u64_field(b, "calls", s->calls);
 			u64_field(b, "errors", s->errors);
 			u64_field(b, "rows", s->rows);
+			u64_field(b, "rows_unknown", s->rows_unknown);
 			dbl_field(b, "latency_s_sum", s->latency_s_sum);
 			dbl_field(b, "latency_p50_s", s->latency_p50_s);
 			dbl_field(b, "latency_p95_s", s->latency_p95_s);

@@ -61,6 +61,7 @@ static int pb_statement(struct jm_arena *a, const struct jm_stmt_stats *s,
 	m->calls = s->calls;
 	m->errors = s->errors;
 	m->rows = s->rows;
+	m->rows_unknown = s->rows_unknown;
 	m->latency_s_sum = s->latency_s_sum;
 	m->latency_p50_s = s->latency_p50_s;
 	m->latency_p95_s = s->latency_p95_s;
@@ -81,6 +82,7 @@ static int pb_db_one(struct jm_arena *a, const struct jm_db_stats *d, Jobmeter__
 	m->queries = d->queries;
 	m->errors = d->errors;
 	m->rows = d->rows;
+	m->rows_unknown = d->rows_unknown;
 	m->tx_bytes = d->tx_bytes;
 	m->rx_bytes = d->rx_bytes;
 	m->latency_s_sum = d->latency_s_sum;

@@ -180,7 +180,8 @@ static void q_pop(struct jm_mysql_conn *c)
 	c->cols_left = 0;
 }
 
-/* Reports the oldest pending command (when it is a query) and drops it. */
+/* Reports the oldest pending command (when it is a query, or a PREPARE
+ * that failed: a statement the client saw fail) and drops it. */
 static void q_complete(struct run *r, uint64_t end_ns)
 {
 	struct jm_mysql_conn *c = r->c;
@@ -189,13 +190,13 @@ static void q_complete(struct run *r, uint64_t end_ns)
 	if (c->q_len == 0)
 		return;
 	e = q_at(c, 0);
-	if (e->kind == K_QUERY && r->cb) {
+	if ((e->kind == K_QUERY || (e->kind == K_PREPARE && e->error)) && r->cb) {
 		struct jm_query q;
 		memset(&q, 0, sizeof(q));
 		q.start_ns = e->start_ns;
 		q.end_ns = end_ns;
 		q.sql = "";
-		if (e->com == COM_QUERY) {
+		if (e->com == COM_QUERY || e->com == COM_STMT_PREPARE) {
 			q.sql = e->sql;
 			q.sql_len = e->sql_len;
 			q.sql_truncated = e->sql_truncated;
@@ -218,6 +219,7 @@ static void q_complete(struct run *r, uint64_t end_ns)
 			memcpy(q.sqlstate, e->sqlstate, sizeof(q.sqlstate));
 		q.rows = e->rows;
 		q.has_rows = !e->error && !e->rows_unknown;
+		q.rows_unknown = !e->error && e->rows_unknown;
 		q.cmd = jm_sql_command(q.sql, q.sql_len, JM_SQL_MYSQL);
 		c->last_error_code = e->error ? e->error_code : 0;
 		r->cb(r->ctx, &q);
@@ -511,9 +513,13 @@ static bool rx_prepare_response(struct run *r, const uint8_t *p, size_t n, uint3
 			prep_normalise(c);
 			if (c->prep_stage == PS_DONE)
 				q_pop(c);
+		} else if (p[0] == 0xff) {
+			if (!is_progress(p, n)) {
+				record_error(e, p, n);
+				q_complete(r, r->ts);
+			}
 		} else {
-			if (p[0] != 0xff)
-				r->st->parse_errors++;
+			r->st->parse_errors++;
 			q_pop(c);
 		}
 		return false;
@@ -580,7 +586,8 @@ static void rx_response(struct run *r, const uint8_t *p, size_t n, uint32_t len,
 		}
 		e = q_at(c, 0);
 		want = e->started ? c->rx_next_seq : e->resp_seq;
-		seq_ok = (first_seq == want) || (!e->started && e->seq_any);
+		seq_ok = first_seq == want || e->seq_any;
+		e->seq_any = false;    /* one packet's pass: the next ones follow it */
 		if (!e->started && seq_ok) {
 			e->started = true;
 			c->rstate = R_FIRST;
@@ -1213,6 +1220,11 @@ static void skip(struct run *r, int rx, uint64_t gap)
 				if (c->q_len > 0)
 					q_at(c, c->q_len - 1)->seq_any = true;
 			}
+			/* LOCAL INFILE data went by unseen: where it ended,
+			 * and so the sequence id the server's answer takes,
+			 * is unknown.  That answer is the next server packet. */
+			if (!rx && c->tx_infile && c->q_len > 0)
+				q_at(c, 0)->seq_any = true;
 			d->lost = true;
 			if (rx)
 				rx_lose(r);
@@ -1410,8 +1422,33 @@ void jm_mysql_init(struct jm_mysql_conn *c)
 	c->last_prepared = -1;
 }
 
-void jm_mysql_close(struct jm_mysql_conn *c)
+void jm_mysql_close(struct jm_mysql_conn *c, uint64_t ts_ns, jm_query_cb cb, void *ctx)
 {
+	struct jm_proto_stats scratch;
+	struct run r = { c, cb, ctx, &scratch, ts_ns };
+
+	if (!c)
+		return;
+	memset(&scratch, 0, sizeof(scratch));
+	while (c->phase == PH_COMMAND && !c->stopped && c->q_len > 0) {
+		struct jm_mysql_pending *e = q_at(c, 0);
+		if (e->kind != K_QUERY) {
+			q_pop(c);
+			continue;
+		}
+		if (c->rx.lost) {
+			/* Its answer may have gone by unseen (q_flush_unknown). */
+			e->rows_unknown = true;
+			q_complete(&r, c->last_rx_ns);
+			continue;
+		}
+		/* No answer, or the connection ended inside it: what the
+		 * client saw is a lost connection (CR_SERVER_LOST). */
+		e->error = true;
+		e->error_code = 2013;
+		memcpy(e->sqlstate, "08S01", sizeof(e->sqlstate));
+		q_complete(&r, ts_ns);
+	}
 	jm_mysql_init(c);
 }
 
@@ -1483,6 +1520,8 @@ void jm_mysql_feed(struct jm_mysql_conn *c, const struct jm_fragment *f,
 		if (rx) {
 			c->rx_realign = false;
 			c->rx_carry_len = 0;
+		} else {
+			c->tx_infile = false;  /* a command: any file data is over */
 		}
 	}
 	consume(&r, rx, head, hl);

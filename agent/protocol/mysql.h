@@ -42,7 +42,9 @@
  * by COM_STMT_FETCH.  end_ns is the ts of the fragment carrying the final
  * packet.
  * COM_STMT_PREPARE, PING, INIT_DB, STMT_RESET, SET_OPTION, CHANGE_USER,
- * STMT_FETCH ... have their responses consumed and are not reported;
+ * STMT_FETCH ... have their responses consumed and are not reported, but
+ * for a PREPARE the server rejects: that is reported as a failed query (the
+ * statement the client saw fail, with its SQL);
  * STMT_CLOSE, STMT_SEND_LONG_DATA and QUIT have none.  Up to
  * JM_MYSQL_PENDING_MAX commands may await their responses (MariaDB
  * pipelines prepare + execute); more is counted as a parse error.
@@ -127,7 +129,8 @@ struct jm_mysql_pending {
 	uint8_t  kind;           /* response shape, see mysql.c */
 	uint8_t  com;            /* command byte */
 	uint8_t  resp_seq;       /* sequence id the response starts with */
-	bool     seq_any;        /* request end not seen: accept any first seq */
+	bool     seq_any;        /* the next response packet's sequence id is unknown
+				    (request or LOCAL INFILE end not seen): any goes */
 	bool     started, sql_truncated, rows_unknown, error;
 	char     sqlstate[6];
 	char     sql[JM_MYSQL_SQL_MAX];
@@ -171,10 +174,14 @@ void jm_mysql_init(struct jm_mysql_conn *c);
 void jm_mysql_feed(struct jm_mysql_conn *c, const struct jm_fragment *f,
 		   jm_query_cb cb, void *ctx, struct jm_proto_stats *st);
 
-/* The connection closed.  MySQL reports every outcome as soon as its packet
- * arrives, so commands still waiting have no outcome: they are dropped and
- * the connection is re-initialised. */
-void jm_mysql_close(struct jm_mysql_conn *c);
+/* The connection ended at ts_ns (the server or the client hung up, or the
+ * client's process is gone).  A query still waiting for its answer is
+ * reported: as failed with SQLSTATE 08S01 and error code 2013 (the client
+ * saw the connection lost), at ts_ns; or, when RX was out of sync (its
+ * answer may have gone by unseen), as done with rows unknown, at the last
+ * RX fragment's ts.  Then the connection is re-initialised.  cb may be
+ * NULL. */
+void jm_mysql_close(struct jm_mysql_conn *c, uint64_t ts_ns, jm_query_cb cb, void *ctx);
 
 /* jm_sql_fingerprint_ex() flags for this connection's SQL text. */
 unsigned jm_mysql_sql_flags(const struct jm_mysql_conn *c);

@@ -217,6 +217,21 @@ rel:
 	return t.semi ? 0 : 1;
 }
 
+/* Does the text hold one statement: no word after a top-level ';'?  A ';'
+ * inside a dollar quote reads as a second statement: wrong only towards
+ * "rows unknown". */
+static bool sql_single(const char *s, size_t n)
+{
+	struct sql_tok t = { s, n, 0, 0, false };
+	const char *w;
+	size_t wl;
+
+	while (sql_word(&t, &w, &wl))
+		if (t.semi)
+			return false;
+	return true;
+}
+
 /* Statement kind from the SQL text alone (used when no tag says it). */
 static enum jm_sql_cmd sql_classify(const char *s, size_t n)
 {
@@ -459,6 +474,7 @@ static struct jm_pg_pending *q_push(struct pg_run *r, int kind, const char *sql,
 	e->kind = (uint8_t)kind;
 	e->cmd = JM_SQL_OTHER;
 	e->has_rows = e->tagged = e->error = e->done = e->copy_in = e->copy_out = false;
+	e->rows_lost = false;
 	e->sqlstate[0] = '\0';
 	copy_sql(e->sql, &e->sql_len, &e->sql_truncated, sql, len, trunc);
 	return e;
@@ -480,7 +496,8 @@ static void emit_entry(struct pg_run *r, const struct jm_pg_pending *e, uint64_t
 	memcpy(q.sqlstate, e->sqlstate, sizeof(q.sqlstate));
 	q.sqlstate[5] = '\0';
 	q.rows = e->rows;
-	q.has_rows = e->has_rows;
+	q.has_rows = e->has_rows && !e->rows_lost;
+	q.rows_unknown = e->rows_lost && !e->error;
 	q.cmd = e->tagged ? (enum jm_sql_cmd)e->cmd : sql_classify(e->sql, e->sql_len);
 	r->cb(r->ctx, &q);
 }
@@ -1226,6 +1243,15 @@ static void ovf_drop_run(struct pg_run *r)
 	}
 }
 
+/* A request answered (at least in part) inside a capture gap: its rows
+ * went by unseen, unless it is an Execute whose completion was seen before
+ * the gap. */
+static void gap_answered(struct jm_pg_pending *e)
+{
+	if (!(e->kind == K_EXEC && e->done))
+		e->rows_lost = true;
+}
+
 /* RX regained sync on a ReadyForQuery after a gap that may have swallowed
  * other ReadyForQuery messages.  Only the last unit that owns one (a Query,
  * or Executes + Sync) can be answered by this one; everything queued before
@@ -1246,6 +1272,7 @@ static void resync_flush(struct pg_run *r)
 			}
 		for (int k = 0; k <= prev; k++) {
 			struct jm_pg_pending *e = q_at(c, 0);
+			gap_answered(e);
 			if (e->kind == K_SIMPLE || e->kind == K_EXEC)
 				emit_entry(r, e, r->ts);
 			q_pop(c);
@@ -1261,6 +1288,7 @@ static void resync_flush(struct pg_run *r)
 		return; /* no Sync queued at all: one unit, nothing older to flush */
 	while (c->q_len > 0) {
 		struct jm_pg_pending *e = q_at(c, 0);
+		gap_answered(e);
 		if (e->kind == K_SIMPLE || e->kind == K_EXEC)
 			emit_entry(r, e, r->ts);
 		q_pop(c);
@@ -1274,6 +1302,27 @@ static void resync_flush(struct pg_run *r)
 	}
 	for (uint32_t k = 0; k < keep; k++)
 		ovf_drop_run(r);
+}
+
+/* RX regained sync on the last response of an Execute batch: the batch's
+ * earlier Executes were answered inside the gap.  They finished (rows
+ * unknown); the last one still waiting takes what the tail shows.  On an
+ * error that is a guess of which Execute failed (the server skips the rest
+ * of the batch after one), but failing all of them would report statements
+ * that succeeded as failed, and most of a batch does succeed. */
+static void gap_batch_done(struct jm_pg_conn *c)
+{
+	int t = rx_target(c);
+
+	if (t < 0 || q_at(c, (uint32_t)t)->kind != K_EXEC)
+		return;
+	for (uint32_t i = (uint32_t)t; i + 1 < c->q_len; i++) {
+		struct jm_pg_pending *e = q_at(c, i), *nx = q_at(c, i + 1);
+		if (e->kind == K_SYNC || nx->kind != K_EXEC)
+			break;
+		e->done = true;
+		e->rows_lost = true;
+	}
 }
 
 /* RX out of sync: do the stream bytes v (ending at the fragment's end)
@@ -1317,6 +1366,16 @@ static bool rx_resync(struct pg_run *r, struct jm_pg_dir *d, const struct pg_vie
 
 	regain(r, d);
 	resync_flush(r);
+	/* A simple Query of several statements may have had CommandCompletes
+	 * in the gap: only its last one is seen.  Its rows are exact only
+	 * when its text is known to hold one statement. */
+	int tg = rx_target(c);
+	if (tg >= 0) {
+		struct jm_pg_pending *e = q_at(c, (uint32_t)tg);
+		if (e->kind == K_SIMPLE &&
+		    (e->sql_truncated || !sql_single(e->sql, e->sql_len)))
+			e->rows_lost = true;
+	}
 	if (type) {
 		/* Hand the message to the normal handler through the capture
 		 * buffer (bounded like any capture). */
@@ -1325,19 +1384,8 @@ static bool rx_resync(struct pg_run *r, struct jm_pg_dir *d, const struct pg_vie
 			bl = sizeof(d->cap);
 		for (size_t k = 0; k < bl; k++)
 			d->cap[k] = view_at(v, p + 5 + k);
+		gap_batch_done(c);
 		if (type == 'C') {
-			/* Completions before this one fell in the gap: the batch's
-			 * earlier Executes finished, rows unknown; this tag is the
-			 * last one's. */
-			int t = rx_target(c);
-			if (t >= 0 && q_at(c, (uint32_t)t)->kind == K_EXEC) {
-				for (uint32_t i = (uint32_t)t; i + 1 < c->q_len; i++) {
-					struct jm_pg_pending *e = q_at(c, i), *nx = q_at(c, i + 1);
-					if (e->kind == K_SYNC || nx->kind != K_EXEC)
-						break;
-					e->done = true;
-				}
-			}
 			on_complete(r, d->cap, bl, bl == z - p - 5);
 		} else {
 			char state[6];
@@ -1361,6 +1409,7 @@ static bool rx_resync(struct pg_run *r, struct jm_pg_dir *d, const struct pg_vie
 			for (int k = 0; k < 5; k++)
 				code = code && ((st[k] >= '0' && st[k] <= '9') || (st[k] >= 'A' && st[k] <= 'Z'));
 			if (code && (!strcmp(sev, "ERROR") || !strcmp(sev, "FATAL") || !strcmp(sev, "PANIC"))) {
+				gap_batch_done(c);
 				on_error(r, st);
 				break;
 			}

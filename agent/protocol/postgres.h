@@ -107,6 +107,7 @@ struct jm_pg_pending {
 	uint8_t  kind;
 	uint8_t  cmd;         /* enum jm_sql_cmd, valid when tagged */
 	bool     sql_truncated, has_rows, tagged, error, done, copy_in, copy_out;
+	bool     rows_lost;   /* completions went by in a capture gap: rows unknown */
 	char     sqlstate[6];
 	char     sql[JM_PG_SQL_MAX];
 };

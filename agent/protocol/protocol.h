@@ -47,6 +47,8 @@ struct jm_query {
 	char sqlstate[6];          /* "" unless error; NUL-terminated 5 chars */
 	uint64_t rows;             /* returned or affected */
 	bool has_rows;
+	bool rows_unknown;         /* it has a row count, but that went by in an
+				      uncaptured middle: has_rows is false */
 	enum jm_sql_cmd cmd;       /* from the command tag / OK packet, else from the SQL */
 };
 

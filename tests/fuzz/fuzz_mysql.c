@@ -10,9 +10,9 @@
  * queries, result sets, prepared statements, LOCAL INFILE, multi-results,
  * errors) with the rest of the input applied as (offset, byte) edits, so
  * deep states are reached without a seed corpus.  A fresh connection per
- * input.  The callback checks the query it gets (bounded SQL, terminated
- * SQLSTATE) and fingerprints it the way the agent does; ASan/UBSan do the
- * rest. */
+ * input, closed (jm_mysql_close) at the script's end.  The callback checks
+ * the query it gets (bounded SQL, terminated SQLSTATE) and fingerprints it
+ * the way the agent does; ASan/UBSan do the rest. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -248,4 +248,7 @@ static void run_script(const uint8_t *data, size_t size)
 		    conn.rx.cap_len > JM_MYSQL_RX_CAP || conn.rx_carry_len > JM_MYSQL_CARRY)
 			abort();
 	}
+	jm_mysql_close(&conn, ts, on_query, &x);   /* what is still waiting is reported */
+	if (conn.q_len != 0)
+		abort();
 }

@@ -49,6 +49,9 @@ done
 JOBMETER_JOB=psql-$U su postgres -c "psql -X -q -d $JM_PG_DB" < "$T/script.sql" >/dev/null 2>&1
 # 4. rows: generate_series and COPY FROM STDIN.
 JOBMETER_JOB=rows-$U pg_sql -c "select generate_series(1,12345)" >/dev/null
+# Two statements in one Query, both results larger than head + tail: the
+# first one's CommandComplete goes by unseen, so the rows are unknown.
+JOBMETER_JOB=rows2-$U pg_sql -c "select generate_series(1,50000); select generate_series(1,70000)" >/dev/null
 seq 1 10000 | awk '{print $1 "\tuser" $1}' > "$T/copy.tsv"
 pg_sql -c "create table ${TBL}_copy (id int, name text)"
 JOBMETER_JOB=copy-$U pg_sql -c "\\copy ${TBL}_copy from '$T/copy.tsv'"
@@ -155,6 +158,9 @@ check_eq "record sizes: beyond head + tail, a cut fingerprint and the row intact
   "$(jq -rs --arg j "sizes-$U" '[.[] | select(.type=="run" and .job==$j) | .db[].statements[] |
      select(.fingerprint | endswith(" ...")) | [.calls, .rows]]' -c "$T/out.jsonl")" "[[1,1]]"
 check_eq "rows: generate_series(1,12345)" "$(db_field rows-$U postgresql rows)" 12345
+check_eq "rows: one statement, its tag's rows exact" "$(db_field rows-$U postgresql rows_unknown)" 0
+check_eq "rows: two big results in one Query: rows unknown, said so" \
+  "$(db_field rows2-$U postgresql queries) $(db_field rows2-$U postgresql rows_unknown) $(db_field rows2-$U postgresql rows)" "1 1 0"
 check_eq "rows: COPY FROM STDIN 10000" "$(stmt_field copy-$U '^copy' rows)" 10000
 
 if grep -q -e 'alice@example.com' -e '424242' "$T/out.jsonl" "$T/agent.log"; then

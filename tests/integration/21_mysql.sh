@@ -76,5 +76,46 @@ if grep -q -e 'alice@example.com' -e '424242' "$T/out.jsonl" "$T/agent.log"; the
 else
   pass "redaction (mysql): literals never leave the agent"
 fi
+# LOCAL INFILE whose data crosses uncaptured middles (5,000 lines in one
+# send): the load's rows come from its OK packet, and what the client sends
+# after it on the connection is read as commands again, not as file data.
+LTBL=${TBL}_load
+mariadb -uroot $JM_MY_DB -e "create table $LTBL (id int primary key, email varchar(64))"
+seq 1 5000 | sed 's/$/,someone@example.com/' > "$T/load.csv"
+JOBMETER_JOB=load-$U mariadb --local-infile=1 -h 127.0.0.1 -u$JM_MY_USER -p$JM_MY_PASS $JM_MY_DB \
+  -e "select 1; load data local infile '$T/load.csv' into table $LTBL fields terminated by ',';
+      select count(*) from $LTBL; select 2" > "$T/load.out" 2>&1
+wait_run "load-$U" || fail run-load "no run line"
+check_eq "local infile: the server loaded 5,000 rows" "$(sed -n 4p "$T/load.out")" 5000
+check_eq "local infile: the load and the three selects" "$(db_field load-$U mysql queries)" 4
+check_eq "local infile: the load's rows" "$(stmt_field load-$U '^load data' rows)" 5000
+check_eq "local infile: the select after it" "$(stmt_field load-$U '^select count' calls)" 1
+
+# A result too large for one head and tail: MySQL says no row count at its
+# end, so its rows are unknown -- and counted as such, not as 0 rows.
+JOBMETER_JOB=bigres-$U mariadb -h 127.0.0.1 -u$JM_MY_USER -p$JM_MY_PASS $JM_MY_DB \
+  -e "select seq from seq_1_to_5000" > "$T/bigres.out" 2>&1
+wait_run "bigres-$U" || fail run-bigres "no run line"
+check_eq "big result: the client got 5,000 rows" "$(grep -c . "$T/bigres.out")" 5001
+check_eq "big result: rows unknown, said so" \
+  "$(db_field bigres-$U mysql rows_unknown) $(db_field bigres-$U mysql rows)" "1 0"
+
+# A query whose connection the server kills mid-way: the client saw it fail
+# (lost connection), and so does the agent.
+JOBMETER_JOB=killed-$U mariadb -h 127.0.0.1 -u$JM_MY_USER -p$JM_MY_PASS $JM_MY_DB \
+  -e "select sleep(20) as jm_killed_${U//-/_}" > "$T/killed.out" 2>&1 &
+kp=$!
+for _ in $(seq 1 100); do
+  kid=$(mariadb -uroot -N -e "select id from information_schema.processlist where info like 'select sleep(20) as jm_killed_${U//-/_}%'")
+  [ -n "$kid" ] && break; sleep 0.1
+done
+mariadb -uroot -e "kill connection $kid"
+wait $kp
+check "killed query: the client saw an error ($(grep -m1 "^ERROR" "$T/killed.out"))" grep -q "^ERROR 2013" "$T/killed.out"
+wait_run "killed-$U" || fail run-killed "no run line"
+check_eq "killed query: one query, failed" \
+  "$(db_field killed-$U mysql queries) $(db_field killed-$U mysql errors)" "1 1"
+check_eq "killed query: lost connection" "$(stmt_field killed-$U '^select sleep' last_error)" "08S01"
+
 stop_agent
-mariadb -uroot $JM_MY_DB -e "drop table if exists $TBL"
+mariadb -uroot $JM_MY_DB -e "drop table if exists $TBL; drop table if exists $LTBL"

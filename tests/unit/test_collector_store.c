@@ -18,6 +18,11 @@
 #include "tools/collector/schema.h"
 #include "tools/collector/store.h"
 
+/* db_stats as schema version 1 has it (later migrations add columns). */
+#define V1_DB_STATS_COLS \
+	"id, owner_kind, owner_id, job, end_ns, system, endpoint, queries, errors, rows, tx_bytes, rx_bytes, latency_s_sum, latency_p50_s," \
+	" latency_p95_s, latency_p99_s, latency_buckets, statements_overflow"
+
 #define NRUNS 6
 #define DAY_NS INT64_C(86400000000000)
 
@@ -94,6 +99,7 @@ static void mk_batch(struct mk *m, const char *agent, uint64_t seq)
 			m->st[i][k].fingerprint = k ? "UPDATE t SET a = ?" : "SELECT * FROM t WHERE id = ?";
 			m->st[i][k].calls = 5u + (uint64_t)k;
 			m->st[i][k].errors = (uint64_t)k;
+			m->st[i][k].rows_unknown = (uint64_t)k * 2;
 			m->st[i][k].latency_s_sum = 0.01 * (k + 1) * (i + 1);
 			mk_pct(i, k, seq, p);
 			m->st[i][k].latency_p50_s = p[0];
@@ -106,6 +112,7 @@ static void mk_batch(struct mk *m, const char *agent, uint64_t seq)
 		m->db[i].endpoint = "127.0.0.1:5432";
 		m->db[i].queries = 11;
 		m->db[i].errors = 1;
+		m->db[i].rows_unknown = 2;
 		m->db[i].latency_s_sum = 0.3 * (i + 1);
 		m->db[i].latency_p95_s = 0.05 * (i + 1);
 		m->db[i].n_statements = 2;
@@ -274,7 +281,8 @@ static int copy_raw_v1(sqlite3 *db, const char *from)
 	snprintf(sql, sizeof(sql),
 		 "ATTACH '%s' AS o;"
 		 "INSERT INTO batches SELECT * FROM o.batches; INSERT INTO runs SELECT * FROM o.runs;"
-		 "INSERT INTO windows SELECT * FROM o.windows; INSERT INTO db_stats SELECT * FROM o.db_stats;"
+		 "INSERT INTO windows SELECT * FROM o.windows;"
+		 "INSERT INTO db_stats (" V1_DB_STATS_COLS ") SELECT " V1_DB_STATS_COLS " FROM o.db_stats;"
 		 "INSERT INTO statements (id, db_stats_id, fingerprint, calls, errors, rows, latency_s_sum,"
 		 " last_error) SELECT id, db_stats_id, fingerprint, calls, errors, rows, latency_s_sum,"
 		 " last_error FROM o.statements;"
@@ -630,6 +638,16 @@ int main(void)
 		     " WHERE r.job = j.job AND r.outcome = 'success' AND r.end_ns / 86400000000000 = j.day)") ==
 	      q1(db, "SELECT count(*) FROM job_day WHERE last_success_ns > 0"));
 	CHECK("job_day queries", q1(db, "SELECT sum(queries) FROM job_day") == 5 * NRUNS * 11);
+	CHECK("rows_unknown stored (db_stats, statements)",
+	      q1(db, "SELECT count(*) FROM db_stats WHERE rows_unknown != 2") == 0 &&
+	      q1(db, "SELECT sum(rows_unknown) FROM statements") ==
+	      q1(db, "SELECT count(*) FROM statements WHERE fingerprint LIKE 'UPDATE%'") * 2 &&
+	      q1(db, "SELECT sum(rows_unknown) FROM statements") > 0);
+	CHECK("statement_day rows_unknown = the runs' statements'",
+	      q1(db, "SELECT sum(rows_unknown) FROM statement_day") ==
+	      q1(db, "SELECT sum(s.rows_unknown) FROM statements s JOIN db_stats d ON d.id = s.db_stats_id"
+		     " WHERE d.owner_kind = 'run'") &&
+	      q1(db, "SELECT sum(rows_unknown) FROM statement_day") > 0);
 	CHECK("job_day p95 x queries", close_enough(q1(db, "SELECT sum(query_p95_x_queries) FROM job_day"),
 		q1(db, "SELECT sum(latency_p95_s * queries) FROM db_stats WHERE owner_kind = 'run'")));
 	CHECK("statement_day calls", q1(db, "SELECT sum(calls) FROM statement_day") == 5 * NRUNS * 11);
@@ -687,8 +705,9 @@ int main(void)
 			if (pl.s[i] == 0) {
 				const char *want[] = { "migrations/002_rollups.sql",
 						       "migrations/003_statement_percentiles.sql",
-						       "migrations/004_agent_hour.sql" };
-				order_ok &= starts < 3 && strcmp(pl.name[i], want[starts]) == 0;
+						       "migrations/004_agent_hour.sql",
+						       "migrations/005_rows_unknown.sql" };
+				order_ok &= starts < 4 && strcmp(pl.name[i], want[starts]) == 0;
 				cur = pl.name[i];
 				starts++;
 				last = 0;
@@ -697,7 +716,7 @@ int main(void)
 				last = pl.s[i];
 			}
 		}
-		CHECK_INT("v1 db: migrations 2..4 announced", starts, 3);
+		CHECK_INT("v1 db: migrations 2..5 announced", starts, 4);
 		CHECK("v1 db: progress in order, times growing", order_ok);
 	}
 	CHECK_INT("v1 db: version before", info.version_before, 1);

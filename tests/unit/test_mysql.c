@@ -950,6 +950,162 @@ static void test_tx_gap(void)
 	session_free(&ss);
 }
 
+/* LOCAL INFILE data whose packets cross an uncaptured middle: the empty
+ * packet that ends the file, and so the sequence id of the server's OK, go
+ * by unseen.  The OK still completes the load with its rows, and the next
+ * commands are commands again (not file data). */
+static void test_local_infile_gap(void)
+{
+	struct session ss = { .n = 0 };
+	struct got g;
+	struct jm_proto_stats st;
+	struct jm_mysql_conn *c = new_conn();
+	struct stream *m;
+	uint8_t seq;
+
+	handshake(&ss, C_BASE | C_DEPRECATE_EOF);
+	p_command(msg(&ss, JM_DIR_TX), 0x03, "LOAD DATA LOCAL INFILE '/tmp/x.csv' INTO TABLE stage.raw");
+	p_raw(msg(&ss, JM_DIR_RX), 1, "\xfb/tmp/x.csv", 11);
+	m = msg(&ss, JM_DIR_TX);                    /* 5,000 lines in one send */
+	seq = 2;
+	for (int i = 0; i < 5000; i++)
+		seq = p_raw(m, seq, "12345,someone@example.com\n", 26);
+	seq = p_raw(m, seq, "", 0);
+	p_ok(msg(&ss, JM_DIR_RX), seq, 5000, S_AUTOCOMMIT);
+	p_command(msg(&ss, JM_DIR_TX), 0x03, "SELECT count(*) FROM stage.raw");
+	p_resultset(msg(&ss, JM_DIR_RX), 1, 1, 1, true, false, S_AUTOCOMMIT, 0);
+	p_command(msg(&ss, JM_DIR_TX), 0x03, "SELECT 2");
+	p_resultset(msg(&ss, JM_DIR_RX), 1, 1, 1, true, false, S_AUTOCOMMIT, 0);
+	memset(&g, 0, sizeof(g));
+	memset(&st, 0, sizeof(st));
+	g.c = c;
+	for (int i = 0; i < ss.n; i++) {
+		struct msg *x = &ss.m[i];
+		if (x->s.n > 1024)
+			feed_gapped(c, x->dir, x->ts, x->s.b, x->s.n, 512, 256, &g, &st);
+		else
+			feed_bytes(c, x->dir, x->ts, x->s.b, x->s.n, &g, &st);
+	}
+	CHECK_INT("infile gap: the load and both selects", g.n, 3);
+	CHECK("infile gap: the load's rows from its OK", g.q[0].rows == 5000 && g.q[0].has_rows &&
+	      !g.q[0].error && g.q[0].cmd == JM_SQL_COPY_FROM);
+	CHECK("infile gap: the commands after it in step",
+	      g.n == 3 && g.q[1].rows == 1 && g.q[1].has_rows && g.q[2].rows == 1 &&
+	      strcmp(g.q[2].sql, "SELECT 2") == 0);
+	CHECK_INT("infile gap: no parse errors", st.parse_errors, 0);
+	free(c);
+	session_free(&ss);
+}
+
+/* The connection ends while a query waits: it failed as the client saw it
+ * (lost connection), unless RX was out of sync (its answer may have gone by
+ * unseen).  Commands that are not queries are not reported. */
+static void test_close_pending(void)
+{
+	struct session ss = { .n = 0 };
+	struct got g;
+	struct jm_proto_stats st;
+	struct jm_mysql_conn *c = new_conn();
+
+	/* a query with no answer at all */
+	handshake(&ss, C_BASE | C_DEPRECATE_EOF);
+	p_command(msg(&ss, JM_DIR_TX), 0x03, "SELECT 1");
+	p_resultset(msg(&ss, JM_DIR_RX), 1, 1, 1, true, false, S_AUTOCOMMIT, 0);
+	p_command(msg(&ss, JM_DIR_TX), 0x03, "SELECT benchmark(100000000, md5('a'))");
+	memset(&g, 0, sizeof(g));
+	memset(&st, 0, sizeof(st));
+	g.c = c;
+	for (int i = 0; i < ss.n; i++)
+		feed_bytes(c, ss.m[i].dir, ss.m[i].ts, ss.m[i].s.b, ss.m[i].s.n, &g, &st);
+	CHECK_INT("close: nothing before close", g.n, 1);
+	jm_mysql_close(c, 99000, on_query, &g);
+	CHECK("close: the waiting query failed with a lost connection",
+	      g.n == 2 && g.q[1].error && strcmp(g.q[1].state, "08S01") == 0 &&
+	      g.q[1].errcode == 2013 && g.q[1].end == 99000 && !g.q[1].has_rows);
+	jm_mysql_close(c, 99001, on_query, &g);
+	CHECK_INT("close: a second close reports nothing", g.n, 2);
+	session_free(&ss);
+
+	/* a result cut in its middle, RX in sync */
+	jm_mysql_init(c);
+	handshake(&ss, C_BASE | C_DEPRECATE_EOF);
+	p_command(msg(&ss, JM_DIR_TX), 0x03, "SELECT seq FROM seq_1_to_100");
+	{
+		struct stream *m = msg(&ss, JM_DIR_RX);
+		p_resultset(m, 1, 1, 100, true, false, S_AUTOCOMMIT, 0);
+		m->n /= 2;                          /* the rest never came */
+	}
+	memset(&g, 0, sizeof(g));
+	g.c = c;
+	for (int i = 0; i < ss.n; i++)
+		feed_bytes(c, ss.m[i].dir, ss.m[i].ts, ss.m[i].s.b, ss.m[i].s.n, &g, &st);
+	jm_mysql_close(c, 99000, on_query, &g);
+	CHECK("close: a result cut short failed", g.n == 1 && g.q[0].error &&
+	      strcmp(g.q[0].state, "08S01") == 0);
+	session_free(&ss);
+
+	/* RX out of sync when the connection ends: done, rows unknown */
+	jm_mysql_init(c);
+	handshake(&ss, C_BASE | C_DEPRECATE_EOF);
+	p_command(msg(&ss, JM_DIR_TX), 0x03, "SELECT seq FROM seq_1_to_5000");
+	p_resultset(msg(&ss, JM_DIR_RX), 1, 1, 5000, true, false, S_AUTOCOMMIT, 0);
+	memset(&g, 0, sizeof(g));
+	g.c = c;
+	for (int i = 0; i < ss.n; i++) {
+		struct msg *x = &ss.m[i];
+		if (x->s.n > 1024)   /* the terminator is cut off too: no resync */
+			feed_gapped(c, x->dir, x->ts, x->s.b, x->s.n - 3, 512, 256, &g, &st);
+		else
+			feed_bytes(c, x->dir, x->ts, x->s.b, x->s.n, &g, &st);
+	}
+	CHECK_INT("close: out of sync, nothing yet", g.n, 0);
+	jm_mysql_close(c, 99000, on_query, &g);
+	CHECK("close: out of sync, done with rows unknown at the last RX",
+	      g.n == 1 && !g.q[0].error && !g.q[0].has_rows && g.q[0].end == ss.m[4].ts);
+	session_free(&ss);
+
+	/* a PREPARE waiting: not a query */
+	jm_mysql_init(c);
+	handshake(&ss, C_BASE | C_DEPRECATE_EOF);
+	p_command(msg(&ss, JM_DIR_TX), 0x16, "SELECT ? FROM dual");
+	memset(&g, 0, sizeof(g));
+	g.c = c;
+	for (int i = 0; i < ss.n; i++)
+		feed_bytes(c, ss.m[i].dir, ss.m[i].ts, ss.m[i].s.b, ss.m[i].s.n, &g, &st);
+	jm_mysql_close(c, 99000, on_query, &g);
+	CHECK_INT("close: a waiting PREPARE is not reported", g.n, 0);
+	free(c);
+	session_free(&ss);
+}
+
+/* A PREPARE the server rejects is a statement the client saw fail: a failed
+ * query with its SQL; one that succeeds is not a query. */
+static void test_prepare_error(void)
+{
+	struct session ss = { .n = 0 };
+	struct got g;
+	uint8_t seq;
+	struct stream *m;
+
+	handshake(&ss, C_BASE | C_DEPRECATE_EOF);
+	p_command(msg(&ss, JM_DIR_TX), 0x16, "SELEC bogus FROM t");
+	p_err(msg(&ss, JM_DIR_RX), 1, 1064, "42000", "You have an error in your SQL syntax");
+	p_command(msg(&ss, JM_DIR_TX), 0x16, "SELECT id FROM t");
+	m = msg(&ss, JM_DIR_RX);
+	seq = p_prepare_ok(m, 1, 3, 1, 0);
+	p_coldef(m, seq, "id");
+	p_stmt_cmd(msg(&ss, JM_DIR_TX), 0x17, 3, false);
+	p_resultset(msg(&ss, JM_DIR_RX), 1, 1, 4, true, true, S_AUTOCOMMIT, 0);
+	check_all_splits("prepare error", &ss, &g);
+	CHECK_INT("prepare error: the failed prepare and the execute", g.n, 2);
+	CHECK("prepare error: reported failed, with its SQL and SQLSTATE",
+	      g.q[0].error && strcmp(g.q[0].state, "42000") == 0 &&
+	      strcmp(g.q[0].sql, "SELEC bogus FROM t") == 0 && g.q[0].errcode == 1064);
+	CHECK("prepare error: the execute after it exact", g.q[1].rows == 4 && !g.q[1].error &&
+	      strcmp(g.q[1].sql, "SELECT id FROM t") == 0);
+	session_free(&ss);
+}
+
 /* Cursor execute + fetch, COM_CHANGE_USER with an auth switch, a result
  * set without metadata, an unasked ERR (server hang-up notice). */
 static void test_other_shapes(void)
@@ -1274,6 +1430,9 @@ int main(void)
 	test_midstream_and_attrs();
 	test_gaps();
 	test_tx_gap();
+	test_local_infile_gap();
+	test_close_pending();
+	test_prepare_error();
 	test_other_shapes();
 	test_cursor_deprecate_eof();
 	test_big_packet();

@@ -195,7 +195,7 @@ static void be_copy_response(struct buf *b, char type)
 struct gotq {
 	char sql[JM_PG_SQL_MAX + 1];
 	size_t sql_len;
-	bool trunc, error, has_rows;
+	bool trunc, error, has_rows, rows_unknown;
 	char state[6];
 	uint64_t rows, start, end;
 	int cmd;
@@ -216,6 +216,7 @@ static void collect(void *ctx, const struct jm_query *q)
 		x->trunc = q->sql_truncated;
 		x->error = q->error;
 		x->has_rows = q->has_rows;
+		x->rows_unknown = q->rows_unknown;
 		memcpy(x->state, q->sqlstate, 6);
 		x->rows = q->rows;
 		x->start = q->start_ns;
@@ -1079,6 +1080,117 @@ static void test_big_result_with_gaps(void)
 	env_free(&e);
 }
 
+/* Completions that go by in a capture gap: their rows are unknown, and an
+ * error at the end of a batch fails one statement, not those that ran. */
+static void test_gap_batches(void)
+{
+	struct env e = { 0 };
+	struct buf t = { 0 }, r = { 0 };
+	char tag[32];
+	int errors = 0, unknown = 0, exact = 0;
+	env_init(&e);
+
+	/* 30 Executes and a Sync, each message its own send; the server ran
+	 * 19, failed the 20th and skipped the rest: one read, head + tail. */
+	for (int i = 0; i < 30; i++) {
+		t.n = 0;
+		fe_bind(&t, "", "s1", "7");
+		fe_execute(&t, "", 0);
+		feed(&e, TX, 100 + (uint64_t)i, &t);
+	}
+	t.n = 0;
+	fe_sync(&t);
+	feed(&e, TX, 200, &t);
+	for (int i = 0; i < 19; i++) {
+		m_empty(&r, '2');
+		for (int k = 0; k < 40; k++)
+			be_datarow(&r, "0123456789abcdef");
+		be_complete(&r, "SELECT 40");
+	}
+	m_empty(&r, '2');
+	be_error(&r, "22012", "division by zero");
+	be_ready(&r, 'I');
+	feed_frag(&e, RX, 500, r.d, r.n, 256, 128);
+	for (int i = 0; i < e.g->n; i++) {
+		const struct gotq *q = &e.g->q[i];
+		errors += q->error;
+		unknown += !q->error && q->rows_unknown && !q->has_rows;
+		exact += !q->error && q->has_rows && q->rows == 40 && !q->rows_unknown;
+	}
+	CHECK_INT("pg gap batch: every Execute reported", e.g->n, 30);
+	CHECK_INT("pg gap batch: one error, not the statements that ran", errors, 1);
+	CHECK("pg gap batch: the error is the batch's", e.g->n == 30 && e.g->q[29].error &&
+	      !strcmp(e.g->q[29].state, "22012"));
+	CHECK_INT("pg gap batch: the others done, rows exact (seen) or unknown", exact + unknown, 29);
+	CHECK("pg gap batch: completions in the gap have their rows unknown", unknown > 0);
+
+	/* The same batch, the tail too short for the ErrorResponse's header:
+	 * its fields are found, with the same outcome. */
+	env_init(&e);
+	for (int i = 0; i < 30; i++) {
+		t.n = 0;
+		fe_bind(&t, "", "s1", "7");
+		fe_execute(&t, "", 0);
+		feed(&e, TX, 100 + (uint64_t)i, &t);
+	}
+	t.n = 0;
+	fe_sync(&t);
+	feed(&e, TX, 200, &t);
+	r.n = 0;
+	for (int i = 0; i < 19; i++) {
+		m_empty(&r, '2');
+		for (int k = 0; k < 40; k++)
+			be_datarow(&r, "0123456789abcdef");
+		be_complete(&r, "SELECT 40");
+	}
+	m_empty(&r, '2');
+	size_t errpos = r.n;
+	be_error(&r, "22012", "division by zero");
+	be_ready(&r, 'I');
+	feed_frag(&e, RX, 500, r.d, r.n, 256, r.n - errpos - 3);
+	errors = 0;
+	for (int i = 0; i < e.g->n; i++)
+		errors += e.g->q[i].error;
+	CHECK("pg gap batch, short tail: every Execute, one error",
+	      e.g->n == 30 && errors == 1 && e.g->q[29].error && !strcmp(e.g->q[29].state, "22012"));
+
+	/* A simple Query of two statements whose first CommandComplete falls
+	 * in the gap: only the last tag is seen, so rows are unknown. */
+	env_init(&e);
+	t.n = r.n = 0;
+	fe_query(&t, "SELECT * FROM a; SELECT * FROM b");
+	feed(&e, TX, 100, &t);
+	for (int st = 0; st < 2; st++) {
+		be_rowdesc(&r);
+		for (int k = 0; k < 3000; k++)
+			be_datarow(&r, "0123456789abcdef");
+		snprintf(tag, sizeof(tag), "SELECT %d", 3000);
+		be_complete(&r, tag);
+	}
+	be_ready(&r, 'I');
+	feed_chunks(&e, RX, 500, &r, 16384, 256, 128);
+	CHECK("pg gap multi-statement: one query, rows unknown",
+	      e.g->n == 1 && !e.g->q[0].has_rows && e.g->q[0].rows_unknown && !e.g->q[0].error);
+
+	/* The same with one statement: its tag is its rows. */
+	env_init(&e);
+	t.n = r.n = 0;
+	fe_query(&t, "SELECT * FROM a -- one; statement");
+	feed(&e, TX, 100, &t);
+	be_rowdesc(&r);
+	for (int k = 0; k < 3000; k++)
+		be_datarow(&r, "0123456789abcdef");
+	be_complete(&r, "SELECT 3000");
+	be_ready(&r, 'I');
+	feed_chunks(&e, RX, 500, &r, 16384, 256, 128);
+	CHECK("pg gap one statement: rows exact",
+	      e.g->n == 1 && e.g->q[0].has_rows && e.g->q[0].rows == 3000 && !e.g->q[0].rows_unknown);
+
+	b_free(&t);
+	b_free(&r);
+	env_free(&e);
+}
+
 /* A session exercising most paths, fed (a) whole, (b) with every step split
  * at byte k, for every k; results must be identical. */
 struct step {
@@ -1486,6 +1598,7 @@ int main(void)
 	test_overflow_exhausted_error();
 	test_copy();
 	test_big_result_with_gaps();
+	test_gap_batches();
 	test_every_split();
 	test_garbage_and_lengths();
 	test_ssl_and_detect();

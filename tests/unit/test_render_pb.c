@@ -70,6 +70,7 @@ static void fill_db(struct gen *g, struct jm_db_stats *d, struct jm_stmt_stats *
 	d->queries = g_u64(g);
 	d->errors = g_u64(g);
 	d->rows = g_u64(g);
+	d->rows_unknown = g_u64(g);
 	d->tx_bytes = g_u64(g);
 	d->rx_bytes = g_u64(g);
 	d->latency_s_sum = g_dbl(g);
@@ -86,6 +87,7 @@ static void fill_db(struct gen *g, struct jm_db_stats *d, struct jm_stmt_stats *
 		st[i].calls = g_u64(g);
 		st[i].errors = g_u64(g);
 		st[i].rows = g_u64(g);
+		st[i].rows_unknown = g_u64(g);
 		st[i].latency_s_sum = g_dbl(g);
 		fill_str(st[i].last_error, sizeof(st[i].last_error),
 			 max_strings ? sizeof(st[i].last_error) - 1 : 5, (char)(i + 3));
@@ -150,6 +152,7 @@ static void cmp_db(struct diff *df, size_t n_m, Jobmeter__V1__DbStats **m, size_
 		EQ_U(df, "db.queries", m[i]->queries, d[i].queries);
 		EQ_U(df, "db.errors", m[i]->errors, d[i].errors);
 		EQ_U(df, "db.rows", m[i]->rows, d[i].rows);
+		EQ_U(df, "db.rows_unknown", m[i]->rows_unknown, d[i].rows_unknown);
 		EQ_U(df, "db.tx_bytes", m[i]->tx_bytes, d[i].tx_bytes);
 		EQ_U(df, "db.rx_bytes", m[i]->rx_bytes, d[i].rx_bytes);
 		EQ_D(df, "db.latency_s_sum", m[i]->latency_s_sum, d[i].latency_s_sum);
@@ -172,6 +175,7 @@ static void cmp_db(struct diff *df, size_t n_m, Jobmeter__V1__DbStats **m, size_
 			EQ_U(df, "stmt.calls", ms->calls, s->calls);
 			EQ_U(df, "stmt.errors", ms->errors, s->errors);
 			EQ_U(df, "stmt.rows", ms->rows, s->rows);
+			EQ_U(df, "stmt.rows_unknown", ms->rows_unknown, s->rows_unknown);
 			EQ_D(df, "stmt.latency_s_sum", ms->latency_s_sum, s->latency_s_sum);
 			EQ_S(df, "stmt.last_error", ms->last_error, s->last_error);
 		}

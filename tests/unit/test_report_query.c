@@ -27,6 +27,11 @@
 #include "tools/report/query.h"
 #include "tools/report/render.h"
 
+/* db_stats as schema version 1 has it (later migrations add columns). */
+#define V1_DB_STATS_COLS \
+	"id, owner_kind, owner_id, job, end_ns, system, endpoint, queries, errors, rows, tx_bytes, rx_bytes, latency_s_sum, latency_p50_s," \
+	" latency_p95_s, latency_p99_s, latency_buckets, statements_overflow"
+
 #define D0   INT64_C(1714521600)            /* 2024-05-01T00:00:00Z */
 #define SEC  INT64_C(1000000000)
 #define DAYS (86400 * SEC)
@@ -453,7 +458,7 @@ static void check_renders(struct jm_rep_report *r)
 
 int main(void)
 {
-	char dir[] = "/tmp/jm-report-test.XXXXXX", path[256], v1[256], v2[256], sql[1024], slo_path[300];
+	char dir[] = "/tmp/jm-report-test.XXXXXX", path[256], v1[256], v2[256], sql[2048], slo_path[300];
 	struct jm_rep_report raw, roll, mix, filt, old, old2;
 	struct jm_rep_slo_file *slo[6];
 	char err[256];
@@ -503,7 +508,8 @@ int main(void)
 	snprintf(sql, sizeof(sql),
 		 "ATTACH '%s' AS o; INSERT INTO schema_version VALUES (1);"
 		 "INSERT INTO batches SELECT * FROM o.batches; INSERT INTO runs SELECT * FROM o.runs;"
-		 "INSERT INTO windows SELECT * FROM o.windows; INSERT INTO db_stats SELECT * FROM o.db_stats;"
+		 "INSERT INTO windows SELECT * FROM o.windows;"
+		 "INSERT INTO db_stats (" V1_DB_STATS_COLS ") SELECT " V1_DB_STATS_COLS " FROM o.db_stats;"
 		 "INSERT INTO statements (id, db_stats_id, fingerprint, calls, errors, rows, latency_s_sum,"
 		 " last_error) SELECT id, db_stats_id, fingerprint, calls, errors, rows, latency_s_sum,"
 		 " last_error FROM o.statements; INSERT INTO outputs SELECT * FROM o.outputs;"
@@ -530,6 +536,8 @@ int main(void)
 		"ALTER TABLE statements DROP COLUMN latency_p99_s;"
 		"ALTER TABLE statement_day DROP COLUMN latency_p95_s_max;"
 		"ALTER TABLE statement_day DROP COLUMN latency_p99_s_max;"
+		"ALTER TABLE db_stats DROP COLUMN rows_unknown; ALTER TABLE statements DROP COLUMN rows_unknown;"
+		"ALTER TABLE statement_day DROP COLUMN rows_unknown;"
 		"UPDATE schema_version SET version = 2;", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	CHECK_INT("report on a v2 database (rollups)", run_report(v2, 1, NULL, &old2, slo[5]), 0);

@@ -170,6 +170,7 @@ static int check_statement(struct vctx *v, const char *p, const Jobmeter__V1__St
 	    check_u64(v, p, "calls", s->calls) ||
 	    check_u64(v, p, "errors", s->errors) ||
 	    check_u64(v, p, "rows", s->rows) ||
+	    check_u64(v, p, "rows_unknown", s->rows_unknown) ||
 	    check_dbl(v, p, "latency_s_sum", s->latency_s_sum) ||
 	    check_dbl(v, p, "latency_p50_s", s->latency_p50_s) ||
 	    check_dbl(v, p, "latency_p95_s", s->latency_p95_s) ||
@@ -193,6 +194,7 @@ static int check_db(struct vctx *v, const char *pre, size_t n, Jobmeter__V1__DbS
 		    check_u64(v, p, "queries", d->queries) ||
 		    check_u64(v, p, "errors", d->errors) ||
 		    check_u64(v, p, "rows", d->rows) ||
+		    check_u64(v, p, "rows_unknown", d->rows_unknown) ||
 		    check_u64(v, p, "tx_bytes", d->tx_bytes) ||
 		    check_u64(v, p, "rx_bytes", d->rx_bytes) ||
 		    check_u64(v, p, "statements_overflow", d->statements_overflow) ||

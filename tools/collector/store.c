@@ -72,12 +72,13 @@ static const char *const sql_text[Q_COUNT] = {
 	[Q_DB] =
 		"INSERT INTO db_stats (owner_kind, owner_id, job, end_ns, system, endpoint,"
 		" queries, errors, rows, tx_bytes, rx_bytes, latency_s_sum, latency_p50_s,"
-		" latency_p95_s, latency_p99_s, latency_buckets, statements_overflow)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+		" latency_p95_s, latency_p99_s, latency_buckets, statements_overflow, rows_unknown)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
+		" ?18)",
 	[Q_STMT] =
 		"INSERT INTO statements (db_stats_id, fingerprint, calls, errors, rows,"
-		" latency_s_sum, last_error, latency_p50_s, latency_p95_s, latency_p99_s)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+		" latency_s_sum, last_error, latency_p50_s, latency_p95_s, latency_p99_s, rows_unknown)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
 	[Q_OUTPUT] =
 		"INSERT INTO outputs (owner_kind, owner_id, job, kind, name, last_write_ns)"
 		" VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -125,9 +126,11 @@ static const char *const sql_text[Q_COUNT] = {
 	 * run without the figure leaves the day's maximum as it was. */
 	[Q_STMT_DAY] =
 		"INSERT INTO statement_day (day, job, fingerprint, calls, errors, rows, latency_s_sum,"
-		" latency_p95_s_max, latency_p99_s_max) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+		" latency_p95_s_max, latency_p99_s_max, rows_unknown)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
 		" ON CONFLICT (day, job, fingerprint) DO UPDATE SET calls = calls + excluded.calls,"
 		" errors = errors + excluded.errors, rows = rows + excluded.rows,"
+		" rows_unknown = rows_unknown + excluded.rows_unknown,"
 		" latency_s_sum = latency_s_sum + excluded.latency_s_sum,"
 		" latency_p95_s_max = coalesce(max(latency_p95_s_max, excluded.latency_p95_s_max),"
 		" latency_p95_s_max, excluded.latency_p95_s_max),"
@@ -757,6 +760,7 @@ static int store_db_stats(struct jm_coll_store *st, const char *kind, sqlite3_in
 			sqlite3_bind_null(s, 16);
 		}
 		bind_u64(s, 17, d->statements_overflow);
+		bind_u64(s, 18, d->rows_unknown);
 		if ((rc = step_done(s)) != SQLITE_OK)
 			return rc;
 		id = sqlite3_last_insert_rowid(st->db);
@@ -774,6 +778,7 @@ static int store_db_stats(struct jm_coll_store *st, const char *kind, sqlite3_in
 			bind_pct(s, 8, x, x->latency_p50_s);
 			bind_pct(s, 9, x, x->latency_p95_s);
 			bind_pct(s, 10, x, x->latency_p99_s);
+			bind_u64(s, 11, x->rows_unknown);
 			if ((rc = step_done(s)) != SQLITE_OK)
 				return rc;
 			/* Only run-owned statements roll up: windows are the
@@ -790,6 +795,7 @@ static int store_db_stats(struct jm_coll_store *st, const char *kind, sqlite3_in
 			sqlite3_bind_double(s, 7, x->latency_s_sum);
 			bind_pct(s, 8, x, x->latency_p95_s);
 			bind_pct(s, 9, x, x->latency_p99_s);
+			bind_u64(s, 10, x->rows_unknown);
 			if ((rc = step_done(s)) != SQLITE_OK)
 				return rc;
 		}

@@ -74,6 +74,7 @@ static void top_statements(struct jm_rep_job *j)
 			jm_rep_sat_add(&d->calls, s->calls);
 			jm_rep_sat_add(&d->errors, s->errors);
 			jm_rep_sat_add(&d->rows, s->rows);
+			jm_rep_sat_add(&d->rows_unknown, s->rows_unknown);
 			d->latency_s_sum += s->latency_s_sum;
 			/* Maxima, not sums; fmax() skips a NAN (unknown) side. */
 			d->latency_p95_s = fmax(d->latency_p95_s, s->latency_p95_s);

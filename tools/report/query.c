@@ -290,7 +290,7 @@ static int runs_rollup(struct q *q, int64_t d0, int64_t d1)
 /* ---- statements ------------------------------------------------------ */
 
 static int add_stmt(struct jm_rep_job *j, const char *fp, uint64_t calls, uint64_t errors, uint64_t rows,
-		    double lat, double p95, double p99)
+		    uint64_t rows_unknown, double lat, double p95, double p99)
 {
 	struct jm_rep_stmt *st;
 
@@ -310,6 +310,7 @@ static int add_stmt(struct jm_rep_job *j, const char *fp, uint64_t calls, uint64
 	st->calls = calls;
 	st->errors = errors;
 	st->rows = rows;
+	st->rows_unknown = rows_unknown;
 	st->latency_s_sum = lat;
 	st->latency_p95_s = p95;
 	st->latency_p99_s = p99;
@@ -324,14 +325,15 @@ static double col_dbl_or_nan(sqlite3_stmt *s, int i)
 }
 
 /* Columns: job, fingerprint, calls, errors, rows, latency_s_sum, p95, p99
- * (the last two NULL when unknown). */
+ * (NULL when unknown), rows_unknown. */
 static int stmt_row(struct q *q, sqlite3_stmt *s, void *ctx)
 {
 	struct jm_rep_job *j = jm_rep_job_find(q->r, col_text(s, 0));
 	(void)ctx;
 
 	if (j && add_stmt(j, col_text(s, 1), col_u64(s, 2), col_u64(s, 3), col_u64(s, 4),
-			  sqlite3_column_double(s, 5), col_dbl_or_nan(s, 6), col_dbl_or_nan(s, 7)))
+			  col_u64(s, 8), sqlite3_column_double(s, 5), col_dbl_or_nan(s, 6),
+			  col_dbl_or_nan(s, 7)))
 		return oom(q);
 	return 0;
 }
@@ -339,7 +341,7 @@ static int stmt_row(struct q *q, sqlite3_stmt *s, void *ctx)
 /* Statement percentiles are the highest per-run p95/p99 (an upper bound of
  * the period's; percentiles cannot be summed), read the same way from raw
  * rows and from statement_day so that both paths agree.  Schema < 3 has no
- * such columns: NULL. */
+ * such columns: NULL; schema < 5 no rows_unknown: 0. */
 #define STMTS_RAW(pct) \
 	"SELECT d.job, s.fingerprint, total(s.calls), total(s.errors), total(s.rows), total(s.latency_s_sum), " \
 	pct " FROM statements s JOIN db_stats d ON d.id = s.db_stats_id" \
@@ -352,17 +354,20 @@ static int stmt_row(struct q *q, sqlite3_stmt *s, void *ctx)
 
 static int stmts_raw(struct q *q, int64_t a, int64_t b)
 {
-	const char *sql = q->r->schema_version >= 3 ? STMTS_RAW("max(s.latency_p95_s), max(s.latency_p99_s)")
-						    : STMTS_RAW("NULL, NULL");
+	int v = q->r->schema_version;
+	const char *sql = v >= 5 ? STMTS_RAW("max(s.latency_p95_s), max(s.latency_p99_s), total(s.rows_unknown)")
+			: v >= 3 ? STMTS_RAW("max(s.latency_p95_s), max(s.latency_p99_s), 0")
+				 : STMTS_RAW("NULL, NULL, 0");
 
 	return each_row(q, sql, a, b, stmt_row, NULL);
 }
 
 static int stmts_rollup(struct q *q, int64_t d0, int64_t d1)
 {
-	const char *sql = q->r->schema_version >= 3
-		? STMTS_ROLLUP("max(latency_p95_s_max), max(latency_p99_s_max)")
-		: STMTS_ROLLUP("NULL, NULL");
+	int v = q->r->schema_version;
+	const char *sql = v >= 5 ? STMTS_ROLLUP("max(latency_p95_s_max), max(latency_p99_s_max), total(rows_unknown)")
+			: v >= 3 ? STMTS_ROLLUP("max(latency_p95_s_max), max(latency_p99_s_max), 0")
+				 : STMTS_ROLLUP("NULL, NULL, 0");
 
 	return each_row(q, sql, d0, d1, stmt_row, NULL);
 }

@@ -221,6 +221,7 @@ static void job(struct jw *w, const struct jm_rep_report *r, const struct jm_rep
 		jw_u64(w, "calls", j->stmts[k].calls);
 		jw_u64(w, "errors", j->stmts[k].errors);
 		jw_u64(w, "rows", j->stmts[k].rows);
+		jw_u64(w, "rows_unknown", j->stmts[k].rows_unknown);
 		jw_num(w, "latency_s_sum", j->stmts[k].latency_s_sum);
 		/* Highest per-run figure (upper bound); null = not recorded. */
 		jw_num(w, "latency_p95_s", j->stmts[k].latency_p95_s);

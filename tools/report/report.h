@@ -54,6 +54,7 @@ struct jm_rep_dayuse {
 struct jm_rep_stmt {
 	char    *fingerprint;
 	uint64_t calls, errors, rows;
+	uint64_t rows_unknown;    /* calls whose row count went by unseen (schema >= 5) */
 	double   latency_s_sum;
 	/* Highest per-run latency p95/p99 of the statement in the period: an
 	 * upper bound of its p95/p99 over all calls (percentiles cannot be
