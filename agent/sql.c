@@ -555,12 +555,46 @@ static bool backslash_escapes(unsigned flags)
 	return (flags & JM_SQL_MYSQL) != 0;
 }
 
+/* Is a '-' after this token a sign rather than a subtraction?  After an
+ * operator, an opening parenthesis or comma, or a keyword that ends a
+ * clause, it is (x = -5, (-1, -2), then -1); after a name, a literal or a
+ * closing parenthesis it subtracts (a - 5).  kind: the previous significant
+ * token's, TK_END at the start. */
+static bool minus_is_sign(enum tk kind, const unsigned char *p, size_t k)
+{
+	static const char *const kw[] = { "select", "where", "and", "or", "not", "then", "else",
+					   "when", "by", "limit", "offset", "between", "in", "like",
+					   "return", "values", "having", "is", "set" };
+
+	if (kind == TK_END)
+		return true;
+	if (kind == TK_PUNCT)
+		return p[0] != ')' && p[0] != ']';
+	if (kind != TK_WORD)
+		return false;
+	for (size_t i = 0; i < sizeof(kw) / sizeof(kw[0]); i++)
+		if (strlen(kw[i]) == k && word_is(p, k, kw[i]))
+			return true;
+	return false;
+}
+
+/* The token after the current one, not counting space (a copy of the
+ * lexer looks ahead). */
+static void lex_peek(const struct lexer *lx, struct token *t)
+{
+	struct lexer copy = *lx;
+
+	do
+		lex_next(&copy, t);
+	while (t->kind == TK_SPACE);
+}
+
 size_t jm_sql_fingerprint_ex(const char *sql, size_t len, unsigned flags,
 			     char *out, size_t outsz)
 {
 	struct lexer lx;
 	struct shadow sh;
-	struct token t;
+	struct token t, prev = { TK_END, 0, 0 };
 	struct fp f;
 	bool mysql = (flags & JM_SQL_MYSQL) != 0;
 	bool bs = backslash_escapes(flags), use_shadow;
@@ -590,6 +624,20 @@ size_t jm_sql_fingerprint_ex(const char *sql, size_t len, unsigned flags,
 			continue;
 		}
 		enum tk kind = (t.kind == TK_PARAM) ? TK_LIT : t.kind;
+		/* A sign is part of its number: "x = -5" and "x = 5" are one
+		 * statement, as the server's own statistics count them. */
+		if (kind == TK_PUNCT && lx.s[t.start] == '-' &&
+		    minus_is_sign(prev.kind, lx.s + prev.start, prev.end - prev.start)) {
+			struct token nx;
+			lex_peek(&lx, &nx);
+			if (nx.kind == TK_LIT &&
+			    (is_digit(lx.s[nx.start]) || lx.s[nx.start] == '.')) {
+				prev = t;
+				continue;          /* the space before the sign stays */
+			}
+		}
+		prev = t;
+		prev.kind = kind;
 		if (use_shadow) {
 			bool masked = kind != TK_LIT && shadow_masks(&sh, t.start, t.end);
 			/* The two readings disagree around here: a run of masked
@@ -611,6 +659,13 @@ size_t jm_sql_fingerprint_ex(const char *sql, size_t len, unsigned flags,
 	/* A token that did not fit may leave the space written before it. */
 	if (f.full && f.len > 0 && out[f.len - 1] == ' ')
 		f.len--;
+	/* "begin;" and "begin" are one statement: the last ';' ends the text,
+	 * it is not part of it. */
+	if (!f.full && f.len > 0 && out[f.len - 1] == ';') {
+		f.len--;
+		if (f.len > 0 && out[f.len - 1] == ' ')
+			f.len--;
+	}
 	out[f.len] = '\0';
 	return f.len;
 }
