@@ -700,6 +700,7 @@ static void rx_packet(struct run *r)
 		} else if (n >= 1 && p[0] == 0xff) {
 			c->phase = PH_STOPPED;      /* refused: the server hangs up */
 			c->stopped = true;
+			r->st->unmatched_errors++;  /* the job saw it fail */
 		} else {
 			/* Picked up mid-stream: responses from here on. */
 			c->phase = PH_COMMAND;
@@ -717,8 +718,9 @@ static void rx_packet(struct run *r)
 				c->stopped = true;
 			}
 		} else if (n >= 1 && p[0] == 0xff) {
-			c->phase = PH_STOPPED;
+			c->phase = PH_STOPPED;      /* access denied */
 			c->stopped = true;
+			r->st->unmatched_errors++;  /* the job saw it fail */
 		} else if (!(n >= 1 && (p[0] == 0xfe || p[0] == 0x01))) {
 			r->st->parse_errors++;
 		}

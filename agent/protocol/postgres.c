@@ -655,11 +655,13 @@ static void on_error(struct pg_run *r, const char sqlstate[6])
 		return;
 	}
 	if (t == T_NONE) {
-		/* Requests were dropped (overflow runs full): an error nobody
-		 * queued is theirs.  There is no query to carry it, so it is
+		/* An error no query carries: a refused connection
+		 * (authentication, an unknown database), a Parse error in a
+		 * batch without Execute, requests dropped when the overflow
+		 * runs were full.  The job saw it fail all the same: it is
 		 * counted for the caller to add to the connection's error
 		 * total (db.c: the db entry's `errors`). */
-		if (!fail_at_sync(c, sqlstate) && c->ovf_lost)
+		if (!fail_at_sync(c, sqlstate))
 			r->st->unmatched_errors++;
 		return;
 	}
@@ -1575,10 +1577,21 @@ void jm_pg_close(struct jm_pg_conn *c, uint64_t ts_ns, jm_query_cb cb, void *ctx
 	if (!c)
 		return;
 	memset(&scratch, 0, sizeof(scratch));
-	for (uint32_t i = 0; i < c->q_len; i++) {
-		const struct jm_pg_pending *e = q_at(c, i);
-		if ((e->kind == K_EXEC && e->done) || (e->kind == K_SIMPLE && e->error))
+	for (uint32_t i = 0; i < c->q_len && !c->stopped; i++) {
+		struct jm_pg_pending *e = q_at(c, i);
+		if ((e->kind == K_EXEC && e->done) || (e->kind == K_SIMPLE && e->error)) {
 			emit_entry(&r, e, ts_ns);
+		} else if (e->kind == K_EXEC || e->kind == K_SIMPLE) {
+			if (c->rx.lost) {
+				/* its answer may have gone by unseen */
+				e->rows_lost = true;
+			} else {
+				/* no answer, or the connection ended in it */
+				e->error = true;
+				memcpy(e->sqlstate, "08006", sizeof(e->sqlstate));
+			}
+			emit_entry(&r, e, ts_ns);
+		}
 	}
 	jm_pg_init(c);
 }

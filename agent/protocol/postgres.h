@@ -148,8 +148,11 @@ void jm_pg_feed(struct jm_pg_conn *c, const struct jm_fragment *f,
 
 /* The connection closed at ts_ns: report requests whose outcome is already
  * known (e.g. an ErrorResponse after which the server hung up, so no
- * ReadyForQuery will follow) with end_ns = ts_ns.  Requests without an
- * outcome are dropped; the connection is re-initialised. */
+ * ReadyForQuery will follow) with end_ns = ts_ns.  A query still without an
+ * outcome is reported too: as failed with SQLSTATE 08006 (the connection
+ * ended before its answer, or in it), or, when RX was out of sync (its
+ * answer may have gone by unseen), as done with rows unknown.  Then the
+ * connection is re-initialised. */
 void jm_pg_close(struct jm_pg_conn *c, uint64_t ts_ns, jm_query_cb cb, void *ctx);
 
 /* True when buf starts a PostgreSQL connection: StartupMessage of protocol

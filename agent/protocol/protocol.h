@@ -58,8 +58,10 @@ struct jm_proto_stats {
 	uint64_t parse_errors;     /* garbage, impossible lengths, unknown types */
 	uint64_t resyncs;          /* times framing was lost and regained */
 	uint64_t bytes_skipped;    /* uncaptured middles skipped */
-	uint64_t unmatched_errors; /* error responses to requests that could not be
-				      queued (no query to carry them): the caller
-				      adds them to the connection's error total */
+	uint64_t unmatched_errors; /* error responses no query carries: a refused
+				      connection (authentication), a request that
+				      could not be queued or was no query (a failed
+				      Parse without Execute); the caller adds them
+				      to the connection's error total */
 };
 #endif

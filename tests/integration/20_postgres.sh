@@ -49,6 +49,9 @@ done
 JOBMETER_JOB=psql-$U su postgres -c "psql -X -q -d $JM_PG_DB" < "$T/script.sql" >/dev/null 2>&1
 # 4. rows: generate_series and COPY FROM STDIN.
 JOBMETER_JOB=rows-$U pg_sql -c "select generate_series(1,12345)" >/dev/null
+# A refused connection (wrong password): no query, one error the job saw.
+JOBMETER_JOB=denied-$U PGPASSWORD=wrong-$U psql -h 127.0.0.1 -U $JM_PG_USER -d $JM_PG_DB -c "select 1" \
+  > "$T/denied.out" 2>&1
 # Two statements in one Query, both results larger than head + tail: the
 # first one's CommandComplete goes by unseen, so the rows are unknown.
 JOBMETER_JOB=rows2-$U pg_sql -c "select generate_series(1,50000); select generate_series(1,70000)" >/dev/null
@@ -159,11 +162,17 @@ check_eq "record sizes: beyond head + tail, a cut fingerprint and the row intact
      select(.fingerprint | endswith(" ...")) | [.calls, .rows]]' -c "$T/out.jsonl")" "[[1,1]]"
 check_eq "rows: generate_series(1,12345)" "$(db_field rows-$U postgresql rows)" 12345
 check_eq "rows: one statement, its tag's rows exact" "$(db_field rows-$U postgresql rows_unknown)" 0
+check "refused connection: the client saw it ($(head -c 90 "$T/denied.out"))" grep -q "authentication failed" "$T/denied.out"
+check_eq "refused connection: no query, one error" \
+  "$(db_field denied-$U postgresql queries) $(db_field denied-$U postgresql errors)" "0 1"
 check_eq "rows: two big results in one Query: rows unknown, said so" \
   "$(db_field rows2-$U postgresql queries) $(db_field rows2-$U postgresql rows_unknown) $(db_field rows2-$U postgresql rows)" "1 1 0"
 check_eq "rows: COPY FROM STDIN 10000" "$(stmt_field copy-$U '^copy' rows)" 10000
 
-if grep -q -e 'alice@example.com' -e '424242' "$T/out.jsonl" "$T/agent.log"; then
+# -w: the number as a token; a figure of the output (a latency's digits)
+# may hold 424242 inside a longer digit run.
+if grep -q -e 'alice@example.com' "$T/out.jsonl" "$T/agent.log" ||
+   grep -qw -e '424242' "$T/out.jsonl" "$T/agent.log"; then
   fail "redaction: literals never leave the agent" "found a literal in the output"
 else
   pass "redaction: literals never leave the agent"

@@ -1078,6 +1078,28 @@ static void test_close_pending(void)
 	session_free(&ss);
 }
 
+/* A connection the server refuses (access denied) is an error the job saw,
+ * though no query carries it. */
+static void test_access_denied(void)
+{
+	struct session ss = { .n = 0 };
+	struct got g;
+	struct jm_proto_stats st;
+	struct jm_mysql_conn *c = new_conn();
+
+	p_greeting(msg(&ss, JM_DIR_RX), C_BASE | C_DEPRECATE_EOF, "10.11.6-MariaDB");
+	p_hsresp(msg(&ss, JM_DIR_TX), C_BASE | C_DEPRECATE_EOF, "etl", "wrong");
+	p_err(msg(&ss, JM_DIR_RX), 2, 1045, "28000", "Access denied for user");
+	memset(&g, 0, sizeof(g));
+	memset(&st, 0, sizeof(st));
+	for (int i = 0; i < ss.n; i++)
+		feed_bytes(c, ss.m[i].dir, ss.m[i].ts, ss.m[i].s.b, ss.m[i].s.n, &g, &st);
+	CHECK("access denied: no query, one error no query carries",
+	      g.n == 0 && st.unmatched_errors == 1 && st.parse_errors == 0);
+	free(c);
+	session_free(&ss);
+}
+
 /* A PREPARE the server rejects is a statement the client saw fail: a failed
  * query with its SQL; one that succeeds is not a query. */
 static void test_prepare_error(void)
@@ -1433,6 +1455,7 @@ int main(void)
 	test_local_infile_gap();
 	test_close_pending();
 	test_prepare_error();
+	test_access_denied();
 	test_other_shapes();
 	test_cursor_deprecate_eof();
 	test_big_packet();

@@ -817,8 +817,9 @@ static void test_overflow_exhausted_error(void)
 	CHECK_INT("pg overflow exhausted: the last request's error counted once",
 		  (long long)errors + (long long)e.st.unmatched_errors, 1);
 
-	/* an error that is nobody's request (a Parse error in a batch
-	 * without Execute) on a connection that dropped nothing: not counted */
+	/* an error that is nobody's query (a Parse error in a batch without
+	 * Execute) on a connection that dropped nothing: the job saw it fail,
+	 * so it counts as an error no query carries */
 	env_init(&e);
 	t.n = r.n = 0;
 	fe_parse(&t, "", "SELEC 1");
@@ -827,8 +828,18 @@ static void test_overflow_exhausted_error(void)
 	be_error(&r, "42601", "syntax error");
 	be_ready(&r, 'I');
 	feed(&e, RX, 4, &r);
-	CHECK("pg orphan error without drops: not an unmatched error",
-	      e.g->n == 0 && e.st.unmatched_errors == 0 && e.st.parse_errors == 0);
+	CHECK("pg orphan error without drops: an error no query carries",
+	      e.g->n == 0 && e.st.unmatched_errors == 1 && e.st.parse_errors == 0);
+
+	/* a refused connection: the startup's FATAL is such an error too */
+	env_init(&e);
+	t.n = r.n = 0;
+	fe_startup(&t, "etl", "nosuchdb");
+	feed(&e, TX, 5, &t);
+	be_error(&r, "3D000", "database does not exist");
+	feed(&e, RX, 6, &r);
+	CHECK("pg refused connection: an error no query carries",
+	      e.g->n == 0 && e.st.unmatched_errors == 1 && e.st.parse_errors == 0);
 	b_free(&t);
 	b_free(&r);
 	env_free(&e);
@@ -1563,6 +1574,28 @@ static void test_mid_session_and_close(void)
 	jm_pg_close(e.c, 30, collect, e.g);
 	CHECK("pg close: errored query reported at close", e.g->n == 2 && e.g->q[1].error &&
 	      !strcmp(e.g->q[1].state, "57P01") && e.g->q[1].end == 30);
+
+	/* a query with no answer when the connection ends: failed (08006);
+	 * with RX out of sync: done, rows unknown */
+	env_init(&e);
+	t.n = r.n = 0;
+	fe_query(&t, "SELECT pg_sleep(10)");
+	feed(&e, TX, 40, &t);
+	jm_pg_close(e.c, 50, collect, e.g);
+	CHECK("pg close: a waiting query failed, connection lost",
+	      e.g->n == 1 && e.g->q[0].error && !strcmp(e.g->q[0].state, "08006") &&
+	      e.g->q[0].end == 50);
+	env_init(&e);
+	t.n = r.n = 0;
+	fe_query(&t, "SELECT * FROM facts");
+	feed(&e, TX, 40, &t);
+	be_rowdesc(&r);
+	for (int i = 0; i < 3000; i++)
+		be_datarow(&r, "0123456789abcdef");
+	feed_frag(&e, RX, 45, r.d, r.n, 256, 128);        /* ends inside a row: lost */
+	jm_pg_close(e.c, 50, collect, e.g);
+	CHECK("pg close: RX out of sync, done with rows unknown",
+	      e.g->n == 1 && !e.g->q[0].error && e.g->q[0].rows_unknown && !e.g->q[0].has_rows);
 
 	/* long SQL is cut at JM_PG_SQL_MAX and flagged */
 	env_init(&e);
