@@ -191,6 +191,7 @@ class Page:
             return None
         s = (f"_Run {m['date']} (`{m['command']}`, tree at git {m['git']}"
              + (f", agent --version {m['agent_version']}" if m.get("agent_version") else "")
+             + (f", kernel {m['kernel']}" if m.get("kernel") else "")
              + f"), {m['seconds']:.0f} s, "
              f"status {m['status']}; load average at the end {m['loadavg_at_end']}")
         if "cpu_pressure_pct" in m:
@@ -911,6 +912,7 @@ def pgbench(pg):
                              "target on this machine; " if ml >= base * 0.03 else "")
                           + f"jobmeter adds {add - ml:.2f} µs more than it."
                           if ml == ml else "") +
+
                          (" Its programs per query in §4's run (statistics on): " +
                           per_query_text(*jq_) + "; jm_sock_send and jm_sock_recv, the payload "
                           "captures, are " +
@@ -936,6 +938,50 @@ def pgbench(pg):
             "well: " + c4_text if c4_text else " With both vCPUs busy (-c 4) the agent's own "
             "parsing competes for CPU as well (its CPU column).") + nodb_txt)
 
+
+# ----------------------------------------------------------------- pgprogs
+def pgprogs(pg):
+    rows = load_tsv(os.path.join(pg.res, "pgprogs.tsv"))
+    if not pg.section("## 2c. pgbench: eBPF program time per transaction, side by side", "pgprogs", rows):
+        return
+    prog_tx = {}
+    for row in rows:
+        k = (row["rep"], row["variant"])
+        tx = int(row["transactions"] or 0)
+        if tx:
+            prog_tx[k] = prog_tx.get(k, 0.0) + int(row["run_time_ns"]) / tx
+    reps = sorted({k[0] for k in prog_tx})
+    pvar = [v for v in ("floor", "mincap", "jobmeter") if any(k[1] == v for k in prog_tx)]
+    over = {}
+    table = []
+    for v in pvar:
+        xs = [prog_tx[(r, v)] for r in reps if (r, v) in prog_tx]
+        if "floor" in pvar and v != "floor":
+            over[v] = med([prog_tx[(r, v)] - prog_tx[(r, "floor")] for r in reps
+                           if (r, v) in prog_tx and (r, "floor") in prog_tx])
+        table.append([v, f"{med(xs):,.0f} ({min(xs):,.0f}–{max(xs):,.0f})",
+                      f"{over[v]:+,.0f}" if v in over else ""])
+    pg.p(f"`pgbench -n -S -c 1` with pgbench and its backend pinned to one vCPU, one run per "
+         f"variant in {len(reps)} alternating passes, `kernel.bpf_stats_enabled` on: each "
+         "variant's own programs (by the ids its process holds), their run_time_ns over the "
+         "run / pgbench's transactions (median, min–max; \"over the floor\" is the median of "
+         "the per-pass differences). Only the programs' own time is counted, so the VM's "
+         "noise moves it far less than TPS or CPU per transaction (§2); the tracepoint "
+         "dispatch around them is not in it. The statistics add two clock reads to every "
+         "program run, of every variant alike: the floor's figure is mostly those. **mincap** "
+         "is the least exact capture (§2).", "")
+    pg.table(["variant", "program ns per transaction", "over the floor"], table)
+    if "mincap" in over and "jobmeter" in over:
+        txt = (f" By program time alone (§2c, side by side), the least capture's programs take "
+               f"{over['mincap']:,.0f} ns per transaction over the floor's, jobmeter's "
+               f"{over['jobmeter']:,.0f} ns.")
+        pg.p(f"jobmeter's programs take {over['jobmeter'] - over['mincap']:,.0f} ns per "
+             "transaction more than the least capture's: the thread filter and membership test, "
+             "the per-process byte counters, the connection's state and the io ring record "
+             "around the same copy.", "")
+        for i, m in enumerate(pg.missed):
+            if m.startswith("**pgbench**"):
+                pg.missed[i] = m + txt
 
 # ------------------------------------------------------------------- split
 SPLIT_PHASE = 4      # bench/run.sh SPLIT_PHASE
@@ -1188,12 +1234,29 @@ def collector(pg):
         pg.p(f"Report timing skipped: {rep.get('skipped')}.", "")
 
 
+SECTION_OF = {"syscalls": "§1", "pgbench": "§2", "split": "§2b", "pgprogs": "§2c",
+              "execstorm": "§3", "footprint": "§4", "collector": "§5"}
+
+
+def kernels_text(res, latest):
+    """The latest run's kernel, or, when the sections' runs were made on
+    different kernels (their meta files say), each with its sections."""
+    by = {}
+    for sc, sec in SECTION_OF.items():
+        m = load_json(os.path.join(res, f"{sc}.meta.json"))
+        if m and m.get("kernel"):
+            by.setdefault(m["kernel"], []).append(sec)
+    if len(by) <= 1:
+        return latest
+    return "; ".join(f"{k} ({', '.join(v)})" for k, v in by.items())
+
+
 def main():
     res, out = sys.argv[1], sys.argv[2]
     pg = Page(res)
     body = Page(res)
     mach = load_json(os.path.join(res, "machine.json")) or {}
-    for fn in (syscalls, pgbench, split, execstorm, footprint, collector):
+    for fn in (syscalls, pgbench, split, pgprogs, execstorm, footprint, collector):
         fn(body)
     pg.p("# jobmeter benchmark results", "",
          "Generated by `bench/report.py` from `bench/results/` (written by `bench/run.sh`, run "
@@ -1201,7 +1264,7 @@ def main():
     pg.p("## Machine", "")
     pg.table(["", ""], [
         ["CPUs (nproc)", mach.get("nproc", "?")], ["CPU model", mach.get("cpu", "?")],
-        ["memory", mach.get("memory", "?")], ["kernel", mach.get("kernel", "?")],
+        ["memory", mach.get("memory", "?")], ["kernel", kernels_text(res, mach.get("kernel", "?"))],
         ["OS", mach.get("os", "?")],
         ["return-stack mitigation (spec_rstack_overflow)", mach.get("srso") or "not recorded"],
         ["tools", f"{mach.get('bpftool', '?')}; {mach.get('bpftrace', '?')}; {mach.get('pgbench', '?')}"],

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # jobmeter performance suite (issue 6).
 #
-#   bench/run.sh [syscalls] [pgbench] [execstorm] [footprint] [collector]
+#   bench/run.sh [syscalls] [pgbench] [pgprogs] [execstorm] [footprint] [collector]
 #
 # Runs the named scenarios (default: all, in that order), prints progress,
 # writes machine-readable results to bench/results/ (<scenario>.tsv/.json,
@@ -25,7 +25,7 @@
 #                     mincap    the floor, but its socket programs copy each
 #                               payload of pgbench's connections: the least
 #                               exact capture can cost (bench/floor.bpf.c
-#                               built with MINCAP_PORT; pgbench scenario)
+#                               built with MINCAP_PORT; pgbench, pgprogs)
 # Wall-time figures come from interleaved rounds (the variant order rotates
 # every round) and are reported as medians with quartiles; per-program eBPF
 # costs come from kernel.bpf_stats_enabled (run_time_ns / run_cnt) in
@@ -80,7 +80,7 @@ SYS_SOCK_ITERS=${SYS_SOCK_ITERS:-4000}  # per socket op per repetition
 SYS_REPS=3                     # the fastest repetition counts
 SYS_SIDE_ROUNDS=${SYS_SIDE_ROUNDS:-16} # outside-job sockets, programs side by side
 CLK_TCK=$(getconf CLK_TCK)
-ALL_SCENARIOS=(syscalls pgbench execstorm footprint collector)
+ALL_SCENARIOS=(syscalls pgbench pgprogs execstorm footprint collector)
 # Run only when named: ~17 min, and it builds a patched agent.
 EXTRA_SCENARIOS=(split)
 SPLIT_SECONDS=${SPLIT_SECONDS:-160}
@@ -259,11 +259,12 @@ meta_write() {      # meta_write SCENARIO START_EPOCH STATUS [NOTE]
 		--arg cmd "$CMDLINE" --arg git "$GIT_AT_START" --arg agent "$AGENT_VERSION" \
 		--argjson secs "$(fsub "$(now)" "$2")" --arg status "$3" --arg note "${4:-}" \
 		--arg foreign "$FOREIGN_AT_START" --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" \
+		--arg kernel "$(uname -r)" \
 		--arg psi "$(awk -v d="$(($(psi_cpu) - PSI_AT_START))" -v t="$(fsub "$(now)" "$2")" 'BEGIN{printf "%.1f", d / 1e4 / t}')" \
 		'{scenario: $sc, date: $date, command: $cmd, git: $git, agent_version: $agent,
 		  seconds: $secs, status: $status,
 		  note: $note, foreign_bpf_at_start: $foreign, loadavg_at_end: $load,
-		  cpu_pressure_pct: ($psi | tonumber)}' > "$RES/$1.meta.json"
+		  cpu_pressure_pct: ($psi | tonumber), kernel: $kernel}' > "$RES/$1.meta.json"
 }
 machine_write() {
 	jq -n --arg nproc "$(nproc)" --arg kernel "$(uname -r)" \
@@ -743,6 +744,34 @@ sc_pgbench() {
 		{job, queries: ([.db[]?.queries] | add // 0), errors: ([.db[]?.errors] | add // 0)}' \
 		"$RUN/variant.jsonl" > "$RES/pgbench_agent_runs.jsonl"
 	jq -c 'select(.type == "loss")' "$RUN/variant.jsonl" > "$RES/pgbench_loss.jsonl"
+}
+
+sc_pgprogs() {
+	pg_setup || return 1
+	# eBPF program time per transaction, side by side (statistics on,
+	# pinned -c 1, the variant's own programs by the ids it holds): far
+	# less noisy than TPS or task-clock, since only the programs' own
+	# time is counted.  The statistics add two clock reads per run to
+	# every variant alike (the floor's figure is mostly those).
+	local ps=$RES/pgprogs.tsv rep ids
+	printf 'rep\tvariant\ttransactions\tprog\trun_cnt\trun_time_ns\n' > "$RUN/${ps##*/}.tmp"
+	stats_on
+	for rep in 1 2 3 4 5; do
+		for v in floor mincap jobmeter; do
+			variant_start "$v" || { stats_off; variant_stop "$v"; return 1; }
+			ids=$(prog_ids_of "$VPID")
+			prog_stats "$ids" > "$RUN/st0"
+			pgb_run "bench-pgb-$$-progs-$rep-$v" 1 1 ||
+				{ stats_off; warn "pgbench failed: $(tail -2 "$RUN/pgb.out")"; variant_stop "$v"; return 1; }
+			prog_stats "$ids" > "$RUN/st1"
+			local tx; tx=$(pgb_parse "$RUN/pgb.out" | cut -f3)
+			stats_delta "$RUN/st0" "$RUN/st1" | awk -v r="$rep" -v v="$v" -v t="$tx" \
+				'{printf "%s\t%s\t%s\t%s\n", r, v, t, $0}' >> "$RUN/${ps##*/}.tmp"
+			variant_stop "$v"
+		done
+	done
+	stats_off
+	mv "$RUN/${ps##*/}.tmp" "$ps"
 }
 
 storm_once() {      # storm_once MODE [execstorm args...] -> one JSON line
