@@ -969,7 +969,9 @@ def pgprogs(pg):
          "noise moves it far less than TPS or CPU per transaction (§2); the tracepoint "
          "dispatch around them is not in it. The statistics add two clock reads to every "
          "program run, of every variant alike: the floor's figure is mostly those. **mincap** "
-         "is the least exact capture (§2).", "")
+         "is the least exact capture: the floor, except that its socket programs copy every "
+         "payload of the client end of pgbench's connections with one `bpf_probe_read_user()` "
+         "and do nothing else (`bench/floor.bpf.c` built with `MINCAP_PORT`).", "")
     pg.table(["variant", "program ns per transaction", "over the floor"], table)
     if "mincap" in over and "jobmeter" in over:
         txt = (f" By program time alone (§2c, side by side), the least capture's programs take "
