@@ -1327,6 +1327,29 @@ static void gap_batch_done(struct jm_pg_conn *c)
 	}
 }
 
+/* Severity and SQLSTATE fields of an ErrorResponse ("ERROR\0C<sqlstate>\0",
+ * also FATAL and PANIC) somewhere in v[lo, hi), its header maybe not seen:
+ * the first found, its SQLSTATE in st. */
+static bool error_fields(const struct pg_view *v, size_t lo, size_t hi, char st[6])
+{
+	for (size_t i = lo + 6; i + 6 < hi; i++) {
+		if (view_at(v, i) != 'C' || view_at(v, i - 1) != 0 || view_at(v, i + 6) != 0)
+			continue;
+		char sev[6];
+		for (int k = 0; k < 5; k++) {
+			sev[k] = (char)view_at(v, i - 6 + (size_t)k);
+			st[k] = (char)view_at(v, i + 1 + (size_t)k);
+		}
+		sev[5] = st[5] = '\0';
+		bool code = true;
+		for (int k = 0; k < 5; k++)
+			code = code && ((st[k] >= '0' && st[k] <= '9') || (st[k] >= 'A' && st[k] <= 'Z'));
+		if (code && (!strcmp(sev, "ERROR") || !strcmp(sev, "FATAL") || !strcmp(sev, "PANIC")))
+			return true;
+	}
+	return false;
+}
+
 /* RX out of sync: do the stream bytes v (ending at the fragment's end)
  * end with ReadyForQuery?  Then resync there, taking rows/error from the
  * CommandComplete or ErrorResponse that ends exactly where the
@@ -1398,23 +1421,10 @@ static bool rx_resync(struct pg_run *r, struct jm_pg_dir *d, const struct pg_vie
 	} else {
 		/* The ErrorResponse may start before the captured tail: its
 		 * "ERROR\0C<sqlstate>\0" fields are still recognisable. */
-		for (size_t i = lo + 6; i + 6 < z; i++) {
-			if (view_at(v, i) != 'C' || view_at(v, i - 1) != 0 || view_at(v, i + 6) != 0)
-				continue;
-			char sev[6], st[6];
-			for (int k = 0; k < 5; k++) {
-				sev[k] = (char)view_at(v, i - 6 + (size_t)k);
-				st[k] = (char)view_at(v, i + 1 + (size_t)k);
-			}
-			sev[5] = st[5] = '\0';
-			bool code = true;
-			for (int k = 0; k < 5; k++)
-				code = code && ((st[k] >= '0' && st[k] <= '9') || (st[k] >= 'A' && st[k] <= 'Z'));
-			if (code && (!strcmp(sev, "ERROR") || !strcmp(sev, "FATAL") || !strcmp(sev, "PANIC"))) {
-				gap_batch_done(c);
-				on_error(r, st);
-				break;
-			}
+		char st[6];
+		if (error_fields(v, lo, z, st)) {
+			gap_batch_done(c);
+			on_error(r, st);
 		}
 	}
 	on_ready(r);
@@ -1577,6 +1587,17 @@ void jm_pg_close(struct jm_pg_conn *c, uint64_t ts_ns, jm_query_cb cb, void *ctx
 	if (!c)
 		return;
 	memset(&scratch, 0, sizeof(scratch));
+	/* Out of sync, the stream may have ended with an ErrorResponse and no
+	 * ReadyForQuery (a client that gives up on the error and hangs up):
+	 * its fields in the bytes kept from the last fragment count. */
+	if (c->rx.lost && !c->stopped && c->rx_carry_len > 0) {
+		struct pg_view v = { c->rx_carry, NULL, NULL, c->rx_carry_len, 0, 0 };
+		char st[6];
+		if (error_fields(&v, 0, c->rx_carry_len, st)) {
+			gap_batch_done(c);
+			on_error(&r, st);
+		}
+	}
 	for (uint32_t i = 0; i < c->q_len && !c->stopped; i++) {
 		struct jm_pg_pending *e = q_at(c, i);
 		if ((e->kind == K_EXEC && e->done) || (e->kind == K_SIMPLE && e->error)) {

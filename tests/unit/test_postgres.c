@@ -1165,6 +1165,37 @@ static void test_gap_batches(void)
 	CHECK("pg gap batch, short tail: every Execute, one error",
 	      e.g->n == 30 && errors == 1 && e.g->q[29].error && !strcmp(e.g->q[29].state, "22012"));
 
+	/* The client gives up at the error and hangs up: the stream ends with
+	 * the ErrorResponse, no ReadyForQuery.  At close, the error still
+	 * counts, once. */
+	env_init(&e);
+	for (int i = 0; i < 30; i++) {
+		t.n = 0;
+		fe_bind(&t, "", "s1", "7");
+		fe_execute(&t, "", 0);
+		feed(&e, TX, 100 + (uint64_t)i, &t);
+	}
+	t.n = 0;
+	fe_sync(&t);
+	feed(&e, TX, 200, &t);
+	r.n = 0;
+	for (int i = 0; i < 19; i++) {
+		m_empty(&r, '2');
+		for (int k = 0; k < 40; k++)
+			be_datarow(&r, "0123456789abcdef");
+		be_complete(&r, "SELECT 40");
+	}
+	m_empty(&r, '2');
+	be_error(&r, "22012", "division by zero");
+	feed_frag(&e, RX, 500, r.d, r.n, 256, 128);
+	CHECK_INT("pg hang-up after error: nothing while out of sync", e.g->n, 0);
+	jm_pg_close(e.c, 600, collect, e.g);
+	errors = 0;
+	for (int i = 0; i < e.g->n; i++)
+		errors += e.g->q[i].error;
+	CHECK("pg hang-up after error: every Execute, the error counted once",
+	      e.g->n == 30 && errors == 1 && e.g->q[29].error && !strcmp(e.g->q[29].state, "22012"));
+
 	/* A simple Query of two statements whose first CommandComplete falls
 	 * in the gap: only the last tag is seen, so rows are unknown. */
 	env_init(&e);
