@@ -1091,6 +1091,49 @@ static void test_big_result_with_gaps(void)
 	env_free(&e);
 }
 
+/* 30 Executes and a Sync, each message its own send, on a fresh
+ * connection; and the server's answer, one read: it ran 19, failed the 20th
+ * and skipped the rest.  Returns where the ErrorResponse starts in r. */
+static size_t gap_batch(struct env *e, struct buf *t, struct buf *r, bool ready)
+{
+	size_t errpos;
+
+	env_init(e);
+	for (int i = 0; i < 30; i++) {
+		t->n = 0;
+		fe_bind(t, "", "s1", "7");
+		fe_execute(t, "", 0);
+		feed(e, TX, 100 + (uint64_t)i, t);
+	}
+	t->n = 0;
+	fe_sync(t);
+	feed(e, TX, 200, t);
+	r->n = 0;
+	for (int i = 0; i < 19; i++) {
+		m_empty(r, '2');
+		for (int k = 0; k < 40; k++)
+			be_datarow(r, "0123456789abcdef");
+		be_complete(r, "SELECT 40");
+	}
+	m_empty(r, '2');
+	errpos = r->n;
+	be_error(r, "22012", "division by zero");
+	if (ready)
+		be_ready(r, 'I');
+	return errpos;
+}
+
+/* The outcome an error at the end of a gap batch must give: every Execute,
+ * the error once, on the batch's last. */
+static bool gap_batch_one_error(const struct env *e)
+{
+	int errors = 0;
+
+	for (int i = 0; i < e->g->n; i++)
+		errors += e->g->q[i].error;
+	return e->g->n == 30 && errors == 1 && e->g->q[29].error && !strcmp(e->g->q[29].state, "22012");
+}
+
 /* Completions that go by in a capture gap: their rows are unknown, and an
  * error at the end of a batch fails one statement, not those that ran. */
 static void test_gap_batches(void)
@@ -1098,103 +1141,35 @@ static void test_gap_batches(void)
 	struct env e = { 0 };
 	struct buf t = { 0 }, r = { 0 };
 	char tag[32];
-	int errors = 0, unknown = 0, exact = 0;
-	env_init(&e);
+	int unknown = 0, exact = 0;
 
-	/* 30 Executes and a Sync, each message its own send; the server ran
-	 * 19, failed the 20th and skipped the rest: one read, head + tail. */
-	for (int i = 0; i < 30; i++) {
-		t.n = 0;
-		fe_bind(&t, "", "s1", "7");
-		fe_execute(&t, "", 0);
-		feed(&e, TX, 100 + (uint64_t)i, &t);
-	}
-	t.n = 0;
-	fe_sync(&t);
-	feed(&e, TX, 200, &t);
-	for (int i = 0; i < 19; i++) {
-		m_empty(&r, '2');
-		for (int k = 0; k < 40; k++)
-			be_datarow(&r, "0123456789abcdef");
-		be_complete(&r, "SELECT 40");
-	}
-	m_empty(&r, '2');
-	be_error(&r, "22012", "division by zero");
-	be_ready(&r, 'I');
+	/* head + tail of the one read */
+	gap_batch(&e, &t, &r, true);
 	feed_frag(&e, RX, 500, r.d, r.n, 256, 128);
 	for (int i = 0; i < e.g->n; i++) {
 		const struct gotq *q = &e.g->q[i];
-		errors += q->error;
 		unknown += !q->error && q->rows_unknown && !q->has_rows;
 		exact += !q->error && q->has_rows && q->rows == 40 && !q->rows_unknown;
 	}
-	CHECK_INT("pg gap batch: every Execute reported", e.g->n, 30);
-	CHECK_INT("pg gap batch: one error, not the statements that ran", errors, 1);
-	CHECK("pg gap batch: the error is the batch's", e.g->n == 30 && e.g->q[29].error &&
-	      !strcmp(e.g->q[29].state, "22012"));
+	CHECK("pg gap batch: every Execute, one error (the batch's), not the statements that ran",
+	      gap_batch_one_error(&e));
 	CHECK_INT("pg gap batch: the others done, rows exact (seen) or unknown", exact + unknown, 29);
 	CHECK("pg gap batch: completions in the gap have their rows unknown", unknown > 0);
 
-	/* The same batch, the tail too short for the ErrorResponse's header:
-	 * its fields are found, with the same outcome. */
-	env_init(&e);
-	for (int i = 0; i < 30; i++) {
-		t.n = 0;
-		fe_bind(&t, "", "s1", "7");
-		fe_execute(&t, "", 0);
-		feed(&e, TX, 100 + (uint64_t)i, &t);
-	}
-	t.n = 0;
-	fe_sync(&t);
-	feed(&e, TX, 200, &t);
-	r.n = 0;
-	for (int i = 0; i < 19; i++) {
-		m_empty(&r, '2');
-		for (int k = 0; k < 40; k++)
-			be_datarow(&r, "0123456789abcdef");
-		be_complete(&r, "SELECT 40");
-	}
-	m_empty(&r, '2');
-	size_t errpos = r.n;
-	be_error(&r, "22012", "division by zero");
-	be_ready(&r, 'I');
+	/* the tail too short for the ErrorResponse's header: its fields are
+	 * found, with the same outcome */
+	size_t errpos = gap_batch(&e, &t, &r, true);
 	feed_frag(&e, RX, 500, r.d, r.n, 256, r.n - errpos - 3);
-	errors = 0;
-	for (int i = 0; i < e.g->n; i++)
-		errors += e.g->q[i].error;
-	CHECK("pg gap batch, short tail: every Execute, one error",
-	      e.g->n == 30 && errors == 1 && e.g->q[29].error && !strcmp(e.g->q[29].state, "22012"));
+	CHECK("pg gap batch, short tail: every Execute, one error", gap_batch_one_error(&e));
 
 	/* The client gives up at the error and hangs up: the stream ends with
 	 * the ErrorResponse, no ReadyForQuery.  At close, the error still
 	 * counts, once. */
-	env_init(&e);
-	for (int i = 0; i < 30; i++) {
-		t.n = 0;
-		fe_bind(&t, "", "s1", "7");
-		fe_execute(&t, "", 0);
-		feed(&e, TX, 100 + (uint64_t)i, &t);
-	}
-	t.n = 0;
-	fe_sync(&t);
-	feed(&e, TX, 200, &t);
-	r.n = 0;
-	for (int i = 0; i < 19; i++) {
-		m_empty(&r, '2');
-		for (int k = 0; k < 40; k++)
-			be_datarow(&r, "0123456789abcdef");
-		be_complete(&r, "SELECT 40");
-	}
-	m_empty(&r, '2');
-	be_error(&r, "22012", "division by zero");
+	gap_batch(&e, &t, &r, false);
 	feed_frag(&e, RX, 500, r.d, r.n, 256, 128);
 	CHECK_INT("pg hang-up after error: nothing while out of sync", e.g->n, 0);
 	jm_pg_close(e.c, 600, collect, e.g);
-	errors = 0;
-	for (int i = 0; i < e.g->n; i++)
-		errors += e.g->q[i].error;
-	CHECK("pg hang-up after error: every Execute, the error counted once",
-	      e.g->n == 30 && errors == 1 && e.g->q[29].error && !strcmp(e.g->q[29].state, "22012"));
+	CHECK("pg hang-up after error: every Execute, the error counted once", gap_batch_one_error(&e));
 
 	/* A simple Query of two statements whose first CommandComplete falls
 	 * in the gap: only the last tag is seen, so rows are unknown. */
