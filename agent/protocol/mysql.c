@@ -1432,24 +1432,21 @@ void jm_mysql_close(struct jm_mysql_conn *c, uint64_t ts_ns, jm_query_cb cb, voi
 	if (!c)
 		return;
 	memset(&scratch, 0, sizeof(scratch));
-	while (c->phase == PH_COMMAND && !c->stopped && c->q_len > 0) {
-		struct jm_mysql_pending *e = q_at(c, 0);
-		if (e->kind != K_QUERY) {
-			q_pop(c);
-			continue;
+	if (c->phase == PH_COMMAND && !c->stopped && c->rx.lost) {
+		q_flush_unknown(&r);   /* their answers may have gone by unseen */
+	} else if (c->phase == PH_COMMAND && !c->stopped) {
+		while (c->q_len > 0) {
+			struct jm_mysql_pending *e = q_at(c, 0);
+			/* No answer, or the connection ended inside it: what
+			 * the client saw is a lost connection (CR_SERVER_LOST).
+			 * Other commands go unreported, as always. */
+			if (e->kind == K_QUERY) {
+				e->error = true;
+				e->error_code = 2013;
+				memcpy(e->sqlstate, "08S01", sizeof(e->sqlstate));
+			}
+			q_complete(&r, ts_ns);
 		}
-		if (c->rx.lost) {
-			/* Its answer may have gone by unseen (q_flush_unknown). */
-			e->rows_unknown = true;
-			q_complete(&r, c->last_rx_ns);
-			continue;
-		}
-		/* No answer, or the connection ended inside it: what the
-		 * client saw is a lost connection (CR_SERVER_LOST). */
-		e->error = true;
-		e->error_code = 2013;
-		memcpy(e->sqlstate, "08S01", sizeof(e->sqlstate));
-		q_complete(&r, ts_ns);
 	}
 	jm_mysql_init(c);
 }
