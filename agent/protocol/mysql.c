@@ -218,7 +218,9 @@ static void q_complete(struct run *r, uint64_t end_ns)
 		if (e->error)
 			memcpy(q.sqlstate, e->sqlstate, sizeof(q.sqlstate));
 		q.rows = e->rows;
-		q.has_rows = !e->error && !e->rows_unknown;
+		/* An error after results (a multi-statement or CALL failing in
+		 * its middle) keeps the rows the client got before it. */
+		q.has_rows = !e->rows_unknown && (!e->error || e->rows > 0);
 		q.rows_unknown = !e->error && e->rows_unknown;
 		q.cmd = jm_sql_command(q.sql, q.sql_len, JM_SQL_MYSQL);
 		c->last_error_code = e->error ? e->error_code : 0;

@@ -581,8 +581,15 @@ static void test_multi_result(void)
 	m = msg(&ss, JM_DIR_RX);
 	seq = p_ok(m, 1, 1, S_AUTOCOMMIT | S_MORE_RESULTS);
 	p_ok(m, seq, 3, S_AUTOCOMMIT);
+	/* multi-statement failing in its middle: the rows before the error */
+	p_command(msg(&ss, JM_DIR_TX), 0x03, "SELECT 1; SELECT * FROM nonexist; SELECT 3");
+	m = msg(&ss, JM_DIR_RX);
+	seq = p_resultset(m, 1, 1, 1, false, false, S_AUTOCOMMIT | S_MORE_RESULTS, 0);
+	p_err(m, seq, 1146, "42S02", "Table 'nonexist' doesn't exist");
 	check_all_splits("multi-result", &ss, &g);
-	CHECK_INT("multi-result: one query per command", g.n, 2);
+	CHECK_INT("multi-result: one query per command", g.n, 3);
+	CHECK("multi-statement failing in its middle: failed, with the row before the error",
+	      g.q[2].error && !strcmp(g.q[2].state, "42S02") && g.q[2].has_rows && g.q[2].rows == 1);
 	CHECK("multi-result: rows of both result sets", g.q[0].rows == 6 && g.q[0].has_rows);
 	CHECK("multi-result: ends at the final packet's fragment", g.q[0].end == ss.m[5].ts);
 	CHECK("multi-statement: affected rows summed", g.q[1].rows == 4 && g.q[1].cmd == JM_SQL_INSERT);
