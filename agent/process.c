@@ -730,14 +730,16 @@ void jm_tracker_sample(struct jm_tracker *t, uint64_t now_mono)
 			continue;
 		}
 		p->missing = 0;
+		/* A process whose every thread has exited has released its
+		 * memory and reports 0 CPU/RSS deltas; its exit event carries
+		 * the final figures, and charges the last RSS seen up to the
+		 * exit: the sample stamp stays where it was (moved to now, the
+		 * stretch between it and the exit would be lost). */
+		if (st.state == 'Z')
+			continue;
 		double dt = now_mono > p->last_sample_mono ?
 			    (double)(now_mono - p->last_sample_mono) / 1e9 : 0;
 		p->last_sample_mono = now_mono;
-		/* A process whose every thread has exited has released its
-		 * memory and reports 0 CPU/RSS deltas; its exit event carries
-		 * the final figures. */
-		if (st.state == 'Z')
-			continue;
 		/* The RSS seen now stands for the interval since the last sample. */
 		report(p, st.cpu_ns > p->cpu_base_ns ? st.cpu_ns : p->cpu_base_ns, &io,
 		       st.rss_bytes, (double)st.rss_bytes / GIB * dt);

@@ -6,6 +6,7 @@
  * (the agent's own process.o and probes.o are linked too), so its calls to
  * the BPF loader land in the stubs below and its static state is reachable. */
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <sys/prctl.h>
 #include <signal.h>
@@ -438,6 +439,45 @@ static void test_zombie_leader_procfs(void)
 	jm_jobs_free(jobs);
 }
 
+/* Every thread exited, the exit event still in the ring buffer, and the
+ * sampler runs first: the process is a zombie awaiting its parent.  The
+ * memory it held until its exit is charged from the exit event (the last
+ * sample's RSS up to the exit), not dropped because the zombie was "seen"
+ * after it. */
+static void test_zombie_before_exit_event(void)
+{
+	static struct jm_config cfg;
+	struct runs out = { 0 };
+	struct jm_jobs_sink sink = { on_run, on_window, &out };
+	if (parse_cfg(&cfg, "kubernetes: {enabled: false}\njobs:\n  - name: zb\n    match: {comm: zbjob}\n"))
+		return;
+	struct jm_jobs *jobs = jm_jobs_new(16, &sink);
+	struct jm_loss loss = { 0 };
+	struct jm_tracker *t = tp_tracker_new(&cfg, fake_probes(), jobs, &loss);
+	const uint64_t s = 1000000000, t0 = 5 * s;
+	const uint64_t pages = (100u << 20) / (uint64_t)sysconf(_SC_PAGESIZE);
+
+	ev_exec(t, PID(60), 0, "zbjob", t0);
+	K.sample_rc = 0;
+	K.n_recs = 1;
+	memset(&K.recs[0], 0, sizeof(K.recs[0]));
+	K.recs[0].tgid = K.recs[0].tid = PID(60);
+	K.recs[0].flags = JM_SAMPLE_LEADER;
+	K.recs[0].rss_pages = pages;
+	tp_tracker_sample(t, t0 + s);                  /* 100 MiB for 1 s */
+	K.recs[0].flags = JM_SAMPLE_LEADER | JM_SAMPLE_ZOMBIE;
+	K.recs[0].rss_pages = 0;
+	tp_tracker_sample(t, t0 + 2 * s);              /* a zombie: it exited before */
+	ev_exit(t, PID(60), 0, t0 + s + s / 2);        /* ... at 1.5 s */
+	CHECK_INT("zombie before its exit event: the run ended", out.n, 1);
+	CHECK("zombie before its exit event: 100 MiB x 1.5 s of memory-time",
+	      out.n == 1 && fabs(out.r[0].counters.mem_gib_s - 100.0 / 1024 * 1.5) < 1e-6);
+	K.sample_rc = -ENOTSUP;
+	K.n_recs = 0;
+	tp_tracker_free(t);
+	jm_jobs_free(jobs);
+}
+
 /* Found by the start-up scan although its leader already exited. */
 static void test_scan_zombie_leader(void)
 {
@@ -506,6 +546,7 @@ int main(void)
 	test_k8s_pod();
 	test_lost_exit();
 	test_zombie_leader_procfs();
+	test_zombie_before_exit_event();
 	test_scan_zombie_leader();
 	test_track_after_exit();
 	TEST_EXIT();
