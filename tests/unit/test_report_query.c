@@ -393,7 +393,7 @@ static void check_stmt_renders(const char *tag, struct jm_rep_report *r, bool kn
 					    !line_with(buf, "\"latency_p95_s\": 0", NULL));
 		else if (known)
 			ok = ok && stmt_row_shown(buf, i, "alpha", "250ms", "500ms") &&
-			     stmt_row_shown(buf, i, "beta", "7ms", "30ms");
+			     stmt_row_shown(buf, i, "beta", "7.00ms", "30ms");
 		else
 			ok = ok && stmt_row_shown(buf, i, "alpha", "-", "-") && stmt_row_shown(buf, i, "beta", "-", "-");
 		snprintf(name, sizeof(name), "%s: %s shows statement p95/p99%s", tag, names[i],

@@ -179,14 +179,28 @@ void jm_rep_format_duration(double s, char *buf, size_t n)
 		snprintf(buf, n, "-%s", tmp);
 		return;
 	}
-	if (s < 1)
+	/* Query latencies live below 10 ms: "0ms" for a 300 us p95 would say
+	 * nothing (and look like no data). */
+	if (s == 0)
+		snprintf(buf, n, "0ms");
+	else if (s < 0.0000005)
+		snprintf(buf, n, "<1us");
+	else if (s < 0.0009995)
+		snprintf(buf, n, "%.0fus", s * 1e6);
+	else if (s < 0.009995)
+		snprintf(buf, n, "%.2fms", s * 1000);
+	else if (s < 0.9995)
 		snprintf(buf, n, "%.0fms", s * 1000);
-	else if (s < 60)
+	else if (s < 59.95)
 		snprintf(buf, n, "%.1fs", s);
-	else if (s < 3600)
-		snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
-	else if (s < 86400)
-		snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
-	else
-		snprintf(buf, n, "%dd%02dh", (int)(s / 86400), (int)fmod(s / 3600, 24));
+	else if (s < 3599.5) {
+		long t = lround(s);                      /* to the unit shown */
+		snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
+	} else if (s < 86370) {
+		long t = lround(s / 60);
+		snprintf(buf, n, "%ldh%02ldm", t / 60, t % 60);
+	} else {
+		double h = round(s / 3600);
+		snprintf(buf, n, "%.0fd%02.0fh", floor(h / 24), fmod(h, 24));
+	}
 }
