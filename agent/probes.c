@@ -470,6 +470,18 @@ int jm_probes_read_sock(struct jm_probes *p, uint32_t tgid, struct jm_sock_io *i
 	return 0;
 }
 
+int jm_probes_read_life(struct jm_probes *p, uint32_t tgid, uint64_t *rchar, uint64_t *wchar)
+{
+	struct jm_proc_life pl;
+
+	*rchar = *wchar = 0;
+	if (bpf_map_lookup_elem(bpf_map__fd(p->proc->maps.lives), &tgid, &pl))
+		return -errno;
+	*rchar = pl.rchar;
+	*wchar = pl.wchar;
+	return 0;
+}
+
 int jm_probes_sample(struct jm_probes *p, jm_sample_fn fn, void *ctx)
 {
 	/* A multiple of the record size: seq_file hands out whole records,

@@ -50,6 +50,10 @@ void jm_probes_untrack(struct jm_probes *p, uint32_t tgid);
 /* Per-CPU byte counters of a live tracked process, summed. -ENOENT if gone. */
 /* A process's socket counters, summed over CPUs. */
 int jm_probes_read_sock(struct jm_probes *p, uint32_t tgid, struct jm_sock_io *io);
+/* What the exit program summed for a tracked process's threads that ended
+ * (struct jm_proc_life: their rchar and wchar).  -ENOENT if not tracked. */
+int jm_probes_read_life(struct jm_probes *p, uint32_t tgid, uint64_t *rchar, uint64_t *wchar)
+	__attribute__((warn_unused_result));
 /* One pass of the jm_sample task iterator: fn is called for every thread of
  * every tracked process (struct jm_sample, bpf/process.h); a non-zero return
  * stops the pass.  0, or -errno when the iterator cannot be read. */

@@ -554,7 +554,10 @@ static int scan_one(void *ctx, uint32_t pid)
 	if (p) {
 		p->cpu_base_ns = runtime;          /* count from now on */
 		p->base_pending = true;            /* refined in jm_tracker_scan_existing */
-		if (jm_proc_io_chars(pid, &rchar, &wchar) == 0) {
+		/* What the sampler and the exit event will count: the threads
+		 * there now (a zombie leader's bytes never reach the process's
+		 * lives entry), plus threads that end from now on. */
+		if (jm_proc_threads_io(pid, st.state == 'Z', &rchar, &wchar) == 0) {
 			p->io_reported.file_read_bytes = rchar;
 			p->io_reported.file_write_bytes = wchar;
 		}
@@ -660,10 +663,18 @@ static int sample_procfs(struct jm_tracker *t, struct proc *p, struct jm_pstat *
 			 struct jm_proc_io *io)
 {
 	struct jm_sock_io so;
-	uint64_t rchar, wchar;
+	uint64_t rchar, wchar, dead_r, dead_w;
 	int ioerr = jm_probes_read_sock(t->probes, p->tgid, &so);
-	if (jm_proc_stat(p->tgid, st) || ioerr || jm_proc_io_chars(p->tgid, &rchar, &wchar))
+	/* Counted as the iterator counts (jm_sample): live threads, plus the
+	 * threads that ended, from the lives entry.  (A thread on its way out
+	 * is in both for a moment here: the iterator can tell, /proc cannot.) */
+	if (jm_proc_stat(p->tgid, st) || ioerr ||
+	    jm_proc_threads_io(p->tgid, st->state == 'Z', &rchar, &wchar))
 		return -1;
+	if (jm_probes_read_life(t->probes, p->tgid, &dead_r, &dead_w) == 0) {
+		rchar += dead_r;
+		wchar += dead_w;
+	}
 	*io = io_of(rchar, wchar, &so);
 	/* A zombie leader's stat still sums the group's CPU but shows no
 	 * memory: a live thread's stat has it (same mm). */

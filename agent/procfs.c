@@ -402,13 +402,36 @@ int jm_proc_io_parse(const char *text, uint64_t *rchar, uint64_t *wchar)
 	return 0;
 }
 
-int jm_proc_io_chars(uint32_t pid, uint64_t *rchar, uint64_t *wchar)
+struct io_sum {
+	uint32_t skip;                       /* a tid to leave out, or 0 */
+	int threads;
+	uint64_t rchar, wchar;
+};
+
+static int add_io(void *ctx, uint32_t tid, char *text)
+{
+	struct io_sum *s = ctx;
+	uint64_t r, w;
+
+	if (tid == s->skip)
+		return 0;
+	if (jm_proc_io_parse(text, &r, &w))
+		return -EINVAL;
+	s->threads++;
+	s->rchar += r;
+	s->wchar += w;
+	return 0;
+}
+
+int jm_proc_threads_io(uint32_t pid, bool skip_leader, uint64_t *rchar, uint64_t *wchar)
 {
 	char buf[512];
-	ssize_t n = jm_proc_read(pid, "io", buf, sizeof(buf) - 1);
+	struct io_sum s = { skip_leader ? pid : 0, 0, 0, 0 };
+	int rc = each_thread_file(pid, "io", buf, sizeof(buf), add_io, &s);
 
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	return jm_proc_io_parse(buf, rchar, wchar);
+	*rchar = s.rchar;
+	*wchar = s.wchar;
+	if (rc < 0)
+		return rc;
+	return s.threads || skip_leader ? 0 : -ENOENT;
 }

@@ -23,9 +23,12 @@ int jm_proc_stat_parse(const char *text, struct jm_pstat *st) __attribute__((war
 /* NUL-separated environ/cmdline, truncated to len; returns bytes read. */
 ssize_t jm_proc_read(uint32_t pid, const char *what, char *buf, size_t len);
 ssize_t jm_proc_exe(uint32_t pid, char *buf, size_t len);
-/* rchar and wchar of /proc/PID/io (bytes moved by read()/write()-family
- * calls, all threads). */
-int jm_proc_io_chars(uint32_t pid, uint64_t *rchar, uint64_t *wchar)
+/* rchar and wchar (bytes moved by read()/write()-family calls) of pid's
+ * threads still there, summed from /proc/PID/task/TID/io; the leader's left
+ * out when skip_leader (a zombie leader, whose bytes the exit program
+ * already took).  Not /proc/PID/io: that adds the group's signal->ioac,
+ * which takes in the bytes of every child the process reaped. */
+int jm_proc_threads_io(uint32_t pid, bool skip_leader, uint64_t *rchar, uint64_t *wchar)
 	__attribute__((warn_unused_result));
 /* The same from the text of such a file (pure, for tests). */
 int jm_proc_io_parse(const char *text, uint64_t *rchar, uint64_t *wchar)

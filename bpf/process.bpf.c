@@ -31,6 +31,7 @@ const volatile bool emit_all_exits = false;
 
 #define SIGNAL_GROUP_EXIT 0x00000004
 #define CLONE_THREAD      0x00010000
+#define PF_EXITING        0x00000004
 
 /* Scratch for building the (large) exec event, one per CPU. */
 struct {
@@ -411,16 +412,28 @@ int jm_sample(struct bpf_iter__task *ctx)
 			jm_stat_inc(JM_STAT_TFILTER_MISS);
 		jm_tf_add(t, false);
 	}
-	s.rchar = task_rchar(t);
-	s.wchar = task_wchar(t);
+	/* File bytes are counted the way the exit event counts them: each
+	 * live thread's own, plus what jm_exit added to the process's lives
+	 * entry for threads that ended.  Not signal->ioac: it takes in every
+	 * child the process reaps (wait_task_zombie), and those bytes are the
+	 * child's, counted at its own exit -- a shell that ran dd and lives on
+	 * would count dd's bytes twice.  A thread past exit_signals() may have
+	 * added its own to the entry already: left out until it is gone (a
+	 * short count for a moment; an over-count would stay, since only
+	 * growth is reported). */
+	if (!(t->flags & PF_EXITING)) {
+		s.rchar = task_rchar(t);
+		s.wchar = task_wchar(t);
+	}
 	if (s.tid == s.tgid) {
 		s.flags = JM_SAMPLE_LEADER;
 		if (t->exit_state)
 			s.flags |= JM_SAMPLE_ZOMBIE;
 		s.runtime_ns += t->signal->sum_sched_runtime;
-		if (bpf_core_field_exists(t->signal->ioac)) {
-			s.rchar += t->signal->ioac.rchar;
-			s.wchar += t->signal->ioac.wchar;
+		struct jm_proc_life *pl = bpf_map_lookup_elem(&lives, &s.tgid);
+		if (pl) {
+			s.rchar += pl->rchar;
+			s.wchar += pl->wchar;
 		}
 		s.rss_pages = mm_rss_pages(t->mm);
 		sum_sock(s.tgid, &s.sock);

@@ -31,6 +31,10 @@ JOBMETER_JOB=uring-$UNIQ /usr/bin/time -f "%U %S" -o "$T/time.uring" $BURN uring
 #     process keep their share, and a pipe is read like a file.
 JOBMETER_JOB=readmt-$UNIQ $BURN readmt 16 4
 head -c $((8 << 20)) /dev/zero | JOBMETER_JOB=pipe-$UNIQ cat > /dev/null
+# 2c. A parent's task I/O accounting takes in a child's when it reaps it
+#     (wait_task_zombie adds the child's to the parent's signal->ioac):
+#     sampled while the parent lives on, dd's bytes must not count twice.
+JOBMETER_JOB=reap-$UNIQ sh -c "dd if='$T/big.bin' of=/dev/null bs=1M count=64 status=none; sleep 2.5"
 # 3. Memory: touch 300 MiB.
 JOBMETER_JOB=mem-$UNIQ /usr/bin/time -f "%U %S %M" -o "$T/time.mem" $BURN touch 300
 # 3b. Sampling: 200 MiB resident for ~4 s, CPU in two threads of which one
@@ -46,7 +50,7 @@ JOBMETER_JOB=kill9-$UNIQ $BURN kill 9
 # 5. Restarts: fail, fail, succeed.
 for code in 1 2 0; do JOBMETER_JOB=restart-$UNIQ $BURN exit $code; done
 
-for j in cpu2 cpumt read write sock uring readmt pipe mem hold zleader exit3 kill9; do
+for j in cpu2 cpumt read write sock uring readmt pipe reap mem hold zleader exit3 kill9; do
   wait_run "$j-$UNIQ" || fail "run-$j" "no run line for $j-$UNIQ"
 done
 wait_run "restart-$UNIQ" 3 || fail run-restart "fewer than 3 runs"
@@ -70,6 +74,8 @@ check_eq "uring: one exit, the process's (time, jm_burn, reader)" "$(run_field u
 check_within "bytes: 4 threads x 16 MiB, all exited before the process" \
   "$(run_field readmt-$UNIQ file_read_bytes)" $((64 << 20)) 1
 check_within "bytes: 8 MiB read from a pipe" "$(run_field pipe-$UNIQ file_read_bytes)" $((8 << 20)) 1
+check_within "bytes: a reaped child's reads counted once" "$(run_field reap-$UNIQ file_read_bytes)" $((64 << 20)) 1
+check_within "bytes: a reaped child's writes counted once" "$(run_field reap-$UNIQ file_write_bytes)" $((64 << 20)) 1
 sock_file=$(run_field sock-$UNIQ file_read_bytes)
 if [ "$sock_file" -lt $((1 << 20)) ]; then pass "bytes: socket bytes are not file bytes ($sock_file)";
 else fail "bytes: socket bytes are not file bytes" "file_read_bytes=$sock_file"; fi

@@ -26,8 +26,18 @@ JOBMETER_JOB=$fit $BURN cpu 2.5 &
 early_fit=$!
 JOBMETER_JOB=$long $BURN cpu 2.5 &
 early_long=$!
+# 7c. ... that reaped a child which read 16 MiB (the kernel adds those bytes
+#     to the parent's own /proc/PID/io), then execs dd to read 4 MiB itself
+#     once the agent runs: its file bytes from the start are those 4 MiB.
+head -c $((16 << 20)) /dev/zero > "$T/r.bin"
+mkfifo "$T/go"
+JOBMETER_JOB=reaped-$UNIQ bash -c "dd if='$T/r.bin' of=/dev/null bs=1M status=none
+  read -r _ < '$T/go'
+  exec dd if='$T/r.bin' of=/dev/null bs=1M count=4 status=none" &
 sleep 0.5
 start_agent "$T/empty.yaml" --interval 1 || { fail agent-start "agent did not become ready"; exit 1; }
+sleep 1.2                                # a sample of it, after the scan
+echo go > "$T/go"
 
 # 6. 2,000 short processes (bash arithmetic loop: no hidden helpers), with a
 #    busy unrelated exec loop on the side.
@@ -84,6 +94,9 @@ cpu=$(run_field early-$UNIQ cpu_s)
 # counted from the agent's start: about 3.0 - 0.5 s; never more than 3.0
 if awk -v c="$cpu" 'BEGIN{exit !(c > 1.5 && c <= 3.05)}'; then pass "early: CPU counted from then on ($cpu s)";
 else fail "early: CPU counted from then on" "cpu_s=$cpu"; fi
+wait_run "reaped-$UNIQ" || fail reaped-run "no run line"
+check_within "early: a process that reaped a child before the start, its own bytes from then on" \
+  "$(run_field reaped-$UNIQ file_read_bytes)" $((4 << 20)) 2
 wait $earlymt
 wait_run "earlymt-$UNIQ" || fail earlymt-run "no run line"
 cpu=$(run_field earlymt-$UNIQ cpu_s)

@@ -6,6 +6,7 @@
  * (the agent's own process.o and probes.o are linked too), so its calls to
  * the BPF loader land in the stubs below and its static state is reachable. */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <sys/prctl.h>
@@ -30,6 +31,7 @@
 #define jm_probes_untrack stub_untrack
 #define jm_probes_read_sock stub_read_sock
 #define jm_probes_sample stub_sample
+#define jm_probes_read_life stub_read_life
 #include "../../agent/process.c"
 
 #include "harness.h"
@@ -68,6 +70,14 @@ int stub_read_sock(struct jm_probes *p, uint32_t tgid, struct jm_sock_io *io)
 	(void)tgid;
 	memset(io, 0, sizeof(*io));
 	return K.sock_rc;
+}
+
+int stub_read_life(struct jm_probes *p, uint32_t tgid, uint64_t *rchar, uint64_t *wchar)
+{
+	(void)p;
+	(void)tgid;
+	*rchar = *wchar = 0;
+	return -ENOENT;
 }
 
 int stub_sample(struct jm_probes *p, jm_sample_fn fn, void *ctx)
@@ -478,6 +488,70 @@ static void test_zombie_before_exit_event(void)
 	jm_jobs_free(jobs);
 }
 
+static void read_zero(size_t n)
+{
+	static char buf[65536];
+	int fd = open("/dev/zero", O_RDONLY);
+	while (fd >= 0 && n) {
+		ssize_t r = read(fd, buf, n < sizeof(buf) ? n : sizeof(buf));
+		if (r <= 0)
+			break;
+		n -= (size_t)r;
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
+/* A process that reaped a child: /proc/PID/io takes in the child's bytes
+ * (the kernel adds them to the parent's signal->ioac), the threads' own
+ * accounting does not. */
+static void test_threads_io_leaves_out_reaped_children(void)
+{
+	int pp[2];
+	char c;
+	if (pipe(pp))
+		return;
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(pp[0]);
+		pid_t kid = fork();
+		if (kid == 0) {
+			read_zero(8u << 20);         /* the child's 8 MiB */
+			_exit(0);
+		}
+		waitpid(kid, NULL, 0);
+		read_zero(1u << 20);                 /* its own 1 MiB */
+		if (write(pp[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(pp[1]);
+	bool ready = pid > 0 && read(pp[0], &c, 1) == 1;
+	close(pp[0]);
+	CHECK("threads io: the parent reaped its child", ready);
+	if (!ready)
+		goto out;
+	char buf[512];
+	uint64_t whole = 0, w, r = 0;
+	ssize_t n = jm_proc_read((uint32_t)pid, "io", buf, sizeof(buf) - 1);
+	if (n > 0) {
+		buf[n] = 0;
+		if (jm_proc_io_parse(buf, &whole, &w))
+			whole = 0;
+	}
+	CHECK("threads io: /proc/PID/io includes the reaped child's 8 MiB", whole >= (9u << 20));
+	CHECK_INT("threads io: read", jm_proc_threads_io((uint32_t)pid, false, &r, &w), 0);
+	CHECK("threads io: the process's own 1 MiB, not its child's",
+	      r >= (1u << 20) && r < (1u << 20) + (64u << 10));
+	CHECK_INT("threads io: a process that is gone", jm_proc_threads_io(PID(70), false, &r, &w) < 0, 1);
+out:
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+}
+
 /* Found by the start-up scan although its leader already exited. */
 static void test_scan_zombie_leader(void)
 {
@@ -547,6 +621,7 @@ int main(void)
 	test_lost_exit();
 	test_zombie_leader_procfs();
 	test_zombie_before_exit_event();
+	test_threads_io_leaves_out_reaped_children();
 	test_scan_zombie_leader();
 	test_track_after_exit();
 	TEST_EXIT();
