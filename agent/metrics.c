@@ -541,9 +541,11 @@ static void mx_render_jobs(struct jm_buf *b, const struct jm_metrics *m)
 			    j->runs.by_outcome[JM_OUTCOME_SUCCESS]);
 		mx_u64_line(b, "jobmeter_job_runs_total", j, "outcome=\"failure\"",
 			    j->runs.by_outcome[JM_OUTCOME_FAILURE]);
-		if (j->runs.by_outcome[JM_OUTCOME_UNSPECIFIED])
-			mx_u64_line(b, "jobmeter_job_runs_total", j, "outcome=\"unknown\"",
-				    j->runs.by_outcome[JM_OUTCOME_UNSPECIFIED]);
+		/* Always there, at 0 too: increase() over a series that
+		 * appears with its first run misses that run, and the
+		 * burn-rate rules count unknown outcomes as bad. */
+		mx_u64_line(b, "jobmeter_job_runs_total", j, "outcome=\"unknown\"",
+			    j->runs.by_outcome[JM_OUTCOME_UNSPECIFIED]);
 	}
 	mx_job_counter(b, m, "jobmeter_job_restarts_total",
 		       "Runs that started after a failed run of the same job.", mx_get_restarts);
