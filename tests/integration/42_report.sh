@@ -41,6 +41,9 @@ R=("$REPORT" --db "$DB" --from "$(( NOW - 3 * 3600 ))" --to "$(( NOW + 60 ))")
 "${R[@]}" --format json --out "$T/r.json"; check_eq "json: exit 0" "$?" 0
 jq -e . "$T/r.json" >/dev/null && pass "json parses" || fail "json parses" "jq refused it"
 j() { jq -r --arg j "$1" ".jobs[] | select(.job == \$j) | $2" "$T/r.json"; }
+# Daily figures are whole UTC days: JSON says where the first one starts.
+check_eq "json: daily_from is the midnight of --from's day" "$(jq -r .daily_from "$T/r.json")" \
+  "$(date -u -d "@$(( (NOW - 3 * 3600) / 86400 * 86400 ))" +%Y-%m-%dT%H:%M:%SZ)"
 
 # Hand computation of A from the generator's figures.
 read -r hand_cpu hand_mem hand_read hand_tx hand_total <<<"$(awk 'BEGIN {

@@ -331,6 +331,10 @@ int jm_rep_render_json(FILE *f, const struct jm_rep_report *r)
 		jw_close(&w, '}');
 	}
 	jw_close(&w, ']');
+	/* Whole UTC days: the first starts at its midnight, which may be
+	 * before the period's start, so "daily" can add up to more than the
+	 * period's totals.  Said here, so no reader has to guess. */
+	jw_time(&w, "daily_from", (r->first_day + (int64_t)r->first_period_day) * JM_REP_NS_PER_DAY);
 	jw_open(&w, "daily", '[');
 	for (size_t d = r->first_period_day; d < r->n_days; d++) {
 		char day[16];

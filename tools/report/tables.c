@@ -462,7 +462,7 @@ static int daily_table(const struct jm_rep_report *r, struct jm_rep_table **ts, 
 		return -1;
 	t->text_only_col = 2;
 	snprintf(t->title, sizeof(t->title), "Daily cost (%s)", r->prices.currency);
-	snprintf(t->note, sizeof(t->note), "all jobs, whole UTC days (the last one up to the period end)");
+	snprintf(t->note, sizeof(t->note), "all jobs, whole UTC days: the first from its midnight, before the period start, the last up to the period end");
 	for (size_t d = r->first_period_day; d < r->n_days; d++)
 		if (r->day_total_cost[d] > max)
 			max = r->day_total_cost[d];
