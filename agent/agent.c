@@ -164,6 +164,7 @@ int jm_agent_open(struct jm_agent **out, const struct jm_config *cfg,
 	if (!ag->jobs)
 		goto fail;
 	jm_jobs_set_max_fingerprints(ag->jobs, cfg->db_max_fingerprints);
+	jm_jobs_set_window_start(ag->jobs, ag->batch_start_ns);   /* windows tile the batches */
 
 	memset(&po, 0, sizeof(po));
 	char prefixes[JM_ENV_PREFIX_MAX][JM_ENV_PREFIX_LEN];

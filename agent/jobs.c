@@ -393,6 +393,11 @@ void jm_run_proc_exit(struct jm_run *r, bool is_root, int status, int64_t now_ns
 		end_run(r->tab, r, now_ns);
 }
 
+void jm_jobs_set_window_start(struct jm_jobs *j, int64_t ns)
+{
+	j->last_flush_ns = ns;
+}
+
 static void emit_window(struct jm_jobs *j, struct job *b, int64_t now_ns)
 {
 	struct jm_window_record w;

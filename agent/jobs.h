@@ -79,6 +79,10 @@ const char *jm_run_job(const struct jm_run *r);
 const char *jm_run_id(const struct jm_run *r);
 unsigned jm_run_live(const struct jm_run *r);
 
+/* Where the first window starts (the agent's start, Unix ns): without it
+ * the first window would be [now, now) with the usage of the whole first
+ * interval in it. */
+void jm_jobs_set_window_start(struct jm_jobs *j, int64_t ns);
 /* Emit one window per job that had activity since the last call. */
 void jm_jobs_flush_windows(struct jm_jobs *j, int64_t now_ns);
 

@@ -107,6 +107,9 @@ if [[ "$st" =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]+Z$ 
 sleep 1.5
 wsum=$(jq -s --arg j "read-$UNIQ" '[.[] | select(.type=="window" and .job==$j) | .file_read_bytes] | add' "$T/out.jsonl")
 check_eq "window: deltas add up to the run" "$wsum" "$(run_field read-$UNIQ file_read_bytes)"
+# The agent's first windows start at its start, not at their own end.
+check_eq "window: none is zero-length" "$(jq -s --arg u "-$UNIQ" '[.[] | select(.type == "window"
+  and (.job | endswith($u)) and .start_time == .end_time)] | length' "$T/out.jsonl")" 0
 
 # Sampler: windows of the live process carry its CPU and RSS; they add up to
 # the run, which GNU time confirms (the dead thread's CPU included).

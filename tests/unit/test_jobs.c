@@ -140,13 +140,15 @@ int main(void)
 
 
 
-	/* windows: deltas, then reset */
+	/* windows: deltas, then reset; the first starts where it was told */
 	log.windows = 0;
+	jm_jobs_set_window_start(j, S(199));
 	struct jm_counters d2 = { .cpu_s = 0.25, .net_tx_bytes = 7 };
 	jm_run_add(b, &d2);
 	jm_jobs_flush_windows(j, S(202));
 	CHECK_INT("one window per active job", log.windows, 1);
 	CHECK("window carries deltas", log.lastw.counters.net_tx_bytes == 7);
+	CHECK_INT("the first window starts at the set start", log.lastw.start_ns, S(199));
 	jm_jobs_flush_windows(j, S(203));
 	CHECK("window after flush starts from zero", log.lastw.counters.net_tx_bytes == 0);
 	CHECK_INT("window start is the previous flush", log.lastw.start_ns, S(202));
