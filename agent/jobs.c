@@ -193,6 +193,13 @@ void jm_run_add(struct jm_run *r, const struct jm_counters *d)
 	r->job->win_dirty = true;
 }
 
+void jm_run_found_running(struct jm_run *r, int64_t born_ns, const struct jm_counters *d)
+{
+	if (born_ns > 0 && born_ns < r->rec.start_ns)
+		r->rec.start_ns = born_ns;
+	add_counters(&r->rec.counters, d);
+}
+
 void jm_run_rss(struct jm_run *r, uint64_t rss)
 {
 	struct jm_counters d = { .peak_rss_bytes = rss };

@@ -75,6 +75,11 @@ struct jm_db_stats *jm_run_db(struct jm_run *r, enum jm_db_system sys, const cha
 uint64_t jm_run_db_gen(const struct jm_run *r);
 void jm_run_output(struct jm_run *r, enum jm_output_kind kind, const char *name, int64_t ts_ns);
 
+/* A process found running at the agent's start: the run began when it
+ * did (ns, Unix; kept if the run began earlier), and d is what it used
+ * before, which goes to the run's totals only -- windows hold what
+ * happened while they were open. */
+void jm_run_found_running(struct jm_run *r, int64_t born_ns, const struct jm_counters *d);
 const char *jm_run_job(const struct jm_run *r);
 const char *jm_run_id(const struct jm_run *r);
 unsigned jm_run_live(const struct jm_run *r);

@@ -28,6 +28,8 @@ struct proc {
 	bool exited;                   /* kept until the io ring is drained */
 	bool base_pending;             /* found at start-up: cpu_base_ns to be
 					* taken from the sampler's own source */
+	uint64_t pre_child_cpu_ns;     /* ... and the CPU of the children it had reaped */
+	int64_t born_ns;               /* ... and when it started (Unix ns) */
 	int missing;                   /* samples that found it gone */
 	/* What the current sampler pass (sample_gen) saw of it. */
 	uint32_t sample_gen;
@@ -503,6 +505,17 @@ void jm_tracker_flush_exits(struct jm_tracker *t)
 
 /* ---- start-up scan ---- */
 
+/* When a process started (/proc/PID/stat starttime: clock ticks since
+ * boot), as Unix ns; 0 if unknown. */
+static int64_t born_unix_ns(uint64_t start_ticks)
+{
+	long hz = sysconf(_SC_CLK_TCK);
+	int64_t since_boot = (int64_t)start_ticks * (1000000000 / (hz > 0 ? hz : 100));
+	int64_t boot = clock_ns(CLOCK_BOOTTIME), now = clock_ns(CLOCK_REALTIME);
+
+	return since_boot > 0 && since_boot <= boot ? now - (boot - since_boot) : 0;
+}
+
 static int scan_one(void *ctx, uint32_t pid)
 {
 	struct jm_tracker *t = ctx;
@@ -554,6 +567,8 @@ static int scan_one(void *ctx, uint32_t pid)
 	if (p) {
 		p->cpu_base_ns = runtime;          /* count from now on */
 		p->base_pending = true;            /* refined in jm_tracker_scan_existing */
+		p->pre_child_cpu_ns = st.child_cpu_ns;
+		p->born_ns = born_unix_ns(st.start_ticks);
 		/* What the sampler and the exit event will count: the threads
 		 * there now (a zombie leader's bytes never reach the process's
 		 * lives entry), plus threads that end from now on. */
@@ -568,8 +583,8 @@ static int scan_one(void *ctx, uint32_t pid)
 
 static int sample_rec(void *ctx, const struct jm_sample *s);
 
-/* The CPU a process found at start-up used before it is not the job's to
- * pay for this run.  Its baseline has to count what the sampler and the
+/* The CPU a process found at start-up used before goes to its run's totals
+ * at once, and its windows count from a baseline: what the sampler and the
  * exit event will count: the whole thread group, threads that already
  * exited included (the iterator's leader record adds the group's
  * sum_sched_runtime; the exit program does too for processes user space
@@ -581,6 +596,7 @@ static int sample_rec(void *ctx, const struct jm_sample *s);
  * that. */
 static void take_baselines(struct jm_tracker *t)
 {
+	struct jm_counters before = { 0 };
 	bool iter = false;
 
 	if (!t->sample_iter_broken) {
@@ -601,6 +617,13 @@ static void take_baselines(struct jm_tracker *t)
 		} else if (jm_proc_stat(p->tgid, &st) == 0 && st.cpu_ns > p->cpu_base_ns) {
 			p->cpu_base_ns = st.cpu_ns;
 		}
+		/* The run's totals take the CPU used before: the process's
+		 * (its threads, ended ones too) and its reaped children's.
+		 * So a run that outlives an agent restart costs what it did,
+		 * not what the new agent saw of it.  Windows start from the
+		 * baseline: they hold what happened while they were open. */
+		before.cpu_s = (double)(p->cpu_base_ns + p->pre_child_cpu_ns) / 1e9;
+		jm_run_found_running(p->run, p->born_ns, &before);
 	}
 }
 

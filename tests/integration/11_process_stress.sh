@@ -14,6 +14,7 @@ earlymt=$!
 ntasks() { ls "/proc/$1/task" 2>/dev/null | wc -l; }
 for _ in $(seq 1 200); do [ "$(ntasks $earlymt)" = 2 ] && break; sleep 0.01; done   # thread made
 for _ in $(seq 1 400); do [ "$(ntasks $earlymt)" = 1 ] && break; sleep 0.05; done   # and gone
+t_early=$(date +%s.%N)
 JOBMETER_JOB=early-$UNIQ $BURN cpu 3.0 &
 early=$!
 # A JOBMETER_JOB the exec probe keeps whole (113 characters) and one it would
@@ -31,7 +32,10 @@ early_long=$!
 #     once the agent runs: its file bytes from the start are those 4 MiB.
 head -c $((16 << 20)) /dev/zero > "$T/r.bin"
 mkfifo "$T/go"
-JOBMETER_JOB=reaped-$UNIQ bash -c "dd if='$T/r.bin' of=/dev/null bs=1M status=none
+#     Its run's CPU is its whole life's, the children it reaped before the
+#     start included: GNU time's figure for the lot.
+JOBMETER_JOB=reaped-$UNIQ /usr/bin/time -f "%U %S %e" -o "$T/time.reaped" bash -c "
+  dd if='$T/r.bin' of=/dev/null bs=1M status=none; $BURN cpu 1.0
   read -r _ < '$T/go'
   exec dd if='$T/r.bin' of=/dev/null bs=1M count=4 status=none" &
 sleep 0.5
@@ -90,20 +94,29 @@ sleep 1.2
 check_eq "storm: no loss line" "$(jq -c 'select(.type=="loss")' "$T/out.jsonl" | wc -l)" 0
 check_eq "early: attributed" "$(run_field early-$UNIQ job)" "early-$UNIQ"
 check_eq "early: source" "$(run_field early-$UNIQ source)" env
-cpu=$(run_field early-$UNIQ cpu_s)
-# counted from the agent's start: about 3.0 - 0.5 s; never more than 3.0
-if awk -v c="$cpu" 'BEGIN{exit !(c > 1.5 && c <= 3.05)}'; then pass "early: CPU counted from then on ($cpu s)";
-else fail "early: CPU counted from then on" "cpu_s=$cpu"; fi
+# A run found running costs its whole life (a run that outlives an agent
+# restart is not cut short), and starts with its process.
+check_within "early: the run's CPU is its whole life's" "$(run_field early-$UNIQ cpu_s)" 3.0 3
+wsum=$(jq -s --arg j "early-$UNIQ" '[.[] | select(.type == "window" and .job == $j) | .cpu_s] | add' "$T/out.jsonl")
+if awk -v w="$wsum" 'BEGIN{exit !(w > 1.5 && w <= 2.75)}'; then pass "early: its windows count from the agent's start ($wsum s)";
+else fail "early: its windows count from the agent's start" "window cpu_s sum $wsum (want 1.5-2.75)"; fi
+st=$(date -d "$(run_field early-$UNIQ start_time)" +%s.%N)
+if awk -v s="$st" -v t="$t_early" 'BEGIN{d = s - t; exit !(d > -0.05 && d < 0.3)}'; then
+  pass "early: the run started with its process ($st, launched at $t_early)"
+else fail "early: the run started with its process" "start $st, launched at $t_early"; fi
 wait_run "reaped-$UNIQ" || fail reaped-run "no run line"
 check_within "early: a process that reaped a child before the start, its own bytes from then on" \
   "$(run_field reaped-$UNIQ file_read_bytes)" $((4 << 20)) 2
+check_within "early: the run's CPU, reaped children's from before the start included, vs GNU time" \
+  "$(run_field reaped-$UNIQ cpu_s)" "$(awk '{print $1 + $2}' "$T/time.reaped")" 5
+check_within "early: the run started with its process (duration vs GNU time's elapsed)" \
+  "$(run_field reaped-$UNIQ duration_s)" "$(awk '{print $3}' "$T/time.reaped")" 5
 wait $earlymt
 wait_run "earlymt-$UNIQ" || fail earlymt-run "no run line"
-cpu=$(run_field earlymt-$UNIQ cpu_s)
-# the thread's 1.5 s were used before the agent started: at most the main
-# thread's 1.5 s (part of which may also have run before)
-if awk -v c="$cpu" 'BEGIN{exit !(c > 0.2 && c <= 1.55)}'; then pass "early: an exited thread's CPU from before the start is not charged ($cpu s)";
-else fail "early: an exited thread's CPU from before the start is not charged" "cpu_s=$cpu"; fi
+# the thread's 1.5 s, used and ended before the agent started, are the
+# run's too: 3.0 s in all
+check_within "early: an exited thread's CPU from before the start is the run's" \
+  "$(run_field earlymt-$UNIQ cpu_s)" 3.0 3
 # The socket programs' registers offset (bpf/maps.bpf.h) is learned only
 # from tasks whose stack cannot go away meanwhile: threads exiting under
 # the sampler during the storm never retire it.

@@ -157,13 +157,15 @@ int main(void)
 
 	/* /proc/PID/stat with a hostile comm */
 	struct jm_pstat st;
-	const char *stat = "1234 (a) b) c) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0 "
+	const char *stat = "1234 (a) b) c) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 40 2 20 0 3 0 "
 			   "777 123456789 2560 18446744073709551615";
 	CHECK_INT("stat: parses", jm_proc_stat_parse(stat, &st), 0);
 	CHECK_STR("stat: comm up to the last paren", st.comm, "a) b) c");
 	CHECK_INT("stat: ppid", st.ppid, 1);
 	CHECK_INT("stat: cpu", st.cpu_ns, 300 * (1000000000ull / sysconf(_SC_CLK_TCK)));
 	CHECK_INT("stat: rss", st.rss_bytes, 2560ull * sysconf(_SC_PAGESIZE));
+	CHECK_INT("stat: reaped children's cpu", st.child_cpu_ns, 42 * (1000000000ull / sysconf(_SC_CLK_TCK)));
+	CHECK_INT("stat: start", st.start_ticks, 777);
 	CHECK("stat: garbage rejected", jm_proc_stat_parse("1234 no parens", &st) != 0);
 	{
 		uint64_t r = 0, w = 0;
