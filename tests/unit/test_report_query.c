@@ -155,13 +155,42 @@ static int store_host_day(struct jm_coll_store *st, uint64_t *seq, int d)
 	return jm_coll_store_batch(st, &b, 1, &res) == JM_STORE_STORED ? 0 : -1;
 }
 
+/* A host that sends windows but no capacity (an agent without host usage):
+ * it has host_hour rows, and must not count as a host of the idle figures
+ * on either path. */
+static int store_window_only(struct jm_coll_store *st, uint64_t *seq, int d)
+{
+	Jobmeter__V1__Batch b = JOBMETER__V1__BATCH__INIT;
+	Jobmeter__V1__AgentIdentity a = JOBMETER__V1__AGENT_IDENTITY__INIT;
+	Jobmeter__V1__JobWindow w = JOBMETER__V1__JOB_WINDOW__INIT, *wp = &w;
+	Jobmeter__V1__Counters c = JOBMETER__V1__COUNTERS__INIT;
+	struct jm_coll_store_result res;
+	int64_t end = D0 * SEC + d * DAYS + 22 * HRS;
+
+	a.host = "h2";
+	a.agent_id = "agent2";
+	a.boot_id = "boot2";
+	w.job = "alpha";
+	w.start_unix_ns = end - 60 * SEC;
+	w.end_unix_ns = end;
+	w.counters = &c;
+	b.schema_version = 1;
+	b.agent = &a;
+	b.seq = ++*seq;
+	b.window_start_unix_ns = end - 60 * SEC;
+	b.window_end_unix_ns = end;
+	b.n_windows = 1;
+	b.windows = &wp;
+	return jm_coll_store_batch(st, &b, 1, &res) == JM_STORE_STORED ? 0 : -1;
+}
+
 static int build_db(const char *path)
 {
 	struct jm_coll_store *st;
 	struct jm_coll_store_open_info info;
 	char err[256];
 	static const int hours[] = { 1, 7, 13, 19 };
-	uint64_t seq = 0;
+	uint64_t seq = 0, seq2 = 0;
 
 	if (jm_coll_store_open(path, &st, &info, err, sizeof(err))) {
 		printf("# %s\n", err);
@@ -192,7 +221,7 @@ static int build_db(const char *path)
 			if (store_run(st, &seq, &rs))
 				goto fail;
 		}
-		if (store_host_day(st, &seq, d))
+		if (store_host_day(st, &seq, d) || store_window_only(st, &seq2, d))
 			goto fail;
 	}
 	jm_coll_store_close(st);
@@ -294,7 +323,7 @@ static void check_report(const char *tag, struct jm_rep_report *r, bool estimate
 	}
 	CHECK(T("daily trend: 8 period days"), r->n_days - r->first_period_day == 8);
 
-	CHECK_INT(T("idle: one host"), r->idle.hosts, 1);
+	CHECK_INT(T("idle: one host (the one that sent capacity)"), r->idle.hosts, 1);
 	CHECK(T("idle capacity 7 x 2 cores x 1 day"), rel(r->idle.capacity_core_s, 7 * 2 * 86400.0, 1e-12));
 	CHECK(T("idle attributed 7 x 14400"), rel(r->idle.attributed_cpu_s, 7 * 14400.0, 1e-12));
 	CHECK(T("idle cpu cost by hand"), rel(r->idle.cost.cpu, (7 * 2 * 86400.0 - 7 * 14400.0) / 3600 * 0.031611, 1e-12));

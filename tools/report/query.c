@@ -560,6 +560,34 @@ static int int64_row(struct q *q, sqlite3_stmt *s, void *ctx)
 	return 0;
 }
 
+/* Distinct host names over the edges (raw rows) and the middle (rollups). */
+struct host_set {
+	char **names;
+	size_t n, cap;
+};
+
+static int host_row(struct q *q, sqlite3_stmt *s, void *ctx)
+{
+	struct host_set *h = ctx;
+	const char *name = col_text(s, 0);
+
+	for (size_t k = 0; k < h->n; k++)
+		if (strcmp(h->names[k], name) == 0)
+			return 0;
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? h->cap * 2 : 16;
+		char **v = realloc(h->names, cap * sizeof(*v));
+		if (!v)
+			return oom(q);
+		h->names = v;
+		h->cap = cap;
+	}
+	if (!(h->names[h->n] = strdup(name)))
+		return oom(q);
+	h->n++;
+	return 0;
+}
+
 static int idle(struct q *q, bool rollup)
 {
 	static const char cap[] =
@@ -574,15 +602,18 @@ static int idle(struct q *q, bool rollup)
 	static const char roll_attr[] =
 		"SELECT total(attr_cpu_s), total(attr_mem_gib_s) FROM host_hour"
 		" WHERE hour >= ?1 AND hour < ?2";
+	/* Hosts that reported capacity, the same on both paths: host_hour
+	 * also has rows for hosts that only sent windows. */
 	static const char hosts_raw[] =
-		"SELECT count(DISTINCT host) FROM host_usage WHERE end_ns >= ?1 AND end_ns < ?2";
+		"SELECT DISTINCT host FROM host_usage WHERE end_ns >= ?1 AND end_ns < ?2";
 	static const char hosts_roll[] =
-		"SELECT count(DISTINCT host) FROM host_hour WHERE hour >= ?1 AND hour < ?2";
+		"SELECT DISTINCT host FROM host_hour WHERE hour >= ?1 AND hour < ?2"
+		" AND (core_s > 0 OR mem_gib_s > 0)";
 	struct jm_rep_idle *i = &q->r->idle;
 	struct idle_sums capacity = { &i->capacity_core_s, &i->capacity_mem_gib_s };
 	struct idle_sums attributed = { &i->attributed_cpu_s, &i->attributed_mem_gib_s };
 	struct split sp;
-	int64_t hosts = i->hosts;
+	struct host_set hosts = { 0 };
 	int rc;
 
 	split_span(q->r->from_ns, q->r->to_ns, HOUR, rollup, &sp);
@@ -593,11 +624,13 @@ static int idle(struct q *q, bool rollup)
 	    each_row(q, roll_cap, sp.mid_a, sp.mid_b, idle_row, &capacity) ||
 	    each_row(q, roll_attr, sp.mid_a, sp.mid_b, idle_row, &attributed))
 		return -1;
-	if (rollup && sp.mid_a < sp.mid_b)
-		rc = each_row(q, hosts_roll, sp.mid_a, sp.mid_b, int64_row, &hosts);
-	else
-		rc = each_row(q, hosts_raw, q->r->from_ns, q->r->to_ns, int64_row, &hosts);
-	i->hosts = (unsigned)hosts;
+	rc = each_row(q, hosts_raw, sp.head_a, sp.head_b, host_row, &hosts) ||
+	     each_row(q, hosts_raw, sp.tail_a, sp.tail_b, host_row, &hosts) ||
+	     each_row(q, hosts_roll, sp.mid_a, sp.mid_b, host_row, &hosts) ? -1 : 0;
+	i->hosts = (unsigned)hosts.n;
+	for (size_t k = 0; k < hosts.n; k++)
+		free(hosts.names[k]);
+	free(hosts.names);
 	return rc;
 }
 
