@@ -187,6 +187,7 @@ static void job(struct jw *w, const struct jm_rep_report *r, const struct jm_rep
 	jw_u64(w, "runs", u->runs);
 	jw_u64(w, "successes", u->successes);
 	jw_u64(w, "failures", u->failures);
+	jw_u64(w, "unknown_outcomes", jm_rep_unknown_outcomes(u));
 	jw_num(w, "success_rate", u->runs ? (double)u->successes / (double)u->runs : NAN);
 	jw_u64(w, "restarts", u->restarts);
 	jw_u64(w, "oom_kills", u->oom_kills);

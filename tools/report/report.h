@@ -45,6 +45,13 @@ struct jm_rep_usage {
 	uint64_t qbuckets[JM_HIST_BUCKETS];
 };
 
+/* Runs whose outcome is neither success nor failure (the agent never saw
+ * the exit): they count against the success rate. */
+static inline uint64_t jm_rep_unknown_outcomes(const struct jm_rep_usage *u)
+{
+	return u->runs > u->successes + u->failures ? u->runs - u->successes - u->failures : 0;
+}
+
 /* Cost-relevant figures of one job on one UTC day. */
 struct jm_rep_dayuse {
 	double   cpu_s, mem_gib_s;

@@ -133,7 +133,8 @@ static void fmt_age(const struct jm_rep_report *r, int64_t t, char *b, size_t n)
 static int jobs_table(const struct jm_rep_report *r, struct jm_rep_table **ts, size_t *n)
 {
 	static const struct jm_rep_col cols[] = {
-		{ "JOB", JOBW, false }, { "RUNS", 6, true }, { "OK%", 6, true }, { "RESTARTS", 8, true },
+		{ "JOB", JOBW, false }, { "RUNS", 6, true }, { "OK%", 6, true }, { "FAILED", 6, true },
+		{ "UNKNOWN", 7, true }, { "RESTARTS", 8, true },
 		{ "OOM", 5, true }, { "P50 DUR", 8, true }, { "P95 DUR", 8, true }, { "CPU-H", 9, true },
 		{ "PEAK RSS", 9, true }, { "GIB-H", 9, true },
 	};
@@ -145,13 +146,17 @@ static int jobs_table(const struct jm_rep_report *r, struct jm_rep_table **ts, s
 	for (size_t i = 0; i < r->n_jobs; i++)
 		estimated |= r->jobs[i].durations_estimated;
 	snprintf(t->title, sizeof(t->title), "Jobs");
-	snprintf(t->note, sizeof(t->note), "runs that ended in the period%s",
+	snprintf(t->note, sizeof(t->note), "runs that ended in the period; UNKNOWN = the exit went unseen "
+		 "(counted as not OK)%s",
 		 estimated ? "; duration percentiles from the rollup histogram (within 4.5%)" : "");
 	for (size_t i = 0; i < r->n_jobs; i++) {
 		const struct jm_rep_job *j = &r->jobs[i];
-		char runs[24], ok[16], rst[24], oom[24], p50[24], p95[24], cpu[24], rss[24], gib[24];
+		char runs[24], ok[16], fl[24], unk[24], rst[24], oom[24], p50[24], p95[24], cpu[24], rss[24],
+		     gib[24];
 
 		fmt_u64(j->u.runs, runs, sizeof(runs));
+		fmt_u64(j->u.failures, fl, sizeof(fl));
+		fmt_u64(jm_rep_unknown_outcomes(&j->u), unk, sizeof(unk));
 		jm_rep_fmt_pct(j->u.runs ? (double)j->u.successes / (double)j->u.runs : NAN, ok, sizeof(ok));
 		fmt_u64(j->u.restarts, rst, sizeof(rst));
 		fmt_u64(j->u.oom_kills, oom, sizeof(oom));
@@ -160,8 +165,8 @@ static int jobs_table(const struct jm_rep_report *r, struct jm_rep_table **ts, s
 		fmt_hours(j->u.cpu_s, cpu, sizeof(cpu));
 		jm_rep_fmt_bytes((double)j->u.peak_rss_bytes, rss, sizeof(rss));
 		fmt_hours(j->u.mem_gib_s, gib, sizeof(gib));
-		if (row(t, j->u.failures || j->u.oom_kills ? JM_ROW_ALERT : JM_ROW_NORMAL, j->name, runs, ok, rst,
-			oom, p50, p95, cpu, rss, gib))
+		if (row(t, j->u.runs > j->u.successes || j->u.oom_kills ? JM_ROW_ALERT : JM_ROW_NORMAL,
+			j->name, runs, ok, fl, unk, rst, oom, p50, p95, cpu, rss, gib))
 			return -1;
 	}
 	return 0;
