@@ -32,6 +32,7 @@ struct jm_agent {
 	struct jm_db *db;
 	struct jm_metrics *metrics;
 	struct jm_spool *spool;          /* NULL without a collector */
+	uint64_t unspooled;              /* batches that could not be written to it */
 	struct jm_shipper *shipper;
 	struct jm_otlp *otlp;
 	struct jm_batch_builder batch;
@@ -304,7 +305,7 @@ static void report_loss(struct jm_agent *ag, int64_t now)
 	jm_jobs_stats(ag->jobs, &js);
 	l->jobs_overflow = js.jobs_overflow;
 	if (ag->spool)
-		l->spool_dropped_batches = jm_spool_dropped(ag->spool);
+		l->spool_dropped_batches = jm_spool_dropped(ag->spool) + ag->unspooled;
 	if (ag->metrics)
 		jm_metrics_set_loss(ag->metrics, l);
 
@@ -359,11 +360,17 @@ static void ship_batch(struct jm_agent *ag, int64_t now)
 		size_t parts = 0, items = 0;
 		err = jm_batch_render_parts(&b, JM_BATCH_MAX_ITEMS, JM_BATCH_MAX_BYTES, spool_seq,
 					    spool_put, ag->spool, &parts, &items);
-		if (err)
+		if (err) {
+			/* A full disk fails before a sequence number is taken:
+			 * no gap at the collector would tell, so it is counted
+			 * (spool_dropped_batches, shipped with the next batch
+			 * that can be written). */
+			ag->unspooled++;
 			jm_err("batch not spooled after %zu part(s): %zu of %zu runs+windows lost: %s "
-			       "(their figures are in the JSONL and will show as a gap at the "
-			       "collector)", parts, b.n_runs + b.n_windows - items,
-			       b.n_runs + b.n_windows, strerror(err < 0 ? -err : err));
+			       "(their figures are in the JSONL; counted in spool_dropped_batches)",
+			       parts, b.n_runs + b.n_windows - items, b.n_runs + b.n_windows,
+			       strerror(err < 0 ? -err : err));
+		}
 		if (parts)
 			jm_ship_kick(ag->shipper);
 	}

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The agent's spool on a full disk: a batch that cannot be written takes no
+# sequence number, so no gap at the collector would tell; the agent counts
+# it (spool_dropped_batches), ships the count with the next batch it can
+# write, and the report's completeness shows the agent incomplete.
+source "$(dirname "$0")/../lib.sh"
+BURN=$HELPERS/jm_burn
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+PORT=$(free_port)
+TOKEN="tok-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+echo "$TOKEN" > "$T/token"; chmod 600 "$T/token"
+mkdir -p "$T/spool" "$T/state"
+mount -t tmpfs -o size=2m tmpfs "$T/spool" || { fail tmpfs "cannot mount a tmpfs for the spool"; exit 1; }
+unmount() { umount "$T/spool" 2>/dev/null; }
+trap 'unmount; cleanup' EXIT
+
+"$COLLECTOR" --listen 127.0.0.1:$PORT --db "$T/jm.db" --token-file "$T/token" >>"$T/collector.log" 2>&1 &
+_bg_pids+=("$!")
+for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/healthz" && break; sleep 0.05; done
+cat > "$T/agent.yaml" <<YAML
+interval: 1
+collector:
+  url: http://127.0.0.1:$PORT/v1/batches
+  token_file: $T/token
+  spool_dir: $T/spool
+YAML
+start_agent "$T/agent.yaml" --state-dir "$T/state" || { fail agent-start "agent not ready"; exit 1; }
+JOBMETER_JOB=before-$UNIQ $BURN exit 0
+sleep 2.5                                     # shipped while there is room
+
+# Fill the disk, run jobs for 3 intervals, then make room again.
+dd if=/dev/zero of="$T/spool/fill" bs=64k status=none 2>/dev/null
+for i in 1 2 3; do JOBMETER_JOB=full-$UNIQ $BURN exit 0; sleep 1; done
+sleep 0.5
+rm -f "$T/spool/fill"
+JOBMETER_JOB=after-$UNIQ $BURN exit 0
+for _ in $(seq 1 100); do
+  [ -n "$(sqlite3 "$T/jm.db" "select 1 from runs where job = 'after-$UNIQ'" 2>/dev/null)" ] && break; sleep 0.2
+done
+sleep 1.5
+stop_agent
+
+n=$(grep -c "batch not spooled" "$T/agent.log")
+if [ "$n" -ge 1 ]; then pass "agent: says which batches were not spooled ($n)"
+else fail "agent: says which batches were not spooled" "no 'batch not spooled' in its log"; fi
+dropped=$(jq -s '[.[] | select(.type == "loss") | .total.spool_dropped_batches] | max // 0' "$T/out.jsonl")
+check_eq "agent: each counted in spool_dropped_batches" "$dropped" "$n"
+check_eq "collector: the run after the disk filled arrived" \
+  "$(sqlite3 "$T/jm.db" "select count(*) from runs where job = 'after-$UNIQ'")" 1
+"$REPORT" --db "$T/jm.db" --since 1h --format json > "$T/report.json" 2>"$T/report.err"
+AG=$(cat "$T/state/agent-id")
+check_eq "report: the agent's spool drops are its loss" \
+  "$(jq -r --arg a "$AG" '.completeness.agents[] | select(.agent_id == $a) | .loss.spool_dropped_batches' "$T/report.json")" "$n"
+check_eq "report: the agent is not complete" \
+  "$(jq -r --arg a "$AG" '.completeness.agents[] | select(.agent_id == $a) | .complete // (.lost == 0 and .seq_gaps == 0)' "$T/report.json")" false
