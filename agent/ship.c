@@ -53,6 +53,7 @@ enum send_result { SEND_OK, SEND_RETRY, SEND_REJECT, SEND_CONFLICT, SEND_ABORTED
 #define KIND_SPOOL     (-2)
 #define KIND_REMOVE    (-3)
 #define KIND_RENUMBER  (-4)
+#define KIND_NOT_COLLECTOR (-5)
 #define KIND_CURL      100000
 
 struct jm_shipper {
@@ -337,6 +338,14 @@ static bool parse_stored_max(struct jm_shipper *sh, uint64_t *out)
 	return true;
 }
 
+/* The collector stored the batch, now or before: its body says
+ * {"status":"stored"} or {"status":"duplicate"}. */
+static bool collector_took_it(struct jm_shipper *sh)
+{
+	sh->body[sh->body_len] = '\0';
+	return strstr(sh->body, "\"status\":\"stored\"") || strstr(sh->body, "\"status\":\"duplicate\"");
+}
+
 /* One POST.  err receives the failure text; *retry_after_ms the collector's
  * Retry-After (0 when absent). */
 static enum send_result send_batch(struct jm_shipper *sh, uint64_t seq, const uint8_t *data,
@@ -375,8 +384,18 @@ static enum send_result send_batch(struct jm_shipper *sh, uint64_t seq, const ui
 	pthread_mutex_lock(&sh->lock);
 	sh->st.last_http_status = status;
 	pthread_mutex_unlock(&sh->lock);
-	if (status >= 200 && status < 300)
-		return SEND_OK;
+	if (status >= 200 && status < 300) {
+		/* Only the collector's own answer deletes the batch: a proxy's
+		 * or a maintenance page's 200 would otherwise drop it unseen. */
+		if (collector_took_it(sh))
+			return SEND_OK;
+		char head[BODY_HEAD + 1];
+		body_head(sh, head, sizeof(head));
+		snprintf(err, errlen, "collector URL answered HTTP %ld but not as a jobmeter "
+			 "collector (batch kept): %s", status, head[0] ? head : "(empty body)");
+		sh->fail_kind = KIND_NOT_COLLECTOR;
+		return SEND_RETRY;
+	}
 
 	bool conflict = status == 409 && parse_stored_max(sh, stored_max);
 	char head[BODY_HEAD + 1];

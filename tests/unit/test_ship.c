@@ -42,7 +42,9 @@ static char log_path[600];
 /* MODE_409_MAX: a current collector that has seqs 1..PRIOR_MAX of this agent
  * stored from an earlier spool: those seqs answer 409 with stored_max_seq,
  * any other is stored. */
-enum srv_mode { MODE_OK, MODE_503_ONCE, MODE_400, MODE_409, MODE_409_MAX };
+/* MODE_HTML_ONCE: the first request gets a 200 that is not the collector's
+ * answer (a proxy's maintenance page). */
+enum srv_mode { MODE_OK, MODE_503_ONCE, MODE_400, MODE_409, MODE_409_MAX, MODE_HTML_ONCE };
 #define PRIOR_MAX 5
 
 struct srv {
@@ -215,7 +217,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 	pthread_mutex_lock(&s->lock);
 	enum srv_mode mode = s->mode;
-	bool first_503 = mode == MODE_503_ONCE && !s->served_503;
+	bool first_503 = (mode == MODE_503_ONCE || mode == MODE_HTML_ONCE) && !s->served_503;
 	if (first_503)
 		s->served_503 = true;
 	bool conflict = mode == MODE_409_MAX && seq <= PRIOR_MAX;
@@ -227,7 +229,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			 "for another window (1..2 ns): the agent's seq restarted\"}\n",
 			 s->max_stored > PRIOR_MAX ? s->max_stored : (uint64_t)PRIOR_MAX, seq);
 	}
-	if (mode == MODE_OK || (mode == MODE_503_ONCE && !first_503) ||
+	if (mode == MODE_OK || ((mode == MODE_503_ONCE || mode == MODE_HTML_ONCE) && !first_503) ||
 	    (mode == MODE_409_MAX && !conflict)) {
 		if (s->n_accepted < MAX_ACCEPTED) {
 			s->accepted[s->n_accepted] = seq;
@@ -241,6 +243,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (conflict)
 		return reply(c, 409, cbody, false);
 
+	if (first_503 && mode == MODE_HTML_ONCE)
+		return reply(c, 200, "<html><body>Down for maintenance</body></html>", false);
 	if (first_503)
 		return reply(c, 503, "busy", true);
 	if (mode == MODE_400)
@@ -249,7 +253,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return reply(c, 400, "schema mismatch; you sent Authorization: Bearer " TOKEN, false);
 	if (mode == MODE_409)
 		return reply(c, 409, "seq 1 of this agent and boot is stored already for another window", false);
-	return reply(c, 200, "", false);
+	return reply(c, 200, "{\"status\":\"stored\"}\n", false);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -554,6 +558,34 @@ static void test_503_then_200(void)
 	jm_ship_close(sh, 1000);
 	CHECK_INT("503: failure logged once", log_count("collector answered HTTP 503"), 1);
 	CHECK_INT("503: recovery logged", log_count("collector reachable again: delivered seq 1"), 1);
+out:
+	jm_spool_close(sp);
+	srv_stop(&s);
+}
+
+/* A 200 that is not the collector's answer keeps the batch: retried, and
+ * delivered once the collector answers. */
+static void test_200_not_collector(void)
+{
+	struct srv s;
+	struct jm_config cfg;
+	struct jm_shipper *sh = NULL;
+	struct seen w;
+	struct jm_spool *sp = case_start(&s, MODE_HTML_ONCE, "html", "shtml", 3);
+	if (!sp || !s.d)
+		goto out;
+	sh = case_open(&s, sp, &cfg, "html");
+	if (!sh)
+		goto out;
+	CHECK_INT("html 200: all 3 sent", wait_stat(sh, ST_SENT, 3, 5000), 3);
+	srv_seen(&s, &w);
+	CHECK("html 200: delivered once each, in order", accepted_in_order(&w, 3));
+	CHECK_INT("html 200: the first one sent again", w.requests, 4);
+	struct jm_ship_stats st;
+	jm_ship_stats(sh, &st);
+	CHECK_INT("html 200: a retry counted", st.retries, 1);
+	jm_ship_close(sh, 1000);
+	CHECK_INT("html 200: logged as not the collector", log_count("but not as a jobmeter collector"), 1);
 out:
 	jm_spool_close(sp);
 	srv_stop(&s);
@@ -1063,6 +1095,7 @@ int main(void)
 	uint64_t t0 = now_ns();
 	test_stream();
 	test_503_then_200();
+	test_200_not_collector();
 	test_400();
 	test_409();
 	test_409_renumber();
