@@ -305,6 +305,39 @@ static void test_goldens(void)
 	}
 }
 
+static void test_clock(void)
+{
+	Jobmeter__V1__Batch b = JOBMETER__V1__BATCH__INIT;
+	Jobmeter__V1__JobRun r = JOBMETER__V1__JOB_RUN__INIT, *rp = &r;
+	Jobmeter__V1__JobWindow w = JOBMETER__V1__JOB_WINDOW__INIT, *wp = &w;
+	const int64_t now = INT64_C(1795795533) * 1000000000, s = 1000000000;
+	char why[256] = "";
+
+	b.window_start_unix_ns = now - 10 * s;
+	b.window_end_unix_ns = now;
+	b.n_runs = 1;
+	b.runs = &rp;
+	b.n_windows = 1;
+	b.windows = &wp;
+	r.end_unix_ns = now - s;
+	w.end_unix_ns = now;
+	CHECK_INT("clock: now is fine", jm_coll_check_clock(&b, now, why, sizeof(why)), 0);
+	b.window_end_unix_ns = now + 3500 * s;
+	CHECK_INT("clock: 58 min ahead is skew, fine", jm_coll_check_clock(&b, now, why, sizeof(why)), 0);
+	b.window_end_unix_ns = now + 3700 * s;
+	CHECK_INT("clock: over an hour ahead refused", jm_coll_check_clock(&b, now, why, sizeof(why)), -1);
+	CHECK("clock: ... saying so", strstr(why, "batch window ends in the future") != NULL);
+	b.window_end_unix_ns = now;
+	r.end_unix_ns = INT64_C(365) * 86400 * s;                 /* 1971 */
+	CHECK_INT("clock: a run in 1971 refused", jm_coll_check_clock(&b, now, why, sizeof(why)), -1);
+	CHECK("clock: ... saying so", strstr(why, "a run ends before 2000") != NULL);
+	r.end_unix_ns = 0;
+	CHECK_INT("clock: a run without an end is not judged", jm_coll_check_clock(&b, now, why, sizeof(why)), 0);
+	w.end_unix_ns = INT64_C(5623372800) * s;                  /* 2148 */
+	CHECK_INT("clock: a window in 2148 refused", jm_coll_check_clock(&b, now, why, sizeof(why)), -1);
+	CHECK("clock: ... saying so", strstr(why, "a job window ends in the future") != NULL);
+}
+
 static void test_utf8(void)
 {
 	CHECK("utf8 ascii", jm_coll_utf8_valid("abc", 3));
@@ -422,6 +455,7 @@ int main(void)
 {
 	test_goldens();
 	test_utf8();
+	test_clock();
 	test_body();
 	test_auth();
 	TEST_EXIT();

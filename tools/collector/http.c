@@ -424,6 +424,8 @@ static enum MHD_Result ingest_finish(struct jm_coll_server *srv, struct MHD_Conn
 	body_len = rq->body.len;
 	jm_coll_body_free(&rq->body);
 	rq->body_ready = false;
+	if (drc == JM_DECODE_OK && jm_coll_check_clock(dec.batch, now_unix_ns(), why, sizeof(why)))
+		drc = JM_DECODE_INVALID_BATCH;
 	switch (drc) {
 	case JM_DECODE_OK:
 		ok = ingest_store(srv, c, rq, dec.batch, body_len);

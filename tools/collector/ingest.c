@@ -400,6 +400,30 @@ enum jm_coll_decode_rc jm_coll_decode_batch(const uint8_t *buf, size_t len,
 	return JM_DECODE_OK;
 }
 
+static int clock_fail(char *why, size_t why_len, const char *what, int64_t ns, int64_t now_ns)
+{
+	snprintf(why, why_len, "%s ends %s (%.0f s from the collector's clock): the agent's "
+		 "clock is wrong", what, ns < JM_COLL_NS_MIN ? "before 2000" : "in the future",
+		 (double)(ns - now_ns) / 1e9);
+	return -1;
+}
+
+int jm_coll_check_clock(const Jobmeter__V1__Batch *b, int64_t now_ns, char *why, size_t why_len)
+{
+	int64_t hi = now_ns + JM_COLL_FUTURE_MAX_NS;
+#define BAD(ns) ((ns) != 0 && ((ns) < JM_COLL_NS_MIN || (ns) > hi))
+	if (BAD(b->window_end_unix_ns))
+		return clock_fail(why, why_len, "the batch window", b->window_end_unix_ns, now_ns);
+	for (size_t i = 0; i < b->n_runs; i++)
+		if (b->runs[i] && BAD(b->runs[i]->end_unix_ns))
+			return clock_fail(why, why_len, "a run", b->runs[i]->end_unix_ns, now_ns);
+	for (size_t i = 0; i < b->n_windows; i++)
+		if (b->windows[i] && BAD(b->windows[i]->end_unix_ns))
+			return clock_fail(why, why_len, "a job window", b->windows[i]->end_unix_ns, now_ns);
+#undef BAD
+	return 0;
+}
+
 void jm_coll_decoded_free(struct jm_coll_decoded *d)
 {
 	if (d->batch)

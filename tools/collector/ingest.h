@@ -53,6 +53,16 @@ void jm_coll_decoded_free(struct jm_coll_decoded *d);
 int jm_coll_validate_batch(const Jobmeter__V1__Batch *b, char *why, size_t why_len)
 	__attribute__((warn_unused_result));
 
+/* Times the collector's clock can vouch for: a batch whose window (or a
+ * run or window in it) ends more than JM_COLL_FUTURE_MAX_NS after now_ns,
+ * or ends before 2000-01-01, comes from a broken clock.  Stored, it would
+ * sit in an hour no report looks at, and the gaps charged to it with it.
+ * Returns 0, or -1 with `why` filled. */
+#define JM_COLL_FUTURE_MAX_NS   (INT64_C(3600) * 1000000000)
+#define JM_COLL_NS_MIN          INT64_C(946684800000000000)    /* 2000-01-01 */
+int jm_coll_check_clock(const Jobmeter__V1__Batch *b, int64_t now_ns, char *why, size_t why_len)
+	__attribute__((warn_unused_result));
+
 /* Strict UTF-8 check (no overlongs, no surrogates, <= U+10FFFF). */
 int jm_coll_utf8_valid(const char *s, size_t len);
 #endif
