@@ -1,14 +1,17 @@
 #include "agent.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "batch.h"
 #include "buf.h"
 #include "db.h"
+#include "fileutil.h"
 #include "host.h"
 #include "identity/identity.h"
 #include "jobs.h"
@@ -45,6 +48,10 @@ struct jm_agent {
 	struct jm_loss loss;              /* cumulative, user space + kernel */
 	struct jm_loss loss_reported;     /* as of the last loss line */
 	struct jm_loss_kernel loss_kernel; /* kernel counters as of the last fold */
+	struct jm_loss loss_base;         /* carried over from the agent's last run (this boot) */
+	struct jm_loss loss_saved;        /* as last written to <state_dir>/loss */
+	int state_fd;                     /* the state directory, -1 when not shipping */
+	bool loss_save_failed;            /* warned once */
 	uint64_t tf_misses_reported;      /* JM_STAT_TFILTER_MISS as of the last warning */
 	bool regs_retired_reported;       /* the warning below was given */
 	uint64_t ship_rejected_reported;  /* refused batches as of the last warning */
@@ -131,6 +138,70 @@ static bool has_file_outputs(const struct jm_config *cfg)
 	return false;
 }
 
+#define LOSS_FILE "loss"
+
+static void loss_add(struct jm_loss *a, const struct jm_loss *b)
+{
+	a->ringbuf_drops += b->ringbuf_drops;
+	a->map_full += b->map_full;
+	a->payload_drops += b->payload_drops;
+	a->payload_truncated += b->payload_truncated;
+	a->parse_errors += b->parse_errors;
+	a->statements_overflow += b->statements_overflow;
+	a->jobs_overflow += b->jobs_overflow;
+	a->spool_dropped_batches += b->spool_dropped_batches;
+	a->exits_synthesized += b->exits_synthesized;
+}
+
+/* The loss counters of this agent's last run in this boot carry on: the
+ * batches' counters are cumulative per boot, and a reset would hide what
+ * came before (see jm_loss_parse). */
+static void load_loss(struct jm_agent *ag, const char *state_dir)
+{
+	char text[1024];
+	struct jm_loss base;
+
+	ag->state_fd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (ag->state_fd < 0) {
+		jm_warn("cannot open state directory %s: %s: loss counters restart from zero "
+			"with every agent restart", state_dir, strerror(errno));
+		return;
+	}
+	ssize_t n = jm_read_small(ag->state_fd, LOSS_FILE, text, sizeof(text));
+	if (n == -ENOENT)
+		return;
+	int err = n < 0 ? (int)n : jm_loss_parse(text, ag->id.boot_id, &base);
+	if (err == -ESTALE)
+		return;                                    /* another boot: from zero */
+	if (err) {
+		jm_warn("%s/%s unreadable (%s): loss counters start from zero", state_dir, LOSS_FILE,
+			strerror(-err));
+		return;
+	}
+	ag->loss_base = base;
+	ag->loss_saved = base;
+	loss_add(&ag->loss, &base);
+	loss_add(&ag->loss_reported, &base);
+}
+
+static void save_loss(struct jm_agent *ag)
+{
+	char text[1024];
+
+	if (ag->state_fd < 0 || memcmp(&ag->loss, &ag->loss_saved, sizeof(ag->loss)) == 0)
+		return;
+	int n = jm_loss_format(&ag->loss, ag->id.boot_id, text, sizeof(text));
+	int err = n < 0 ? n : jm_write_atomic(ag->state_fd, LOSS_FILE, LOSS_FILE ".tmp", text, (size_t)n);
+	if (err) {
+		if (!ag->loss_save_failed)
+			jm_warn("cannot save loss counters: %s: after an agent restart the collector "
+				"may count less loss than there was", strerror(-err));
+		ag->loss_save_failed = true;
+		return;
+	}
+	ag->loss_saved = ag->loss;
+}
+
 int jm_agent_open(struct jm_agent **out, const struct jm_config *cfg,
 		  const struct jm_cli_opts *opts)
 {
@@ -143,6 +214,7 @@ int jm_agent_open(struct jm_agent **out, const struct jm_config *cfg,
 	if (!ag)
 		return -ENOMEM;
 	ag->cfg = cfg;
+	ag->state_fd = -1;
 	jm_buf_init(&ag->line);
 	jm_batch_builder_init(&ag->batch);
 	ag->batch_start_ns = now_unix_ns();
@@ -199,6 +271,7 @@ int jm_agent_open(struct jm_agent **out, const struct jm_config *cfg,
 			err = -EIO;
 			goto fail;
 		}
+		load_loss(ag, state_dir);
 		if (jm_host_sampler_init(&ag->host, "/proc"))
 			jm_warn("host CPU/memory sampling unavailable: idle cost will be missing");
 	}
@@ -245,6 +318,8 @@ void jm_agent_close(struct jm_agent *ag)
 	if (ag->jsonl_owned)
 		fclose(ag->jsonl);
 	jm_buf_free(&ag->line);
+	if (ag->state_fd >= 0)
+		close(ag->state_fd);
 	free(ag);
 }
 
@@ -303,11 +378,13 @@ static void report_loss(struct jm_agent *ag, int64_t now)
 		ag->regs_retired_reported = true;
 	}
 	jm_jobs_stats(ag->jobs, &js);
-	l->jobs_overflow = js.jobs_overflow;
+	l->jobs_overflow = ag->loss_base.jobs_overflow + js.jobs_overflow;
 	if (ag->spool)
-		l->spool_dropped_batches = jm_spool_dropped(ag->spool) + ag->unspooled;
+		l->spool_dropped_batches = ag->loss_base.spool_dropped_batches +
+					   jm_spool_dropped(ag->spool) + ag->unspooled;
 	if (ag->metrics)
 		jm_metrics_set_loss(ag->metrics, l);
+	save_loss(ag);                        /* before a batch carries them */
 
 #define D(f) d.f = l->f - ag->loss_reported.f
 	D(ringbuf_drops); D(map_full); D(payload_drops); D(payload_truncated); D(parse_errors);

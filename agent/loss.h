@@ -8,6 +8,7 @@
  * Pure: no I/O, no allocation. */
 #ifndef JM_LOSS_H
 #define JM_LOSS_H
+#include <stddef.h>
 #include <stdint.h>
 
 #include "bpf/process.h"
@@ -22,4 +23,18 @@ struct jm_loss_kernel {
  * A counter that went backwards (maps reloaded) restarts from its new value. */
 void jm_loss_fold_kernel(struct jm_loss *l, struct jm_loss_kernel *seen,
 			 const uint64_t k[JM_STAT_MAX]);
+
+/* The cumulative loss kept across agent restarts (<state_dir>/loss), so the
+ * counters a batch carries stay cumulative for the boot, as the collector
+ * reads them: reset by a restart, they would hide the loss before it (the
+ * collector sees a restart only when a counter goes down).  The text is
+ * "boot_id ID" and one "field value" line per counter.  A new boot starts
+ * from zero, as the collector does.
+ * jm_loss_format: the text into buf; its length, or -ENOSPC.
+ * jm_loss_parse: 0 and *out; -ESTALE for another boot; -EINVAL if
+ * malformed (a field missing, a bad number). */
+int jm_loss_format(const struct jm_loss *l, const char *boot_id, char *buf, size_t cap)
+	__attribute__((warn_unused_result));
+int jm_loss_parse(const char *text, const char *boot_id, struct jm_loss *out)
+	__attribute__((warn_unused_result));
 #endif

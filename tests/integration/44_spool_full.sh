@@ -2,7 +2,9 @@
 # The agent's spool on a full disk: a batch that cannot be written takes no
 # sequence number, so no gap at the collector would tell; the agent counts
 # it (spool_dropped_batches), ships the count with the next batch it can
-# write, and the report's completeness shows the agent incomplete.
+# write, and the report's completeness shows the agent incomplete.  The
+# counters carry over an agent restart (same boot): the collector reads
+# them as cumulative, and a reset would hide the loss before it.
 source "$(dirname "$0")/../lib.sh"
 BURN=$HELPERS/jm_burn
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -39,17 +41,41 @@ for _ in $(seq 1 100); do
 done
 sleep 1.5
 stop_agent
+n1=$(jq -s '[.[] | select(.type == "loss") | .total.spool_dropped_batches] | max // 0' "$T/out.jsonl")
+check_eq "agent: its loss counters saved in the state directory" \
+  "$(awk '$1 == "spool_dropped_batches" {print $2}' "$T/state/loss")" "$n1"
 
-n=$(grep -c "batch not spooled" "$T/agent.log")
+# Restart, then a longer full disk: more drops than before.
+mv "$T/out.jsonl" "$T/out1.jsonl"; mv "$T/agent.log" "$T/agent1.log"
+start_agent "$T/agent.yaml" --state-dir "$T/state" || { fail agent-restart "agent not ready"; exit 1; }
+sleep 1.5
+dd if=/dev/zero of="$T/spool/fill" bs=64k status=none 2>/dev/null
+for i in 1 2 3 4 5 6; do JOBMETER_JOB=full2-$UNIQ $BURN exit 0; sleep 1; done
+sleep 0.5
+rm -f "$T/spool/fill"
+JOBMETER_JOB=after2-$UNIQ $BURN exit 0
+for _ in $(seq 1 100); do
+  [ -n "$(sqlite3 "$T/jm.db" "select 1 from runs where job = 'after2-$UNIQ'" 2>/dev/null)" ] && break; sleep 0.2
+done
+sleep 1.5
+stop_agent
+n2=$(grep -c "batch not spooled" "$T/agent.log")
+if [ "$n2" -gt "$n1" ]; then pass "restart: more drops the second time ($n2 > $n1)"
+else fail "restart: more drops the second time" "$n2 after $n1"; fi
+check_eq "restart: the counter goes on from the last run's" \
+  "$(jq -s '[.[] | select(.type == "loss") | .total.spool_dropped_batches] | max // 0' "$T/out.jsonl")" \
+  "$((n1 + n2))"
+cat "$T/agent1.log" >> "$T/agent.log"
+
+n=$(grep -c "batch not spooled" "$T/agent1.log")
 if [ "$n" -ge 1 ]; then pass "agent: says which batches were not spooled ($n)"
 else fail "agent: says which batches were not spooled" "no 'batch not spooled' in its log"; fi
-dropped=$(jq -s '[.[] | select(.type == "loss") | .total.spool_dropped_batches] | max // 0' "$T/out.jsonl")
-check_eq "agent: each counted in spool_dropped_batches" "$dropped" "$n"
+check_eq "agent: each counted in spool_dropped_batches" "$n1" "$n"
 check_eq "collector: the run after the disk filled arrived" \
   "$(sqlite3 "$T/jm.db" "select count(*) from runs where job = 'after-$UNIQ'")" 1
 "$REPORT" --db "$T/jm.db" --since 1h --format json > "$T/report.json" 2>"$T/report.err"
 AG=$(cat "$T/state/agent-id")
-check_eq "report: the agent's spool drops are its loss" \
-  "$(jq -r --arg a "$AG" '.completeness.agents[] | select(.agent_id == $a) | .loss.spool_dropped_batches' "$T/report.json")" "$n"
+check_eq "report: the agent's spool drops are its loss, before and after the restart" \
+  "$(jq -r --arg a "$AG" '.completeness.agents[] | select(.agent_id == $a) | .loss.spool_dropped_batches' "$T/report.json")" "$((n1 + n2))"
 check_eq "report: the agent is not complete" \
   "$(jq -r --arg a "$AG" '.completeness.agents[] | select(.agent_id == $a) | .complete // (.lost == 0 and .seq_gaps == 0)' "$T/report.json")" false

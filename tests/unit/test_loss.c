@@ -1,5 +1,7 @@
 /* The cumulative loss: kernel counters (read every window) and user-space
  * increments of the same field must add up, window after window. */
+#include <errno.h>
+
 #include "harness.h"
 #include "loss.h"
 
@@ -45,5 +47,33 @@ int main(void)
 	jm_loss_fold_kernel(&l, &seen, k);
 	CHECK_INT("loss: a kernel counter going back adds its new value", l.ringbuf_drops, 6);
 	CHECK_INT("loss: other fields untouched by it", l.map_full, 11);
+
+	/* kept across restarts of the agent, within one boot */
+	{
+		struct jm_loss a = { 1, 2, 3, 4, 5, 6, 7, 8, UINT64_MAX }, b;
+		char buf[512];
+		int n = jm_loss_format(&a, "boot-1", buf, sizeof(buf));
+		CHECK("state: formats", n > 0);
+		CHECK_STR("state: golden", buf,
+			  "boot_id boot-1\nringbuf_drops 1\nmap_full 2\npayload_drops 3\n"
+			  "payload_truncated 4\nparse_errors 5\nstatements_overflow 6\n"
+			  "jobs_overflow 7\nspool_dropped_batches 8\n"
+			  "exits_synthesized 18446744073709551615\n");
+		CHECK_INT("state: parses back", jm_loss_parse(buf, "boot-1", &b), 0);
+		CHECK("state: the same counters", memcmp(&a, &b, sizeof(a)) == 0);
+		CHECK_INT("state: another boot starts from zero", jm_loss_parse(buf, "boot-2", &b), -ESTALE);
+		CHECK_INT("state: too small a buffer", jm_loss_format(&a, "boot-1", buf, 40), -ENOSPC);
+		CHECK_INT("state: a field missing", jm_loss_parse("boot_id b\nringbuf_drops 1\n", "b", &b),
+			  -EINVAL);
+		n = jm_loss_format(&a, "b", buf, sizeof(buf));
+		char *x = strstr(buf, "map_full 2");
+		if (x)
+			x[9] = 'x';
+		CHECK_INT("state: a bad number", jm_loss_parse(buf, "b", &b), -EINVAL);
+		CHECK_INT("state: no boot id", jm_loss_parse("ringbuf_drops 1\n", "b", &b), -EINVAL);
+		CHECK_INT("state: a negative number", jm_loss_parse("boot_id b\nringbuf_drops -1\n", "b", &b),
+			  -EINVAL);
+		CHECK_INT("state: empty", jm_loss_parse("", "b", &b), -EINVAL);
+	}
 	TEST_EXIT();
 }
