@@ -387,6 +387,18 @@ static void test_escaping(void)
 	CHECK_STR("pct 100%", b, "100.0%");
 	jm_rep_fmt_pct(-12.333, b, sizeof(b));
 	CHECK_STR("pct negative budget as before", b, "-1233.3%");
+	jm_rep_fmt_pct_bad(2.0 / 3, b, sizeof(b));
+	CHECK_STR("error pct: 2 of 3 rounded up", b, "66.7%");
+	jm_rep_fmt_pct_bad(0.2, b, sizeof(b));
+	CHECK_STR("error pct: 0.2 exactly (0.2000..1 in binary)", b, "20.0%");
+	jm_rep_fmt_pct_bad(0.0001, b, sizeof(b));
+	CHECK_STR("error pct: 1 in 10,000 is not 0.0%", b, "0.01%");
+	jm_rep_fmt_pct_bad(0.00002, b, sizeof(b));
+	CHECK_STR("error pct: below 0.01%", b, "<0.01%");
+	jm_rep_fmt_pct_bad(0, b, sizeof(b));
+	CHECK_STR("error pct: none", b, "0.0%");
+	jm_rep_fmt_pct_bad(1, b, sizeof(b));
+	CHECK_STR("error pct: all", b, "100.0%");
 }
 
 static void cell_cb(FILE *f, const char *s)

@@ -74,6 +74,24 @@ void jm_rep_fmt_pct(double r, char *buf, size_t n)
 		snprintf(buf, n, "%.1f%%", r * 100);
 }
 
+void jm_rep_fmt_pct_bad(double r, char *buf, size_t n)
+{
+	/* An error rate is rounded up, as a success rate is cut: 2 errors in
+	 * 3 read 66.7%, and one in 10,000 does not read 0.0%. */
+	if (!isfinite(r))
+		snprintf(buf, n, "-");
+	else if (r <= 0)
+		snprintf(buf, n, "0.0%%");
+	else if (r < 0.0001)
+		snprintf(buf, n, "<0.01%%");
+	else if (r < 0.001)
+		snprintf(buf, n, "%.2f%%", ceil(r * 10000 - 1e-6) / 100);
+	else if (r < 1)
+		snprintf(buf, n, "%.1f%%", ceil(r * 1000 - 1e-6) / 10);
+	else
+		snprintf(buf, n, "%.1f%%", r * 100);
+}
+
 void jm_rep_csv_field(FILE *f, const char *s)
 {
 	size_t len = strlen(s);

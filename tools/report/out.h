@@ -18,6 +18,8 @@ void jm_rep_fmt_bytes(double bytes, char *buf, size_t n);
 void jm_rep_fmt_money(double v, char *buf, size_t n);
 /* 99.5% ("-" for NaN). */
 void jm_rep_fmt_pct(double ratio, char *buf, size_t n);
+/* The same for a ratio that is bad news (an error rate): rounded up. */
+void jm_rep_fmt_pct_bad(double ratio, char *buf, size_t n);
 
 /* One CSV field (quoted when it holds , " CR LF or edge spaces). */
 void jm_rep_csv_field(FILE *f, const char *s);

@@ -193,7 +193,8 @@ static int data_table(const struct jm_rep_report *r, struct jm_rep_table **ts, s
 		jm_rep_fmt_bytes((double)j->u.file_write_bytes, wr, sizeof(wr));
 		jm_rep_fmt_bytes((double)j->u.net_tx_bytes, tx, sizeof(tx));
 		fmt_u64(j->u.queries, q, sizeof(q));
-		jm_rep_fmt_pct(j->u.queries ? (double)j->u.query_errors / (double)j->u.queries : NAN, qe, sizeof(qe));
+		jm_rep_fmt_pct_bad(j->u.queries ? (double)j->u.query_errors / (double)j->u.queries : NAN, qe,
+				   sizeof(qe));
 		jm_rep_format_duration(j->query_p95_s, p95, sizeof(p95));
 		if (row(t, JM_ROW_NORMAL, j->name, sc, wr, tx, q, qe, p95))
 			return -1;
