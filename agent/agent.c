@@ -52,6 +52,7 @@ struct jm_agent {
 	struct jm_loss loss_saved;        /* as last written to <state_dir>/loss */
 	int state_fd;                     /* the state directory, -1 when not shipping */
 	bool loss_save_failed;            /* warned once */
+	bool running_marked;              /* <state_dir>/running is ours */
 	uint64_t tf_misses_reported;      /* JM_STAT_TFILTER_MISS as of the last warning */
 	bool regs_retired_reported;       /* the warning below was given */
 	uint64_t ship_rejected_reported;  /* refused batches as of the last warning */
@@ -139,6 +140,7 @@ static bool has_file_outputs(const struct jm_config *cfg)
 }
 
 #define LOSS_FILE "loss"
+#define RUNNING_FILE "running"
 
 static void loss_add(struct jm_loss *a, const struct jm_loss *b)
 {
@@ -166,6 +168,15 @@ static void load_loss(struct jm_agent *ag, const char *state_dir)
 		jm_warn("cannot open state directory %s: %s: loss counters restart from zero "
 			"with every agent restart", state_dir, strerror(errno));
 		return;
+	}
+	/* The last run of the agent left its marker: it never reached its
+	 * final flush (kill -9, a crash, power loss), and the interval it held
+	 * in memory never became a batch.  Counted as one. */
+	if (faccessat(ag->state_fd, RUNNING_FILE, F_OK, 0) == 0) {
+		ag->unspooled++;
+		jm_warn("the agent's last run ended without a clean stop (killed or crashed): its "
+			"last interval (up to %u s) is lost, counted in spool_dropped_batches",
+			ag->cfg->interval_s);
 	}
 	ssize_t n = jm_read_small(ag->state_fd, LOSS_FILE, text, sizeof(text));
 	if (n == -ENOENT)
@@ -293,11 +304,31 @@ int jm_agent_open(struct jm_agent **out, const struct jm_config *cfg,
 		/* the URL may carry credentials: otlp.c logs scheme and host */
 	}
 	jm_tracker_scan_existing(ag->tracker);
+	if (ag->state_fd >= 0) {
+		char pid[24];
+		int len = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+		if (jm_write_atomic(ag->state_fd, RUNNING_FILE, RUNNING_FILE ".tmp", pid, (size_t)len))
+			jm_warn("cannot mark the agent running in its state directory: a crash "
+				"would go uncounted");
+		else
+			ag->running_marked = true;
+	}
 	*out = ag;
 	return 0;
 fail:
 	jm_agent_close(ag);
 	return err;
+}
+
+void jm_agent_stopped_cleanly(struct jm_agent *ag)
+{
+	/* The last batch may have failed to spool: kept for the next start. */
+	if (ag->spool)
+		ag->loss.spool_dropped_batches = ag->loss_base.spool_dropped_batches +
+						 jm_spool_dropped(ag->spool) + ag->unspooled;
+	save_loss(ag);
+	if (ag->running_marked && unlinkat(ag->state_fd, RUNNING_FILE, 0) == 0)
+		ag->running_marked = false;
 }
 
 void jm_agent_close(struct jm_agent *ag)

@@ -17,4 +17,7 @@ void jm_agent_poll(struct jm_agent *ag);
 void jm_agent_sample(struct jm_agent *ag);
 /* Once an interval: windows, loss line, batch. */
 void jm_agent_window(struct jm_agent *ag);
+/* After the last window of a clean stop: the next start will not count the
+ * last interval as lost (see load_loss in agent.c). */
+void jm_agent_stopped_cleanly(struct jm_agent *ag);
 #endif

@@ -163,6 +163,7 @@ int main(int argc, char **argv)
 	jm_agent_poll(ag);
 	jm_agent_sample(ag);
 	jm_agent_window(ag);
+	jm_agent_stopped_cleanly(ag);
 	rc = 0;
 out:
 	jm_agent_close(ag);

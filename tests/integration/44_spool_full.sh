@@ -67,7 +67,26 @@ check_eq "restart: the counter goes on from the last run's" \
   "$((n1 + n2))"
 cat "$T/agent1.log" >> "$T/agent.log"
 
+# An agent killed (-9) never flushes the interval it holds: the next start
+# finds its "running" marker and counts that batch.
+mv "$T/out.jsonl" "$T/out2.jsonl"; mv "$T/agent.log" "$T/agent2.log"
+start_agent "$T/agent.yaml" --state-dir "$T/state" || { fail agent-restart "agent not ready"; exit 1; }
+check_eq "kill -9: the running agent is marked in its state directory" "$(cat "$T/state/running" 2>/dev/null)" "$AGENT_PID"
+kill -9 "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
+mv "$T/agent.log" "$T/agent3.log"
+start_agent "$T/agent.yaml" --state-dir "$T/state" || { fail agent-restart "agent not ready"; exit 1; }
+sleep 1.5
+stop_agent
+check_eq "kill -9: the next start says the last interval was lost" \
+  "$(grep -c "ended without a clean stop" "$T/agent.log")" 1
+check_eq "kill -9: ... and counts it" \
+  "$(jq -s '[.[] | select(.type == "loss") | .total.spool_dropped_batches] | max // 0' "$T/out.jsonl")" \
+  "$((n1 + n2 + 1))"
+check_eq "a clean stop removes the marker" "$(ls "$T/state/running" 2>/dev/null | wc -l)" 0
+cat "$T/agent2.log" "$T/agent3.log" >> "$T/agent.log"
+
 n=$(grep -c "batch not spooled" "$T/agent1.log")
+check_eq "a clean stop is not counted as a crash" "$(grep -c "ended without a clean stop" "$T/agent2.log")" 0
 if [ "$n" -ge 1 ]; then pass "agent: says which batches were not spooled ($n)"
 else fail "agent: says which batches were not spooled" "no 'batch not spooled' in its log"; fi
 check_eq "agent: each counted in spool_dropped_batches" "$n1" "$n"
@@ -75,7 +94,7 @@ check_eq "collector: the run after the disk filled arrived" \
   "$(sqlite3 "$T/jm.db" "select count(*) from runs where job = 'after-$UNIQ'")" 1
 "$REPORT" --db "$T/jm.db" --since 1h --format json > "$T/report.json" 2>"$T/report.err"
 AG=$(cat "$T/state/agent-id")
-check_eq "report: the agent's spool drops are its loss, before and after the restart" \
-  "$(jq -r --arg a "$AG" '.completeness.agents[] | select(.agent_id == $a) | .loss.spool_dropped_batches' "$T/report.json")" "$((n1 + n2))"
+check_eq "report: the agent's spool drops are its loss, before and after the restarts" \
+  "$(jq -r --arg a "$AG" '.completeness.agents[] | select(.agent_id == $a) | .loss.spool_dropped_batches' "$T/report.json")" "$((n1 + n2 + 1))"
 check_eq "report: the agent is not complete" \
   "$(jq -r --arg a "$AG" '.completeness.agents[] | select(.agent_id == $a) | .complete // (.lost == 0 and .seq_gaps == 0)' "$T/report.json")" false
