@@ -28,7 +28,6 @@ struct proc {
 	bool exited;                   /* kept until the io ring is drained */
 	bool base_pending;             /* found at start-up: cpu_base_ns to be
 					* taken from the sampler's own source */
-	uint64_t pre_child_cpu_ns;     /* ... and the CPU of the children it had reaped */
 	int64_t born_ns;               /* ... and when it started (Unix ns) */
 	int missing;                   /* samples that found it gone */
 	/* What the current sampler pass (sample_gen) saw of it. */
@@ -567,7 +566,6 @@ static int scan_one(void *ctx, uint32_t pid)
 	if (p) {
 		p->cpu_base_ns = runtime;          /* count from now on */
 		p->base_pending = true;            /* refined in jm_tracker_scan_existing */
-		p->pre_child_cpu_ns = st.child_cpu_ns;
 		p->born_ns = born_unix_ns(st.start_ticks);
 		/* What the sampler and the exit event will count: the threads
 		 * there now (a zombie leader's bytes never reach the process's
@@ -617,12 +615,13 @@ static void take_baselines(struct jm_tracker *t)
 		} else if (jm_proc_stat(p->tgid, &st) == 0 && st.cpu_ns > p->cpu_base_ns) {
 			p->cpu_base_ns = st.cpu_ns;
 		}
-		/* The run's totals take the CPU used before: the process's
-		 * (its threads, ended ones too) and its reaped children's.
-		 * So a run that outlives an agent restart costs what it did,
-		 * not what the new agent saw of it.  Windows start from the
+		/* The run's totals take the CPU the process used before (its
+		 * threads, ended ones too), so a run that outlives an agent
+		 * restart costs what it did, not what the new agent saw of it.
+		 * Not its reaped children's (cutime): some may have been runs
+		 * of other jobs, already counted.  Windows start from the
 		 * baseline: they hold what happened while they were open. */
-		before.cpu_s = (double)(p->cpu_base_ns + p->pre_child_cpu_ns) / 1e9;
+		before.cpu_s = (double)p->cpu_base_ns / 1e9;
 		jm_run_found_running(p->run, p->born_ns, &before);
 	}
 }

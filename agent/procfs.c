@@ -41,7 +41,7 @@ int jm_proc_stat_parse(const char *text, struct jm_pstat *st)
 	/* comm may contain spaces and ')': the last ')' ends it. */
 	const char *l = strchr(text, '('), *r = strrchr(text, ')');
 	unsigned long long utime, stime, start;
-	long long cutime, cstime, rss;
+	long long rss;
 	unsigned ppid;
 	char state;
 	size_t n;
@@ -53,18 +53,14 @@ int jm_proc_stat_parse(const char *text, struct jm_pstat *st)
 		n = sizeof(st->comm) - 1;
 	memcpy(st->comm, l + 1, n);
 	st->comm[n] = 0;
-	/* fields after comm: 3 state 4 ppid ... 14 utime 15 stime 16 cutime
-	 * 17 cstime ... 22 starttime 23 vsize 24 rss */
-	if (sscanf(r + 2, "%c %u %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %lld %lld %*d %*d "
-			  "%*d %*d %llu %*u %lld", &state, &ppid, &utime, &stime, &cutime, &cstime,
-		   &start, &rss) != 8)
+	/* fields after comm: 3 state 4 ppid ... 14 utime 15 stime ... 22 starttime 23 vsize 24 rss */
+	if (sscanf(r + 2, "%c %u %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d "
+			  "%*d %*d %llu %*u %lld", &state, &ppid, &utime, &stime, &start, &rss) != 6)
 		return -EINVAL;
 	long hz = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
 	st->state = state;
 	st->ppid = ppid;
-	unsigned long long tick_ns = 1000000000ull / (unsigned long long)(hz > 0 ? hz : 100);
-	st->cpu_ns = (utime + stime) * tick_ns;
-	st->child_cpu_ns = cutime + cstime > 0 ? (unsigned long long)(cutime + cstime) * tick_ns : 0;
+	st->cpu_ns = (utime + stime) * (1000000000ull / (unsigned long long)(hz > 0 ? hz : 100));
 	st->rss_bytes = rss > 0 ? (uint64_t)rss * (uint64_t)page : 0;
 	st->start_ticks = start;
 	return 0;

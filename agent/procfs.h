@@ -12,7 +12,6 @@ struct jm_pstat {
 	char state;
 	uint32_t ppid;
 	uint64_t cpu_ns;         /* utime + stime (clock ticks -> ns) */
-	uint64_t child_cpu_ns;   /* cutime + cstime: the children it reaped */
 	uint64_t rss_bytes;
 	uint64_t start_ticks;    /* since boot */
 	char comm[16];
