@@ -181,7 +181,8 @@ static void load_loss(struct jm_agent *ag, const char *state_dir)
 	ssize_t n = jm_read_small(ag->state_fd, LOSS_FILE, text, sizeof(text));
 	if (n == -ENOENT)
 		return;
-	int err = n < 0 ? (int)n : jm_loss_parse(text, ag->id.boot_id, &base);
+	int err = n < 0 ? (int)n : (size_t)n == sizeof(text) - 1 ? -EFBIG :
+		  jm_loss_parse(text, ag->id.boot_id, &base);
 	if (err == -ESTALE)
 		return;                                    /* another boot: from zero */
 	if (err) {

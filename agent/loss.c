@@ -71,6 +71,9 @@ int jm_loss_parse(const char *text, const char *boot_id, struct jm_loss *out)
 	const char *p = text;
 
 	memset(&l, 0, sizeof(l));
+	size_t tlen = strlen(text);
+	if (tlen == 0 || text[tlen - 1] != '\n')
+		return -EINVAL;                 /* cut short: a number may be cut too */
 	while (*p) {
 		const char *eol = strchr(p, '\n'), *sp = strchr(p, ' ');
 		size_t len = eol ? (size_t)(eol - p) : strlen(p);
@@ -81,6 +84,8 @@ int jm_loss_parse(const char *text, const char *boot_id, struct jm_loss *out)
 		const char *v = sp + 1;
 		size_t vlen = len - klen - 1;
 		if (klen == 7 && memcmp(p, "boot_id", 7) == 0) {
+			if (boot)
+				return -EINVAL;
 			if (vlen != strlen(boot_id) || memcmp(v, boot_id, vlen) != 0)
 				return -ESTALE;
 			boot = true;
@@ -95,7 +100,9 @@ int jm_loss_parse(const char *text, const char *boot_id, struct jm_loss *out)
 				num[vlen] = '\0';
 				errno = 0;
 				unsigned long long x = strtoull(num, &end, 10);
-				if (errno || *end)
+				/* <= INT64_MAX: the collector refuses more (SQLite
+				 * integers), and would refuse every batch after. */
+				if (errno || *end || x > (unsigned long long)INT64_MAX || seen[i])
 					return -EINVAL;
 				*field(&l, i) = x;
 				seen[i] = true;

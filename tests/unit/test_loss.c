@@ -50,7 +50,7 @@ int main(void)
 
 	/* kept across restarts of the agent, within one boot */
 	{
-		struct jm_loss a = { 1, 2, 3, 4, 5, 6, 7, 8, UINT64_MAX }, b;
+		struct jm_loss a = { 1, 2, 3, 4, 5, 6, 7, 8, INT64_MAX }, b;
 		char buf[512];
 		int n = jm_loss_format(&a, "boot-1", buf, sizeof(buf));
 		CHECK("state: formats", n > 0);
@@ -58,7 +58,7 @@ int main(void)
 			  "boot_id boot-1\nringbuf_drops 1\nmap_full 2\npayload_drops 3\n"
 			  "payload_truncated 4\nparse_errors 5\nstatements_overflow 6\n"
 			  "jobs_overflow 7\nspool_dropped_batches 8\n"
-			  "exits_synthesized 18446744073709551615\n");
+			  "exits_synthesized 9223372036854775807\n");
 		CHECK_INT("state: parses back", jm_loss_parse(buf, "boot-1", &b), 0);
 		CHECK("state: the same counters", memcmp(&a, &b, sizeof(a)) == 0);
 		CHECK_INT("state: another boot starts from zero", jm_loss_parse(buf, "boot-2", &b), -ESTALE);
@@ -74,6 +74,23 @@ int main(void)
 		CHECK_INT("state: a negative number", jm_loss_parse("boot_id b\nringbuf_drops -1\n", "b", &b),
 			  -EINVAL);
 		CHECK_INT("state: empty", jm_loss_parse("", "b", &b), -EINVAL);
+		/* what the collector would refuse in every batch after */
+		a.exits_synthesized = (uint64_t)INT64_MAX + 1;
+		CHECK("state: formats a value above INT64_MAX", jm_loss_format(&a, "b", buf, sizeof(buf)) > 0);
+		CHECK_INT("state: ... but does not take it back", jm_loss_parse(buf, "b", &b), -EINVAL);
+		a.exits_synthesized = 1;
+		n = jm_loss_format(&a, "b", buf, sizeof(buf));
+		buf[n - 2] = '\0';                   /* cut inside the last number */
+		CHECK_INT("state: a file cut short", jm_loss_parse(buf, "b", &b), -EINVAL);
+		n = jm_loss_format(&a, "b", buf, sizeof(buf));
+		strcat(buf, "map_full 9\n");
+		CHECK_INT("state: a field twice", jm_loss_parse(buf, "b", &b), -EINVAL);
+		n = jm_loss_format(&a, "b", buf, sizeof(buf));
+		strcat(buf, "boot_id b\n");
+		CHECK_INT("state: the boot twice", jm_loss_parse(buf, "b", &b), -EINVAL);
+		n = jm_loss_format(&a, "b", buf, sizeof(buf));
+		strcat(buf, "future_counter 3\n");
+		CHECK_INT("state: an unknown field is left alone", jm_loss_parse(buf, "b", &b), 0);
 	}
 	TEST_EXIT();
 }
