@@ -438,14 +438,27 @@ static void report_loss(struct jm_agent *ag, int64_t now)
 	}
 }
 
+/* The spool, and whether a failure came before a sequence number was
+ * taken (then nothing at the collector would show the batch missing). */
+struct spool_ctx {
+	struct jm_spool *spool;
+	bool seq_failed;
+};
+
 static int spool_seq(void *ctx, uint64_t *seq)
 {
-	return jm_spool_next_seq(ctx, seq);
+	struct spool_ctx *c = ctx;
+	int err = jm_spool_next_seq(c->spool, seq);
+
+	c->seq_failed = err != 0;
+	return err;
 }
 
 static int spool_put(void *ctx, const struct jm_batch *part, const uint8_t *buf, size_t len)
 {
-	return jm_spool_put(ctx, part->seq, buf, len);
+	struct spool_ctx *c = ctx;
+
+	return jm_spool_put(c->spool, part->seq, buf, len);
 }
 
 /* One batch per interval (more when it exceeds the collector's limits):
@@ -467,18 +480,24 @@ static void ship_batch(struct jm_agent *ag, int64_t now)
 		/* Split at the collector's limits: one refused batch would lose
 		 * every job's figures of the interval. */
 		size_t parts = 0, items = 0;
+		struct spool_ctx sc = { ag->spool, false };
 		err = jm_batch_render_parts(&b, JM_BATCH_MAX_ITEMS, JM_BATCH_MAX_BYTES, spool_seq,
-					    spool_put, ag->spool, &parts, &items);
+					    spool_put, &sc, &parts, &items);
 		if (err) {
-			/* A full disk fails before a sequence number is taken:
-			 * no gap at the collector would tell, so it is counted
-			 * (spool_dropped_batches, shipped with the next batch
-			 * that can be written). */
-			ag->unspooled++;
+			/* A failure after its sequence number was taken shows as
+			 * a gap at the collector (and one the spool refused as
+			 * too big is counted by the spool).  One before -- a full
+			 * disk refusing the seq file -- would go unseen, so it is
+			 * counted here (spool_dropped_batches, shipped with the
+			 * next batch that can be written). */
+			if (sc.seq_failed)
+				ag->unspooled++;
 			jm_err("batch not spooled after %zu part(s): %zu of %zu runs+windows lost: %s "
-			       "(their figures are in the JSONL; counted in spool_dropped_batches)",
+			       "(their figures are in the JSONL; %s)",
 			       parts, b.n_runs + b.n_windows - items, b.n_runs + b.n_windows,
-			       strerror(err < 0 ? -err : err));
+			       strerror(err < 0 ? -err : err),
+			       sc.seq_failed ? "counted in spool_dropped_batches" :
+			       "a gap in the sequence at the collector");
 		}
 		if (parts)
 			jm_ship_kick(ag->shipper);
