@@ -87,7 +87,7 @@ gen --seq 7 --cpu-s nan > "$B/bad3.pb";                  post "cpu_s NaN" 400 "$
 gen --seq 7 --cpu-s -1 > "$B/bad4.pb";                   post "cpu_s negative" 400 "${PB[@]}" "${AUTH[@]}" --data-binary @"$B/bad4.pb"
 gen --seq 7 --mem-gib-s inf > "$B/bad5.pb";              post "mem_gib_s inf" 400 "${PB[@]}" "${AUTH[@]}" --data-binary @"$B/bad5.pb"
 gen --seq 7 --start-ns 9000000000000000000 > "$B/bad6.pb"; post "time in year 2255" 400 "${PB[@]}" "${AUTH[@]}" --data-binary @"$B/bad6.pb"
-gen --seq 7 --start-ns 5609500000000000000 > "$B/bad6b.pb"; post "window in 2147 (clock ahead)" 400 "${PB[@]}" "${AUTH[@]}" --data-binary @"$B/bad6b.pb"
+gen --seq 7 --start-ns 5609500000000000000 > "$B/bad6b.pb"; post "window in 2147 (clock ahead): retry later" 425 "${PB[@]}" "${AUTH[@]}" --data-binary @"$B/bad6b.pb"
 grep -q 'ends in the future' "$T/resp" && pass "clock ahead: reason" || fail "clock ahead reason" "$(cat "$T/resp")"
 gen --seq 7 --start-ns 31536000000000000 > "$B/bad6c.pb"; post "window in 1971 (clock reset)" 400 "${PB[@]}" "${AUTH[@]}" --data-binary @"$B/bad6c.pb"
 grep -q 'ends before 2000' "$T/resp" && pass "clock reset: reason" || fail "clock reset reason" "$(cat "$T/resp")"

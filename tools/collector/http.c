@@ -424,7 +424,19 @@ static enum MHD_Result ingest_finish(struct jm_coll_server *srv, struct MHD_Conn
 	body_len = rq->body.len;
 	jm_coll_body_free(&rq->body);
 	rq->body_ready = false;
-	if (drc == JM_DECODE_OK && jm_coll_check_clock(dec.batch, now_unix_ns(), why, sizeof(why)))
+	int clk = drc == JM_DECODE_OK ? jm_coll_check_clock(dec.batch, now_unix_ns(), why, sizeof(why)) : 0;
+	if (clk == JM_CLOCK_AHEAD) {
+		/* 425: the agent keeps the batch and tries again (its clock or
+		 * ours may be the wrong one). */
+		unannounce(srv, rq);
+		set_reject(rq, 425, JM_REJ_CLOCK_AHEAD, why);
+		jm_info("batch refused for now: %s", why);
+		ok = send_reject(srv, c, rq);
+		jm_coll_decoded_free(&dec);
+		__atomic_sub_fetch(&srv->decode_mem, need, __ATOMIC_ACQ_REL);
+		return ok;
+	}
+	if (clk)
 		drc = JM_DECODE_INVALID_BATCH;
 	switch (drc) {
 	case JM_DECODE_OK:

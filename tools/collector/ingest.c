@@ -402,10 +402,13 @@ enum jm_coll_decode_rc jm_coll_decode_batch(const uint8_t *buf, size_t len,
 
 static int clock_fail(char *why, size_t why_len, const char *what, int64_t ns, int64_t now_ns)
 {
-	snprintf(why, why_len, "%s ends %s (%.0f s from the collector's clock): the agent's "
-		 "clock is wrong", what, ns < JM_COLL_NS_MIN ? "before 2000" : "in the future",
-		 (double)(ns - now_ns) / 1e9);
-	return -1;
+	bool ahead = ns >= JM_COLL_NS_MIN;
+
+	snprintf(why, why_len, "%s ends %s (%.0f s from the collector's clock): %s", what,
+		 ahead ? "in the future" : "before 2000", (double)(ns - now_ns) / 1e9,
+		 ahead ? "the agent's clock is ahead or the collector's behind; retry later" :
+		 "the agent's clock is wrong");
+	return ahead ? JM_CLOCK_AHEAD : -1;
 }
 
 int jm_coll_check_clock(const Jobmeter__V1__Batch *b, int64_t now_ns, char *why, size_t why_len)

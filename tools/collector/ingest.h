@@ -57,7 +57,10 @@ int jm_coll_validate_batch(const Jobmeter__V1__Batch *b, char *why, size_t why_l
  * run or window in it) ends more than JM_COLL_FUTURE_MAX_NS after now_ns,
  * or ends before 2000-01-01, comes from a broken clock.  Stored, it would
  * sit in an hour no report looks at, and the gaps charged to it with it.
- * Returns 0, or -1 with `why` filled. */
+ * Returns 0; JM_CLOCK_AHEAD (with `why`) when ahead, which may be the
+ * collector's clock being behind and passes once the clocks agree, so it
+ * is worth a retry; -1 (with `why`) before 2000, which never passes. */
+#define JM_CLOCK_AHEAD 1
 #define JM_COLL_FUTURE_MAX_NS   (INT64_C(3600) * 1000000000)
 #define JM_COLL_NS_MIN          INT64_C(946684800000000000)    /* 2000-01-01 */
 int jm_coll_check_clock(const Jobmeter__V1__Batch *b, int64_t now_ns, char *why, size_t why_len)

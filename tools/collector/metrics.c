@@ -28,6 +28,7 @@ static const char *const reject_names[JM_REJ_COUNT] = {
 	[JM_REJ_NOT_FOUND] = "not_found",
 	[JM_REJ_METHOD] = "method_not_allowed",
 	[JM_REJ_SEQ_CONFLICT] = "seq_conflict",
+	[JM_REJ_CLOCK_AHEAD] = "clock_ahead",
 };
 
 static const char *const handler_names[JM_H_COUNT] = {
