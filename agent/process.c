@@ -580,6 +580,7 @@ static int scan_one(void *ctx, uint32_t pid)
 }
 
 static int sample_rec(void *ctx, const struct jm_sample *s);
+static struct jm_proc_io io_of(uint64_t rchar, uint64_t wchar, const struct jm_sock_io *so);
 
 /* The CPU a process found at start-up used before goes to its run's totals
  * at once, and its windows count from a baseline: what the sampler and the
@@ -612,6 +613,15 @@ static void take_baselines(struct jm_tracker *t)
 			if (p->sample_gen == t->sample_gen && p->s_leader &&
 			    p->s_runtime_ns > p->cpu_base_ns)
 				p->cpu_base_ns = p->s_runtime_ns;
+			/* File bytes the same way, from the source the sampler
+			 * reads: a thread that ended between the scan's read
+			 * and now is in the lives entry, and would otherwise
+			 * be charged as new. */
+			if (p->sample_gen == t->sample_gen && p->s_leader) {
+				struct jm_proc_io io = io_of(p->s_rchar, p->s_wchar, &p->s_sock);
+				p->io_reported.file_read_bytes = io.file_read_bytes;
+				p->io_reported.file_write_bytes = io.file_write_bytes;
+			}
 		} else if (jm_proc_stat(p->tgid, &st) == 0 && st.cpu_ns > p->cpu_base_ns) {
 			p->cpu_base_ns = st.cpu_ns;
 		}

@@ -427,7 +427,10 @@ int jm_sample(struct bpf_iter__task *ctx)
 	}
 	if (s.tid == s.tgid) {
 		s.flags = JM_SAMPLE_LEADER;
-		if (t->exit_state)
+		/* A zombie, or on its way there: past exit_mm() it holds no
+		 * memory to sample (unmapping a large one takes a while), and
+		 * its exit event charges the last RSS seen up to the exit. */
+		if (t->exit_state || ((t->flags & PF_EXITING) && !t->mm))
 			s.flags |= JM_SAMPLE_ZOMBIE;
 		s.runtime_ns += t->signal->sum_sched_runtime;
 		struct jm_proc_life *pl = bpf_map_lookup_elem(&lives, &s.tgid);
@@ -437,9 +440,10 @@ int jm_sample(struct bpf_iter__task *ctx)
 		}
 		s.rss_pages = mm_rss_pages(t->mm);
 		sum_sock(s.tgid, &s.sock);
-	} else if (t->group_leader->exit_state) {
-		/* The leader exited first and dropped its mm: the memory the
-		 * group still holds is seen through a live thread. */
+	} else if (t->group_leader->exit_state || !t->group_leader->mm) {
+		/* The leader exited first (or is exiting) and dropped its mm:
+		 * the memory the group still holds is seen through a live
+		 * thread. */
 		s.rss_pages = mm_rss_pages(t->mm);
 	}
 	bpf_seq_write(seq, &s, sizeof(s));
