@@ -397,6 +397,10 @@ static void test_escaping(void)
 	CHECK_STR("error pct: below 0.01%", b, "<0.01%");
 	jm_rep_fmt_pct_bad(0, b, sizeof(b));
 	CHECK_STR("error pct: none", b, "0.0%");
+	jm_rep_fmt_pct_bad(0.9999, b, sizeof(b));
+	CHECK_STR("error pct: all but one in 10,000 is not 100%", b, "99.99%");
+	jm_rep_fmt_pct_bad(0.999999, b, sizeof(b));
+	CHECK_STR("error pct: all but one in a million is not 100% either", b, "99.99%");
 	jm_rep_fmt_pct_bad(1, b, sizeof(b));
 	CHECK_STR("error pct: all", b, "100.0%");
 }

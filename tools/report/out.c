@@ -86,8 +86,10 @@ void jm_rep_fmt_pct_bad(double r, char *buf, size_t n)
 		snprintf(buf, n, "<0.01%%");
 	else if (r < 0.001)
 		snprintf(buf, n, "%.2f%%", ceil(r * 10000 - 1e-6) / 100);
-	else if (r < 1)
+	else if (r < 0.999)
 		snprintf(buf, n, "%.1f%%", ceil(r * 1000 - 1e-6) / 10);
+	else if (r < 1)                     /* never "100.0%" unless all failed */
+		snprintf(buf, n, "%.2f%%", fmin(ceil(r * 10000 - 1e-6), 9999) / 100);
 	else
 		snprintf(buf, n, "%.1f%%", r * 100);
 }

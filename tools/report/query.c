@@ -571,9 +571,8 @@ static int host_row(struct q *q, sqlite3_stmt *s, void *ctx)
 	struct host_set *h = ctx;
 	const char *name = col_text(s, 0);
 
-	for (size_t k = 0; k < h->n; k++)
-		if (strcmp(h->names[k], name) == 0)
-			return 0;
+	/* Each query's rows are distinct already; the three ranges' overlap
+	 * is taken out once, sorted (host_count). */
 	if (h->n == h->cap) {
 		size_t cap = h->cap ? h->cap * 2 : 16;
 		char **v = realloc(h->names, cap * sizeof(*v));
@@ -586,6 +585,22 @@ static int host_row(struct q *q, sqlite3_stmt *s, void *ctx)
 		return oom(q);
 	h->n++;
 	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static size_t host_count(struct host_set *h)
+{
+	size_t n = 0;
+
+	qsort(h->names, h->n, sizeof(*h->names), cmp_str);
+	for (size_t k = 0; k < h->n; k++)
+		if (k == 0 || strcmp(h->names[k], h->names[k - 1]) != 0)
+			n++;
+	return n;
 }
 
 static int idle(struct q *q, bool rollup)
@@ -605,7 +620,8 @@ static int idle(struct q *q, bool rollup)
 	/* Hosts that reported capacity, the same on both paths: host_hour
 	 * also has rows for hosts that only sent windows. */
 	static const char hosts_raw[] =
-		"SELECT DISTINCT host FROM host_usage WHERE end_ns >= ?1 AND end_ns < ?2";
+		"SELECT DISTINCT host FROM host_usage WHERE end_ns >= ?1 AND end_ns < ?2"
+		" AND (cpu_cores > 0 OR mem_total_bytes > 0)";
 	static const char hosts_roll[] =
 		"SELECT DISTINCT host FROM host_hour WHERE hour >= ?1 AND hour < ?2"
 		" AND (core_s > 0 OR mem_gib_s > 0)";
@@ -627,7 +643,7 @@ static int idle(struct q *q, bool rollup)
 	rc = each_row(q, hosts_raw, sp.head_a, sp.head_b, host_row, &hosts) ||
 	     each_row(q, hosts_raw, sp.tail_a, sp.tail_b, host_row, &hosts) ||
 	     each_row(q, hosts_roll, sp.mid_a, sp.mid_b, host_row, &hosts) ? -1 : 0;
-	i->hosts = (unsigned)hosts.n;
+	i->hosts = (unsigned)host_count(&hosts);
 	for (size_t k = 0; k < hosts.n; k++)
 		free(hosts.names[k]);
 	free(hosts.names);
