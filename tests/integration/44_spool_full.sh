@@ -30,17 +30,22 @@ start_agent "$T/agent.yaml" --state-dir "$T/state" || { fail agent-start "agent 
 JOBMETER_JOB=before-$UNIQ $BURN exit 0
 sleep 2.5                                     # shipped while there is room
 
-# Fill the disk, run jobs for 3 intervals, then make room again.
-dd if=/dev/zero of="$T/spool/fill" bs=64k status=none 2>/dev/null
-for i in 1 2 3; do JOBMETER_JOB=full-$UNIQ $BURN exit 0; sleep 1; done
-sleep 0.5
-rm -f "$T/spool/fill"
-JOBMETER_JOB=after-$UNIQ $BURN exit 0
-for _ in $(seq 1 100); do
-  [ -n "$(sqlite3 "$T/jm.db" "select 1 from runs where job = 'after-$UNIQ'" 2>/dev/null)" ] && break; sleep 0.2
-done
-sleep 1.5
-stop_agent
+# full_disk SECONDS TAG: fill the disk, run a job a second for SECONDS,
+# make room, run one more job (TAG) and wait until the collector has it;
+# then stop the agent.
+full_disk() {
+  dd if=/dev/zero of="$T/spool/fill" bs=64k status=none 2>/dev/null
+  for _ in $(seq 1 "$1"); do JOBMETER_JOB=full-$2-$UNIQ $BURN exit 0; sleep 1; done
+  sleep 0.5
+  rm -f "$T/spool/fill"
+  JOBMETER_JOB=$2-$UNIQ $BURN exit 0
+  for _ in $(seq 1 100); do
+    [ -n "$(sqlite3 "$T/jm.db" "select 1 from runs where job = '$2-$UNIQ'" 2>/dev/null)" ] && break; sleep 0.2
+  done
+  sleep 1.5
+  stop_agent
+}
+full_disk 3 after
 n1=$(jq -s '[.[] | select(.type == "loss") | .total.spool_dropped_batches] | max // 0' "$T/out.jsonl")
 check_eq "agent: its loss counters saved in the state directory" \
   "$(awk '$1 == "spool_dropped_batches" {print $2}' "$T/state/loss")" "$n1"
@@ -49,16 +54,7 @@ check_eq "agent: its loss counters saved in the state directory" \
 mv "$T/out.jsonl" "$T/out1.jsonl"; mv "$T/agent.log" "$T/agent1.log"
 start_agent "$T/agent.yaml" --state-dir "$T/state" || { fail agent-restart "agent not ready"; exit 1; }
 sleep 1.5
-dd if=/dev/zero of="$T/spool/fill" bs=64k status=none 2>/dev/null
-for i in 1 2 3 4 5 6; do JOBMETER_JOB=full2-$UNIQ $BURN exit 0; sleep 1; done
-sleep 0.5
-rm -f "$T/spool/fill"
-JOBMETER_JOB=after2-$UNIQ $BURN exit 0
-for _ in $(seq 1 100); do
-  [ -n "$(sqlite3 "$T/jm.db" "select 1 from runs where job = 'after2-$UNIQ'" 2>/dev/null)" ] && break; sleep 0.2
-done
-sleep 1.5
-stop_agent
+full_disk 6 after2
 n2=$(grep -c "batch not spooled" "$T/agent.log")
 if [ "$n2" -gt "$n1" ]; then pass "restart: more drops the second time ($n2 > $n1)"
 else fail "restart: more drops the second time" "$n2 after $n1"; fi
