@@ -196,6 +196,15 @@ static void load_loss(struct jm_agent *ag, const char *state_dir)
 	loss_add(&ag->loss_reported, &base);
 }
 
+/* Batches lost on the way to the spool: the last run's (this boot), those
+ * the spool dropped, and those it could not take. */
+static void set_spool_drops(struct jm_agent *ag)
+{
+	if (ag->spool)
+		ag->loss.spool_dropped_batches = ag->loss_base.spool_dropped_batches +
+						 jm_spool_dropped(ag->spool) + ag->unspooled;
+}
+
 static void save_loss(struct jm_agent *ag)
 {
 	char text[1024];
@@ -324,9 +333,7 @@ fail:
 void jm_agent_stopped_cleanly(struct jm_agent *ag)
 {
 	/* The last batch may have failed to spool: kept for the next start. */
-	if (ag->spool)
-		ag->loss.spool_dropped_batches = ag->loss_base.spool_dropped_batches +
-						 jm_spool_dropped(ag->spool) + ag->unspooled;
+	set_spool_drops(ag);
 	save_loss(ag);
 	if (ag->running_marked && unlinkat(ag->state_fd, RUNNING_FILE, 0) == 0)
 		ag->running_marked = false;
@@ -411,9 +418,7 @@ static void report_loss(struct jm_agent *ag, int64_t now)
 	}
 	jm_jobs_stats(ag->jobs, &js);
 	l->jobs_overflow = ag->loss_base.jobs_overflow + js.jobs_overflow;
-	if (ag->spool)
-		l->spool_dropped_batches = ag->loss_base.spool_dropped_batches +
-					   jm_spool_dropped(ag->spool) + ag->unspooled;
+	set_spool_drops(ag);
 	if (ag->metrics)
 		jm_metrics_set_loss(ag->metrics, l);
 	save_loss(ag);                        /* before a batch carries them */
