@@ -203,6 +203,20 @@ grep -qF "| $P | 7 | 0 | 700ms | 100ms | 123ms | 456ms |" "$T/r4.md" \
 grep -qF '<td class="r">123ms</td><td class="r">456ms</td>' "$T/r4.html" \
   && pass "html: statement p95/p99 shown" || fail "html: statement p95/p99" "cells not found"
 
+# Failed runs, by how they ended: A's one (exit 1), and an OOM-killed job's.
+O=oom-$UNIQ
+c5=$(post --seq 9 --start-ns $((START + 3600000000000)) --job "$O" --runs 2 --windows 0 \
+      --fail-every 1 --oom-every 1 --no-host)
+check_eq "batch with OOM kills stored" "$c5" 200
+"${R[@]}" --format json --out "$T/r5.json"
+check_eq "json: A's failed run, by how it ended" \
+  "$(jq -c --arg j "$A" '.jobs[] | select(.job == $j) | [.failures[] | [.how, .runs]]' "$T/r5.json")" '[["exit 1",1]]'
+check_eq "json: the OOM-killed runs" \
+  "$(jq -c --arg j "$O" '.jobs[] | select(.job == $j) | [.failures[] | [.how, .runs]]' "$T/r5.json")" '[["OOM kill",2]]'
+"${R[@]}" --format text > "$T/r5.txt"
+grep -qE "^$O +OOM kill +2 " "$T/r5.txt" && pass "text: failed runs by how they ended" \
+  || fail "text: failed runs" "$(sed -n '/FAILED RUNS/,/^$/p' "$T/r5.txt")"
+
 # Usage errors are clear.
 "$REPORT" --db "$DB" --since soon >/dev/null 2>"$T/e1"; check_eq "bad --since: exit 2" "$?" 2
 "$REPORT" --db "$DB" --format xml >/dev/null 2>"$T/e2"; check_eq "bad --format: exit 2" "$?" 2

@@ -387,6 +387,18 @@ static void test_escaping(void)
 	CHECK_STR("pct 100%", b, "100.0%");
 	jm_rep_fmt_pct(-12.333, b, sizeof(b));
 	CHECK_STR("pct negative budget as before", b, "-1233.3%");
+	jm_rep_fmt_ending(false, false, 0, 3, b, sizeof(b));
+	CHECK_STR("ending: exit code", b, "exit 3");
+	jm_rep_fmt_ending(false, false, 9, -1, b, sizeof(b));
+	CHECK_STR("ending: a signal by name", b, "SIGKILL");
+	jm_rep_fmt_ending(false, false, 15, -1, b, sizeof(b));
+	CHECK_STR("ending: SIGTERM", b, "SIGTERM");
+	jm_rep_fmt_ending(false, false, 100, -1, b, sizeof(b));
+	CHECK_STR("ending: a signal without a name", b, "signal 100");
+	jm_rep_fmt_ending(true, false, 9, -1, b, sizeof(b));
+	CHECK_STR("ending: the OOM killer's SIGKILL", b, "OOM kill");
+	jm_rep_fmt_ending(false, true, 0, 0, b, sizeof(b));
+	CHECK_STR("ending: never seen", b, "exit unseen");
 	jm_rep_fmt_pct_bad(2.0 / 3, b, sizeof(b));
 	CHECK_STR("error pct: 2 of 3 rounded up", b, "66.7%");
 	jm_rep_fmt_pct_bad(0.2, b, sizeof(b));

@@ -79,6 +79,7 @@ static int store_run(struct jm_coll_store *st, uint64_t *seq, const struct run_s
 	r.end_unix_ns = rs->end_ns;
 	r.start_unix_ns = rs->end_ns - (int64_t)(rs->dur_s * 1e9);
 	r.outcome = rs->fail ? JOBMETER__V1__OUTCOME__OUTCOME_FAILURE : JOBMETER__V1__OUTCOME__OUTCOME_SUCCESS;
+	r.exit_code = rs->fail ? 3 : 0;
 	r.counters = &c;
 	if (rs->queries) {
 		s.fingerprint = "SELECT * FROM t WHERE id = ?";
@@ -293,6 +294,10 @@ static void check_report(const char *tag, struct jm_rep_report *r, bool estimate
 	CHECK(T("alpha burn 6h = 10"), rel(a->slo.burn_6h, 10, 1e-12));
 	CHECK(T("alpha burn flagged"), a->slo.burn_flag);
 
+	CHECK(T("alpha: its one failed run, by how it ended"), a->n_failures == 1 &&
+	      strcmp(a->failures[0].how, "exit 3") == 0 && a->failures[0].runs == 1 &&
+	      a->failures[0].last_end_ns == (D0 + 9 * 86400 + 19 * 3600) * SEC);
+	CHECK_INT(T("beta: no failed run"), b->n_failures, 0);
 	CHECK_INT(T("beta runs"), b->u.runs, 2);
 	CHECK(T("beta scan cost = 2 TiB x 5"), rel(b->cost.scan, 10, 1e-12));
 	CHECK(T("beta egress cost = 2 GiB x 0.09"), rel(b->cost.egress, 0.18, 1e-12));

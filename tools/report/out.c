@@ -74,6 +74,22 @@ void jm_rep_fmt_pct(double r, char *buf, size_t n)
 		snprintf(buf, n, "%.1f%%", r * 100);
 }
 
+void jm_rep_fmt_ending(bool oom_killed, bool unknown, int signal, int exit_code, char *buf, size_t n)
+{
+	const char *abbrev = signal > 0 ? sigabbrev_np(signal) : NULL;
+
+	if (oom_killed)
+		snprintf(buf, n, "OOM kill");
+	else if (unknown)
+		snprintf(buf, n, "exit unseen");
+	else if (abbrev)
+		snprintf(buf, n, "SIG%s", abbrev);
+	else if (signal > 0)
+		snprintf(buf, n, "signal %d", signal);
+	else
+		snprintf(buf, n, "exit %d", exit_code);
+}
+
 void jm_rep_fmt_pct_bad(double r, char *buf, size_t n)
 {
 	/* An error rate is rounded up, as a success rate is cut: 2 errors in

@@ -18,6 +18,9 @@ void jm_rep_fmt_bytes(double bytes, char *buf, size_t n);
 void jm_rep_fmt_money(double v, char *buf, size_t n);
 /* 99.5% ("-" for NaN). */
 void jm_rep_fmt_pct(double ratio, char *buf, size_t n);
+/* How a run that did not succeed ended: "OOM kill", "exit unseen" (its
+ * outcome is unknown), "SIGKILL" (or "signal N"), "exit N". */
+void jm_rep_fmt_ending(bool oom_killed, bool unknown, int signal, int exit_code, char *buf, size_t n);
 /* The same for a ratio that is bad news (an error rate): rounded up. */
 void jm_rep_fmt_pct_bad(double ratio, char *buf, size_t n);
 

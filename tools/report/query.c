@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tools/report/out.h"
 #include "tools/report/qhist.h"
 
 #define DAY  JM_REP_NS_PER_DAY
@@ -650,6 +651,42 @@ static int idle(struct q *q, bool rollup)
 	return rc;
 }
 
+/* ---- failed runs, by how they ended (raw rows: failures are few) ------ */
+
+static int failure_row(struct q *q, sqlite3_stmt *s, void *ctx)
+{
+	struct jm_rep_job *j = row_job(q, s, 0);
+	struct jm_rep_failure *f;
+
+	(void)ctx;
+	if (!j)
+		return -1;
+	if (j->n_failures == j->cap_failures) {
+		size_t cap = j->cap_failures ? j->cap_failures * 2 : 4;
+		struct jm_rep_failure *v = realloc(j->failures, cap * sizeof(*v));
+		if (!v)
+			return oom(q);
+		j->failures = v;
+		j->cap_failures = cap;
+	}
+	f = &j->failures[j->n_failures++];
+	jm_rep_fmt_ending(sqlite3_column_int(s, 1) != 0, strcmp(col_text(s, 2), "unknown") == 0,
+			  sqlite3_column_int(s, 3), sqlite3_column_int(s, 4), f->how, sizeof(f->how));
+	f->runs = (uint64_t)sqlite3_column_int64(s, 5);
+	f->last_end_ns = sqlite3_column_int64(s, 6);
+	return 0;
+}
+
+static int failures(struct q *q)
+{
+	return each_row(q,
+		"SELECT job, oom_killed, outcome, signal, exit_code, count(*), max(end_ns) FROM runs"
+		" WHERE end_ns >= ?1 AND end_ns < ?2 AND outcome <> 'success'"
+		" AND (?3 IS NULL OR job = ?3)"
+		" GROUP BY job, oom_killed, outcome, signal, exit_code ORDER BY job, count(*) DESC, 7 DESC",
+		q->r->from_ns, q->r->to_ns, failure_row, NULL);
+}
+
 /* ---- entry points ---------------------------------------------------- */
 
 int jm_rep_db_open(const char *path, sqlite3 **db, int *schema_version, char *err, size_t err_len)
@@ -868,7 +905,7 @@ static int query_all(struct q *qp)
 		return -1;
 
 	if (last_success(&q, rollup) || burn_windows(&q) || datasets(&q, rollup) || idle(&q, rollup) ||
-	    completeness(&q))
+	    completeness(&q) || failures(&q))
 		return -1;
 	return 0;
 }

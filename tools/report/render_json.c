@@ -188,6 +188,15 @@ static void job(struct jw *w, const struct jm_rep_report *r, const struct jm_rep
 	jw_u64(w, "successes", u->successes);
 	jw_u64(w, "failures", u->failures);
 	jw_u64(w, "unknown_outcomes", jm_rep_unknown_outcomes(u));
+	jw_open(w, "failures", '[');
+	for (size_t k = 0; k < j->n_failures; k++) {
+		jw_open(w, NULL, '{');
+		jw_str(w, "how", j->failures[k].how);
+		jw_u64(w, "runs", j->failures[k].runs);
+		jw_time(w, "last_end", j->failures[k].last_end_ns);
+		jw_close(w, '}');
+	}
+	jw_close(w, ']');
 	jw_num(w, "success_rate", u->runs ? (double)u->successes / (double)u->runs : NAN);
 	jw_u64(w, "restarts", u->restarts);
 	jw_u64(w, "oom_kills", u->oom_kills);

@@ -102,6 +102,7 @@ void jm_rep_report_free(struct jm_rep_report *r)
 			free(x->stmts[k].fingerprint);
 		free(x->stmts);
 		free(x->days);
+		free(x->failures);
 	}
 	free(r->jobs);
 	free(r->jidx);

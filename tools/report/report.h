@@ -82,6 +82,13 @@ struct jm_rep_job_slo {
 	double worst_day_cost;
 };
 
+/* Runs of a job that did not succeed, by how they ended. */
+struct jm_rep_failure {
+	char     how[32];                 /* "exit 3", "SIGKILL", "OOM kill", "exit unseen" */
+	uint64_t runs;
+	int64_t  last_end_ns;
+};
+
 struct jm_rep_job {
 	char *name;
 	struct jm_rep_usage u;
@@ -100,6 +107,8 @@ struct jm_rep_job {
 	double   cost_per_run, cost_per_gib_scanned;   /* NAN when undefined */
 	struct jm_rep_dayuse *days;       /* n_days entries, see jm_rep_report */
 	struct jm_rep_job_slo slo;
+	struct jm_rep_failure *failures;  /* how its runs in the period failed, most first */
+	size_t   n_failures, cap_failures;
 };
 
 struct jm_rep_dataset {

@@ -172,6 +172,34 @@ static int jobs_table(const struct jm_rep_report *r, struct jm_rep_table **ts, s
 	return 0;
 }
 
+static int failures_table(const struct jm_rep_report *r, struct jm_rep_table **ts, size_t *n)
+{
+	static const struct jm_rep_col cols[] = {
+		{ "JOB", JOBW, false }, { "HOW IT ENDED", 14, false }, { "RUNS", 6, true },
+		{ "LAST", 20, false },
+	};
+	struct jm_rep_table *t = table_new(ts, n, "failures", cols, sizeof(cols) / sizeof(cols[0]));
+
+	if (!t)
+		return -1;
+	snprintf(t->title, sizeof(t->title), "Failed runs");
+	snprintf(t->note, sizeof(t->note), "runs of the period that did not succeed, by how they ended");
+	for (size_t i = 0; i < r->n_jobs; i++) {
+		const struct jm_rep_job *j = &r->jobs[i];
+
+		for (size_t k = 0; k < j->n_failures; k++) {
+			const struct jm_rep_failure *f = &j->failures[k];
+			char runs[24], last[40];
+
+			fmt_u64(f->runs, runs, sizeof(runs));
+			jm_rep_format_time(f->last_end_ns, last, sizeof(last));
+			if (row(t, JM_ROW_ALERT, j->name, f->how, runs, last))
+				return -1;
+		}
+	}
+	return 0;
+}
+
 static int data_table(const struct jm_rep_report *r, struct jm_rep_table **ts, size_t *n)
 {
 	static const struct jm_rep_col cols[] = {
@@ -540,7 +568,7 @@ int jm_rep_tables_build(const struct jm_rep_report *r, struct jm_rep_table **out
 	struct jm_rep_table *t = NULL;
 	size_t k = 0;
 
-	if (jobs_table(r, &t, &k) || data_table(r, &t, &k) || cost_table(r, &t, &k) || idle_table(r, &t, &k) ||
+	if (jobs_table(r, &t, &k) || failures_table(r, &t, &k) || data_table(r, &t, &k) || cost_table(r, &t, &k) || idle_table(r, &t, &k) ||
 	    freshness_tables(r, &t, &k) || statements_table(r, &t, &k) || slo_table(r, &t, &k) ||
 	    anomaly_table(r, &t, &k) || daily_table(r, &t, &k) || completeness_table(r, &t, &k)) {
 		jm_rep_tables_free(t, k);
