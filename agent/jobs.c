@@ -29,6 +29,7 @@ struct jm_run {
 	struct jm_run *next;
 	struct jm_run_record rec;         /* grows while the run is active */
 	unsigned live;                    /* processes alive */
+	char key[JM_RUN_KEY_MAX];         /* which concurrent run of the job, "" = none */
 	bool root_exited;
 	bool ended;                       /* on the ended list */
 	int root_status;
@@ -135,22 +136,38 @@ static struct job *find_job(struct jm_jobs *j, const char *name, bool create)
 struct jm_run *jm_jobs_proc_start(struct jm_jobs *j, const char *job, const char *run_id,
 				  const char *source, int64_t now_ns)
 {
+	bool created;
+
+	return jm_jobs_proc_start_keyed(j, job, run_id, NULL, source, now_ns, &created);
+}
+
+struct jm_run *jm_jobs_proc_start_keyed(struct jm_jobs *j, const char *job, const char *run_id,
+					const char *key, const char *source, int64_t now_ns,
+					bool *created)
+{
 	struct job *b = find_job(j, job, true);
 	struct jm_run *r;
 
+	*created = false;
 	if (!b)
 		return NULL;
+	if (!key)
+		key = "";
 	for (r = b->runs; r; r = r->next) {
-		if (!run_id || !*run_id || strcmp(r->rec.run_id, run_id) == 0) {
+		bool same = run_id && *run_id ? strcmp(r->rec.run_id, run_id) == 0
+					      : strcmp(r->key, key) == 0;
+		if (same) {
 			jm_run_proc_join(r);
 			return r;
 		}
 	}
+	*created = true;
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return NULL;
 	r->tab = j;
 	r->job = b;
+	snprintf(r->key, sizeof(r->key), "%s", key);
 	snprintf(r->rec.job, sizeof(r->rec.job), "%s", job);
 	if (run_id && *run_id)
 		snprintf(r->rec.run_id, sizeof(r->rec.run_id), "%s", run_id);

@@ -44,6 +44,15 @@ void jm_jobs_free(struct jm_jobs *j);
  * (generated).  Returns NULL when the job cap is reached (counted). */
 struct jm_run *jm_jobs_proc_start(struct jm_jobs *j, const char *job, const char *run_id,
 				  const char *source, int64_t now_ns);
+/* The same, for processes whose identity tells concurrent runs of one job
+ * apart without a run id: key (a pod's UID, a systemd unit; NULL or "" =
+ * none) joins only a live run of the same key; a process without key or
+ * run id joins only one without either.  *created says whether the run is
+ * new (its labels are then the process's). */
+#define JM_RUN_KEY_MAX 160
+struct jm_run *jm_jobs_proc_start_keyed(struct jm_jobs *j, const char *job, const char *run_id,
+					const char *key, const char *source, int64_t now_ns,
+					bool *created);
 /* A child of a process of run r appeared (fork). */
 void jm_run_proc_join(struct jm_run *r);
 /* Resource deltas of one of r's processes (any field may be 0). */

@@ -160,6 +160,10 @@ struct attribution {
 	bool k8s;
 	struct jm_k8s_names k8s_names;
 	char unit[128];
+	/* Tells concurrent runs of one job apart: a pod's UID (the pods of
+	 * a Job with parallelism, overlapping CronJob runs), a systemd unit
+	 * (units one rule maps to one job).  A pod's containers share it. */
+	char key[JM_RUN_KEY_MAX];
 };
 
 static bool attribute(struct jm_tracker *t, const char *env, size_t env_len,
@@ -182,6 +186,7 @@ static bool attribute(struct jm_tracker *t, const char *env, size_t env_len,
 	if (t->cfg->n_systemd && jm_systemd_identity(t->cfg, f->cgroup, a->job, sizeof(a->job)) == 1) {
 		bool user = false;
 		(void)jm_systemd_unit_from_cgroup(f->cgroup, a->unit, sizeof(a->unit), &user);
+		snprintf(a->key, sizeof(a->key), "unit:%s", a->unit);
 		a->source = "systemd";
 		return true;
 	}
@@ -204,6 +209,7 @@ static bool attribute(struct jm_tracker *t, const char *env, size_t env_len,
 		/* A container restart is a new run of the same job (a
 		 * restart when the previous one failed): run ids are generated. */
 		a->k8s = true;
+		snprintf(a->key, sizeof(a->key), "pod:%s", ids.pod_uid);
 		a->source = "kubernetes";
 		return true;
 	}
@@ -255,9 +261,13 @@ static void proc_forget(struct jm_tracker *t, uint32_t tgid)
 
 static struct jm_run *start_run(struct jm_tracker *t, const struct attribution *a, int64_t now)
 {
-	struct jm_run *r = jm_jobs_proc_start(t->jobs, a->job, a->run_id, a->source, now);
-	if (!r)
-		return NULL;
+	bool created;
+	struct jm_run *r = jm_jobs_proc_start_keyed(t->jobs, a->job, a->run_id, a->key, a->source, now,
+						     &created);
+	/* A process joining a live run (another container of the pod) does
+	 * not relabel it. */
+	if (!r || !created)
+		return r;
 	if (a->k8s) {
 		jm_run_label(r, "k8s.namespace", a->k8s_names.ns);
 		jm_run_label(r, "k8s.pod", a->k8s_names.pod);
@@ -341,15 +351,19 @@ static void on_exec(struct jm_tracker *t, const struct jm_ev_exec *e)
 
 	if (p) {
 		/* A job process exec'd something else.  A new identity variable
-		 * moves it (and what it forks from now on) to that job. */
+		 * moves it (and what it forks from now on) to that job, or to
+		 * that run of its job: a scheduler that tags each run with
+		 * JOBMETER_RUN_ID under one JOBMETER_JOB. */
 		if (!(e->flags & JM_F_ENV_MATCH) ||
 		    jm_env_identity(t->cfg, e->env, env_len, a.job, sizeof(a.job), a.run_id,
 				    sizeof(a.run_id)) != 1 ||
-		    strcmp(a.job, jm_run_job(p->run)) == 0)
+		    (strcmp(a.job, jm_run_job(p->run)) == 0 &&
+		     (!a.run_id[0] || strcmp(a.run_id, jm_run_id(p->run)) == 0)))
 			return;
 		a.source = "env";
 		a.k8s = false;
 		a.unit[0] = 0;
+		a.key[0] = 0;
 		struct jm_run *nr = start_run(t, &a, now);
 		if (!nr)
 			return;

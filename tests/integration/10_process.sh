@@ -44,6 +44,9 @@ JOBMETER_JOB=hold-$UNIQ /usr/bin/time -f "%U %S %M %e" -o "$T/time.hold" $BURN h
 # 3c. The thread-group leader exits first (a zombie) while a thread holds
 #     200 MiB and burns 3 s: the sampler must keep counting both.
 JOBMETER_JOB=zleader-$UNIQ /usr/bin/time -f "%U %S %M %e" -o "$T/time.zleader" $BURN zombie 200 3
+# 3d. A scheduler that tags each run with JOBMETER_RUN_ID under one job:
+#     every tagged child is a run of its own, with its own outcome.
+JOBMETER_JOB=sched-$UNIQ bash -c "JOBMETER_RUN_ID=r1-$UNIQ sh -c 'exit 1'; JOBMETER_RUN_ID=r2-$UNIQ sh -c 'exit 0'; true"
 # 4. Outcomes.
 JOBMETER_JOB=exit3-$UNIQ sh -c 'exit 3'
 JOBMETER_JOB=kill9-$UNIQ $BURN kill 9
@@ -54,6 +57,10 @@ for j in cpu2 cpumt read write sock uring readmt pipe reap mem hold zleader exit
   wait_run "$j-$UNIQ" || fail "run-$j" "no run line for $j-$UNIQ"
 done
 wait_run "restart-$UNIQ" 3 || fail run-restart "fewer than 3 runs"
+wait_run "sched-$UNIQ" 3 || fail run-sched "fewer than 3 runs of sched-$UNIQ"
+check_eq "run id: each tagged run of one job is its own, with its outcome" \
+  "$(jq -rs --arg j "sched-$UNIQ" '[.[] | select(.type=="run" and .job==$j and (.run_id | startswith("r"))) | "\(.run_id)=\(.outcome)"] | sort | join(",")' "$T/out.jsonl")" \
+  "r1-$UNIQ=failure,r2-$UNIQ=success"
 
 ref=$(awk '{print $1+$2}' "$T/time.cpu2")
 check_within "cpu: 2 processes vs GNU time" "$(run_field cpu2-$UNIQ cpu_s)" "$ref" 3

@@ -38,6 +38,17 @@ mkcg /kubepods.slice; mkcg /kubepods.slice/kubepods-burstable.slice
 mkcg /kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${UID_//-/_}.slice
 mkcg "$KPATH"
 mkcg /system.slice; mkcg "/system.slice/$SVC"
+mkcg "/system.slice/pair-a-$U.service"; mkcg "/system.slice/pair-b-$U.service"
+# A second pod of the same CronJob, running at the same time as the first.
+UID2=7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f
+CID2=$(printf 'd%.0s' {1..8}; head -c 28 /dev/urandom | od -An -tx1 | tr -d ' \n' | head -c 56)
+POD2=nightly-sales-29512399-b8c9d
+mkdir -p "$LR/pods/${NS}_${POD2}_${UID2}/main"
+touch "$LR/pods/${NS}_${POD2}_${UID2}/main/0.log"
+ln -s "$LR/pods/${NS}_${POD2}_${UID2}/main/0.log" "$LR/containers/${POD2}_${NS}_main-${CID2}.log"
+KPATH2=/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${UID2//-/_}.slice/cri-containerd-$CID2.scope
+mkcg /kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${UID2//-/_}.slice
+mkcg "$KPATH2"
 
 cat > "$T/agent.yaml" <<YAML
 jobs:
@@ -59,6 +70,8 @@ jobs:
       argv: "sockmt 8 4$"
 systemd:
   - unit: "etl-sales-$U.*"
+  - unit: "pair-*-$U.service"
+    job: pair-$U
 kubernetes:
   log_root: $LR
 YAML
@@ -128,6 +141,28 @@ check_eq "k8s: pod label" \
 check_eq "k8s: container label" \
   "$(jq -rs --arg j "$NS/nightly-sales" '[.[] | select(.type=="run" and .job==$j)][0].labels["k8s.container"]' "$T/out.jsonl")" main
 check_eq "k8s: restart after a failed run" "$(run_field "$NS/nightly-sales" restart 1)" true
+
+# Concurrent runs of one job are runs of their own: two units one rule maps
+# to one job, two pods of one CronJob.  Each keeps its own labels and outcome.
+sh -c "echo \$\$ > '$CG2/system.slice/pair-a-$U.service/cgroup.procs'; exec sh -c 'sleep 1.2; exit 0'" &
+pa=$!
+sleep 0.3
+sh -c "echo \$\$ > '$CG2/system.slice/pair-b-$U.service/cgroup.procs'; exec $BURN exit 1"
+wait $pa
+wait_run "pair-$U" 2 || fail pair-runs "fewer than 2 runs of pair-$U"
+check_eq "systemd: two units of one job are two runs, each with its unit and outcome" \
+  "$(jq -rs --arg j "pair-$U" '[.[] | select(.type=="run" and .job==$j) | "\(.labels["systemd.unit"])=\(.outcome)"] | sort | join(",")' "$T/out.jsonl")" \
+  "pair-a-$U.service=success,pair-b-$U.service=failure"
+n0=$(jq -c "select(.type==\"run\" and .job==\"$NS/nightly-sales\")" "$T/out.jsonl" | wc -l)
+sh -c "echo \$\$ > '$CG2$KPATH/cgroup.procs'; exec sh -c 'sleep 1.2; exit 0'" &
+pk=$!
+sleep 0.3
+sh -c "echo \$\$ > '$CG2$KPATH2/cgroup.procs'; exec $BURN exit 3"
+wait $pk
+wait_run "$NS/nightly-sales" $((n0 + 2)) || fail k8s-pods "fewer than 2 more runs of $NS/nightly-sales"
+check_eq "k8s: two pods of one CronJob are two runs, each with its pod and outcome" \
+  "$(jq -rs --arg j "$NS/nightly-sales" --argjson n "$n0" '[.[] | select(.type=="run" and .job==$j)][$n:] | map("\(.labels["k8s.pod"])=\(.outcome)") | sort | join(",")' "$T/out.jsonl")" \
+  "$POD=success,$POD2=failure"
 
 # kubernetes on cgroup v1: kubelet's cgroupfs shape in the v1 memory hierarchy
 # (this hybrid host's memory controller); "0::" stays "/" for the process, so
