@@ -137,6 +137,16 @@ int main(void)
 	struct jm_run *a2 = jm_jobs_proc_start(j, "etl", "A", "env", S(201));
 	CHECK("same run id joins", a == a2);
 	CHECK_INT("joined run has 2 live", jm_run_live(a), 2);
+	/* keys (a pod, a unit) tell concurrent runs apart without run ids */
+	bool created;
+	struct jm_run *k1 = jm_jobs_proc_start_keyed(j, "etl", NULL, "pod:1", "kubernetes", S(200), &created);
+	CHECK("key: a new run", k1 && created && k1 != a && k1 != b);
+	struct jm_run *k2 = jm_jobs_proc_start_keyed(j, "etl", NULL, "pod:2", "kubernetes", S(200), &created);
+	CHECK("key: another pod, another run", k2 && created && k2 != k1);
+	struct jm_run *k1b = jm_jobs_proc_start_keyed(j, "etl", NULL, "pod:1", "kubernetes", S(201), &created);
+	CHECK("key: the same pod joins its run", k1b == k1 && !created && jm_run_live(k1) == 2);
+	struct jm_run *nk = jm_jobs_proc_start(j, "etl", NULL, "env", S(201));
+	CHECK("key: a process without key or run id joins a run without a key", nk != k1 && nk != k2);
 
 
 
