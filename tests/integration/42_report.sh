@@ -210,9 +210,19 @@ c5=$(post --seq 9 --start-ns $((START + 3600000000000)) --job "$O" --runs 2 --wi
 check_eq "batch with OOM kills stored" "$c5" 200
 "${R[@]}" --format json --out "$T/r5.json"
 check_eq "json: A's failed run, by how it ended" \
-  "$(jq -c --arg j "$A" '.jobs[] | select(.job == $j) | [.failures[] | [.how, .runs]]' "$T/r5.json")" '[["exit 1",1]]'
+  "$(jq -c --arg j "$A" '.jobs[] | select(.job == $j) | [.failure_endings[] | [.how, .runs]]' "$T/r5.json")" '[["exit 1",1]]'
 check_eq "json: the OOM-killed runs" \
-  "$(jq -c --arg j "$O" '.jobs[] | select(.job == $j) | [.failures[] | [.how, .runs]]' "$T/r5.json")" '[["OOM kill",2]]'
+  "$(jq -c --arg j "$O" '.jobs[] | select(.job == $j) | [.failure_endings[] | [.how, .runs]]' "$T/r5.json")" '[["OOM kill",2]]'
+dups=$(python3 -c '
+import json, sys
+seen = []
+def hook(pairs):
+    keys = [k for k, _ in pairs]
+    seen.extend(k for k in set(keys) if keys.count(k) > 1)
+    return dict(pairs)
+json.load(open(sys.argv[1]), object_pairs_hook=hook)
+print(",".join(sorted(set(seen))))' "$T/r5.json")
+check_eq "json: no object repeats a key" "$dups" ""
 "${R[@]}" --format text > "$T/r5.txt"
 grep -qE "^$O +OOM kill +2 " "$T/r5.txt" && pass "text: failed runs by how they ended" \
   || fail "text: failed runs" "$(sed -n '/FAILED RUNS/,/^$/p' "$T/r5.txt")"

@@ -188,7 +188,7 @@ static void job(struct jw *w, const struct jm_rep_report *r, const struct jm_rep
 	jw_u64(w, "successes", u->successes);
 	jw_u64(w, "failures", u->failures);
 	jw_u64(w, "unknown_outcomes", jm_rep_unknown_outcomes(u));
-	jw_open(w, "failures", '[');
+	jw_open(w, "failure_endings", '[');
 	for (size_t k = 0; k < j->n_failures; k++) {
 		jw_open(w, NULL, '{');
 		jw_str(w, "how", j->failures[k].how);
