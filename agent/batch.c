@@ -107,8 +107,20 @@ int jm_batch_builder_add_window(struct jm_batch_builder *bb, const struct jm_win
 	struct jm_window_record *c = &bb->windows[bb->n_windows];
 	*c = *w;
 	c->end_ns = jm_batch_window_end(c->start_ns, c->end_ns);
+	c->labels = NULL;
 	if (copy_parts(&c->db, w->db, w->n_db, &c->outputs, w->outputs, w->n_outputs))
 		return -ENOMEM;
+	if (w->n_labels && w->labels) {
+		c->labels = malloc(w->n_labels * sizeof(*c->labels));
+		if (!c->labels) {
+			free_db(c->db, c->n_db);
+			free(c->outputs);
+			return -ENOMEM;
+		}
+		memcpy(c->labels, w->labels, w->n_labels * sizeof(*c->labels));
+	} else {
+		c->n_labels = 0;
+	}
 	bb->n_windows++;
 	return 0;
 }
@@ -185,6 +197,7 @@ void jm_batch_builder_reset(struct jm_batch_builder *bb)
 	for (size_t i = 0; i < bb->n_windows; i++) {
 		free_db(bb->windows[i].db, bb->windows[i].n_db);
 		free(bb->windows[i].outputs);
+		free(bb->windows[i].labels);
 	}
 	bb->n_runs = bb->n_windows = 0;
 }

@@ -437,6 +437,10 @@ static void emit_window(struct jm_jobs *j, struct job *b, int64_t now_ns)
 	w.db = b->win_db;
 	w.n_outputs = b->n_win_out;
 	w.outputs = b->win_out;
+	if (b->runs && !b->runs->next) {        /* one run live: its labels */
+		w.n_labels = b->runs->rec.n_labels;
+		w.labels = b->runs->rec.labels;
+	}
 	if (j->sink.window)
 		j->sink.window(j->sink.ctx, &w);
 	if (b->n_win_db)                  /* its slots go, and win_dirty */

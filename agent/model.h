@@ -101,6 +101,10 @@ struct jm_window_record {
 	struct jm_db_stats *db;
 	size_t   n_outputs;
 	struct jm_output_write *outputs;
+	/* Its run's labels (k8s, systemd) when the job has one run live: the
+	 * OTLP resource of the usage.  Not in the protobuf window. */
+	size_t   n_labels;
+	struct jm_label *labels;
 };
 
 /* Cumulative since agent start. */

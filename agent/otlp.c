@@ -3,8 +3,10 @@
  * Mapping of one jm_batch to one ExportMetricsServiceRequest:
  *
  *   One ResourceMetrics per (job, run labels).  A window takes the labels of
- *   the run in the same batch with the same run id (windows carry none of
- *   their own), so a job whose runs ran in two pods yields two resources.
+ *   its job's run when the job had one run live at the window's end, else
+ *   those of the run in the same batch with the same run id, so a job whose
+ *   runs ran in two pods one after the other yields two resources (two pods
+ *   at once share the job's windows, unlabelled).
  *   Resource attributes: host.name, service.name=jobmeter, service.version,
  *   service.instance.id (agent id), jobmeter.job, and from the run labels
  *   k8s.namespace -> k8s.namespace.name, k8s.pod -> k8s.pod.name,
@@ -327,14 +329,15 @@ static Jmotlp__V1__Metric *ox_metric(struct ox *x, enum ox_mid id, struct ox_vec
 
 struct ox_rec {
 	const char *job;                     /* JM_JOB_NAME_MAX array, maybe unterminated */
-	const struct jm_run_record *labels;  /* whose labels; NULL = none */
+	const struct jm_label *labels;       /* the resource's; NULL = none */
+	size_t n_labels;
 	const struct jm_run_record *run;     /* exactly one of run / win */
 	const struct jm_window_record *win;
 };
 
-static int ox_label_cmp(const struct jm_run_record *a, const struct jm_run_record *b)
+static int ox_label_cmp(const struct ox_rec *a, const struct ox_rec *b)
 {
-	size_t na = a ? a->n_labels : 0, nb = b ? b->n_labels : 0;
+	size_t na = a->labels ? a->n_labels : 0, nb = b->labels ? b->n_labels : 0;
 	if (na > JM_LABELS_MAX)
 		na = JM_LABELS_MAX;
 	if (nb > JM_LABELS_MAX)
@@ -355,7 +358,7 @@ static int ox_label_cmp(const struct jm_run_record *a, const struct jm_run_recor
 static int ox_group_cmp(const struct ox_rec *a, const struct ox_rec *b)
 {
 	int c = strncmp(a->job, b->job, JM_JOB_NAME_MAX);
-	return c ? c : ox_label_cmp(a->labels, b->labels);
+	return c ? c : ox_label_cmp(a, b);
 }
 
 static int ox_rec_cmp(const void *pa, const void *pb)
@@ -388,10 +391,10 @@ static const char *ox_label_key(const char *k, char *buf, size_t len)
 }
 
 static Jmotlp__V1__Resource *ox_resource(struct ox *x, const struct jm_batch *b, const char *job,
-					 const struct jm_run_record *lab)
+					 const struct jm_label *labels, size_t n_labels)
 {
 	Jmotlp__V1__Resource *r = jm_arena_alloc(&x->a, sizeof(*r));
-	size_t nl = lab ? (lab->n_labels > JM_LABELS_MAX ? JM_LABELS_MAX : lab->n_labels) : 0;
+	size_t nl = labels ? (n_labels > JM_LABELS_MAX ? JM_LABELS_MAX : n_labels) : 0;
 	Jmotlp__V1__KeyValue **a = jm_arena_alloc_n(&x->a, 5 + nl, sizeof(*a));
 	size_t n = 0;
 	char key[64];
@@ -409,12 +412,12 @@ static Jmotlp__V1__Resource *ox_resource(struct ox *x, const struct jm_batch *b,
 	if (job)
 		a[n++] = ox_kv(x, "jobmeter.job", job, JM_JOB_NAME_MAX);
 	for (size_t i = 0; i < nl; i++) {
-		char k[sizeof(lab->labels[i].key)];
-		snprintf(k, sizeof(k), "%s", lab->labels[i].key);
+		char k[sizeof(labels[i].key)];
+		snprintf(k, sizeof(k), "%s", labels[i].key);
 		if (!k[0])
 			continue;
-		a[n++] = ox_kv(x, ox_label_key(k, key, sizeof(key)), lab->labels[i].value,
-			       sizeof(lab->labels[i].value));
+		a[n++] = ox_kv(x, ox_label_key(k, key, sizeof(key)), labels[i].value,
+			       sizeof(labels[i].value));
 	}
 	r->n_attributes = n;
 	r->attributes = a;
@@ -552,7 +555,8 @@ static Jmotlp__V1__ResourceMetrics *ox_group(struct ox *x, const struct jm_batch
 	for (int id = 0; id < M_COUNT; id++)
 		ox_push(x, &metrics,
 			ox_metric(x, id, &pts[id], JMOTLP__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_DELTA));
-	return ox_resource_metrics(x, ox_resource(x, b, g[0].job, g[0].labels), b, &metrics);
+	return ox_resource_metrics(x, ox_resource(x, b, g[0].job, g[0].labels, g[0].n_labels), b,
+				   &metrics);
 }
 
 /* The agent's own resource: cumulative loss counters since start_ns. */
@@ -601,7 +605,7 @@ static Jmotlp__V1__ResourceMetrics *ox_agent(struct ox *x, const struct jm_batch
 	m2->sum = s2;
 	ox_push(x, &metrics, m1);
 	ox_push(x, &metrics, m2);
-	return ox_resource_metrics(x, ox_resource(x, b, NULL, NULL), b, &metrics);
+	return ox_resource_metrics(x, ox_resource(x, b, NULL, NULL, 0), b, &metrics);
 }
 
 /* start_ns: start time of the cumulative (agent) points; 0 = unknown. */
@@ -630,22 +634,24 @@ static int ox_encode(const struct jm_batch *b, int64_t start_ns, uint8_t **out, 
 	memcpy(x.run_bounds, jm_sli_run_bounds, sizeof(jm_sli_run_bounds));
 
 	for (size_t i = 0; i < b->n_runs; i++)
-		recs[n++] = (struct ox_rec){ .job = b->runs[i].job, .labels = &b->runs[i],
-					     .run = &b->runs[i] };
+		recs[n++] = (struct ox_rec){ .job = b->runs[i].job, .labels = b->runs[i].labels,
+					     .n_labels = b->runs[i].n_labels, .run = &b->runs[i] };
 	for (size_t i = 0; i < b->n_windows; i++) {
 		const struct jm_window_record *w = &b->windows[i];
-		const struct jm_run_record *lab = NULL;
-		/* Windows carry no labels: borrow them from the same run, when
-		 * it finished in this batch. */
-		for (size_t k = 0; k < b->n_runs && w->run_id[0]; k++) {
+		const struct jm_label *lab = w->n_labels ? w->labels : NULL;
+		size_t nl = w->n_labels;
+		/* A window of a job with no run live at its end borrows the
+		 * labels of the run that finished in this batch. */
+		for (size_t k = 0; !lab && k < b->n_runs && w->run_id[0]; k++) {
 			const struct jm_run_record *r = &b->runs[k];
 			if (strncmp(r->job, w->job, sizeof(w->job)) == 0 &&
 			    strncmp(r->run_id, w->run_id, sizeof(w->run_id)) == 0) {
-				lab = r;
+				lab = r->labels;
+				nl = r->n_labels;
 				break;
 			}
 		}
-		recs[n++] = (struct ox_rec){ .job = w->job, .labels = lab, .win = w };
+		recs[n++] = (struct ox_rec){ .job = w->job, .labels = lab, .n_labels = nl, .win = w };
 	}
 	qsort(recs, n, sizeof(*recs), ox_rec_cmp);
 	for (size_t i = 0; i < n; ) {

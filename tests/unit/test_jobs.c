@@ -218,6 +218,24 @@ int main(void)
 	CHECK("freeing a run moves it", jm_run_db_gen(g1) != g);
 	jm_jobs_free(j3);
 
+	/* A window carries its run's labels while the job has one run live;
+	 * with two live (two pods), none: the window is the job's. */
+	struct jm_jobs *j4 = jm_jobs_new(10, &sink);
+	bool made;
+	struct jm_run *p1 = jm_jobs_proc_start_keyed(j4, "pods", NULL, "pod:1", "kubernetes", S(500), &made);
+	jm_run_label(p1, "k8s.pod", "pod-1");
+	struct jm_counters d4 = { .cpu_s = 1 };
+	jm_run_add(p1, &d4);
+	jm_jobs_flush_windows(j4, S(501));
+	CHECK("window labels: its one live run's", log.lastw.n_labels == 1 && log.lastw.labels &&
+	      strcmp(log.lastw.labels[0].value, "pod-1") == 0);
+	struct jm_run *p2 = jm_jobs_proc_start_keyed(j4, "pods", NULL, "pod:2", "kubernetes", S(501), &made);
+	jm_run_label(p2, "k8s.pod", "pod-2");
+	jm_run_add(p2, &d4);
+	jm_jobs_flush_windows(j4, S(502));
+	CHECK_INT("window labels: none with two runs live", log.lastw.n_labels, 0);
+	jm_jobs_free(j4);
+
 	/* JSON escaping */
 	struct jm_buf buf;
 	jm_buf_init(&buf);

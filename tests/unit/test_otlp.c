@@ -415,6 +415,45 @@ static void test_encode(void)
 	jmotlp__v1__export_metrics_service_request__free_unpacked(r, NULL);
 	free(buf);
 
+	/* A window of a run still live carries that run's labels: its usage
+	 * goes to the pod's resource, not one with only jobmeter.job. */
+	{
+		struct jm_batch lb;
+		struct jm_window_record lw;
+		struct jm_label ll[2];
+
+		memset(&lb, 0, sizeof(lb));
+		memset(&lw, 0, sizeof(lw));
+		memset(ll, 0, sizeof(ll));
+		snprintf(lb.agent.host, sizeof(lb.agent.host), "h");
+		lb.window_start_ns = T0;
+		lb.window_end_ns = T0 + 10 * SEC;
+		snprintf(lw.job, sizeof(lw.job), "live.job");
+		snprintf(lw.run_id, sizeof(lw.run_id), "r9");
+		lw.start_ns = T0;
+		lw.end_ns = T0 + 10 * SEC;
+		lw.counters.cpu_s = 2.5;
+		snprintf(ll[0].key, sizeof(ll[0].key), "k8s.namespace");
+		snprintf(ll[0].value, sizeof(ll[0].value), "data");
+		snprintf(ll[1].key, sizeof(ll[1].key), "k8s.pod");
+		snprintf(ll[1].value, sizeof(ll[1].value), "live-pod");
+		lw.n_labels = 2;
+		lw.labels = ll;
+		lb.n_windows = 1;
+		lb.windows = &lw;
+		buf = NULL;
+		CHECK_INT("encode live run window: ok", jm_otlp_encode(&lb, &buf, &len), 0);
+		r = buf ? jmotlp__v1__export_metrics_service_request__unpack(NULL, len, buf) : NULL;
+		const RM *rm = r ? find_rm(r, "live.job", "live-pod") : NULL;
+		const Metric *m = find_metric(rm, "process.cpu.time");
+		const Jmotlp__V1__NumberDataPoint *p = m ? num_point(m, NULL, NULL) : NULL;
+		CHECK("encode live run window: its CPU on the pod's resource", p && dval(p) == 2.5);
+		CHECK_INT("encode live run window: no unlabelled resource for the job",
+			  r && find_rm(r, "live.job", NULL) == rm, 1);
+		jmotlp__v1__export_metrics_service_request__free_unpacked(r, NULL);
+		free(buf);
+	}
+
 	struct jm_batch bad;
 	memset(&bad, 0, sizeof(bad));
 	bad.n_runs = 1;           /* runs == NULL */
