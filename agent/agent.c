@@ -142,19 +142,6 @@ static bool has_file_outputs(const struct jm_config *cfg)
 #define LOSS_FILE "loss"
 #define RUNNING_FILE "running"
 
-static void loss_add(struct jm_loss *a, const struct jm_loss *b)
-{
-	a->ringbuf_drops += b->ringbuf_drops;
-	a->map_full += b->map_full;
-	a->payload_drops += b->payload_drops;
-	a->payload_truncated += b->payload_truncated;
-	a->parse_errors += b->parse_errors;
-	a->statements_overflow += b->statements_overflow;
-	a->jobs_overflow += b->jobs_overflow;
-	a->spool_dropped_batches += b->spool_dropped_batches;
-	a->exits_synthesized += b->exits_synthesized;
-}
-
 /* The loss counters of this agent's last run in this boot carry on: the
  * batches' counters are cumulative per boot, and a reset would hide what
  * came before (see jm_loss_parse). */
@@ -192,8 +179,8 @@ static void load_loss(struct jm_agent *ag, const char *state_dir)
 	}
 	ag->loss_base = base;
 	ag->loss_saved = base;
-	loss_add(&ag->loss, &base);
-	loss_add(&ag->loss_reported, &base);
+	jm_loss_add(&ag->loss, &base);
+	jm_loss_add(&ag->loss_reported, &base);
 }
 
 /* Batches lost on the way to the spool: the last run's (this boot), those

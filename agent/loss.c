@@ -46,6 +46,12 @@ static uint64_t *field(struct jm_loss *l, size_t i)
 	return (uint64_t *)(void *)((char *)l + fields[i].off);
 }
 
+void jm_loss_add(struct jm_loss *a, const struct jm_loss *b)
+{
+	for (size_t i = 0; i < N_FIELDS; i++)
+		*field(a, i) += *field((struct jm_loss *)b, i);
+}
+
 int jm_loss_format(const struct jm_loss *l, const char *boot_id, char *buf, size_t cap)
 {
 	size_t o = 0;

@@ -34,6 +34,8 @@ void jm_loss_fold_kernel(struct jm_loss *l, struct jm_loss_kernel *seen,
  * jm_loss_parse: 0 and *out; -ESTALE for another boot; -EINVAL if
  * malformed (a field missing or twice, a bad number or one above
  * INT64_MAX, no final newline). */
+/* a += b, field by field. */
+void jm_loss_add(struct jm_loss *a, const struct jm_loss *b);
 int jm_loss_format(const struct jm_loss *l, const char *boot_id, char *buf, size_t cap)
 	__attribute__((warn_unused_result));
 int jm_loss_parse(const char *text, const char *boot_id, struct jm_loss *out)

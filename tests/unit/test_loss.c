@@ -74,6 +74,11 @@ int main(void)
 		CHECK_INT("state: a negative number", jm_loss_parse("boot_id b\nringbuf_drops -1\n", "b", &b),
 			  -EINVAL);
 		CHECK_INT("state: empty", jm_loss_parse("", "b", &b), -EINVAL);
+		struct jm_loss s1 = { 1, 2, 3, 4, 5, 6, 7, 8, 9 }, s2 = { 10, 20, 30, 40, 50, 60, 70, 80, 90 };
+		jm_loss_add(&s1, &s2);
+		CHECK("add: every field", s1.ringbuf_drops == 11 && s1.map_full == 22 && s1.payload_drops == 33 &&
+		      s1.payload_truncated == 44 && s1.parse_errors == 55 && s1.statements_overflow == 66 &&
+		      s1.jobs_overflow == 77 && s1.spool_dropped_batches == 88 && s1.exits_synthesized == 99);
 		/* what the collector would refuse in every batch after */
 		a.exits_synthesized = (uint64_t)INT64_MAX + 1;
 		CHECK("state: formats a value above INT64_MAX", jm_loss_format(&a, "b", buf, sizeof(buf)) > 0);
