@@ -367,6 +367,16 @@ static size_t fingerprint(struct jm_db *d, const char *sql, size_t len, unsigned
 	return n;
 }
 
+/* The n-th latency (n counted already) into the exact extremes that bound
+ * the percentiles (jm_hist_quantile_within). */
+static void note_extremes(uint64_t *min_ns, uint64_t *max_ns, uint64_t n, uint64_t lat)
+{
+	if (n == 1 || lat < *min_ns)
+		*min_ns = lat;
+	if (n == 1 || lat > *max_ns)
+		*max_ns = lat;
+}
+
 /* One query into s; bk: its latency's histogram bucket, found once for the
  * four histograms a query lands in. */
 static void add_query(struct jm_db_stats *s, const struct jm_query *q, const char *fp,
@@ -381,6 +391,7 @@ static void add_query(struct jm_db_stats *s, const struct jm_query *q, const cha
 	s->rows_unknown += q->rows_unknown;
 	s->latency_s_sum += lat_s;
 	jm_hist_inc(s->latency_buckets, bk);
+	note_extremes(&s->latency_min_ns, &s->latency_max_ns, s->queries, lat);
 
 	size_t i;
 	for (i = 0; i < s->n_statements; i++)
@@ -407,6 +418,7 @@ static void add_query(struct jm_db_stats *s, const struct jm_query *q, const cha
 	st->rows_unknown += q->rows_unknown;
 	st->latency_s_sum += lat_s;
 	jm_hist_inc(st->latency_buckets, bk);
+	note_extremes(&st->latency_min_ns, &st->latency_max_ns, st->calls, lat);
 	if (q->error)
 		snprintf(st->last_error, sizeof(st->last_error), "%s", q->sqlstate);
 }

@@ -3,6 +3,7 @@
 #include "histogram.h"
 
 #include <math.h>
+#include <stdbool.h>
 
 /* U(i) in ns for i in 0..62: llround(1000 * 10^(4*i/31)), which the unit
  * test recomputes for every entry.  A table, not pow() per call: bucketing
@@ -72,42 +73,72 @@ double jm_hist_bucket_upper_s(int i)
 	return (double)upper_ns(i) / 1e9;
 }
 
-double jm_hist_quantile(const uint64_t b[JM_HIST_BUCKETS], double q)
+/* The q-quantile; lo_s/hi_s (when lo_s <= hi_s) replace the outer edges of
+ * the lowest and highest non-empty buckets and bound the answer. */
+static double quantile(const uint64_t b[JM_HIST_BUCKETS], double q, double lo_s, double hi_s)
 {
 	double total = 0.0, cum = 0.0;
+	int first = -1, last = -1;
 
-	for (int i = 0; i < JM_HIST_BUCKETS; i++)
+	for (int i = 0; i < JM_HIST_BUCKETS; i++) {
 		total += (double)b[i];
+		if (b[i]) {
+			if (first < 0)
+				first = i;
+			last = i;
+		}
+	}
 	if (total <= 0.0)
 		return 0.0;
 	if (!(q >= 0.0)) /* also catches NaN */
 		q = 0.0;
 	if (q > 1.0)
 		q = 1.0;
+	bool bounded = lo_s <= hi_s;
 
 	double rank = q * total;
-	for (int i = 0; i < JM_HIST_BUCKETS; i++) {
+	int at = last;            /* rounding left rank above the sum: the top */
+	double frac = 1.0;
+	for (int i = first; i <= last; i++) {
 		if (b[i] == 0)
 			continue;
 		double n = (double)b[i];
 		if (cum + n >= rank) {
-			double lo = jm_hist_bucket_upper_s(i - 1);
-			if (i == JM_HIST_OVERFLOW)
-				return lo; /* unbounded bucket: its lower edge is all we know */
-			double hi = jm_hist_bucket_upper_s(i);
-			double frac = (rank - cum) / n;
+			at = i;
+			frac = (rank - cum) / n;
 			if (frac < 0.0)
 				frac = 0.0;
-			return lo + (hi - lo) * frac;
+			break;
 		}
 		cum += n;
 	}
-	/* Floating-point rounding left rank above the sum: answer the top. */
-	for (int i = JM_HIST_BUCKETS - 1; i >= 0; i--)
-		if (b[i])
-			return i == JM_HIST_OVERFLOW ? jm_hist_bucket_upper_s(i - 1)
-						     : jm_hist_bucket_upper_s(i);
-	return 0.0;
+	double lo = jm_hist_bucket_upper_s(at - 1);
+	double hi = jm_hist_bucket_upper_s(at);
+	if (bounded) {
+		if (at == first && lo_s > lo)
+			lo = lo_s;
+		if (at == last && (hi_s < hi || at == JM_HIST_OVERFLOW))
+			hi = hi_s;
+	} else if (at == JM_HIST_OVERFLOW) {
+		return lo; /* unbounded bucket: its lower edge is all we know */
+	}
+	double v = lo + (hi - lo) * frac;
+	if (bounded)
+		v = v < lo_s ? lo_s : v > hi_s ? hi_s : v;
+	return v;
+}
+
+double jm_hist_quantile(const uint64_t b[JM_HIST_BUCKETS], double q)
+{
+	return quantile(b, q, 1.0, 0.0);
+}
+
+double jm_hist_quantile_within(const uint64_t b[JM_HIST_BUCKETS], double q,
+			       uint64_t min_ns, uint64_t max_ns)
+{
+	if (min_ns > max_ns)
+		return quantile(b, q, 1.0, 0.0);
+	return quantile(b, q, (double)min_ns / 1e9, (double)max_ns / 1e9);
 }
 
 void jm_hist_merge(uint64_t dst[JM_HIST_BUCKETS], const uint64_t src[JM_HIST_BUCKETS])

@@ -47,6 +47,17 @@ void jm_hist_inc(uint64_t b[JM_HIST_BUCKETS], int i);
  * the bucket; 0.0 for an empty histogram. */
 double jm_hist_quantile(const uint64_t b[JM_HIST_BUCKETS], double q);
 
+/* As jm_hist_quantile, for a histogram whose smallest and largest samples
+ * are known exactly (min_ns <= max_ns): the lowest non-empty bucket is
+ * interpolated from min_ns instead of its lower edge, the highest up to
+ * max_ns instead of its upper edge (the overflow bucket included), and the
+ * answer stays inside [min_ns, max_ns].  So one sample, or samples that
+ * are all equal, give their exact value, where the bucket alone is only
+ * good to JM_HIST_REL_ERROR.  min_ns > max_ns means "not known": plain
+ * jm_hist_quantile. */
+double jm_hist_quantile_within(const uint64_t b[JM_HIST_BUCKETS], double q,
+			       uint64_t min_ns, uint64_t max_ns);
+
 /* Inclusive upper bound of bucket i in seconds; +Inf for the overflow bucket
  * (and any i >= 63), 0 for i < 0. */
 double jm_hist_bucket_upper_s(int i);

@@ -308,18 +308,30 @@ const char *jm_run_job(const struct jm_run *r) { return r->rec.job; }
 const char *jm_run_id(const struct jm_run *r) { return r->rec.run_id; }
 unsigned jm_run_live(const struct jm_run *r) { return r->live; }
 
-/* Percentiles are derived from the histogram when a record is emitted. */
+/* Percentiles are derived from the histogram when a record is emitted,
+ * inside the exact extremes: a statement an ETL run sends once gets its
+ * own latency, not a point inside its bucket. */
+static void set_quantiles(const uint64_t b[JM_HIST_BUCKETS], uint64_t n, uint64_t min_ns,
+			  uint64_t max_ns, double *p50, double *p95, double *p99)
+{
+	if (n == 0)             /* extremes unknown (never set): the bucket alone */
+		min_ns = 1, max_ns = 0;
+	*p50 = jm_hist_quantile_within(b, 0.50, min_ns, max_ns);
+	*p95 = jm_hist_quantile_within(b, 0.95, min_ns, max_ns);
+	*p99 = jm_hist_quantile_within(b, 0.99, min_ns, max_ns);
+}
+
 static void db_quantiles(struct jm_db_stats *db, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		db[i].latency_p50_s = jm_hist_quantile(db[i].latency_buckets, 0.50);
-		db[i].latency_p95_s = jm_hist_quantile(db[i].latency_buckets, 0.95);
-		db[i].latency_p99_s = jm_hist_quantile(db[i].latency_buckets, 0.99);
+		set_quantiles(db[i].latency_buckets, db[i].queries, db[i].latency_min_ns,
+			      db[i].latency_max_ns, &db[i].latency_p50_s, &db[i].latency_p95_s,
+			      &db[i].latency_p99_s);
 		for (size_t k = 0; k < db[i].n_statements; k++) {
 			struct jm_stmt_stats *st = &db[i].statements[k];
-			st->latency_p50_s = jm_hist_quantile(st->latency_buckets, 0.50);
-			st->latency_p95_s = jm_hist_quantile(st->latency_buckets, 0.95);
-			st->latency_p99_s = jm_hist_quantile(st->latency_buckets, 0.99);
+			set_quantiles(st->latency_buckets, st->calls, st->latency_min_ns,
+				      st->latency_max_ns, &st->latency_p50_s, &st->latency_p95_s,
+				      &st->latency_p99_s);
 		}
 	}
 }

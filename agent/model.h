@@ -37,6 +37,7 @@ struct jm_stmt_stats {
 	double   latency_p50_s, latency_p95_s, latency_p99_s;
 	uint64_t fp_hash;                 /* hash of fingerprint (lookup only; not rendered) */
 	uint64_t latency_buckets[JM_HIST_BUCKETS];   /* per statement (not rendered) */
+	uint64_t latency_min_ns, latency_max_ns;     /* exact extremes: bound the percentiles (not rendered) */
 };
 
 enum jm_db_system { JM_DB_NONE = 0, JM_DB_POSTGRES = 1, JM_DB_MYSQL = 2 };
@@ -53,6 +54,7 @@ struct jm_db_stats {
 	double   latency_s_sum;
 	double   latency_p50_s, latency_p95_s, latency_p99_s;
 	uint64_t latency_buckets[JM_HIST_BUCKETS];
+	uint64_t latency_min_ns, latency_max_ns;     /* exact extremes: bound the percentiles (not rendered) */
 	uint64_t statements_overflow;
 	size_t   n_statements;
 	struct jm_stmt_stats *statements;  /* owned by whoever built the record */

@@ -142,6 +142,14 @@ check_eq "psql: endpoint is the Unix socket" \
   /var/run/postgresql/.s.PGSQL.5432
 check_eq "psql: failing fingerprint carries SQLSTATE 42P01" \
   "$(jq -rs --arg j "psql-$U" '[.[] | select(.type=="run" and .job==$j) | .db[].statements[] | select(.errors > 0) | .last_error] | unique | join(",")' "$T/out.jsonl")" 42P01
+# A statement run once has one latency: its percentiles are that latency
+# (the exact extremes bound the histogram), not a point in its bucket.
+once=$(jq -rs --arg u "$U" '[.[] | select(.type=="run" and (.job|endswith($u))) | .db[].statements[] | select(.calls == 1)]' "$T/out.jsonl")
+n_once=$(jq 'length' <<< "$once")
+bad_once=$(jq -r '[.[] | . as $s | select([$s.latency_p50_s, $s.latency_p95_s, $s.latency_p99_s] | any((. - $s.latency_s_sum) | fabs > 1e-9 * ($s.latency_s_sum + 1e-9)))] | length' <<< "$once")
+{ [ "${n_once:-0}" -ge 3 ] && [ "$bad_once" = 0 ]; } \
+  && pass "statements run once ($n_once): p50 = p95 = p99 = their latency" \
+  || fail "single-call percentiles" "$n_once statements, $bad_once off: $(jq -c '.[0]' <<< "$once")"
 n_sizes=$(wc -w <<< "$SIZES")
 check_eq "record sizes: every statement counted" "$(db_field sizes-$U postgresql queries)" "$n_sizes"
 check_eq "record sizes: no errors" "$(db_field sizes-$U postgresql errors)" 0
