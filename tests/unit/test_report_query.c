@@ -216,7 +216,8 @@ static int build_db(const char *path)
 			/* beta's highest p95 on D9 (a ragged edge when whole
 			 * days come from rollups), its highest p99 on D8. */
 			struct run_spec rs = { "beta", D0 * SEC + d * DAYS + 12 * HRS, 600, 60, 0,
-					       UINT64_C(1) << 40, UINT64_C(1) << 30, false, 100, 0, 0.5, true,
+					       UINT64_C(1) << 40, UINT64_C(1) << 30, false, 100, 0,
+					       d == 9 ? 0.0095 : 0.008, true,
 					       "beta.out", d == 9 ? 0.007 : 0.004, d == 9 ? 0.01 : 0.03 };
 
 			if (store_run(st, &seq, &rs))
@@ -302,8 +303,13 @@ static void check_report(const char *tag, struct jm_rep_report *r, bool estimate
 	CHECK(T("beta scan cost = 2 TiB x 5"), rel(b->cost.scan, 10, 1e-12));
 	CHECK(T("beta egress cost = 2 GiB x 0.09"), rel(b->cost.egress, 0.18, 1e-12));
 	hb[31] = 200;
+	/* Its runs' p95s are 8 and 9.5 ms; the merged buckets say 9.87 ms,
+	 * above both, which all the queries together cannot be.  From raw
+	 * rows the estimate is held at the highest run p95; a rollup day
+	 * keeps no run p95s, so there it stands as the buckets say. */
 	CHECK(T("beta p95 from merged histograms"), b->query_p95_from_hist &&
-	      b->query_p95_s == jm_rep_qhist_quantile(hb, 0.95));
+	      jm_rep_qhist_quantile(hb, 0.95) > 0.0095 &&
+	      b->query_p95_s == (estimated ? jm_rep_qhist_quantile(hb, 0.95) : 0.0095));
 	CHECK(T("beta latency verdict matches"), (b->query_p95_s <= 0.005) == (b->slo.latency == JM_REP_MET));
 	CHECK(T("beta cost per day missed"), b->slo.cost == JM_REP_MISSED &&
 	      rel(b->slo.cost_per_day, b->cost.total / (7 + 20.0 / 24), 1e-12));

@@ -157,6 +157,13 @@ static void analyze_job(struct jm_rep_report *r, struct jm_rep_job *j)
 	if (u->has_qbuckets && qtotal > 0) {
 		j->query_p95_s = jm_rep_qhist_quantile(u->qbuckets, 0.95);
 		j->query_p95_from_hist = true;
+		/* Every run's queries have at least 95% at or below that run's
+		 * p95, so all of them together do at or below the highest run
+		 * p95, and not below the lowest: the merged buckets' estimate
+		 * (good to one bucket, ~35%) stays inside.  One run: its p95,
+		 * as the agent bounded it by the exact extremes. */
+		if (u->p95_range_runs && !u->p95_range_unknown)
+			j->query_p95_s = fmin(fmax(j->query_p95_s, u->p95_lo_s), u->p95_hi_s);
 	} else if (u->queries > 0) {
 		/* No histograms sent: per-run p95s weighted by their queries. */
 		j->query_p95_s = u->query_p95_x_queries / (double)u->queries;

@@ -186,6 +186,20 @@ static void add_queries(struct jm_rep_usage *u, sqlite3_stmt *s, int c, double p
 	}
 }
 
+/* One run's p95 (NAN: not known) into the range its job's p95 lies in. */
+static void note_p95_range(struct jm_rep_usage *u, double p95)
+{
+	if (!isfinite(p95) || p95 < 0.0) {
+		u->p95_range_unknown = true;
+		return;
+	}
+	if (u->p95_range_runs == 0 || p95 < u->p95_lo_s)
+		u->p95_lo_s = p95;
+	if (u->p95_range_runs == 0 || p95 > u->p95_hi_s)
+		u->p95_hi_s = p95;
+	u->p95_range_runs++;
+}
+
 static int push_duration(struct jm_rep_job *j, double d)
 {
 	if (j->n_durations == j->cap_durations) {
@@ -244,6 +258,9 @@ static int db_raw_row(struct q *q, sqlite3_stmt *s, void *ctx)
 	if (!j)
 		return -1;
 	add_queries(&j->u, s, 1, sqlite3_column_double(s, 4) * (double)col_u64(s, 1));
+	if (col_u64(s, 1) > 0)
+		note_p95_range(&j->u, sqlite3_column_type(s, 4) == SQLITE_NULL ? NAN
+						: sqlite3_column_double(s, 4));
 	return 0;
 }
 
@@ -274,6 +291,8 @@ static int run_rollup_row(struct q *q, sqlite3_stmt *s, void *ctx)
 		jm_dhist_decode_add(sqlite3_column_blob(s, 15), (size_t)sqlite3_column_bytes(s, 15),
 				    j->dhist);
 	add_queries(&j->u, s, 16, sqlite3_column_double(s, 19));
+	if (col_u64(s, 16) > 0)
+		note_p95_range(&j->u, NAN);    /* a day of runs: their p95s are gone */
 	return 0;
 }
 

@@ -43,6 +43,14 @@ struct jm_rep_usage {
 	double   query_p95_x_queries;     /* sum of latency_p95_s * queries */
 	bool     has_qbuckets;
 	uint64_t qbuckets[JM_HIST_BUCKETS];
+	/* The runs' own p95s, lowest and highest (raw rows with queries): the
+	 * p95 of all their queries together lies between them, so the merged
+	 * histogram's estimate is held inside.  p95_range_runs = 0, or
+	 * p95_range_unknown (a rollup day or a run without its p95 had
+	 * queries), leaves the estimate as it is. */
+	uint64_t p95_range_runs;
+	bool     p95_range_unknown;
+	double   p95_lo_s, p95_hi_s;
 };
 
 /* Runs whose outcome is neither success nor failure (the agent never saw
