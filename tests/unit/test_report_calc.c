@@ -369,6 +369,22 @@ static void test_escaping(void)
 	CHECK_STR("money >= 100", b, "1234.57");
 	jm_rep_fmt_money(0.000087808, b, sizeof(b));
 	CHECK_STR("money small: 3 significant, no exponent", b, "0.0000878");
+	jm_rep_fmt_money(0.00000123456, b, sizeof(b));
+	CHECK_STR("money a millionth: 3 significant in 10 characters", b, "0.00000123");
+	jm_rep_fmt_money(0.000000082, b, sizeof(b));
+	CHECK_STR("money below a millionth: said so, not cut", b, "<0.000001");
+	jm_rep_fmt_money(0.00000099996, b, sizeof(b));
+	CHECK_STR("money just below a millionth", b, "<0.000001");
+	jm_rep_fmt_money(0.0000009999996, b, sizeof(b));
+	CHECK_STR("money rounding up to a millionth stays below", b, "<0.000001");
+	/* Every money cell of the text tables fits its 10-wide column. */
+	int fits = 1;
+	for (double m = 1e-12; m < 9999999; m *= 1.37) {
+		jm_rep_fmt_money(m, b, sizeof(b));
+		if (strlen(b) > 10)
+			fits = 0;
+	}
+	CHECK("money: 1e-12 .. 1e7 all fit 10 characters", fits);
 	jm_rep_fmt_bytes(1536, b, sizeof(b));
 	CHECK_STR("bytes KiB", b, "1.50 KiB");
 	jm_rep_fmt_pct(0.9996, b, sizeof(b));

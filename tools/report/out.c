@@ -51,11 +51,17 @@ void jm_rep_fmt_money(double v, char *buf, size_t n)
 		snprintf(buf, n, "%.2f", v);
 	else if (a >= 1)
 		snprintf(buf, n, "%.3f", v);
+	else if (a < 0.000001)
+		/* Below a millionth: immaterial to a cost review, and its
+		 * digits (0.000000082) would not fit a 10-wide column, which
+		 * cut them to "0.0000000~".  JSON and CSV keep the figure. */
+		snprintf(buf, n, "%s<0.000001", v < 0 ? "-" : "");
 	else {
-		/* Three significant digits, never an exponent: 0.00316. */
+		/* Three significant digits, never an exponent: 0.00316, at
+		 * most 0.00000xyz (10 characters). */
 		int dec = 2 - (int)floor(log10(a));
 
-		snprintf(buf, n, "%.*f", dec > 9 ? 9 : dec, v);
+		snprintf(buf, n, "%.*f", dec > 8 ? 8 : dec, v);
 	}
 }
 
