@@ -333,6 +333,25 @@ static int sweep_child(void *ctx, uint32_t pid)
 	return 0;
 }
 
+static void charge(struct proc *p, const struct jm_pstat *st, const struct jm_proc_io *io,
+		   uint64_t rss, uint64_t until_mono);
+
+/* A process exec'd into another job or run: what it used up to the exec
+ * goes to the run it leaves, not to the one it joins at the next sampler
+ * pass (up to a second later, or at its exit).  The kernel counted it at
+ * the exec itself; memory held by the old image is charged up to the exec
+ * at the RSS its last sample saw (its peak, if it was never sampled). */
+static void settle_before_move(struct proc *p, const struct jm_ev_exec *e)
+{
+	struct jm_pstat st = { .state = 'R', .cpu_ns = e->cpu_ns, .rss_bytes = 0 };
+
+	if (!(e->flags & JM_F_TRACKED))  /* not counted by the kernel before */
+		return;
+	/* rss_bytes 0: the new image's first sample (or its exit's peak)
+	 * starts afresh. */
+	charge(p, &st, &e->io, p->last_rss ? p->last_rss : e->maxrss_bytes, e->hdr.ts_ns);
+}
+
 static void on_exec(struct jm_tracker *t, const struct jm_ev_exec *e)
 {
 	struct proc *p = jm_idmap_get(&t->procs, e->hdr.tgid);
@@ -367,6 +386,7 @@ static void on_exec(struct jm_tracker *t, const struct jm_ev_exec *e)
 		struct jm_run *nr = start_run(t, &a, now);
 		if (!nr)
 			return;
+		settle_before_move(p, e);
 		jm_run_proc_exit(p->run, false, 0, now);   /* leaves the parent job's run */
 		p->run = nr;
 		p->is_root = true;
@@ -732,6 +752,38 @@ static int sample_procfs(struct jm_tracker *t, struct proc *p, struct jm_pstat *
 	return 0;
 }
 
+/* What this sampler pass found of p, as st and io; non-zero when it found
+ * no leader (gone, or its exit event is still in the ring). */
+static int sampled(struct jm_tracker *t, const struct proc *p, struct jm_pstat *st,
+		   struct jm_proc_io *io)
+{
+	if (p->sample_gen != t->sample_gen || !p->s_leader)
+		return -1;
+	st->cpu_ns = p->s_runtime_ns;
+	st->rss_bytes = p->s_rss_bytes;
+	/* A zombie leader with threads still running is sampled like any
+	 * live process (sample_rec). */
+	if (p->s_zombie && !p->s_live_threads)
+		st->state = 'Z';
+	*io = io_of(p->s_rchar, p->s_wchar, &p->s_sock);
+	return 0;
+}
+
+/* A sample into p's run: growth since the last one, and rss held from the
+ * last sample to until_mono. */
+static void charge(struct proc *p, const struct jm_pstat *st, const struct jm_proc_io *io,
+		   uint64_t rss, uint64_t until_mono)
+{
+	double dt = until_mono > p->last_sample_mono ?
+		    (double)(until_mono - p->last_sample_mono) / 1e9 : 0;
+
+	if (until_mono > p->last_sample_mono)
+		p->last_sample_mono = until_mono;
+	report(p, st->cpu_ns > p->cpu_base_ns ? st->cpu_ns : p->cpu_base_ns, io,
+	       rss, (double)rss / GIB * dt);
+	p->last_rss = st->rss_bytes;
+}
+
 void jm_tracker_sample(struct jm_tracker *t, uint64_t now_mono)
 {
 	int64_t now_unix;
@@ -758,21 +810,7 @@ void jm_tracker_sample(struct jm_tracker *t, uint64_t now_mono)
 
 		if (!t->procs.keys[i] || !p || p->exited)
 			continue;
-		int gone;
-		if (iter) {
-			gone = p->sample_gen != t->sample_gen || !p->s_leader;
-			if (!gone) {
-				st.cpu_ns = p->s_runtime_ns;
-				st.rss_bytes = p->s_rss_bytes;
-				/* A zombie leader with threads still running is
-				 * sampled like any live process (sample_rec). */
-				if (p->s_zombie && !p->s_live_threads)
-					st.state = 'Z';
-				io = io_of(p->s_rchar, p->s_wchar, &p->s_sock);
-			}
-		} else {
-			gone = sample_procfs(t, p, &st, &io);
-		}
+		int gone = iter ? sampled(t, p, &st, &io) : sample_procfs(t, p, &st, &io);
 		if (gone) {
 			/* Gone, or its exit event is still in the ring buffer.
 			 * Two misses in a row (>= 1 s) means the exit was lost. */
@@ -794,12 +832,8 @@ void jm_tracker_sample(struct jm_tracker *t, uint64_t now_mono)
 		 * stretch between it and the exit would be lost). */
 		if (st.state == 'Z')
 			continue;
-		double dt = now_mono > p->last_sample_mono ?
-			    (double)(now_mono - p->last_sample_mono) / 1e9 : 0;
-		p->last_sample_mono = now_mono;
 		/* The RSS seen now stands for the interval since the last sample. */
-		report(p, st.cpu_ns > p->cpu_base_ns ? st.cpu_ns : p->cpu_base_ns, &io,
-		       st.rss_bytes, (double)st.rss_bytes / GIB * dt);
-		p->last_rss = st.rss_bytes;
+		charge(p, &st, &io, st.rss_bytes, now_mono);
 	}
 }
+

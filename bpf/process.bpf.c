@@ -107,6 +107,29 @@ static long env_scan_one(__u32 idx, struct env_scan *s)
 	return 0;
 }
 
+static __always_inline void sum_sock(__u32 tgid, struct jm_sock_io *out)
+{
+	struct jm_proc_cpu *v;
+
+	jm_for_each_proc_copy(tgid, v) {
+		out->rx_bytes += v->sock.rx_bytes;
+		out->tx_bytes += v->sock.tx_bytes;
+		out->vfs_rx_bytes += v->sock.vfs_rx_bytes;
+		out->vfs_tx_bytes += v->sock.vfs_tx_bytes;
+	}
+}
+
+/* Task I/O accounting (CONFIG_TASK_XACCT); 0 on kernels without it. */
+static __always_inline __u64 task_rchar(struct task_struct *t)
+{
+	return bpf_core_field_exists(t->ioac.rchar) ? BPF_CORE_READ(t, ioac.rchar) : 0;
+}
+
+static __always_inline __u64 task_wchar(struct task_struct *t)
+{
+	return bpf_core_field_exists(t->ioac.wchar) ? BPF_CORE_READ(t, ioac.wchar) : 0;
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(jm_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -128,6 +151,33 @@ int BPF_PROG(jm_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	ev->env_len = 0;
 	ev->pad = 0;
 	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+	ev->cpu_ns = 0;
+	ev->maxrss_bytes = 0;
+	__builtin_memset(&ev->io, 0, sizeof(ev->io));
+	if (tracked) {
+		/* What the process used before: an exec that moves it to
+		 * another job leaves this with the run it had (the sampler
+		 * may not have seen it yet).  Counted as jm_sample counts:
+		 * one thread is left (de_thread), the others are in the
+		 * group's sums and the lives entry.  maxrss took in the old
+		 * image's peak at exec_mmap(). */
+		struct jm_proc_life *pl = bpf_map_lookup_elem(&lives, &tgid);
+		struct jm_sock_io so = {};
+		__u64 rchar = task_rchar(p), wchar = task_wchar(p);
+
+		if (pl) {
+			rchar += pl->rchar;
+			wchar += pl->wchar;
+		}
+		sum_sock(tgid, &so);
+		ev->cpu_ns = BPF_CORE_READ(p, signal, sum_sched_runtime) +
+			     BPF_CORE_READ(p, se.sum_exec_runtime);
+		ev->maxrss_bytes = BPF_CORE_READ(p, signal, maxrss) * page_size;
+		ev->io.file_read_bytes = jm_sub0(rchar, so.vfs_rx_bytes);
+		ev->io.file_write_bytes = jm_sub0(wchar, so.vfs_tx_bytes);
+		ev->io.net_rx_bytes = so.rx_bytes;
+		ev->io.net_tx_bytes = so.tx_bytes;
+	}
 
 	mm = BPF_CORE_READ(p, mm);
 	/* Environment first (it reuses ev->filename as scratch). */
@@ -252,29 +302,6 @@ int BPF_PROG(jm_fork, struct task_struct *parent, struct task_struct *child)
 }
 
 /* Sum a process's per-CPU socket counters. */
-static __always_inline void sum_sock(__u32 tgid, struct jm_sock_io *out)
-{
-	struct jm_proc_cpu *v;
-
-	jm_for_each_proc_copy(tgid, v) {
-		out->rx_bytes += v->sock.rx_bytes;
-		out->tx_bytes += v->sock.tx_bytes;
-		out->vfs_rx_bytes += v->sock.vfs_rx_bytes;
-		out->vfs_tx_bytes += v->sock.vfs_tx_bytes;
-	}
-}
-
-/* Task I/O accounting (CONFIG_TASK_XACCT); 0 on kernels without it. */
-static __always_inline __u64 task_rchar(struct task_struct *t)
-{
-	return bpf_core_field_exists(t->ioac.rchar) ? BPF_CORE_READ(t, ioac.rchar) : 0;
-}
-
-static __always_inline __u64 task_wchar(struct task_struct *t)
-{
-	return bpf_core_field_exists(t->ioac.wchar) ? BPF_CORE_READ(t, ioac.wchar) : 0;
-}
-
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(jm_exit, struct task_struct *p)
 {

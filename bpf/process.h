@@ -159,6 +159,12 @@ struct jm_proc_life {
 struct jm_ev_exec {
 	struct jm_ev_hdr hdr;
 	__u64 cgroup_id;              /* cgroup v2 id (inode of the cgroup dir) */
+	/* A process tracked before this exec (JM_F_TRACKED): what it used up
+	 * to it, counted as jm_sample counts (the run it may leave keeps
+	 * that); 0 otherwise. */
+	__u64 cpu_ns;                 /* all threads, user + system */
+	__u64 maxrss_bytes;           /* peak RSS, the old image included */
+	struct jm_proc_io io;
 	__u32 ppid;
 	__u32 flags;                  /* JM_F_* */
 	__u16 filename_len;

@@ -23,6 +23,10 @@ check_within() {    # check_within NAME VALUE REF PCT
   if within "$2" "$3" "$4"; then pass "$1 ($2 vs $3, ±$4%)";
   else fail "$1" "$2 not within $4% of $3"; fi
 }
+check_range() {     # check_range NAME VALUE LO HI   (LO <= VALUE <= HI)
+  if awk -v v="$2" -v lo="$3" -v hi="$4" 'BEGIN{exit !(v != "" && v >= lo && v <= hi)}'; then
+    pass "$1 ($2 in $3..$4)"; else fail "$1" "[$2] not in $3..$4"; fi
+}
 check_eq() {        # check_eq NAME GOT WANT
   if [ "$2" = "$3" ]; then pass "$1 ($2)"; else fail "$1" "got [$2] want [$3]"; fi
 }

@@ -47,13 +47,21 @@ JOBMETER_JOB=zleader-$UNIQ /usr/bin/time -f "%U %S %M %e" -o "$T/time.zleader" $
 # 3d. A scheduler that tags each run with JOBMETER_RUN_ID under one job:
 #     every tagged child is a run of its own, with its own outcome.
 JOBMETER_JOB=sched-$UNIQ bash -c "JOBMETER_RUN_ID=r1-$UNIQ sh -c 'exit 1'; JOBMETER_RUN_ID=r2-$UNIQ sh -c 'exit 0'; true"
+# 3e. A wrapper that works for 0.7 s, then execs into another job: the
+#     0.7 s are the wrapper's job's, though the 1 s sampler had not seen
+#     them all yet (the same process, so only the exec tells them apart).
+#     jm_burn burns until its thread has 1.0 s, the 0.7 s before the exec
+#     included.
+JOBMETER_JOB=execa-$UNIQ bash -c 'end=$(( ${EPOCHREALTIME/./} + 700000 ))
+  while (( ${EPOCHREALTIME/./} < end )); do :; done
+  exec env JOBMETER_JOB=execb-'"$UNIQ $BURN"' cpu 1.0'
 # 4. Outcomes.
 JOBMETER_JOB=exit3-$UNIQ sh -c 'exit 3'
 JOBMETER_JOB=kill9-$UNIQ $BURN kill 9
 # 5. Restarts: fail, fail, succeed.
 for code in 1 2 0; do JOBMETER_JOB=restart-$UNIQ $BURN exit $code; done
 
-for j in cpu2 cpumt read write sock uring readmt pipe reap mem hold zleader exit3 kill9; do
+for j in cpu2 cpumt read write sock uring readmt pipe reap mem hold zleader execa execb exit3 kill9; do
   wait_run "$j-$UNIQ" || fail "run-$j" "no run line for $j-$UNIQ"
 done
 wait_run "restart-$UNIQ" 3 || fail run-restart "fewer than 3 runs"
@@ -62,6 +70,14 @@ check_eq "run id: each tagged run of one job is its own, with its outcome" \
   "$(jq -rs --arg j "sched-$UNIQ" '[.[] | select(.type=="run" and .job==$j and (.run_id | startswith("r"))) | "\(.run_id)=\(.outcome)"] | sort | join(",")' "$T/out.jsonl")" \
   "r1-$UNIQ=failure,r2-$UNIQ=success"
 
+# The wrapper's job: its 0.7 s (and bash's and env's start); the other
+# job: the rest of jm_burn's 1.0 s.
+check_range "exec into another job: the wrapper's 0.7 s stay with its job" \
+  "$(run_field execa-$UNIQ cpu_s)" 0.66 0.8
+check_range "exec into another job: the new job has the new program's ~0.3 s" \
+  "$(run_field execb-$UNIQ cpu_s)" 0.2 0.34
+check_range "exec into another job: the two add up to the process's 1.0 s" \
+  "$(awk -v a="$(run_field execa-$UNIQ cpu_s)" -v b="$(run_field execb-$UNIQ cpu_s)" 'BEGIN{print a+b}')" 0.99 1.05
 ref=$(awk '{print $1+$2}' "$T/time.cpu2")
 check_within "cpu: 2 processes vs GNU time" "$(run_field cpu2-$UNIQ cpu_s)" "$ref" 3
 check_eq "cpu: 2 processes counted" "$(run_field cpu2-$UNIQ processes)" 4   # time, sh, 2x burn

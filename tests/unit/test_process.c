@@ -488,6 +488,124 @@ static void test_zombie_before_exit_event(void)
 	jm_jobs_free(jobs);
 }
 
+/* An exec with a new identity variable moves a job process to another
+ * job: what it used before the exec is the old run's, though no sampler
+ * pass came between. */
+static void test_exec_move_settles(void)
+{
+	static struct jm_config cfg;
+	static struct jm_ev_exec e;
+	struct runs out = { 0 };
+	struct jm_jobs_sink sink = { on_run, on_window, &out };
+	if (parse_cfg(&cfg, "kubernetes: {enabled: false}\n"))
+		return;
+	struct jm_jobs *jobs = jm_jobs_new(16, &sink);
+	struct jm_loss loss = { 0 };
+	struct jm_tracker *t = tp_tracker_new(&cfg, fake_probes(), jobs, &loss);
+	const uint64_t s = 1000000000, t0 = 5 * s;
+	const uint64_t pages = (100u << 20) / (uint64_t)sysconf(_SC_PAGESIZE);
+	static const char env_a[] = "JOBMETER_JOB=wrap-a", env_b[] = "JOBMETER_JOB=moved-b";
+
+	memset(&e, 0, sizeof(e));
+	e.hdr.type = JM_EV_EXEC;
+	e.hdr.tgid = PID(70);
+	e.hdr.ts_ns = t0;
+	e.flags = JM_F_ENV_MATCH | JM_F_TRACKED;
+	memcpy(e.env, env_a, sizeof(env_a));
+	e.env_len = sizeof(env_a);
+	snprintf(e.comm, sizeof(e.comm), "sh");
+	tp_tracker_on_event(t, &e, sizeof(e));
+
+	K.sample_rc = 0;
+	K.n_recs = 1;
+	memset(&K.recs[0], 0, sizeof(K.recs[0]));
+	K.recs[0].tgid = K.recs[0].tid = PID(70);
+	K.recs[0].flags = JM_SAMPLE_LEADER;
+	K.recs[0].rss_pages = pages;
+	K.recs[0].runtime_ns = 100000000;          /* 0.1 s */
+	tp_tracker_sample(t, t0 + s);
+	/* +0.6 s and 5 MiB read, then the exec (the kernel's count of it). */
+	e.hdr.ts_ns = t0 + 2 * s;
+	e.cpu_ns = 700000000;
+	e.io.file_read_bytes = 5u << 20;
+	memcpy(e.env, env_b, sizeof(env_b));
+	e.env_len = sizeof(env_b);
+	tp_tracker_on_event(t, &e, sizeof(e));
+	K.recs[0].rchar = 5u << 20;
+	K.recs[0].runtime_ns = 900000000;          /* +0.2 s in the new job */
+	K.recs[0].rss_pages = pages / 2;
+	tp_tracker_sample(t, t0 + 3 * s);
+	ev_exit(t, PID(70), 0, t0 + 3 * s);
+	const struct jm_run_record *a = NULL, *b = NULL;
+	for (int i = 0; i < out.n; i++) {
+		if (strcmp(out.r[i].job, "wrap-a") == 0)
+			a = &out.r[i];
+		if (strcmp(out.r[i].job, "moved-b") == 0)
+			b = &out.r[i];
+	}
+	CHECK("exec move: both runs ended", a && b);
+	if (a && b) {
+		CHECK("exec move: the old job keeps the 0.7 s it used before the exec",
+		      fabs(a->counters.cpu_s - 0.7) < 1e-9);
+		CHECK("exec move: the new job has the 0.2 s after it",
+		      fabs(b->counters.cpu_s - 0.2) < 1e-9);
+		CHECK("exec move: bytes read before the exec stay with the old job",
+		      a->counters.file_read_bytes == 5u << 20 && b->counters.file_read_bytes == 0);
+		CHECK("exec move: memory-time split at the exec (100 MiB x 2 s, then 50 MiB x 1 s)",
+		      fabs(a->counters.mem_gib_s - 100.0 / 1024 * 2) < 1e-6 &&
+		      fabs(b->counters.mem_gib_s - 50.0 / 1024 * 1) < 1e-6);
+	}
+
+	/* Never sampled, and the new program ends before any pass: the old
+	 * job keeps what the exec event counted and the old image's peak up
+	 * to the exec; the exit's total minus that is the new job's. */
+	out.n = 0;
+	K.n_recs = 0;
+	memset(&e, 0, sizeof(e));
+	e.hdr.type = JM_EV_EXEC;
+	e.hdr.tgid = PID(71);
+	e.hdr.ts_ns = t0 + 10 * s;
+	e.flags = JM_F_ENV_MATCH | JM_F_TRACKED;
+	memcpy(e.env, env_a, sizeof(env_a));
+	e.env_len = sizeof(env_a);
+	tp_tracker_on_event(t, &e, sizeof(e));
+	e.hdr.ts_ns = t0 + 10 * s + s / 2;
+	e.cpu_ns = 400000000;
+	e.maxrss_bytes = 64u << 20;
+	memcpy(e.env, env_b, sizeof(env_b));
+	e.env_len = sizeof(env_b);
+	tp_tracker_on_event(t, &e, sizeof(e));
+	struct jm_ev_exit x;
+	memset(&x, 0, sizeof(x));
+	x.hdr.type = JM_EV_EXIT;
+	x.hdr.tgid = PID(71);
+	x.hdr.ts_ns = t0 + 10 * s + s / 2 + s / 10;
+	x.flags = JM_F_TRACKED;
+	x.cpu_ns = 450000000;
+	x.maxrss_bytes = 64u << 20;
+	tp_tracker_on_event(t, &x, sizeof(x));
+	tp_tracker_flush_exits(t);
+	a = b = NULL;
+	for (int i = 0; i < out.n; i++) {
+		if (strcmp(out.r[i].job, "wrap-a") == 0)
+			a = &out.r[i];
+		if (strcmp(out.r[i].job, "moved-b") == 0)
+			b = &out.r[i];
+	}
+	CHECK("exec move, never sampled: both runs ended", a && b);
+	if (a && b) {
+		CHECK("exec move, never sampled: 0.4 s to the old job, 0.05 s to the new",
+		      fabs(a->counters.cpu_s - 0.4) < 1e-9 && fabs(b->counters.cpu_s - 0.05) < 1e-9);
+		CHECK("exec move, never sampled: the old image's peak for its 0.5 s",
+		      fabs(a->counters.mem_gib_s - 64.0 / 1024 * 0.5) < 1e-6 &&
+		      a->counters.peak_rss_bytes == 64u << 20);
+	}
+	K.sample_rc = -ENOTSUP;
+	K.n_recs = 0;
+	tp_tracker_free(t);
+	jm_jobs_free(jobs);
+}
+
 static void read_zero(size_t n)
 {
 	static char buf[65536];
@@ -621,6 +739,7 @@ int main(void)
 	test_lost_exit();
 	test_zombie_leader_procfs();
 	test_zombie_before_exit_event();
+	test_exec_move_settles();
 	test_threads_io_leaves_out_reaped_children();
 	test_scan_zombie_leader();
 	test_track_after_exit();
