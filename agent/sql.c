@@ -20,6 +20,11 @@ struct lexer {
 	bool mysql;                /* MySQL lexical rules */
 	bool bs;                   /* backslash escapes inside '...' */
 	bool exec_comment;         /* inside a MySQL executable comment: SQL */
+	/* MySQL: a versioned executable comment (slash-star-bang-NNNNN) and
+	 * MariaDB's slash-star-M-bang are comments, as a server older than
+	 * the version (or MySQL, for the M form) skips them: the second
+	 * reading, since the text does not say which server runs it. */
+	bool skip_versioned;
 };
 
 static bool is_space(unsigned char c)
@@ -163,6 +168,27 @@ static bool lex_prefixed_string(struct lexer *lx, size_t wstart, size_t wend)
 	return false;
 }
 
+/* The server's end of a line comment: PostgreSQL's scanner ends it at a
+ * newline or a carriage return, MySQL's at a newline or a NUL.  Running on
+ * further than the server would swallow a literal's opening quote and show
+ * its text as words. */
+static bool ends_line_comment(const struct lexer *lx, unsigned char c)
+{
+	return c == '\n' || (lx->mysql ? c == '\0' : c == '\r');
+}
+
+/* At an executable comment's opening: one some server skips, a versioned
+ * one (slash-star-bang followed by digits) or MariaDB's M form, which MySQL
+ * takes for a plain comment. */
+static bool skipped_by_some_server(const struct lexer *lx)
+{
+	size_t p = lx->pos + 2;
+
+	if (lx->s[p] == 'M')
+		return true;
+	return p + 1 < lx->n && is_digit(lx->s[p + 1]);
+}
+
 static void lex_next(struct lexer *lx, struct token *t)
 {
 	const unsigned char *s = lx->s;
@@ -187,7 +213,8 @@ static void lex_next(struct lexer *lx, struct token *t)
 	} else if (lx->mysql && !lx->exec_comment && c == '/' && lx->pos + 2 < n &&
 		   s[lx->pos + 1] == '*' &&
 		   (s[lx->pos + 2] == '!' ||
-		    (s[lx->pos + 2] == 'M' && lx->pos + 3 < n && s[lx->pos + 3] == '!'))) {
+		    (s[lx->pos + 2] == 'M' && lx->pos + 3 < n && s[lx->pos + 3] == '!')) &&
+		   !(lx->skip_versioned && skipped_by_some_server(lx))) {
 		/* An executable comment: MySQL's slash-star-bang (with an
 		 * optional version, "!50100") and MariaDB's slash-star-M-bang.
 		 * The server runs what is inside (mysqldump writes its SET
@@ -208,7 +235,7 @@ static void lex_next(struct lexer *lx, struct token *t)
 		 * of it as words.  PostgreSQL: -- always, # never (an
 		 * operator).  MySQL: # always, -- only before whitespace or
 		 * a control character (1--1 is arithmetic). */
-		while (lx->pos < n && s[lx->pos] != '\n')
+		while (lx->pos < n && !ends_line_comment(lx, s[lx->pos]))
 			lx->pos++;
 		t->kind = TK_SPACE;
 	} else if (c == '/' && lx->pos + 1 < n && s[lx->pos + 1] == '*') {
@@ -232,7 +259,9 @@ static void lex_next(struct lexer *lx, struct token *t)
 	} else if (c == '\'') {
 		(void)lex_quoted(lx, '\'', lx->bs);
 		t->kind = TK_LIT;
-	} else if (c == '"' || c == '`') {
+	} else if (c == '"' || (c == '`' && lx->mysql)) {
+		/* PostgreSQL has no backtick quoting: ` is an operator
+		 * character there, and what follows it is lexed as usual. */
 		bool is_string = (c == '"' && lx->mysql);
 		bool closed = lex_quoted(lx, c, is_string ? lx->bs : false);
 		/* An identifier cut by truncation is incomplete and could be a
@@ -276,6 +305,7 @@ static void lexer_init(struct lexer *lx, const char *sql, size_t len, bool mysql
 	lx->mysql = mysql;
 	lx->bs = bs;
 	lx->exec_comment = false;
+	lx->skip_versioned = false;
 }
 
 /* Length of the valid UTF-8 sequence at p (1..4), 0 when invalid. */
@@ -521,8 +551,9 @@ static void fp_token(struct fp *f, enum tk kind, const unsigned char *p, size_t 
 		f->vstate = V_AFTER_KW;
 }
 
-/* The second reading of the text (other backslash mode).  A token of the
- * primary reading that overlaps a literal of this one is masked. */
+/* Another reading of the text (the other backslash mode; MySQL's
+ * versioned comments skipped).  A token of the primary reading that
+ * overlaps a literal of any other reading is masked. */
 struct shadow {
 	struct lexer lx;
 	struct token t;
@@ -542,6 +573,17 @@ static bool shadow_masks(struct shadow *sh, size_t s, size_t e)
 		lex_next(&sh->lx, &sh->t);
 	}
 	return masked;
+}
+
+/* Does the text hold an executable comment some server skips? */
+static bool has_exec_comment(const char *sql, size_t len)
+{
+	for (const char *p = sql; (p = memchr(p, '/', len - (size_t)(p - sql))) != NULL; p++) {
+		size_t left = len - (size_t)(p - sql);
+		if (left >= 3 && p[1] == '*' && (p[2] == '!' || p[2] == 'M'))
+			return true;
+	}
+	return false;
 }
 
 /* Does a backslash escape in string literals?  As the flags say, else as
@@ -593,28 +635,39 @@ size_t jm_sql_fingerprint_ex(const char *sql, size_t len, unsigned flags,
 			     char *out, size_t outsz)
 {
 	struct lexer lx;
-	struct shadow sh;
+	struct shadow sh[3];
+	size_t n_sh = 0;
 	struct token t, prev = { TK_END, 0, 0 };
 	struct fp f;
 	bool mysql = (flags & JM_SQL_MYSQL) != 0;
-	bool bs = backslash_escapes(flags), use_shadow;
+	bool bs = backslash_escapes(flags), use_shadow, bs_open, ver_open;
 
 	if (!out || outsz == 0)
 		return 0;
 	if (!sql)
 		len = 0;
-	use_shadow = !(flags & (JM_SQL_BACKSLASH_STRINGS | JM_SQL_STD_STRINGS)) &&
-		     len > 0 && memchr(sql, '\\', len) != NULL;
+	/* What the text leaves open: the backslash mode (unless stated), and
+	 * for MySQL whether an executable comment with a version (or the M
+	 * form) is run or skipped.  Each other reading is lexed alongside. */
+	bs_open = !(flags & (JM_SQL_BACKSLASH_STRINGS | JM_SQL_STD_STRINGS)) &&
+		  len > 0 && memchr(sql, '\\', len) != NULL;
+	ver_open = mysql && len > 0 && has_exec_comment(sql, len);
+	for (int alt = 1; alt < 4; alt++) {
+		bool alt_bs = alt & 1, alt_ver = alt & 2;
+		if ((alt_bs && !bs_open) || (alt_ver && !ver_open))
+			continue;
+		lexer_init(&sh[n_sh].lx, sql, len, mysql, alt_bs ? !bs : bs);
+		sh[n_sh].lx.skip_versioned = alt_ver;
+		lex_next(&sh[n_sh].lx, &sh[n_sh].t);
+		n_sh++;
+	}
+	use_shadow = n_sh > 0;
 
 	memset(&f, 0, sizeof(f));
 	f.out = out;
 	f.cap = outsz - 1;
 	f.grp_depth = -1;
 	lexer_init(&lx, sql, len, mysql, bs);
-	if (use_shadow) {
-		lexer_init(&sh.lx, sql, len, mysql, !bs);
-		lex_next(&sh.lx, &sh.t);
-	}
 	for (;;) {
 		lex_next(&lx, &t);
 		if (t.kind == TK_END || f.full)
@@ -639,7 +692,9 @@ size_t jm_sql_fingerprint_ex(const char *sql, size_t len, unsigned flags,
 		prev = t;
 		prev.kind = kind;
 		if (use_shadow) {
-			bool masked = kind != TK_LIT && shadow_masks(&sh, t.start, t.end);
+			bool masked = false;
+			for (size_t i = 0; i < n_sh && kind != TK_LIT; i++)
+				masked |= shadow_masks(&sh[i], t.start, t.end);
 			/* The two readings disagree around here: a run of masked
 			 * tokens and literals glued to them reads as one literal. */
 			if (f.last_q && (masked || (kind == TK_LIT && !f.sp))) {
@@ -774,6 +829,11 @@ size_t jm_sql_memo_key(const char *sql, size_t len, unsigned flags, char *out, s
 		    (c == '/' && next_is && s[i + 1] == '*') ||
 		    (c == '$' && !mysql && !(next_is && is_digit(s[i + 1]))))
 			return key_verbatim(sql, len, out);
+		if (c == '`' && !mysql) {               /* an operator character */
+			out[k++] = (char)c;
+			i++;
+			continue;
+		}
 		if (c == '\'' || c == '"' || c == '`') {
 			/* Strings keep their quotes only; quoted identifiers stay. */
 			bool keep = c == '`' || (c == '"' && !mysql);

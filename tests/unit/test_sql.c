@@ -109,8 +109,12 @@ static void test_exact_shapes(void)
 		  fp("insert into s values (1,2)", 0),
 		  fp("insert into s values (1,2),(3,4),(5,6)", 0));
 	CHECK_STR("fp quoted identifiers verbatim",
+		  fp("SELECT \"MixedCase\" FROM \"S\".\"T\"", 0), "select \"MixedCase\" from \"S\".\"T\"");
+	CHECK_STR("fp mysql backtick identifiers verbatim",
+		  fp("SELECT `Back Tick` FROM `S`.`T`", JM_SQL_MYSQL), "select `Back Tick` from `S`.`T`");
+	CHECK_STR("fp postgres: double quotes only (a backtick is an operator character)",
 		  fp("SELECT \"MixedCase\", `Back Tick` FROM \"S\".\"T\"", 0),
-		  "select \"MixedCase\", `Back Tick` from \"S\".\"T\"");
+		  "select \"MixedCase\", `back tick` from \"S\".\"T\"");
 	CHECK_STR("fp comments removed",
 		  fp("SELECT /* hint */ a -- trailing\nFROM b /* x /* nested */ y */ WHERE c", 0),
 		  "select a from b where c");
@@ -251,6 +255,58 @@ static void test_privacy(void)
 	CHECK("mysql hides double-quoted value",
 	      !leaks(fp("select * from t where e = \"alice@example.com\" and n = \"424242\"",
 			JM_SQL_MYSQL)));
+}
+
+/* Where the lexer and the server disagree on a comment's or a quote's
+ * extent, a literal's opening quote is swallowed and its text shows as
+ * words (review of session 15, each one reproduced against the server). */
+static void test_privacy_server_lexing(void)
+{
+	static const struct {
+		const char *name, *sql;
+		unsigned flags;
+	} cases[] = {
+		/* PostgreSQL ends a -- comment at a carriage return too. */
+		{ "pg: -- comment ends at CR", "SELECT id FROM t -- lookup\r WHERE pw = 'x\nsecret-cr'", 0 },
+		{ "pg: -- comment ends at CR, std strings",
+		  "SELECT id FROM t -- it\r WHERE pw = 'x\nsecret-cr'", JM_SQL_STD_STRINGS },
+		/* MySQL ends a # or -- comment at a NUL too. */
+		{ "mysql: # comment ends at NUL", "SELECT 1 # x\0 , 'alice@example.com'", JM_SQL_MYSQL },
+		/* A version-gated executable comment a server skips (MariaDB
+		 * skips 50700..99999, MySQL skips the M form). */
+		{ "mysql: skipped versioned comment with a quote",
+		  "SELECT /*!80000 it's MySQL 8 only */ id FROM t WHERE pw = 'hunter2 secret'", JM_SQL_MYSQL },
+		{ "mysql: skipped M comment with a quote",
+		  "select /*M!999999 it's */ 'secret-mvers-1' as pw", JM_SQL_MYSQL },
+		{ "mysql: M comment, MySQL reads it as a comment",
+		  "select /*M! it's */ 'secret-m' as pw", JM_SQL_MYSQL },
+		{ "mysql: skipped versioned comment, backslash too",
+		  "select /*!99999 it's */ 'a\\' , 'alice@example.com'", JM_SQL_MYSQL },
+		/* PostgreSQL has no backtick quoting. */
+		{ "pg: backticks are no quotes", "select 1 where ` = 'secret-backtick' ` ", 0 },
+	};
+	char out[512], name[768];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t n = strlen(cases[i].sql), bad_cut = 0;
+		jm_sql_fingerprint_ex(cases[i].sql, n, cases[i].flags, out, sizeof(out));
+		snprintf(name, sizeof(name), "%s: no literal text [%s]", cases[i].name, out);
+		CHECK(name, !leaks(out) && !strstr(out, "hunter") && !has_bare_digits(out));
+		for (size_t cut = 0; cut <= n; cut++) {
+			jm_sql_fingerprint_ex(cases[i].sql, cut, cases[i].flags, out, sizeof(out));
+			bad_cut += leaks(out) || strstr(out, "hunter");
+		}
+		snprintf(name, sizeof(name), "%s: at every truncation point", cases[i].name);
+		CHECK_INT(name, bad_cut, 0);
+	}
+	/* What the server runs stays SQL: an executed comment's words, and
+	 * a backtick identifier in MySQL. */
+	CHECK_STR("mysql: executed versioned comment keeps its SQL",
+		  fp("SELECT /*!40101 SQL_NO_CACHE */ a FROM t WHERE b = 'x'", JM_SQL_MYSQL),
+		  "select sql_no_cache a from t where b = ?");
+	CHECK_STR("mysql: backtick identifier kept", fp("select `Col` from t where a = 'x'", JM_SQL_MYSQL),
+		  "select `Col` from t where a = ?");
+	CHECK_STR("pg: -- comment then CR ends it", fp("select 1 -- c\rfrom t", 0), "select ? from t");
 }
 
 /* Random statements built from self-contained pieces.  Each family is
@@ -429,7 +485,7 @@ static void test_target(void)
 	TGT("insert quoted keeps case", "INSERT INTO \"Sales\" VALUES (1)", "Sales");
 	TGT("insert quoted schema", "INSERT INTO \"Mart\".\"Sales\"(a) VALUES (1)", "Mart.Sales");
 	TGT("insert mysql no into", "INSERT IGNORE t VALUES (1)", "t");
-	TGT("replace", "REPLACE INTO `db`.`T` VALUES (1)", "db.T");
+	TGTF("replace", "REPLACE INTO `db`.`T` VALUES (1)", JM_SQL_MYSQL, "db.T");
 	TGT("update", "UPDATE ONLY Acc SET a = 1", "acc");
 	TGT("update mysql modifiers", "update low_priority ignore t2 set a = 1", "t2");
 	TGT("delete", "DELETE FROM x.y WHERE a = 1", "x.y");
@@ -504,8 +560,12 @@ static void test_memo_key(void)
 	CHECK_STR("key: digits of identifiers and parameters stay",
 		  key("select t1.c2 from t1 where a = $12 and b = 1.5e-3", 0),
 		  "nselect t1.c2 from t1 where a = $12 and b = 0.0e-0");
-	CHECK_STR("key: quoted identifiers stay whole", key("select \"a 1\", `b 2` from t", 0),
-		  "nselect \"a 1\", `b 2` from t");
+	CHECK_STR("key: quoted identifiers stay whole", key("select \"a 1\", \"b 2\" from t", 0),
+		  "nselect \"a 1\", \"b 2\" from t");
+	CHECK_STR("key: mysql backtick identifiers stay whole", key("select `b 2` from t", JM_SQL_MYSQL),
+		  "nselect `b 2` from t");
+	CHECK_STR("key: postgres backticks quote nothing", key("select \"a 1\", `b 2` from t", 0),
+		  "nselect \"a 1\", `b 0` from t");
 	CHECK_STR("key: mysql double quotes are strings", key("select \"a 1\" from t", JM_SQL_MYSQL),
 		  "nselect \"\" from t");
 	CHECK_STR("key: unterminated string", key("select 'abc", 0), "nselect '");
@@ -613,6 +673,7 @@ int main(void)
 {
 	test_exact_shapes();
 	test_privacy();
+	test_privacy_server_lexing();
 	test_privacy_random();
 	test_bounds();
 	test_command();
