@@ -292,7 +292,9 @@ int jm_agent_open(struct jm_agent **out, const struct jm_config *cfg,
 		err = jm_ship_open(&ag->shipper, cfg, ag->spool);
 		if (err)
 			goto fail;
-		jm_info("shipping batches to %s (spool %s)", cfg->collector_url, cfg->spool_dir);
+		char safe[512];
+		jm_info("shipping batches to %s (spool %s)", jm_log_url(cfg->collector_url, safe, sizeof(safe)),
+			cfg->spool_dir);
 	}
 	if (cfg->otlp_url[0]) {
 		err = jm_otlp_open(&ag->otlp, cfg->otlp_url, cfg->collector_timeout_s);

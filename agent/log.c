@@ -113,3 +113,38 @@ void jm_log(enum jm_log_level level, const char *fmt, ...)
 	jm_vlog(level, fmt, ap);
 	va_end(ap);
 }
+
+const char *jm_log_url(const char *url, char *buf, size_t n)
+{
+	const char *auth, *at = NULL, *rest, *tail;
+	size_t k = 0;
+
+	if (!buf || n == 0)
+		return buf;
+	buf[0] = '\0';
+	if (!url)
+		return buf;
+	/* scheme://[userinfo@]host[:port][/path][?query][#fragment] */
+	auth = strstr(url, "://");
+	auth = auth ? auth + 3 : url;
+	rest = auth + strcspn(auth, "?#");
+	/* The last '@' before the query: a password may hold '@' or, not
+	 * percent-encoded, '/' (a path with '@' then logs from there on). */
+	for (const char *p = auth; p < rest; p++)
+		if (*p == '@')
+			at = p;
+	tail = *rest ? "?***" : "";
+#define PUT(s, len) do { size_t l_ = (len); if (l_ > n - 1 - k) l_ = n - 1 - k; \
+			 memcpy(buf + k, (s), l_); k += l_; } while (0)
+	PUT(url, (size_t)(auth - url));
+	if (at) {
+		PUT("***@", 4);
+		PUT(at + 1, (size_t)(rest - at - 1));
+	} else {
+		PUT(auth, (size_t)(rest - auth));
+	}
+	PUT(tail, strlen(tail));
+#undef PUT
+	buf[k] = '\0';
+	return buf;
+}

@@ -10,7 +10,8 @@
  * is always exactly one line, and input cannot forge log lines.
  *
  * Callers never pass secrets (bearer tokens, passwords, URLs with
- * credentials): nothing here could tell them apart from other text.
+ * credentials): nothing here could tell them apart from other text.  A
+ * configured URL goes through jm_log_url() first.
  *
  * Settings are written once by jm_log_init*() before any thread starts and
  * only read afterwards; nothing else is global. */
@@ -38,6 +39,13 @@ void jm_vlog(enum jm_log_level level, const char *fmt, va_list ap) __attribute__
  * its length, newline included.  Exposed for the unit test of the format. */
 size_t jm_log_format(char *line, size_t cap, enum jm_log_level level, const char *fmt, va_list ap)
 	__attribute__((format(printf, 4, 0)));
+
+/* A URL as it may be logged: scheme, host, port and path, without the
+ * user:password@ part and without the query and fragment (which may carry
+ * tokens), each marked where it was dropped: after the scheme,
+ * user:pw@host/p?t=1 becomes ***@host/p?***.
+ * Returns buf (always NUL-terminated when n > 0). */
+const char *jm_log_url(const char *url, char *buf, size_t n);
 
 #define jm_err(...)   jm_log(JM_LOG_ERROR, __VA_ARGS__)
 #define jm_warn(...)  jm_log(JM_LOG_WARN, __VA_ARGS__)

@@ -915,9 +915,11 @@ int jm_ship_open_opts(struct jm_shipper **out, const struct jm_config *cfg, stru
 
 	if (cfg->collector_token_file[0] && (err = read_token(sh, cfg->collector_token_file)))
 		goto out;
-	if (sh->token_len && strncasecmp(cfg->collector_url, "http://", 7) == 0)
+	if (sh->token_len && strncasecmp(cfg->collector_url, "http://", 7) == 0) {
+		char safe[512];
 		ship_log("collector URL %s is plain http: the bearer token travels unencrypted",
-			 cfg->collector_url);
+			 jm_log_url(cfg->collector_url, safe, sizeof(safe)));
+	}
 	if ((err = setup_curl(sh, cfg)))
 		goto out;
 	if ((err = pthread_create(&sh->thread, NULL, sender_main, sh))) {

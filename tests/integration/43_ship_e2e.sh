@@ -191,6 +191,20 @@ if echo "$line" | grep -q "renumbered: seq 1\.\."; then pass "seq restart: recov
 else fail "seq restart: recovery logged" "$(tail -n +"$((log_from + 1))" "$T/agent.log" | grep -i conflict | head -3)"; fi
 kill -TERM "$C9" 2>/dev/null; wait "$C9" 2>/dev/null
 
+# ---- 6b. credentials in the collector URL never reach the log --------------
+URLPW="url-pass-$U"
+log_from=$(wc -l < "$T/agent.log")
+printf 'interval: 1\ncollector:\n  url: http://etl:%s@127.0.0.1:1/v1/batches?token=%s\n  token_file: %s\n  spool_dir: %s/spool-url\n' \
+  "$URLPW" "$URLPW" "$T/token" "$T" > "$T/agent-url.yaml"
+mkdir -p "$T/state-url"
+start_agent "$T/agent-url.yaml" --state-dir "$T/state-url" || fail agent-url "agent not ready"
+stop_agent
+newlog=$(tail -n +"$((log_from + 1))" "$T/agent.log")
+if grep -qF "$URLPW" <<< "$newlog"; then fail "collector URL credentials never logged" "$(grep -F "$URLPW" <<< "$newlog" | head -2)"
+elif grep -qF 'shipping batches to http://***@127.0.0.1:1/v1/batches?***' <<< "$newlog"; then
+  pass "collector URL credentials never logged (the URL is, without them)"
+else fail "collector URL credentials never logged" "no redacted URL line: $(head -3 <<< "$newlog")"; fi
+
 # ---- 7. the token never reaches a log --------------------------------------
 if grep -rqF "$TOKEN" "$T/agent.log" "$T/collector.log" "$T/out.jsonl"; then
   fail "token never logged" "token found in a log"; else pass "token never logged"; fi

@@ -175,8 +175,31 @@ static void test_output(void)
 	unlink(path);
 }
 
+/* Configured URLs are logged without credentials or query strings. */
+static void test_url(void)
+{
+	char b[128];
+
+	CHECK_STR("url: password dropped",
+		  jm_log_url("http://etluser:COLLECTOR-PASS-5521@127.0.0.1:47999/v1/batches", b, sizeof(b)),
+		  "http://***@127.0.0.1:47999/v1/batches");
+	CHECK_STR("url: a password holding @ and /",
+		  jm_log_url("https://u:p@ss/w@rd@collector.example:443/v1?x=1", b, sizeof(b)),
+		  "https://***@collector.example:443/v1?***");
+	CHECK_STR("url: query token dropped",
+		  jm_log_url("https://collector.example/v1/batches?token=SECRET#frag", b, sizeof(b)),
+		  "https://collector.example/v1/batches?***");
+	CHECK_STR("url: plain URL unchanged", jm_log_url("http://10.0.0.5:9470/v1/batches", b, sizeof(b)),
+		  "http://10.0.0.5:9470/v1/batches");
+	CHECK_STR("url: no scheme", jm_log_url("u:pw@host:1/x", b, sizeof(b)), "***@host:1/x");
+	CHECK_STR("url: fragment only", jm_log_url("http://h/p#tok", b, sizeof(b)), "http://h/p?***");
+	CHECK_STR("url: cut to the buffer", jm_log_url("http://host.example/long/path", b, 12), "http://host");
+	CHECK_STR("url: NULL", jm_log_url(NULL, b, sizeof(b)), "");
+}
+
 int main(void)
 {
+	test_url();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	test_format();
 	test_output();
