@@ -14,8 +14,8 @@
  *    `VALUES (1,2),(3,4)` -> `values (?)` and `IN (1, 2, 3)` -> `in (?)`;
  *  - everything outside quoted identifiers is lower-cased (ASCII), so
  *    keywords and unquoted identifiers fold the way PostgreSQL folds them;
- *  - "quoted" and `quoted` identifiers are kept verbatim (an unterminated one
- *    at a truncated end becomes `?`);
+ *  - "quoted" identifiers (and MySQL `quoted` ones) are kept verbatim (an
+ *    unterminated one at a truncated end becomes `?`);
  *  - comments (-- line, block, and `#` comments, see dialects) are
  *    dropped; each run of whitespace/comments becomes one space, none at the
  *    ends; control bytes count as whitespace and invalid UTF-8 becomes U+FFFD.
@@ -26,15 +26,19 @@
  * lies inside a literal under either reading is replaced by `?`.
  *
  * Dialects: the default (flags 0) is PostgreSQL/ANSI: "x" is an identifier,
- * `--` always starts a comment and `#` never does (it is an operator), block
- * comments nest and $-quoting exists.  JM_SQL_MYSQL: "x" is a string literal
- * (MySQL without ANSI_QUOTES), `#` always starts a comment, `--` only when
- * followed by whitespace, a control character or the end of the text,
- * `$` is an identifier character, and the text of an executable comment
- * (slash-star-bang, optionally with a version; MariaDB's slash-star-M-bang)
- * is SQL, since the server runs it.  Only what the server itself takes as
- * a comment is one: a false comment could swallow a literal's opening
- * quote.  Use JM_SQL_MYSQL for MySQL/MariaDB text: with the default a
+ * a backtick is an operator character (no quote), `--` always starts a
+ * comment, which ends at a newline or a carriage return, and `#` never does
+ * (it is an operator), block comments nest and $-quoting exists.
+ * JM_SQL_MYSQL: "x" is a string literal (MySQL without ANSI_QUOTES), `x` an
+ * identifier, `#` always starts a comment, `--` only when followed by
+ * whitespace, a control character or the end of the text (both end at a
+ * newline or a NUL), `$` is an identifier character, and the text of an
+ * executable comment (slash-star-bang, optionally with a version; MariaDB's
+ * slash-star-M-bang) is SQL, since the server runs it -- unless the server
+ * skips it (a version above its own; the M form on MySQL), which the text
+ * does not say: such a comment is read both ways, like the backslash mode.
+ * Only what the server itself takes as a comment is one: a false comment
+ * could swallow a literal's opening quote.  Use JM_SQL_MYSQL for MySQL/MariaDB text: with the default a
  * MySQL "double-quoted value" would be kept verbatim. */
 #ifndef JM_SQL_H
 #define JM_SQL_H
