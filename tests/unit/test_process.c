@@ -131,6 +131,26 @@ static void ev_exec(struct jm_tracker *t, uint32_t pid, uint64_t cg, const char 
 	tp_tracker_on_event(t, &e, sizeof(e));
 }
 
+/* An exec whose environment names the job (env: "JOBMETER_JOB=..."), of a
+ * process the kernel tracked before it with cpu_ns used. */
+static void ev_exec_env(struct jm_tracker *t, uint32_t pid, const char *env, uint64_t ts,
+			uint64_t cpu_ns, uint64_t read_bytes, uint64_t maxrss)
+{
+	static struct jm_ev_exec e;
+	memset(&e, 0, sizeof(e));
+	e.hdr.type = JM_EV_EXEC;
+	e.hdr.tgid = pid;
+	e.hdr.ts_ns = ts;
+	e.flags = JM_F_ENV_MATCH | JM_F_TRACKED;
+	e.env_len = (uint16_t)(strlen(env) + 1);
+	memcpy(e.env, env, e.env_len);
+	e.cpu_ns = cpu_ns;
+	e.maxrss_bytes = maxrss;
+	e.io.file_read_bytes = read_bytes;
+	snprintf(e.comm, sizeof(e.comm), "sh");
+	tp_tracker_on_event(t, &e, sizeof(e));
+}
+
 static void ev_exit(struct jm_tracker *t, uint32_t pid, int status, uint64_t ts)
 {
 	struct jm_ev_exit e;
@@ -494,7 +514,6 @@ static void test_zombie_before_exit_event(void)
 static void test_exec_move_settles(void)
 {
 	static struct jm_config cfg;
-	static struct jm_ev_exec e;
 	struct runs out = { 0 };
 	struct jm_jobs_sink sink = { on_run, on_window, &out };
 	if (parse_cfg(&cfg, "kubernetes: {enabled: false}\n"))
@@ -504,18 +523,10 @@ static void test_exec_move_settles(void)
 	struct jm_tracker *t = tp_tracker_new(&cfg, fake_probes(), jobs, &loss);
 	const uint64_t s = 1000000000, t0 = 5 * s;
 	const uint64_t pages = (100u << 20) / (uint64_t)sysconf(_SC_PAGESIZE);
-	static const char env_a[] = "JOBMETER_JOB=wrap-a", env_b[] = "JOBMETER_JOB=moved-b";
+	const char *env_a = "JOBMETER_JOB=wrap-a", *env_b = "JOBMETER_JOB=moved-b";
+	const struct jm_run_record *a = NULL, *b = NULL;
 
-	memset(&e, 0, sizeof(e));
-	e.hdr.type = JM_EV_EXEC;
-	e.hdr.tgid = PID(70);
-	e.hdr.ts_ns = t0;
-	e.flags = JM_F_ENV_MATCH | JM_F_TRACKED;
-	memcpy(e.env, env_a, sizeof(env_a));
-	e.env_len = sizeof(env_a);
-	snprintf(e.comm, sizeof(e.comm), "sh");
-	tp_tracker_on_event(t, &e, sizeof(e));
-
+	ev_exec_env(t, PID(70), env_a, t0, 0, 0, 0);
 	K.sample_rc = 0;
 	K.n_recs = 1;
 	memset(&K.recs[0], 0, sizeof(K.recs[0]));
@@ -525,18 +536,12 @@ static void test_exec_move_settles(void)
 	K.recs[0].runtime_ns = 100000000;          /* 0.1 s */
 	tp_tracker_sample(t, t0 + s);
 	/* +0.6 s and 5 MiB read, then the exec (the kernel's count of it). */
-	e.hdr.ts_ns = t0 + 2 * s;
-	e.cpu_ns = 700000000;
-	e.io.file_read_bytes = 5u << 20;
-	memcpy(e.env, env_b, sizeof(env_b));
-	e.env_len = sizeof(env_b);
-	tp_tracker_on_event(t, &e, sizeof(e));
+	ev_exec_env(t, PID(70), env_b, t0 + 2 * s, 700000000, 5u << 20, 0);
 	K.recs[0].rchar = 5u << 20;
 	K.recs[0].runtime_ns = 900000000;          /* +0.2 s in the new job */
 	K.recs[0].rss_pages = pages / 2;
 	tp_tracker_sample(t, t0 + 3 * s);
 	ev_exit(t, PID(70), 0, t0 + 3 * s);
-	const struct jm_run_record *a = NULL, *b = NULL;
 	for (int i = 0; i < out.n; i++) {
 		if (strcmp(out.r[i].job, "wrap-a") == 0)
 			a = &out.r[i];
@@ -561,20 +566,8 @@ static void test_exec_move_settles(void)
 	 * to the exec; the exit's total minus that is the new job's. */
 	out.n = 0;
 	K.n_recs = 0;
-	memset(&e, 0, sizeof(e));
-	e.hdr.type = JM_EV_EXEC;
-	e.hdr.tgid = PID(71);
-	e.hdr.ts_ns = t0 + 10 * s;
-	e.flags = JM_F_ENV_MATCH | JM_F_TRACKED;
-	memcpy(e.env, env_a, sizeof(env_a));
-	e.env_len = sizeof(env_a);
-	tp_tracker_on_event(t, &e, sizeof(e));
-	e.hdr.ts_ns = t0 + 10 * s + s / 2;
-	e.cpu_ns = 400000000;
-	e.maxrss_bytes = 64u << 20;
-	memcpy(e.env, env_b, sizeof(env_b));
-	e.env_len = sizeof(env_b);
-	tp_tracker_on_event(t, &e, sizeof(e));
+	ev_exec_env(t, PID(71), env_a, t0 + 10 * s, 0, 0, 0);
+	ev_exec_env(t, PID(71), env_b, t0 + 10 * s + s / 2, 400000000, 0, 64u << 20);
 	struct jm_ev_exit x;
 	memset(&x, 0, sizeof(x));
 	x.hdr.type = JM_EV_EXIT;
