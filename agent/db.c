@@ -31,6 +31,7 @@ struct conn {
 	struct jm_run *s_run;
 	uint64_t s_gen;
 	struct jm_db_stats *s_rs, *s_ws;
+	bool unreadable;               /* counted as such (TLS, compression) */
 	union {
 		struct jm_pg_conn pg;
 		struct jm_mysql_conn my;
@@ -78,6 +79,10 @@ struct jm_db {
 					* close first, and a Unix one says nothing) */
 	struct jm_idmap wfiles;        /* tgid<<32|fd -> struct wfile */
 	struct conn *cur;              /* connection of the query callback */
+	/* (job, endpoint) pairs already told about in the log as unreadable:
+	 * one line each, not one per connection of a pool. */
+	uint64_t told[64];
+	unsigned n_told;
 	struct fp_memo memo[FP_MEMO_SLOTS];
 };
 
@@ -255,6 +260,53 @@ static void drop_conn(struct jm_db *d, struct conn *c, bool ignore)
 	d->loss->parse_errors += c->pstats.parse_errors;
 	jm_idmap_del(&d->conns, c->cookie);
 	free(c);
+}
+
+static uint64_t fp_hash(const char *s, size_t n);
+
+/* Why the parser of c stopped for good with the connection still in use,
+ * NULL if it did not (or for a reason that hides nothing: a cancel
+ * request, COM_QUIT, a refused login). */
+static const char *unreadable_why(const struct conn *c)
+{
+	if (c->system == JM_DB_POSTGRES)
+		/* enc_reply stays set when the server accepted the request */
+		return c->p.pg.stopped && c->p.pg.enc_reply ?
+		       (c->p.pg.enc_reply == 'S' ? "TLS-encrypted" : "GSS-encrypted") : NULL;
+	if (c->p.my.tls)
+		return "TLS-encrypted";
+	if (c->p.my.compressed && c->p.my.stopped)
+		return "compressed";
+	return NULL;
+}
+
+/* A connection whose statements went out of sight: counted in its run
+ * and window (the job shows why its queries are missing), and said once
+ * per job and endpoint in the log. */
+static void note_unreadable(struct jm_db *d, struct conn *c)
+{
+	const char *why = unreadable_why(c);
+	struct jm_db_stats *rs, *ws;
+	struct jm_run *run;
+
+	if (!why)
+		return;
+	c->unreadable = true;
+	if (!(run = conn_stats(d, c, &rs, &ws)))
+		return;
+	if (rs)
+		rs->conns_unreadable++;
+	if (ws)
+		ws->conns_unreadable++;
+	uint64_t h = fp_hash(jm_run_job(run), strlen(jm_run_job(run))) ^
+		     fp_hash(c->endpoint, strlen(c->endpoint)) * 31;
+	for (unsigned i = 0; i < d->n_told && i < 64; i++)
+		if (d->told[i] == h)
+			return;
+	d->told[d->n_told++ % 64] = h;
+	jm_info("job %s: its connection to %s is %s: bytes are counted, its statements "
+		"cannot be read (jobmeter_job_db_connections_unreadable_total)",
+		jm_run_job(run), c->endpoint, why);
 }
 
 /* Flush what a connection had in flight (a query without its answer). */
@@ -534,6 +586,8 @@ void jm_db_on_payload(struct jm_db *d, const void *data, size_t len)
 	d->cur = NULL;
 	d->loss->parse_errors += c->pstats.parse_errors - perr;
 	c->pstats.parse_errors = perr;   /* counted once, here */
+	if (!c->unreadable)
+		note_unreadable(d, c);
 	/* Error responses to requests the parser could not queue: no query
 	 * carries them, but they are errors of this connection's run. */
 	if (c->pstats.unmatched_errors != uerr && conn_stats(d, c, &rs, &ws)) {

@@ -19,6 +19,7 @@
  *   jobmeter_job_db_errors_total{job,system}                     counter
  *   jobmeter_job_db_rows_total{job,system}                       counter
  *   jobmeter_job_db_rows_unknown_total{job,system}               counter
+ *   jobmeter_job_db_connections_unreadable_total{job,system}     counter
  *   jobmeter_job_db_query_duration_seconds{job,system}           histogram
  *   jobmeter_job_output_last_write_timestamp_seconds{job,kind,name} gauge
  *   jobmeter_events_lost_total{reason}                           counter
@@ -484,6 +485,7 @@ static void mx_render_db(struct jm_buf *b, const struct jm_metrics *m)
 	static const char *const names[] = {
 		"jobmeter_job_db_queries_total", "jobmeter_job_db_errors_total",
 		"jobmeter_job_db_rows_total", "jobmeter_job_db_rows_unknown_total",
+		"jobmeter_job_db_connections_unreadable_total",
 	};
 	static const char *const helps[] = {
 		"Database statements the job sent, by database system.",
@@ -491,13 +493,16 @@ static void mx_render_db(struct jm_buf *b, const struct jm_metrics *m)
 		"Rows returned or affected by the job's database statements.",
 		"Statements whose row count went by in an uncaptured middle of a "
 		"payload: their rows are not in jobmeter_job_db_rows_total.",
+		"Connections of the job whose statements cannot be read (TLS or GSS "
+		"encryption, MySQL compression): their queries are in none of the "
+		"figures above.",
 	};
 	char extra[64];
 	double bounds[JM_HIST_BUCKETS - 1];
 
 	if (!mx_any_db(m))
 		return;
-	for (size_t f = 0; f < 4; f++) {
+	for (size_t f = 0; f < sizeof(names) / sizeof(names[0]); f++) {
 		mx_family(b, names[f], "counter", helps[f]);
 		for (size_t i = 0; i < m->n_jobs; i++) {
 			for (int s = 0; s < MX_N_SYSTEMS; s++) {
@@ -508,7 +513,8 @@ static void mx_render_db(struct jm_buf *b, const struct jm_metrics *m)
 					 jm_db_system_name((enum jm_db_system)s));
 				mx_u64_line(b, names[f], m->jobs[i], extra,
 					    f == 0 ? d->queries : f == 1 ? d->errors :
-					    f == 2 ? d->rows : d->rows_unknown);
+					    f == 2 ? d->rows : f == 3 ? d->rows_unknown :
+					    d->conns_unreadable);
 			}
 		}
 	}

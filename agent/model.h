@@ -56,6 +56,10 @@ struct jm_db_stats {
 	uint64_t latency_buckets[JM_HIST_BUCKETS];
 	uint64_t latency_min_ns, latency_max_ns;     /* exact extremes: bound the percentiles (not rendered) */
 	uint64_t statements_overflow;
+	/* Connections whose statements cannot be read (TLS, GSS encryption,
+	 * MySQL compression): their bytes are counted, their queries are
+	 * not.  In JSON when non-zero and in /metrics; not in the protobuf. */
+	uint64_t conns_unreadable;
 	size_t   n_statements;
 	struct jm_stmt_stats *statements;  /* owned by whoever built the record */
 };

@@ -57,6 +57,8 @@ static void db_list(struct jm_buf *b, const struct jm_db_stats *db, size_t n)
 		dbl_field(b, "latency_p95_s", d->latency_p95_s);
 		dbl_field(b, "latency_p99_s", d->latency_p99_s);
 		u64_field(b, "statements_overflow", d->statements_overflow);
+		if (d->conns_unreadable)
+			u64_field(b, "connections_unreadable", d->conns_unreadable);
 		key(b, "statements");
 		jm_buf_puts(b, "[");
 		for (size_t k = 0; k < d->n_statements; k++) {

@@ -31,6 +31,7 @@ void jm_sli_db_add(struct jm_sli_db *s, const struct jm_db_stats *d)
 	s->errors = jm_sli_add_sat(s->errors, d->errors);
 	s->rows = jm_sli_add_sat(s->rows, d->rows);
 	s->rows_unknown = jm_sli_add_sat(s->rows_unknown, d->rows_unknown);
+	s->conns_unreadable = jm_sli_add_sat(s->conns_unreadable, d->conns_unreadable);
 	s->latency_s_sum += jm_sli_pos(d->latency_s_sum);
 	jm_hist_merge(s->buckets, d->latency_buckets);
 }

@@ -36,6 +36,7 @@ void jm_sli_runs_add(struct jm_sli_runs *s, const struct jm_run_record *r);
  * then jm_sli_db_add() every jm_db_stats of that system. */
 struct jm_sli_db {
 	uint64_t queries, errors, rows, rows_unknown;   /* saturating */
+	uint64_t conns_unreadable;
 	double   latency_s_sum;
 	uint64_t buckets[JM_HIST_BUCKETS];       /* histogram.h, per bucket */
 };

@@ -114,10 +114,41 @@ JOBMETER_JOB=sizes-$U su postgres -c "psql -X -q -d $JM_PG_DB" < "$T/sizes.sql" 
 #     figures go between window flushes).
 JOBMETER_JOB=span-$U pgbench -h 127.0.0.1 -U $JM_PG_USER -n -S -T 3 -c 2 $JM_PG_DB \
   > "$T/span.out" 2>&1
+# 12. TLS: the server turns SSL on (for this step only), and a job
+#     connects with sslmode=require. Its statements cannot be read: the
+#     run says so (connections_unreadable) instead of showing 0 queries as
+#     if none ran, and the log says it once.
+TLSD=$(mktemp -d /tmp/jm-pgtls.XXXXXX); chmod 755 "$TLSD"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TLSD/k.pem" -out "$TLSD/c.pem" -days 1 \
+  -subj /CN=localhost >/dev/null 2>&1
+chown postgres "$TLSD"/*.pem; chmod 600 "$TLSD/k.pem"
+pg_tls() {   # pg_tls on|off
+  if [ "$1" = on ]; then
+    su postgres -c "psql -qAtX" >/dev/null <<SQL
+ALTER SYSTEM SET ssl_cert_file = '$TLSD/c.pem';
+ALTER SYSTEM SET ssl_key_file = '$TLSD/k.pem';
+ALTER SYSTEM SET ssl = on;
+SELECT pg_reload_conf();
+SQL
+  else
+    su postgres -c "psql -qAtX" >/dev/null <<SQL
+ALTER SYSTEM RESET ssl; ALTER SYSTEM RESET ssl_cert_file; ALTER SYSTEM RESET ssl_key_file;
+SELECT pg_reload_conf();
+SQL
+  fi
+}
+trap 'pg_tls off' EXIT
+pg_tls on
+sleep 0.5
+tls_used=$(JOBMETER_JOB=tls-$U psql "host=127.0.0.1 sslmode=require user=$JM_PG_USER dbname=$JM_PG_DB" -qAtX \
+  -c "select ssl from pg_stat_ssl where pid = pg_backend_pid()" -c "select 2" 2>&1 | head -1)
+pg_tls off
+trap - EXIT
+check_eq "tls: the job's connection was encrypted (pg_stat_ssl)" "$tls_used" t
 
 for j in pgb-simple-5000 pgb-simple-1000 pgb-extended-5000 pgb-extended-1000 \
          pgb-prepared-5000 pgb-prepared-1000 psql rows copy redact fresh freshfail \
-         file fkfail concA concB garbage after-garbage sizes span; do
+         file fkfail concA concB garbage after-garbage sizes span tls; do
   wait_run "$j-$U" || fail "run-$j" "no run line"
 done
 wait_run "redact-$U" 2
@@ -211,6 +242,13 @@ check_eq "freshness: file output named by its glob" \
 a=$(stmt_field concA-$U pgbench_accounts calls); b=$(stmt_field concB-$U pgbench_accounts calls)
 check_eq "concurrent: job A's SELECTs" "$a" 3000
 check_eq "concurrent: job B's SELECTs" "$b" 2000
+
+check_eq "tls: the run counts one unreadable connection, no queries" \
+  "$(jq -rs --arg j "tls-$U" '[.[] | select(.type=="run" and .job==$j)][0].db[0] | "\(.connections_unreadable) \(.queries)"' "$T/out.jsonl")" "1 0"
+check_eq "tls: said once in the log" \
+  "$(grep -c "job tls-$U: its connection to 127.0.0.1:5432 is TLS-encrypted" "$T/agent.log")" 1
+check_eq "tls: connections of other jobs are not unreadable" \
+  "$(jq -rs --arg u "$U" '[.[] | select(.type=="run" and (.job|endswith($u)) and (.job|startswith("tls-")|not)) | .db[]? | select(.connections_unreadable)] | length' "$T/out.jsonl")" 0
 
 kill -0 "$AGENT_PID" && pass "garbage: agent keeps running" || fail "garbage: agent keeps running" "agent died"
 check_eq "garbage: a query after garbage still counted" "$(db_field after-garbage-$U postgresql queries)" 1

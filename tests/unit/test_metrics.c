@@ -177,6 +177,7 @@ static void test_sequence(void)
 	db[0].errors = 1;
 	db[0].rows = 7;
 	db[0].rows_unknown = 2;
+	db[0].conns_unreadable = 1;
 	db[0].latency_s_sum = 0.006;
 	jm_hist_add(db[0].latency_buckets, 1000000);       /* 1 ms */
 	jm_hist_add(db[0].latency_buckets, 2000000);       /* 2 ms */
@@ -290,6 +291,10 @@ static void test_sequence(void)
 	LINE("db rows", t, "jobmeter_job_db_rows_total{job=\"sales\",system=\"postgresql\"} 8");
 	LINE("db rows unknown", t,
 	     "jobmeter_job_db_rows_unknown_total{job=\"sales\",system=\"postgresql\"} 2");
+	LINE("db connections unreadable", t,
+	     "jobmeter_job_db_connections_unreadable_total{job=\"sales\",system=\"postgresql\"} 1");
+	LINE("db connections unreadable: 0 for the other system", t,
+	     "jobmeter_job_db_connections_unreadable_total{job=\"sales\",system=\"mysql\"} 0");
 	CHECK("db: no series for a job without DB", !strstr(t, "db_queries_total{job=\"only-fails\""));
 
 	/* Histogram: le values are the bucket bounds; counts cumulative.
