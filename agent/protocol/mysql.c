@@ -178,6 +178,10 @@ static void q_pop(struct jm_mysql_conn *c)
 	c->q_len--;
 	c->rstate = R_FIRST;
 	c->cols_left = 0;
+	/* Only the oldest command can have asked for a LOCAL INFILE, and the
+	 * server answers it after the whole file: the transfer is over, even
+	 * when TX missed the empty packet that ended it. */
+	c->tx_infile = false;
 }
 
 /* Reports the oldest pending command (when it is a query, or a PREPARE
@@ -566,6 +570,28 @@ static bool rx_prepare_response(struct run *r, const uint8_t *p, size_t n, uint3
 	return false;
 }
 
+/* A server packet with no command waiting for it.  An ERR is the server
+ * hanging up (timeout, kill).  A lone OK is the whole answer to a command
+ * TX did not see (its header fell into an uncaptured middle): the command
+ * is lost, counted, but the framing is right and RX stays in sync, so the
+ * end of the answers still opens the TX gate.  Anything else (a result
+ * set of an unseen command, garbage) means we lost our place. */
+static void rx_unasked(struct run *r, const uint8_t *p, size_t n, uint32_t len)
+{
+	uint64_t aff;
+	uint32_t status;
+
+	if (n >= 1 && p[0] == 0xff)
+		return;
+	r->st->parse_errors++;
+	if (n >= 1 && p[0] == 0x00 && len >= 7 && parse_ok(p, n, &aff, &status) &&
+	    !(status & ST_MORE_RESULTS)) {
+		set_status(r->c, status);
+		return;
+	}
+	rx_lose(r);
+}
+
 static void rx_response(struct run *r, const uint8_t *p, size_t n, uint32_t len,
 			uint8_t first_seq, uint8_t last_seq)
 {
@@ -578,12 +604,7 @@ static void rx_response(struct run *r, const uint8_t *p, size_t n, uint32_t len,
 		bool seq_ok;
 
 		if (c->q_len == 0) {
-			/* Unasked: an ERR is the server hanging up (timeout,
-			 * kill); anything else means we lost our place. */
-			if (!(n >= 1 && p[0] == 0xff)) {
-				r->st->parse_errors++;
-				rx_lose(r);
-			}
+			rx_unasked(r, p, n, len);
 			return;
 		}
 		e = q_at(c, 0);
@@ -1406,11 +1427,76 @@ static void rx_try_end(struct run *r, const uint8_t *a, size_t an, const uint8_t
 	c->rx_carry_len = (uint16_t)keep;
 }
 
-/* Out of sync on TX: a fragment that starts with a command packet. */
-static bool tx_plausible_start(const struct jm_mysql_conn *c, const uint8_t *p, size_t n)
+/* Payload length bounds of a command a client may send at any time (the
+ * ones a resync may start with); false for the rest (replication,
+ * server-internal, unknown). */
+static bool command_len_bounds(uint8_t com, uint32_t *min, uint32_t *max)
 {
-	return c->phase == PH_COMMAND && n >= 5 && p[3] == 0 && le24(p) >= 1 &&
-	       known_command(p[4]);
+	*min = 2;
+	*max = MAX_PAYLOAD;
+	switch (com) {
+	case COM_QUIT: case COM_STATISTICS: case COM_PROCESS_INFO: case 0x0d /* DEBUG */:
+	case 0x0e /* PING */: case COM_RESET_CONNECTION:
+		*min = *max = 1;
+		return true;
+	case 0x07 /* REFRESH */: *min = *max = 2; return true;
+	case 0x1b /* SET_OPTION */: *min = *max = 3; return true;
+	case 0x0c /* PROCESS_KILL */: case COM_STMT_CLOSE: case COM_STMT_RESET:
+		*min = *max = 5;
+		return true;
+	case COM_STMT_FETCH: *min = *max = 9; return true;
+	case COM_STMT_EXECUTE: *min = 10; return true;   /* id, flags, iterations */
+	case COM_STMT_SEND_LONG_DATA: *min = 7; return true;
+	case COM_STMT_BULK_EXECUTE: *min = 7; return true;
+	case COM_INIT_DB: case COM_QUERY: case COM_FIELD_LIST: case COM_CHANGE_USER:
+	case COM_STMT_PREPARE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* A TX fragment of `total` bytes whose captured head p[0..n) starts with a
+ * command packet: sequence 0, a command a client sends, a payload length
+ * that command can have, and, for a fixed-size command, the whole packet
+ * within the send (clients write a small command in one go).  Text
+ * commands must start like SQL unless query attributes may precede it.
+ * File data or a row of a batch can still pass: this is only checked
+ * where the stream is known to be at a command boundary (tx_gate). */
+static bool tx_plausible_start(const struct jm_mysql_conn *c, const uint8_t *p, size_t n,
+			       uint32_t total)
+{
+	uint32_t len, min, max;
+
+	if (c->phase != PH_COMMAND || n < 5 || p[3] != 0)
+		return false;
+	len = le24(p);
+	if (!command_len_bounds(p[4], &min, &max) || len < min || len > max)
+		return false;
+	if (max < MAX_PAYLOAD && (uint64_t)len + 4 > total)
+		return false;
+	if ((p[4] == COM_QUERY || p[4] == COM_STMT_PREPARE) && n >= 6 && !sql_start_byte(p[5])) {
+		bool attrs = p[4] == COM_QUERY &&
+			     !(c->server_caps_known && c->client_caps_known &&
+			       !(c->server_caps & c->client_caps & CAP_QUERY_ATTRIBUTES));
+		if (!attrs)
+			return false;
+	}
+	return true;
+}
+
+/* RX is in sync at a packet boundary with every command we know of
+ * answered and no LOCAL INFILE running: the client's next send, if TX is
+ * lost, starts a command (the protocol is request/response).  A client
+ * that pipelines commands TX did not see is the exception: their answers
+ * come unasked (counted as parse errors), and a result set among them
+ * drops RX sync, closing the gate until a terminator ends a recv. */
+static bool rx_at_rest(const struct jm_mysql_conn *c)
+{
+	const struct jm_mysql_dir *d = &c->rx;
+
+	return c->phase == PH_COMMAND && !c->stopped && !d->lost && !c->rx_realign &&
+	       !d->in_body && d->hdr_have == 0 && !d->more && c->q_len == 0 && !c->tx_infile;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1459,25 +1545,29 @@ unsigned jm_mysql_sql_flags(const struct jm_mysql_conn *c)
 	       (c && c->no_backslash_escapes ? JM_SQL_STD_STRINGS : JM_SQL_BACKSLASH_STRINGS);
 }
 
-void jm_mysql_feed(struct jm_mysql_conn *c, const struct jm_fragment *f,
-		   jm_query_cb cb, void *ctx, struct jm_proto_stats *st)
+/* TX is lost: may this send restart it?  Only at a command boundary the
+ * RX side vouches for (tx_gate), never inside LOCAL INFILE data, and only
+ * when the send starts like a command.  A send that should start a
+ * command but does not is counted. */
+static bool tx_regain(struct run *r, const uint8_t *head, uint32_t hl, uint32_t total)
 {
-	struct jm_proto_stats dummy;
-	struct run r;
+	if (!r->c->tx_gate)
+		return false;
+	if (tx_plausible_start(r->c, head, hl, total))
+		return true;
+	r->st->parse_errors++;
+	return false;
+}
+
+static void feed_fragment(struct run *r, const struct jm_fragment *f)
+{
+	struct jm_mysql_conn *c = r->c;
 	struct jm_mysql_dir *d;
 	const uint8_t *head, *tail;
 	uint32_t total, hl, tl, tail_part;
 	uint64_t gap = 0;
 	int rx;
 
-	if (!c || !f || c->stopped)
-		return;
-	memset(&dummy, 0, sizeof(dummy));
-	r.c = c;
-	r.cb = cb;
-	r.ctx = ctx;
-	r.st = st ? st : &dummy;
-	r.ts = f->ts_ns;
 	rx = f->dir == JM_DIR_RX;
 	d = rx ? &c->rx : &c->tx;
 
@@ -1499,48 +1589,60 @@ void jm_mysql_feed(struct jm_mysql_conn *c, const struct jm_fragment *f,
 	}
 	if (rx)
 		c->last_rx_ns = f->ts_ns;
-
 	if (d->lost) {
-		bool regain;
-		if (rx)
-			regain = c->rx_realign;
-		else
-			regain = tx_plausible_start(c, head, hl);
+		bool regain = rx ? c->rx_realign : tx_regain(r, head, hl, total);
 		if (!regain) {
-			r.st->bytes_skipped += gap;
+			r->st->bytes_skipped += gap;
 			if (rx) {
 				if (gap)
-					rx_try_end(&r, NULL, 0, tail, tail_part, false);
+					rx_try_end(r, NULL, 0, tail, tail_part, false);
 				else
-					rx_try_end(&r, head, hl, tail, tail_part, true);
+					rx_try_end(r, head, hl, tail, tail_part, true);
 			}
 			return;
 		}
 		dir_restart(d);
-		r.st->resyncs++;
+		r->st->resyncs++;
 		if (rx) {
 			c->rx_realign = false;
 			c->rx_carry_len = 0;
-		} else {
-			c->tx_infile = false;  /* a command: any file data is over */
 		}
 	}
-	consume(&r, rx, head, hl);
+	consume(r, rx, head, hl);
 	if (gap && !d->lost && !c->stopped)
-		skip(&r, rx, gap);
+		skip(r, rx, gap);
 	else if (gap)
-		r.st->bytes_skipped += gap;
+		r->st->bytes_skipped += gap;
 	if (!d->lost && !c->stopped) {
-		consume(&r, rx, tail, tail_part);
+		consume(r, rx, tail, tail_part);
 		return;
 	}
 	if (rx && d->lost && !c->stopped && !c->rx_realign) {
 		c->rx_carry_len = 0;
 		if (gap)
-			rx_try_end(&r, NULL, 0, tail, tail_part, false);
+			rx_try_end(r, NULL, 0, tail, tail_part, false);
 		else
-			rx_try_end(&r, head, hl, tail, tail_part, false);
+			rx_try_end(r, head, hl, tail, tail_part, false);
 	}
+}
+
+void jm_mysql_feed(struct jm_mysql_conn *c, const struct jm_fragment *f,
+		   jm_query_cb cb, void *ctx, struct jm_proto_stats *st)
+{
+	struct jm_proto_stats dummy;
+	struct run r;
+
+	if (!c || !f || c->stopped)
+		return;
+	memset(&dummy, 0, sizeof(dummy));
+	r.c = c;
+	r.cb = cb;
+	r.ctx = ctx;
+	r.st = st ? st : &dummy;
+	r.ts = f->ts_ns;
+	feed_fragment(&r, f);
+	/* The gate is good for the one send that follows the answers. */
+	c->tx_gate = f->dir == JM_DIR_RX && rx_at_rest(c);
 }
 
 bool jm_mysql_is_quit(const uint8_t *buf, size_t len)

@@ -67,11 +67,26 @@
  *    server has finished answering: every query still waiting is reported
  *    with has_rows = false and end_ns = the last RX fragment's ts, and RX
  *    restarts at the next RX fragment.
- *  - TX regains sync at a fragment that starts with a plausible command
- *    packet (sequence 0, known command byte).
+ *  - TX regains sync only where the stream is at a command boundary: the
+ *    first client send after RX, in sync, saw every known command answered
+ *    (the last pending one completed, RX at a packet boundary; for a LOCAL
+ *    INFILE that is the server's final OK/ERR, sent after the whole file),
+ *    and only when that send starts with a plausible command packet
+ *    (sequence 0, a command clients send, a payload length that command
+ *    can have, a fixed-size command whole in the send, COM_QUERY /
+ *    PREPARE text starting like SQL unless query attributes may precede
+ *    it).  Such a send that does not start with a command counts as a
+ *    parse error; sends while the gate is shut are skipped (LOCAL INFILE
+ *    data the normal case).  Commands TX did not see are counted when
+ *    their answers arrive unasked (below).  Limit: a client pipelining
+ *    commands that TX lost may send the next one before their answers
+ *    arrive; such a send is only checked for plausibility.
  * A response sequence id that does not follow, a column definition that
  * does not start with the "def" catalog, or a server packet nobody asked for
- * also count as a parse error and drop RX sync the same way.
+ * also count as a parse error and drop RX sync the same way; except a
+ * lone OK nobody asked for (the whole answer to a command TX did not see),
+ * which is counted and keeps RX in sync, and an unasked ERR (the server
+ * hanging up), which is neither.
  *
  * SQL text given to the callback is raw (literals included) and valid only
  * during the callback; fingerprint it with jm_sql_fingerprint_ex(...,
@@ -145,6 +160,9 @@ struct jm_mysql_conn {
 	int8_t   deprecate_eof;  /* -1 unknown, 0, 1 */
 	bool     no_backslash_escapes;  /* last server status seen */
 	bool     tx_infile;      /* client is sending LOCAL INFILE data */
+	bool     tx_gate;        /* RX (in sync) saw every known command answered
+				    since the last client send: the next send
+				    starts at a command boundary */
 	bool     rx_realign;     /* RX restarts at the next fragment */
 	uint8_t  rstate;         /* response state of the oldest pending command */
 	uint8_t  prep_stage;

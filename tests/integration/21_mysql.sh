@@ -94,6 +94,40 @@ check_eq "local infile: the load and the three selects" "$(db_field load-$U mysq
 check_eq "local infile: the load's rows" "$(stmt_field load-$U '^load data' rows)" 5000
 check_eq "local infile: the select after it" "$(stmt_field load-$U '^select count' calls)" 1
 
+# LOCAL INFILE data that looks like commands: each line holds the bytes of a
+# COM_QUERY packet ("09 00 00 00 03 select 1"), and a UTF-16LE file's
+# digits read "33 00 39 00 0a" (a 3.7 MB COM_PROCESS_INFO).  The client
+# cuts its 16 KiB sends anywhere, so some start with such bytes after TX
+# lost a header in an uncaptured middle.  The oracle is the client: four
+# statements, no error, its last two results printed (the UTF-16 file
+# loads as the server reads it; the bytes on the wire are the point).
+FTBL=${TBL}_fake
+mariadb -uroot $JM_MY_DB -e "create table $FTBL (id int primary key, v varchar(200))"
+python3 -c '
+import sys
+pkt = b"\x09\x00\x00\x00\x03select 1"
+with open(sys.argv[1], "wb") as f:
+    for i in range(1, 100001): f.write(b"%d," % i + pkt * 3 + b"\n")
+with open(sys.argv[2], "wb") as f:
+    for i in range(1, 100001): f.write(("%d\tname %d\n" % (i, i)).encode("utf-16-le"))
+' "$T/fake.csv" "$T/fake16.tsv"
+for f in fake:"fields terminated by ','" fake16:"character set utf16le fields terminated by '\t'"; do
+  name=${f%%:*}; opts=${f#*:}
+  mariadb -uroot $JM_MY_DB -e "truncate table $FTBL"
+  JOBMETER_JOB=$name-$U mariadb -N --local-infile=1 -h 127.0.0.1 -u$JM_MY_USER -p$JM_MY_PASS $JM_MY_DB \
+    -e "select 1; load data local infile '$T/${name}.$([ $name = fake ] && echo csv || echo tsv)' into table $FTBL $opts;
+        select count(*) from $FTBL; select 2" > "$T/$name.out" 2>&1
+  wait_run "$name-$U" || fail run-$name "no run line"
+  loaded=$(sed -n 2p "$T/$name.out")   # the client's count(*): the rows loaded
+  check "infile look-alikes ($name): the client ran four statements without error" \
+    test "$(tr '\n' ' ' < "$T/$name.out")" = "1 $loaded 2 "
+  check_eq "infile look-alikes ($name): four queries, no error, as the client saw" \
+    "$(db_field $name-$U mysql queries) $(db_field $name-$U mysql errors)" "4 0"
+  check_eq "infile look-alikes ($name): the load's rows" "$(stmt_field $name-$U '^load data' rows)" "$loaded"
+  check_eq "infile look-alikes ($name): the count after it, and both selects" \
+    "$(stmt_field $name-$U '^select count' calls) $(stmt_field $name-$U '^select [?]$' calls)" "1 2"
+done
+
 # A result too large for one head and tail: MySQL says no row count at its
 # end, so its rows are unknown -- and counted as such, not as 0 rows.
 JOBMETER_JOB=bigres-$U mariadb -h 127.0.0.1 -u$JM_MY_USER -p$JM_MY_PASS $JM_MY_DB \
@@ -129,4 +163,4 @@ check_eq "refused connection: no query, one error" \
   "$(db_field denied-$U mysql queries) $(db_field denied-$U mysql errors)" "0 1"
 
 stop_agent
-mariadb -uroot $JM_MY_DB -e "drop table if exists $TBL; drop table if exists $LTBL"
+mariadb -uroot $JM_MY_DB -e "drop table if exists $TBL; drop table if exists $LTBL; drop table if exists $FTBL"
