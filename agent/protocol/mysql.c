@@ -860,12 +860,11 @@ static bool sql_start_byte(uint8_t b)
 	       b == '#';
 }
 
-/* Offset of the SQL text in a COM_QUERY payload, or 0 when it cannot be
- * located in the captured prefix. */
-static size_t query_sql_offset(const struct jm_mysql_conn *c, const uint8_t *p, size_t n)
+/* Offset of the SQL text in a COM_QUERY payload of `len` bytes, or 0 when
+ * it cannot be located in the captured prefix p[0..n). */
+static size_t query_sql_offset(const struct jm_mysql_conn *c, const uint8_t *p, size_t n,
+			       uint32_t len)
 {
-	size_t off;
-
 	if (c->server_caps_known && c->client_caps_known) {
 		if (!(c->server_caps & c->client_caps & CAP_QUERY_ATTRIBUTES))
 			return 1;
@@ -876,13 +875,17 @@ static size_t query_sql_offset(const struct jm_mysql_conn *c, const uint8_t *p, 
 	 * taken for SQL.  Text that does not start like SQL is such a block
 	 * or nothing we can read: SQL unknown.  Text that starts like SQL is
 	 * still a block when its second byte is the parameter-set count 1
-	 * (no SQL has a control byte there) and the block parses. */
+	 * (no SQL has a control byte there): its SQL is after the block, or
+	 * unknown when the block does not parse in the captured prefix (its
+	 * values longer than the head) -- never the block itself. */
 	if (n < 2)
 		return 1;                           /* empty query: nothing to read */
 	if (!sql_start_byte(p[1]))
 		return attrs_end(p, n, true);
-	if (n >= 3 && p[2] == 0x01 && (off = attrs_end(p, n, true)) != 0)
-		return off;
+	if (n < 3)
+		return len > n ? 0 : 1;             /* the deciding byte unseen */
+	if (p[2] == 0x01)
+		return attrs_end(p, n, true);
 	return 1;
 }
 
@@ -926,7 +929,7 @@ static void tx_command(struct run *r)
 		e = q_push(r, p[0] == COM_QUERY ? K_QUERY : K_PREPARE, p[0]);
 		if (!e)
 			return;
-		off = p[0] == COM_QUERY ? query_sql_offset(c, p, n) : 1;
+		off = p[0] == COM_QUERY ? query_sql_offset(c, p, n, len) : 1;
 		if (off == 0 || off > n) {
 			e->sql_len = 0;
 			e->sql_truncated = true;

@@ -27,8 +27,9 @@
  * OK-with-0xFE terminator at least 7).  Such a client may send MySQL 8
  * query attributes before its SQL: a COM_QUERY whose text does not start
  * like SQL (or whose second byte is a parameter-set count of 1) is read as
- * an attribute block; when none parses, the SQL is unknown (never the
- * block's names and values).
+ * an attribute block; when none parses within the captured prefix (a
+ * block longer than it included), the SQL is unknown (never the block's
+ * names and values).
  *
  * What is a query: COM_QUERY (one query, even with several statements),
  * COM_STMT_EXECUTE and MariaDB COM_STMT_BULK_EXECUTE (one query each, SQL

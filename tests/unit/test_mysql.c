@@ -771,6 +771,65 @@ static void feed_gapped(struct jm_mysql_conn *c, enum jm_dir dir, uint64_t ts, c
 	jm_mysql_feed(c, &f, on_query, g, st);
 }
 
+/* MySQL 8 query attributes from a client we did not see connect, with a
+ * parameter count that is a SQL start byte (9 = TAB) and values longer
+ * than what is kept of the packet: the block cannot be walked, and its
+ * names and values must not become the SQL (the reviewer's repro). */
+static void test_midstream_attrs_too_long(void)
+{
+	struct session ss = { .n = 0 };
+	struct got g;
+	struct jm_proto_stats st;
+	static const char *val = "session bearer CustomerSecretToken for tenant acme payroll "
+				 "export, a value long enough that the attribute block outgrows "
+				 "the captured head of the packet ";
+	PAYLOAD(p);
+
+	s_u8(&p, 0x03);
+	s_lenenc(&p, 9);                                  /* parameter count: TAB */
+	s_lenenc(&p, 1);                                  /* parameter sets */
+	s_le(&p, 0, 2);                                   /* null bitmap */
+	s_u8(&p, 1);                                      /* types follow */
+	for (int i = 0; i < 9; i++) {
+		s_le(&p, 0xfe, 2);                        /* STRING */
+		s_lenstr(&p, "auth_token");
+	}
+	for (int i = 0; i < 9; i++)
+		s_lenstr(&p, val);
+	s_bytes(&p, "select 1", 8);
+	emit(msg(&ss, JM_DIR_TX), 0, &p);
+	p_ok(msg(&ss, JM_DIR_RX), 1, 0, S_AUTOCOMMIT);
+	p_command(msg(&ss, JM_DIR_TX), 0x03, "SELECT 2");
+	p_ok(msg(&ss, JM_DIR_RX), 1, 0, S_AUTOCOMMIT);
+	check_all_splits("attrs too long", &ss, &g);
+	CHECK("attrs too long: two queries, the first with its SQL unknown",
+	      g.n == 2 && g.q[0].sql_len == 0 && g.q[0].trunc && strcmp(g.q[1].sql, "SELECT 2") == 0);
+	for (int shape = 0; shape < 2; shape++) {
+		struct jm_mysql_conn *c = new_conn();
+		int leaked = 0;
+		memset(&g, 0, sizeof(g));
+		memset(&st, 0, sizeof(st));
+		for (int i = 0; i < ss.n; i++) {
+			struct msg *x = &ss.m[i];
+			if (x->s.n > 768)
+				feed_gapped(c, x->dir, x->ts, x->s.b, x->s.n, shape ? 1024 : 512, 256,
+					    &g, &st);
+			else
+				feed_bytes(c, x->dir, x->ts, x->s.b, x->s.n, &g, &st);
+		}
+		for (int i = 0; i < g.n; i++)
+			if (memmem(g.q[i].sql, g.q[i].sql_len, "auth_token", 10) ||
+			    memmem(g.q[i].sql, g.q[i].sql_len, "Secret", 6))
+				leaked++;
+		CHECK_INT(shape ? "attrs too long, 1K head: names and values never in SQL"
+				: "attrs too long, 512 head: names and values never in SQL", leaked, 0);
+		CHECK("attrs too long, head+tail: reported with SQL unknown",
+		      g.n == 2 && g.q[0].sql_len == 0 && g.q[0].trunc);
+		free(c);
+	}
+	session_free(&ss);
+}
+
 static void test_gaps(void)
 {
 	struct session ss = { .n = 0 };
@@ -1554,6 +1613,7 @@ int main(void)
 	test_many_in_one_fragment();
 	test_local_infile();
 	test_midstream_and_attrs();
+	test_midstream_attrs_too_long();
 	test_gaps();
 	test_tx_gap();
 	test_local_infile_gap();
