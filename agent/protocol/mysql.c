@@ -194,7 +194,7 @@ static void q_complete(struct run *r, uint64_t end_ns)
 	if (c->q_len == 0)
 		return;
 	e = q_at(c, 0);
-	if ((e->kind == K_QUERY || (e->kind == K_PREPARE && e->error)) && r->cb) {
+	if ((e->kind == K_QUERY || (e->kind == K_PREPARE && e->error)) && !e->quiet && r->cb) {
 		struct jm_query q;
 		memset(&q, 0, sizeof(q));
 		q.start_ns = e->start_ns;
@@ -495,6 +495,26 @@ static void prep_normalise(struct jm_mysql_conn *c)
 	}
 }
 
+/* The server rejected the oldest pending command, a PREPARE: a failed
+ * query.  The server forgets its last statement on a failed prepare, so an
+ * execute(0xFFFFFFFF) sent right behind it (mariadb_stmt_execute_direct
+ * pipelines the two) fails the same way: the client reports that failure
+ * once, as the prepare's, and so do we. */
+static void prepare_failed(struct run *r, const uint8_t *p, size_t n)
+{
+	struct jm_mysql_conn *c = r->c;
+
+	record_error(q_at(c, 0), p, n);
+	c->last_prepared = -1;
+	if (c->q_len > 1) {
+		struct jm_mysql_pending *next = q_at(c, 1);
+		if ((next->com == COM_STMT_EXECUTE || next->com == COM_STMT_BULK_EXECUTE) &&
+		    next->stmt_id == 0xffffffffu)
+			next->quiet = true;
+	}
+	q_complete(r, r->ts);
+}
+
 static bool rx_prepare_response(struct run *r, const uint8_t *p, size_t n, uint32_t len,
 				bool seq_ok)
 {
@@ -520,10 +540,8 @@ static bool rx_prepare_response(struct run *r, const uint8_t *p, size_t n, uint3
 			if (c->prep_stage == PS_DONE)
 				q_pop(c);
 		} else if (p[0] == 0xff) {
-			if (!is_progress(p, n)) {
-				record_error(e, p, n);
-				q_complete(r, r->ts);
-			}
+			if (!is_progress(p, n))
+				prepare_failed(r, p, n);
 		} else {
 			r->st->parse_errors++;
 			q_pop(c);
@@ -1377,7 +1395,9 @@ static bool rx_resync(struct run *r, const uint8_t *b, size_t n)
 	struct jm_mysql_pending *e = q_at(c, 0);
 	e->rows_unknown = true;
 	e->started = true;
-	if (p[0] == 0xff) {
+	if (p[0] == 0xff && e->kind == K_PREPARE) {
+		prepare_failed(r, p, len);
+	} else if (p[0] == 0xff) {
 		record_error(e, p, len);
 		q_complete(r, r->ts);
 	} else if (p[0] == 0xfe && parse_terminator(c, p, len, len, &status)) {

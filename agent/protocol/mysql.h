@@ -45,7 +45,11 @@
  * COM_STMT_PREPARE, PING, INIT_DB, STMT_RESET, SET_OPTION, CHANGE_USER,
  * STMT_FETCH ... have their responses consumed and are not reported, but
  * for a PREPARE the server rejects: that is reported as a failed query (the
- * statement the client saw fail, with its SQL);
+ * statement the client saw fail, with its SQL).  The server then has no
+ * "last prepared" statement, and an execute(0xFFFFFFFF) sent with that
+ * PREPARE before its answer (MariaDB's mariadb_stmt_execute_direct) fails
+ * with it: its answer is consumed, not reported (the client reports one
+ * failed statement, the PREPARE's error);
  * STMT_CLOSE, STMT_SEND_LONG_DATA and QUIT have none.  Up to
  * JM_MYSQL_PENDING_MAX commands may await their responses (MariaDB
  * pipelines prepare + execute); more is counted as a parse error.
@@ -148,6 +152,8 @@ struct jm_mysql_pending {
 	bool     seq_any;        /* the next response packet's sequence id is unknown
 				    (request or LOCAL INFILE end not seen): any goes */
 	bool     started, sql_truncated, rows_unknown, error;
+	bool     quiet;          /* answer consumed, not reported: an execute(-1)
+				    whose pipelined PREPARE failed */
 	char     sqlstate[6];
 	char     sql[JM_MYSQL_SQL_MAX];
 };

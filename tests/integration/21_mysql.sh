@@ -128,6 +128,65 @@ for f in fake:"fields terminated by ','" fake16:"character set utf16le fields te
     "$(stmt_field $name-$U '^select count' calls) $(stmt_field $name-$U '^select [?]$' calls)" "1 2"
 done
 
+# A C client for what the mariadb CLI cannot do (libmariadb's binary
+# protocol).  It prints its own view, the oracle: "statements errors".
+MYDRV=$T/mydrv
+cat > "$T/mydrv.c" <<'C'
+#include <mysql.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+static MYSQL *m;
+static int stmts, errs;
+static void run_stmt(MYSQL_STMT *s, int direct, const char *sql)
+{
+	int rc = direct ? mariadb_stmt_execute_direct(s, sql, strlen(sql)) : mysql_stmt_execute(s);
+	stmts++;
+	if (rc) errs++; else mysql_stmt_store_result(s);
+	mysql_stmt_free_result(s);
+}
+int main(int argc, char **argv)
+{
+	const char *mode = argv[1];
+	int n = atoi(argv[2]);
+	m = mysql_init(NULL);
+	if (!mysql_real_connect(m, "127.0.0.1", getenv("MYU"), getenv("MYP"), getenv("MYDB"), 3306, NULL, 0))
+		return fprintf(stderr, "connect: %s\n", mysql_error(m)), 1;
+	if (!strcmp(mode, "direct")) {
+		/* a kept statement, n execute_direct that fail, the kept one again */
+		MYSQL_STMT *keep = mysql_stmt_init(m);
+		if (mysql_stmt_prepare(keep, "select 42 as kept", 17)) return 1;
+		run_stmt(keep, 0, NULL);
+		for (int i = 0; i < n; i++) {
+			MYSQL_STMT *s = mysql_stmt_init(m);
+			run_stmt(s, 1, i % 2 ? "select * from nosuch_direct where id > 1"
+					     : "select seq as direct_ok from seq_1_to_3");
+			mysql_stmt_close(s);
+		}
+		run_stmt(keep, 0, NULL);
+		mysql_stmt_close(keep);
+	}
+	printf("%d %d\n", stmts, errs);
+	mysql_close(m);
+	return 0;
+}
+C
+if ! cc -O1 -o "$MYDRV" "$T/mydrv.c" $(mariadb_config --cflags --libs) 2>"$T/mydrv.err"; then
+  fail "mysql C client" "cannot build: $(head -3 "$T/mydrv.err")"
+fi
+export MYU=$JM_MY_USER MYP=$JM_MY_PASS MYDB=$JM_MY_DB
+
+# mariadb_stmt_execute_direct pipelines PREPARE + EXECUTE(-1); when the
+# PREPARE fails the server fails both, and the client sees one failure.
+JOBMETER_JOB=direct-$U "$MYDRV" direct 6 > "$T/direct.out" 2>&1
+wait_run "direct-$U" || fail run-direct "no run line"
+check_eq "execute_direct: queries and errors as the client saw them" \
+  "$(db_field direct-$U mysql queries) $(db_field direct-$U mysql errors)" "$(cat "$T/direct.out")"
+check_eq "execute_direct: each failure on the failed SQL" \
+  "$(stmt_field direct-$U '^select [*] from nosuch_direct' errors)" 3
+check_eq "execute_direct: the statement prepared before is not charged" \
+  "$(stmt_field direct-$U 'kept' calls) $(stmt_field direct-$U 'kept' errors)" "2 0"
+
 # A result too large for one head and tail: MySQL says no row count at its
 # end, so its rows are unknown -- and counted as such, not as 0 rows.
 JOBMETER_JOB=bigres-$U mariadb -h 127.0.0.1 -u$JM_MY_USER -p$JM_MY_PASS $JM_MY_DB \

@@ -1291,6 +1291,62 @@ static void test_prepare_error(void)
 	session_free(&ss);
 }
 
+/* mariadb_stmt_execute_direct pipelines PREPARE + EXECUTE(0xFFFFFFFF).
+ * When the PREPARE fails the server fails the EXECUTE too (no last
+ * statement); the client reports one failed statement.  So do we: the
+ * prepare's failure with its SQL, once, and never on the statement that
+ * was prepared before (the reviewer's ps2 direct / direct2). */
+static void test_execute_direct(void)
+{
+	struct session ss = { .n = 0 };
+	struct got g;
+	struct stream *tx, *rx;
+	uint8_t seq;
+	int errors = 0;
+
+	handshake(&ss, C_BASE | C_DEPRECATE_EOF);
+	p_command(msg(&ss, JM_DIR_TX), 0x16, "SELECT 42 AS kept");
+	rx = msg(&ss, JM_DIR_RX);
+	p_coldef(rx, p_prepare_ok(rx, 1, 3, 1, 0), "kept");
+	p_stmt_cmd(msg(&ss, JM_DIR_TX), 0x17, 3, false);
+	p_resultset(msg(&ss, JM_DIR_RX), 1, 1, 1, true, true, S_AUTOCOMMIT, 0);
+	for (int i = 0; i < 2; i++) {                     /* failing direct executes */
+		tx = msg(&ss, JM_DIR_TX);
+		p_command(tx, 0x16, "SELECT * FROM nosuch_direct");
+		p_stmt_cmd(tx, 0x17, 0xffffffffu, false);
+		rx = msg(&ss, JM_DIR_RX);
+		p_err(rx, 1, 1146, "42S02", "Table 'nosuch_direct' doesn't exist");
+		p_err(rx, 1, 1243, "HY000", "Unknown prepared statement handler");
+	}
+	tx = msg(&ss, JM_DIR_TX);                         /* a direct execute that works */
+	p_command(tx, 0x16, "SELECT seq FROM seq_1_to_3");
+	p_stmt_cmd(tx, 0x17, 0xffffffffu, false);
+	rx = msg(&ss, JM_DIR_RX);
+	seq = p_prepare_ok(rx, 1, 4, 1, 0);
+	p_coldef(rx, seq, "seq");
+	p_resultset(rx, 1, 1, 3, true, true, S_AUTOCOMMIT, 0);
+	p_stmt_cmd(msg(&ss, JM_DIR_TX), 0x17, 3, false);  /* the kept one again */
+	p_resultset(msg(&ss, JM_DIR_RX), 1, 1, 1, true, true, S_AUTOCOMMIT, 0);
+	check_all_splits("execute direct", &ss, &g);
+	CHECK_INT("execute direct: one query per statement the client ran", g.n, 5);
+	for (int i = 0; i < g.n; i++)
+		errors += g.q[i].error;
+	CHECK_INT("execute direct: each failure once", errors, 2);
+	CHECK("execute direct: the failures carry the failed SQL and its SQLSTATE",
+	      g.n == 5 && g.q[1].error && g.q[2].error &&
+	      strcmp(g.q[1].sql, "SELECT * FROM nosuch_direct") == 0 &&
+	      strcmp(g.q[2].sql, "SELECT * FROM nosuch_direct") == 0 &&
+	      strcmp(g.q[1].state, "42S02") == 0 && g.q[1].errcode == 1146);
+	CHECK("execute direct: the working one with its SQL and rows",
+	      g.n == 5 && !g.q[3].error && g.q[3].rows == 3 &&
+	      strcmp(g.q[3].sql, "SELECT seq FROM seq_1_to_3") == 0);
+	CHECK("execute direct: the statement prepared before is not charged",
+	      g.n == 5 && !g.q[0].error && !g.q[4].error &&
+	      strcmp(g.q[0].sql, "SELECT 42 AS kept") == 0 &&
+	      strcmp(g.q[4].sql, "SELECT 42 AS kept") == 0);
+	session_free(&ss);
+}
+
 /* Cursor execute + fetch, COM_CHANGE_USER with an auth switch, a result
  * set without metadata, an unasked ERR (server hang-up notice). */
 static void test_other_shapes(void)
@@ -1620,6 +1676,7 @@ int main(void)
 	test_local_infile_lookalikes();
 	test_close_pending();
 	test_prepare_error();
+	test_execute_direct();
 	test_access_denied();
 	test_other_shapes();
 	test_cursor_deprecate_eof();
