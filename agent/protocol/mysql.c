@@ -223,9 +223,11 @@ static void q_complete(struct run *r, uint64_t end_ns)
 			memcpy(q.sqlstate, e->sqlstate, sizeof(q.sqlstate));
 		q.rows = e->rows;
 		/* An error after results (a multi-statement or CALL failing in
-		 * its middle) keeps the rows the client got before it. */
+		 * its middle, a result set failing after some rows) keeps the
+		 * rows the client got before it; when part of the response
+		 * went by unseen, those are unknown, failed or not. */
 		q.has_rows = !e->rows_unknown && (!e->error || e->rows > 0);
-		q.rows_unknown = !e->error && e->rows_unknown;
+		q.rows_unknown = e->rows_unknown;
 		q.cmd = jm_sql_command(q.sql, q.sql_len, JM_SQL_MYSQL);
 		c->last_error_code = e->error ? e->error_code : 0;
 		r->cb(r->ctx, &q);

@@ -66,8 +66,11 @@
  *    a SQLSTATE, or an OK (0x00) directly preceded by an EOF/OK carrying
  *    SERVER_MORE_RESULTS_EXISTS (end of CALL).  The earliest qualifying
  *    position wins and its last packet is processed: the query completes
- *    (or waits for its next result set) with has_rows = false, because rows
- *    that went by out of sync were not counted.
+ *    (or waits for its next result set) with has_rows = false and
+ *    rows_unknown, because rows that went by out of sync were not counted
+ *    -- also when that packet is an ERR (a result set failing after rows
+ *    the client got: its rows are unknown, not 0).  In sync, a query
+ *    failing after rows keeps the rows counted before the ERR.
  *  - When the client sends a new command while RX is out of sync, the
  *    server has finished answering: every query still waiting is reported
  *    with has_rows = false and end_ns = the last RX fragment's ts, and RX

@@ -43,9 +43,9 @@ static void on_query(void *vctx, const struct jm_query *q)
 		abort();
 	}
 	/* rows are known, or unknown, or there are none; an error may keep
-	 * the rows of the results before it, but never "unknown" ones */
-	if ((q->has_rows && q->rows_unknown) || (q->error && q->rows_unknown) ||
-	    (q->error && q->has_rows && q->rows == 0))
+	 * the rows of the results before it (unknown when they went by in an
+	 * uncaptured middle) */
+	if ((q->has_rows && q->rows_unknown) || (q->error && q->has_rows && q->rows == 0))
 		abort();
 	if ((int)q->cmd < JM_SQL_OTHER || q->cmd > JM_SQL_CREATE_TABLE_AS)
 		abort();

@@ -196,6 +196,22 @@ check_eq "big result: the client got 5,000 rows" "$(grep -c . "$T/bigres.out")" 
 check_eq "big result: rows unknown, said so" \
   "$(db_field bigres-$U mysql rows_unknown) $(db_field bigres-$U mysql rows)" "1 0"
 
+# A result that fails after rows the client got (--quick prints them as
+# they come, then the error): rows is exact when rows_unknown is 0, so the
+# failed query's rows are the client's count or said to be unknown.
+JOBMETER_JOB=errrows-$U mariadb --quick -N -h 127.0.0.1 -u$JM_MY_USER -p$JM_MY_PASS $JM_MY_DB \
+  -e "select seq, if(seq=5000,(select 1 union select 2),1) as x from seq_1_to_100000" \
+  > "$T/errrows.out" 2>&1
+wait_run "errrows-$U" || fail run-errrows "no run line"
+got=$(grep -c '^[0-9]' "$T/errrows.out")
+check "error after rows: the client got rows, then ERROR 1242 ($got rows)" \
+  grep -q "^ERROR 1242" "$T/errrows.out"
+check_eq "error after rows: one query, failed" \
+  "$(db_field errrows-$U mysql queries) $(db_field errrows-$U mysql errors)" "1 1"
+eru=$(db_field errrows-$U mysql rows_unknown); err=$(db_field errrows-$U mysql rows)
+check "error after rows: rows unknown, or exactly the client's ($eru unknown, $err rows)" \
+  test "$eru $err" = "1 0" -o "$eru $err" = "0 $got"
+
 # A query whose connection the server kills mid-way: the client saw it fail
 # (lost connection), and so does the agent.
 JOBMETER_JOB=killed-$U mariadb -h 127.0.0.1 -u$JM_MY_USER -p$JM_MY_PASS $JM_MY_DB \

@@ -320,7 +320,7 @@ static void handshake(struct session *ss, uint32_t caps)
 struct got_q {
 	char sql[256];
 	size_t sql_len;
-	bool trunc, error, has_rows;
+	bool trunc, error, has_rows, rows_unknown;
 	char state[6];
 	uint64_t rows, start, end;
 	int cmd;
@@ -345,6 +345,7 @@ static void on_query(void *ctx, const struct jm_query *q)
 	o->trunc = q->sql_truncated;
 	o->error = q->error;
 	o->has_rows = q->has_rows;
+	o->rows_unknown = q->rows_unknown;
 	memcpy(o->state, q->sqlstate, 6);
 	o->rows = q->rows;
 	o->start = q->start_ns;
@@ -409,6 +410,7 @@ static bool same_results(const struct got *a, const struct got *b)
 		const struct got_q *x = &a->q[i], *y = &b->q[i];
 		if (x->sql_len != y->sql_len || memcmp(x->sql, y->sql, x->sql_len < 255 ? x->sql_len : 255) ||
 		    x->error != y->error || x->has_rows != y->has_rows || x->rows != y->rows ||
+		    x->rows_unknown != y->rows_unknown ||
 		    strcmp(x->state, y->state) || x->start != y->start || x->end != y->end ||
 		    x->cmd != y->cmd || x->trunc != y->trunc)
 			return false;
@@ -1160,6 +1162,71 @@ static void test_local_infile_lookalikes(void)
 	session_free(&ss);
 }
 
+/* A result set that fails after rows the client got (mariadb --quick:
+ * 4,999 rows, then ERROR 1242).  In sync its rows are counted; when they
+ * went by in uncaptured middles they are unknown, not 0 -- rows is exact
+ * whenever rows_unknown is 0. */
+static void error_after_rows_session(struct session *ss, int rows)
+{
+	struct stream *m;
+	uint8_t seq;
+
+	handshake(ss, C_BASE | C_DEPRECATE_EOF);
+	p_command(msg(ss, JM_DIR_TX), 0x03, "SELECT seq, if(seq=5000, (SELECT 1 UNION SELECT 2), 1)");
+	m = msg(ss, JM_DIR_RX);
+	seq = p_raw(m, 1, "\x02", 1);
+	seq = p_coldef(m, seq, "seq");
+	seq = p_coldef(m, seq, "x");
+	for (int i = 0; i < rows; i++)
+		seq = p_text_row(m, seq, i, 0);
+	p_err(m, seq, 1242, "21000", "Subquery returns more than 1 row");
+	p_command(msg(ss, JM_DIR_TX), 0x03, "SELECT 2");
+	p_resultset(msg(ss, JM_DIR_RX), 1, 1, 1, true, false, S_AUTOCOMMIT, 0);
+}
+
+static void test_error_after_rows(void)
+{
+	struct session ss = { .n = 0 };
+	struct got g;
+	struct jm_proto_stats st;
+
+	/* in sync: 300 rows (small enough to split at every byte) */
+	error_after_rows_session(&ss, 300);
+	check_all_splits("error after rows", &ss, &g);
+	CHECK("error after rows, in sync: failed, with the rows counted",
+	      g.n == 2 && g.q[0].error && strcmp(g.q[0].state, "21000") == 0 &&
+	      g.q[0].has_rows && g.q[0].rows == 300 && !g.q[0].rows_unknown);
+	session_free(&ss);
+
+	error_after_rows_session(&ss, 4999);
+	for (int shape = 0; shape < 2; shape++) {
+		struct jm_mysql_conn *c = new_conn();
+		memset(&g, 0, sizeof(g));
+		memset(&st, 0, sizeof(st));
+		for (int i = 0; i < ss.n; i++) {
+			struct msg *x = &ss.m[i];
+			size_t cut = shape ? x->s.n / 2 : x->s.n;
+			if (x->s.n <= 1024) {
+				feed_bytes(c, x->dir, x->ts, x->s.b, x->s.n, &g, &st);
+				continue;
+			}
+			/* one recv, or two, each with an uncaptured middle */
+			feed_gapped(c, x->dir, x->ts, x->s.b, cut, 512, 256, &g, &st);
+			if (shape)
+				feed_gapped(c, x->dir, x->ts + 1, x->s.b + cut, x->s.n - cut, 512, 256,
+					    &g, &st);
+		}
+		CHECK(shape ? "error after rows, two gapped recvs: failed, rows unknown (not 0)"
+			    : "error after rows, gapped: failed, rows unknown (not 0)",
+		      g.n == 2 && g.q[0].error && strcmp(g.q[0].state, "21000") == 0 &&
+		      !g.q[0].has_rows && g.q[0].rows_unknown);
+		CHECK("error after rows, gapped: the next query exact",
+		      g.n == 2 && g.q[1].has_rows && g.q[1].rows == 1 && !g.q[1].rows_unknown);
+		free(c);
+	}
+	session_free(&ss);
+}
+
 /* The connection ends while a query waits: it failed as the client saw it
  * (lost connection), unless RX was out of sync (its answer may have gone by
  * unseen).  Commands that are not queries are not reported. */
@@ -1674,6 +1741,7 @@ int main(void)
 	test_tx_gap();
 	test_local_infile_gap();
 	test_local_infile_lookalikes();
+	test_error_after_rows();
 	test_close_pending();
 	test_prepare_error();
 	test_execute_direct();
