@@ -215,7 +215,12 @@ static void q_complete(struct run *r, uint64_t end_ns)
 				q.sql_len = c->stmts[s].sql_len;
 				q.sql_truncated = c->stmts[s].sql_truncated;
 			} else {
-				q.sql_truncated = true;   /* prepared before we looked */
+				/* Prepared before we looked, evicted from the
+				 * JM_MYSQL_STMTS LRU, or its id not captured:
+				 * counted, with empty SQL as postgres.c reports
+				 * an Execute of a statement it does not know
+				 * (not " ...", which reads as a cut text). */
+				r->st->parse_errors++;
 			}
 		}
 		q.error = e->error;

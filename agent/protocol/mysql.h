@@ -34,7 +34,11 @@
  * What is a query: COM_QUERY (one query, even with several statements),
  * COM_STMT_EXECUTE and MariaDB COM_STMT_BULK_EXECUTE (one query each, SQL
  * taken from the COM_STMT_PREPARE with that id; MariaDB's id 0xFFFFFFFF
- * means the last prepared statement).  Completed by OK (affected rows), ERR
+ * means the last prepared statement).  The last JM_MYSQL_STMTS statements
+ * used are kept; an execute of one we do not know (prepared before we
+ * looked, evicted from that LRU by more live statements, id not captured)
+ * is reported with empty SQL, not truncated (as postgres.c does for an
+ * unknown statement), and counted as a parse error.  Completed by OK (affected rows), ERR
  * (SQLSTATE; the MySQL error code is in `last_error_code` during the
  * callback) or the last result set (rows counted; SERVER_MORE_RESULTS_EXISTS
  * chains result sets of multi-statements and CALL, rows and affected rows

@@ -166,6 +166,21 @@ int main(int argc, char **argv)
 		run_stmt(keep, 0, NULL);
 		mysql_stmt_close(keep);
 	}
+	if (!strcmp(mode, "many")) {
+		/* n live statements, each executed twice, in order */
+		MYSQL_STMT *s[256];
+		char q[96];
+		for (int i = 0; i < n && i < 256; i++) {
+			snprintf(q, sizeof(q), "select seq, %d as tag%d from seq_1_to_%d", i, i, i % 5 + 1);
+			s[i] = mysql_stmt_init(m);
+			if (mysql_stmt_prepare(s[i], q, strlen(q))) return 1;
+		}
+		for (int r = 0; r < 2; r++)
+			for (int i = 0; i < n && i < 256; i++)
+				run_stmt(s[i], 0, NULL);
+		for (int i = 0; i < n && i < 256; i++)
+			mysql_stmt_close(s[i]);
+	}
 	printf("%d %d\n", stmts, errs);
 	mysql_close(m);
 	return 0;
@@ -186,6 +201,27 @@ check_eq "execute_direct: each failure on the failed SQL" \
   "$(stmt_field direct-$U '^select [*] from nosuch_direct' errors)" 3
 check_eq "execute_direct: the statement prepared before is not charged" \
   "$(stmt_field direct-$U 'kept' calls) $(stmt_field direct-$U 'kept' errors)" "2 0"
+
+# More live prepared statements (60) than the parser keeps (48): executes of
+# the evicted ones have no SQL to show.  They are counted, under an empty
+# fingerprint (not " ...", a cut text), and each one is a parse error.
+pe0=$(jq -rs '[.[] | select(.type=="loss") | .total.parse_errors] | max // 0' "$T/out.jsonl")
+JOBMETER_JOB=many-$U "$MYDRV" many 60 > "$T/many.out" 2>&1
+wait_run "many-$U" || fail run-many "no run line"
+check_eq "60 prepared statements: queries and errors as the client saw them" \
+  "$(db_field many-$U mysql queries) $(db_field many-$U mysql errors)" "$(cat "$T/many.out")"
+unk=$(jq -rs --arg j "many-$U" '[.[] | select(.type=="run" and .job==$j) | .db[].statements[] |
+       select(.fingerprint=="") | .calls] | add // 0' "$T/out.jsonl")
+check "60 prepared statements: executes of evicted ones under an empty fingerprint ($unk)" \
+  test "$unk" -gt 0
+check_eq "60 prepared statements: no cut-text fingerprint" \
+  "$(stmt_field many-$U '^ [.][.][.]$' calls)" 0
+for _ in $(seq 1 30); do
+  pe1=$(jq -rs '[.[] | select(.type=="loss") | .total.parse_errors] | max // 0' "$T/out.jsonl")
+  [ $((pe1 - pe0)) -ge "$unk" ] && break; sleep 0.2
+done
+check "60 prepared statements: each unknown execute a parse error ($((pe1 - pe0)) >= $unk)" \
+  test $((pe1 - pe0)) -ge "$unk"
 
 # A result too large for one head and tail: MySQL says no row count at its
 # end, so its rows are unknown -- and counted as such, not as 0 rows.
