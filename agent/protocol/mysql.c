@@ -236,6 +236,11 @@ static void q_complete(struct run *r, uint64_t end_ns)
 		q.cmd = jm_sql_command(q.sql, q.sql_len, JM_SQL_MYSQL);
 		c->last_error_code = e->error ? e->error_code : 0;
 		r->cb(r->ctx, &q);
+	} else if (e->error && !e->quiet && e->kind != K_QUERY) {
+		/* A command that is no query failed (USE of an unknown
+		 * database, a refused CHANGE_USER, ...): the job saw it fail,
+		 * like a connection refused at its start. */
+		r->st->unmatched_errors++;
 	}
 	q_pop(c);
 }
@@ -689,10 +694,15 @@ static void rx_response(struct run *r, const uint8_t *p, size_t n, uint32_t len,
 			q_complete(r, r->ts);
 			return;
 		case K_ROWS:
-			if (n >= 1 && (p[0] == 0xfe || p[0] == 0xff) && len < MAX_PAYLOAD)
+			if (n >= 1 && (p[0] == 0xfe || p[0] == 0xff) && len < MAX_PAYLOAD) {
+				if (p[0] == 0xff)
+					record_error(e, p, n);
 				q_complete(r, r->ts);
+			}
 			return;
 		case K_AUTH:
+			if (n >= 1 && p[0] == 0xff)
+				record_error(e, p, n);
 			if (n >= 1 && (p[0] == 0x00 || p[0] == 0xff))
 				q_complete(r, r->ts);
 			return;

@@ -47,7 +47,10 @@
  * by COM_STMT_FETCH.  end_ns is the ts of the fragment carrying the final
  * packet.
  * COM_STMT_PREPARE, PING, INIT_DB, STMT_RESET, SET_OPTION, CHANGE_USER,
- * STMT_FETCH ... have their responses consumed and are not reported, but
+ * STMT_FETCH ... have their responses consumed and are not reported; when
+ * the server answers one of them with ERR (USE of an unknown database, a
+ * refused CHANGE_USER) that is an error the job saw, counted in
+ * stats->unmatched_errors like a connection refused at its start; and
  * for a PREPARE the server rejects: that is reported as a failed query (the
  * statement the client saw fail, with its SQL).  The server then has no
  * "last prepared" statement, and an execute(0xFFFFFFFF) sent with that

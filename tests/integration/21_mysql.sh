@@ -181,6 +181,17 @@ int main(int argc, char **argv)
 		for (int i = 0; i < n && i < 256; i++)
 			mysql_stmt_close(s[i]);
 	}
+	if (!strcmp(mode, "chuser")) {
+		/* a refused CHANGE_USER, then one query on a new connection */
+		stmts++;
+		if (mysql_change_user(m, getenv("MYU"), "wrong-password", getenv("MYDB"))) errs++;
+		mysql_close(m);
+		m = mysql_init(NULL);
+		if (!mysql_real_connect(m, "127.0.0.1", getenv("MYU"), getenv("MYP"), getenv("MYDB"), 3306, NULL, 0))
+			return 1;
+		stmts++;
+		if (mysql_query(m, "select 1")) errs++; else mysql_free_result(mysql_store_result(m));
+	}
 	printf("%d %d\n", stmts, errs);
 	mysql_close(m);
 	return 0;
@@ -222,6 +233,20 @@ for _ in $(seq 1 30); do
 done
 check "60 prepared statements: each unknown execute a parse error ($((pe1 - pe0)) >= $unk)" \
   test $((pe1 - pe0)) -ge "$unk"
+
+# A refused USE (COM_INIT_DB) and a refused COM_CHANGE_USER: no query, but
+# errors the client saw, counted as the same refusal at connect time is.
+JOBMETER_JOB=use-$U mariadb --force -N -h 127.0.0.1 -u$JM_MY_USER -p$JM_MY_PASS $JM_MY_DB \
+  -e "use nosuchdb_${U//-/_}; select 1" > "$T/use.out" 2>&1
+wait_run "use-$U" || fail run-use "no run line"
+check "refused USE: the client saw it ($(grep -m1 ^ERROR "$T/use.out"))" grep -q "^ERROR 1049" "$T/use.out"
+check_eq "refused USE: one query, one error" \
+  "$(db_field use-$U mysql queries) $(db_field use-$U mysql errors)" "1 1"
+JOBMETER_JOB=chuser-$U "$MYDRV" chuser 0 > "$T/chuser.out" 2>&1
+wait_run "chuser-$U" || fail run-chuser "no run line"
+check_eq "refused CHANGE_USER: the client saw one failure in two commands" "$(cat "$T/chuser.out")" "2 1"
+check_eq "refused CHANGE_USER: one query, one error" \
+  "$(db_field chuser-$U mysql queries) $(db_field chuser-$U mysql errors)" "1 1"
 
 # A result too large for one head and tail: MySQL says no row count at its
 # end, so its rows are unknown -- and counted as such, not as 0 rows.

@@ -1341,6 +1341,44 @@ static void test_access_denied(void)
 	session_free(&ss);
 }
 
+/* A command that is no query refused by the server (USE of an unknown
+ * database = COM_INIT_DB, COM_CHANGE_USER with a wrong password, a FETCH
+ * of a closed cursor) is an error the job saw, counted like a connection
+ * refused at its start; the same commands succeeding are not. */
+static void test_command_errors(void)
+{
+	struct session ss = { .n = 0 };
+	struct got g;
+	struct jm_proto_stats st;
+
+	handshake(&ss, C_BASE | C_DEPRECATE_EOF);
+	p_command(msg(&ss, JM_DIR_TX), 0x02, "nosuchdb");                 /* USE */
+	p_err(msg(&ss, JM_DIR_RX), 1, 1049, "42000", "Unknown database 'nosuchdb'");
+	p_command(msg(&ss, JM_DIR_TX), 0x02, "shop");
+	p_ok(msg(&ss, JM_DIR_RX), 1, 0, S_AUTOCOMMIT);
+	p_command(msg(&ss, JM_DIR_TX), 0x11, "other\0xxxxxxxxxxxxxxxxxxxx");   /* CHANGE_USER */
+	p_raw(msg(&ss, JM_DIR_RX), 1, "\xfe" "mysql_native_password\0abcdefghijklmnopqrst", 43);
+	p_raw(msg(&ss, JM_DIR_TX), 2, "01234567890123456789", 20);
+	p_err(msg(&ss, JM_DIR_RX), 3, 1045, "28000", "Access denied for user 'other'");
+	p_stmt_cmd(msg(&ss, JM_DIR_TX), 0x1c, 4, false);                  /* FETCH */
+	p_err(msg(&ss, JM_DIR_RX), 1, 1243, "HY000", "Unknown prepared statement handler");
+	p_command(msg(&ss, JM_DIR_TX), 0x0e, NULL);                        /* PING */
+	p_ok(msg(&ss, JM_DIR_RX), 1, 0, S_AUTOCOMMIT);
+	p_command(msg(&ss, JM_DIR_TX), 0x03, "SELECT 1");
+	p_resultset(msg(&ss, JM_DIR_RX), 1, 1, 1, true, false, S_AUTOCOMMIT, 0);
+	check_all_splits("command errors", &ss, &g);
+	CHECK("command errors: only the query reported", g.n == 1 && g.q[0].rows == 1);
+	run(&ss, 0, 0, &g, &st);
+	CHECK_INT("command errors: USE, CHANGE_USER and FETCH failures counted", st.unmatched_errors, 3);
+	for (size_t k = 1; k < 20; k++) {
+		run(&ss, 1, k, &g, &st);
+		if (st.unmatched_errors != 3)
+			break;
+	}
+	CHECK_INT("command errors: the same when split", st.unmatched_errors, 3);
+	session_free(&ss);
+}
+
 /* A PREPARE the server rejects is a statement the client saw fail: a failed
  * query with its SQL; one that succeeds is not a query. */
 static void test_prepare_error(void)
@@ -1407,6 +1445,13 @@ static void test_execute_direct(void)
 	p_resultset(msg(&ss, JM_DIR_RX), 1, 1, 1, true, true, S_AUTOCOMMIT, 0);
 	check_all_splits("execute direct", &ss, &g);
 	CHECK_INT("execute direct: one query per statement the client ran", g.n, 5);
+	{
+		struct jm_proto_stats st;
+		struct got g2;
+		run(&ss, 0, 0, &g2, &st);
+		CHECK_INT("execute direct: the swallowed execute is no extra error",
+			  st.unmatched_errors, 0);
+	}
 	for (int i = 0; i < g.n; i++)
 		errors += g.q[i].error;
 	CHECK_INT("execute direct: each failure once", errors, 2);
@@ -1796,6 +1841,7 @@ int main(void)
 	test_execute_direct();
 	test_unknown_statement();
 	test_access_denied();
+	test_command_errors();
 	test_other_shapes();
 	test_cursor_deprecate_eof();
 	test_big_packet();
