@@ -93,9 +93,12 @@
  *    it).  Such a send that does not start with a command counts as a
  *    parse error; sends while the gate is shut are skipped (LOCAL INFILE
  *    data the normal case).  Commands TX did not see are counted when
- *    their answers arrive unasked (below).  Limit: a client pipelining
+ *    their answers arrive unasked (below).  Limits: a client pipelining
  *    commands that TX lost may send the next one before their answers
- *    arrive; such a send is only checked for plausibility.
+ *    arrive; such a send is only checked for plausibility.  Commands that
+ *    get no answer (STMT_SEND_LONG_DATA, STMT_CLOSE) lost in a gap open
+ *    no gate: the command after them is lost too (counted when its answer
+ *    arrives unasked) and TX regains sync at the send after that answer.
  * A response sequence id that does not follow, a column definition that
  * does not start with the "def" catalog, or a server packet nobody asked for
  * also count as a parse error and drop RX sync the same way; except a
