@@ -491,7 +491,11 @@ static void on_query(void *ctx, const struct jm_query *q)
 
 	if (!run)
 		return;
-	unsigned flags = c->system == JM_DB_MYSQL ? JM_SQL_MYSQL : 0;
+	/* MySQL: the server's backslash mode, when it is known (a statement
+	 * with a backslash in a string is otherwise read both ways, and its
+	 * fingerprint differs from the same statement without one). */
+	unsigned flags = c->system != JM_DB_MYSQL ? 0 :
+			 jm_mysql_sql_flags(&c->p.my, q->sql, q->sql ? q->sql_len : 0);
 	uint64_t fph;
 	size_t fpl = fingerprint(d, q->sql ? q->sql : "", q->sql ? q->sql_len : 0, flags, fp, &fph);
 	if (q->sql_truncated && fpl + 4 < sizeof(fp)) {

@@ -263,6 +263,7 @@ static void q_flush_unknown(struct run *r)
 static void set_status(struct jm_mysql_conn *c, uint32_t status)
 {
 	c->no_backslash_escapes = (status & ST_NO_BACKSLASH) != 0;
+	c->status_known = true;
 }
 
 /* OK (0x00) or OK-with-0xFE: affected rows and status.  `n` captured. */
@@ -1579,10 +1580,27 @@ void jm_mysql_close(struct jm_mysql_conn *c, uint64_t ts_ns, jm_query_cb cb, voi
 	jm_mysql_init(c);
 }
 
-unsigned jm_mysql_sql_flags(const struct jm_mysql_conn *c)
+/* Does sql[0..len) name sql_mode (any case)? */
+static bool names_sql_mode(const char *sql, size_t len)
 {
-	return JM_SQL_MYSQL |
-	       (c && c->no_backslash_escapes ? JM_SQL_STD_STRINGS : JM_SQL_BACKSLASH_STRINGS);
+	static const char w[] = "sql_mode";
+
+	for (size_t i = 0; sql && i + sizeof(w) - 1 <= len; i++) {
+		size_t k = 0;
+		while (k < sizeof(w) - 1 &&
+		       (sql[i + k] >= 'A' && sql[i + k] <= 'Z' ? sql[i + k] | 0x20 : sql[i + k]) == w[k])
+			k++;
+		if (k == sizeof(w) - 1)
+			return true;
+	}
+	return false;
+}
+
+unsigned jm_mysql_sql_flags(const struct jm_mysql_conn *c, const char *sql, size_t len)
+{
+	if (!c || !c->status_known || names_sql_mode(sql, len))
+		return JM_SQL_MYSQL;
+	return JM_SQL_MYSQL | (c->no_backslash_escapes ? JM_SQL_STD_STRINGS : JM_SQL_BACKSLASH_STRINGS);
 }
 
 /* TX is lost: may this send restart it?  Only at a command boundary the

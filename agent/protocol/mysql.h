@@ -108,7 +108,7 @@
  *
  * SQL text given to the callback is raw (literals included) and valid only
  * during the callback; fingerprint it with jm_sql_fingerprint_ex(...,
- * jm_mysql_sql_flags(c), ...) so MySQL "double-quoted" strings and the
+ * jm_mysql_sql_flags(c, sql, len), ...) so MySQL "double-quoted" strings and the
  * server's backslash mode (SERVER_STATUS_NO_BACKSLASH_ESCAPES) are honoured. */
 #ifndef JM_PROTOCOL_MYSQL_H
 #define JM_PROTOCOL_MYSQL_H
@@ -179,6 +179,7 @@ struct jm_mysql_conn {
 	bool     server_caps_known, client_caps_known;
 	int8_t   deprecate_eof;  /* -1 unknown, 0, 1 */
 	bool     no_backslash_escapes;  /* last server status seen */
+	bool     status_known;          /* ... and one has been seen */
 	bool     tx_infile;      /* client is sending LOCAL INFILE data */
 	bool     tx_gate;        /* RX (in sync) saw every known command answered
 				    since the last client send: the next send
@@ -221,8 +222,12 @@ void jm_mysql_feed(struct jm_mysql_conn *c, const struct jm_fragment *f,
  * NULL. */
 void jm_mysql_close(struct jm_mysql_conn *c, uint64_t ts_ns, jm_query_cb cb, void *ctx);
 
-/* jm_sql_fingerprint_ex() flags for this connection's SQL text. */
-unsigned jm_mysql_sql_flags(const struct jm_mysql_conn *c);
+/* jm_sql_fingerprint_ex() flags for the SQL text sql[0..len) of a query of
+ * this connection: the server's backslash mode when a server status has
+ * told it, else both readings (a connection picked up mid-stream); both
+ * readings too when the text itself may change the mode (it names
+ * sql_mode: a multi-statement's later part runs under the new one). */
+unsigned jm_mysql_sql_flags(const struct jm_mysql_conn *c, const char *sql, size_t len);
 
 /* True when buf starts with a HandshakeV10 server greeting: 3-byte length,
  * sequence 0, protocol 10, a printable NUL-terminated version string that

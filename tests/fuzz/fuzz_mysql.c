@@ -49,9 +49,8 @@ static void on_query(void *vctx, const struct jm_query *q)
 		abort();
 	if ((int)q->cmd < JM_SQL_OTHER || q->cmd > JM_SQL_CREATE_TABLE_AS)
 		abort();
-	/* the agent's flags (agent/db.c: both backslash readings), and the
-	 * connection's own */
-	const unsigned flags[] = { JM_SQL_MYSQL, jm_mysql_sql_flags(x->c) };
+	/* both backslash readings, and the connection's own (agent/db.c) */
+	const unsigned flags[] = { JM_SQL_MYSQL, jm_mysql_sql_flags(x->c, q->sql, q->sql_len) };
 	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
 		size_t n = jm_sql_fingerprint_ex(q->sql, q->sql_len, flags[i], fp, sizeof(fp));
 		if (n >= sizeof(fp) || fp[n] != '\0')

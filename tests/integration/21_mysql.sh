@@ -290,6 +290,23 @@ check_eq "killed query: one query, failed" \
   "$(db_field killed-$U mysql queries) $(db_field killed-$U mysql errors)" "1 1"
 check_eq "killed query: lost connection" "$(stmt_field killed-$U '^select sleep' last_error)" "08S01"
 
+# One statement shape, one fingerprint: the server said its backslash mode
+# (default: escapes), so 'O\'Brien' is one literal like 'Smith' -- read both
+# ways it was cut in pieces and made a second fingerprint.  Under
+# NO_BACKSLASH_ESCAPES the same text is read as that server reads it.
+JOBMETER_JOB=bsmode-$U mariadb -h 127.0.0.1 -u$JM_MY_USER -p$JM_MY_PASS $JM_MY_DB -e \
+  "create temporary table r1 (id int, v text); insert into r1 values (80,'Smith');
+   insert into r1 values (81,'O\\'Brien'); select v from r1 where v='O\\'Brien' and id=81;
+   select v from r1 where v='Smith' and id=80" > "$T/bsmode.out" 2>&1
+wait_run "bsmode-$U" || fail run-bsmode "no run line"
+check "backslash mode: the client ran them ($(tr '\n' ' ' < "$T/bsmode.out" | cut -c1-60))" grep -q "O'Brien" "$T/bsmode.out"
+check_eq "backslash mode: two inserts, one fingerprint" \
+  "$(jq -rs --arg j "bsmode-$U" '[.[] | select(.type=="run" and .job==$j) | .db[].statements[] | select(.fingerprint|startswith("insert")) | "\(.fingerprint)=\(.calls)"] | join(",")' "$T/out.jsonl")" \
+  "insert into r1 values (?)=2"
+check_eq "backslash mode: two selects, one fingerprint" \
+  "$(jq -rs --arg j "bsmode-$U" '[.[] | select(.type=="run" and .job==$j) | .db[].statements[] | select(.fingerprint|startswith("select")) | "\(.fingerprint)=\(.calls)"] | join(",")' "$T/out.jsonl")" \
+  "select v from r1 where v=? and id=?=2"
+
 # A refused connection (wrong password): no query, one error the job saw.
 JOBMETER_JOB=denied-$U mariadb -h 127.0.0.1 -u$JM_MY_USER -pwrong-$U $JM_MY_DB -e "select 1" \
   > "$T/denied.out" 2>&1

@@ -1800,8 +1800,8 @@ static void test_sql_flags(void)
 	struct jm_proto_stats st;
 	char out[128];
 
-	CHECK_INT("sql flags: mysql + backslash by default", jm_mysql_sql_flags(c),
-		  JM_SQL_MYSQL | JM_SQL_BACKSLASH_STRINGS);
+	CHECK_INT("sql flags: no server status seen: both readings", jm_mysql_sql_flags(c, "select 1", 8),
+		  JM_SQL_MYSQL);
 	handshake(&ss, C_BASE | C_DEPRECATE_EOF);
 	p_command(msg(&ss, JM_DIR_TX), 0x03, "SET sql_mode='NO_BACKSLASH_ESCAPES'");
 	p_ok(msg(&ss, JM_DIR_RX), 1, 0, S_AUTOCOMMIT | 0x0200);
@@ -1809,11 +1809,37 @@ static void test_sql_flags(void)
 	memset(&st, 0, sizeof(st));
 	for (int i = 0; i < ss.n; i++)
 		feed_bytes(c, ss.m[i].dir, ss.m[i].ts, ss.m[i].s.b, ss.m[i].s.n, &g, &st);
-	CHECK_INT("sql flags: server status NO_BACKSLASH_ESCAPES honoured", jm_mysql_sql_flags(c),
+	CHECK_INT("sql flags: server status NO_BACKSLASH_ESCAPES honoured", jm_mysql_sql_flags(c, "select 1", 8),
 		  JM_SQL_MYSQL | JM_SQL_STD_STRINGS);
-	jm_sql_fingerprint_ex("SELECT \"alice@example.com\"", 26, jm_mysql_sql_flags(c), out,
+	jm_sql_fingerprint_ex("SELECT \"alice@example.com\"", 26, jm_mysql_sql_flags(c, "x", 1), out,
 			      sizeof(out));
 	CHECK_STR("sql flags: double-quoted value hidden", out, "select ?");
+	/* One statement shape, one fingerprint, in the mode the server uses:
+	 * read both ways, 'O\'Brien' was cut into pieces. */
+	static const char ob[] = "select v from r1 where v='O\\'Brien' and id=81";
+	jm_sql_fingerprint_ex(ob, sizeof(ob) - 1, jm_mysql_sql_flags(c, ob, sizeof(ob) - 1), out,
+			      sizeof(out));
+	CHECK_STR("sql flags: NO_BACKSLASH_ESCAPES: a backslash ends nothing",
+		  out, "select v from r1 where v=?brien?");
+	/* A text that sets sql_mode may change it half-way (a multi-statement):
+	 * both readings, whatever the status said. */
+	static const char ms[] = "SET sql_mode=''; SELECT 'a\\', 'alice@example.com'";
+	CHECK_INT("sql flags: a text naming sql_mode is read both ways",
+		  jm_mysql_sql_flags(c, ms, sizeof(ms) - 1), JM_SQL_MYSQL);
+	jm_sql_fingerprint_ex(ms, sizeof(ms) - 1, jm_mysql_sql_flags(c, ms, sizeof(ms) - 1), out,
+			      sizeof(out));
+	CHECK("sql flags: sql_mode changed mid-text: no literal", !strstr(out, "alice"));
+	/* The default mode, told by the server: backslashes escape. */
+	p_command(msg(&ss, JM_DIR_TX), 0x03, "SET sql_mode=''");
+	p_ok(msg(&ss, JM_DIR_RX), 1, 0, S_AUTOCOMMIT);
+	for (int i = ss.n - 2; i < ss.n; i++)
+		feed_bytes(c, ss.m[i].dir, ss.m[i].ts, ss.m[i].s.b, ss.m[i].s.n, &g, &st);
+	CHECK_INT("sql flags: default mode told: backslash escapes", jm_mysql_sql_flags(c, ob, sizeof(ob) - 1),
+		  JM_SQL_MYSQL | JM_SQL_BACKSLASH_STRINGS);
+	jm_sql_fingerprint_ex(ob, sizeof(ob) - 1, jm_mysql_sql_flags(c, ob, sizeof(ob) - 1), out,
+			      sizeof(out));
+	CHECK_STR("sql flags: default mode: 'O\\'Brien' is one literal", out,
+		  "select v from r1 where v=? and id=?");
 	free(c);
 	session_free(&ss);
 }
