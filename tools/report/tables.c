@@ -385,7 +385,7 @@ static int statements_table(const struct jm_rep_report *r, struct jm_rep_table *
 			jm_rep_format_duration(s->latency_p95_s, p95, sizeof(p95));
 			jm_rep_format_duration(s->latency_p99_s, p99, sizeof(p99));
 			if (row(t, JM_ROW_NORMAL, j->name, calls, errs, tot, mean, p95, p99,
-				s->fingerprint[0] ? s->fingerprint : "(empty query)"))
+				s->fingerprint[0] ? s->fingerprint : "(no SQL seen: empty, or prepared unseen)"))
 				return -1;
 		}
 	}
