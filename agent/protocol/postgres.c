@@ -380,7 +380,13 @@ static void error_sqlstate(const uint8_t *b, size_t n, char out[6])
 		if (!term)
 			return;
 		if (ft == 'C') {
-			if (l == 5) {
+			/* a SQLSTATE is five of [0-9A-Z]; other bytes (a message
+			 * taken out of sync from row data) are not reported */
+			bool code = l == 5;
+			for (size_t k = 0; code && k < 5; k++)
+				code = (b[pos + k] >= '0' && b[pos + k] <= '9') ||
+				       (b[pos + k] >= 'A' && b[pos + k] <= 'Z');
+			if (code) {
 				memcpy(out, b + pos, 5);
 				out[5] = '\0';
 			}

@@ -1378,6 +1378,24 @@ static void test_garbage_and_lengths(void)
 	feed(&e, RX, 5, &r);
 	CHECK_INT("pg unknown backend type: next query completes", e.g->n, 2);
 
+	/* an ErrorResponse whose 'C' field is no SQLSTATE (five of [0-9A-Z]):
+	 * the query failed, but those bytes are not reported */
+	env_init(&e);
+	feed(&e, TX, 1, &t);
+	{
+		struct buf be = { 0 };
+		size_t m = m_begin(&be, 'E');
+		b_u8(&be, 'S'); b_str(&be, "ERROR");
+		b_u8(&be, 'C'); b_str(&be, "ja ne");
+		b_u8(&be, 0);
+		m_end(&be, m);
+		be_ready(&be, 'I');
+		feed(&e, RX, 2, &be);
+		b_free(&be);
+	}
+	CHECK("pg error with a bad SQLSTATE: failed, code not reported",
+	      e.g->n == 1 && e.g->q[0].error && e.g->q[0].state[0] == 0);
+
 	/* fragment header lies beyond head/tail: never read past them */
 	env_init(&e);
 	struct jm_fragment f;
