@@ -454,6 +454,24 @@ static void ovf_push(struct pg_run *r, int kind, const char *sql, size_t len, bo
 	o->run_len++;
 }
 
+/* Requests queued that a ReadyForQuery will answer (Queries and Syncs the
+ * server does not ignore), capped at 2: callers ask "none", "one", "more". */
+static uint32_t zowners(const struct jm_pg_conn *c)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < c->q_len && n < 2; i++) {
+		uint8_t k = c->q[(c->q_head + i) % JM_PG_PENDING_MAX].kind;
+		n += k == K_SIMPLE || k == K_SYNC;
+	}
+	for (uint32_t i = 0; i < c->ovf.run_len && n < 2; i++) {
+		uint32_t run = c->ovf.runs[(c->ovf.run_head + i) % JM_PG_RUNS];
+		if (run & RUN_SYNC)
+			n += (run & RUN_COUNT) > 1 ? 2 : 1;
+	}
+	return n < 2 ? n : 2;
+}
+
 /* Queue a request.  Returns the ring entry, or NULL when it went to the
  * overflow runs (which must stay behind everything already there). */
 static struct jm_pg_pending *q_push(struct pg_run *r, int kind, const char *sql, size_t len,
@@ -463,6 +481,8 @@ static struct jm_pg_pending *q_push(struct pg_run *r, int kind, const char *sql,
 
 	if (c->q_len == 0 && c->ovf.run_len == 0)
 		c->ovf_lost = false;  /* responses match requests again */
+	if ((kind == K_SIMPLE || kind == K_SYNC) && zowners(c) > 0)
+		c->tx_pipelined = true; /* sent before the last one was answered */
 	if (c->ovf.run_len > 0 || c->q_len == JM_PG_PENDING_MAX) {
 		if (kind == K_SIMPLE) {
 			/* a Query answers like Execute + Sync */
@@ -582,6 +602,10 @@ static void on_complete(struct pg_run *r, const uint8_t *b, size_t n, bool whole
 	int t = rx_target(c);
 	bool term;
 	size_t tl = cstr(b, n, 0, &term);
+
+	/* In copy-in mode the server sends CommandComplete only once it has
+	 * read the client's CopyDone: the copy stream is over. */
+	c->tx_copy_in = false;
 
 	/* A tag cut by the capture gap could read "SELECT 12" for 12345:
 	 * without its terminator we only learn that the statement finished. */
@@ -718,10 +742,26 @@ static void on_exec_end(struct pg_run *r, bool suspended)
 	e->done = true;
 }
 
+/* A ReadyForQuery while TX is lost: does it show the client between
+ * requests (postgres.h, "TX resync")?  Called before it is matched. */
+static void tx_anchor_at_ready(struct jm_pg_conn *c)
+{
+	if (!c->tx.lost)
+		return;
+	uint32_t owed = zowners(c);
+	if (c->tx_lost_copy && owed > 0)
+		owed--;  /* the COPY's Query: answered after the client's CopyDone */
+	/* tx_copy_in still set: the copy-in ended with an ErrorResponse, and
+	 * the client may go on sending CopyData the server drops. */
+	c->tx_anchor = owed == 0 && !c->tx_copy_in;
+	c->tx_lost_copy = false;
+}
+
 static void on_ready(struct pg_run *r)
 {
 	struct jm_pg_conn *c = r->c;
 
+	tx_anchor_at_ready(c);
 	c->tx_copy_in = false; /* a server in copy-in mode sends no ReadyForQuery */
 
 	while (c->q_len > 0) {
@@ -756,6 +796,12 @@ static void rx_msg(struct pg_run *r, struct jm_pg_dir *d)
 	struct jm_pg_conn *c = r->c;
 	bool whole = d->cap_len == d->body_len;
 	int t;
+
+	/* After the anchoring ReadyForQuery an idle server sends only
+	 * asynchronous messages; anything else answers a request we did not
+	 * see (the client pipelines, or that ReadyForQuery was not real). */
+	if (d->type != 'Z' && d->type != 'N' && d->type != 'S' && d->type != 'A')
+		c->tx_anchor = false;
 
 	switch (d->type) {
 	case 'C':
@@ -1056,6 +1102,10 @@ static void lose(struct pg_run *r, struct jm_pg_dir *d, size_t off)
 	d->lost = 1;
 	r->lost_off = off;
 	frame_reset(d);
+	/* TX waits for a new anchor; RX losing sync voids the one it gave. */
+	r->c->tx_anchor = false;
+	if (r->tx)
+		r->c->tx_lost_copy = r->c->tx_copy_in;
 }
 
 static void regain(struct pg_run *r, struct jm_pg_dir *d)
@@ -1197,43 +1247,153 @@ static void dir_gap(struct pg_run *r, struct jm_pg_dir *d, uint64_t n, size_t of
 		lose(r, d, off + (size_t)n);
 }
 
-/* Does a fragment start with frontend messages?  Checks every header that
- * is visible, and the NUL structure of the strings that open Q/P/B/E. */
-static bool tx_plausible(const uint8_t *p, size_t n)
+/* A client send as captured: head = bytes [0, hl), tail = [total - tl,
+ * total) (contiguous with the head when the send is whole). */
+struct tx_send {
+	const uint8_t *head, *tail;
+	size_t hl, tl, total;
+};
+
+static bool ts_vis(const struct tx_send *s, size_t x)
+{
+	return x < s->hl || (x < s->total && x >= s->total - s->tl);
+}
+
+static uint8_t ts_at(const struct tx_send *s, size_t x)
+{
+	return x < s->hl ? s->head[x] : s->tail[x - (s->total - s->tl)];
+}
+
+/* Not in SQL text: control bytes other than blanks, and DEL. */
+static bool sql_ctl(uint8_t b)
+{
+	return (b < 0x20 && b != '\t' && b != '\n' && b != '\v' && b != '\f' && b != '\r') || b == 0x7f;
+}
+
+/* The string at [from, end) of a message, up to its NUL: 1 with *nul set
+ * when the NUL is seen, 0 when the capture ends before it, -1 when it
+ * cannot be (no NUL inside the message, longer than max when max > 0, a
+ * control byte in text). */
+static int ts_str(const struct tx_send *s, size_t from, size_t end, size_t max, bool text, size_t *nul)
+{
+	for (size_t x = from; x < end; x++) {
+		if (x >= s->total || !ts_vis(s, x))
+			return 0;
+		uint8_t b = ts_at(s, x);
+		if (b == 0) {
+			*nul = x;
+			return 1;
+		}
+		if ((max && x - from >= max) || (text && sql_ctl(b)))
+			return -1;
+	}
+	return -1;
+}
+
+/* The visible body of the frontend message of type t at [pos, end). */
+static bool tx_msg_ok(const struct tx_send *s, uint8_t t, size_t pos, size_t end)
+{
+	size_t body = pos + 5, nul = 0, nul2 = 0;
+	bool seen_end = end <= s->total && ts_vis(s, end - 1);
+	int k;
+
+	switch (t) {
+	case 'Q': {
+		/* SQL text: no NUL or control byte before the terminator, which
+		 * is the message's last byte.  Head and tail are checked (the
+		 * middle of a long one is not seen). */
+		size_t lim = end < s->total ? end : s->total;
+		size_t r2 = s->total - s->tl;
+		for (int part = 0; part < 2; part++) {
+			size_t x = part ? (r2 > body ? r2 : body) : body;
+			size_t e = part ? lim : (lim < s->hl ? lim : s->hl);
+			if (part && x < s->hl)
+				x = s->hl;
+			for (; x < e; x++) {
+				uint8_t b = ts_at(s, x);
+				if (x == end - 1 ? b != 0 : (b == 0 || sql_ctl(b)))
+					return false;
+			}
+		}
+		return true;
+	}
+	case 'P': /* statement name, SQL text, int16 n, n int32 type oids */
+		k = ts_str(s, body, end, JM_PG_NAME_MAX, false, &nul);
+		if (k <= 0)
+			return k == 0;
+		k = ts_str(s, nul + 1, end, 0, true, &nul2);
+		if (k <= 0)
+			return k == 0;
+		if (!seen_end || nul2 + 2 >= end || !ts_vis(s, nul2 + 1) || !ts_vis(s, nul2 + 2))
+			return seen_end ? end - nul2 - 1 >= 2 : true;
+		return end - nul2 - 1 == 2 + 4 * (size_t)(ts_at(s, nul2 + 1) << 8 | ts_at(s, nul2 + 2));
+	case 'B': /* portal name, statement name, ... */
+		k = ts_str(s, body, end, JM_PG_NAME_MAX, false, &nul);
+		if (k <= 0)
+			return k == 0;
+		return ts_str(s, nul + 1, end, JM_PG_NAME_MAX, false, &nul2) >= 0;
+	case 'E': /* portal name, int32 max rows */
+		k = ts_str(s, body, end, JM_PG_NAME_MAX, false, &nul);
+		if (k <= 0)
+			return k == 0;
+		return end == nul + 5;
+	case 'D': case 'C': /* 'S'tatement or 'P'ortal, name */
+		if (!ts_vis(s, body))
+			return true;
+		if (ts_at(s, body) != 'S' && ts_at(s, body) != 'P')
+			return false;
+		k = ts_str(s, body + 1, end, JM_PG_NAME_MAX, false, &nul);
+		return k == 0 || (k == 1 && nul == end - 1);
+	default:
+		return true; /* S H X c: length 4 checked; F d f: no structure we rely on */
+	}
+}
+
+/* A frontend message type (never 'p': no password mid-session). */
+static bool fe_type(uint8_t t)
+{
+	return t != 'p' && (fe_len_ok(t, 4) || fe_len_ok(t, 64));
+}
+
+/* Does a client send start with requests (postgres.h, "TX resync")?
+ * 0: no; 1: plausible requests, framing unseen past some point (a header in
+ * the uncaptured middle, or the last message runs past the send's end);
+ * 2: plausible and framed exactly: every header captured, the last message
+ * ends at the send's end.  Each visible header must be valid, the first one
+ * a type a request starts with; typed messages only (mid-session there is
+ * no StartupMessage to resync on). */
+static int tx_candidate(const struct tx_send *s)
 {
 	size_t pos = 0;
-	int seen = 0;
+	bool first = true;
 
-	if (n > 0 && p[0] == 0)
-		return jm_pg_detect(p, n);
-	while (pos + 5 <= n && seen < 16) {
-		uint8_t t = p[pos];
-		uint32_t len = be32(p + pos + 1);
+	while (pos < s->total) {
+		bool hdr = pos + 5 <= s->total;
+		for (size_t k = 0; hdr && k < 5; k++)
+			hdr = ts_vis(s, pos + k);
+		if (!hdr) {
+			/* a header not (wholly) captured: framing unseen from
+			 * here; a visible type byte must still be one */
+			if (first || (ts_vis(s, pos) && !fe_type(ts_at(s, pos))))
+				return 0;
+			return 1;
+		}
+		uint8_t t = ts_at(s, pos);
+		uint32_t len = (uint32_t)ts_at(s, pos + 1) << 24 | (uint32_t)ts_at(s, pos + 2) << 16 |
+			       (uint32_t)ts_at(s, pos + 3) << 8 | ts_at(s, pos + 4);
 		/* Text that happens to start with a type letter has a "length"
 		 * of >= 0x09000000; real messages that large are rare, and
 		 * passing on one only delays the resync. */
-		if (len >= (1u << 24) || !fe_len_ok(t, len))
-			return false;
-		size_t body = pos + 5, end = pos + 1 + (size_t)len;
-		size_t vis = end < n ? end : n; /* visible end of this message */
-		const uint8_t *z = body < vis ? memchr(p + body, 0, vis - body) : NULL;
-		if (t == 'Q') {
-			/* SQL text has no NUL before its terminator */
-			if (z && (size_t)(z - p) != end - 1)
-				return false;
-			if (end <= n && !z)
-				return false;
-		} else if ((t == 'P' || t == 'B' || t == 'E') && body < vis) {
-			/* a name (<= 63 bytes in practice) then NUL */
-			if (!z && vis - body > JM_PG_NAME_MAX)
-				return false;
-			if (z && (size_t)(z - (p + body)) >= JM_PG_NAME_MAX)
-				return false;
-		}
-		seen++;
-		pos = end;
+		if (t == 'p' || len >= (1u << 24) || !fe_len_ok(t, len))
+			return 0;
+		if (first && (t == 'd' || t == 'c' || t == 'f'))
+			return 0; /* copy-in traffic never starts a request */
+		if (!tx_msg_ok(s, t, pos, pos + 1 + (size_t)len))
+			return 0;
+		first = false;
+		pos += 1 + (size_t)len;
 	}
-	return seen > 0;
+	return pos == s->total ? 2 : 1;
 }
 
 /* Drop the first overflow run, reporting its Executes without an outcome. */
@@ -1466,25 +1626,6 @@ static void rx_keep_tail(struct jm_pg_conn *c, const struct pg_view *v, size_t l
 	explicit_bzero(tmp, k);          /* not a dead store to the compiler */
 }
 
-/* TX out of sync: a fragment that ends with Sync, Flush or CopyDone ends on
- * a message boundary.  A Sync is queued: its ReadyForQuery will come. */
-static void tx_resync_end(struct pg_run *r, struct jm_pg_dir *d, const struct pg_view *v, size_t lo)
-{
-	size_t n = view_len(v);
-
-	if (n < 5 || n - 5 < lo || view_be32(v, n - 4) != 4)
-		return;
-	uint8_t t = view_at(v, n - 5);
-	if (t != 'S' && t != 'H' && t != 'c')
-		return;
-	regain(r, d);
-	d->mode = MODE_TYPED;
-	if (t == 'c')
-		r->c->tx_copy_in = false;
-	else if (t == 'S' && !r->c->tx_copy_in)
-		q_push(r, K_SYNC, NULL, 0, false, r->ts);
-}
-
 /* -------------------------------------------------------------- public */
 
 void jm_pg_init(struct jm_pg_conn *c)
@@ -1539,9 +1680,28 @@ void jm_pg_feed(struct jm_pg_conn *c, const struct jm_fragment *f,
 		tail = f->tail;
 	}
 
-	if (d->lost && r.tx && tx_plausible(f->head, hl)) {
-		regain(&r, d);
-		d->mode = f->head[0] == 0 ? MODE_UNTYPED : MODE_TYPED;
+	if (r.tx && (d->lost ? c->tx_anchor : d->mode == MODE_UNKNOWN && hl > 0 && f->head[0] != 0)) {
+		struct tx_send snd = { f->head, tail, hl, tl, total };
+		int k = tx_candidate(&snd);
+		if (d->lost) {
+			/* the first send after an anchoring ReadyForQuery: one try */
+			c->tx_anchor = false;
+			if (k == 2 || (k == 1 && !c->tx_pipelined)) {
+				regain(&r, d);
+				d->mode = MODE_TYPED;
+			} else {
+				st->parse_errors++;
+			}
+		} else {
+			/* first seen mid-session: its first bytes may be the
+			 * middle of a message (a COPY in progress) */
+			d->mode = MODE_TYPED;
+			if (k != 2) {
+				if (k == 0)
+					st->parse_errors++;
+				lose(&r, d, 0);
+			}
+		}
 	}
 	was_lost = d->lost;
 	dir_bytes(&r, d, f->head, hl, 0);
@@ -1578,8 +1738,8 @@ void jm_pg_feed(struct jm_pg_conn *c, const struct jm_fragment *f,
 		lo = r.lost_off;
 	}
 	if (r.tx)
-		tx_resync_end(&r, d, &end, lo);
-	else if (rx_resync(&r, d, &end, lo))
+		return; /* TX regains sync only at an anchor (postgres.h) */
+	if (rx_resync(&r, d, &end, lo))
 		rx_carry_drop(c);
 	else
 		rx_keep_tail(c, &end, lo);

@@ -45,10 +45,37 @@
  * an uncaptured middle; when a message header falls inside it the direction
  * is out of sync.  RX regains sync on a fragment that ends with a valid
  * ReadyForQuery, walking back to the CommandComplete/ErrorResponse that ends
- * exactly where it starts (its tag gives the rows).  TX regains sync at a
- * fragment start that parses as plausible frontend messages, or at a
- * fragment that ends with Sync/Flush/CopyDone.  Out of sync, nothing is
+ * exactly where it starts (its tag gives the rows).  Out of sync, nothing is
  * invented: responses are not matched and no request is recorded.
+ *
+ * TX resync (privacy: row data must never be read as SQL).  Bytes that look
+ * like a request prove nothing: a COPY or Bind value can hold "Q" + length +
+ * text at any send boundary.  So TX regains sync only where the protocol
+ * says the client is between requests: at the start of the first send after
+ * an anchoring ReadyForQuery, i.e. one that
+ *   - answers a request sent at or after the point where TX was lost (no
+ *     Query/Sync queued before the loss is still waiting for it), or, when
+ *     TX was lost inside a copy-in, is the COPY's own one after its
+ *     CommandComplete (the server has read the client's CopyDone);
+ *   - does not end a copy-in through an ErrorResponse (the client may still
+ *     be streaming CopyData that the server drops);
+ *   - is followed by nothing from the server but ParameterStatus, Notice
+ *     and Notification until that send (RX must not lose sync meanwhile).
+ * That send must also parse as plausible requests from its first byte
+ * (first type one a request starts with; Query text without NUL or control
+ * bytes before its terminator, which ends the message when visible; Parse,
+ * Bind, Execute, Describe, Close names and layout; every visible header
+ * valid).  A connection seen pipelining (a Query/Sync sent while another
+ * was unanswered) also needs the send framed exactly: every header in the
+ * captured head/tail, the last message ending at the send's end.  One try
+ * per anchor: a refused send is a parse error and TX waits for the next
+ * anchor.  Nothing regains TX at a fragment's end.  A connection first seen
+ * mid-session (no StartupMessage) starts in sync only when its first send
+ * is framed exactly like that; otherwise TX starts lost (a parse error when
+ * it is not even plausible).  Residual: a client that sends a request
+ * before reading the ReadyForQuery of an earlier one we did not see (the
+ * Sync in an uncaptured middle) can still put row bytes at the start of the
+ * send that follows that ReadyForQuery.
  *
  * Privacy: PasswordMessage/SASL ('p') bodies and startup parameters are
  * never copied anywhere.  Of a Bind only the portal and statement names are
@@ -128,7 +155,13 @@ struct jm_pg_conn {
 	uint16_t rx_carry_len;
 	uint8_t  rx_carry[256];  /* RX out of sync: last bytes of the previous fragment */
 	uint8_t  enc_reply;   /* 'S'/'G': one-byte reply to SSL/GSSENC request due on RX */
-	bool     tx_copy_in;  /* server in copy-in mode: it ignores our Syncs */
+	bool     tx_copy_in;  /* server in copy-in mode: it ignores our Syncs;
+				 cleared by CopyDone/CopyFail, the COPY's
+				 CommandComplete, or ReadyForQuery */
+	bool     tx_anchor;   /* TX lost: a ReadyForQuery showed the client is
+				 between requests; its next send may resync TX */
+	bool     tx_lost_copy;/* TX was lost while the server was in copy-in */
+	bool     tx_pipelined;/* a Query/Sync was sent while another waited */
 	bool     ovf_lost;    /* requests were dropped (overflow runs full) since
 				 the queue was last empty */
 	uint64_t lru_clock;

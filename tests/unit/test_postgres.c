@@ -885,12 +885,12 @@ static void test_copy(void)
 		CHECK_INT(name, e.g->q[0].cmd, JM_SQL_COPY_FROM);
 		snprintf(name, sizeof(name), "%s: latency covers the upload", m);
 		CHECK(name, e.g->q[0].start == 100 && e.g->q[0].end == 900);
-		if (mode == 0) {
-			CHECK_INT("pg copy from (whole): no parse errors", e.st.parse_errors, 0);
-		} else {
-			CHECK("pg copy from (gaps): TX regained sync at CopyDone", e.st.resyncs >= 1);
-		}
-		/* a later query on the same connection still parses */
+		if (mode == 1)
+			CHECK("pg copy from (gaps): TX still lost after the COPY's ReadyForQuery",
+			      e.c->tx.lost && e.st.resyncs == 0);
+		/* a later query on the same connection still parses: with gaps,
+		 * TX regains sync at its send, the first after the COPY's
+		 * ReadyForQuery */
 		fe_query(&t, "SELECT 2");
 		feed(&e, TX, 1000, &t);
 		t.n = 0;
@@ -900,6 +900,10 @@ static void test_copy(void)
 		r.n = 0;
 		snprintf(name, sizeof(name), "%s: next query ok", m);
 		CHECK(name, e.g->n == 2 && sql_is(&e.g->q[1], "SELECT 2"));
+		snprintf(name, sizeof(name), "%s: no parse errors", m);
+		CHECK_INT(name, e.st.parse_errors, 0);
+		if (mode == 1)
+			CHECK_INT("pg copy from (gaps): TX regained sync at the next request", e.st.resyncs, 1);
 	}
 
 	/* COPY TO STDOUT */
@@ -963,6 +967,405 @@ static void test_copy(void)
 		CHECK(dir ? "pg after extended COPY TO: next batch matched" : "pg after extended COPY FROM: next batch matched",
 		      e.g->n == 2 && e.g->q[1].rows == 5 && e.g->q[1].end == 6 && sql_is(&e.g->q[1], "SELECT 5"));
 	}
+
+	b_free(&t);
+	b_free(&r);
+	b_free(&data);
+	env_free(&e);
+}
+
+/* Row data must never become SQL (privacy review): a binary COPY FROM
+ * STDIN, sent as libpq does in 8192-byte writes, one bytea value holding
+ * "Q" + a length + text exactly where the second write starts.  The first
+ * write has CopyData headers in its uncaptured middle, so TX loses sync;
+ * the second write starts inside a row.  Built like the reviewer's
+ * rawcopy.py. */
+#define PLANT_TEXT "customer Jane Doe card 4111111111111111 passphrase CorrectHorseBatteryStaple address 12 Privet Drive "
+#define CAP_HEAD 512
+#define CAP_TAIL 256
+
+/* The COPY stream (two CopyData rows, CopyDone).  plant_at: stream offset
+ * of the planted Query header; qlen: its length field (4000: the
+ * reviewer's, whose terminator would fall in the captured tail, so the
+ * Query checks alone refuse it; 2000: its end lies in the uncaptured middle
+ * and it passes every plausibility check: only the anchor stops it);
+ * sync_end: also plant a Sync that ends just before it (so a write boundary
+ * there also "ends with Sync"). */
+static void planted_copy(struct buf *b, size_t plant_at, uint32_t qlen, bool sync_end)
+{
+	static const uint8_t sig[11] = { 'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n', 0 };
+	struct buf row = { 0 };
+	size_t m;
+
+	b->n = 0;
+	m = m_begin(b, 'd');                         /* header + row 1: 3990 bytes of 'z' */
+	b_put(b, sig, sizeof(sig));
+	b_be32(b, 0);
+	b_be32(b, 0);
+	b_be16(b, 2);
+	b_be32(b, 4);
+	b_be32(b, 1);
+	b_be32(b, 3990);
+	for (int i = 0; i < 3990; i++)
+		b_u8(b, 'z');
+	m_end(b, m);
+	m = m_begin(b, 'd');                         /* row 2: the planted bytea */
+	b_be16(b, 2);
+	b_be32(b, 4);
+	b_be32(b, 2);
+	size_t lenat = b->n;
+	b_be32(b, 0);
+	while (b->n < plant_at - (sync_end ? 5 : 0))
+		b_u8(b, 'w');
+	if (sync_end)
+		b_put(b, "S\0\0\0\4", 5);
+	b_u8(b, 'Q');                                /* the "Query" */
+	b_be32(b, qlen);
+	for (int i = 0; i < 40; i++)
+		b_put(&row, PLANT_TEXT, strlen(PLANT_TEXT));
+	b_put(b, row.d, row.n);
+	uint32_t vlen = (uint32_t)(b->n - lenat - 4);
+	b->d[lenat] = (uint8_t)(vlen >> 24);
+	b->d[lenat + 1] = (uint8_t)(vlen >> 16);
+	b->d[lenat + 2] = (uint8_t)(vlen >> 8);
+	b->d[lenat + 3] = (uint8_t)vlen;
+	b_be16(b, 0xffff);                           /* file trailer */
+	m_end(b, m);
+	fe_copydone(b);
+	b_free(&row);
+}
+
+/* Nothing of the planted row anywhere: not in a reported query, not left
+ * in the parser's state. */
+static bool planted_absent(const struct env *e)
+{
+	for (int i = 0; i < e->g->n && i < MAXQ; i++)
+		if (memmem(e->g->q[i].sql, e->g->q[i].sql_len, "Jane Doe", 8) ||
+		    memmem(e->g->q[i].sql, e->g->q[i].sql_len, "CorrectHorse", 12) ||
+		    memmem(e->g->q[i].sql, e->g->q[i].sql_len, "customer", 8))
+			return false;
+	return memmem(e->c, sizeof(*e->c), "CorrectHorse", 12) == NULL &&
+	       memmem(e->c, sizeof(*e->c), "Jane Doe", 8) == NULL;
+}
+
+/* Write [off, off + n) of the stream as one send (split at k into two
+ * syscalls when 0 < k < n), each captured head + tail. */
+static void send_part(struct env *e, uint64_t ts, const struct buf *b, size_t off, size_t n, size_t k)
+{
+	if (k > 0 && k < n) {
+		feed_frag(e, TX, ts, b->d + off, k, CAP_HEAD, CAP_TAIL);
+		feed_frag(e, TX, ts, b->d + off + k, n - k, CAP_HEAD, CAP_TAIL);
+	} else {
+		feed_frag(e, TX, ts, b->d + off, n, CAP_HEAD, CAP_TAIL);
+	}
+}
+
+static void copy_start(struct env *e, struct buf *t, struct buf *r)
+{
+	t->n = r->n = 0;
+	fe_query(t, "COPY privb FROM STDIN WITH (FORMAT binary)");
+	feed(e, TX, 100, t);
+	be_copy_response(r, 'G');
+	feed(e, RX, 110, r);
+}
+
+/* a query and its answer; returns whether it was reported right */
+static bool query_reported(struct env *e, uint64_t ts, const char *sql, const char *tag, uint64_t rows)
+{
+	struct buf t = { 0 }, r = { 0 };
+	int before = e->g->n;
+
+	fe_query(&t, sql);
+	feed(e, TX, ts, &t);
+	be_rowdesc(&r);
+	be_datarow(&r, "2");
+	be_complete(&r, tag);
+	be_ready(&r, 'I');
+	feed(e, RX, ts + 5, &r);
+	bool ok = e->g->n == before + 1 && sql_is(&e->g->q[before], sql) && e->g->q[before].rows == rows &&
+		  !e->g->q[before].error && e->g->q[before].start == ts;
+	b_free(&t);
+	b_free(&r);
+	return ok;
+}
+
+static void test_copy_row_never_sql(void)
+{
+	struct env e = { 0 };
+	struct buf t = { 0 }, r = { 0 }, data = { 0 };
+	int leaks = 0, wrong = 0, runs = 0;
+
+	/* 1. The reviewer's case and the plausible plant, each with every
+	 *    split of each write into two syscalls (k = 0: one write each). */
+	for (int v = 0; v < 2; v++)
+	for (size_t k = 0; k < 8192; k += (k < 600 ? 1 : 61)) {
+		planted_copy(&data, 8192, v ? 2000 : 4000, false);
+		env_init(&e);
+		copy_start(&e, &t, &r);
+		send_part(&e, 120, &data, 0, 8192, k);
+		send_part(&e, 130, &data, 8192, data.n - 8192, k);
+		r.n = 0;
+		be_complete(&r, "COPY 2");
+		be_ready(&r, 'I');
+		feed(&e, RX, 140, &r);
+		bool ok = e.g->n == 1 && e.g->q[0].rows == 2 && e.g->q[0].cmd == JM_SQL_COPY_FROM &&
+			  e.g->q[0].start == 100 && e.g->q[0].end == 140 && !e.g->q[0].error;
+		ok = ok && query_reported(&e, 200, "SELECT count(*) FROM privb", "SELECT 1", 1);
+		jm_pg_close(e.c, 300, collect, e.g);
+		leaks += !planted_absent(&e);
+		wrong += !ok || e.g->n != 2;
+		runs++;
+	}
+	CHECK_INT("pg planted Query header in COPY data: never reported as SQL", leaks, 0);
+	CHECK_INT("pg planted Query header in COPY data: the COPY and the next query exact", wrong, 0);
+	CHECK("pg planted Query header in COPY data: splits tried", runs > 1400);
+
+	/* the same stream captured whole: in sync throughout, the bytes are
+	 * CopyData, no parse error */
+	env_init(&e);
+	copy_start(&e, &t, &r);
+	feed(&e, TX, 120, &data);
+	r.n = 0;
+	be_complete(&r, "COPY 2");
+	be_ready(&r, 'I');
+	feed(&e, RX, 140, &r);
+	CHECK("pg planted header, whole capture: COPY exact, nothing planted, no loss",
+	      e.g->n == 1 && e.g->q[0].rows == 2 && planted_absent(&e) && e.st.parse_errors == 0 &&
+	      !e.c->tx.lost);
+
+	/* 2. A Sync planted at the end of the first write as well: a write
+	 *    that ends with "S\0\0\0\4" no longer resyncs TX. */
+	planted_copy(&data, 8192, 2000, true);
+	env_init(&e);
+	copy_start(&e, &t, &r);
+	send_part(&e, 120, &data, 0, 8192, 0);
+	send_part(&e, 130, &data, 8192, data.n - 8192, 0);
+	CHECK("pg planted Sync + Query: TX stays lost during the COPY", e.c->tx.lost && e.st.resyncs == 0);
+	r.n = 0;
+	be_complete(&r, "COPY 2");
+	be_ready(&r, 'I');
+	feed(&e, RX, 140, &r);
+	CHECK("pg planted Sync + Query: next query exact",
+	      query_reported(&e, 200, "SELECT 1", "SELECT 1", 1) && e.g->n == 2);
+	jm_pg_close(e.c, 300, collect, e.g);
+	CHECK("pg planted Sync + Query: never reported as SQL", planted_absent(&e));
+
+	/* 3. The COPY fails while the client is still sending (a bad row):
+	 *    ErrorResponse + ReadyForQuery arrive between its writes.  That
+	 *    ReadyForQuery is no anchor: the writes after it are still row
+	 *    data, and the next request too goes by before an anchor. */
+	planted_copy(&data, 8192, 2000, false);
+	env_init(&e);
+	copy_start(&e, &t, &r);
+	send_part(&e, 120, &data, 0, 8192, 0);
+	r.n = 0;
+	be_error(&r, "22P04", "row field count is 2, expected 3");
+	be_ready(&r, 'I');
+	feed(&e, RX, 125, &r);
+	send_part(&e, 130, &data, 8192, data.n - 8192, 0);
+	CHECK("pg COPY error mid-stream: the COPY failed, planted bytes not taken",
+	      e.g->n == 1 && e.g->q[0].error && !strcmp(e.g->q[0].state, "22P04") && e.c->tx.lost &&
+	      planted_absent(&e));
+	CHECK_INT("pg COPY error mid-stream: no resync on row data", e.st.resyncs, 0);
+	t.n = r.n = 0;
+	fe_query(&t, "SELECT 1");                /* unanchored: skipped */
+	feed(&e, TX, 150, &t);
+	be_complete(&r, "SELECT 1");
+	be_ready(&r, 'I');
+	feed(&e, RX, 155, &r);
+	CHECK("pg COPY error mid-stream: then a query reported",
+	      query_reported(&e, 200, "SELECT 2", "SELECT 1", 1) && e.g->n == 2);
+	jm_pg_close(e.c, 300, collect, e.g);
+	CHECK("pg COPY error mid-stream: never reported as SQL", planted_absent(&e));
+
+	/* 4. Watching starts mid-COPY (an agent restart): the first write
+	 *    seen is the planted one.  It is not framed exactly, so TX
+	 *    starts lost. */
+	env_init(&e);
+	send_part(&e, 130, &data, 8192, data.n - 8192, 0);
+	r.n = 0;
+	be_complete(&r, "COPY 2");
+	be_ready(&r, 'I');
+	feed(&e, RX, 140, &r);
+	CHECK("pg first seen mid-COPY: TX starts lost, nothing reported",
+	      e.g->n == 0 && e.st.resyncs == 0 && planted_absent(&e));
+	CHECK("pg first seen mid-COPY: next query exact",
+	      query_reported(&e, 200, "SELECT 1", "SELECT 1", 1) && e.g->n == 1);
+
+	/* 5. A ReadyForQuery planted in result rows where a read ends.  TX
+	 *    is lost (an extended request with a 2000-byte parameter: the
+	 *    Execute header is in the uncaptured middle); RX resyncs on the
+	 *    fake ReadyForQuery, but what follows voids the anchor before the
+	 *    planted write: rows parsed in sync (mid = 0), or, the read having
+	 *    ended inside the value, bytes that lose RX sync again (mid = 1). */
+	for (int mid = 0; mid < 2; mid++) {
+		char param[2001];
+		struct buf rr = { 0 };
+		memset(param, 'k', 2000);
+		param[2000] = 0;
+		env_init(&e);
+		CHECK("pg planted ReadyForQuery in rows: in sync before",
+		      query_reported(&e, 50, "SELECT 0", "SELECT 1", 1));
+		t.n = 0;
+		fe_parse(&t, "", "SELECT v FROM privb WHERE k = $1");
+		fe_bind(&t, "", "", param);
+		fe_execute(&t, "", 0);
+		fe_bind(&t, "", "", param);
+		fe_execute(&t, "", 0);
+		fe_sync(&t);
+		feed_frag(&e, TX, 100, t.d, t.n, CAP_HEAD, CAP_TAIL);
+		m_empty(&rr, '1');
+		m_empty(&rr, '2');
+		for (int i = 0; i < 1000; i++)
+			be_datarow(&rr, "0123456789abcdef");
+		size_t m = m_begin(&rr, 'D');
+		b_be16(&rr, 1);
+		b_be32(&rr, mid ? 24 : 12);
+		b_put(&rr, "aaaaaaZ\0\0\0\5I", 12);
+		size_t cut = rr.n;
+		if (mid)
+			b_put(&rr, "bbbbbbbbbbbb", 12);
+		m_end(&rr, m);
+		for (int i = 0; i < 5; i++)
+			be_datarow(&rr, "0123456789abcdef");
+		size_t cut2 = rr.n;          /* a small read */
+		for (int i = 0; i < 1000; i++)
+			be_datarow(&rr, "0123456789abcdef");
+		be_complete(&rr, "SELECT 2001");
+		be_ready(&rr, 'I');
+		CHECK("pg planted ReadyForQuery in rows: TX lost by the request", e.c->tx.lost);
+		feed_frag(&e, RX, 110, rr.d, cut, CAP_HEAD, CAP_TAIL);        /* ends at the fake Z */
+		CHECK("pg planted ReadyForQuery in rows: RX took it (anchor)", !e.c->rx.lost && e.c->tx_anchor);
+		feed_frag(&e, RX, 111, rr.d + cut, cut2 - cut, CAP_HEAD, CAP_TAIL); /* more rows */
+		CHECK(mid ? "pg planted ReadyForQuery inside a value: RX lost again, anchor void" :
+			    "pg planted ReadyForQuery in rows: the rows after it parsed in sync, anchor void",
+		      e.c->rx.lost == mid && !e.c->tx_anchor);
+		send_part(&e, 112, &data, 8192, data.n - 8192, 0);           /* planted Query */
+		feed_frag(&e, RX, 113, rr.d + cut2, rr.n - cut2, CAP_HEAD, CAP_TAIL);
+		CHECK("pg planted ReadyForQuery in rows: rows after it void the anchor, no SQL from row data",
+		      planted_absent(&e) && e.g->n == 1 && e.c->tx.lost && e.st.parse_errors == (uint64_t)mid);
+		CHECK("pg planted ReadyForQuery in rows: next query exact",
+		      query_reported(&e, 200, "SELECT 1", "SELECT 1", 1) && e.g->n == 2);
+		jm_pg_close(e.c, 300, collect, e.g);
+		CHECK("pg planted ReadyForQuery in rows: never reported as SQL", planted_absent(&e));
+		b_free(&rr);
+	}
+
+	/* 7. A Query sent, then (without waiting) a batch whose last Bind
+	 *    value runs into the next write, planted at its start.  The
+	 *    Query's ReadyForQuery arrives between the writes: it answers a
+	 *    request queued before TX was lost, so it is no anchor.  The
+	 *    ReadyForQuery of the batch is. */
+	{
+		struct buf w = { 0 };
+		char pad[1001];
+		memset(pad, 'p', 1000);
+		pad[1000] = 0;
+		env_init(&e);
+		CHECK("pg pipelined batch: in sync before", query_reported(&e, 50, "SELECT 0", "SELECT 1", 1));
+		fe_query(&w, "SELECT 1");
+		fe_parse(&w, "", "INSERT INTO privb VALUES ($1)");
+		fe_bind(&w, "", "", pad);             /* its Execute header falls in the gap */
+		fe_execute(&w, "", 0);
+		fe_sync(&w);
+		size_t m = m_begin(&w, 'B');
+		b_str(&w, "");
+		b_str(&w, "");
+		b_be16(&w, 0);
+		b_be16(&w, 1);
+		size_t vl = w.n;
+		b_be32(&w, 0);
+		while (w.n < 8192)
+			b_u8(&w, 'w');
+		b_u8(&w, 'Q');
+		b_be32(&w, 2000);
+		for (int i = 0; i < 30; i++)
+			b_put(&w, PLANT_TEXT, strlen(PLANT_TEXT));
+		uint32_t pl = (uint32_t)(w.n - vl - 4);
+		w.d[vl] = (uint8_t)(pl >> 24);
+		w.d[vl + 1] = (uint8_t)(pl >> 16);
+		w.d[vl + 2] = (uint8_t)(pl >> 8);
+		w.d[vl + 3] = (uint8_t)pl;
+		b_be16(&w, 0);
+		m_end(&w, m);
+		fe_execute(&w, "", 0);
+		fe_sync(&w);
+		send_part(&e, 100, &w, 0, 8192, 0);
+		CHECK("pg pipelined batch: TX lost, the Query queued before", e.c->tx.lost && e.c->q_len == 1);
+		r.n = 0;
+		be_complete(&r, "SELECT 1");
+		be_ready(&r, 'I');
+		feed(&e, RX, 110, &r);
+		send_part(&e, 120, &w, 8192, w.n - 8192, 0);
+		CHECK("pg pipelined batch: the Query's ReadyForQuery is no anchor",
+		      e.g->n == 2 && e.c->tx.lost && planted_absent(&e) && e.st.resyncs == 0);
+		r.n = 0;
+		m_empty(&r, '1');
+		m_empty(&r, '2');
+		be_complete(&r, "INSERT 0 1");
+		m_empty(&r, '2');
+		be_complete(&r, "INSERT 0 1");
+		be_ready(&r, 'I');
+		feed(&e, RX, 130, &r);
+		CHECK("pg pipelined batch: the batch's ReadyForQuery is; next query exact",
+		      query_reported(&e, 200, "SELECT 2", "SELECT 1", 1) && e.g->n == 3 && planted_absent(&e));
+
+		/* The residual (postgres.h): the same, without the Query, so the
+		 * first batch's Sync was never queued and its ReadyForQuery
+		 * anchors.  The reviewer's plant is still refused by the Query
+		 * checks (its terminator falls in the captured tail), counted. */
+		env_init(&e);
+		CHECK("pg residual: in sync before", query_reported(&e, 50, "SELECT 0", "SELECT 1", 1));
+		size_t q0 = 14;                      /* drop the Query, keep offsets */
+		struct buf w2 = { 0 };
+		b_put(&w2, w.d + q0, w.n - q0);
+		w2.d[8192 - q0 + 1] = 0;             /* re-plant the reviewer's Query at the new boundary */
+		w2.d[8192 - q0 + 0] = 'Q';
+		w2.d[8192 - q0 + 2] = 0;
+		w2.d[8192 - q0 + 3] = 0x0f;
+		w2.d[8192 - q0 + 4] = 0xa0;
+		send_part(&e, 100, &w2, 0, 8192 - q0, 0);
+		r.n = 0;
+		m_empty(&r, '1');
+		m_empty(&r, '2');
+		be_complete(&r, "INSERT 0 1");
+		be_ready(&r, 'I');
+		feed(&e, RX, 110, &r);
+		CHECK("pg residual: anchored", e.c->tx.lost && e.c->tx_anchor);
+		send_part(&e, 120, &w2, 8192 - q0, w2.n - 8192 + q0, 0);
+		CHECK("pg residual: the reviewer's plant refused by the Query checks, counted",
+		      e.c->tx.lost && planted_absent(&e) && e.st.parse_errors == 1);
+		/* one try per anchor: a later write (a plausible plant) is not one */
+		planted_copy(&data, 8192, 2000, false);
+		send_part(&e, 130, &data, 8192, data.n - 8192, 0);
+		CHECK("pg residual: one try per anchor", e.c->tx.lost && planted_absent(&e) && e.st.resyncs == 0);
+		b_free(&w);
+		b_free(&w2);
+	}
+
+	/* 6. A pipelining client (a second Query sent before the first one's
+	 *    ReadyForQuery): the ReadyForQuery that answers a request queued
+	 *    before TX was lost is no anchor. */
+	env_init(&e);
+	t.n = 0;
+	fe_query(&t, "SELECT 1");
+	fe_query(&t, "COPY privb FROM STDIN WITH (FORMAT binary)");
+	feed(&e, TX, 100, &t);
+	r.n = 0;
+	be_complete(&r, "SELECT 1");
+	be_ready(&r, 'I');
+	feed(&e, RX, 105, &r);
+	r.n = 0;
+	be_copy_response(&r, 'G');
+	feed(&e, RX, 110, &r);
+	send_part(&e, 120, &data, 0, 8192, 0);
+	r.n = 0;
+	be_complete(&r, "COPY 2");
+	be_ready(&r, 'I');
+	feed(&e, RX, 125, &r);
+	send_part(&e, 130, &data, 8192, data.n - 8192, 0);
+	CHECK("pg pipelined then COPY: planted write is a refused resync, counted",
+	      e.c->tx.lost && e.st.parse_errors == 1 && planted_absent(&e));
 
 	b_free(&t);
 	b_free(&r);
@@ -1331,16 +1734,21 @@ static void test_garbage_and_lengths(void)
 	CHECK("pg garbage: parse errors counted", e.st.parse_errors > 0);
 	CHECK_INT("pg garbage: no invented queries", e.g->n, 0);
 
-	/* the connection keeps working: TX resyncs on a clean fragment start,
-	 * RX on the fragment that ends with ReadyForQuery */
+	/* the connection keeps working: RX resyncs on the fragment that ends
+	 * with ReadyForQuery; TX at the first send after it (the request
+	 * before it went by unanchored: not reported) */
 	fe_query(&t, "SELECT 42");
-	feed(&e, TX, 100, &t);
 	be_rowdesc(&r);
 	be_datarow(&r, "42");
 	be_complete(&r, "SELECT 1");
 	be_ready(&r, 'I');
+	feed(&e, TX, 100, &t);
 	feed(&e, RX, 200, &r);
-	CHECK("pg garbage: then a good query", e.g->n == 1 && sql_is(&e.g->q[0], "SELECT 42") && e.g->q[0].rows == 1);
+	CHECK_INT("pg garbage: the request sent while TX was lost is not invented", e.g->n, 0);
+	feed(&e, TX, 300, &t);
+	feed(&e, RX, 400, &r);
+	CHECK("pg garbage: then a good query", e.g->n == 1 && sql_is(&e.g->q[0], "SELECT 42") &&
+	      e.g->q[0].rows == 1 && e.g->q[0].start == 300);
 	CHECK("pg garbage: resyncs counted", e.st.resyncs >= 2);
 
 	/* impossible lengths */
@@ -1352,10 +1760,12 @@ static void test_garbage_and_lengths(void)
 		char name[64];
 		snprintf(name, sizeof(name), "pg length 0x%x is a parse error", lens[i]);
 		CHECK_INT(name, e.st.parse_errors, 1);
-		feed(&e, TX, 2, &t);
+		feed(&e, TX, 2, &t);   /* TX lost: waits for a ReadyForQuery */
 		feed(&e, RX, 3, &r);
+		feed(&e, TX, 4, &t);
+		feed(&e, RX, 5, &r);
 		snprintf(name, sizeof(name), "pg length 0x%x: connection still usable", lens[i]);
-		CHECK_INT(name, e.g->n, 1);
+		CHECK(name, e.g->n == 1 && e.g->q[0].start == 4);
 	}
 	/* a backend message with a length wrong for its type */
 	env_init(&e);
@@ -1654,6 +2064,7 @@ int main(void)
 	test_deep_pipeline();
 	test_overflow_exhausted_error();
 	test_copy();
+	test_copy_row_never_sql();
 	test_big_result_with_gaps();
 	test_gap_batches();
 	test_every_split();
