@@ -58,6 +58,52 @@ JOBMETER_JOB=rows2-$U pg_sql -c "select generate_series(1,50000); select generat
 seq 1 10000 | awk '{print $1 "\tuser" $1}' > "$T/copy.tsv"
 pg_sql -c "create table ${TBL}_copy (id int, name text)"
 JOBMETER_JOB=copy-$U pg_sql -c "\\copy ${TBL}_copy from '$T/copy.tsv'"
+# 5b. privacy: row data is never SQL.  A binary COPY FROM STDIN written as
+#     libpq does (8192-byte writes), one bytea value holding "Q" + a length +
+#     text exactly where the second write starts (the uncaptured middle of
+#     the first write hides CopyData headers, so TX loses sync); a normal
+#     query follows on the same connection.
+pg_sql -c "create table ${TBL}_plant (k int, v bytea)"
+cat > "$T/plant.py" <<'PY'
+import socket, struct, sys
+tbl, db = sys.argv[1], sys.argv[2]
+s = socket.socket(socket.AF_UNIX); s.connect('/var/run/postgresql/.s.PGSQL.5432')
+def read_until(t):
+    buf = b''
+    while True:
+        d = s.recv(65536)
+        if not d: raise SystemExit('server closed')
+        buf += d; i = 0; types = []
+        while i + 5 <= len(buf):
+            ln = struct.unpack('!i', buf[i+1:i+5])[0]
+            if i + 1 + ln > len(buf): break
+            types.append(buf[i:i+1]); i += 1 + ln
+        if t in types: return types
+def query(q):
+    q = q.encode() + b'\0'; s.sendall(b'Q' + struct.pack('!i', 4 + len(q)) + q)
+p = b'user\0postgres\0database\0' + db.encode() + b'\0\0'
+s.sendall(struct.pack('!ii', 8 + len(p), 196608) + p); read_until(b'Z')
+query('copy %s from stdin with (format binary)' % tbl); read_until(b'G')
+row = b"plantcustomer Jane Doe card 4111111111111111 passphrase CorrectHorseBatteryStaple address 12 Privet Drive "
+hdr = b'PGCOPY\n\xff\r\n\0' + struct.pack('!ii', 0, 0)
+blob1 = b'z' * 3962
+p1 = hdr + struct.pack('!hii', 2, 4, 1) + struct.pack('!i', len(blob1)) + blob1
+m1 = b'd' + struct.pack('!i', 4 + len(p1)) + p1
+pre = struct.pack('!hii', 2, 4, 2)
+k = 8192 - (len(m1) + 5 + len(pre) + 4)
+# a "Query" of 2000 bytes: printable, its end in the uncaptured middle
+blob2 = b'w' * k + b'Q' + struct.pack('!i', 2000) + row * 40
+p2 = pre + struct.pack('!i', len(blob2)) + blob2 + struct.pack('!h', -1)
+m2 = b'd' + struct.pack('!i', 4 + len(p2)) + p2
+stream = m1 + m2 + b'c\0\0\0\x04'
+assert stream[8192:8193] == b'Q'
+s.sendall(stream[:8192]); s.sendall(stream[8192:]); t = read_until(b'Z')
+assert b'E' not in t, t
+query('select count(*) as plant_check from %s' % tbl); read_until(b'Z')
+s.sendall(b'X\0\0\0\x04'); s.close()
+PY
+JOBMETER_JOB=plant-$U su postgres -c "/usr/bin/python3 - ${TBL}_plant $JM_PG_DB" < "$T/plant.py" \
+  > "$T/plant.out" 2>&1 || fail "plant: client" "$(tail -2 "$T/plant.out")"
 # 6. redaction
 JOBMETER_JOB=redact-$U pg_sql -c "select 'alice@example.com' as e, 424242 as n" >/dev/null
 JOBMETER_JOB=redact-$U pg_sql -c "select * from $TBL where email = 'alice@example.com' or id = 424242" >/dev/null
@@ -148,7 +194,7 @@ check_eq "tls: the job's connection was encrypted (pg_stat_ssl)" "$tls_used" t
 
 for j in pgb-simple-5000 pgb-simple-1000 pgb-extended-5000 pgb-extended-1000 \
          pgb-prepared-5000 pgb-prepared-1000 psql rows copy redact fresh freshfail \
-         file fkfail concA concB garbage after-garbage sizes span tls; do
+         file fkfail concA concB garbage after-garbage sizes span tls plant; do
   wait_run "$j-$U" || fail "run-$j" "no run line"
 done
 wait_run "redact-$U" 2
@@ -208,6 +254,16 @@ check_eq "rows: two big results in one Query: rows unknown, said so" \
   "$(db_field rows2-$U postgresql queries) $(db_field rows2-$U postgresql rows_unknown) $(db_field rows2-$U postgresql rows)" "1 1 0"
 check_eq "rows: COPY FROM STDIN 10000" "$(stmt_field copy-$U '^copy' rows)" 10000
 
+if grep -qi -e 'passphrase' -e 'correcthorse' -e 'privet' -e 'jane doe' "$T/out.jsonl" "$T/agent.log"; then
+  fail "privacy: COPY row data never reported as SQL" \
+    "$(grep -io -m1 '"fingerprint":"[^"]*passphrase[^"]*' "$T/out.jsonl" | head -c 200)"
+else
+  pass "privacy: COPY row data never reported as SQL"
+fi
+check_eq "privacy: the COPY (2 rows) and the query after it reported, nothing else" \
+  "$(stmt_field plant-$U '^copy ' rows)/$(stmt_field plant-$U 'plant_check' calls)/$(db_field plant-$U postgresql queries)/$(db_field plant-$U postgresql errors)" \
+  "2/1/2/0"
+
 # -w: the number as a token; a figure of the output (a latency's digits)
 # may hold 424242 inside a longer digit run.
 if grep -q -e 'alice@example.com' "$T/out.jsonl" "$T/agent.log" ||
@@ -256,4 +312,5 @@ stop_agent
 pe=$(jq -rs '[.[] | select(.type=="loss") | .total.parse_errors] | max // 0' "$T/out.jsonl")
 if [ "$pe" -gt 0 ]; then pass "garbage: parse errors counted ($pe)"; else fail "garbage: parse errors counted" "parse_errors=$pe"; fi
 pg_sql -c "drop table if exists $TBL; drop table if exists ${TBL}_copy;
-           drop table if exists ${TBL}_child; drop table if exists ${TBL}_parent" >/dev/null
+           drop table if exists ${TBL}_child; drop table if exists ${TBL}_parent;
+           drop table if exists ${TBL}_plant" >/dev/null
