@@ -1680,8 +1680,11 @@ void jm_pg_feed(struct jm_pg_conn *c, const struct jm_fragment *f,
 		tail = f->tail;
 	}
 
-	if (r.tx && (d->lost ? c->tx_anchor : d->mode == MODE_UNKNOWN && hl > 0 && f->head[0] != 0)) {
-		struct tx_send snd = { f->head, tail, hl, tl, total };
+	struct tx_send snd = { f->head, tail, hl, tl, total };
+	/* (mode unknown: a first byte 0 is a StartupMessage; none seen yet is
+	 * decided by the bytes that follow, as before) */
+	if (r.tx && (d->lost ? c->tx_anchor
+			     : d->mode == MODE_UNKNOWN && ts_vis(&snd, 0) && ts_at(&snd, 0) != 0)) {
 		int k = tx_candidate(&snd);
 		if (d->lost) {
 			/* the first send after an anchoring ReadyForQuery: one try */

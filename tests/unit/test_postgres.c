@@ -1191,6 +1191,9 @@ static void test_copy_row_never_sql(void)
 	      e.g->n == 0 && e.st.resyncs == 0 && planted_absent(&e));
 	CHECK("pg first seen mid-COPY: next query exact",
 	      query_reported(&e, 200, "SELECT 1", "SELECT 1", 1) && e.g->n == 1);
+	env_init(&e);                              /* captured as tail only */
+	feed_frag(&e, TX, 130, data.d + 8192, data.n - 8192, 0, data.n - 8192);
+	CHECK("pg first seen mid-COPY, tail-only capture: TX starts lost", e.c->tx.lost && planted_absent(&e));
 
 	/* 5. A ReadyForQuery planted in result rows where a read ends.  TX
 	 *    is lost (an extended request with a 2000-byte parameter: the
