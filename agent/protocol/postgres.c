@@ -523,7 +523,9 @@ static void emit_entry(struct pg_run *r, const struct jm_pg_pending *e, uint64_t
 	q.sqlstate[5] = '\0';
 	q.rows = e->rows;
 	q.has_rows = e->has_rows && !e->rows_lost;
-	q.rows_unknown = e->rows_lost && !e->error;
+	/* A failed query keeps the rows it returned before the error; when
+	 * some went by unseen, its count is unknown (as for a success). */
+	q.rows_unknown = e->rows_lost;
 	q.cmd = e->tagged ? (enum jm_sql_cmd)e->cmd : sql_classify(e->sql, e->sql_len);
 	r->cb(r->ctx, &q);
 }
@@ -632,8 +634,21 @@ static void on_complete(struct pg_run *r, const uint8_t *b, size_t n, bool whole
 		e->tagged = true;
 	}
 	e->copy_in = e->copy_out = false;
+	e->datarows = 0;         /* in the tag: the next statement's start afresh */
 	if (e->kind == K_EXEC)
 		e->done = true;
+}
+
+/* The rows a statement returned before its error: the client received
+ * them, so a failed query has them (its DataRows since the last
+ * CommandComplete), like the ones that completed before it. */
+static void keep_rows_before_error(struct jm_pg_pending *e)
+{
+	if (e->datarows) {
+		e->rows = sat_add(e->rows, e->datarows);
+		e->has_rows = true;
+		e->datarows = 0;
+	}
 }
 
 /* An ErrorResponse with no Execute left to answer.  When the batch's
@@ -696,6 +711,7 @@ static void on_error(struct pg_run *r, const char sqlstate[6])
 		return;
 	}
 	struct jm_pg_pending *e = q_at(c, (uint32_t)t);
+	keep_rows_before_error(e);
 	if (e->kind == K_SIMPLE) {
 		if (!e->error) {
 			e->error = true;
@@ -1420,6 +1436,16 @@ static void gap_answered(struct jm_pg_pending *e)
 		e->rows_lost = true;
 }
 
+/* An error found after a gap: no CommandComplete will count the rows the
+ * failing statement returned in it, so they are unknown. */
+static void gap_before_error(struct jm_pg_conn *c)
+{
+	int t = rx_target(c);
+
+	if (t >= 0)
+		gap_answered(q_at(c, (uint32_t)t));
+}
+
 /* RX regained sync on a ReadyForQuery after a gap that may have swallowed
  * other ReadyForQuery messages.  Only the last unit that owns one (a Query,
  * or Executes + Sync) can be answered by this one; everything queued before
@@ -1581,6 +1607,7 @@ static bool rx_resync(struct pg_run *r, struct jm_pg_dir *d, const struct pg_vie
 		} else {
 			char state[6];
 			error_sqlstate(d->cap, bl, state);
+			gap_before_error(c);
 			on_error(r, state);
 		}
 		memset(d->cap, 0, bl);
@@ -1590,6 +1617,7 @@ static bool rx_resync(struct pg_run *r, struct jm_pg_dir *d, const struct pg_vie
 		char st[6];
 		if (error_fields(v, lo, z, st)) {
 			gap_batch_done(c);
+			gap_before_error(c);
 			on_error(r, st);
 		}
 	}

@@ -160,6 +160,11 @@ JOBMETER_JOB=sizes-$U su postgres -c "psql -X -q -d $JM_PG_DB" < "$T/sizes.sql" 
 #     figures go between window flushes).
 JOBMETER_JOB=span-$U pgbench -h 127.0.0.1 -U $JM_PG_USER -n -S -T 3 -c 2 $JM_PG_DB \
   > "$T/span.out" 2>&1
+# 11b. statements that fail after returning rows: the client received them,
+#      so the failed query keeps them (2 seen whole), or says they went by
+#      unseen (99,999 of them, mostly in uncaptured middles) -- not 0.
+JOBMETER_JOB=errrows-$U pg_sql -c "select x, 1/(3-x) from generate_series(1,5) x" > /dev/null 2>&1
+JOBMETER_JOB=errrowsbig-$U pg_sql -c "select x, 1/(100000-x) from generate_series(1,100000) x" > /dev/null 2>&1
 # 12. TLS: the server turns SSL on (for this step only), and a job
 #     connects with sslmode=require. Its statements cannot be read: the
 #     run says so (connections_unreadable) instead of showing 0 queries as
@@ -194,7 +199,7 @@ check_eq "tls: the job's connection was encrypted (pg_stat_ssl)" "$tls_used" t
 
 for j in pgb-simple-5000 pgb-simple-1000 pgb-extended-5000 pgb-extended-1000 \
          pgb-prepared-5000 pgb-prepared-1000 psql rows copy redact fresh freshfail \
-         file fkfail concA concB garbage after-garbage sizes span tls plant; do
+         file fkfail concA concB garbage after-garbage sizes span tls plant errrows errrowsbig; do
   wait_run "$j-$U" || fail "run-$j" "no run line"
 done
 wait_run "redact-$U" 2
@@ -299,6 +304,12 @@ a=$(stmt_field concA-$U pgbench_accounts calls); b=$(stmt_field concB-$U pgbench
 check_eq "concurrent: job A's SELECTs" "$a" 3000
 check_eq "concurrent: job B's SELECTs" "$b" 2000
 
+check_eq "error after 2 rows: failed, its 2 rows, known" \
+  "$(db_field errrows-$U postgresql errors) $(db_field errrows-$U postgresql rows) $(db_field errrows-$U postgresql rows_unknown)" "1 2 0"
+big_rows="$(db_field errrowsbig-$U postgresql rows) $(db_field errrowsbig-$U postgresql rows_unknown)"
+if [ "$(db_field errrowsbig-$U postgresql errors)" = 1 ] && { [ "$big_rows" = "99999 0" ] || [ "$big_rows" = "0 1" ]; }; then
+  pass "error after 99,999 rows: failed, rows exact or unknown ($big_rows)"
+else fail "error after 99,999 rows: failed, rows exact or unknown" "errors/rows/unknown: $(db_field errrowsbig-$U postgresql errors) $big_rows"; fi
 check_eq "tls: the run counts one unreadable connection, no queries" \
   "$(jq -rs --arg j "tls-$U" '[.[] | select(.type=="run" and .job==$j)][0].db[0] | "\(.connections_unreadable) \(.queries)"' "$T/out.jsonl")" "1 0"
 check_eq "tls: said once in the log" \

@@ -1376,6 +1376,50 @@ static void test_copy_row_never_sql(void)
 	env_free(&e);
 }
 
+/* A statement that fails after returning rows: the client received them,
+ * so the failed query keeps them (MySQL's parser does the same). */
+static void test_error_after_rows(void)
+{
+	struct env e = { 0 };
+	struct buf t = { 0 }, r = { 0 };
+	env_init(&e);
+
+	/* An error after rows, all of them seen: the failed query keeps the
+	 * rows the client received; with a statement completed before it in
+	 * the same Query, both statements' rows. */
+	fe_query(&t, "select x, 1/(3-x) from generate_series(1,5) x");
+	feed(&e, TX, 100, &t);
+	r.n = 0;
+	be_rowdesc(&r);
+	be_datarow(&r, "1");
+	be_datarow(&r, "2");
+	be_error(&r, "22012", "division by zero");
+	be_ready(&r, 'I');
+	feed(&e, RX, 200, &r);
+	CHECK("pg error after 2 rows: failed, 2 rows, known",
+	      e.g->n == 1 && e.g->q[0].error && e.g->q[0].has_rows && e.g->q[0].rows == 2 &&
+	      !e.g->q[0].rows_unknown);
+	t.n = 0;
+	fe_query(&t, "select 1 from a; select x, 1/(3-x) from generate_series(1,5) x");
+	feed(&e, TX, 300, &t);
+	r.n = 0;
+	be_rowdesc(&r);
+	for (int i = 0; i < 4; i++)
+		be_datarow(&r, "1");
+	be_complete(&r, "SELECT 4");
+	be_rowdesc(&r);
+	be_datarow(&r, "1");
+	be_datarow(&r, "2");
+	be_error(&r, "22012", "division by zero");
+	be_ready(&r, 'I');
+	feed(&e, RX, 400, &r);
+	CHECK("pg multi-statement error after rows: 4 + 2 rows, not 4 + 4 + 2",
+	      e.g->n == 2 && e.g->q[1].error && e.g->q[1].rows == 6 && !e.g->q[1].rows_unknown);
+	b_free(&t);
+	b_free(&r);
+	env_free(&e);
+}
+
 static void test_big_result_with_gaps(void)
 {
 	struct env e = { 0 };
@@ -1427,6 +1471,8 @@ static void test_big_result_with_gaps(void)
 	feed_chunks(&e, RX, 500, &r, 16384, 256, 128);
 	CHECK("pg gaps: error found by walking back from ReadyForQuery",
 	      e.g->n == 1 && e.g->q[0].error && !strcmp(e.g->q[0].state, "57014"));
+	CHECK("pg gaps: the failed query's rows went by unseen: rows unknown, not 0",
+	      e.g->n == 1 && e.g->q[0].rows_unknown && !e.g->q[0].has_rows);
 
 	/* tail too short for the whole ErrorResponse: fields still found */
 	env_init(&e);
@@ -2069,6 +2115,7 @@ int main(void)
 	test_copy();
 	test_copy_row_never_sql();
 	test_big_result_with_gaps();
+	test_error_after_rows();
 	test_gap_batches();
 	test_every_split();
 	test_garbage_and_lengths();
