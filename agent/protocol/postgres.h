@@ -11,7 +11,9 @@
  * What is a query:
  *   - simple protocol: one Query ('Q') message, completed by its
  *     ReadyForQuery.  A multi-statement string is one query whose rows are
- *     the sum of its CommandComplete tags and whose cmd is the first write
+ *     the sum of its CommandComplete tags (a statement that fails adds the
+ *     DataRows it sent before its ErrorResponse, or makes the rows unknown
+ *     when a capture gap hid them) and whose cmd is the first write
  *     tag (INSERT/UPDATE/DELETE/MERGE/COPY FROM/CREATE TABLE AS), else the
  *     first read tag (SELECT/COPY TO), else OTHER.
  *   - extended protocol: one Execute ('E').  Its SQL is the Parse text of
