@@ -599,6 +599,59 @@ static void test_exec_move_settles(void)
 	jm_jobs_free(jobs);
 }
 
+/* The exit's tail: RSS of the last sample, unless the process was still
+ * growing then and its peak came after (no sample saw it). */
+static void test_exit_tail_peak(void)
+{
+	static struct jm_config cfg;
+	struct runs out = { 0 };
+	struct jm_jobs_sink sink = { on_run, on_window, &out };
+	if (parse_cfg(&cfg, "kubernetes: {enabled: false}\n"))
+		return;
+	struct jm_jobs *jobs = jm_jobs_new(16, &sink);
+	struct jm_loss loss = { 0 };
+	struct jm_tracker *t = tp_tracker_new(&cfg, fake_probes(), jobs, &loss);
+	const uint64_t s = 1000000000, t0 = 5 * s, mib = 1u << 20;
+	const uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE);
+	static const uint64_t rss[2][2] = { { 100, 0 }, { 300, 100 } };  /* MiB per sample */
+	static const char *const env[2] = { "JOBMETER_JOB=grows", "JOBMETER_JOB=shrinks" };
+	static const double want[2] = { 100 * 1 + 300 * 0.5, 300 * 1 + 100 * 1 + 100 * 0.5 };
+	static const char *const what[2] = {
+		"exit tail: still growing at its only sample, 300 MiB peak after it: the tail holds the peak",
+		"exit tail: shrunk by its last sample: the tail holds the last sample, not the earlier peak",
+	};
+
+	for (int k = 0; k < 2; k++) {
+		uint32_t pid = PID(80 + k);
+		int n = rss[k][1] ? 2 : 1;
+		out.n = 0;
+		ev_exec_env(t, pid, env[k], t0, 0, 0, 0);
+		K.sample_rc = 0;
+		K.n_recs = 1;
+		memset(&K.recs[0], 0, sizeof(K.recs[0]));
+		K.recs[0].tgid = K.recs[0].tid = pid;
+		K.recs[0].flags = JM_SAMPLE_LEADER;
+		for (int i = 0; i < n; i++) {
+			K.recs[0].rss_pages = rss[k][i] * mib / pg;
+			tp_tracker_sample(t, t0 + (uint64_t)(i + 1) * s);
+		}
+		struct jm_ev_exit x;
+		memset(&x, 0, sizeof(x));
+		x.hdr.type = JM_EV_EXIT;
+		x.hdr.tgid = pid;
+		x.hdr.ts_ns = t0 + (uint64_t)n * s + s / 2;
+		x.flags = JM_F_TRACKED;
+		x.maxrss_bytes = 300 * mib;
+		tp_tracker_on_event(t, &x, sizeof(x));
+		tp_tracker_flush_exits(t);
+		CHECK(what[k], out.n == 1 && fabs(out.r[0].counters.mem_gib_s - want[k] / 1024) < 1e-6);
+	}
+	K.sample_rc = -ENOTSUP;
+	K.n_recs = 0;
+	tp_tracker_free(t);
+	jm_jobs_free(jobs);
+}
+
 static void read_zero(size_t n)
 {
 	static char buf[65536];
@@ -733,6 +786,7 @@ int main(void)
 	test_zombie_leader_procfs();
 	test_zombie_before_exit_event();
 	test_exec_move_settles();
+	test_exit_tail_peak();
 	test_threads_io_leaves_out_reaped_children();
 	test_scan_zombie_leader();
 	test_track_after_exit();
