@@ -26,6 +26,7 @@ struct proc {
 	uint64_t last_sample_mono;
 	uint64_t last_rss;             /* bytes, at the last sample (0 = never) */
 	uint64_t max_rss_seen;         /* the largest of its samples */
+	uint64_t prev_rss;             /* the sample before the last (0 = none) */
 	bool exited;                   /* kept until the io ring is drained */
 	bool base_pending;             /* found at start-up: cpu_base_ns to be
 					* taken from the sampler's own source */
@@ -490,12 +491,15 @@ static void on_exit_ev(struct jm_tracker *t, const struct jm_ev_exit *e)
 	/* Memory over the last stretch of life, since the last sample (or
 	 * since birth, for a process shorter than the sampling period: then
 	 * its peak is the best figure there is).  A process still growing at
-	 * its last sample (the largest so far) whose peak no sample saw
-	 * reached that peak after it: the tail held the peak, not the sample
-	 * (a 300 MiB loader sampled halfway through touching its memory was
-	 * charged 120 MiB for the rest of its life). */
+	 * its last sample (above the one before, and the largest so far)
+	 * whose peak no sample saw reached that peak after it: the tail held
+	 * the peak, not the sample (a 300 MiB loader sampled halfway through
+	 * touching its memory was charged 120 MiB for the rest of its life).
+	 * Flat samples keep theirs: a brief spike no sample saw is not
+	 * charged for the whole tail. */
 	uint64_t rss = p->last_rss ? p->last_rss : e->maxrss_bytes;
-	if (p->last_rss && p->last_rss >= p->max_rss_seen && e->maxrss_bytes > p->max_rss_seen)
+	if (p->last_rss && p->last_rss > p->prev_rss && p->last_rss >= p->max_rss_seen &&
+	    e->maxrss_bytes > p->max_rss_seen)
 		rss = e->maxrss_bytes;
 	double tail_s = e->hdr.ts_ns > p->last_sample_mono ?
 			(double)(e->hdr.ts_ns - p->last_sample_mono) / 1e9 : 0;
@@ -788,6 +792,7 @@ static void charge(struct proc *p, const struct jm_pstat *st, const struct jm_pr
 		p->last_sample_mono = until_mono;
 	report(p, st->cpu_ns > p->cpu_base_ns ? st->cpu_ns : p->cpu_base_ns, io,
 	       rss, (double)rss / GIB * dt);
+	p->prev_rss = p->last_rss;
 	p->last_rss = st->rss_bytes;
 	if (st->rss_bytes > p->max_rss_seen)
 		p->max_rss_seen = st->rss_bytes;

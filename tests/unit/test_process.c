@@ -613,15 +613,18 @@ static void test_exit_tail_peak(void)
 	struct jm_tracker *t = tp_tracker_new(&cfg, fake_probes(), jobs, &loss);
 	const uint64_t s = 1000000000, t0 = 5 * s, mib = 1u << 20;
 	const uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE);
-	static const uint64_t rss[2][2] = { { 100, 0 }, { 300, 100 } };  /* MiB per sample */
-	static const char *const env[2] = { "JOBMETER_JOB=grows", "JOBMETER_JOB=shrinks" };
-	static const double want[2] = { 100 * 1 + 300 * 0.5, 300 * 1 + 100 * 1 + 100 * 0.5 };
-	static const char *const what[2] = {
+	static const uint64_t rss[3][2] = { { 100, 0 }, { 300, 100 }, { 100, 100 } };  /* MiB per sample */
+	static const char *const env[3] = { "JOBMETER_JOB=grows", "JOBMETER_JOB=shrinks",
+					    "JOBMETER_JOB=flat" };
+	static const double want[3] = { 100 * 1 + 300 * 0.5, 300 * 1 + 100 * 1 + 100 * 0.5,
+					100 * 1 + 100 * 1 + 100 * 0.5 };
+	static const char *const what[3] = {
 		"exit tail: still growing at its only sample, 300 MiB peak after it: the tail holds the peak",
 		"exit tail: shrunk by its last sample: the tail holds the last sample, not the earlier peak",
+		"exit tail: flat samples: a spike no sample saw is not charged for the tail",
 	};
 
-	for (int k = 0; k < 2; k++) {
+	for (int k = 0; k < 3; k++) {
 		uint32_t pid = PID(80 + k);
 		int n = rss[k][1] ? 2 : 1;
 		out.n = 0;
