@@ -7,7 +7,8 @@
  *  - no digit of a numeric literal survives: outside quoted identifiers,
  *    every digit in a fingerprint sits inside an identifier (t1, col_2);
  *  - in the MySQL dialect no ' or " survives outside `identifiers` (both
- *    quote literals there); in any dialect no ' outside quoted identifiers;
+ *    quote literals there); in any dialect no ' outside quoted identifiers
+ *    ("x" in PostgreSQL, which has no backtick quoting);
  *  - the input turned into one properly escaped string literal, or into a
  *    number, and cut anywhere, fingerprints to a prefix of "select ?";
  *  - a statement built from the input out of self-contained pieces (words,
@@ -49,7 +50,9 @@ static void check_fingerprint(const char *s, size_t len, bool mysql)
 				q = 0;
 			continue;
 		}
-		if (c == '`' || (c == '"' && !mysql)) {
+		/* quoted identifiers: `x` in MySQL, "x" in PostgreSQL (where a
+		 * backtick is an operator character) */
+		if ((c == '`' && mysql) || (c == '"' && !mysql)) {
 			q = (char)c;
 			in_word = false;
 			continue;
