@@ -508,46 +508,95 @@ static void test_zombie_before_exit_event(void)
 	jm_jobs_free(jobs);
 }
 
+/* A tracker over a jobs table whose ended runs land in out. */
+struct fx {
+	struct jm_config cfg;
+	struct runs out;
+	struct jm_jobs_sink sink;
+	struct jm_jobs *jobs;
+	struct jm_loss loss;
+	struct jm_tracker *t;
+};
+
+static int fx_open(struct fx *f, const char *yaml)
+{
+	memset(f, 0, sizeof(*f));
+	if (parse_cfg(&f->cfg, yaml))
+		return -1;
+	f->sink = (struct jm_jobs_sink){ on_run, on_window, &f->out };
+	f->jobs = jm_jobs_new(16, &f->sink);
+	f->t = tp_tracker_new(&f->cfg, fake_probes(), f->jobs, &f->loss);
+	return f->jobs && f->t ? 0 : -1;
+}
+
+static void fx_close(struct fx *f)
+{
+	K.sample_rc = -ENOTSUP;
+	K.n_recs = 0;
+	tp_tracker_free(f->t);
+	jm_jobs_free(f->jobs);
+}
+
+/* The next iterator passes see pid's leader alone, holding rss_mib. */
+static void k_leader(uint32_t pid, uint64_t rss_mib)
+{
+	K.sample_rc = 0;
+	K.n_recs = 1;
+	memset(&K.recs[0], 0, sizeof(K.recs[0]));
+	K.recs[0].tgid = K.recs[0].tid = pid;
+	K.recs[0].flags = JM_SAMPLE_LEADER;
+	K.recs[0].rss_pages = (rss_mib << 20) / (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* The exit of a tracked process with its totals, and the flush. */
+static void ev_exit_totals(struct jm_tracker *t, uint32_t pid, uint64_t ts, uint64_t cpu_ns,
+			   uint64_t maxrss)
+{
+	struct jm_ev_exit x;
+	memset(&x, 0, sizeof(x));
+	x.hdr.type = JM_EV_EXIT;
+	x.hdr.tgid = pid;
+	x.hdr.ts_ns = ts;
+	x.flags = JM_F_TRACKED;
+	x.cpu_ns = cpu_ns;
+	x.maxrss_bytes = maxrss;
+	tp_tracker_on_event(t, &x, sizeof(x));
+	tp_tracker_flush_exits(t);
+}
+
+static const struct jm_run_record *run_of(const struct runs *out, const char *job)
+{
+	for (int i = 0; i < out->n && i < 8; i++)
+		if (strcmp(out->r[i].job, job) == 0)
+			return &out->r[i];
+	return NULL;
+}
+
 /* An exec with a new identity variable moves a job process to another
  * job: what it used before the exec is the old run's, though no sampler
  * pass came between. */
 static void test_exec_move_settles(void)
 {
-	static struct jm_config cfg;
-	struct runs out = { 0 };
-	struct jm_jobs_sink sink = { on_run, on_window, &out };
-	if (parse_cfg(&cfg, "kubernetes: {enabled: false}\n"))
-		return;
-	struct jm_jobs *jobs = jm_jobs_new(16, &sink);
-	struct jm_loss loss = { 0 };
-	struct jm_tracker *t = tp_tracker_new(&cfg, fake_probes(), jobs, &loss);
+	static struct fx f;
 	const uint64_t s = 1000000000, t0 = 5 * s;
-	const uint64_t pages = (100u << 20) / (uint64_t)sysconf(_SC_PAGESIZE);
 	const char *env_a = "JOBMETER_JOB=wrap-a", *env_b = "JOBMETER_JOB=moved-b";
-	const struct jm_run_record *a = NULL, *b = NULL;
+	const struct jm_run_record *a, *b;
 
-	ev_exec_env(t, PID(70), env_a, t0, 0, 0, 0);
-	K.sample_rc = 0;
-	K.n_recs = 1;
-	memset(&K.recs[0], 0, sizeof(K.recs[0]));
-	K.recs[0].tgid = K.recs[0].tid = PID(70);
-	K.recs[0].flags = JM_SAMPLE_LEADER;
-	K.recs[0].rss_pages = pages;
+	if (fx_open(&f, "kubernetes: {enabled: false}\n"))
+		return;
+	ev_exec_env(f.t, PID(70), env_a, t0, 0, 0, 0);
+	k_leader(PID(70), 100);
 	K.recs[0].runtime_ns = 100000000;          /* 0.1 s */
-	tp_tracker_sample(t, t0 + s);
+	tp_tracker_sample(f.t, t0 + s);
 	/* +0.6 s and 5 MiB read, then the exec (the kernel's count of it). */
-	ev_exec_env(t, PID(70), env_b, t0 + 2 * s, 700000000, 5u << 20, 0);
+	ev_exec_env(f.t, PID(70), env_b, t0 + 2 * s, 700000000, 5u << 20, 0);
+	k_leader(PID(70), 50);
 	K.recs[0].rchar = 5u << 20;
 	K.recs[0].runtime_ns = 900000000;          /* +0.2 s in the new job */
-	K.recs[0].rss_pages = pages / 2;
-	tp_tracker_sample(t, t0 + 3 * s);
-	ev_exit(t, PID(70), 0, t0 + 3 * s);
-	for (int i = 0; i < out.n; i++) {
-		if (strcmp(out.r[i].job, "wrap-a") == 0)
-			a = &out.r[i];
-		if (strcmp(out.r[i].job, "moved-b") == 0)
-			b = &out.r[i];
-	}
+	tp_tracker_sample(f.t, t0 + 3 * s);
+	ev_exit(f.t, PID(70), 0, t0 + 3 * s);
+	a = run_of(&f.out, "wrap-a");
+	b = run_of(&f.out, "moved-b");
 	CHECK("exec move: both runs ended", a && b);
 	if (a && b) {
 		CHECK("exec move: the old job keeps the 0.7 s it used before the exec",
@@ -564,27 +613,13 @@ static void test_exec_move_settles(void)
 	/* Never sampled, and the new program ends before any pass: the old
 	 * job keeps what the exec event counted and the old image's peak up
 	 * to the exec; the exit's total minus that is the new job's. */
-	out.n = 0;
+	f.out.n = 0;
 	K.n_recs = 0;
-	ev_exec_env(t, PID(71), env_a, t0 + 10 * s, 0, 0, 0);
-	ev_exec_env(t, PID(71), env_b, t0 + 10 * s + s / 2, 400000000, 0, 64u << 20);
-	struct jm_ev_exit x;
-	memset(&x, 0, sizeof(x));
-	x.hdr.type = JM_EV_EXIT;
-	x.hdr.tgid = PID(71);
-	x.hdr.ts_ns = t0 + 10 * s + s / 2 + s / 10;
-	x.flags = JM_F_TRACKED;
-	x.cpu_ns = 450000000;
-	x.maxrss_bytes = 64u << 20;
-	tp_tracker_on_event(t, &x, sizeof(x));
-	tp_tracker_flush_exits(t);
-	a = b = NULL;
-	for (int i = 0; i < out.n; i++) {
-		if (strcmp(out.r[i].job, "wrap-a") == 0)
-			a = &out.r[i];
-		if (strcmp(out.r[i].job, "moved-b") == 0)
-			b = &out.r[i];
-	}
+	ev_exec_env(f.t, PID(71), env_a, t0 + 10 * s, 0, 0, 0);
+	ev_exec_env(f.t, PID(71), env_b, t0 + 10 * s + s / 2, 400000000, 0, 64u << 20);
+	ev_exit_totals(f.t, PID(71), t0 + 10 * s + s / 2 + s / 10, 450000000, 64u << 20);
+	a = run_of(&f.out, "wrap-a");
+	b = run_of(&f.out, "moved-b");
 	CHECK("exec move, never sampled: both runs ended", a && b);
 	if (a && b) {
 		CHECK("exec move, never sampled: 0.4 s to the old job, 0.05 s to the new",
@@ -593,26 +628,15 @@ static void test_exec_move_settles(void)
 		      fabs(a->counters.mem_gib_s - 64.0 / 1024 * 0.5) < 1e-6 &&
 		      a->counters.peak_rss_bytes == 64u << 20);
 	}
-	K.sample_rc = -ENOTSUP;
-	K.n_recs = 0;
-	tp_tracker_free(t);
-	jm_jobs_free(jobs);
+	fx_close(&f);
 }
 
 /* The exit's tail: RSS of the last sample, unless the process was still
  * growing then and its peak came after (no sample saw it). */
 static void test_exit_tail_peak(void)
 {
-	static struct jm_config cfg;
-	struct runs out = { 0 };
-	struct jm_jobs_sink sink = { on_run, on_window, &out };
-	if (parse_cfg(&cfg, "kubernetes: {enabled: false}\n"))
-		return;
-	struct jm_jobs *jobs = jm_jobs_new(16, &sink);
-	struct jm_loss loss = { 0 };
-	struct jm_tracker *t = tp_tracker_new(&cfg, fake_probes(), jobs, &loss);
-	const uint64_t s = 1000000000, t0 = 5 * s, mib = 1u << 20;
-	const uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE);
+	static struct fx f;
+	const uint64_t s = 1000000000, t0 = 5 * s;
 	static const uint64_t rss[3][2] = { { 100, 0 }, { 300, 100 }, { 100, 100 } };  /* MiB per sample */
 	static const char *const env[3] = { "JOBMETER_JOB=grows", "JOBMETER_JOB=shrinks",
 					    "JOBMETER_JOB=flat" };
@@ -624,35 +648,21 @@ static void test_exit_tail_peak(void)
 		"exit tail: flat samples: a spike no sample saw is not charged for the tail",
 	};
 
+	if (fx_open(&f, "kubernetes: {enabled: false}\n"))
+		return;
 	for (int k = 0; k < 3; k++) {
 		uint32_t pid = PID(80 + k);
 		int n = rss[k][1] ? 2 : 1;
-		out.n = 0;
-		ev_exec_env(t, pid, env[k], t0, 0, 0, 0);
-		K.sample_rc = 0;
-		K.n_recs = 1;
-		memset(&K.recs[0], 0, sizeof(K.recs[0]));
-		K.recs[0].tgid = K.recs[0].tid = pid;
-		K.recs[0].flags = JM_SAMPLE_LEADER;
+		f.out.n = 0;
+		ev_exec_env(f.t, pid, env[k], t0, 0, 0, 0);
 		for (int i = 0; i < n; i++) {
-			K.recs[0].rss_pages = rss[k][i] * mib / pg;
-			tp_tracker_sample(t, t0 + (uint64_t)(i + 1) * s);
+			k_leader(pid, rss[k][i]);
+			tp_tracker_sample(f.t, t0 + (uint64_t)(i + 1) * s);
 		}
-		struct jm_ev_exit x;
-		memset(&x, 0, sizeof(x));
-		x.hdr.type = JM_EV_EXIT;
-		x.hdr.tgid = pid;
-		x.hdr.ts_ns = t0 + (uint64_t)n * s + s / 2;
-		x.flags = JM_F_TRACKED;
-		x.maxrss_bytes = 300 * mib;
-		tp_tracker_on_event(t, &x, sizeof(x));
-		tp_tracker_flush_exits(t);
-		CHECK(what[k], out.n == 1 && fabs(out.r[0].counters.mem_gib_s - want[k] / 1024) < 1e-6);
+		ev_exit_totals(f.t, pid, t0 + (uint64_t)n * s + s / 2, 0, 300u << 20);
+		CHECK(what[k], f.out.n == 1 && fabs(f.out.r[0].counters.mem_gib_s - want[k] / 1024) < 1e-6);
 	}
-	K.sample_rc = -ENOTSUP;
-	K.n_recs = 0;
-	tp_tracker_free(t);
-	jm_jobs_free(jobs);
+	fx_close(&f);
 }
 
 static void read_zero(size_t n)
