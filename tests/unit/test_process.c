@@ -151,7 +151,10 @@ static void ev_exec_env(struct jm_tracker *t, uint32_t pid, const char *env, uin
 	tp_tracker_on_event(t, &e, sizeof(e));
 }
 
-static void ev_exit(struct jm_tracker *t, uint32_t pid, int status, uint64_t ts)
+/* The exit of a tracked process (with its totals: CPU, peak), and the
+ * flush that ends its run. */
+static void ev_exit_totals(struct jm_tracker *t, uint32_t pid, int status, uint64_t ts,
+			   uint64_t cpu_ns, uint64_t maxrss)
 {
 	struct jm_ev_exit e;
 	memset(&e, 0, sizeof(e));
@@ -160,8 +163,15 @@ static void ev_exit(struct jm_tracker *t, uint32_t pid, int status, uint64_t ts)
 	e.hdr.ts_ns = ts;
 	e.status = status;
 	e.flags = JM_F_TRACKED;
+	e.cpu_ns = cpu_ns;
+	e.maxrss_bytes = maxrss;
 	tp_tracker_on_event(t, &e, sizeof(e));
 	tp_tracker_flush_exits(t);
+}
+
+static void ev_exit(struct jm_tracker *t, uint32_t pid, int status, uint64_t ts)
+{
+	ev_exit_totals(t, pid, status, ts, 0, 0);
 }
 
 static struct jm_probes *fake_probes(void)
@@ -548,22 +558,6 @@ static void k_leader(uint32_t pid, uint64_t rss_mib)
 	K.recs[0].rss_pages = (rss_mib << 20) / (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
-/* The exit of a tracked process with its totals, and the flush. */
-static void ev_exit_totals(struct jm_tracker *t, uint32_t pid, uint64_t ts, uint64_t cpu_ns,
-			   uint64_t maxrss)
-{
-	struct jm_ev_exit x;
-	memset(&x, 0, sizeof(x));
-	x.hdr.type = JM_EV_EXIT;
-	x.hdr.tgid = pid;
-	x.hdr.ts_ns = ts;
-	x.flags = JM_F_TRACKED;
-	x.cpu_ns = cpu_ns;
-	x.maxrss_bytes = maxrss;
-	tp_tracker_on_event(t, &x, sizeof(x));
-	tp_tracker_flush_exits(t);
-}
-
 static const struct jm_run_record *run_of(const struct runs *out, const char *job)
 {
 	for (int i = 0; i < out->n && i < 8; i++)
@@ -617,7 +611,7 @@ static void test_exec_move_settles(void)
 	K.n_recs = 0;
 	ev_exec_env(f.t, PID(71), env_a, t0 + 10 * s, 0, 0, 0);
 	ev_exec_env(f.t, PID(71), env_b, t0 + 10 * s + s / 2, 400000000, 0, 64u << 20);
-	ev_exit_totals(f.t, PID(71), t0 + 10 * s + s / 2 + s / 10, 450000000, 64u << 20);
+	ev_exit_totals(f.t, PID(71), 0, t0 + 10 * s + s / 2 + s / 10, 450000000, 64u << 20);
 	a = run_of(&f.out, "wrap-a");
 	b = run_of(&f.out, "moved-b");
 	CHECK("exec move, never sampled: both runs ended", a && b);
@@ -659,7 +653,7 @@ static void test_exit_tail_peak(void)
 			k_leader(pid, rss[k][i]);
 			tp_tracker_sample(f.t, t0 + (uint64_t)(i + 1) * s);
 		}
-		ev_exit_totals(f.t, pid, t0 + (uint64_t)n * s + s / 2, 0, 300u << 20);
+		ev_exit_totals(f.t, pid, 0, t0 + (uint64_t)n * s + s / 2, 0, 300u << 20);
 		CHECK(what[k], f.out.n == 1 && fabs(f.out.r[0].counters.mem_gib_s - want[k] / 1024) < 1e-6);
 	}
 	fx_close(&f);
