@@ -83,6 +83,7 @@ static int pb_db_one(struct jm_arena *a, const struct jm_db_stats *d, Jobmeter__
 	m->errors = d->errors;
 	m->rows = d->rows;
 	m->rows_unknown = d->rows_unknown;
+	m->connections_unreadable = d->conns_unreadable;
 	m->tx_bytes = d->tx_bytes;
 	m->rx_bytes = d->rx_bytes;
 	m->latency_s_sum = d->latency_s_sum;

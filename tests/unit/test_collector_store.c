@@ -113,6 +113,7 @@ static void mk_batch(struct mk *m, const char *agent, uint64_t seq)
 		m->db[i].queries = 11;
 		m->db[i].errors = 1;
 		m->db[i].rows_unknown = 2;
+		m->db[i].connections_unreadable = (uint64_t)(i % 2);
 		m->db[i].latency_s_sum = 0.3 * (i + 1);
 		m->db[i].latency_p95_s = 0.05 * (i + 1);
 		m->db[i].n_statements = 2;
@@ -643,6 +644,10 @@ int main(void)
 	      q1(db, "SELECT sum(rows_unknown) FROM statements") ==
 	      q1(db, "SELECT count(*) FROM statements WHERE fingerprint LIKE 'UPDATE%'") * 2 &&
 	      q1(db, "SELECT sum(rows_unknown) FROM statements") > 0);
+	CHECK("connections_unreadable stored; job_day sums the runs'",
+	      q1(db, "SELECT sum(connections_unreadable) FROM db_stats WHERE owner_kind = 'run'") ==
+	      q1(db, "SELECT sum(db_connections_unreadable) FROM job_day") &&
+	      q1(db, "SELECT sum(db_connections_unreadable) FROM job_day") > 0);
 	CHECK("statement_day rows_unknown = the runs' statements'",
 	      q1(db, "SELECT sum(rows_unknown) FROM statement_day") ==
 	      q1(db, "SELECT sum(s.rows_unknown) FROM statements s JOIN db_stats d ON d.id = s.db_stats_id"
@@ -706,8 +711,9 @@ int main(void)
 				const char *want[] = { "migrations/002_rollups.sql",
 						       "migrations/003_statement_percentiles.sql",
 						       "migrations/004_agent_hour.sql",
-						       "migrations/005_rows_unknown.sql" };
-				order_ok &= starts < 4 && strcmp(pl.name[i], want[starts]) == 0;
+						       "migrations/005_rows_unknown.sql",
+						       "migrations/006_connections_unreadable.sql" };
+				order_ok &= starts < 5 && strcmp(pl.name[i], want[starts]) == 0;
 				cur = pl.name[i];
 				starts++;
 				last = 0;
@@ -716,7 +722,7 @@ int main(void)
 				last = pl.s[i];
 			}
 		}
-		CHECK_INT("v1 db: migrations 2..5 announced", starts, 4);
+		CHECK_INT("v1 db: migrations 2..6 announced", starts, 5);
 		CHECK("v1 db: progress in order, times growing", order_ok);
 	}
 	CHECK_INT("v1 db: version before", info.version_before, 1);

@@ -71,6 +71,7 @@ static void fill_db(struct gen *g, struct jm_db_stats *d, struct jm_stmt_stats *
 	d->errors = g_u64(g);
 	d->rows = g_u64(g);
 	d->rows_unknown = g_u64(g);
+	d->conns_unreadable = g_u64(g);
 	d->tx_bytes = g_u64(g);
 	d->rx_bytes = g_u64(g);
 	d->latency_s_sum = g_dbl(g);
@@ -153,6 +154,7 @@ static void cmp_db(struct diff *df, size_t n_m, Jobmeter__V1__DbStats **m, size_
 		EQ_U(df, "db.errors", m[i]->errors, d[i].errors);
 		EQ_U(df, "db.rows", m[i]->rows, d[i].rows);
 		EQ_U(df, "db.rows_unknown", m[i]->rows_unknown, d[i].rows_unknown);
+		EQ_U(df, "db.connections_unreadable", m[i]->connections_unreadable, d[i].conns_unreadable);
 		EQ_U(df, "db.tx_bytes", m[i]->tx_bytes, d[i].tx_bytes);
 		EQ_U(df, "db.rx_bytes", m[i]->rx_bytes, d[i].rx_bytes);
 		EQ_D(df, "db.latency_s_sum", m[i]->latency_s_sum, d[i].latency_s_sum);

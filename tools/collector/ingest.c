@@ -195,6 +195,7 @@ static int check_db(struct vctx *v, const char *pre, size_t n, Jobmeter__V1__DbS
 		    check_u64(v, p, "errors", d->errors) ||
 		    check_u64(v, p, "rows", d->rows) ||
 		    check_u64(v, p, "rows_unknown", d->rows_unknown) ||
+		    check_u64(v, p, "connections_unreadable", d->connections_unreadable) ||
 		    check_u64(v, p, "tx_bytes", d->tx_bytes) ||
 		    check_u64(v, p, "rx_bytes", d->rx_bytes) ||
 		    check_u64(v, p, "statements_overflow", d->statements_overflow) ||

@@ -28,6 +28,7 @@ INCBIN(jm_coll_sql_v2, "tools/collector/migrations/002_rollups.sql");
 INCBIN(jm_coll_sql_v3, "tools/collector/migrations/003_statement_percentiles.sql");
 INCBIN(jm_coll_sql_v4, "tools/collector/migrations/004_agent_hour.sql");
 INCBIN(jm_coll_sql_v5, "tools/collector/migrations/005_rows_unknown.sql");
+INCBIN(jm_coll_sql_v6, "tools/collector/migrations/006_connections_unreadable.sql");
 
 static const struct jm_coll_migration migrations[] = {
 	{ 1, "schema.sql", jm_coll_sql_v1 },
@@ -35,6 +36,7 @@ static const struct jm_coll_migration migrations[] = {
 	{ 3, "migrations/003_statement_percentiles.sql", jm_coll_sql_v3 },
 	{ 4, "migrations/004_agent_hour.sql", jm_coll_sql_v4 },
 	{ 5, "migrations/005_rows_unknown.sql", jm_coll_sql_v5 },
+	{ 6, "migrations/006_connections_unreadable.sql", jm_coll_sql_v6 },
 };
 
 const struct jm_coll_migration *jm_coll_schema_migrations(size_t *n)

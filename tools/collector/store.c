@@ -72,9 +72,10 @@ static const char *const sql_text[Q_COUNT] = {
 	[Q_DB] =
 		"INSERT INTO db_stats (owner_kind, owner_id, job, end_ns, system, endpoint,"
 		" queries, errors, rows, tx_bytes, rx_bytes, latency_s_sum, latency_p50_s,"
-		" latency_p95_s, latency_p99_s, latency_buckets, statements_overflow, rows_unknown)"
+		" latency_p95_s, latency_p99_s, latency_buckets, statements_overflow, rows_unknown,"
+		" connections_unreadable)"
 		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
-		" ?18)",
+		" ?18, ?19)",
 	[Q_STMT] =
 		"INSERT INTO statements (db_stats_id, fingerprint, calls, errors, rows,"
 		" latency_s_sum, last_error, latency_p50_s, latency_p95_s, latency_p99_s, rows_unknown)"
@@ -96,9 +97,10 @@ static const char *const sql_text[Q_COUNT] = {
 		"INSERT INTO job_day (day, job, runs, successes, failures, restarts, oom_kills,"
 		" processes, cpu_s, mem_gib_s, peak_rss_bytes, file_read_bytes, file_write_bytes,"
 		" net_rx_bytes, net_tx_bytes, duration_s_sum, duration_hist, last_success_ns,"
-		" queries, query_errors, query_latency_s_sum, query_p95_x_queries, query_buckets)"
+		" queries, query_errors, query_latency_s_sum, query_p95_x_queries, query_buckets,"
+		" db_connections_unreadable)"
 		" VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
-		" jm_dhist_one(?15), ?16, ?17, ?18, ?19, ?20, ?21)"
+		" jm_dhist_one(?15), ?16, ?17, ?18, ?19, ?20, ?21, ?22)"
 		" ON CONFLICT (day, job) DO UPDATE SET runs = runs + 1,"
 		" successes = successes + excluded.successes,"
 		" failures = failures + excluded.failures,"
@@ -119,7 +121,8 @@ static const char *const sql_text[Q_COUNT] = {
 		" query_errors = query_errors + excluded.query_errors,"
 		" query_latency_s_sum = query_latency_s_sum + excluded.query_latency_s_sum,"
 		" query_p95_x_queries = query_p95_x_queries + excluded.query_p95_x_queries,"
-		" query_buckets = jm_qhist_merge(query_buckets, excluded.query_buckets)",
+		" query_buckets = jm_qhist_merge(query_buckets, excluded.query_buckets),"
+		" db_connections_unreadable = db_connections_unreadable + excluded.db_connections_unreadable",
 	/* Percentiles cannot be summed: the day keeps the highest per-run
 	 * p95/p99, an upper bound of the day's (migration 3 explains why).
 	 * Scalar max() is NULL when either side is, hence the coalesce: a
@@ -761,6 +764,7 @@ static int store_db_stats(struct jm_coll_store *st, const char *kind, sqlite3_in
 		}
 		bind_u64(s, 17, d->statements_overflow);
 		bind_u64(s, 18, d->rows_unknown);
+		bind_u64(s, 19, d->connections_unreadable);
 		if ((rc = step_done(s)) != SQLITE_OK)
 			return rc;
 		id = sqlite3_last_insert_rowid(st->db);
@@ -858,7 +862,7 @@ static int store_run(struct jm_coll_store *st, sqlite3_int64 batch_id, const cha
 	const char *outcome = r->outcome == JOBMETER__V1__OUTCOME__OUTCOME_SUCCESS ? "success"
 			      : r->outcome == JOBMETER__V1__OUTCOME__OUTCOME_FAILURE ? "failure"
 			      : "unknown";
-	uint64_t queries = 0, qerrors = 0, qb[JM_HIST_BUCKETS] = { 0 };
+	uint64_t queries = 0, qerrors = 0, unreadable = 0, qb[JM_HIST_BUCKETS] = { 0 };
 	uint8_t qblob[QHIST_BYTES];
 	bool has_buckets = false;
 	double qlat = 0, qp95 = 0;
@@ -898,6 +902,7 @@ static int store_run(struct jm_coll_store *st, sqlite3_int64 batch_id, const cha
 		/* Same order of additions as the backfill's per-run sum. */
 		queries += r->db[i]->queries;
 		qerrors += r->db[i]->errors;
+		unreadable += r->db[i]->connections_unreadable;
 		qlat += r->db[i]->latency_s_sum;
 		qp95 += r->db[i]->latency_p95_s * (double)r->db[i]->queries;
 		for (size_t k = 0; k < r->db[i]->n_latency_buckets && k < JM_HIST_BUCKETS; k++) {
@@ -935,6 +940,7 @@ static int store_run(struct jm_coll_store *st, sqlite3_int64 batch_id, const cha
 		sqlite3_bind_blob(s, 21, qblob, QHIST_BYTES, SQLITE_TRANSIENT);
 	else
 		sqlite3_bind_null(s, 21);
+	bind_u64(s, 22, unreadable);
 	return step_done(s);
 }
 
