@@ -94,6 +94,9 @@ static int store_run(struct jm_coll_store *st, uint64_t *seq, const struct run_s
 		d.errors = rs->query_errors;
 		d.latency_s_sum = s.latency_s_sum;
 		d.latency_p95_s = rs->p95;
+		/* beta's runs (100 queries) each had a connection it could
+		 * not read (TLS) */
+		d.connections_unreadable = rs->queries == 100 ? 1 : 0;
 		d.n_statements = 1;
 		d.statements = &sp;
 		if (rs->buckets) {
@@ -300,6 +303,13 @@ static void check_report(const char *tag, struct jm_rep_report *r, bool estimate
 	      a->failures[0].last_end_ns == (D0 + 9 * 86400 + 19 * 3600) * SEC);
 	CHECK_INT(T("beta: no failed run"), b->n_failures, 0);
 	CHECK_INT(T("beta runs"), b->u.runs, 2);
+	/* Schema 6 stores them; an older database has no such column, and
+	 * reads as 0 rather than failing. */
+	uint64_t want_unreadable = r->schema_version >= 6 ? 2 : 0;
+	CHECK_INT(T("beta: 2 unreadable connections, from raw rows and rollups alike (0 before schema 6)"),
+		  b->u.db_conns_unreadable, want_unreadable);
+	CHECK_INT(T("alpha: none"), a->u.db_conns_unreadable, 0);
+	CHECK_INT(T("total: beta's"), r->total.db_conns_unreadable, want_unreadable);
 	CHECK(T("beta scan cost = 2 TiB x 5"), rel(b->cost.scan, 10, 1e-12));
 	CHECK(T("beta egress cost = 2 GiB x 0.09"), rel(b->cost.egress, 0.18, 1e-12));
 	hb[31] = 200;
@@ -436,6 +446,17 @@ static void check_stmt_renders(const char *tag, struct jm_rep_report *r, bool kn
 			     stmt_row_shown(buf, i, "beta", "7.00ms", "30ms");
 		else
 			ok = ok && stmt_row_shown(buf, i, "alpha", "-", "-") && stmt_row_shown(buf, i, "beta", "-", "-");
+		/* beta's queries (200, known only from schema 6 on) carry the
+		 * unreadable-connection mark, explained in the table's note;
+		 * JSON has the count. */
+		if (r->schema_version >= 6) {
+			bool marked = i == 3 ? line_with(buf, "\"db_connections_unreadable\": 2", NULL)
+				    : i == 1 ? line_with(buf, "beta", "200\\*", NULL)
+					     : line_with(buf, "beta", "200*", NULL);
+			marked = marked && (i == 3 || line_with(buf, "unreadable (TLS, compression)", NULL));
+			snprintf(name, sizeof(name), "%s: %s marks beta's unreadable connections", tag, names[i]);
+			CHECK(name, marked);
+		}
 		snprintf(name, sizeof(name), "%s: %s shows statement p95/p99%s", tag, names[i],
 			 known ? "" : " as unknown");
 		CHECK(name, ok);

@@ -277,6 +277,7 @@ static void usage_add(struct jm_rep_usage *t, const struct jm_rep_usage *u)
 	jm_rep_sat_add(&t->query_errors, u->query_errors);
 	t->query_latency_s_sum += u->query_latency_s_sum;
 	t->query_p95_x_queries += u->query_p95_x_queries;
+	jm_rep_sat_add(&t->db_conns_unreadable, u->db_conns_unreadable);
 }
 
 int jm_rep_analyze(struct jm_rep_report *r, char *err, size_t err_len)

@@ -258,6 +258,7 @@ static int db_raw_row(struct q *q, sqlite3_stmt *s, void *ctx)
 	if (!j)
 		return -1;
 	add_queries(&j->u, s, 1, sqlite3_column_double(s, 4) * (double)col_u64(s, 1));
+	jm_rep_sat_add(&j->u.db_conns_unreadable, col_u64(s, 6));
 	if (col_u64(s, 1) > 0)
 		note_p95_range(&j->u, sqlite3_column_type(s, 4) == SQLITE_NULL ? NAN
 						: sqlite3_column_double(s, 4));
@@ -266,8 +267,13 @@ static int db_raw_row(struct q *q, sqlite3_stmt *s, void *ctx)
 
 static int db_raw(struct q *q, int64_t a, int64_t b)
 {
-	return each_row(q,
-		"SELECT job, queries, errors, latency_s_sum, latency_p95_s, latency_buckets"
+	/* connections_unreadable: schema 6 (0 before: no agent sent it) */
+	return each_row(q, q->r->schema_version >= 6 ?
+		"SELECT job, queries, errors, latency_s_sum, latency_p95_s, latency_buckets,"
+		" connections_unreadable"
+		" FROM db_stats WHERE owner_kind = 'run' AND end_ns >= ?1 AND end_ns < ?2"
+		" AND (?3 IS NULL OR job = ?3) ORDER BY id" :
+		"SELECT job, queries, errors, latency_s_sum, latency_p95_s, latency_buckets, 0"
 		" FROM db_stats WHERE owner_kind = 'run' AND end_ns >= ?1 AND end_ns < ?2"
 		" AND (?3 IS NULL OR job = ?3) ORDER BY id", a, b, db_raw_row, NULL);
 }
@@ -291,21 +297,27 @@ static int run_rollup_row(struct q *q, sqlite3_stmt *s, void *ctx)
 		jm_dhist_decode_add(sqlite3_column_blob(s, 15), (size_t)sqlite3_column_bytes(s, 15),
 				    j->dhist);
 	add_queries(&j->u, s, 16, sqlite3_column_double(s, 19));
+	jm_rep_sat_add(&j->u.db_conns_unreadable, col_u64(s, 21));
 	if (col_u64(s, 16) > 0)
 		note_p95_range(&j->u, NAN);    /* a day of runs: their p95s are gone */
 	return 0;
 }
 
+#define JOB_DAY_SELECT(unreadable)                                                        \
+	"SELECT job, runs, successes, failures, restarts, oom_kills, processes, cpu_s,"      \
+	" mem_gib_s, peak_rss_bytes, file_read_bytes, file_write_bytes, net_rx_bytes,"       \
+	" net_tx_bytes, duration_s_sum, duration_hist, queries, query_errors,"               \
+	" query_latency_s_sum, query_p95_x_queries, query_buckets, " unreadable " FROM job_day" \
+	" WHERE day >= ?1 AND day < ?2 AND (?3 IS NULL OR job = ?3) ORDER BY day, job"
+
 static int runs_rollup(struct q *q, int64_t d0, int64_t d1)
 {
-	return each_row(q,
-		"SELECT job, runs, successes, failures, restarts, oom_kills, processes, cpu_s,"
-		" mem_gib_s, peak_rss_bytes, file_read_bytes, file_write_bytes, net_rx_bytes,"
-		" net_tx_bytes, duration_s_sum, duration_hist, queries, query_errors,"
-		" query_latency_s_sum, query_p95_x_queries, query_buckets FROM job_day"
-		" WHERE day >= ?1 AND day < ?2 AND (?3 IS NULL OR job = ?3) ORDER BY day, job",
-		d0, d1, run_rollup_row, NULL);
+	/* db_connections_unreadable: schema 6 */
+	return each_row(q, q->r->schema_version >= 6 ? JOB_DAY_SELECT("db_connections_unreadable")
+						     : JOB_DAY_SELECT("0"),
+			d0, d1, run_rollup_row, NULL);
 }
+#undef JOB_DAY_SELECT
 
 /* ---- statements ------------------------------------------------------ */
 

@@ -222,6 +222,7 @@ static void job(struct jw *w, const struct jm_rep_report *r, const struct jm_rep
 	jw_num(w, "gib_scanned", (double)u->file_read_bytes / 1073741824.0);
 	jw_num(w, "query_error_rate", u->queries ? (double)u->query_errors / (double)u->queries : NAN);
 	jw_num(w, "query_p95_s", j->query_p95_s);
+	jw_u64(w, "db_connections_unreadable", j->u.db_conns_unreadable);
 	jw_str(w, "query_p95_source", isnan(j->query_p95_s) ? NULL
 				      : j->query_p95_from_hist ? "histogram" : "weighted_run_p95");
 	jw_open(w, "top_statements", '[');

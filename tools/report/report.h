@@ -51,6 +51,9 @@ struct jm_rep_usage {
 	uint64_t p95_range_runs;
 	bool     p95_range_unknown;
 	double   p95_lo_s, p95_hi_s;
+	/* DB connections whose statements could not be read (TLS, GSS,
+	 * MySQL compression): their queries are in no figure (schema >= 6). */
+	uint64_t db_conns_unreadable;
 };
 
 /* Runs whose outcome is neither success nor failure (the agent never saw

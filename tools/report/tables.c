@@ -211,16 +211,23 @@ static int data_table(const struct jm_rep_report *r, struct jm_rep_table **ts, s
 	if (!t)
 		return -1;
 	snprintf(t->title, sizeof(t->title), "Data and queries");
-	snprintf(t->note, sizeof(t->note), "bytes read from files (scanned), written, sent on sockets;"
-		 " database queries of the runs");
+	/* One text line (120 columns): shorter when it must explain a mark. */
+	if (r->total.db_conns_unreadable)
+		snprintf(t->note, sizeof(t->note), "bytes read (scanned), written, sent; queries of the runs;"
+			 " * = some DB connections unreadable (TLS, compression)");
+	else
+		snprintf(t->note, sizeof(t->note), "bytes read from files (scanned), written, sent on"
+			 " sockets; database queries of the runs");
 	for (size_t i = 0; i < r->n_jobs; i++) {
 		const struct jm_rep_job *j = &r->jobs[i];
-		char sc[24], wr[24], tx[24], q[24], qe[16], p95[24];
+		char sc[24], wr[24], tx[24], q[32], qe[16], p95[24];
 
 		jm_rep_fmt_bytes((double)j->u.file_read_bytes, sc, sizeof(sc));
 		jm_rep_fmt_bytes((double)j->u.file_write_bytes, wr, sizeof(wr));
 		jm_rep_fmt_bytes((double)j->u.net_tx_bytes, tx, sizeof(tx));
 		fmt_u64(j->u.queries, q, sizeof(q));
+		if (j->u.db_conns_unreadable)
+			strcat(q, "*");                /* q holds at most 20 digits */
 		jm_rep_fmt_pct_bad(j->u.queries ? (double)j->u.query_errors / (double)j->u.queries : NAN, qe,
 				   sizeof(qe));
 		jm_rep_format_duration(j->query_p95_s, p95, sizeof(p95));
