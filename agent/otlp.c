@@ -20,7 +20,7 @@
  *     jobmeter.job.network.io         Sum int     By      network.io.direction=receive|transmit
  *     jobmeter.job.memory.peak        Gauge int   By      (when known)
  *     db.client.operation.duration    Histogram   s       db.system.name=postgresql|mysql
- *     jobmeter.job.db.queries/errors/rows/rows_unknown
+ *     jobmeter.job.db.queries/errors/rows/rows_unknown/connections_unreadable
  *                                     Sum int             db.system.name
  *     jobmeter.job.output.last_write  Gauge double s (Unix time)
  *                                                     jobmeter.output.kind, jobmeter.output.name
@@ -156,7 +156,7 @@ enum ox_kind { OX_SUM_DOUBLE, OX_SUM_INT, OX_GAUGE_INT, OX_GAUGE_DOUBLE, OX_HIST
 
 enum ox_mid {
 	M_CPU, M_FREAD, M_FWRITE, M_NET, M_MEM_PEAK, M_DB_DUR, M_DB_QUERIES, M_DB_ERRORS,
-	M_DB_ROWS, M_DB_ROWS_UNKNOWN, M_OUTPUT, M_RUNS, M_RESTARTS, M_OOMS, M_RUN_DUR, M_COUNT
+	M_DB_ROWS, M_DB_ROWS_UNKNOWN, M_DB_UNREADABLE, M_OUTPUT, M_RUNS, M_RESTARTS, M_OOMS, M_RUN_DUR, M_COUNT
 };
 
 static const struct ox_mdef {
@@ -186,6 +186,10 @@ static const struct ox_mdef {
 	[M_DB_ROWS_UNKNOWN] = { "jobmeter.job.db.rows_unknown",
 				"Database statements whose row count went by uncaptured "
 				"(not in jobmeter.job.db.rows).", "{statement}", OX_SUM_INT },
+	[M_DB_UNREADABLE] = { "jobmeter.job.db.connections_unreadable",
+			      "Connections whose statements could not be read (TLS or GSS "
+			      "encryption, MySQL compression): their queries are in no "
+			      "jobmeter.job.db figure.", "{connection}", OX_SUM_INT },
 	[M_OUTPUT] = { "jobmeter.job.output.last_write",
 		       "Unix time the job last wrote to a declared output.", "s",
 		       OX_GAUGE_DOUBLE },
@@ -500,6 +504,9 @@ static void ox_window(struct ox *x, struct ox_vec *pts, const struct jm_window_r
 			ox_attrs(x, &p->n_attributes, &p->attributes, "db.system.name", name, nl,
 				 NULL, NULL, 0);
 		if ((p = ox_int(x, &pts[M_DB_ROWS_UNKNOWN], s, e, db.rows_unknown)))
+			ox_attrs(x, &p->n_attributes, &p->attributes, "db.system.name", name, nl,
+				 NULL, NULL, 0);
+		if ((p = ox_int(x, &pts[M_DB_UNREADABLE], s, e, db.conns_unreadable)))
 			ox_attrs(x, &p->n_attributes, &p->attributes, "db.system.name", name, nl,
 				 NULL, NULL, 0);
 	}

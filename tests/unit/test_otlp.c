@@ -186,6 +186,7 @@ static void build(struct fixture *f)
 	f->db[0].queries = 3;
 	f->db[0].rows = 30;
 	f->db[0].rows_unknown = 4;
+	f->db[0].conns_unreadable = 1;
 	f->db[0].latency_s_sum = 0.005;
 	jm_hist_add(f->db[0].latency_buckets, 1000000);
 	jm_hist_add(f->db[0].latency_buckets, 1000000);
@@ -315,6 +316,9 @@ static void check_request(const char *pfx, const Req *r, int64_t agent_start)
 	CHECK_INT(N("db rows pg"), ival(num_point(m, "db.system.name", "postgresql")), 30);
 	m = find_metric(a, "jobmeter.job.db.rows_unknown");
 	CHECK_INT(N("db rows unknown pg"), ival(num_point(m, "db.system.name", "postgresql")), 4);
+	m = find_metric(a, "jobmeter.job.db.connections_unreadable");
+	CHECK_INT(N("db connections unreadable pg"), ival(num_point(m, "db.system.name", "postgresql")), 1);
+	CHECK_INT(N("db connections unreadable mysql"), ival(num_point(m, "db.system.name", "mysql")), 0);
 	m = find_metric(a, "jobmeter.job.output.last_write");
 	const Jmotlp__V1__NumberDataPoint *p = num_point(m, "jobmeter.output.name", "public.sales");
 	CHECK(N("output last write (Unix s)"), fabs(dval(p) - 1767225607.25) < 1e-6);
