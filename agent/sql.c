@@ -804,6 +804,11 @@ size_t jm_sql_memo_key(const char *sql, size_t len, unsigned flags, char *out, s
 	/* No key is longer than the text and its marker. */
 	if (!sql || !out || len + 1 > outsz)
 		return 0;
+	/* An executable comment anywhere (inside a string too) makes the
+	 * fingerprint read the text a second way: the key cannot tell what
+	 * that changes, so it is the text itself. */
+	if (mysql && has_exec_comment(sql, len))
+		return key_verbatim(sql, len, out);
 	out[0] = 'n';
 	while (i < len) {
 		unsigned char c = s[i];
