@@ -156,7 +156,11 @@ struct jm_pg_conn {
 	bool     stopped;     /* encrypted or cancel connection: parse nothing more */
 	uint16_t rx_carry_len;
 	uint8_t  rx_carry[256];  /* RX out of sync: last bytes of the previous fragment */
-	uint8_t  enc_reply;   /* 'S'/'G': one-byte reply to SSL/GSSENC request due on RX */
+	uint8_t  enc_reply;   /* 'S'/'G': one-byte reply to SSL/GSSENC request due on RX;
+			       * it stays set once the server accepted it, so
+			       * stopped && enc_reply means encrypted (db.c counts
+			       * the connection as unreadable), stopped alone a
+			       * cancel request */
 	bool     tx_copy_in;  /* server in copy-in mode: it ignores our Syncs;
 				 cleared by CopyDone/CopyFail, the COPY's
 				 CommandComplete, or ReadyForQuery */
