@@ -101,6 +101,15 @@ gen --seq 7 --queries 10 --statements 2 --stmt-latency-p95-s -0.5 > "$B/bad12.pb
 gen --seq 7 --runs 1 --windows 0 --long-string 1048576 > "$B/long.pb"
 post "1 MiB job name" 400 "${PB[@]}" "${AUTH[@]}" --data-binary @"$B/long.pb"
 grep -q 'too long' "$T/resp" && pass "1 MiB string: reason" || fail "1 MiB string reason" "$(cat "$T/resp")"
+# Two Batches concatenated decode as one (protobuf merges them) with every
+# run and window twice: stored, each job's usage would count double.
+invalid_batches() { curl -s "$URL/metrics" | awk '$1 == "jobmeter_collector_rejected_requests_total{reason=\"invalid_batch\"}" {print $2}'; }
+cat "$B/good.pb" "$B/good.pb" > "$B/doubled.pb"
+n0=$(invalid_batches)
+post "every run and window twice" 400 "${PB[@]}" "${AUTH[@]}" --data-binary @"$B/doubled.pb"
+grep -q '"reason":"runs\[3\]: duplicates runs\[0\] (same job, run_id, start and end)"' "$T/resp" \
+  && pass "doubled records: reason" || fail "doubled records reason" "$(cat "$T/resp")"
+check_eq "doubled records: counted as invalid_batch" "$(invalid_batches)" "$((n0 + 1))"
 
 code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/v1/batches");   check_eq "GET /v1/batches" "$code" 405
 code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/nope");         check_eq "unknown path" "$code" 404

@@ -252,15 +252,71 @@ static void test_goldens(void)
 	f.loss.map_full = UINT64_MAX;
 	expect_invalid("loss range", &f, "loss.map_full: out of range (18446744073709551615)");
 
-	for (size_t i = 0; i <= JM_COLL_ITEMS_MAX; i++)
-		many[i] = &f.run;
-	f.b.runs = many;
-	f.b.n_runs = JM_COLL_ITEMS_MAX;   /* + 1 window = 10001 */
-	expect_invalid("too many items", &f, "runs: 10000 runs + 1 windows (max 10000)");
-	f.b.runs = many;
-	f.b.n_runs = JM_COLL_ITEMS_MAX - 1;
-	CHECK_INT("exactly 10000 items accepted", roundtrip(&f.b, why, sizeof(why)), JM_DECODE_OK);
-	fixture_init(&f);
+	/* Distinct runs (one run each, started 1 ns apart): the limit is
+	 * about the count, and the same run twice is refused on its own. */
+	{
+		Jobmeter__V1__JobRun *copies = calloc(JM_COLL_ITEMS_MAX + 1, sizeof(*copies));
+
+		for (size_t i = 0; copies && i <= JM_COLL_ITEMS_MAX; i++) {
+			copies[i] = f.run;
+			copies[i].start_unix_ns = f.run.start_unix_ns - (int64_t)i;
+			many[i] = &copies[i];
+		}
+		CHECK("copies allocated", copies != NULL);
+		f.b.runs = many;
+		f.b.n_runs = JM_COLL_ITEMS_MAX;   /* + 1 window = 10001 */
+		expect_invalid("too many items", &f, "runs: 10000 runs + 1 windows (max 10000)");
+		f.b.runs = many;
+		f.b.n_runs = JM_COLL_ITEMS_MAX - 1;
+		CHECK_INT("exactly 10000 items accepted", roundtrip(&f.b, why, sizeof(why)), JM_DECODE_OK);
+		fixture_init(&f);
+		free(copies);
+	}
+
+	/* The same run or job window twice in one batch (a doubled or
+	 * concatenated body: protobuf merges two Batches into one with every
+	 * record twice) would be stored twice and count the job's usage
+	 * double: refused, naming both records. */
+	{
+		Jobmeter__V1__JobWindow *wins[3] = { &f.win, &f.win, &f.win };
+		Jobmeter__V1__JobWindow other;
+		Jobmeter__V1__JobRun *runs[2] = { &f.run, &f.run };
+		Jobmeter__V1__JobRun run2;
+
+		other = f.win;
+		other.start_unix_ns = f.win.end_unix_ns;
+		other.end_unix_ns = f.win.end_unix_ns + 10;
+		wins[1] = &other;
+		f.b.windows = wins;
+		f.b.n_windows = 3;
+		expect_invalid("duplicate window", &f,
+			       "windows[2]: duplicates windows[0] (same job, run_id, start and end)");
+		f.b.runs = runs;
+		f.b.n_runs = 2;
+		expect_invalid("duplicate run", &f,
+			       "runs[1]: duplicates runs[0] (same job, run_id, start and end)");
+		/* Not a duplicate: another job, another run_id, another end. */
+		other = f.win;
+		other.job = "hourly";
+		wins[1] = &other;
+		f.b.windows = wins;
+		f.b.n_windows = 2;
+		CHECK_INT("same interval, another job: accepted", roundtrip(&f.b, why, sizeof(why)),
+			  JM_DECODE_OK);
+		fixture_init(&f);
+		run2 = f.run;
+		run2.run_id = "r2";
+		runs[1] = &run2;
+		f.b.runs = runs;
+		f.b.n_runs = 2;
+		CHECK_INT("same times, another run_id: accepted", roundtrip(&f.b, why, sizeof(why)),
+			  JM_DECODE_OK);
+		run2 = f.run;
+		run2.end_unix_ns = f.run.end_unix_ns + 1;
+		CHECK_INT("same run_id, another end: accepted", roundtrip(&f.b, why, sizeof(why)),
+			  JM_DECODE_OK);
+		fixture_init(&f);
+	}
 
 	/* Wire-level failures. */
 	{

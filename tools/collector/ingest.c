@@ -331,6 +331,92 @@ static int check_loss(struct vctx *v, const Jobmeter__V1__LossCounters *l)
 	return 0;
 }
 
+/* ---- duplicate records ------------------------------------------------- */
+
+/* The same run, or a job's window over the same interval, twice in one batch
+ * (a doubled record, or two Batches concatenated: protobuf merges them into
+ * one with every record twice) would be stored twice and count the job's
+ * usage double.  The agent never sends one: a run is finished once, and a
+ * job gets one window per flush.  Identity is (job, run_id, start, end). */
+struct item_key {
+	const char *job, *run_id;
+	int64_t start, end;
+};
+
+typedef void (*item_key_fn)(const Jobmeter__V1__Batch *b, size_t i, struct item_key *k);
+
+static void run_key(const Jobmeter__V1__Batch *b, size_t i, struct item_key *k)
+{
+	const Jobmeter__V1__JobRun *r = b->runs[i];
+
+	*k = (struct item_key){ r->job, r->run_id, r->start_unix_ns, r->end_unix_ns };
+}
+
+static void window_key(const Jobmeter__V1__Batch *b, size_t i, struct item_key *k)
+{
+	const Jobmeter__V1__JobWindow *w = b->windows[i];
+
+	*k = (struct item_key){ w->job, w->run_id, w->start_unix_ns, w->end_unix_ns };
+}
+
+static bool key_equal(const struct item_key *x, const struct item_key *y)
+{
+	return x->start == y->start && x->end == y->end &&
+	       strcmp(x->job ? x->job : "", y->job ? y->job : "") == 0 &&
+	       strcmp(x->run_id ? x->run_id : "", y->run_id ? y->run_id : "") == 0;
+}
+
+/* FNV-1a over the key; the NUL after each string keeps ("ab","c") apart
+ * from ("a","bc"). */
+static uint32_t key_hash(const struct item_key *k)
+{
+	const char *strs[2] = { k->job ? k->job : "", k->run_id ? k->run_id : "" };
+	uint64_t t[2] = { (uint64_t)k->start, (uint64_t)k->end };
+	uint32_t h = 2166136261u;
+
+	for (int s = 0; s < 2; s++) {
+		for (const unsigned char *p = (const unsigned char *)strs[s]; *p; p++)
+			h = (h ^ *p) * 16777619u;
+		h = (h ^ 0) * 16777619u;
+	}
+	for (int s = 0; s < 2; s++)
+		for (int i = 0; i < 8; i++)
+			h = (h ^ (uint8_t)(t[s] >> (8 * i))) * 16777619u;
+	return h;
+}
+
+/* Open addressing over a fixed table (no allocation, so no failure mode
+ * that would refuse a valid batch): more slots than JM_COLL_ITEMS_MAX,
+ * each holding an item index + 1 (0 = empty). */
+#define DUP_SLOTS 16384u
+_Static_assert(DUP_SLOTS > JM_COLL_ITEMS_MAX && JM_COLL_ITEMS_MAX < UINT16_MAX,
+	       "the duplicate table must hold every item of a batch");
+
+static int check_duplicates(struct vctx *v, const Jobmeter__V1__Batch *b, const char *what,
+			    size_t n, item_key_fn key_of)
+{
+	uint16_t slot[DUP_SLOTS];
+	char pre[PATH_MAX_LEN];
+
+	memset(slot, 0, sizeof(slot));
+	for (size_t i = 0; i < n; i++) {
+		struct item_key k, o;
+		uint32_t h;
+
+		key_of(b, i, &k);
+		for (h = key_hash(&k) % DUP_SLOTS; slot[h]; h = (h + 1) % DUP_SLOTS) {
+			key_of(b, slot[h] - 1u, &o);
+			if (key_equal(&k, &o)) {
+				path_elem(pre, "", what, i);
+				return vfail(v, pre, "", "duplicates %s[%u] (same job, run_id, start and end)",
+					     what, slot[h] - 1u);
+			}
+		}
+		slot[h] = (uint16_t)(i + 1);
+	}
+	return 0;
+}
+
 int jm_coll_validate_batch(const Jobmeter__V1__Batch *b, char *why, size_t why_len)
 {
 	struct vctx v = { why, why_len };
@@ -362,6 +448,10 @@ int jm_coll_validate_batch(const Jobmeter__V1__Batch *b, char *why, size_t why_l
 	for (size_t i = 0; i < b->n_windows; i++)
 		if (check_window(&v, i, b->windows[i]))
 			return -1;
+	/* After the checks above: every record is there and bounded. */
+	if (check_duplicates(&v, b, "runs", b->n_runs, run_key) ||
+	    check_duplicates(&v, b, "windows", b->n_windows, window_key))
+		return -1;
 	if (check_host(&v, b->host)) return -1;
 	return check_loss(&v, b->loss);
 }
