@@ -338,6 +338,52 @@ static bool parse_stored_max(struct jm_shipper *sh, uint64_t *out)
 	return true;
 }
 
+/* A 425 -- the batch ends in the future by the collector's clock -- is
+ * retried: the collector's clock may be the one behind, and the batch passes
+ * once the clocks agree.  A batch that ends more than this after the agent's
+ * own clock as well was made while the agent's clock was far ahead (set to
+ * 2150 by a bad RTC or NTP answer, corrected since): no clock is going to get
+ * there, and as sending stays in seq order, every later batch would wait
+ * behind it until the spool overflowed.  It is refused like any batch the
+ * collector cannot store (rejected/, counted).  A day, far above the
+ * collector's hour of tolerance: a host whose clock stepped back by less
+ * still delivers the batches made before the step, once it catches up. */
+#define AHEAD_OF_OWN_CLOCK_NS (INT64_C(86400) * 1000000000)
+
+/* The latest end time in a spooled Batch (window, runs, job windows); 0
+ * when the bytes are not a Batch. */
+static int64_t batch_latest_end(const uint8_t *data, size_t len)
+{
+	Jobmeter__V1__Batch *b = jobmeter__v1__batch__unpack(NULL, len, data);
+	int64_t end;
+
+	if (!b)
+		return 0;
+	end = b->window_end_unix_ns;
+	for (size_t i = 0; i < b->n_runs; i++)
+		if (b->runs[i] && b->runs[i]->end_unix_ns > end)
+			end = b->runs[i]->end_unix_ns;
+	for (size_t i = 0; i < b->n_windows; i++)
+		if (b->windows[i] && b->windows[i]->end_unix_ns > end)
+			end = b->windows[i]->end_unix_ns;
+	jobmeter__v1__batch__free_unpacked(b, NULL);
+	return end;
+}
+
+/* Seconds the batch ends after the agent's clock beyond AHEAD_OF_OWN_CLOCK_NS
+ * (> 0: it came from a clock excursion), or 0. */
+static int64_t ahead_of_own_clock_s(const uint8_t *data, size_t len)
+{
+	struct timespec ts;
+	int64_t now, end = batch_latest_end(data, len);
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	if (end <= 0 || now <= 0 || end - now <= AHEAD_OF_OWN_CLOCK_NS)
+		return 0;
+	return (end - now) / 1000000000;
+}
+
 /* The collector stored the batch, now or before: its body says
  * {"status":"stored"} or {"status":"duplicate"}. */
 static bool collector_took_it(struct jm_shipper *sh)
@@ -404,6 +450,13 @@ static enum send_result send_batch(struct jm_shipper *sh, uint64_t seq, const ui
 	sh->fail_kind = (int)status;
 	if (conflict)
 		return SEND_CONFLICT;
+	int64_t ahead_s = status == 425 ? ahead_of_own_clock_s(data, len) : 0;
+	if (ahead_s > 0) {
+		snprintf(err, errlen, "batch ends %" PRId64 " s after this agent's clock too (made while "
+			 "the clock was ahead; the collector answered HTTP 425: %s)", ahead_s,
+			 head[0] ? head : "(empty body)");
+		return SEND_REJECT;
+	}
 	if (!status_is_retryable(status))
 		return SEND_REJECT;
 	curl_off_t ra = 0;

@@ -36,6 +36,10 @@
  *                  rejected: they are about the configuration, not the batch,
  *                  and rejecting would throw away the whole spool until an
  *                  operator fixes a token.
+ *   425 for a batch that ends more than a day after the agent's own clock
+ *                  too (made while its clock was far ahead, corrected since):
+ *                  no clock is going to reach it, and it would hold every
+ *                  later batch behind it; refused as below.
  *   other 4xx      the batch itself is refused: logged once with the status
  *                  and the head of the response body, counted in
  *                  rejected_4xx, moved to <spool>/rejected/; not retried.

@@ -44,7 +44,11 @@ static char log_path[600];
  * any other is stored. */
 /* MODE_HTML_ONCE: the first request gets a 200 that is not the collector's
  * answer (a proxy's maintenance page). */
-enum srv_mode { MODE_OK, MODE_503_ONCE, MODE_400, MODE_409, MODE_409_MAX, MODE_HTML_ONCE };
+/* MODE_425: like the collector, 425 for a batch whose window ends more than
+ * an hour after the server's clock, any other stored.  MODE_425_ONCE: the
+ * first request gets 425 whatever it holds (the server's clock behind). */
+enum srv_mode { MODE_OK, MODE_503_ONCE, MODE_400, MODE_409, MODE_409_MAX, MODE_HTML_ONCE,
+		MODE_425, MODE_425_ONCE };
 #define PRIOR_MAX 5
 
 struct srv {
@@ -69,6 +73,13 @@ struct body {
 	size_t len, cap;
 	bool too_big;
 };
+
+static int64_t realtime_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 static uint64_t now_ns(void)
 {
@@ -213,11 +224,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	}
 	uint64_t seq = m->seq;
 	int64_t ws = m->window_start_unix_ns;
+	bool ahead = m->window_end_unix_ns > realtime_ns() + INT64_C(3600) * 1000000000;
 	jobmeter__v1__batch__free_unpacked(m, NULL);
 
 	pthread_mutex_lock(&s->lock);
 	enum srv_mode mode = s->mode;
-	bool first_503 = (mode == MODE_503_ONCE || mode == MODE_HTML_ONCE) && !s->served_503;
+	bool first_503 = (mode == MODE_503_ONCE || mode == MODE_HTML_ONCE || mode == MODE_425_ONCE) &&
+			 !s->served_503;
 	if (first_503)
 		s->served_503 = true;
 	bool conflict = mode == MODE_409_MAX && seq <= PRIOR_MAX;
@@ -229,8 +242,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			 "for another window (1..2 ns): the agent's seq restarted\"}\n",
 			 s->max_stored > PRIOR_MAX ? s->max_stored : (uint64_t)PRIOR_MAX, seq);
 	}
+	bool too_early = (mode == MODE_425 && ahead) || (mode == MODE_425_ONCE && first_503);
 	if (mode == MODE_OK || ((mode == MODE_503_ONCE || mode == MODE_HTML_ONCE) && !first_503) ||
-	    (mode == MODE_409_MAX && !conflict)) {
+	    (mode == MODE_409_MAX && !conflict) || ((mode == MODE_425 || mode == MODE_425_ONCE) && !too_early)) {
 		if (s->n_accepted < MAX_ACCEPTED) {
 			s->accepted[s->n_accepted] = seq;
 			s->accepted_ws[s->n_accepted] = ws;
@@ -243,6 +257,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (conflict)
 		return reply(c, 409, cbody, false);
 
+	if (too_early)
+		return reply(c, 425, "{\"status\":\"rejected\",\"reason\":\"the batch window ends in the "
+			     "future: the agent's clock is ahead or the collector's behind; retry later\"}\n",
+			     false);
 	if (first_503 && mode == MODE_HTML_ONCE)
 		return reply(c, 200, "<html><body>Down for maintenance</body></html>", false);
 	if (first_503)
@@ -356,8 +374,9 @@ static int write_text(const char *path, const char *text)
 	return (fclose(f) == 0 && ok) ? 0 : -1;
 }
 
-/* Render and spool one real batch, numbered by the spool. */
-static int spool_batch(struct jm_spool *sp)
+/* Render and spool one real batch, numbered by the spool; its window starts
+ * at window_ns (0: the next of a series, one a second in 2023). */
+static int spool_batch_at(struct jm_spool *sp, int64_t window_ns)
 {
 	struct jm_run_record run;
 	struct jm_batch b;
@@ -369,9 +388,10 @@ static int spool_batch(struct jm_spool *sp)
 	snprintf(run.job, sizeof(run.job), "nightly-sales");
 	/* Tells the batches apart after a renumbering: window = spool order. */
 	static int64_t next_window = 1700000000000000000;
-	b.window_start_ns = next_window;
-	b.window_end_ns = next_window + 1000000000;
-	next_window += 1000000000;
+	b.window_start_ns = window_ns ? window_ns : next_window;
+	b.window_end_ns = b.window_start_ns + 1000000000;
+	if (!window_ns)
+		next_window += 1000000000;
 	run.outcome = JM_OUTCOME_SUCCESS;
 	b.n_runs = 1;
 	b.runs = &run;
@@ -382,6 +402,11 @@ static int spool_batch(struct jm_spool *sp)
 		err = jm_spool_put(sp, b.seq, buf, len);
 	free(buf);
 	return err;
+}
+
+static int spool_batch(struct jm_spool *sp)
+{
+	return spool_batch_at(sp, 0);
 }
 
 static int spool_n(struct jm_spool *sp, int n)
@@ -853,6 +878,69 @@ out:
 	srv_stop(&s);
 }
 
+/* A batch made while the agent's clock was far ahead (2150) and corrected
+ * since: the collector answers 425 for it, and it ends far beyond the
+ * agent's clock too.  Retried like any 425, it held every later batch
+ * behind it (seq order) until the spool overflowed; it is refused instead
+ * and the later ones go.  A 425 for a batch the agent's clock agrees with
+ * (the collector's clock behind) stays a retry. */
+static void test_425(void)
+{
+	struct srv s;
+	struct jm_config cfg;
+	struct jm_shipper *sh = NULL;
+	struct jm_ship_stats st;
+	struct seen w;
+	char p[800];
+	struct stat sb;
+	struct jm_spool *sp = case_start(&s, MODE_425, "425", "s425", 0);
+
+	if (!sp || !s.d)
+		goto out;
+	CHECK_INT("425: batch 1 from a clock in 2150 spooled",
+		  spool_batch_at(sp, INT64_C(5680000000000000000)), 0);
+	CHECK_INT("425: batches 2..3 spooled", spool_n(sp, 2), 0);
+	sh = case_open(&s, sp, &cfg, "425");
+	if (!sh)
+		goto out;
+	CHECK_INT("425: the later batches delivered", wait_stat(sh, ST_SENT, 2, 5000), 2);
+	jm_ship_stats(sh, &st);
+	CHECK_INT("425: the batch from 2150 refused", st.rejected_4xx, 1);
+	CHECK_INT("425: spool empty", st.spool_depth, 0);
+	srv_seen(&s, &w);
+	CHECK("425: 2 and 3 stored, in order",
+	      w.n_accepted == 2 && w.accepted[0] == 2 && w.accepted[1] == 3);
+	CHECK_INT("425: the batch from 2150 asked for once", w.requests, 3);
+	snprintf(p, sizeof(p), "%s/s425/rejected/00000000000000000001.batch", tmp_root);
+	CHECK("425: the batch from 2150 kept in rejected/", stat(p, &sb) == 0);
+	jm_ship_close(sh, 1000);
+	sh = NULL;
+	CHECK_INT("425: refusal logged with the reason",
+		  log_count("batch seq 1 rejected, not retried: batch ends "), 1);
+out:
+	jm_ship_close(sh, 0);
+	jm_spool_close(sp);
+	srv_stop(&s);
+
+	sp = case_start(&s, MODE_425_ONCE, "425 once", "s425once", 2);
+	sh = NULL;
+	if (!sp || !s.d)
+		goto out2;
+	sh = case_open(&s, sp, &cfg, "425 once");
+	if (!sh)
+		goto out2;
+	CHECK_INT("425 once: both delivered after a retry", wait_stat(sh, ST_SENT, 2, 5000), 2);
+	jm_ship_stats(sh, &st);
+	CHECK_INT("425 once: nothing refused", st.rejected_4xx, 0);
+	CHECK("425 once: retried", st.retries >= 1);
+	srv_seen(&s, &w);
+	CHECK("425 once: in order", accepted_in_order(&w, 2));
+out2:
+	jm_ship_close(sh, 1000);
+	jm_spool_close(sp);
+	srv_stop(&s);
+}
+
 static void test_down_then_up(void)
 {
 	struct srv s;
@@ -1101,6 +1189,7 @@ int main(void)
 	test_409_renumber();
 	test_409_renumber_interrupted();
 	test_409_renumber_unremovable();
+	test_425();
 	test_down_then_up();
 	test_drain();
 	test_tls();
