@@ -111,6 +111,25 @@ grep -q '"reason":"runs\[3\]: duplicates runs\[0\] (same job, run_id, start and 
   && pass "doubled records: reason" || fail "doubled records reason" "$(cat "$T/resp")"
 check_eq "doubled records: counted as invalid_batch" "$(invalid_batches)" "$((n0 + 1))"
 
+# Requests libmicrohttpd refuses or loses on its own (the collector never
+# sees them): each is logged by it, so any client could write a line per
+# connection into the collector's log (2000 connections closed mid-request
+# made 2000 lines); they are counted in /metrics and their log lines capped.
+http_errors() { curl -s "$URL/metrics" | awk '$1 == "jobmeter_collector_http_errors_total" {print $2}'; }
+e0=$(http_errors); l0=$(wc -l < "$T/coll.log")
+python3 - "${URL#http://}" <<'PY'
+import socket, sys
+host, port = sys.argv[1].rsplit(':', 1)
+for i in range(300):   # headers cut off: the client goes away mid-request
+    s = socket.create_connection((host, int(port))); s.sendall(b'POST /v1/batches HTTP/1.1\r\nHost: x\r\n'); s.close()
+s = socket.create_connection((host, int(port)))   # a header too large: 431 from libmicrohttpd
+s.sendall(b'POST /v1/batches HTTP/1.1\r\nHost: x\r\nX-Pad: ' + b'a' * 100000 + b'\r\nContent-Length: 0\r\n\r\n')
+print(s.recv(100).split(b'\r\n')[0].decode()); s.close()
+PY
+sleep 0.5
+e1=$(http_errors); l1=$(wc -l < "$T/coll.log")
+check_range "HTTP-layer refusals counted in /metrics" "$(( ${e1:-0} - ${e0:-0} ))" 301 400
+check_range "... and their log lines capped" "$((l1 - l0))" 1 12
 code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/v1/batches");   check_eq "GET /v1/batches" "$code" 405
 code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/nope");         check_eq "unknown path" "$code" 404
 

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,15 @@
  * stays below the 1 GiB its systemd unit allows, however many ingest
  * slots --max-ingest opens. */
 #define BODY_MEM_MAX ((size_t)256 << 20)
+/* libmicrohttpd logs every request it refuses or loses on its own
+ * (malformed or oversized headers, the connection limit, a client gone
+ * mid-request, a failed TLS handshake): a line per connection, which any
+ * client that can connect could turn into gigabytes of log.  Each one is
+ * counted (jobmeter_collector_http_errors_total); at most MHD_LOG_BURST
+ * lines are written per MHD_LOG_WINDOW_S, then one line says how many were
+ * left out. */
+#define MHD_LOG_BURST    10u
+#define MHD_LOG_WINDOW_S 60.0
 
 struct jm_coll_server {
 	struct MHD_Daemon *daemon;
@@ -46,6 +56,10 @@ struct jm_coll_server {
 	int ingest_in_flight;         /* atomic: ingest slots taken */
 	size_t decode_mem;            /* atomic: decode budgets reserved */
 	char address[80];
+	pthread_mutex_t log_lock;     /* guards the three below */
+	double log_window_t0;         /* CLOCK_MONOTONIC s when the window began */
+	unsigned log_lines;           /* libmicrohttpd lines written in it */
+	uint64_t log_left_out;        /* and left out */
 };
 
 struct req {
@@ -570,11 +584,44 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	__atomic_sub_fetch(&srv->active_requests, 1, __ATOMIC_ACQ_REL);
 }
 
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
-	(void)cls;
-	/* MHD reports trouble with a connection or a TLS handshake. */
-	jm_vlog(JM_LOG_WARN, fmt, ap);
+	struct jm_coll_server *srv = cls;
+	uint64_t left_out = 0;
+	double now = mono_s(), window;
+	bool write;
+
+	/* MHD reports trouble with a request, a connection or a TLS
+	 * handshake that it handled itself: count it, log a few. */
+	jm_coll_metrics_http_error(srv->metrics);
+	pthread_mutex_lock(&srv->log_lock);
+	window = now - srv->log_window_t0;
+	if (srv->log_window_t0 == 0 || window >= MHD_LOG_WINDOW_S) {
+		left_out = srv->log_left_out;
+		srv->log_window_t0 = now;
+		srv->log_lines = 0;
+		srv->log_left_out = 0;
+	}
+	write = srv->log_lines < MHD_LOG_BURST;
+	if (write)
+		srv->log_lines++;
+	else
+		srv->log_left_out++;
+	pthread_mutex_unlock(&srv->log_lock);
+	if (left_out)
+		jm_warn("%llu more message(s) of the HTTP layer left out of the log in the last %.0f s"
+			" (counted in jobmeter_collector_http_errors_total)",
+			(unsigned long long)left_out, window);
+	if (write)
+		jm_vlog(JM_LOG_WARN, fmt, ap);
 }
 
 /* ---- listening socket ------------------------------------------------ */
@@ -703,6 +750,11 @@ int jm_coll_server_start(const struct jm_coll_http_config *cfg, struct jm_coll_s
 	srv->metrics = metrics;
 	srv->body_mem.max = BODY_MEM_MAX;
 	srv->listen_fd = -1;
+	if (pthread_mutex_init(&srv->log_lock, NULL)) {
+		snprintf(err, err_len, "out of memory");
+		free(srv);
+		return -1;
+	}
 	if (open_listener(cfg->listen, &srv->listen_fd, &v6, srv->address, sizeof(srv->address), err, err_len))
 		goto fail;
 	if (v6)
@@ -711,7 +763,7 @@ int jm_coll_server_start(const struct jm_coll_http_config *cfg, struct jm_coll_s
 		flags |= MHD_USE_TLS;
 	if (cfg->tls_cert_pem)
 		srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv,
-			MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+			MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
 			MHD_OPTION_LISTEN_SOCKET, srv->listen_fd,
 			MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
 			MHD_OPTION_CONNECTION_TIMEOUT, 60u,
@@ -721,7 +773,7 @@ int jm_coll_server_start(const struct jm_coll_http_config *cfg, struct jm_coll_s
 			MHD_OPTION_END);
 	else
 		srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv,
-			MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+			MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
 			MHD_OPTION_LISTEN_SOCKET, srv->listen_fd,
 			MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
 			MHD_OPTION_CONNECTION_TIMEOUT, 60u,
@@ -737,6 +789,7 @@ int jm_coll_server_start(const struct jm_coll_http_config *cfg, struct jm_coll_s
 fail:
 	if (srv->listen_fd >= 0)
 		close(srv->listen_fd);
+	pthread_mutex_destroy(&srv->log_lock);
 	free(srv);
 	return -1;
 }
@@ -769,5 +822,6 @@ void jm_coll_server_stop(struct jm_coll_server *srv, double grace_s)
 		jm_warn("%d request(s) still running after %.0f s: closing anyway",
 			    __atomic_load_n(&srv->active_requests, __ATOMIC_ACQUIRE), grace_s);
 	MHD_stop_daemon(srv->daemon);
+	pthread_mutex_destroy(&srv->log_lock);
 	free(srv);
 }

@@ -53,6 +53,7 @@ struct jm_coll_metrics {
 	uint64_t stored, duplicates, runs, windows, wire_bytes, decoded_bytes;
 	uint64_t untracked;
 	uint64_t commits, commit_failures, commit_batches;
+	uint64_t http_errors;
 	struct hist commit_lat;
 	int64_t in_flight;
 	uint64_t rejected[JM_REJ_COUNT];
@@ -206,6 +207,15 @@ void jm_coll_metrics_commit(struct jm_coll_metrics *m, int committed, size_t bat
 	pthread_mutex_unlock(&m->lock);
 }
 
+void jm_coll_metrics_http_error(struct jm_coll_metrics *m)
+{
+	if (!m)
+		return;
+	pthread_mutex_lock(&m->lock);
+	m->http_errors++;
+	pthread_mutex_unlock(&m->lock);
+}
+
 void jm_coll_metrics_in_flight(struct jm_coll_metrics *m, int delta)
 {
 	pthread_mutex_lock(&m->lock);
@@ -296,6 +306,10 @@ int jm_coll_metrics_render(struct jm_coll_metrics *m, char **out_p, size_t *out_
 	counter(&o, "jobmeter_collector_committed_batches_total",
 		"Batches handled by committed group transactions (stored, duplicate or failed alone).",
 		m->commit_batches);
+	counter(&o, "jobmeter_collector_http_errors_total",
+		"Requests and connections the HTTP layer refused or lost before the collector saw a"
+		" request: malformed or oversized headers, the connection limit, clients gone"
+		" mid-request, failed TLS handshakes.", m->http_errors);
 
 	outf(&o, "# HELP jobmeter_collector_rejected_requests_total Requests refused, by reason.\n"
 		 "# TYPE jobmeter_collector_rejected_requests_total counter\n");

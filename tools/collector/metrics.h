@@ -50,6 +50,10 @@ void jm_coll_metrics_in_flight(struct jm_coll_metrics *m, int delta);
  * many batches it held, how long writing and committing took. */
 void jm_coll_metrics_commit(struct jm_coll_metrics *m, int committed, size_t batches, double seconds);
 
+/* A request or connection the HTTP layer (libmicrohttpd) refused or lost on
+ * its own, before the collector saw a request (http.c). */
+void jm_coll_metrics_http_error(struct jm_coll_metrics *m);
+
 /* Render the exposition text into a malloc'd buffer (*out, *len). */
 int jm_coll_metrics_render(struct jm_coll_metrics *m, char **out, size_t *len)
 	__attribute__((warn_unused_result));
