@@ -208,6 +208,15 @@ static void test_goldens(void)
 	expect_invalid("run reversed", &f, "runs[0].end_unix_ns: ends before it starts");
 	f.rc.cpu_s = NAN;
 	expect_invalid("cpu NaN", &f, "runs[0].counters.cpu_s: must be a finite number >= 0 (got nan)");
+	/* Finite but beyond any machine: summed into a day's rollup it made
+	 * the job's figure, and every total over it, infinite for good. */
+	f.rc.cpu_s = 1e308;
+	expect_invalid("cpu 1e308", &f, "runs[0].counters.cpu_s: out of range (1e+308, max 1e+15)");
+	f.db.latency_s_sum = 2e15;
+	expect_invalid("latency sum 2e15", &f, "runs[0].db[0].latency_s_sum: out of range (2e+15, max 1e+15)");
+	f.rc.cpu_s = 1e15;
+	CHECK_INT("cpu 1e15 accepted", roundtrip(&f.b, why, sizeof(why)), JM_DECODE_OK);
+	fixture_init(&f);
 	f.wc.mem_gib_s = -1;
 	expect_invalid("window mem negative", &f, "windows[0].counters.mem_gib_s: must be a finite number >= 0 (got -1)");
 	f.rc.net_tx_bytes = UINT64_MAX;

@@ -129,6 +129,11 @@ static int check_dbl(struct vctx *v, const char *pre, const char *f, double d)
 {
 	if (!isfinite(d) || d < 0)
 		return vfail(v, pre, f, "must be a finite number >= 0 (got %g)", d);
+	/* Finite is not enough: two runs of 1e308 CPU seconds sum to inf in
+	 * the day's rollup, and that job's figure and every total over it
+	 * stay unknown for good. */
+	if (d > JM_COLL_DOUBLE_MAX)
+		return vfail(v, pre, f, "out of range (%g, max %g)", d, JM_COLL_DOUBLE_MAX);
 	return 0;
 }
 

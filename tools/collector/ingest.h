@@ -18,6 +18,10 @@
 #define JM_COLL_ITEMS_MAX       10000     /* runs + windows per batch */
 #define JM_COLL_LABELS_MAX      64        /* labels per run */
 #define JM_COLL_NS_MAX          INT64_C(7258118400000000000)   /* 2200-01-01 */
+/* Every double (seconds, GiB-seconds) is at most this: 31.7 million years,
+ * far beyond any run, window or host, yet small enough that no sum of
+ * them in a rollup or a report overflows to infinity. */
+#define JM_COLL_DOUBLE_MAX      1e15
 /* Decoded memory may be this many times the wire size (plus a floor):
  * honest batches stay well below 6x, empty-message floods go far beyond. */
 #define JM_COLL_DECODE_FACTOR   8u
