@@ -349,6 +349,10 @@ static bool parse_stored_max(struct jm_shipper *sh, uint64_t *out)
  * collector's hour of tolerance: a host whose clock stepped back by less
  * still delivers the batches made before the step, once it catches up. */
 #define AHEAD_OF_OWN_CLOCK_NS (INT64_C(86400) * 1000000000)
+/* An agent clock before 2000 is unset (an RTC reset at boot, before NTP):
+ * it cannot vouch for anything, and the batches it finds "ahead" were made
+ * at the right time.  They are retried until the clock is set. */
+#define OWN_CLOCK_SANE_NS     INT64_C(946684800000000000)
 
 /* The latest end time in a spooled Batch (window, runs, job windows); 0
  * when the bytes are not a Batch. */
@@ -379,7 +383,7 @@ static int64_t ahead_of_own_clock_s(const uint8_t *data, size_t len)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-	if (end <= 0 || now <= 0 || end - now <= AHEAD_OF_OWN_CLOCK_NS)
+	if (end <= 0 || now < OWN_CLOCK_SANE_NS || end - now <= AHEAD_OF_OWN_CLOCK_NS)
 		return 0;
 	return (end - now) / 1000000000;
 }
