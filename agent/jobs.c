@@ -30,6 +30,7 @@ struct jm_run {
 	struct jm_run_record rec;         /* grows while the run is active */
 	unsigned live;                    /* processes alive */
 	char key[JM_RUN_KEY_MAX];         /* which concurrent run of the job, "" = none */
+	bool run_id_given;                /* rec.run_id came from the process, not generated */
 	bool root_exited;
 	bool ended;                       /* on the ended list */
 	int root_status;
@@ -153,9 +154,14 @@ struct jm_run *jm_jobs_proc_start_keyed(struct jm_jobs *j, const char *job, cons
 		return NULL;
 	if (!key)
 		key = "";
+	bool given = run_id && *run_id;
 	for (r = b->runs; r; r = r->next) {
-		bool same = run_id && *run_id ? strcmp(r->rec.run_id, run_id) == 0
-					      : strcmp(r->key, key) == 0;
+		/* A run tagged with a run id is that id's only: a process
+		 * without one (a retry launched by hand next to a scheduled
+		 * run) is a run of its own, not a process of the tagged run
+		 * whose outcome it would take over. */
+		bool same = given ? r->run_id_given && strcmp(r->rec.run_id, run_id) == 0
+				  : !r->run_id_given && strcmp(r->key, key) == 0;
 		if (same) {
 			jm_run_proc_join(r);
 			return r;
@@ -169,7 +175,8 @@ struct jm_run *jm_jobs_proc_start_keyed(struct jm_jobs *j, const char *job, cons
 	r->job = b;
 	snprintf(r->key, sizeof(r->key), "%s", key);
 	snprintf(r->rec.job, sizeof(r->rec.job), "%s", job);
-	if (run_id && *run_id)
+	r->run_id_given = given;
+	if (given)
 		snprintf(r->rec.run_id, sizeof(r->rec.run_id), "%s", run_id);
 	else
 		snprintf(r->rec.run_id, sizeof(r->rec.run_id), "%llx-%llu",

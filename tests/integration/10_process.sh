@@ -47,6 +47,14 @@ JOBMETER_JOB=zleader-$UNIQ /usr/bin/time -f "%U %S %M %e" -o "$T/time.zleader" $
 # 3d. A scheduler that tags each run with JOBMETER_RUN_ID under one job:
 #     every tagged child is a run of its own, with its own outcome.
 JOBMETER_JOB=sched-$UNIQ bash -c "JOBMETER_RUN_ID=r1-$UNIQ sh -c 'exit 1'; JOBMETER_RUN_ID=r2-$UNIQ sh -c 'exit 0'; true"
+# 3d'. A process of the job without a run id, started while a tagged run is
+#     live (a retry by hand next to a scheduled run), is a run of its own:
+#     it neither joins the tagged run nor decides its outcome.
+JOBMETER_JOB=mix-$UNIQ JOBMETER_RUN_ID=tag-$UNIQ sh -c 'sleep 1; exit 0' &
+mix_pid=$!
+sleep 0.3
+JOBMETER_JOB=mix-$UNIQ sh -c 'exit 3'
+wait $mix_pid
 # 3e. A wrapper that works for 0.7 s, then execs into another job: the
 #     0.7 s are the wrapper's job's, though the 1 s sampler had not seen
 #     them all yet (the same process, so only the exec tells them apart).
@@ -69,6 +77,10 @@ wait_run "sched-$UNIQ" 3 || fail run-sched "fewer than 3 runs of sched-$UNIQ"
 check_eq "run id: each tagged run of one job is its own, with its outcome" \
   "$(jq -rs --arg j "sched-$UNIQ" '[.[] | select(.type=="run" and .job==$j and (.run_id | startswith("r"))) | "\(.run_id)=\(.outcome)"] | sort | join(",")' "$T/out.jsonl")" \
   "r1-$UNIQ=failure,r2-$UNIQ=success"
+wait_run "mix-$UNIQ" 2 || fail run-mix "fewer than 2 runs of mix-$UNIQ"
+check_eq "run id: an untagged process next to a tagged run is a run of its own" \
+  "$(jq -rs --arg j "mix-$UNIQ" --arg t "tag-$UNIQ" '[.[] | select(.type=="run" and .job==$j) | "\(if .run_id == $t then "tagged" else "untagged" end)=\(.outcome)/\(.processes)"] | sort | join(",")' "$T/out.jsonl")" \
+  "tagged=success/2,untagged=failure/1"
 
 # The wrapper's job: its 0.7 s (and bash's and env's start); the other
 # job: the rest of jm_burn's 1.0 s.

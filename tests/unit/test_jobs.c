@@ -147,6 +147,12 @@ int main(void)
 	CHECK("key: the same pod joins its run", k1b == k1 && !created && jm_run_live(k1) == 2);
 	struct jm_run *nk = jm_jobs_proc_start(j, "etl", NULL, "env", S(201));
 	CHECK("key: a process without key or run id joins a run without a key", nk != k1 && nk != k2);
+	/* ... and not a run tagged with a run id: untagged, it is not that
+	 * run's (it would decide the tagged run's outcome). */
+	CHECK("run id: an untagged process does not join a tagged run", nk != a && nk != b);
+	CHECK_INT("run id: the tagged runs keep their processes", jm_run_live(b), 1);
+	struct jm_run *nk2 = jm_jobs_proc_start(j, "etl", NULL, "env", S(202));
+	CHECK("run id: a second untagged process joins the untagged run", nk2 == nk);
 
 
 
