@@ -32,6 +32,8 @@ _Static_assert(sizeof(struct jm_ev_exec) == 104 + JM_PATH_LEN + JM_ARGS_LEN + JM
 _Static_assert(sizeof(struct jm_ev_fork) == 24, "fork");
 _Static_assert(offsetof(struct jm_ev_exit, io) == 32, "exit.io");
 _Static_assert(sizeof(struct jm_ev_exit) == 80, "exit");
+_Static_assert(sizeof(struct jm_ev_reap) == 24, "reap");
+_Static_assert(offsetof(struct jm_ev_reap, cpu_ns) == 16, "reap.cpu_ns");
 _Static_assert(sizeof(struct jm_ev_connect) == 32 + JM_SOCKADDR_LEN, "connect");
 _Static_assert(sizeof(struct jm_ev_close) == 32, "close");
 _Static_assert(offsetof(struct jm_ev_connect, cookie) == 16, "connect.cookie");

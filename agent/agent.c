@@ -372,6 +372,12 @@ void jm_agent_poll(struct jm_agent *ag)
 	jm_tracker_flush_exits(ag->tracker);
 }
 
+void jm_agent_poll_final(struct jm_agent *ag)
+{
+	jm_agent_poll(ag);
+	jm_tracker_flush_exits_all(ag->tracker);
+}
+
 void jm_agent_sample(struct jm_agent *ag)
 {
 	struct timespec ts;

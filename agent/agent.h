@@ -13,6 +13,9 @@ void jm_agent_close(struct jm_agent *ag);
 void jm_agent_epoll_fds(struct jm_agent *ag, int fds[2]);
 /* Drain both ring buffers. */
 void jm_agent_poll(struct jm_agent *ag);
+/* The last poll before stopping: ended runs still waiting for figures
+ * (jm_tracker_flush_exits_all) are written as they are. */
+void jm_agent_poll_final(struct jm_agent *ag);
 /* Once a second: sample live job processes. */
 void jm_agent_sample(struct jm_agent *ag);
 /* Once an interval: windows, loss line, batch. */

@@ -31,6 +31,7 @@ struct jm_run {
 	unsigned live;                    /* processes alive */
 	char key[JM_RUN_KEY_MAX];         /* which concurrent run of the job, "" = none */
 	bool run_id_given;                /* rec.run_id came from the process, not generated */
+	unsigned holds;                   /* figures still to come (jm_run_hold) */
 	bool root_exited;
 	bool ended;                       /* on the ended list */
 	int root_status;
@@ -387,10 +388,21 @@ static void end_run(struct jm_jobs *j, struct jm_run *r, int64_t now_ns)
 	j->ended = r;
 }
 
-void jm_jobs_flush_ended(struct jm_jobs *j)
+void jm_run_hold(struct jm_run *r)
+{
+	r->holds++;
+}
+
+void jm_run_unhold(struct jm_run *r)
+{
+	if (r->holds)
+		r->holds--;
+}
+
+static void flush_ended(struct jm_jobs *j, bool all)
 {
 	/* oldest first: the list is built newest first */
-	struct jm_run *rev = NULL;
+	struct jm_run *rev = NULL, *held = NULL;
 	for (struct jm_run *r = j->ended, *n; r; r = n) {
 		n = r->next;
 		r->next = rev;
@@ -399,11 +411,27 @@ void jm_jobs_flush_ended(struct jm_jobs *j)
 	j->ended = NULL;
 	for (struct jm_run *r = rev, *n; r; r = n) {
 		n = r->next;
+		if (r->holds && !all) {          /* back on the list, newest first */
+			r->next = held;
+			held = r;
+			continue;
+		}
 		db_quantiles(r->rec.db, r->rec.n_db);
 		if (j->sink.run_done)
 			j->sink.run_done(j->sink.ctx, &r->rec);
 		free_run(r);
 	}
+	j->ended = held;
+}
+
+void jm_jobs_flush_ended(struct jm_jobs *j)
+{
+	flush_ended(j, false);
+}
+
+void jm_jobs_flush_ended_all(struct jm_jobs *j)
+{
+	flush_ended(j, true);
 }
 
 /* Did a process end because it was asked to stop: killed by SIGTERM, or

@@ -73,6 +73,14 @@ void jm_run_proc_exit(struct jm_run *r, bool is_root, int status, int64_t now_ns
  * ("unknown"), exit_code -1, signal 0 — unless it was OOM-killed. */
 #define JM_STATUS_UNKNOWN (-1)
 void jm_jobs_flush_ended(struct jm_jobs *j);
+/* Figures of r still to come after its processes' exits (the CPU the
+ * kernel charges an exited process at its last schedule): while held, an
+ * ended run's record waits in jm_jobs_flush_ended().  Each hold is
+ * released once. */
+void jm_run_hold(struct jm_run *r);
+void jm_run_unhold(struct jm_run *r);
+/* Emit every ended run, held or not (the agent is stopping). */
+void jm_jobs_flush_ended_all(struct jm_jobs *j);
 
 /* DB and output figures are attached to the run and the job window by the
  * DB module through these (owned copies are made). */

@@ -160,7 +160,7 @@ int main(int argc, char **argv)
 		if (deadline && now >= deadline)
 			stop = true;
 	}
-	jm_agent_poll(ag);
+	jm_agent_poll_final(ag);
 	jm_agent_sample(ag);
 	jm_agent_window(ag);
 	jm_agent_stopped_cleanly(ag);

@@ -15,6 +15,10 @@
 
 #define GIB (1024.0 * 1024.0 * 1024.0)
 #define CGCACHE 256
+/* How long an exited process's run waits for its leader's last CPU
+ * (jm_ev_reap): the parent's wait() and an RCU grace period, ms as a rule.
+ * A parent that reaps later than this leaves that CPU out. */
+#define REAP_WAIT_NS 1000000000ull
 
 struct proc {
 	uint32_t tgid;
@@ -28,6 +32,8 @@ struct proc {
 	uint64_t max_rss_seen;         /* the largest of its samples */
 	uint64_t prev_rss;             /* the sample before the last (0 = none) */
 	bool exited;                   /* kept until the io ring is drained */
+	bool await_reap;               /* its run is held for a jm_ev_reap */
+	uint64_t reap_by_mono;         /* ... until then */
 	bool base_pending;             /* found at start-up: cpu_base_ns to be
 					* taken from the sampler's own source */
 	int64_t born_ns;               /* ... and when it started (Unix ns) */
@@ -258,7 +264,11 @@ static void proc_gone(struct jm_tracker *t, struct proc *p, int status, int64_t 
 
 static void proc_forget(struct jm_tracker *t, uint32_t tgid)
 {
-	free(jm_idmap_del(&t->procs, tgid));
+	struct proc *p = jm_idmap_del(&t->procs, tgid);
+
+	if (p && p->await_reap)          /* pid reused first: that CPU is lost */
+		jm_run_unhold(p->run);
+	free(p);
 }
 
 static struct jm_run *start_run(struct jm_tracker *t, const struct attribution *a, int64_t now)
@@ -504,7 +514,26 @@ static void on_exit_ev(struct jm_tracker *t, const struct jm_ev_exit *e)
 	double tail_s = e->hdr.ts_ns > p->last_sample_mono ?
 			(double)(e->hdr.ts_ns - p->last_sample_mono) / 1e9 : 0;
 	report(p, e->cpu_ns, &io, e->maxrss_bytes, (double)rss / GIB * tail_s);
+	if (e->flags & JM_F_REAP) {
+		p->await_reap = true;
+		p->reap_by_mono = e->hdr.ts_ns + REAP_WAIT_NS;
+		jm_run_hold(p->run);
+	}
 	proc_gone(t, p, e->status, jm_tracker_unix_ns(t, e->hdr.ts_ns));
+}
+
+/* The leader's CPU after its exit event: to the run it ended in. */
+static void on_reap(struct jm_tracker *t, const struct jm_ev_reap *e)
+{
+	struct proc *p = jm_idmap_get(&t->procs, e->hdr.tgid);
+	struct jm_counters d = { 0 };
+
+	if (!p || !p->exited || !p->await_reap)
+		return;
+	d.cpu_s = (double)e->cpu_ns / 1e9;
+	jm_run_add(p->run, &d);
+	p->await_reap = false;
+	jm_run_unhold(p->run);
 }
 
 int jm_tracker_on_event(struct jm_tracker *t, const void *data, size_t len)
@@ -526,6 +555,10 @@ int jm_tracker_on_event(struct jm_tracker *t, const void *data, size_t len)
 		if (len >= sizeof(struct jm_ev_exit))
 			on_exit_ev(t, data);
 		break;
+	case JM_EV_REAP:
+		if (len >= sizeof(struct jm_ev_reap))
+			on_reap(t, data);
+		break;
 	case JM_EV_OOM: {
 		struct proc *p = jm_idmap_get(&t->procs, h->tgid);
 		if (p)
@@ -536,15 +569,36 @@ int jm_tracker_on_event(struct jm_tracker *t, const void *data, size_t len)
 	return 0;
 }
 
-void jm_tracker_flush_exits(struct jm_tracker *t)
+static void flush_exits(struct jm_tracker *t, bool all)
 {
+	uint64_t now = (uint64_t)clock_ns(CLOCK_MONOTONIC);
+	size_t keep = 0;
+
 	for (size_t i = 0; i < t->n_gone; i++) {
 		struct proc *p = jm_idmap_get(&t->procs, t->gone[i]);
-		if (p && p->exited)
-			proc_forget(t, t->gone[i]);
+		if (!p || !p->exited)
+			continue;
+		if (p->await_reap && !all && now < p->reap_by_mono) {
+			t->gone[keep++] = t->gone[i];   /* its run waits too */
+			continue;
+		}
+		proc_forget(t, t->gone[i]);
 	}
-	t->n_gone = 0;
-	jm_jobs_flush_ended(t->jobs);
+	t->n_gone = keep;
+	if (all)
+		jm_jobs_flush_ended_all(t->jobs);
+	else
+		jm_jobs_flush_ended(t->jobs);
+}
+
+void jm_tracker_flush_exits(struct jm_tracker *t)
+{
+	flush_exits(t, false);
+}
+
+void jm_tracker_flush_exits_all(struct jm_tracker *t)
+{
+	flush_exits(t, true);
 }
 
 /* ---- start-up scan ---- */

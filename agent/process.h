@@ -32,6 +32,8 @@ void jm_tracker_clock_sync(struct jm_tracker *t);
  * records of runs that ended. */
 int jm_tracker_on_event(struct jm_tracker *t, const void *data, size_t len);
 void jm_tracker_flush_exits(struct jm_tracker *t);
+/* The same, without waiting for figures still to come (the agent stops). */
+void jm_tracker_flush_exits_all(struct jm_tracker *t);
 /* Attribute processes already running (call once after attach). */
 void jm_tracker_scan_existing(struct jm_tracker *t);
 /* Sample live job processes; now_mono_ns = CLOCK_MONOTONIC. */

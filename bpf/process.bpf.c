@@ -41,6 +41,28 @@ struct {
 	__type(value, struct jm_ev_exec);
 } exec_scratch SEC(".maps");
 
+/* Leaders of job processes between their exit and their free: the run
+ * time counted for them at the exit (jm_ev_reap).  The scheduler charges a
+ * running task's time at ticks and switches only, so at the exit
+ * tracepoint sum_exec_runtime lacks the stretch since the last of them:
+ * up to a tick, which is all of a process shorter than one (0 for 135 of
+ * 200 `sh -c 'exit 0'` here).  The kernel's own figure is final after the
+ * task's last schedule; sched_process_free comes after that (and after the
+ * parent reaped it).  Other threads need nothing: the kernel itself sums
+ * their time when they are released, before their last schedule. */
+struct jm_reap {
+	__u64 start_ns;               /* task->start_time: the pid's user, not a reuse */
+	__u64 cpu_ns;                 /* its sum_exec_runtime at its exit */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, JM_MAX_PROCS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);   /* memory for entries in use only */
+	__type(key, __u32);
+	__type(value, struct jm_reap);
+} reaping SEC(".maps");
+
 struct env_scan {
 	unsigned long pos;            /* user address of the next env string */
 	unsigned long end;
@@ -311,6 +333,12 @@ int BPF_PROG(jm_exit, struct task_struct *p)
 	bool last;
 
 	if (pl) {
+		__u64 rt = BPF_CORE_READ(p, se.sum_exec_runtime);
+
+		if (BPF_CORE_READ(p, pid) == (pid_t)tgid) {
+			struct jm_reap rp = { .start_ns = BPF_CORE_READ(p, start_time), .cpu_ns = rt };
+			bpf_map_update_elem(&reaping, &tgid, &rp, BPF_ANY);
+		}
 		/* Every thread adds its own runtime on the way out; the last
 		 * thread we know of reports the process.  Counting threads
 		 * ourselves (rather than trusting signal->live) guarantees all
@@ -324,7 +352,7 @@ int BPF_PROG(jm_exit, struct task_struct *p)
 		 * see that (and claim JM_LIFE_REPORTED) reports; CPU of a thread
 		 * still exiting next to it is then the only thing that can be
 		 * missed, never the rest of the process's life. */
-		__sync_fetch_and_add(&pl->cpu_ns, BPF_CORE_READ(p, se.sum_exec_runtime));
+		__sync_fetch_and_add(&pl->cpu_ns, rt);
 		__sync_fetch_and_add(&pl->rchar, task_rchar(p));
 		__sync_fetch_and_add(&pl->wchar, task_wchar(p));
 		last = __sync_sub_and_fetch(&pl->threads, 1) <= 0;
@@ -379,6 +407,13 @@ int BPF_PROG(jm_exit, struct task_struct *p)
 	else
 		e->status = BPF_CORE_READ(p, group_leader, exit_code);
 	e->flags = pl ? JM_F_TRACKED : 0;
+	if (pl) {
+		/* The leader's exit put its entry (it may have exited before
+		 * this thread); user space waits for its free then. */
+		struct jm_reap *rp = bpf_map_lookup_elem(&reaping, &tgid);
+		if (rp && rp->start_ns == BPF_CORE_READ(p, group_leader, start_time))
+			e->flags |= JM_F_REAP;
+	}
 	e->pad = 0;
 	bpf_ringbuf_submit(e, jm_wakeup(&events));
 out:
@@ -387,6 +422,29 @@ out:
 		jm_proc_release(tgid);
 		bpf_map_delete_elem(&lives, &tgid);
 	}
+	return 0;
+}
+
+/* Every task on the machine is freed here; threads leave at the first
+ * test, leaders after one lookup (as at exit). */
+SEC("tp_btf/sched_process_free")
+int BPF_PROG(jm_free, struct task_struct *p)
+{
+	__u32 tgid = BPF_CORE_READ(p, tgid);
+
+	if (BPF_CORE_READ(p, pid) != (pid_t)tgid)
+		return 0;
+	struct jm_reap *rp = bpf_map_lookup_elem(&reaping, &tgid);
+	if (!rp || rp->start_ns != BPF_CORE_READ(p, start_time))
+		return 0;                       /* not a job's, or a reused pid's entry */
+	__u64 now = BPF_CORE_READ(p, se.sum_exec_runtime), was = rp->cpu_ns;
+	bpf_map_delete_elem(&reaping, &tgid);
+	struct jm_ev_reap *e = jm_event_reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	jm_hdr(&e->hdr, JM_EV_REAP, tgid);
+	e->cpu_ns = now > was ? now - was : 0;
+	bpf_ringbuf_submit(e, jm_wakeup(&events));
 	return 0;
 }
 

@@ -54,6 +54,7 @@ enum jm_event_type {
 	JM_EV_OPEN    = 7,
 	JM_EV_RENAME  = 8,
 	JM_EV_PAYLOAD = 9,   /* bpf/io.h: a payload head of a DB connection */
+	JM_EV_REAP    = 10,  /* a job process's leader was freed: its last CPU */
 };
 
 /* Indexes of the per-CPU loss/health counters (map "stats"). */
@@ -72,6 +73,7 @@ enum jm_stat {
 #define JM_F_TRACKED    0x1       /* process was in the procs map */
 #define JM_F_ENV_MATCH  0x2       /* exec: env carried an identity variable */
 #define JM_F_ENV_TRUNC  0x4       /* exec: env scan hit its bound */
+#define JM_F_REAP       0x8       /* exit: a jm_ev_reap for this tgid follows */
 
 struct jm_ev_hdr {
 	__u64 ts_ns;                  /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
@@ -196,6 +198,16 @@ struct jm_ev_exit {
 
 struct jm_ev_oom {
 	struct jm_ev_hdr hdr;         /* tgid = victim */
+};
+
+/* The CPU a process's leader thread used after its exit tracepoint, sent
+ * when the kernel frees it (after its last schedule, which is when the
+ * scheduler charges the stretch it ran since its last tick or switch: the
+ * whole life of a process shorter than a tick).  getrusage() and the
+ * parent's wait4() count it; the exit event cannot. */
+struct jm_ev_reap {
+	struct jm_ev_hdr hdr;
+	__u64 cpu_ns;                 /* leader's sum_exec_runtime now - at its exit */
 };
 
 #endif

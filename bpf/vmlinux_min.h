@@ -143,6 +143,7 @@ struct task_struct {
 	struct files_struct *files;
 	struct sched_entity se;
 	struct task_io_accounting ioac;
+	u64 start_time;                 /* fork time: tells a reused pid apart */
 	char comm[16];
 };
 

@@ -9,13 +9,18 @@ start_agent "$T/empty.yaml" --interval 1 || { fail agent-start "agent did not be
 # No file outputs declared: no program on every syscall.
 progs=$(agent_progs | paste -sd' ')
 check_eq "hooks: socket and lifecycle programs, no sys_exit" "$progs" \
-  "jm_exec jm_exit jm_fork jm_mark jm_newtask jm_oom jm_sample jm_sock_recv jm_sock_send jm_tcp_state"
+  "jm_exec jm_exit jm_fork jm_free jm_mark jm_newtask jm_oom jm_sample jm_sock_recv jm_sock_send jm_tcp_state"
 
 # 1. CPU: two processes burning 1.0 s each, and one 4-thread process, against
 #    GNU time (rusage of all waited-for descendants).
 JOBMETER_JOB=cpu2-$UNIQ /usr/bin/time -f "%U %S %M" -o "$T/time.cpu2" \
   sh -c "$BURN cpu 1.0 & $BURN cpu 1.0; wait"
 JOBMETER_JOB=cpumt-$UNIQ /usr/bin/time -f "%U %S %M" -o "$T/time.cpumt" $BURN cpu 2.0 4
+# 1b. Many processes shorter than a scheduler tick (a shell script's
+#     commands): the kernel charges a task's last stretch at its last
+#     schedule, after its exit tracepoint -- for most of these, all of it.
+JOBMETER_JOB=short-$UNIQ /usr/bin/time -f "%U %S" -o "$T/time.short" \
+  sh -c 'i=0; while [ $i -lt 300 ]; do sh -c "exit 0"; i=$((i + 1)); done'
 # 2. Bytes: 256 MiB read, 64 MiB written, 32 MiB over a socketpair.
 head -c $((256 << 20)) /dev/zero > "$T/big.bin"
 JOBMETER_JOB=read-$UNIQ dd if="$T/big.bin" of=/dev/null bs=1M status=none
@@ -69,7 +74,7 @@ JOBMETER_JOB=kill9-$UNIQ $BURN kill 9
 # 5. Restarts: fail, fail, succeed.
 for code in 1 2 0; do JOBMETER_JOB=restart-$UNIQ $BURN exit $code; done
 
-for j in cpu2 cpumt read write sock uring readmt pipe reap mem hold zleader execa execb exit3 kill9; do
+for j in cpu2 cpumt short read write sock uring readmt pipe reap mem hold zleader execa execb exit3 kill9; do
   wait_run "$j-$UNIQ" || fail "run-$j" "no run line for $j-$UNIQ"
 done
 wait_run "restart-$UNIQ" 3 || fail run-restart "fewer than 3 runs"
@@ -96,6 +101,9 @@ check_eq "cpu: 2 processes counted" "$(run_field cpu2-$UNIQ processes)" 4   # ti
 ref=$(awk '{print $1+$2}' "$T/time.cpumt")
 check_within "cpu: 4 threads vs GNU time" "$(run_field cpumt-$UNIQ cpu_s)" "$ref" 3
 check_within "cpu: 4 threads ~2.0 s" "$(run_field cpumt-$UNIQ cpu_s)" 2.0 3
+check_eq "cpu: 300 short processes counted" "$(run_field short-$UNIQ processes)" 302   # time, sh, 300x sh
+check_within "cpu: 300 processes shorter than a tick vs GNU time" \
+  "$(run_field short-$UNIQ cpu_s)" "$(awk '{print $1+$2}' "$T/time.short")" 10
 
 check_within "bytes: 256 MiB read" "$(run_field read-$UNIQ file_read_bytes)" $((256 << 20)) 1
 check_within "bytes: 64 MiB written" "$(run_field write-$UNIQ file_write_bytes)" $((64 << 20)) 1

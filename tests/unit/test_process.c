@@ -22,6 +22,7 @@
 #define jm_tracker_clock_sync tp_tracker_clock_sync
 #define jm_tracker_on_event tp_tracker_on_event
 #define jm_tracker_flush_exits tp_tracker_flush_exits
+#define jm_tracker_flush_exits_all tp_tracker_flush_exits_all
 #define jm_tracker_scan_existing tp_tracker_scan_existing
 #define jm_tracker_sample tp_tracker_sample
 #define jm_tracker_run_of tp_tracker_run_of
@@ -751,6 +752,83 @@ static void test_scan_zombie_leader(void)
 
 /* A rule-matched process user space starts tracking after it exited: its
  * kernel entry is taken out again, and its exit event still ends the run. */
+/* An exit the kernel will complete at the leader's free (JM_F_REAP): the
+ * run's record waits for the CPU charged at its last schedule, up to a
+ * deadline; a pid reused first, or the agent stopping, does not keep it. */
+static void ev_exit_reap(struct jm_tracker *t, uint32_t pid, uint64_t ts, uint64_t cpu_ns)
+{
+	struct jm_ev_exit e;
+	memset(&e, 0, sizeof(e));
+	e.hdr.type = JM_EV_EXIT;
+	e.hdr.tgid = pid;
+	e.hdr.ts_ns = ts;
+	e.flags = JM_F_TRACKED | JM_F_REAP;
+	e.cpu_ns = cpu_ns;
+	tp_tracker_on_event(t, &e, sizeof(e));
+	tp_tracker_flush_exits(t);
+}
+
+static void ev_reap(struct jm_tracker *t, uint32_t pid, uint64_t cpu_ns)
+{
+	struct jm_ev_reap e;
+	memset(&e, 0, sizeof(e));
+	e.hdr.type = JM_EV_REAP;
+	e.hdr.tgid = pid;
+	e.cpu_ns = cpu_ns;
+	tp_tracker_on_event(t, &e, sizeof(e));
+	tp_tracker_flush_exits(t);
+}
+
+static void test_reap_cpu(void)
+{
+	static struct fx f;
+	uint64_t now = mono_now();
+	const uint64_t s = 1000000000;
+
+	if (fx_open(&f, "kubernetes: {enabled: false}\n"))
+		return;
+	K.n_recs = 0;
+	ev_exec_env(f.t, PID(90), "JOBMETER_JOB=short", now, 0, 0, 0);
+	ev_exit_reap(f.t, PID(90), now, 200000);
+	CHECK_INT("reap: the run waits for the leader's last CPU", f.out.n, 0);
+	ev_reap(f.t, PID(90), 800000);
+	CHECK("reap: then it ends with it (0.2 ms at the exit + 0.8 ms after)",
+	      f.out.n == 1 && fabs(f.out.r[0].counters.cpu_s - 0.001) < 1e-9 &&
+	      f.out.r[0].outcome == JM_OUTCOME_SUCCESS);
+	CHECK("reap: the run ended at the exit, not at the free",
+	      f.out.n == 1 && f.out.r[0].end_ns == tp_tracker_unix_ns(f.t, now));
+	ev_reap(f.t, PID(90), 800000);
+	CHECK_INT("reap: a second reap of the pid adds nothing", f.out.n, 1);
+
+	/* A parent that does not reap in time: written without it. */
+	f.out.n = 0;
+	ev_exec_env(f.t, PID(91), "JOBMETER_JOB=late", now - 3 * s, 0, 0, 0);
+	ev_exit_reap(f.t, PID(91), now - 2 * s, 300000);
+	CHECK("reap: past the deadline the record goes as it is",
+	      f.out.n == 1 && fabs(f.out.r[0].counters.cpu_s - 0.0003) < 1e-9);
+
+	/* The pid reused before the free: the old run goes, the new one lives. */
+	f.out.n = 0;
+	ev_exec_env(f.t, PID(92), "JOBMETER_JOB=reused", now, 0, 0, 0);
+	ev_exit_reap(f.t, PID(92), now, 100000);
+	ev_exec_env(f.t, PID(92), "JOBMETER_JOB=other", now + 1000, 0, 0, 0);
+	tp_tracker_flush_exits(f.t);
+	CHECK("reap: a reused pid releases the old run",
+	      f.out.n == 1 && strcmp(f.out.r[0].job, "reused") == 0);
+	ev_reap(f.t, PID(92), 500000);
+	CHECK("reap: ... and the old leader's reap is not the new process's",
+	      f.out.n == 1 && tp_tracker_alive(f.t, PID(92)));
+
+	/* Stopping: held runs are written. */
+	f.out.n = 0;
+	ev_exec_env(f.t, PID(93), "JOBMETER_JOB=stopping", now, 0, 0, 0);
+	ev_exit_reap(f.t, PID(93), now, 100000);
+	CHECK_INT("reap: held while running", f.out.n, 0);
+	tp_tracker_flush_exits_all(f.t);
+	CHECK_INT("reap: written when the agent stops", f.out.n, 1);
+	fx_close(&f);
+}
+
 static void test_track_after_exit(void)
 {
 	static struct jm_config cfg;
@@ -797,5 +875,6 @@ int main(void)
 	test_threads_io_leaves_out_reaped_children();
 	test_scan_zombie_leader();
 	test_track_after_exit();
+	test_reap_cpu();
 	TEST_EXIT();
 }
