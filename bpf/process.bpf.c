@@ -381,8 +381,15 @@ int BPF_PROG(jm_exit, struct task_struct *p)
 		if (!emit_all_exits || !jm_group_dead(p))
 			return 0;
 		struct signal_struct *sig = BPF_CORE_READ(p, signal);
-		cpu_ns = BPF_CORE_READ(sig, sum_sched_runtime) +
-			 BPF_CORE_READ(p, se.sum_exec_runtime);
+		__u64 rt = BPF_CORE_READ(p, se.sum_exec_runtime);
+		cpu_ns = BPF_CORE_READ(sig, sum_sched_runtime) + rt;
+		/* A rule-matched process that ended before user space
+		 * tracked it is as short as they come: its leader's last
+		 * stretch too (only when rules ask for every exit). */
+		if (BPF_CORE_READ(p, pid) == (pid_t)tgid) {
+			struct jm_reap rp = { .start_ns = BPF_CORE_READ(p, start_time), .cpu_ns = rt };
+			bpf_map_update_elem(&reaping, &tgid, &rp, BPF_ANY);
+		}
 	}
 
 	struct jm_ev_exit *e = jm_event_reserve(sizeof(*e));
@@ -407,13 +414,11 @@ int BPF_PROG(jm_exit, struct task_struct *p)
 	else
 		e->status = BPF_CORE_READ(p, group_leader, exit_code);
 	e->flags = pl ? JM_F_TRACKED : 0;
-	if (pl) {
-		/* The leader's exit put its entry (it may have exited before
-		 * this thread); user space waits for its free then. */
-		struct jm_reap *rp = bpf_map_lookup_elem(&reaping, &tgid);
-		if (rp && rp->start_ns == BPF_CORE_READ(p, group_leader, start_time))
-			e->flags |= JM_F_REAP;
-	}
+	/* The leader's exit put its entry (it may have exited before this
+	 * thread); user space waits for its free then. */
+	struct jm_reap *rp = bpf_map_lookup_elem(&reaping, &tgid);
+	if (rp && rp->start_ns == BPF_CORE_READ(p, group_leader, start_time))
+		e->flags |= JM_F_REAP;
 	e->pad = 0;
 	bpf_ringbuf_submit(e, jm_wakeup(&events));
 out:

@@ -68,6 +68,10 @@ jobs:
     match:
       comm: jm_burn
       argv: "sockmt 8 4$"
+  - name: rule-short-$U
+    match:
+      comm: jm_burn
+      argv: "exit 7$"
 systemd:
   - unit: "etl-sales-$U.*"
   - unit: "pair-*-$U.service"
@@ -110,6 +114,25 @@ wait_run "rule-sockmt-$U" || fail rule-sockmt-run "no run"
 check_within "rule: socket bytes of threads started before tracking" \
   "$(run_field rule-sockmt-$U net_tx_bytes)" $((32 << 20)) 1
 check_eq "thread filter: no job thread missing" "$(agent_kernel_stat 6)" 0
+# 100 rule-matched processes shorter than a tick, most of them gone before
+# user space tracks them: each one's CPU against its own wait4() rusage.
+# The kernel charges a task's last stretch at its last schedule, after the
+# exit tracepoint: for these, nearly all of it.
+python3 - "$BURN" "$T/rshort.rusage" <<'PY'
+import os, sys
+tot = 0.0
+for _ in range(100):
+    pid = os.fork()
+    if pid == 0:
+        os.execv(sys.argv[1], [sys.argv[1], "exit", "7"])
+    _, _, ru = os.wait4(pid, 0)
+    tot += ru.ru_utime + ru.ru_stime
+open(sys.argv[2], "w").write("%.6f\n" % tot)
+PY
+wait_run "rule-short-$U" 100 || fail rule-short-run "fewer than 100 runs of rule-short-$U"
+check_within "rule: 100 short processes' CPU vs their wait4() rusage" \
+  "$(jq -s --arg j "rule-short-$U" '[.[] | select(.type=="run" and .job==$j) | .cpu_s] | add' "$T/out.jsonl")" \
+  "$(cat "$T/rshort.rusage")" 10
 $BURN cpu 0.3        # same comm, argv does not match: not a job
 sleep 0.5
 check_eq "rule: non-matching argv is not attributed" \
