@@ -403,6 +403,7 @@ static void flush_ended(struct jm_jobs *j, bool all)
 {
 	/* oldest first: the list is built newest first */
 	struct jm_run *rev = NULL, *held = NULL;
+	bool waiting = false;
 	for (struct jm_run *r = j->ended, *n; r; r = n) {
 		n = r->next;
 		r->next = rev;
@@ -411,7 +412,11 @@ static void flush_ended(struct jm_jobs *j, bool all)
 	j->ended = NULL;
 	for (struct jm_run *r = rev, *n; r; r = n) {
 		n = r->next;
-		if (r->holds && !all) {          /* back on the list, newest first */
+		/* Records go out in the order the runs ended: from the first
+		 * held one on, every run waits (back on the list, newest
+		 * first).  Leaders are freed in no set order. */
+		waiting = waiting || (r->holds && !all);
+		if (waiting) {
 			r->next = held;
 			held = r;
 			continue;

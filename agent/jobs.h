@@ -75,8 +75,9 @@ void jm_run_proc_exit(struct jm_run *r, bool is_root, int status, int64_t now_ns
 void jm_jobs_flush_ended(struct jm_jobs *j);
 /* Figures of r still to come after its processes' exits (the CPU the
  * kernel charges an exited process at its last schedule): while held, an
- * ended run's record waits in jm_jobs_flush_ended().  Each hold is
- * released once. */
+ * ended run's record waits in jm_jobs_flush_ended(), and so do those of
+ * runs that ended after it (records keep the order runs ended in).  Each
+ * hold is released once. */
 void jm_run_hold(struct jm_run *r);
 void jm_run_unhold(struct jm_run *r);
 /* Emit every ended run, held or not (the agent is stopping). */

@@ -197,6 +197,32 @@ int main(void)
 	CHECK("restart flag on the run after the failure", log.last.restart);
 	jm_jobs_free(j2);
 
+	/* A run held for figures still to come (jm_run_hold) waits for them,
+	 * and runs that ended after it wait too: records keep the order the
+	 * runs ended in. */
+	struct jm_jobs *j5 = jm_jobs_new(10, &sink);
+	struct jm_run *h1 = jm_jobs_proc_start(j5, "held", NULL, "env", S(600));
+	jm_run_hold(h1);
+	jm_run_proc_exit(h1, true, 1 << 8, S(601));
+	struct jm_run *h2 = jm_jobs_proc_start(j5, "held", NULL, "env", S(601));
+	CHECK("hold: the held run ended (the next process starts a new run)", h2 != h1);
+	jm_run_proc_exit(h2, true, 0, S(602));
+	before = log.runs;
+	jm_jobs_flush_ended(j5);
+	CHECK_INT("hold: no record while the first run is held", log.runs, before);
+	jm_run_add(h1, &d);
+	jm_run_unhold(h1);
+	jm_jobs_flush_ended(j5);
+	CHECK_INT("hold: released, both records go", log.runs, before + 2);
+	CHECK("hold: in the order the runs ended (the restart last)",
+	      log.last.end_ns == S(602) && log.last.restart);
+	struct jm_run *h3 = jm_jobs_proc_start(j5, "held", NULL, "env", S(603));
+	jm_run_hold(h3);
+	jm_run_proc_exit(h3, true, 0, S(604));
+	jm_jobs_flush_ended_all(j5);
+	CHECK_INT("hold: flush_ended_all does not wait", log.runs, before + 3);
+	jm_jobs_free(j5);
+
 	/* jm_run_db_gen: DB slot pointers are cached by the DB module while it
 	 * holds, so it must move whenever one may go stale, and only then. */
 	struct jm_jobs *j3 = jm_jobs_new(10, &sink);
