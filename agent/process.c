@@ -31,6 +31,7 @@ struct proc {
 	uint64_t last_rss;             /* bytes, at the last sample (0 = never) */
 	uint64_t max_rss_seen;         /* the largest of its samples */
 	uint64_t prev_rss;             /* the sample before the last (0 = none) */
+	uint64_t rss_floor;            /* moved at an exec: the peak up to it */
 	bool exited;                   /* kept until the io ring is drained */
 	bool await_reap;               /* its run is held for a jm_ev_reap */
 	uint64_t reap_by_mono;         /* ... until then */
@@ -362,6 +363,12 @@ static void settle_before_move(struct proc *p, const struct jm_ev_exec *e)
 	/* rss_bytes 0: the new image's first sample (or its exit's peak)
 	 * starts afresh. */
 	charge(p, &st, &e->io, p->last_rss ? p->last_rss : e->maxrss_bytes, e->hdr.ts_ns);
+	/* The kernel's maxrss keeps the old image's peak across the exec:
+	 * up to here it is the old run's, and the new image's samples start
+	 * from nothing. */
+	p->rss_floor = e->maxrss_bytes;
+	p->prev_rss = 0;
+	p->max_rss_seen = 0;
 }
 
 static void on_exec(struct jm_tracker *t, const struct jm_ev_exec *e)
@@ -507,13 +514,20 @@ static void on_exit_ev(struct jm_tracker *t, const struct jm_ev_exit *e)
 	 * touching its memory was charged 120 MiB for the rest of its life).
 	 * Flat samples keep theirs: a brief spike no sample saw is not
 	 * charged for the whole tail. */
-	uint64_t rss = p->last_rss ? p->last_rss : e->maxrss_bytes;
+	uint64_t peak = e->maxrss_bytes;
+	/* Moved to this run at an exec: a maxrss no higher than at the exec
+	 * is the old image's (the run it left has it), and this image's own
+	 * peak is its address space's high-water mark, or its samples' when
+	 * the kernel had dropped the mm before the exit tracepoint. */
+	if (p->rss_floor && peak <= p->rss_floor)
+		peak = e->mm_peak_bytes > p->max_rss_seen ? e->mm_peak_bytes : p->max_rss_seen;
+	uint64_t rss = p->last_rss ? p->last_rss : peak;
 	if (p->last_rss && p->last_rss > p->prev_rss && p->last_rss >= p->max_rss_seen &&
-	    e->maxrss_bytes > p->max_rss_seen)
-		rss = e->maxrss_bytes;
+	    peak > p->max_rss_seen)
+		rss = peak;
 	double tail_s = e->hdr.ts_ns > p->last_sample_mono ?
 			(double)(e->hdr.ts_ns - p->last_sample_mono) / 1e9 : 0;
-	report(p, e->cpu_ns, &io, e->maxrss_bytes, (double)rss / GIB * tail_s);
+	report(p, e->cpu_ns, &io, peak, (double)rss / GIB * tail_s);
 	if (e->flags & JM_F_REAP) {
 		p->await_reap = true;
 		p->reap_by_mono = e->hdr.ts_ns + REAP_WAIT_NS;

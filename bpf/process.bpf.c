@@ -323,6 +323,16 @@ int BPF_PROG(jm_fork, struct task_struct *parent, struct task_struct *child)
 	return 0;
 }
 
+/* Resident pages of an address space: MM_FILEPAGES, MM_ANONPAGES,
+ * MM_SHMEMPAGES; a counter can dip below zero between per-CPU folds. */
+static __always_inline __u64 mm_rss_pages(struct mm_struct *mm)
+{
+	if (!mm)
+		return 0;
+	s64 f = mm->rss_stat[0].count, a = mm->rss_stat[1].count, sh = mm->rss_stat[3].count;
+	return (f > 0 ? f : 0) + (a > 0 ? a : 0) + (sh > 0 ? sh : 0);
+}
+
 /* Sum a process's per-CPU socket counters. */
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(jm_exit, struct task_struct *p)
@@ -407,6 +417,13 @@ int BPF_PROG(jm_exit, struct task_struct *p)
 	}
 	e->cpu_ns = cpu_ns;
 	e->maxrss_bytes = BPF_CORE_READ(p, signal, maxrss) * page_size;
+	e->mm_peak_bytes = 0;
+	struct mm_struct *mm = p->mm;
+	if (mm) {
+		/* get_mm_hiwater_rss(): the mark moves only when RSS drops */
+		__u64 hw = mm->hiwater_rss, now = mm_rss_pages(mm);
+		e->mm_peak_bytes = (hw > now ? hw : now) * page_size;
+	}
 	e->ppid = BPF_CORE_READ(p, real_parent, tgid);
 	/* wait(2) semantics: a group exit's code wins over the thread's own. */
 	if (BPF_CORE_READ(p, signal, flags) & SIGNAL_GROUP_EXIT)
@@ -465,15 +482,6 @@ int jm_oom(struct trace_event_raw_mark_victim *ctx)
 	return 0;
 }
 
-/* Resident pages of an address space: MM_FILEPAGES, MM_ANONPAGES,
- * MM_SHMEMPAGES; a counter can dip below zero between per-CPU folds. */
-static __always_inline __u64 mm_rss_pages(struct mm_struct *mm)
-{
-	if (!mm)
-		return 0;
-	s64 f = mm->rss_stat[0].count, a = mm->rss_stat[1].count, sh = mm->rss_stat[3].count;
-	return (f > 0 ? f : 0) + (a > 0 ? a : 0) + (sh > 0 ? sh : 0);
-}
 
 /* The 1 s sampler's view of every job process, in one read(2) of an
  * iterator instead of a /proc/PID/stat read and a map lookup per process

@@ -190,6 +190,10 @@ struct jm_ev_exit {
 	__u64 cpu_ns;                 /* all threads, user + system */
 	__u64 maxrss_bytes;           /* peak RSS of the process (signal->maxrss) */
 	struct jm_proc_io io;         /* totals over all CPUs (tracked only) */
+	/* Peak RSS of its current image alone (the mm's high-water mark): the
+	 * process's maxrss includes every image it exec'd from.  0 when the
+	 * kernel has dropped the mm before the exit tracepoint (older ones). */
+	__u64 mm_peak_bytes;
 	__u32 ppid;
 	__s32 status;                 /* wait(2) status: exit code << 8 | signal */
 	__u32 flags;                  /* JM_F_TRACKED */

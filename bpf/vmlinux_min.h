@@ -66,6 +66,7 @@ struct percpu_counter {
 
 struct mm_struct {
 	unsigned long arg_start, arg_end, env_start, env_end;
+	unsigned long hiwater_rss;      /* peak RSS of this address space (pages) */
 	struct percpu_counter rss_stat[4];
 };
 

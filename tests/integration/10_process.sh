@@ -68,13 +68,23 @@ wait $mix_pid
 JOBMETER_JOB=execa-$UNIQ bash -c 'end=$(( ${EPOCHREALTIME/./} + 700000 ))
   while (( ${EPOCHREALTIME/./} < end )); do :; done
   exec env JOBMETER_JOB=execb-'"$UNIQ $BURN"' cpu 1.0'
+# 3f. A loader that holds 300 MiB, then execs into another job: the
+#     kernel's maxrss keeps the loader's peak across the exec, but the new
+#     job's program is small (GNU time on it alone is the oracle).
+JOBMETER_JOB=bigwrap-$UNIQ python3 -c "
+import os, sys
+b = bytearray(300 << 20)
+for i in range(0, len(b), 4096): b[i] = 1
+os.execve(sys.argv[1], [sys.argv[1], 'cpu', '0.3'], dict(os.environ, JOBMETER_JOB='smallnew-$UNIQ'))
+" "$BURN"
+/usr/bin/time -f "%M" -o "$T/time.smallnew" $BURN cpu 0.3
 # 4. Outcomes.
 JOBMETER_JOB=exit3-$UNIQ sh -c 'exit 3'
 JOBMETER_JOB=kill9-$UNIQ $BURN kill 9
 # 5. Restarts: fail, fail, succeed.
 for code in 1 2 0; do JOBMETER_JOB=restart-$UNIQ $BURN exit $code; done
 
-for j in cpu2 cpumt short read write sock uring readmt pipe reap mem hold zleader execa execb exit3 kill9; do
+for j in cpu2 cpumt short bigwrap smallnew read write sock uring readmt pipe reap mem hold zleader execa execb exit3 kill9; do
   wait_run "$j-$UNIQ" || fail "run-$j" "no run line for $j-$UNIQ"
 done
 wait_run "restart-$UNIQ" 3 || fail run-restart "fewer than 3 runs"
@@ -123,6 +133,10 @@ sock_file=$(run_field sock-$UNIQ file_read_bytes)
 if [ "$sock_file" -lt $((1 << 20)) ]; then pass "bytes: socket bytes are not file bytes ($sock_file)";
 else fail "bytes: socket bytes are not file bytes" "file_read_bytes=$sock_file"; fi
 
+check_within "exec into another job: the new job's peak RSS is its program's, not the loader's" \
+  "$(run_field smallnew-$UNIQ peak_rss_bytes)" "$(awk '{print $1 * 1024}' "$T/time.smallnew")" 25
+check_range "exec into another job: the new job's memory-time is its program's (~2 MiB x 0.3 s)" \
+  "$(run_field smallnew-$UNIQ mem_gib_s)" 0 0.005
 ref=$(awk '{print $3 * 1024}' "$T/time.mem")
 check_within "memory: peak RSS vs GNU time %M" "$(run_field mem-$UNIQ peak_rss_bytes)" "$ref" 5
 check_within "memory: peak RSS ~300 MiB" "$(run_field mem-$UNIQ peak_rss_bytes)" $((300 << 20)) 5

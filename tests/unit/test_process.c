@@ -626,6 +626,51 @@ static void test_exec_move_settles(void)
 	fx_close(&f);
 }
 
+/* The kernel's maxrss keeps the peak of every image a process exec'd from:
+ * moved to another job at an exec, the process's new run has its new
+ * image's own peak (its mm's high-water mark at the exit), not the old. */
+static void test_exec_move_peak(void)
+{
+	static struct fx f;
+	const uint64_t s = 1000000000, t0 = 50 * s;
+	const struct jm_run_record *b;
+	struct jm_ev_exit e;
+
+	if (fx_open(&f, "kubernetes: {enabled: false}\n"))
+		return;
+	K.n_recs = 0;
+	ev_exec_env(f.t, PID(95), "JOBMETER_JOB=loader", t0, 0, 0, 0);
+	ev_exec_env(f.t, PID(95), "JOBMETER_JOB=small", t0 + s, 100000000, 0, 300u << 20);
+	memset(&e, 0, sizeof(e));
+	e.hdr.type = JM_EV_EXIT;
+	e.hdr.tgid = PID(95);
+	e.hdr.ts_ns = t0 + 2 * s;
+	e.flags = JM_F_TRACKED;
+	e.maxrss_bytes = 300u << 20;           /* the loader's, kept */
+	e.mm_peak_bytes = 2u << 20;            /* the new image's own */
+	tp_tracker_on_event(f.t, &e, sizeof(e));
+	tp_tracker_flush_exits(f.t);
+	b = run_of(&f.out, "small");
+	CHECK("exec move peak: the new job's peak is its image's",
+	      b && b->counters.peak_rss_bytes == 2u << 20);
+	CHECK("exec move peak: and its memory-time (2 MiB x 1 s)",
+	      b && fabs(b->counters.mem_gib_s - 2.0 / 1024) < 1e-9);
+
+	/* The new image grew past the old peak: maxrss is its own. */
+	f.out.n = 0;
+	ev_exec_env(f.t, PID(96), "JOBMETER_JOB=loader", t0, 0, 0, 0);
+	ev_exec_env(f.t, PID(96), "JOBMETER_JOB=small", t0 + s, 100000000, 0, 300u << 20);
+	e.hdr.tgid = PID(96);
+	e.maxrss_bytes = 400u << 20;
+	e.mm_peak_bytes = 400u << 20;
+	tp_tracker_on_event(f.t, &e, sizeof(e));
+	tp_tracker_flush_exits(f.t);
+	b = run_of(&f.out, "small");
+	CHECK("exec move peak: above the old peak, maxrss is the new image's",
+	      b && b->counters.peak_rss_bytes == 400u << 20);
+	fx_close(&f);
+}
+
 /* The exit's tail: RSS of the last sample, unless the process was still
  * growing then and its peak came after (no sample saw it). */
 static void test_exit_tail_peak(void)
@@ -871,6 +916,7 @@ int main(void)
 	test_zombie_leader_procfs();
 	test_zombie_before_exit_event();
 	test_exec_move_settles();
+	test_exec_move_peak();
 	test_exit_tail_peak();
 	test_threads_io_leaves_out_reaped_children();
 	test_scan_zombie_leader();
