@@ -1,6 +1,7 @@
 #include "probes.h"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -184,6 +185,37 @@ static int mark_threads(struct jm_probes *p, uint32_t tgid)
 	return rc;
 }
 
+/* Does this kernel's mark_victim tracepoint pass the victim's task_struct
+ * (btf_trace_mark_victim(void *, struct task_struct *, ...)), or only a
+ * pid (older kernels)?  The BTF program's argument types come from the
+ * kernel, so the wrong one would not load. */
+static bool mark_victim_passes_task(void)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	bool yes = false;
+
+	if (!btf)
+		return false;
+	int id = btf__find_by_name_kind(btf, "btf_trace_mark_victim", BTF_KIND_TYPEDEF);
+	const struct btf_type *t = id > 0 ? btf__type_by_id(btf, id) : NULL;
+	/* typedef -> pointer -> function prototype */
+	t = t ? btf__type_by_id(btf, t->type) : NULL;
+	t = t && btf_is_ptr(t) ? btf__type_by_id(btf, t->type) : NULL;
+	if (t && btf_is_func_proto(t) && btf_vlen(t) >= 2) {
+		const struct btf_param *arg = btf_params(t) + 1;
+		const struct btf_type *a = btf__type_by_id(btf, arg->type);
+		while (a && (btf_is_mod(a) || btf_is_typedef(a)))
+			a = btf__type_by_id(btf, a->type);
+		if (a && btf_is_ptr(a)) {
+			const struct btf_type *s = btf__type_by_id(btf, a->type);
+			const char *name = s && btf_is_struct(s) ? btf__name_by_offset(btf, s->name_off) : NULL;
+			yes = name && strcmp(name, "task_struct") == 0;
+		}
+	}
+	btf__free(btf);
+	return yes;
+}
+
 int jm_probes_open(struct jm_probes **out, const struct jm_probe_opts *o,
 		   jm_event_fn on_event, jm_event_fn on_payload, void *ctx)
 {
@@ -250,6 +282,10 @@ int jm_probes_open(struct jm_probes **out, const struct jm_probe_opts *o,
 		bpf_program__set_autoload(p->io->progs.jm_sock_send, false);
 		bpf_program__set_autoload(p->io->progs.jm_sock_recv, false);
 	}
+	/* One of the two OOM programs (bpf/process.bpf.c). */
+	bool oom_task = mark_victim_passes_task();
+	bpf_program__set_autoload(p->proc->progs.jm_oom_task, oom_task);
+	bpf_program__set_autoload(p->proc->progs.jm_oom, !oom_task);
 	p->io->rodata->nr_cpus = p->ncpus;
 	/* jm_mark runs on demand, on one process (mark_threads). */
 	bpf_program__set_autoattach(p->proc->progs.jm_mark, false);

@@ -470,15 +470,31 @@ int BPF_PROG(jm_free, struct task_struct *p)
 	return 0;
 }
 
+static __always_inline void oom_event(__u32 tgid)
+{
+	struct jm_ev_oom *e = jm_event_reserve(sizeof(*e));
+	if (!e)
+		return;
+	jm_hdr(&e->hdr, JM_EV_OOM, tgid);
+	bpf_ringbuf_submit(e, jm_wakeup(&events));
+}
+
+/* The OOM killer's victim is the first thread of the chosen process that
+ * still has an mm (find_lock_task_mm): the leader, unless the leader
+ * exited first, and then a thread whose tid is not the process's pid.
+ * Kernels whose mark_victim passes the task (6.18 here) get jm_oom_task, which
+ * reports the victim's process; older ones (the pid only) jm_oom. */
+SEC("tp_btf/mark_victim")
+int BPF_PROG(jm_oom_task, struct task_struct *task)
+{
+	oom_event(BPF_CORE_READ(task, tgid));
+	return 0;
+}
+
 SEC("tracepoint/oom/mark_victim")
 int jm_oom(struct trace_event_raw_mark_victim *ctx)
 {
-	__u32 pid = BPF_CORE_READ(ctx, pid);
-	struct jm_ev_oom *e = jm_event_reserve(sizeof(*e));
-	if (!e)
-		return 0;
-	jm_hdr(&e->hdr, JM_EV_OOM, pid);
-	bpf_ringbuf_submit(e, jm_wakeup(&events));
+	oom_event(BPF_CORE_READ(ctx, pid));
 	return 0;
 }
 

@@ -9,7 +9,7 @@ start_agent "$T/empty.yaml" --interval 1 || { fail agent-start "agent did not be
 # No file outputs declared: no program on every syscall.
 progs=$(agent_progs | paste -sd' ')
 check_eq "hooks: socket and lifecycle programs, no sys_exit" "$progs" \
-  "jm_exec jm_exit jm_fork jm_free jm_mark jm_newtask jm_oom jm_sample jm_sock_recv jm_sock_send jm_tcp_state"
+  "jm_exec jm_exit jm_fork jm_free jm_mark jm_newtask jm_oom_task jm_sample jm_sock_recv jm_sock_send jm_tcp_state"
 
 # 1. CPU: two processes burning 1.0 s each, and one 4-thread process, against
 #    GNU time (rusage of all waited-for descendants).

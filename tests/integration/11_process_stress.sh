@@ -69,6 +69,12 @@ if [ -n "$cg" ]; then
   check_eq "oom: oom_killed" "$(run_field oom-$UNIQ oom_killed)" true
   check_eq "oom: failure" "$(run_field oom-$UNIQ outcome)" failure
   check_eq "oom: SIGKILL" "$(run_field oom-$UNIQ signal)" 9
+  # The leader thread exited first (pthread_exit): the OOM killer picks
+  # the thread that still holds the memory, whose tid is not the pid.
+  JOBMETER_JOB=oomz-$UNIQ sh -c "echo \$\$ > $cg/cgroup.procs; exec $BURN zombie 256 1"
+  wait_run "oomz-$UNIQ" || fail oomz-run "no run line"
+  check_eq "oom, zombie leader: oom_killed" "$(run_field oomz-$UNIQ oom_killed)" true
+  check_eq "oom, zombie leader: SIGKILL" "$(run_field oomz-$UNIQ signal)" 9
   rmdir "$cg" 2>/dev/null
 else
   fail oom "no memory cgroup controller found (v1 memory or v2 memory.max)"
