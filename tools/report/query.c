@@ -684,14 +684,33 @@ static int idle(struct q *q, bool rollup)
 
 /* ---- failed runs, by how they ended (raw rows: failures are few) ------ */
 
+/* Columns: job, oom_killed, outcome, signal, exit_code, count, last end.
+ * Several groups can end the same way as the report names it -- an OOM
+ * kill is one ending whatever exit code or signal the run recorded, and so
+ * is an unseen exit -- so a group whose name the job has already is added
+ * to that entry instead of listed again. */
 static int failure_row(struct q *q, sqlite3_stmt *s, void *ctx)
 {
 	struct jm_rep_job *j = row_job(q, s, 0);
 	struct jm_rep_failure *f;
+	char how[sizeof(f->how)];
+	uint64_t runs = col_u64(s, 5);
+	int64_t last = sqlite3_column_int64(s, 6);
 
 	(void)ctx;
 	if (!j)
 		return -1;
+	jm_rep_fmt_ending(sqlite3_column_int(s, 1) != 0, strcmp(col_text(s, 2), "unknown") == 0,
+			  sqlite3_column_int(s, 3), sqlite3_column_int(s, 4), how, sizeof(how));
+	for (size_t k = 0; k < j->n_failures; k++) {
+		f = &j->failures[k];
+		if (strcmp(f->how, how) == 0) {
+			jm_rep_sat_add(&f->runs, runs);
+			if (last > f->last_end_ns)
+				f->last_end_ns = last;
+			return 0;
+		}
+	}
 	if (j->n_failures == j->cap_failures) {
 		size_t cap = j->cap_failures ? j->cap_failures * 2 : 4;
 		struct jm_rep_failure *v = realloc(j->failures, cap * sizeof(*v));
@@ -701,21 +720,41 @@ static int failure_row(struct q *q, sqlite3_stmt *s, void *ctx)
 		j->cap_failures = cap;
 	}
 	f = &j->failures[j->n_failures++];
-	jm_rep_fmt_ending(sqlite3_column_int(s, 1) != 0, strcmp(col_text(s, 2), "unknown") == 0,
-			  sqlite3_column_int(s, 3), sqlite3_column_int(s, 4), f->how, sizeof(f->how));
-	f->runs = (uint64_t)sqlite3_column_int64(s, 5);
-	f->last_end_ns = sqlite3_column_int64(s, 6);
+	memcpy(f->how, how, sizeof(f->how));
+	f->runs = runs;
+	f->last_end_ns = last;
 	return 0;
+}
+
+/* Most runs first, then the most recent: the order the SQL gave each
+ * group, which merging may have changed. */
+static int cmp_failure(const void *a, const void *b)
+{
+	const struct jm_rep_failure *x = a, *y = b;
+
+	if (x->runs != y->runs)
+		return x->runs > y->runs ? -1 : 1;
+	if (x->last_end_ns != y->last_end_ns)
+		return x->last_end_ns > y->last_end_ns ? -1 : 1;
+	return strcmp(x->how, y->how);
 }
 
 static int failures(struct q *q)
 {
-	return each_row(q,
+	if (each_row(q,
 		"SELECT job, oom_killed, outcome, signal, exit_code, count(*), max(end_ns) FROM runs"
 		" WHERE end_ns >= ?1 AND end_ns < ?2 AND outcome <> 'success'"
 		" AND (?3 IS NULL OR job = ?3)"
 		" GROUP BY job, oom_killed, outcome, signal, exit_code ORDER BY job, count(*) DESC, 7 DESC",
-		q->r->from_ns, q->r->to_ns, failure_row, NULL);
+		q->r->from_ns, q->r->to_ns, failure_row, NULL))
+		return -1;
+	for (size_t i = 0; i < q->r->n_jobs; i++) {
+		struct jm_rep_job *j = &q->r->jobs[i];
+
+		if (j->n_failures > 1)
+			qsort(j->failures, j->n_failures, sizeof(*j->failures), cmp_failure);
+	}
+	return 0;
 }
 
 /* ---- entry points ---------------------------------------------------- */
