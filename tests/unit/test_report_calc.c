@@ -364,6 +364,9 @@ static void test_escaping(void)
 	s = capture(jm_rep_md_cell, "x\ny");
 	CHECK_STR("md cell newline", s, "x y");
 	free(s);
+	s = capture(jm_rep_md_cell, "a\x1b\x7f\xc2\x9b" "31m\xc2\xa9");
+	CHECK_STR("md cell neutralises C0, DEL and C1 controls", s, "a???31m\xc2\xa9");
+	free(s);
 
 	jm_rep_fmt_money(1234.567, b, sizeof(b));
 	CHECK_STR("money >= 100", b, "1234.57");
@@ -461,6 +464,17 @@ static void test_text(void)
 	free(s);
 	s = capture(cell_cb, "a\tb\x1b[31m");
 	CHECK_STR("text cell neutralises control characters", s, "a?b?[~");
+	free(s);
+	/* C1 controls in UTF-8: U+009B is CSI to a UTF-8 terminal, so
+	 * "\xc2\x9b31m" would turn the rest of the line red. */
+	s = capture(cell_cb, "\xc2\x9b" "31m");
+	CHECK_STR("text cell neutralises C1 CSI (U+009B)", s, "?31m  ");
+	free(s);
+	s = capture(cell_cb, "ab\xc2\x85\xc2\x9b" "31mxyz");
+	CHECK_STR("text cell neutralises C1 when cutting", s, "ab??3~");
+	free(s);
+	s = capture(cell_right_cb, "\xc2\xa9\xc2\xa0x");
+	CHECK_STR("text cell keeps U+00A0.. (not controls)", s, "   \xc2\xa9\xc2\xa0x");
 	free(s);
 }
 

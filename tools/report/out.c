@@ -204,8 +204,12 @@ void jm_rep_md_cell(FILE *f, const char *s)
 			fputs("&gt;", f);
 		else if (c == '\n' || c == '\r' || c == '\t')
 			fputc(' ', f);
-		else if (c < 0x20)
+		else if (c < 0x20 || c == 0x7f)
 			fputc('?', f);
+		else if (c == 0xc2 && (unsigned char)s[1] >= 0x80 && (unsigned char)s[1] <= 0x9f) {
+			fputc('?', f);          /* C1 control (U+009B is CSI), as in text */
+			s++;
+		}
 		else if (strchr("\\`*_[]|~", c))
 			fprintf(f, "\\%c", c);
 		else
@@ -223,6 +227,25 @@ size_t jm_rep_text_width(const char *s)
 	return w;
 }
 
+/* Write the code point at p, a control character as '?', and return the
+ * bytes it took.  Controls are C0, DEL and C1 (U+0080..U+009F, in UTF-8
+ * 0xC2 0x80..0x9F): terminals that decode UTF-8 obey C1 too -- U+009B is
+ * CSI, so a job name holding it could recolour or rewrite the screen. */
+static size_t text_cp(FILE *f, const char *p)
+{
+	unsigned char c = (unsigned char)p[0];
+	size_t n = 1;
+
+	if (c == 0xc2 && (unsigned char)p[1] >= 0x80 && (unsigned char)p[1] <= 0x9f) {
+		fputc('?', f);
+		return 2;
+	}
+	fputc(c < 0x20 || c == 0x7f ? '?' : c, f);
+	while (((unsigned char)p[n] & 0xc0) == 0x80)
+		fputc(p[n++], f);
+	return n;
+}
+
 void jm_rep_text_cell(FILE *f, const char *s, int width, bool right)
 {
 	size_t w = jm_rep_text_width(s), cut = (size_t)width;
@@ -236,12 +259,7 @@ void jm_rep_text_cell(FILE *f, const char *s, int width, bool right)
 		const char *p = s;
 
 		while (*p && cps < cut - 1) {
-			unsigned char c = (unsigned char)*p;
-
-			fputc(c < 0x20 || c == 0x7f ? '?' : c, f);
-			p++;
-			while (((unsigned char)*p & 0xc0) == 0x80)
-				fputc(*p++, f);
+			p += text_cp(f, p);
 			cps++;
 		}
 		fputc('~', f);
@@ -251,8 +269,8 @@ void jm_rep_text_cell(FILE *f, const char *s, int width, bool right)
 	if (right)
 		for (int i = 0; i < pad; i++)
 			fputc(' ', f);
-	for (const char *p = s; *p; p++)
-		fputc((unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p, f);
+	for (const char *p = s; *p;)
+		p += text_cp(f, p);
 	if (!right)
 		for (int i = 0; i < pad; i++)
 			fputc(' ', f);
