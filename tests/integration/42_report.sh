@@ -232,4 +232,34 @@ grep -qE "^$O +OOM kill +2 " "$T/r5.txt" && pass "text: failed runs by how they 
 "$REPORT" --db "$DB" --format xml >/dev/null 2>"$T/e2"; check_eq "bad --format: exit 2" "$?" 2
 "$REPORT" --db "$T/nope.db" >/dev/null 2>"$T/e3"; rc=$?
 [ "$rc" -eq 1 ] && grep -q 'cannot open database' "$T/e3" && pass "missing database: clear error" || fail "missing db" "rc=$rc $(cat "$T/e3")"
+# A database that exists but cannot be read says why; "not a jobmeter
+# collector database" is only for files that are not one.
+sqlite3 "$T/lock.db" 'create table schema_version (version integer); insert into schema_version values (6)'
+python3 - "$T/lock.db" "$T/locked" <<'PY' &
+import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("pragma locking_mode=exclusive"); c.execute("begin exclusive")
+c.execute("select count(*) from schema_version").fetchall()
+open(sys.argv[2], "w").close(); time.sleep(8)
+PY
+LPID=$!; _bg_pids+=("$LPID")
+for _ in $(seq 1 100); do [ -f "$T/locked" ] && break; sleep 0.05; done
+"$REPORT" --db "$T/lock.db" >/dev/null 2>"$T/e4"; rc=$?
+[ "$rc" -eq 1 ] && grep -q 'cannot read database .*locked' "$T/e4" && ! grep -q 'not a jobmeter' "$T/e4" \
+  && pass "locked database: exit 1, 'cannot read ... locked'" || fail "locked database" "rc=$rc $(cat "$T/e4")"
+kill "$LPID" 2>/dev/null; wait "$LPID" 2>/dev/null
+# A WAL database in a directory the reader cannot write, no collector on it.
+mkdir "$T/ro" && sqlite3 "$DB" ".backup '$T/ro/c.db'" && chmod 555 "$T/ro" && chmod 711 "$T"
+runuser -u nobody -- "$REPORT" --db "$T/ro/c.db" >/dev/null 2>"$T/e5"; rc=$?
+[ "$rc" -eq 1 ] && grep -q 'cannot read database .*directory must be writable' "$T/e5" \
+  && ! grep -q 'not a jobmeter' "$T/e5" && pass "read-only directory: exit 1, cause named" \
+  || fail "read-only directory" "rc=$rc $(cat "$T/e5")"
+chmod 755 "$T/ro"
+head -c 20000 "$T/ro/c.db" > "$T/trunc.db"
+"$REPORT" --db "$T/trunc.db" >/dev/null 2>"$T/e6"; rc=$?
+[ "$rc" -eq 1 ] && grep -q 'cannot read database .*malformed' "$T/e6" \
+  && pass "damaged database: exit 1, 'cannot read ... malformed'" || fail "damaged database" "rc=$rc $(cat "$T/e6")"
+"$REPORT" --db /etc/hostname >/dev/null 2>"$T/e7"; rc=$?
+[ "$rc" -eq 1 ] && grep -q 'not a jobmeter collector database' "$T/e7" \
+  && pass "not a database: exit 1, said so" || fail "not a database" "rc=$rc $(cat "$T/e7")"
 kill -TERM "$CPID"; wait "$CPID"

@@ -759,6 +759,27 @@ static int failures(struct q *q)
 
 /* ---- entry points ---------------------------------------------------- */
 
+/* Why the first read of path failed, in words that point at the cause:
+ * only a file that is no SQLite database, or one without the collector's
+ * schema_version table, is "not a jobmeter collector database"; a lock, a
+ * directory SQLite cannot create its WAL index in, or a damaged file is a
+ * database that could not be read. */
+static void read_error(sqlite3 *db, const char *path, char *err, size_t err_len)
+{
+	int ec = sqlite3_extended_errcode(db);
+
+	if (ec == SQLITE_ERROR || ec == SQLITE_NOTADB)
+		snprintf(err, err_len, "%s is not a jobmeter collector database: %s", path, sqlite3_errmsg(db));
+	else if (ec == SQLITE_READONLY_DIRECTORY || ec == SQLITE_READONLY_CANTINIT)
+		/* A WAL database is read through its -shm index, which a
+		 * reader must create when no collector holds it open. */
+		snprintf(err, err_len, "cannot read database %s: %s (a WAL database: its directory must be"
+			 " writable for the -shm file, or the collector running; or report on a copy)",
+			 path, sqlite3_errmsg(db));
+	else
+		snprintf(err, err_len, "cannot read database %s: %s", path, sqlite3_errmsg(db));
+}
+
 int jm_rep_db_open(const char *path, sqlite3 **db, int *schema_version, char *err, size_t err_len)
 {
 	sqlite3_stmt *s = NULL;
@@ -774,12 +795,17 @@ int jm_rep_db_open(const char *path, sqlite3 **db, int *schema_version, char *er
 	}
 	sqlite3_busy_timeout(*db, 5000);
 	if (sqlite3_prepare_v2(*db, "SELECT max(version) FROM schema_version", -1, &s, NULL) != SQLITE_OK) {
-		snprintf(err, err_len, "%s is not a jobmeter collector database: %s", path, sqlite3_errmsg(*db));
+		read_error(*db, path, err, err_len);
 		goto fail;
 	}
-	if (sqlite3_step(s) == SQLITE_ROW)
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
 		*schema_version = sqlite3_column_int(s, 0);
+	else if (rc != SQLITE_DONE)
+		read_error(*db, path, err, err_len);
 	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		goto fail;
 	if (*schema_version < 1) {
 		snprintf(err, err_len, "%s has no schema version: not initialised by jobmeter-collector", path);
 		goto fail;
