@@ -116,7 +116,7 @@ $(BIN)/jobmeter-collector: $(COLL_OBJS) $(OBJ)/agent/log.o $(PROTO_OBJS) | $(BIN
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BIN)/jobmeter-report: $(REPORT_OBJS) $(OBJ)/agent/log.o $(PROTO_OBJS) | $(BIN)
+$(BIN)/jobmeter-report: $(REPORT_OBJS) $(OBJ)/agent/log.o $(OBJ)/agent/utf8.o $(PROTO_OBJS) | $(BIN)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 

@@ -348,6 +348,12 @@ static void test_escaping(void)
 	s = capture(jm_rep_json_str, "a\"b\\c\nd\x01");
 	CHECK_STR("json string escape", s, "\"a\\\"b\\\\c\\nd\\u0001\"");
 	free(s);
+	/* A Latin-1 byte, a lone continuation byte, a truncated sequence and
+	 * an overlong '/': each is U+FFFD, so the document stays valid UTF-8. */
+	s = capture(jm_rep_json_str, "caf\xe9|\x80|\xe2\x82|\xc0\xaf|\xc3\xa9\xe2\x82\xac");
+	CHECK_STR("json string: invalid UTF-8 as U+FFFD", s,
+		  "\"caf\\ufffd|\\ufffd|\\ufffd\\ufffd|\\ufffd\\ufffd|\xc3\xa9\xe2\x82\xac\"");
+	free(s);
 	s = capture(json_num_cb, "nan");
 	CHECK_STR("json NaN = null", s, "null");
 	free(s);

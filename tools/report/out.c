@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/utf8.h"
+
 bool jm_rep_fmt_double(double v, char *buf, size_t n)
 {
 	if (!isfinite(v)) {
@@ -166,11 +168,20 @@ void jm_rep_html(FILE *f, const char *s)
 
 void jm_rep_json_str(FILE *f, const char *s)
 {
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	size_t len = strlen(s);
 
-		if (c == '"' || c == '\\')
+	fputc('"', f);
+	for (size_t i = 0; i < len;) {
+		unsigned char c = (unsigned char)s[i];
+		size_t k = jm_utf8_seq_len((const unsigned char *)s + i, len - i);
+
+		/* JSON text is UTF-8 (RFC 8259): a byte that starts no
+		 * well-formed sequence -- a --db path or --job name in Latin-1,
+		 * say -- would make the whole document unreadable to a strict
+		 * parser, so it becomes U+FFFD. */
+		if (k == 0)
+			fputs("\\ufffd", f);
+		else if (c == '"' || c == '\\')
 			fprintf(f, "\\%c", c);
 		else if (c == '\n')
 			fputs("\\n", f);
@@ -179,7 +190,8 @@ void jm_rep_json_str(FILE *f, const char *s)
 		else if (c < 0x20 || c == 0x7f)
 			fprintf(f, "\\u%04x", c);
 		else
-			fputc(c, f);
+			fwrite(s + i, 1, k, f);
+		i += k ? k : 1;
 	}
 	fputc('"', f);
 }
