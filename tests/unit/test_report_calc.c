@@ -206,6 +206,11 @@ static void test_parse(void)
 	CHECK("time unix seconds", jm_rep_parse_time("1714521600", &ns) == 0 && ns == INT64_C(1714521600) * 1000000000);
 	CHECK("time unix fraction", jm_rep_parse_time("1714521600.5", &ns) == 0 &&
 	      ns == INT64_C(1714521600) * 1000000000 + 500000000);
+	CHECK("time RFC 3339 fraction, nanoseconds", jm_rep_parse_time("2024-05-01T00:00:00.123456789Z", &ns) == 0 &&
+	      ns == INT64_C(1714521600) * 1000000000 + 123456789);
+	CHECK("time RFC 3339 fraction with an exponent refused",
+	      jm_rep_parse_time("2024-05-01T00:00:00.5e3Z", &ns) != 0);
+	CHECK("time RFC 3339 empty fraction refused", jm_rep_parse_time("2024-05-01T00:00:00.Z", &ns) != 0);
 	CHECK("time month 13 refused", jm_rep_parse_time("2024-13-01T00:00:00Z", &ns) != 0);
 	CHECK("time Feb 30 refused", jm_rep_parse_time("2023-02-29T00:00:00Z", &ns) != 0);
 	CHECK("time without offset refused", jm_rep_parse_time("2024-05-01T00:00:00", &ns) != 0);

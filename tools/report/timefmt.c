@@ -95,12 +95,14 @@ static int parse_rfc3339(const char *s, int64_t *ns)
 		if (sec == 60)   /* leap second: the instant before the next minute */
 			sec = 59;
 		if (*s == '.') {
-			char *end;
+			/* Digits only: strtod would also take an exponent,
+			 * reading "00:00:00.5e3Z" as 00:08:20. */
+			double scale = 0.1;
 
-			frac = strtod(s, &end);
-			if (end == s + 1)
+			if (!isdigit((unsigned char)*++s))
 				return -1;
-			s = end;
+			for (; isdigit((unsigned char)*s); s++, scale /= 10)
+				frac += (*s - '0') * scale;
 		}
 		if (*s == 'Z' || *s == 'z') {
 			s++;
