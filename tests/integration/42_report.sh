@@ -262,4 +262,12 @@ head -c 20000 "$T/ro/c.db" > "$T/trunc.db"
 "$REPORT" --db /etc/hostname >/dev/null 2>"$T/e7"; rc=$?
 [ "$rc" -eq 1 ] && grep -q 'not a jobmeter collector database' "$T/e7" \
   && pass "not a database: exit 1, said so" || fail "not a database" "rc=$rc $(cat "$T/e7")"
+# --out naming the database (any spelling) is refused before anything is
+# written: the rename would put the report in place of the whole history.
+sqlite3 "$DB" ".backup '$T/keep.db'"
+runs_before=$(sqlite3 "$T/keep.db" 'select count(*) from runs')
+"$REPORT" --db "$T/keep.db" --out "$T/./keep.db" >/dev/null 2>"$T/e8"; rc=$?
+check_eq "--out = --db: exit 2" "$rc" 2
+grep -q 'is the database' "$T/e8" && pass "--out = --db: said so" || fail "--out = --db message" "$(cat "$T/e8")"
+check_eq "--out = --db: database intact" "$(sqlite3 "$T/keep.db" 'select count(*) from runs' 2>&1)" "$runs_before"
 kill -TERM "$CPID"; wait "$CPID"

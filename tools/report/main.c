@@ -144,6 +144,30 @@ static int period(const struct cli *c, int64_t *from, int64_t *to)
 	return 0;
 }
 
+/* Whether writing --out would replace the database or a file SQLite keeps
+ * beside it: the rename puts the report in place of the collector's whole
+ * history (or its write-ahead log).  Compared by inode, so another
+ * spelling of the path or a link is caught too; a name that exists as no
+ * file yet cannot be one of them. */
+static bool out_is_db(const char *out, const char *db)
+{
+	static const char *const suffix[] = { "", "-wal", "-shm", "-journal" };
+	struct stat so, sd;
+	char path[4096];
+
+	if (!out || stat(out, &so))
+		return false;
+	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		int n = snprintf(path, sizeof(path), "%s%s", db, suffix[i]);
+
+		if (n < 0 || (size_t)n >= sizeof(path) || stat(path, &sd))
+			continue;
+		if (so.st_dev == sd.st_dev && so.st_ino == sd.st_ino)
+			return true;
+	}
+	return false;
+}
+
 typedef int (*render_fn)(FILE *, const struct jm_rep_report *);
 
 static render_fn renderer(const char *format)
@@ -242,6 +266,10 @@ int main(int argc, char **argv)
 	}
 	if (period(&c, &r.from_ns, &r.to_ns))
 		return 2;
+	if (out_is_db(c.out, c.db)) {
+		jm_err("--out %s is the database (or one of its files): the report would replace it", c.out);
+		return 2;
+	}
 	r.db_path = c.db;
 	r.version = JOBMETER_VERSION;
 	r.job_filter = c.job;
