@@ -227,6 +227,20 @@ check_eq "json: no object repeats a key" "$dups" ""
 grep -qE "^$O +OOM kill +2 " "$T/r5.txt" && pass "text: failed runs by how they ended" \
   || fail "text: failed runs" "$(sed -n '/FAILED RUNS/,/^$/p' "$T/r5.txt")"
 
+# A dataset name of 2 KiB (an object store path) is shown whole in the HTML
+# and Markdown tables, and the documents stay UTF-8.
+LONG="s3://b-$UNIQ/$(printf 'é%.0s' $(seq 1 1000))/part.parquet"
+c6=$(post --seq 10 --start-ns $((START + 3600000000000)) --job "lo-$UNIQ" --runs 1 --windows 0 \
+      --output "$LONG" --output-kind file --no-host)
+check_eq "batch with a 2 KiB dataset name stored" "$c6" 200
+"${R[@]}" --format html --out "$T/r6.html"; "${R[@]}" --format md --out "$T/r6.md"
+for f in html md; do
+  python3 -c 'import sys; open(sys.argv[1], "rb").read().decode("utf-8")' "$T/r6.$f" 2>/dev/null \
+    && pass "$f with a long dataset name: valid UTF-8" || fail "$f long dataset name" "not UTF-8"
+  grep -qF "${LONG%%/*}" "$T/r6.$f" && grep -q "é/part\.parquet" "$T/r6.$f" \
+    && pass "$f: long dataset name whole" || fail "$f long dataset name" "cut"
+done
+
 # Usage errors are clear.
 "$REPORT" --db "$DB" --since soon >/dev/null 2>"$T/e1"; check_eq "bad --since: exit 2" "$?" 2
 "$REPORT" --db "$DB" --format xml >/dev/null 2>"$T/e2"; check_eq "bad --format: exit 2" "$?" 2

@@ -98,7 +98,7 @@ static void trend_chart(FILE *f, const struct jm_rep_report *r)
 static void freshness_chart(FILE *f, const struct jm_rep_report *r)
 {
 	struct jm_rep_bar bars[MAX_BARS];
-	char texts[MAX_BARS][32], names[MAX_BARS][300];
+	char texts[MAX_BARS][32], *names[MAX_BARS] = { 0 };
 	size_t n = 0;
 
 	fputs("<section id=\"chart-freshness\"><h2>Dataset freshness</h2><p class=\"note\">hours since the"
@@ -107,9 +107,13 @@ static void freshness_chart(FILE *f, const struct jm_rep_report *r)
 		const struct jm_rep_dataset *d = &r->datasets[i];
 		double age = (double)(r->to_ns - d->last_write_ns) / 1e9;
 
-		snprintf(names[n], sizeof(names[n]), "%s:%s", d->kind, d->name);
+		/* The whole name for the tooltip (the label is cut on code
+		 * points); without memory, the name alone. */
+		if (asprintf(&names[n], "%s:%s", d->kind, d->name) < 0)
+			names[n] = NULL;
 		jm_rep_format_duration(age, texts[n], sizeof(texts[n]));
-		bars[n] = (struct jm_rep_bar){ names[n], age / 3600, texts[n], !isnan(d->max_age_s) && age > d->max_age_s,
+		bars[n] = (struct jm_rep_bar){ names[n] ? names[n] : d->name, age / 3600, texts[n],
+					       !isnan(d->max_age_s) && age > d->max_age_s,
 					       false, isnan(d->max_age_s) ? NAN : d->max_age_s / 3600 };
 	}
 	if (n)
@@ -117,6 +121,8 @@ static void freshness_chart(FILE *f, const struct jm_rep_report *r)
 	else
 		fputs("<p class=\"none\">(no output datasets recorded)</p>\n", f);
 	fputs("</section>\n", f);
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
 }
 
 static void table(FILE *f, const struct jm_rep_table *t)

@@ -347,16 +347,22 @@ static int freshness_tables(const struct jm_rep_report *r, struct jm_rep_table *
 		 " freshness objective)");
 	for (size_t i = 0; i < r->n_datasets; i++) {
 		const struct jm_rep_dataset *d = &r->datasets[i];
-		char name[600], last[40], age[24];
+		char *name, last[40], age[24];
 		double a = (double)(r->to_ns - d->last_write_ns) / 1e9;
 		enum jm_rep_verdict v = isnan(d->max_age_s) ? JM_REP_NO_SLO : a <= d->max_age_s ? JM_REP_MET
 												 : JM_REP_MISSED;
+		int rc;
 
-		snprintf(name, sizeof(name), "%s:%s", d->kind, d->name);
+		/* Whole: names run to 4 KiB (object store paths), and a
+		 * fixed buffer cut them without a mark, mid-character. */
+		if (asprintf(&name, "%s:%s", d->kind, d->name) < 0)
+			return -1;
 		jm_rep_format_time(d->last_write_ns, last, sizeof(last));
 		jm_rep_format_duration(a, age, sizeof(age));
-		if (row(t, v == JM_REP_MISSED ? JM_ROW_ALERT : JM_ROW_NORMAL, name, d->job, last, age,
-			jm_rep_verdict_name(v)))
+		rc = row(t, v == JM_REP_MISSED ? JM_ROW_ALERT : JM_ROW_NORMAL, name, d->job, last, age,
+			 jm_rep_verdict_name(v));
+		free(name);
+		if (rc)
 			return -1;
 	}
 	return 0;
