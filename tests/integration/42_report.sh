@@ -129,6 +129,11 @@ grep -qF "load,&quot;q&quot; &lt;i&gt;$UNIQ&lt;/i&gt;" "$T/r.html" && pass "html
 grep -qF "<i>$UNIQ</i>" "$T/r.html" && fail "html escape" "raw markup from the database" || pass "html: no raw markup from the database"
 grep -Eiq '(src|href)=|@import|url\(' "$T/r.html" && fail "html self-contained" "external reference found" || pass "html: no external assets"
 [ "$(grep -c '<svg' "$T/r.html")" -ge 3 ] && pass "html: 3 inline SVG charts" || fail "html charts" "$(grep -c '<svg' "$T/r.html")"
+# The cost chart's note counts the bars it draws (fewer jobs than its 25).
+njobs=$(jq '.jobs | length' "$T/r.json")
+grep -qF "<p class=\"note\">all $njobs jobs, most expensive first</p>" "$T/r.html" \
+  && pass "html: cost chart note counts $njobs jobs" \
+  || fail "html cost chart note" "$(grep -o '<p class="note">[^<]*expensive[^<]*</p>' "$T/r.html")"
 if ! command -v chromium >/dev/null; then
   fail "html renders" "chromium is not installed (apt-get install chromium)"
 else

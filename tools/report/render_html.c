@@ -54,7 +54,12 @@ static void cost_chart(FILE *f, const struct jm_rep_report *r)
 	}
 	fputs("<section id=\"chart-cost\"><h2>Cost per job (", f);
 	jm_rep_html(f, r->prices.currency);
-	fprintf(f, ")</h2><p class=\"note\">the %d most expensive jobs of %zu</p>\n", MAX_BARS, r->n_jobs);
+	/* Says how many bars there are: "the 25 most expensive of 13" was
+	 * what a report with fewer jobs than bars used to claim. */
+	if (n < r->n_jobs)
+		fprintf(f, ")</h2><p class=\"note\">the %zu most expensive jobs of %zu</p>\n", n, r->n_jobs);
+	else
+		fprintf(f, ")</h2><p class=\"note\">all %zu jobs, most expensive first</p>\n", n);
 	if (n)
 		jm_rep_svg_bars(f, "cost per job", bars, n);
 	else
