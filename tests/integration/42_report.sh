@@ -289,4 +289,23 @@ runs_before=$(sqlite3 "$T/keep.db" 'select count(*) from runs')
 check_eq "--out = --db: exit 2" "$rc" 2
 grep -q 'is the database' "$T/e8" && pass "--out = --db: said so" || fail "--out = --db message" "$(cat "$T/e8")"
 check_eq "--out = --db: database intact" "$(sqlite3 "$T/keep.db" 'select count(*) from runs' 2>&1)" "$runs_before"
+# --out onto something that is not a regular file writes into it: renaming
+# a temporary file over it would replace the node itself (as root,
+# --out /dev/null would replace /dev/null for every process).
+mknod "$T/null" c 1 3
+"$REPORT" --db "$DB" --out "$T/null" 2>"$T/e9"; rc=$?
+check_eq "--out a character device: exit 0" "$rc" 0
+[ -c "$T/null" ] && pass "--out a character device: still a device" || fail "--out device" "$(ls -l "$T/null")"
+mkfifo "$T/fifo"
+timeout 20 cat "$T/fifo" > "$T/fifo.out" & FPID=$!; _bg_pids+=("$FPID")   # bounded: a report that never opens it
+timeout 20 "$REPORT" --db "$DB" --out "$T/fifo" 2>"$T/e10"; rc=$?
+wait "$FPID"
+check_eq "--out a FIFO: exit 0" "$rc" 0
+[ -p "$T/fifo" ] && pass "--out a FIFO: still a FIFO" || fail "--out FIFO" "$(ls -l "$T/fifo")"
+grep -q '^jobmeter report' "$T/fifo.out" && pass "--out a FIFO: the reader got the report" || fail "--out FIFO read" "nothing"
+echo old > "$T/target.txt"; ln -s target.txt "$T/link.txt"
+"$REPORT" --db "$DB" --out "$T/link.txt" 2>"$T/e11"
+[ -L "$T/link.txt" ] && grep -q '^jobmeter report' "$T/target.txt" \
+  && pass "--out a symlink: the file it points to gets the report, the link stays" \
+  || fail "--out symlink" "$(ls -l "$T/link.txt" "$T/target.txt")"
 kill -TERM "$CPID"; wait "$CPID"

@@ -180,11 +180,38 @@ static render_fn renderer(const char *format)
 	return NULL;
 }
 
+/* Render into something that is not a regular file -- /dev/null, a FIFO,
+ * /dev/stdout (a link to the terminal or a pipe) -- in place. */
+static int write_in_place(const char *path, render_fn fn, const struct jm_rep_report *r)
+{
+	FILE *f = fopen(path, "w");
+	int rc = -1;
+
+	if (!f) {
+		jm_err("cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fn(f, r) || fflush(f))
+		jm_err("cannot write %s: %s", path, strerror(errno));
+	else
+		rc = 0;
+	if (fclose(f) && rc == 0) {
+		jm_err("cannot write %s: %s", path, strerror(errno));
+		rc = -1;
+	}
+	return rc;
+}
+
 /* Render into --out through a temporary file in the same directory, so a
- * reader never sees half a report. */
+ * reader never sees half a report.  The rename replaces the directory
+ * entry, so it is only for a regular file (or a name not there yet): over
+ * a device node or FIFO it would put a plain file in its place -- as root,
+ * --out /dev/null would replace /dev/null for every process -- and over a
+ * symbolic link it would replace the link, not the file it points to. */
 static int write_out(const char *path, render_fn fn, const struct jm_rep_report *r)
 {
-	char *tmp = NULL;
+	char *tmp = NULL, *real = NULL;
+	struct stat st;
 	FILE *f = NULL;
 	int fd = -1, rc = -1;
 
@@ -195,6 +222,10 @@ static int write_out(const char *path, render_fn fn, const struct jm_rep_report 
 		}
 		return 0;
 	}
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+		return write_in_place(path, fn, r);
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode) && (real = realpath(path, NULL)))
+		path = real;     /* a dangling link is replaced, there is nothing behind it */
 	if (asprintf(&tmp, "%s.XXXXXX", path) < 0) {
 		tmp = NULL;
 		goto out;
@@ -242,6 +273,7 @@ out:
 		unlink(tmp);
 		free(tmp);
 	}
+	free(real);
 	return rc;
 }
 
