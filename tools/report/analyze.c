@@ -311,14 +311,7 @@ int jm_rep_analyze(struct jm_rep_report *r, char *err, size_t err_len)
 		jm_rep_slo_effective(r->slos, r->datasets[i].job, &spec);
 		r->datasets[i].max_age_s = spec.has_freshness ? spec.freshness_max_age_s : NAN;
 	}
-	/* Idle = what the hosts offered minus what jobs were seen using;
-	 * negative (windows over-attributing) is clamped to zero. */
-	idle->idle_core_s = idle->capacity_core_s - idle->attributed_cpu_s;
-	idle->idle_mem_gib_s = idle->capacity_mem_gib_s - idle->attributed_mem_gib_s;
-	if (idle->idle_core_s < 0)
-		idle->idle_core_s = 0;
-	if (idle->idle_mem_gib_s < 0)
-		idle->idle_mem_gib_s = 0;
+	/* Idle core-s and GiB-s come per host from query.c. */
 	jm_rep_cost_of(&r->prices, idle->idle_core_s, idle->idle_mem_gib_s, 0, 0, &idle->cost);
 	return 0;
 }

@@ -569,18 +569,54 @@ static int datasets(struct q *q, bool rollup)
 
 /* ---- idle capacity --------------------------------------------------- */
 
-/* Where a two-column (CPU, memory) sum goes. */
-struct idle_sums {
-	double *cpu, *mem_gib;
+/* One host's capacity and the usage its job windows were attributed. */
+struct host_use {
+	char  *host;
+	double cap_core_s, cap_mem_gib_s, attr_cpu_s, attr_mem_gib_s;
 };
 
-static int idle_row(struct q *q, sqlite3_stmt *s, void *ctx)
-{
-	struct idle_sums *sums = ctx;
+struct host_set {
+	struct host_use *v;
+	size_t n, cap;
+};
 
-	(void)q;
-	*sums->cpu += sqlite3_column_double(s, 0);
-	*sums->mem_gib += sqlite3_column_double(s, 1);
+/* The entry of host name, added when new; NULL only when out of memory. */
+static struct host_use *host_get(struct host_set *h, const char *name)
+{
+	struct host_use *u;
+
+	for (size_t k = 0; k < h->n; k++)      /* hosts of a fleet: a scan is enough */
+		if (strcmp(h->v[k].host, name) == 0)
+			return &h->v[k];
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? h->cap * 2 : 16;
+		struct host_use *v = realloc(h->v, cap * sizeof(*v));
+
+		if (!v)
+			return NULL;
+		h->v = v;
+		h->cap = cap;
+	}
+	u = &h->v[h->n];
+	memset(u, 0, sizeof(*u));
+	if (!(u->host = strdup(name)))
+		return NULL;
+	h->n++;
+	return u;
+}
+
+/* Columns: host, capacity core-s, capacity GiB-s, attributed cpu-s,
+ * attributed GiB-s (each query fills the pair it has, 0 for the other). */
+static int host_row(struct q *q, sqlite3_stmt *s, void *ctx)
+{
+	struct host_use *u = host_get(ctx, col_text(s, 0));
+
+	if (!u)
+		return oom(q);
+	u->cap_core_s += sqlite3_column_double(s, 1);
+	u->cap_mem_gib_s += sqlite3_column_double(s, 2);
+	u->attr_cpu_s += sqlite3_column_double(s, 3);
+	u->attr_mem_gib_s += sqlite3_column_double(s, 4);
 	return 0;
 }
 
@@ -592,93 +628,52 @@ static int int64_row(struct q *q, sqlite3_stmt *s, void *ctx)
 	return 0;
 }
 
-/* Distinct host names over the edges (raw rows) and the middle (rollups). */
-struct host_set {
-	char **names;
-	size_t n, cap;
-};
-
-static int host_row(struct q *q, sqlite3_stmt *s, void *ctx)
-{
-	struct host_set *h = ctx;
-	const char *name = col_text(s, 0);
-
-	/* Each query's rows are distinct already; the three ranges' overlap
-	 * is taken out once, sorted (host_count). */
-	if (h->n == h->cap) {
-		size_t cap = h->cap ? h->cap * 2 : 16;
-		char **v = realloc(h->names, cap * sizeof(*v));
-		if (!v)
-			return oom(q);
-		h->names = v;
-		h->cap = cap;
-	}
-	if (!(h->names[h->n] = strdup(name)))
-		return oom(q);
-	h->n++;
-	return 0;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static size_t host_count(struct host_set *h)
-{
-	size_t n = 0;
-
-	qsort(h->names, h->n, sizeof(*h->names), cmp_str);
-	for (size_t k = 0; k < h->n; k++)
-		if (k == 0 || strcmp(h->names[k], h->names[k - 1]) != 0)
-			n++;
-	return n;
-}
-
+/* Idle = per host, its capacity minus what its own job windows used
+ * (never below zero), summed over the hosts that reported capacity.
+ * Per host, because a host that sends no capacity (an agent without host
+ * usage) still sends windows: subtracted from the fleet's total, its jobs'
+ * usage was taken off other hosts' idle time, and one host's
+ * over-attribution hid another's idle capacity. */
 static int idle(struct q *q, bool rollup)
 {
 	static const char cap[] =
-		"SELECT total(cpu_cores * window_s), total(mem_total_bytes /"
-		" 1073741824.0 * window_s) FROM host_usage WHERE end_ns >= ?1 AND end_ns < ?2";
+		"SELECT host, total(cpu_cores * window_s), total(mem_total_bytes / 1073741824.0 * window_s),"
+		" 0, 0 FROM host_usage WHERE end_ns >= ?1 AND end_ns < ?2 GROUP BY host";
 	static const char attr[] =
-		"SELECT total(cpu_s), total(mem_gib_s) FROM windows"
-		" WHERE end_ns >= ?1 AND end_ns < ?2";
-	static const char roll_cap[] =
-		"SELECT total(core_s), total(mem_gib_s) FROM host_hour"
-		" WHERE hour >= ?1 AND hour < ?2";
-	static const char roll_attr[] =
-		"SELECT total(attr_cpu_s), total(attr_mem_gib_s) FROM host_hour"
-		" WHERE hour >= ?1 AND hour < ?2";
-	/* Hosts that reported capacity, the same on both paths: host_hour
-	 * also has rows for hosts that only sent windows. */
-	static const char hosts_raw[] =
-		"SELECT DISTINCT host FROM host_usage WHERE end_ns >= ?1 AND end_ns < ?2"
-		" AND (cpu_cores > 0 OR mem_total_bytes > 0)";
-	static const char hosts_roll[] =
-		"SELECT DISTINCT host FROM host_hour WHERE hour >= ?1 AND hour < ?2"
-		" AND (core_s > 0 OR mem_gib_s > 0)";
+		"SELECT host, 0, 0, total(cpu_s), total(mem_gib_s) FROM windows"
+		" WHERE end_ns >= ?1 AND end_ns < ?2 GROUP BY host";
+	static const char roll[] =
+		"SELECT host, total(core_s), total(mem_gib_s), total(attr_cpu_s), total(attr_mem_gib_s)"
+		" FROM host_hour WHERE hour >= ?1 AND hour < ?2 GROUP BY host";
 	struct jm_rep_idle *i = &q->r->idle;
-	struct idle_sums capacity = { &i->capacity_core_s, &i->capacity_mem_gib_s };
-	struct idle_sums attributed = { &i->attributed_cpu_s, &i->attributed_mem_gib_s };
-	struct split sp;
 	struct host_set hosts = { 0 };
+	struct split sp;
 	int rc;
 
 	split_span(q->r->from_ns, q->r->to_ns, HOUR, rollup, &sp);
-	if (each_row(q, cap, sp.head_a, sp.head_b, idle_row, &capacity) ||
-	    each_row(q, cap, sp.tail_a, sp.tail_b, idle_row, &capacity) ||
-	    each_row(q, attr, sp.head_a, sp.head_b, idle_row, &attributed) ||
-	    each_row(q, attr, sp.tail_a, sp.tail_b, idle_row, &attributed) ||
-	    each_row(q, roll_cap, sp.mid_a, sp.mid_b, idle_row, &capacity) ||
-	    each_row(q, roll_attr, sp.mid_a, sp.mid_b, idle_row, &attributed))
-		return -1;
-	rc = each_row(q, hosts_raw, sp.head_a, sp.head_b, host_row, &hosts) ||
-	     each_row(q, hosts_raw, sp.tail_a, sp.tail_b, host_row, &hosts) ||
-	     each_row(q, hosts_roll, sp.mid_a, sp.mid_b, host_row, &hosts) ? -1 : 0;
-	i->hosts = (unsigned)host_count(&hosts);
-	for (size_t k = 0; k < hosts.n; k++)
-		free(hosts.names[k]);
-	free(hosts.names);
+	rc = each_row(q, cap, sp.head_a, sp.head_b, host_row, &hosts) ||
+	     each_row(q, cap, sp.tail_a, sp.tail_b, host_row, &hosts) ||
+	     each_row(q, attr, sp.head_a, sp.head_b, host_row, &hosts) ||
+	     each_row(q, attr, sp.tail_a, sp.tail_b, host_row, &hosts) ||
+	     each_row(q, roll, sp.mid_a, sp.mid_b, host_row, &hosts) ? -1 : 0;
+	for (size_t k = 0; k < hosts.n; k++) {
+		const struct host_use *u = &hosts.v[k];
+
+		/* Hosts that reported capacity, the same on both paths:
+		 * host_hour also has rows for hosts that only sent windows. */
+		if (rc == 0 && (u->cap_core_s > 0 || u->cap_mem_gib_s > 0)) {
+			i->hosts++;
+			i->capacity_core_s += u->cap_core_s;
+			i->capacity_mem_gib_s += u->cap_mem_gib_s;
+			i->attributed_cpu_s += u->attr_cpu_s;
+			i->attributed_mem_gib_s += u->attr_mem_gib_s;
+			i->idle_core_s += u->cap_core_s > u->attr_cpu_s ? u->cap_core_s - u->attr_cpu_s : 0;
+			i->idle_mem_gib_s += u->cap_mem_gib_s > u->attr_mem_gib_s
+					     ? u->cap_mem_gib_s - u->attr_mem_gib_s : 0;
+		}
+		free(u->host);
+	}
+	free(hosts.v);
 	return rc;
 }
 

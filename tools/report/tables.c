@@ -292,7 +292,7 @@ static int idle_table(const struct jm_rep_report *r, struct jm_rep_table **ts, s
 		return -1;
 	snprintf(t->title, sizeof(t->title), "Idle host capacity");
 	snprintf(t->note, sizeof(t->note), "%u host(s); capacity = cores x time and memory x time the hosts"
-		 " reported, used = job windows", r->idle.hosts);
+		 " reported, used = job windows on them; idle per host", r->idle.hosts);
 	fmt_hours(r->idle.capacity_core_s, c, sizeof(c));
 	fmt_hours(r->idle.attributed_cpu_s, u, sizeof(u));
 	fmt_hours(r->idle.idle_core_s, i, sizeof(i));
