@@ -484,6 +484,19 @@ static void test_text(void)
 	s = capture(cell_cb, "ab\xc2\x85\xc2\x9b" "31mxyz");
 	CHECK_STR("text cell neutralises C1 when cutting", s, "ab??3~");
 	free(s);
+	/* East Asian wide characters take two terminal columns: a job named
+	 * in Chinese pushed every column after it (and the line past 120). */
+	CHECK_INT("text width: CJK is 2 columns", jm_rep_text_width("\xe6\x95\xb0\xe6\x8d\xae" "a"), 5);
+	CHECK_INT("text width: a combining mark is 0", jm_rep_text_width("e\xcc\x81"), 1);
+	s = capture(cell_cb, "\xe6\x95\xb0\xe6\x8d\xae");
+	CHECK_STR("text cell pads CJK by columns", s, "\xe6\x95\xb0\xe6\x8d\xae  ");
+	free(s);
+	s = capture(cell_cb, "\xe6\x95\xb0\xe6\x8d\xae\xe5\x8a\xa0\xe8\xbd\xbd");
+	CHECK_STR("text cell cuts CJK by columns", s, "\xe6\x95\xb0\xe6\x8d\xae ~");
+	free(s);
+	s = capture(cell_cb, "ab\xff" "c");
+	CHECK_STR("text cell: a byte that is no UTF-8 is ?", s, "ab?c  ");
+	free(s);
 	s = capture(cell_right_cb, "\xc2\xa9\xc2\xa0x");
 	CHECK_STR("text cell keeps U+00A0.. (not controls)", s, "   \xc2\xa9\xc2\xa0x");
 	free(s);

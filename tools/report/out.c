@@ -229,51 +229,116 @@ void jm_rep_md_cell(FILE *f, const char *s)
 	}
 }
 
+/* Code point ranges a terminal draws two columns wide (East Asian Wide
+ * and Fullwidth: CJK, kana, Hangul, fullwidth forms, most emoji), and the
+ * ones it draws in none (combining marks, zero-width characters). */
+static const uint32_t wide_cps[][2] = {
+	{ 0x1100, 0x115f }, { 0x231a, 0x231b }, { 0x2329, 0x232a }, { 0x23e9, 0x23ec },
+	{ 0x23f0, 0x23f0 }, { 0x23f3, 0x23f3 }, { 0x25fd, 0x25fe }, { 0x2614, 0x2615 },
+	{ 0x2648, 0x2653 }, { 0x267f, 0x267f }, { 0x2693, 0x2693 }, { 0x26a1, 0x26a1 },
+	{ 0x26aa, 0x26ab }, { 0x26bd, 0x26be }, { 0x26c4, 0x26c5 }, { 0x26ce, 0x26ce },
+	{ 0x26d4, 0x26d4 }, { 0x26ea, 0x26ea }, { 0x26f2, 0x26f3 }, { 0x26f5, 0x26f5 },
+	{ 0x26fa, 0x26fa }, { 0x26fd, 0x26fd }, { 0x2705, 0x2705 }, { 0x270a, 0x270b },
+	{ 0x2728, 0x2728 }, { 0x274c, 0x274c }, { 0x274e, 0x274e }, { 0x2753, 0x2755 },
+	{ 0x2757, 0x2757 }, { 0x2795, 0x2797 }, { 0x27b0, 0x27b0 }, { 0x27bf, 0x27bf },
+	{ 0x2b1b, 0x2b1c }, { 0x2b50, 0x2b50 }, { 0x2b55, 0x2b55 }, { 0x2e80, 0x303e },
+	{ 0x3041, 0x33ff }, { 0x3400, 0x4dbf }, { 0x4e00, 0x9fff }, { 0xa000, 0xa4cf },
+	{ 0xa960, 0xa97f }, { 0xac00, 0xd7a3 }, { 0xf900, 0xfaff }, { 0xfe10, 0xfe19 },
+	{ 0xfe30, 0xfe6f }, { 0xff00, 0xff60 }, { 0xffe0, 0xffe6 }, { 0x16fe0, 0x16fe4 },
+	{ 0x17000, 0x18aff }, { 0x1b000, 0x1b2ff }, { 0x1f004, 0x1f004 }, { 0x1f0cf, 0x1f0cf },
+	{ 0x1f18e, 0x1f18e }, { 0x1f191, 0x1f19a }, { 0x1f200, 0x1f251 }, { 0x1f300, 0x1f64f },
+	{ 0x1f680, 0x1f6ff }, { 0x1f900, 0x1f9ff }, { 0x1fa70, 0x1faff }, { 0x20000, 0x2fffd },
+	{ 0x30000, 0x3fffd },
+};
+static const uint32_t zero_cps[][2] = {
+	{ 0x0300, 0x036f }, { 0x1ab0, 0x1aff }, { 0x1dc0, 0x1dff }, { 0x200b, 0x200f },
+	{ 0x20d0, 0x20ff }, { 0xfe00, 0xfe0f }, { 0xfe20, 0xfe2f },
+};
+
+static bool cp_in(uint32_t cp, const uint32_t (*r)[2], size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (cp >= r[i][0] && cp <= r[i][1])
+			return true;
+	return false;
+}
+
+/* The code point at p and the bytes it takes; a byte that starts no
+ * well-formed sequence is one U+FFFD-like column of its own. */
+static uint32_t cp_at(const char *p, size_t *len)
+{
+	const unsigned char *u = (const unsigned char *)p;
+	size_t k = jm_utf8_seq_len(u, strnlen(p, 4));
+
+	*len = k ? k : 1;
+	switch (k) {
+	case 1: return u[0];
+	case 2: return (uint32_t)(u[0] & 0x1f) << 6 | (u[1] & 0x3f);
+	case 3: return (uint32_t)(u[0] & 0x0f) << 12 | (uint32_t)(u[1] & 0x3f) << 6 | (u[2] & 0x3f);
+	case 4: return (uint32_t)(u[0] & 0x07) << 18 | (uint32_t)(u[1] & 0x3f) << 12 |
+		       (uint32_t)(u[2] & 0x3f) << 6 | (u[3] & 0x3f);
+	default: return 0xfffd;
+	}
+}
+
+/* Terminal columns of the code point at p (a control one prints as '?'). */
+static size_t cp_cols(const char *p, size_t *len)
+{
+	uint32_t cp = cp_at(p, len);
+
+	if (cp < 0x300)
+		return 1;
+	if (cp_in(cp, zero_cps, sizeof(zero_cps) / sizeof(zero_cps[0])))
+		return 0;
+	return cp_in(cp, wide_cps, sizeof(wide_cps) / sizeof(wide_cps[0])) ? 2 : 1;
+}
+
 size_t jm_rep_text_width(const char *s)
 {
-	size_t w = 0;
+	size_t w = 0, len;
 
-	for (; *s; s++)
-		if (((unsigned char)*s & 0xc0) != 0x80)
-			w++;
+	while (*s) {
+		w += cp_cols(s, &len);
+		s += len;
+	}
 	return w;
 }
 
 /* Write the code point at p, a control character as '?', and return the
  * bytes it took.  Controls are C0, DEL and C1 (U+0080..U+009F, in UTF-8
  * 0xC2 0x80..0x9F): terminals that decode UTF-8 obey C1 too -- U+009B is
- * CSI, so a job name holding it could recolour or rewrite the screen. */
+ * CSI, so a job name holding it could recolour or rewrite the screen.  A
+ * byte that starts no well-formed sequence is a '?' too. */
 static size_t text_cp(FILE *f, const char *p)
 {
-	unsigned char c = (unsigned char)p[0];
-	size_t n = 1;
+	size_t len;
+	uint32_t cp = cp_at(p, &len);
 
-	if (c == 0xc2 && (unsigned char)p[1] >= 0x80 && (unsigned char)p[1] <= 0x9f) {
+	if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) || (cp == 0xfffd && len == 1))
 		fputc('?', f);
-		return 2;
-	}
-	fputc(c < 0x20 || c == 0x7f ? '?' : c, f);
-	while (((unsigned char)p[n] & 0xc0) == 0x80)
-		fputc(p[n++], f);
-	return n;
+	else
+		fwrite(p, 1, len, f);
+	return len;
 }
 
 void jm_rep_text_cell(FILE *f, const char *s, int width, bool right)
 {
-	size_t w = jm_rep_text_width(s), cut = (size_t)width;
+	size_t w = jm_rep_text_width(s), cut = (size_t)width, used = 0, len;
 	int pad;
 
 	if (width <= 0)
 		return;
 	if (w > cut) {
-		/* Keep width-1 code points, then '~'. */
-		size_t cps = 0;
+		/* Keep what fits in width-1 columns, then '~' (a wide
+		 * character that would not fit leaves a blank). */
 		const char *p = s;
 
-		while (*p && cps < cut - 1) {
+		while (*p && used + cp_cols(p, &len) <= cut - 1) {
+			used += cp_cols(p, &len);
 			p += text_cp(f, p);
-			cps++;
 		}
+		for (; used < cut - 1; used++)
+			fputc(' ', f);
 		fputc('~', f);
 		return;
 	}

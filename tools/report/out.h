@@ -39,7 +39,8 @@ void jm_rep_md_cell(FILE *f, const char *s);
 /* Text cells: s sanitised (control characters -> '?'), cut to width
  * columns (UTF-8 aware, '~' marks a cut), padded left or right. */
 void jm_rep_text_cell(FILE *f, const char *s, int width, bool right);
-/* Display width in columns of a UTF-8 string (code points). */
+/* Display width in terminal columns of a UTF-8 string: code points, East
+ * Asian wide ones 2, combining marks 0. */
 size_t jm_rep_text_width(const char *s);
 
 struct jm_rep_col {
