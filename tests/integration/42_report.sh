@@ -308,4 +308,11 @@ echo old > "$T/target.txt"; ln -s target.txt "$T/link.txt"
 [ -L "$T/link.txt" ] && grep -q '^jobmeter report' "$T/target.txt" \
   && pass "--out a symlink: the file it points to gets the report, the link stays" \
   || fail "--out symlink" "$(ls -l "$T/link.txt" "$T/target.txt")"
+# Writing a report again keeps the mode of the file it replaces (a report
+# kept private stays private); a new file gets the umask's mode.
+echo old > "$T/private.txt"; chmod 600 "$T/private.txt"
+"$REPORT" --db "$DB" --out "$T/private.txt" 2>/dev/null
+check_eq "--out over a 0600 file: still 0600" "$(stat -c %a "$T/private.txt")" 600
+(umask 022; "$REPORT" --db "$DB" --out "$T/fresh.txt" 2>/dev/null)
+check_eq "--out a new file: 0644 under umask 022" "$(stat -c %a "$T/fresh.txt")" 644
 kill -TERM "$CPID"; wait "$CPID"

@@ -235,12 +235,16 @@ static int write_out(const char *path, render_fn fn, const struct jm_rep_report 
 		jm_err("cannot create %s: %s", tmp, strerror(errno));
 		goto out;
 	}
-	/* mkstemp makes 0600; give the file the mode a plain create would. */
+	/* mkstemp makes 0600; give the file the mode a plain create would,
+	 * or the mode of the file it replaces: a report kept private (0600)
+	 * stays private when it is written again. */
 	{
-		mode_t mask = umask(0);
+		mode_t mask = umask(0), mode = 0666 & ~mask;
 
 		umask(mask);
-		if (fchmod(fd, 0666 & ~mask))
+		if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+			mode = st.st_mode & 07777;
+		if (fchmod(fd, mode))
 			jm_warn("chmod %s: %s", tmp, strerror(errno));
 	}
 	f = fdopen(fd, "w");
