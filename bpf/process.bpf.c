@@ -347,7 +347,8 @@ int BPF_PROG(jm_exit, struct task_struct *p)
 
 		if (BPF_CORE_READ(p, pid) == (pid_t)tgid) {
 			struct jm_reap rp = { .start_ns = BPF_CORE_READ(p, start_time), .cpu_ns = rt };
-			bpf_map_update_elem(&reaping, &tgid, &rp, BPF_ANY);
+			if (bpf_map_update_elem(&reaping, &tgid, &rp, BPF_ANY))
+				jm_stat_inc(JM_STAT_PROCS_FULL); /* its last tick unseen */
 		}
 		/* Every thread adds its own runtime on the way out; the last
 		 * thread we know of reports the process.  Counting threads
@@ -398,7 +399,8 @@ int BPF_PROG(jm_exit, struct task_struct *p)
 		 * stretch too (only when rules ask for every exit). */
 		if (BPF_CORE_READ(p, pid) == (pid_t)tgid) {
 			struct jm_reap rp = { .start_ns = BPF_CORE_READ(p, start_time), .cpu_ns = rt };
-			bpf_map_update_elem(&reaping, &tgid, &rp, BPF_ANY);
+			if (bpf_map_update_elem(&reaping, &tgid, &rp, BPF_ANY))
+				jm_stat_inc(JM_STAT_PROCS_FULL); /* its last tick unseen */
 		}
 	}
 

@@ -61,7 +61,7 @@ enum jm_event_type {
 enum jm_stat {
 	JM_STAT_EVENTS_DROPPED   = 0,  /* events ring buffer full */
 	JM_STAT_PAYLOADS_DROPPED = 1,  /* io ring full (bpf/xring.h) */
-	JM_STAT_PROCS_FULL       = 2,  /* procs/lives map full: a job process untracked */
+	JM_STAT_PROCS_FULL       = 2,  /* procs/lives/reaping map full: a job process untracked */
 	JM_STAT_CONNS_FULL       = 3,  /* conns/wfds map full */
 	JM_STAT_PAYLOAD_TRUNC    = 4,  /* payload longer than head+tail */
 	JM_STAT_ENV_TRUNC        = 5,  /* env scan stopped at its bound */
