@@ -190,6 +190,51 @@ check_eq "second concurrent upload: 503" "$code" 503
 grep -qi '^Retry-After: 5' "$T/hdr" && pass "503 carries Retry-After" || fail "Retry-After" "$(cat "$T/hdr")"
 kill "$SLOW" 2>/dev/null; wait "$SLOW" 2>/dev/null
 
+# Slow clients from one address hold at most --max-per-ip connections: the
+# third from 127.0.0.2 is refused at once (counted), while another address's
+# batch is stored next to the two held ones.  Without the limit, 32 clients
+# dripping a body byte a second held every ingest slot (503 for everyone).
+start_collector "$T/coll6.log" --db "$T/c6.db" --max-per-ip 2 || fail start6 "per-ip collector"
+URL6=http://$URL_HOSTPORT; C6=$CPID
+read -r held third other < <(python3 - "$URL_HOSTPORT" "$B/s2.pb" <<'PY'
+import socket, sys, time
+host, port = sys.argv[1].rsplit(':', 1)
+body = open(sys.argv[2], 'rb').read()
+def conn(src):
+    s = socket.socket(); s.bind((src, 0)); s.settimeout(5)
+    s.connect((host, int(port))); return s
+held = [conn('127.0.0.2') for _ in range(2)]
+for s in held:                       # headers sent, body one byte so far
+    s.sendall(b'POST /v1/batches HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n'
+              b'Content-Length: %d\r\n\r\n' % len(body) + body[:1])
+time.sleep(0.3)
+t = conn('127.0.0.2')
+try:
+    t.sendall(b'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n')
+    r = t.recv(100)
+    third = 'answered' if r else 'refused'
+except OSError:
+    third = 'refused'
+o = conn('127.0.0.1')
+o.sendall(b'POST /v1/batches HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n'
+          b'Content-Length: %d\r\nConnection: close\r\n\r\n' % len(body) + body)
+other = o.recv(100).split(b'\r\n')[0].decode().split(' ')[1]
+alive = 0
+for s in held:                       # still open: finish their bodies
+    try:
+        s.sendall(body[1:]); alive += bool(s.recv(100))
+    except OSError:
+        pass
+print(alive, third, other)
+PY
+)
+check_eq "--max-per-ip 2: two slow clients of one address held" "$held" 2
+check_eq "--max-per-ip 2: its third connection refused" "$third" refused
+check_eq "--max-per-ip 2: another address's batch stored meanwhile" "$other" 200
+check_range "--max-per-ip 2: the refusal counted in http_errors" \
+  "$(curl -s "$URL6/metrics" | awk '$1 == "jobmeter_collector_http_errors_total" {print $2}')" 1 1
+kill "$C6"; wait "$C6" 2>/dev/null
+
 # A full disk answers 503 + Retry-After, never 200 without a commit.
 mkdir -p "$T/small"
 if mount -t tmpfs -o size=3m tmpfs "$T/small" 2>/dev/null; then

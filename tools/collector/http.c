@@ -766,6 +766,7 @@ int jm_coll_server_start(const struct jm_coll_http_config *cfg, struct jm_coll_s
 			MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
 			MHD_OPTION_LISTEN_SOCKET, srv->listen_fd,
 			MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
+			MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_per_ip,
 			MHD_OPTION_CONNECTION_TIMEOUT, 60u,
 			MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
 			MHD_OPTION_HTTPS_MEM_CERT, cfg->tls_cert_pem,
@@ -776,6 +777,7 @@ int jm_coll_server_start(const struct jm_coll_http_config *cfg, struct jm_coll_s
 			MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
 			MHD_OPTION_LISTEN_SOCKET, srv->listen_fd,
 			MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
+			MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_per_ip,
 			MHD_OPTION_CONNECTION_TIMEOUT, 60u,
 			MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
 			MHD_OPTION_END);

@@ -22,6 +22,7 @@ struct jm_coll_http_config {
 	size_t max_decompressed;     /* bytes after gzip */
 	unsigned max_ingest;         /* concurrent ingest requests before 503 */
 	unsigned max_connections;
+	unsigned max_per_ip;         /* connections from one address; 0: no limit */
 };
 
 struct jm_coll_server;

@@ -52,6 +52,9 @@ static void usage(FILE *out)
 "  --group-wait-us N       how long the writer waits for batches still being\n"
 "                          received to join a transaction (default 1000)\n"
 "  --max-connections N     open connections (default 64)\n"
+"  --max-per-ip N          open connections from one client address (default:\n"
+"                          no limit of its own); a few slow clients then cannot\n"
+"                          hold every connection\n"
 "  --help, --version\n"
 "BYTES take an optional K, M or G suffix (powers of 1024).\n"
 "SIGTERM/SIGINT: stop accepting, finish requests in progress, close the database.\n"
@@ -148,12 +151,12 @@ fail:
 struct cli {
 	const char *listen, *db, *token_file, *tls_cert, *tls_key;
 	size_t max_body, max_decompressed;
-	unsigned max_ingest, max_connections;
+	unsigned max_ingest, max_connections, max_per_ip;
 	struct jm_coll_writer_config writer;
 };
 
 enum { O_LISTEN = 256, O_DB, O_TOKEN, O_CERT, O_KEY, O_MAXBODY, O_MAXDEC, O_MAXINGEST, O_MAXCONN,
-       O_MAXQUEUE, O_GROUPMAX, O_GROUPWAIT, O_HELP, O_VERSION };
+       O_MAXPERIP, O_MAXQUEUE, O_GROUPMAX, O_GROUPWAIT, O_HELP, O_VERSION };
 
 /* Returns 0 to run, 1 to exit 0 (help/version), -1 on a usage error. */
 static int parse_cli(int argc, char **argv, struct cli *c)
@@ -168,6 +171,7 @@ static int parse_cli(int argc, char **argv, struct cli *c)
 		{ "max-decompressed", required_argument, NULL, O_MAXDEC },
 		{ "max-ingest", required_argument, NULL, O_MAXINGEST },
 		{ "max-connections", required_argument, NULL, O_MAXCONN },
+		{ "max-per-ip", required_argument, NULL, O_MAXPERIP },
 		{ "max-queue", required_argument, NULL, O_MAXQUEUE },
 		{ "group-max", required_argument, NULL, O_GROUPMAX },
 		{ "group-wait-us", required_argument, NULL, O_GROUPWAIT },
@@ -206,6 +210,10 @@ static int parse_cli(int argc, char **argv, struct cli *c)
 			break;
 		case O_MAXCONN:
 			if (parse_count(optarg, &c->max_connections))
+				goto bad;
+			break;
+		case O_MAXPERIP:
+			if (parse_count(optarg, &c->max_per_ip))
 				goto bad;
 			break;
 		case O_MAXQUEUE:
@@ -337,6 +345,7 @@ int main(int argc, char **argv)
 	hc.max_decompressed = cli.max_decompressed;
 	hc.max_ingest = cli.max_ingest;
 	hc.max_connections = cli.max_connections;
+	hc.max_per_ip = cli.max_per_ip;
 	if (jm_coll_writer_start(store, metrics, &cli.writer, &writer, err, sizeof(err))) {
 		jm_err("%s", err);
 		goto out;
