@@ -31,7 +31,9 @@ struct proc {
 	uint64_t last_rss;             /* bytes, at the last sample (0 = never) */
 	uint64_t max_rss_seen;         /* the largest of its samples */
 	uint64_t prev_rss;             /* the sample before the last (0 = none) */
-	uint64_t rss_floor;            /* moved at an exec: the peak up to it */
+	/* Entered its job (or moved to it) at an exec: the kernel's maxrss
+	 * then, which is not this job's (0: joined by fork, or found running). */
+	uint64_t rss_floor;
 	bool exited;                   /* kept until the io ring is drained */
 	bool await_reap;               /* its run is held for a jm_ev_reap */
 	uint64_t reap_by_mono;         /* ... until then */
@@ -434,6 +436,11 @@ static void on_exec(struct jm_tracker *t, const struct jm_ev_exec *e)
 	p = proc_add(t, e->hdr.tgid, r, true, e->hdr.ts_ns);
 	if (!p)
 		return;
+	/* The kernel's maxrss survives the exec: it holds the images before
+	 * this one and the parent's peak the fork copied (an Airflow worker
+	 * holding 300 MiB that started the job).  None of that was the job's;
+	 * only what grows past it is (on_exit_ev). */
+	p->rss_floor = e->maxrss_bytes;
 	if (!(e->flags & JM_F_TRACKED)) {
 		/* Matched in user space: from exec on, the kernel counts it. Its
 		 * CPU since fork is its own, so the base stays 0 (as rusage). */
@@ -515,12 +522,20 @@ static void on_exit_ev(struct jm_tracker *t, const struct jm_ev_exit *e)
 	 * Flat samples keep theirs: a brief spike no sample saw is not
 	 * charged for the whole tail. */
 	uint64_t peak = e->maxrss_bytes;
-	/* Moved to this run at an exec: a maxrss no higher than at the exec
-	 * is the old image's (the run it left has it), and this image's own
-	 * peak is its address space's high-water mark, or its samples' when
-	 * the kernel had dropped the mm before the exit tracepoint. */
-	if (p->rss_floor && peak <= p->rss_floor)
-		peak = e->mm_peak_bytes > p->max_rss_seen ? e->mm_peak_bytes : p->max_rss_seen;
+	/* Entered or moved to this run at an exec: a maxrss no higher than
+	 * at that exec is what the process brought in (a big parent's peak,
+	 * or the old job's image), so the run's peak is that of the images
+	 * that ran in it: the current one's address-space high-water mark,
+	 * and the samples of it and of images it exec'd from inside the job.
+	 * A maxrss above the exec's is the job's own (an image of the job
+	 * grew past it).  With neither (a kernel that drops the mm before
+	 * the exit tracepoint, a process no sample saw), maxrss: an upper
+	 * bound rather than nothing. */
+	if (p->rss_floor && peak <= p->rss_floor) {
+		uint64_t own = e->mm_peak_bytes > p->max_rss_seen ? e->mm_peak_bytes : p->max_rss_seen;
+		if (own)
+			peak = own;
+	}
 	uint64_t rss = p->last_rss ? p->last_rss : peak;
 	if (p->last_rss && p->last_rss > p->prev_rss && p->last_rss >= p->max_rss_seen &&
 	    peak > p->max_rss_seen)

@@ -174,15 +174,18 @@ int BPF_PROG(jm_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	ev->pad = 0;
 	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
 	ev->cpu_ns = 0;
-	ev->maxrss_bytes = 0;
+	/* Every exec: the peak the process brought to this point, the old
+	 * image's folded in at exec_mmap() (and, for a child forked since its
+	 * last exec, its parent's: the fork copies the mm's high-water mark).
+	 * A process that enters a job here brought that in from outside it. */
+	ev->maxrss_bytes = p->signal->maxrss * page_size;
 	__builtin_memset(&ev->io, 0, sizeof(ev->io));
 	if (tracked) {
 		/* What the process used before: an exec that moves it to
 		 * another job leaves this with the run it had (the sampler
 		 * may not have seen it yet).  Counted as jm_sample counts:
 		 * one thread is left (de_thread), the others are in the
-		 * group's sums and the lives entry.  maxrss took in the old
-		 * image's peak at exec_mmap(). */
+		 * group's sums and the lives entry. */
 		struct jm_proc_life *pl = bpf_map_lookup_elem(&lives, &tgid);
 		struct jm_sock_io so = {};
 		__u64 rchar = task_rchar(p), wchar = task_wchar(p);
@@ -194,7 +197,6 @@ int BPF_PROG(jm_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 		sum_sock(tgid, &so);
 		ev->cpu_ns = BPF_CORE_READ(p, signal, sum_sched_runtime) +
 			     BPF_CORE_READ(p, se.sum_exec_runtime);
-		ev->maxrss_bytes = BPF_CORE_READ(p, signal, maxrss) * page_size;
 		ev->io.file_read_bytes = jm_sub0(rchar, so.vfs_rx_bytes);
 		ev->io.file_write_bytes = jm_sub0(wchar, so.vfs_tx_bytes);
 		ev->io.net_rx_bytes = so.rx_bytes;

@@ -165,7 +165,9 @@ struct jm_ev_exec {
 	 * to it, counted as jm_sample counts (the run it may leave keeps
 	 * that); 0 otherwise. */
 	__u64 cpu_ns;                 /* all threads, user + system */
-	__u64 maxrss_bytes;           /* peak RSS, the old image included */
+	/* Every exec: signal->maxrss after the exec, i.e. the peak of every
+	 * image before this one, and of the parent's memory a fork copied. */
+	__u64 maxrss_bytes;
 	struct jm_proc_io io;
 	__u32 ppid;
 	__u32 flags;                  /* JM_F_* */

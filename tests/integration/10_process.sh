@@ -78,13 +78,36 @@ for i in range(0, len(b), 4096): b[i] = 1
 os.execve(sys.argv[1], [sys.argv[1], 'cpu', '0.3'], dict(os.environ, JOBMETER_JOB='smallnew-$UNIQ'))
 " "$BURN"
 /usr/bin/time -f "%M" -o "$T/time.smallnew" $BURN cpu 0.3
+# 3g. A big parent that is not a job (an Airflow worker, a scheduler
+#     holding 300 MiB) starts jobs by fork+exec: the child's kernel maxrss
+#     starts with the parent's peak (the fork copies the address space's
+#     high-water mark, the exec folds it in), but the job ran the small
+#     program only (the oracle: GNU time on it, time.smallnew).  The
+#     second job's first image holds 100 MiB for 1.5 s, then execs a small
+#     program inside the job: that image was the job's, and samples saw it.
+cat > "$T/bigparent.py" <<'PY'
+import os, subprocess, sys
+burn, uniq = sys.argv[1:3]
+b = bytearray(300 << 20)
+for i in range(0, len(b), 4096): b[i] = 1
+env = dict(os.environ, JOBMETER_JOB='bigparent-' + uniq)
+subprocess.run([burn, 'cpu', '0.3'], env=env, check=True)
+env['JOBMETER_JOB'] = 'bigparentx-' + uniq
+child = ('import os, sys, time\n'
+         'b = bytearray(100 << 20)\n'
+         'for i in range(0, len(b), 4096): b[i] = 1\n'
+         'time.sleep(1.5)\n'
+         'os.execv(sys.argv[1], [sys.argv[1], "cpu", "0.1"])\n')
+subprocess.run([sys.executable, '-c', child, burn], env=env, check=True)
+PY
+python3 "$T/bigparent.py" "$BURN" "$UNIQ"
 # 4. Outcomes.
 JOBMETER_JOB=exit3-$UNIQ sh -c 'exit 3'
 JOBMETER_JOB=kill9-$UNIQ $BURN kill 9
 # 5. Restarts: fail, fail, succeed.
 for code in 1 2 0; do JOBMETER_JOB=restart-$UNIQ $BURN exit $code; done
 
-for j in cpu2 cpumt short bigwrap smallnew read write sock uring readmt pipe reap mem hold zleader execa execb exit3 kill9; do
+for j in cpu2 cpumt short bigwrap smallnew bigparent bigparentx read write sock uring readmt pipe reap mem hold zleader execa execb exit3 kill9; do
   wait_run "$j-$UNIQ" || fail "run-$j" "no run line for $j-$UNIQ"
 done
 wait_run "restart-$UNIQ" 3 || fail run-restart "fewer than 3 runs"
@@ -137,6 +160,14 @@ check_within "exec into another job: the new job's peak RSS is its program's, no
   "$(run_field smallnew-$UNIQ peak_rss_bytes)" "$(awk '{print $1 * 1024}' "$T/time.smallnew")" 25
 check_range "exec into another job: the new job's memory-time is its program's (~2 MiB x 0.3 s)" \
   "$(run_field smallnew-$UNIQ mem_gib_s)" 0 0.005
+check_within "job started by a big parent outside any job: its peak RSS is its program's, not the parent's" \
+  "$(run_field bigparent-$UNIQ peak_rss_bytes)" "$(awk '{print $1 * 1024}' "$T/time.smallnew")" 25
+check_range "job started by a big parent outside any job: its memory-time is its program's (~2 MiB x 0.3 s)" \
+  "$(run_field bigparent-$UNIQ mem_gib_s)" 0 0.005
+check_range "job started by a big parent, exec inside the job: its first image's 100 MiB count, the parent's 300 do not" \
+  "$(run_field bigparentx-$UNIQ peak_rss_bytes)" $((100 << 20)) $((150 << 20))
+check_range "job started by a big parent, exec inside the job: memory-time ~ 100+ MiB x 1.5 s" \
+  "$(run_field bigparentx-$UNIQ mem_gib_s)" 0.12 0.25
 ref=$(awk '{print $3 * 1024}' "$T/time.mem")
 check_within "memory: peak RSS vs GNU time %M" "$(run_field mem-$UNIQ peak_rss_bytes)" "$ref" 5
 check_within "memory: peak RSS ~300 MiB" "$(run_field mem-$UNIQ peak_rss_bytes)" $((300 << 20)) 5

@@ -671,6 +671,109 @@ static void test_exec_move_peak(void)
 	fx_close(&f);
 }
 
+/* An exit event of pid with the kernel's maxrss and its image's own peak. */
+static void ev_exit_peaks(struct jm_tracker *t, uint32_t pid, uint64_t ts, uint32_t flags,
+			  uint64_t maxrss, uint64_t mm_peak)
+{
+	struct jm_ev_exit e;
+
+	memset(&e, 0, sizeof(e));
+	e.hdr.type = JM_EV_EXIT;
+	e.hdr.tgid = pid;
+	e.hdr.ts_ns = ts;
+	e.flags = flags;
+	e.maxrss_bytes = maxrss;
+	e.mm_peak_bytes = mm_peak;
+	tp_tracker_on_event(t, &e, sizeof(e));
+	tp_tracker_flush_exits(t);
+}
+
+/* A job started by fork+exec from a big process outside any job (an
+ * Airflow worker holding 300 MiB): the kernel's maxrss of the child holds
+ * the parent's peak (the fork copies the mm's high-water mark, the exec
+ * folds it in), which the job never used.  Its run has the peak of the
+ * images that ran inside the job. */
+static void test_entry_exec_peak(void)
+{
+	static struct fx f;
+	static struct jm_ev_exec x;
+	const uint64_t s = 1000000000, t0 = 70 * s, big = 300u << 20;
+	const struct jm_run_record *r;
+
+	if (fx_open(&f, "kubernetes: {enabled: false}\njobs:\n  - name: ruled\n"
+			"    match: {comm: ruledjob}\n"))
+		return;
+	K.n_recs = 0;
+
+	/* Entered by its env at exec, never sampled: 2 MiB, not 300. */
+	ev_exec_env(f.t, PID(110), "JOBMETER_JOB=kid", t0, 0, 0, big);
+	ev_exit_peaks(f.t, PID(110), t0 + s, JM_F_TRACKED, big, 2u << 20);
+	r = run_of(&f.out, "kid");
+	CHECK("entry exec peak: a big parent's peak is not the job's",
+	      r && r->counters.peak_rss_bytes == 2u << 20);
+	CHECK("entry exec peak: nor its memory-time (2 MiB x 1 s)",
+	      r && fabs(r->counters.mem_gib_s - 2.0 / 1024) < 1e-9);
+
+	/* Entered by a config rule (user space matched it; the kernel had
+	 * not tracked it before its exec). */
+	f.out.n = 0;
+	memset(&x, 0, sizeof(x));
+	x.hdr.type = JM_EV_EXEC;
+	x.hdr.tgid = PID(111);
+	x.hdr.ts_ns = t0;
+	x.maxrss_bytes = big;
+	snprintf(x.comm, sizeof(x.comm), "ruledjob");
+	tp_tracker_on_event(f.t, &x, sizeof(x));
+	ev_exit_peaks(f.t, PID(111), t0 + s, JM_F_TRACKED, big, 3u << 20);
+	r = run_of(&f.out, "ruled");
+	CHECK("entry exec peak: a rule-matched process too",
+	      r && r->counters.peak_rss_bytes == 3u << 20);
+
+	/* Its first image held 100 MiB (a sample saw it), then it exec'd a
+	 * small program inside the job: that image was the job's. */
+	f.out.n = 0;
+	ev_exec_env(f.t, PID(112), "JOBMETER_JOB=kid", t0, 0, 0, big);
+	k_leader(PID(112), 100);
+	tp_tracker_sample(f.t, t0 + s);
+	ev_exec_env(f.t, PID(112), "JOBMETER_JOB=kid", t0 + s + s / 2, 0, 0, big);
+	K.n_recs = 0;
+	ev_exit_peaks(f.t, PID(112), t0 + 2 * s, JM_F_TRACKED, big, 2u << 20);
+	r = run_of(&f.out, "kid");
+	CHECK("entry exec peak: an earlier image of the job counts",
+	      r && r->counters.peak_rss_bytes == 100u << 20);
+
+	/* A job image above what the parent left: maxrss is the job's own. */
+	f.out.n = 0;
+	ev_exec_env(f.t, PID(113), "JOBMETER_JOB=kid", t0, 0, 0, big);
+	ev_exit_peaks(f.t, PID(113), t0 + s, JM_F_TRACKED, 500u << 20, 2u << 20);
+	r = run_of(&f.out, "kid");
+	CHECK("entry exec peak: above the parent's, maxrss is the job's",
+	      r && r->counters.peak_rss_bytes == 500u << 20);
+
+	/* A child forked by a job process keeps its maxrss: what it shares
+	 * of its parent's memory was the job's. */
+	f.out.n = 0;
+	ev_exec_env(f.t, PID(114), "JOBMETER_JOB=forker", t0, 0, 0, 0);
+	struct jm_ev_fork fk = { .hdr = { .ts_ns = t0 + 1, .type = JM_EV_FORK, .tgid = PID(115) },
+				 .ppid = PID(114) };
+	tp_tracker_on_event(f.t, &fk, sizeof(fk));
+	ev_exit_peaks(f.t, PID(115), t0 + s, JM_F_TRACKED, 200u << 20, 1u << 20);
+	ev_exit_peaks(f.t, PID(114), t0 + s, JM_F_TRACKED, 200u << 20, 200u << 20);
+	r = run_of(&f.out, "forker");
+	CHECK("entry exec peak: a forked child keeps its maxrss",
+	      r && r->counters.peak_rss_bytes == 200u << 20);
+
+	/* A kernel that drops the mm before the exit tracepoint, a process
+	 * never sampled: nothing tells the job's own peak, maxrss bounds it. */
+	f.out.n = 0;
+	ev_exec_env(f.t, PID(116), "JOBMETER_JOB=kid", t0, 0, 0, big);
+	ev_exit_peaks(f.t, PID(116), t0 + s, JM_F_TRACKED, big, 0);
+	r = run_of(&f.out, "kid");
+	CHECK("entry exec peak: nothing else known, maxrss (an upper bound)",
+	      r && r->counters.peak_rss_bytes == big);
+	fx_close(&f);
+}
+
 /* The exit's tail: RSS of the last sample, unless the process was still
  * growing then and its peak came after (no sample saw it). */
 static void test_exit_tail_peak(void)
@@ -917,6 +1020,7 @@ int main(void)
 	test_zombie_before_exit_event();
 	test_exec_move_settles();
 	test_exec_move_peak();
+	test_entry_exec_peak();
 	test_exit_tail_peak();
 	test_threads_io_leaves_out_reaped_children();
 	test_scan_zombie_leader();
