@@ -216,6 +216,22 @@ static bool mark_victim_passes_task(void)
 	return yes;
 }
 
+/* Does the running kernel have BTF tracepoint name (its btf_trace_
+ * typedef)?  sched_prepare_exec came in 6.10. */
+static bool kernel_has_btf_tracepoint(const char *name)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	char tname[128];
+	bool yes;
+
+	if (!btf)
+		return false;
+	snprintf(tname, sizeof(tname), "btf_trace_%s", name);
+	yes = btf__find_by_name_kind(btf, tname, BTF_KIND_TYPEDEF) > 0;
+	btf__free(btf);
+	return yes;
+}
+
 int jm_probes_open(struct jm_probes **out, const struct jm_probe_opts *o,
 		   jm_event_fn on_event, jm_event_fn on_payload, void *ctx)
 {
@@ -286,6 +302,13 @@ int jm_probes_open(struct jm_probes **out, const struct jm_probe_opts *o,
 	bool oom_task = mark_victim_passes_task();
 	bpf_program__set_autoload(p->proc->progs.jm_oom_task, oom_task);
 	bpf_program__set_autoload(p->proc->progs.jm_oom, !oom_task);
+	/* Without it, an image a job process exec'd from inside its job
+	 * counts with its samples (README, Known limits). */
+	bool prep = kernel_has_btf_tracepoint("sched_prepare_exec");
+	bpf_program__set_autoload(p->proc->progs.jm_prepare_exec, prep);
+	if (!prep)
+		jm_info("kernel has no sched_prepare_exec tracepoint: the peak RSS of an image a "
+			"job process exec'd from is taken from its samples");
 	p->io->rodata->nr_cpus = p->ncpus;
 	/* jm_mark runs on demand, on one process (mark_threads). */
 	bpf_program__set_autoattach(p->proc->progs.jm_mark, false);

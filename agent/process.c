@@ -34,6 +34,8 @@ struct proc {
 	/* Entered its job (or moved to it) at an exec: the kernel's maxrss
 	 * then, which is not this job's (0: joined by fork, or found running). */
 	uint64_t rss_floor;
+	uint64_t image_peak;           /* the largest peak of images it exec'd
+					* from inside this run (sched_prepare_exec) */
 	bool exited;                   /* kept until the io ring is drained */
 	bool await_reap;               /* its run is held for a jm_ev_reap */
 	uint64_t reap_by_mono;         /* ... until then */
@@ -362,13 +364,23 @@ static void settle_before_move(struct proc *p, const struct jm_ev_exec *e)
 
 	if (!(e->flags & JM_F_TRACKED))  /* not counted by the kernel before */
 		return;
+	/* Never sampled: its peak.  That is maxrss, unless the process
+	 * entered the run it leaves at an exec (maxrss then holds what it
+	 * brought in) and the kernel told the old image's own peak. */
+	uint64_t peak = e->maxrss_bytes;
+	if (p->rss_floor && peak <= p->rss_floor) {
+		uint64_t own = e->image_peak_bytes > p->image_peak ? e->image_peak_bytes : p->image_peak;
+		if (own)
+			peak = own;
+	}
 	/* rss_bytes 0: the new image's first sample (or its exit's peak)
 	 * starts afresh. */
-	charge(p, &st, &e->io, p->last_rss ? p->last_rss : e->maxrss_bytes, e->hdr.ts_ns);
+	charge(p, &st, &e->io, p->last_rss ? p->last_rss : peak, e->hdr.ts_ns);
 	/* The kernel's maxrss keeps the old image's peak across the exec:
 	 * up to here it is the old run's, and the new image's samples start
 	 * from nothing. */
 	p->rss_floor = e->maxrss_bytes;
+	p->image_peak = 0;
 	p->prev_rss = 0;
 	p->max_rss_seen = 0;
 }
@@ -398,8 +410,14 @@ static void on_exec(struct jm_tracker *t, const struct jm_ev_exec *e)
 		    jm_env_identity(t->cfg, e->env, env_len, a.job, sizeof(a.job), a.run_id,
 				    sizeof(a.run_id)) != 1 ||
 		    (strcmp(a.job, jm_run_job(p->run)) == 0 &&
-		     (!a.run_id[0] || strcmp(a.run_id, jm_run_id(p->run)) == 0)))
+		     (!a.run_id[0] || strcmp(a.run_id, jm_run_id(p->run)) == 0))) {
+			/* An exec inside its run: the image it replaced was
+			 * the run's, and its peak is in maxrss only, mixed
+			 * with what the process brought in (on_exit_ev). */
+			if (e->image_peak_bytes > p->image_peak)
+				p->image_peak = e->image_peak_bytes;
 			return;
+		}
 		a.source = "env";
 		a.k8s = false;
 		a.unit[0] = 0;
@@ -526,13 +544,15 @@ static void on_exit_ev(struct jm_tracker *t, const struct jm_ev_exit *e)
 	 * at that exec is what the process brought in (a big parent's peak,
 	 * or the old job's image), so the run's peak is that of the images
 	 * that ran in it: the current one's address-space high-water mark,
-	 * and the samples of it and of images it exec'd from inside the job.
-	 * A maxrss above the exec's is the job's own (an image of the job
-	 * grew past it).  With neither (a kernel that drops the mm before
-	 * the exit tracepoint, a process no sample saw), maxrss: an upper
-	 * bound rather than nothing. */
+	 * the peaks of images it exec'd from inside the job (taken at their
+	 * exec), and the samples of all of them.  A maxrss above the exec's
+	 * is the job's own (an image of the job grew past it).  With none (a
+	 * kernel that drops the mm before the exit tracepoint, a process no
+	 * sample saw), maxrss: an upper bound rather than nothing. */
 	if (p->rss_floor && peak <= p->rss_floor) {
 		uint64_t own = e->mm_peak_bytes > p->max_rss_seen ? e->mm_peak_bytes : p->max_rss_seen;
+		if (p->image_peak > own)
+			own = p->image_peak;
 		if (own)
 			peak = own;
 	}

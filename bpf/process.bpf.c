@@ -179,6 +179,7 @@ int BPF_PROG(jm_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	 * last exec, its parent's: the fork copies the mm's high-water mark).
 	 * A process that enters a job here brought that in from outside it. */
 	ev->maxrss_bytes = p->signal->maxrss * page_size;
+	ev->image_peak_bytes = 0;
 	__builtin_memset(&ev->io, 0, sizeof(ev->io));
 	if (tracked) {
 		/* What the process used before: an exec that moves it to
@@ -193,6 +194,8 @@ int BPF_PROG(jm_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 		if (pl) {
 			rchar += pl->rchar;
 			wchar += pl->wchar;
+			ev->image_peak_bytes = pl->image_peak;
+			pl->image_peak = 0;
 		}
 		sum_sock(tgid, &so);
 		ev->cpu_ns = BPF_CORE_READ(p, signal, sum_sched_runtime) +
@@ -335,7 +338,30 @@ static __always_inline __u64 mm_rss_pages(struct mm_struct *mm)
 	return (f > 0 ? f : 0) + (a > 0 ? a : 0) + (sh > 0 ? sh : 0);
 }
 
-/* Sum a process's per-CPU socket counters. */
+/* The old image's own peak, while the exec still holds it: exec_mmap()
+ * folds it into signal->maxrss, where it is one with every earlier image's
+ * and, for a process that entered its job at an exec, with the memory it
+ * brought in (a big parent's).  Job processes only: one membership test for
+ * every other exec.  Loaded where the kernel has the tracepoint (6.10). */
+SEC("tp_btf/sched_prepare_exec")
+int BPF_PROG(jm_prepare_exec, struct task_struct *task, struct linux_binprm *bprm)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct jm_proc_life *pl;
+	struct mm_struct *mm;
+
+	if (!jm_member(tgid))
+		return 0;
+	pl = bpf_map_lookup_elem(&lives, &tgid);
+	mm = task->mm;
+	if (!pl || !mm)
+		return 0;
+	/* get_mm_hiwater_rss(): the mark moves only when RSS drops */
+	__u64 hw = mm->hiwater_rss, now = mm_rss_pages(mm);
+	pl->image_peak = (hw > now ? hw : now) * page_size;
+	return 0;
+}
+
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(jm_exit, struct task_struct *p)
 {

@@ -150,6 +150,10 @@ struct jm_proc_life {
 	__u64 cpu_ns;                 /* sum_exec_runtime of threads that exited */
 	__u64 rchar;                  /* their task I/O accounting */
 	__u64 wchar;
+	/* Peak RSS of the image an exec of it is replacing, taken at
+	 * sched_prepare_exec (the last point that still has the old mm),
+	 * handed to that exec's event and cleared. */
+	__u64 image_peak;
 	__s32 threads;                /* live threads we know of */
 	__u32 flags;                  /* JM_LIFE_* */
 };
@@ -168,6 +172,11 @@ struct jm_ev_exec {
 	/* Every exec: signal->maxrss after the exec, i.e. the peak of every
 	 * image before this one, and of the parent's memory a fork copied. */
 	__u64 maxrss_bytes;
+	/* Tracked before this exec, on kernels with sched_prepare_exec: the
+	 * peak of the image this exec replaced alone (its mm's high-water
+	 * mark just before the exec), which maxrss cannot tell apart from
+	 * the images before it; 0 otherwise. */
+	__u64 image_peak_bytes;
 	struct jm_proc_io io;
 	__u32 ppid;
 	__u32 flags;                  /* JM_F_* */

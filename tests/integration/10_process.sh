@@ -9,7 +9,7 @@ start_agent "$T/empty.yaml" --interval 1 || { fail agent-start "agent did not be
 # No file outputs declared: no program on every syscall.
 progs=$(agent_progs | paste -sd' ')
 check_eq "hooks: socket and lifecycle programs, no sys_exit" "$progs" \
-  "jm_exec jm_exit jm_fork jm_free jm_mark jm_newtask jm_oom_task jm_sample jm_sock_recv jm_sock_send jm_tcp_state"
+  "jm_exec jm_exit jm_fork jm_free jm_mark jm_newtask jm_oom_task jm_prepare_exec jm_sample jm_sock_recv jm_sock_send jm_tcp_state"
 
 # 1. CPU: two processes burning 1.0 s each, and one 4-thread process, against
 #    GNU time (rusage of all waited-for descendants).
@@ -85,6 +85,8 @@ os.execve(sys.argv[1], [sys.argv[1], 'cpu', '0.3'], dict(os.environ, JOBMETER_JO
 #     program only (the oracle: GNU time on it, time.smallnew).  The
 #     second job's first image holds 100 MiB for 1.5 s, then execs a small
 #     program inside the job: that image was the job's, and samples saw it.
+#     The third's does so at once, before any sample: the kernel tells
+#     that image's peak at its exec (sched_prepare_exec).
 cat > "$T/bigparent.py" <<'PY'
 import os, subprocess, sys
 burn, uniq = sys.argv[1:3]
@@ -99,6 +101,9 @@ child = ('import os, sys, time\n'
          'time.sleep(1.5)\n'
          'os.execv(sys.argv[1], [sys.argv[1], "cpu", "0.1"])\n')
 subprocess.run([sys.executable, '-c', child, burn], env=env, check=True)
+env['JOBMETER_JOB'] = 'bigparenty-' + uniq
+subprocess.run([sys.executable, '-c', child.replace('time.sleep(1.5)', 'pass'), burn],
+               env=env, check=True)
 PY
 python3 "$T/bigparent.py" "$BURN" "$UNIQ"
 # 4. Outcomes.
@@ -107,7 +112,7 @@ JOBMETER_JOB=kill9-$UNIQ $BURN kill 9
 # 5. Restarts: fail, fail, succeed.
 for code in 1 2 0; do JOBMETER_JOB=restart-$UNIQ $BURN exit $code; done
 
-for j in cpu2 cpumt short bigwrap smallnew bigparent bigparentx read write sock uring readmt pipe reap mem hold zleader execa execb exit3 kill9; do
+for j in cpu2 cpumt short bigwrap smallnew bigparent bigparentx bigparenty read write sock uring readmt pipe reap mem hold zleader execa execb exit3 kill9; do
   wait_run "$j-$UNIQ" || fail "run-$j" "no run line for $j-$UNIQ"
 done
 wait_run "restart-$UNIQ" 3 || fail run-restart "fewer than 3 runs"
@@ -168,6 +173,8 @@ check_range "job started by a big parent, exec inside the job: its first image's
   "$(run_field bigparentx-$UNIQ peak_rss_bytes)" $((100 << 20)) $((150 << 20))
 check_range "job started by a big parent, exec inside the job: memory-time ~ 100+ MiB x 1.5 s" \
   "$(run_field bigparentx-$UNIQ mem_gib_s)" 0.12 0.25
+check_range "job started by a big parent, exec inside the job before any sample: that image's 100 MiB count" \
+  "$(run_field bigparenty-$UNIQ peak_rss_bytes)" $((100 << 20)) $((150 << 20))
 ref=$(awk '{print $3 * 1024}' "$T/time.mem")
 check_within "memory: peak RSS vs GNU time %M" "$(run_field mem-$UNIQ peak_rss_bytes)" "$ref" 5
 check_within "memory: peak RSS ~300 MiB" "$(run_field mem-$UNIQ peak_rss_bytes)" $((300 << 20)) 5

@@ -671,6 +671,25 @@ static void test_exec_move_peak(void)
 	fx_close(&f);
 }
 
+/* An exec by env of a process tracked before it, with the peak of the
+ * image it replaced (sched_prepare_exec). */
+static void ev_exec_img(struct jm_tracker *t, uint32_t pid, const char *env, uint64_t ts,
+			uint64_t maxrss, uint64_t image_peak)
+{
+	static struct jm_ev_exec e;
+	memset(&e, 0, sizeof(e));
+	e.hdr.type = JM_EV_EXEC;
+	e.hdr.tgid = pid;
+	e.hdr.ts_ns = ts;
+	e.flags = JM_F_ENV_MATCH | JM_F_TRACKED;
+	e.env_len = (uint16_t)(strlen(env) + 1);
+	memcpy(e.env, env, e.env_len);
+	e.maxrss_bytes = maxrss;
+	e.image_peak_bytes = image_peak;
+	snprintf(e.comm, sizeof(e.comm), "sh");
+	tp_tracker_on_event(t, &e, sizeof(e));
+}
+
 /* An exit event of pid with the kernel's maxrss and its image's own peak. */
 static void ev_exit_peaks(struct jm_tracker *t, uint32_t pid, uint64_t ts, uint32_t flags,
 			  uint64_t maxrss, uint64_t mm_peak)
@@ -741,6 +760,29 @@ static void test_entry_exec_peak(void)
 	r = run_of(&f.out, "kid");
 	CHECK("entry exec peak: an earlier image of the job counts",
 	      r && r->counters.peak_rss_bytes == 100u << 20);
+
+	/* The same, no sample: the kernel took the first image's peak just
+	 * before the exec (sched_prepare_exec). */
+	f.out.n = 0;
+	ev_exec_env(f.t, PID(117), "JOBMETER_JOB=kid", t0, 0, 0, big);
+	ev_exec_img(f.t, PID(117), "JOBMETER_JOB=kid", t0 + s / 2, big, 150u << 20);
+	ev_exit_peaks(f.t, PID(117), t0 + s, JM_F_TRACKED, big, 2u << 20);
+	r = run_of(&f.out, "kid");
+	CHECK("entry exec peak: an earlier image no sample saw counts, from its exec",
+	      r && r->counters.peak_rss_bytes == 150u << 20);
+
+	/* Entered at an exec, then exec'd into another job before any
+	 * sample: the run it left has that image's peak, not the parent's. */
+	f.out.n = 0;
+	ev_exec_env(f.t, PID(118), "JOBMETER_JOB=kid", t0, 0, 0, big);
+	ev_exec_img(f.t, PID(118), "JOBMETER_JOB=other", t0 + s / 2, big, 80u << 20);
+	ev_exit_peaks(f.t, PID(118), t0 + s, JM_F_TRACKED, big, 1u << 20);
+	r = run_of(&f.out, "kid");
+	CHECK("entry exec peak: a run left at an exec has the image's peak",
+	      r && r->counters.peak_rss_bytes == 80u << 20);
+	r = run_of(&f.out, "other");
+	CHECK("entry exec peak: and the run it moved to, its new image's",
+	      r && r->counters.peak_rss_bytes == 1u << 20);
 
 	/* A job image above what the parent left: maxrss is the job's own. */
 	f.out.n = 0;
