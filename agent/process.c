@@ -828,8 +828,10 @@ static int sample_rec(void *ctx, const struct jm_sample *s)
 		if (!p->s_zombie)
 			p->s_rss_bytes = s->rss_pages * t->page_size;
 		p->s_sock = s->sock;
-	} else {
-		/* Only threads of a zombie leader carry RSS (its mm is gone). */
+	} else if (!(s->flags & JM_SAMPLE_ZOMBIE)) {
+		/* Only threads of a zombie leader carry RSS (its mm is gone).
+		 * One past its own exit_mm() is not live for this: it sees
+		 * no memory, though the group held it until now. */
 		p->s_live_threads++;
 		if (s->rss_pages)
 			p->s_rss_bytes = s->rss_pages * t->page_size;

@@ -584,6 +584,11 @@ int jm_sample(struct bpf_iter__task *ctx)
 		}
 		s.rss_pages = mm_rss_pages(t->mm);
 		sum_sock(s.tgid, &s.sock);
+	} else if (!t->mm) {
+		/* Past exit_mm(): this thread holds no memory any more.  Not a
+		 * live thread to see the group's memory through (the last one
+		 * of a zombie leader read as 0 RSS for the whole pass). */
+		s.flags = JM_SAMPLE_ZOMBIE;
 	} else if (t->group_leader->exit_state || !t->group_leader->mm) {
 		/* The leader exited first (or is exiting) and dropped its mm:
 		 * the memory the group still holds is seen through a live

@@ -128,7 +128,7 @@ struct jm_proc_cpu {
  * leader's record adds the group's dead threads, the RSS and the byte
  * counters summed over CPUs. */
 #define JM_SAMPLE_LEADER  0x1
-#define JM_SAMPLE_ZOMBIE  0x2         /* leader has exited (exit_state set) */
+#define JM_SAMPLE_ZOMBIE  0x2         /* leader: exited; other thread: past exit_mm() */
 /* rss_pages of a thread other than the leader: set only when the leader is
  * a zombie (its mm is gone, the group's memory is the live threads'). */
 

@@ -519,6 +519,48 @@ static void test_zombie_before_exit_event(void)
 	jm_jobs_free(jobs);
 }
 
+/* The leader exited first; its last thread is on its way out, past
+ * exit_mm(), when the sampler passes: that thread holds no memory any
+ * more, which is not the process's RSS dropping to 0.  The pass sees a
+ * process with no thread left to sample (as a zombie), and the exit
+ * charges the last RSS seen up to it.  (10_process's zombie leader lost
+ * 0.15 GiB-s of its 0.60 once: a 0 sample charged for the pass before.) */
+static void test_zombie_leader_last_thread_exiting(void)
+{
+	static struct jm_config cfg;
+	struct runs out = { 0 };
+	struct jm_jobs_sink sink = { on_run, on_window, &out };
+	if (parse_cfg(&cfg, "kubernetes: {enabled: false}\njobs:\n  - name: zt\n    match: {comm: ztjob}\n"))
+		return;
+	struct jm_jobs *jobs = jm_jobs_new(16, &sink);
+	struct jm_loss loss = { 0 };
+	struct jm_tracker *t = tp_tracker_new(&cfg, fake_probes(), jobs, &loss);
+	const uint64_t s = 1000000000, t0 = 5 * s;
+	const uint64_t pages = (100u << 20) / (uint64_t)sysconf(_SC_PAGESIZE);
+
+	ev_exec(t, PID(61), 0, "ztjob", t0);
+	K.sample_rc = 0;
+	K.n_recs = 2;
+	memset(K.recs, 0, 2 * sizeof(K.recs[0]));
+	K.recs[0].tgid = K.recs[0].tid = PID(61);
+	K.recs[0].flags = JM_SAMPLE_LEADER | JM_SAMPLE_ZOMBIE;
+	K.recs[1].tgid = PID(61);
+	K.recs[1].tid = PID(61) + 1;
+	K.recs[1].rss_pages = pages;                   /* the live thread shows the memory */
+	tp_tracker_sample(t, t0 + s);                  /* 100 MiB for 1 s */
+	K.recs[1].flags = JM_SAMPLE_ZOMBIE;            /* past exit_mm() */
+	K.recs[1].rss_pages = 0;
+	tp_tracker_sample(t, t0 + 2 * s);
+	ev_exit(t, PID(61), 0, t0 + 2 * s + s / 2);    /* gone at 2.5 s */
+	CHECK_INT("zombie leader, last thread exiting: the run ended", out.n, 1);
+	CHECK("zombie leader, last thread exiting: 100 MiB x 2.5 s of memory-time",
+	      out.n == 1 && fabs(out.r[0].counters.mem_gib_s - 100.0 / 1024 * 2.5) < 1e-6);
+	K.sample_rc = -ENOTSUP;
+	K.n_recs = 0;
+	tp_tracker_free(t);
+	jm_jobs_free(jobs);
+}
+
 /* A tracker over a jobs table whose ended runs land in out. */
 struct fx {
 	struct jm_config cfg;
@@ -1060,6 +1102,7 @@ int main(void)
 	test_lost_exit();
 	test_zombie_leader_procfs();
 	test_zombie_before_exit_event();
+	test_zombie_leader_last_thread_exiting();
 	test_exec_move_settles();
 	test_exec_move_peak();
 	test_entry_exec_peak();
