@@ -250,7 +250,14 @@ done
 "$REPORT" --db "$DB" --since soon >/dev/null 2>"$T/e1"; check_eq "bad --since: exit 2" "$?" 2
 "$REPORT" --db "$DB" --format xml >/dev/null 2>"$T/e2"; check_eq "bad --format: exit 2" "$?" 2
 "$REPORT" --db "$T/nope.db" >/dev/null 2>"$T/e3"; rc=$?
-[ "$rc" -eq 1 ] && grep -q 'cannot open database' "$T/e3" && pass "missing database: clear error" || fail "missing db" "rc=$rc $(cat "$T/e3")"
+[ "$rc" -eq 1 ] && grep -q 'cannot open database .*nope.db: it does not exist' "$T/e3" \
+  && pass "missing database: exit 1, 'it does not exist'" || fail "missing db" "rc=$rc $(cat "$T/e3")"
+# A directory: SQLite says "disk I/O error", which points nowhere.
+mkdir "$T/dir.db"
+"$REPORT" --db "$T/dir.db" >/dev/null 2>"$T/e3d"; rc=$?
+[ "$rc" -eq 1 ] && grep -q 'cannot open database .*dir.db: it is a directory' "$T/e3d" \
+  && ! grep -q 'I/O error' "$T/e3d" && pass "--db a directory: exit 1, 'it is a directory'" \
+  || fail "--db a directory" "rc=$rc $(cat "$T/e3d")"
 # A database that exists but cannot be read says why; "not a jobmeter
 # collector database" is only for files that are not one.
 sqlite3 "$T/lock.db" 'create table schema_version (version integer); insert into schema_version values (6)'

@@ -1,10 +1,12 @@
 /* Reading the collector's database: see query.h. */
 #include "tools/report/query.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "tools/report/out.h"
 #include "tools/report/qhist.h"
@@ -775,6 +777,26 @@ static void read_error(sqlite3 *db, const char *path, char *err, size_t err_len)
 		snprintf(err, err_len, "cannot read database %s: %s", path, sqlite3_errmsg(db));
 }
 
+/* What SQLite would only call "unable to open database file" (a missing
+ * file) or "disk I/O error" (a directory, found when it first reads), said
+ * before it tries.  Returns -1 with err set, or 0 to go on and open. */
+static int path_error(const char *path, char *err, size_t err_len)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0) {
+		if (!S_ISDIR(st.st_mode))
+			return 0;
+		snprintf(err, err_len, "cannot open database %s: it is a directory, not a database file", path);
+		return -1;
+	}
+	if (errno == ENOENT)
+		snprintf(err, err_len, "cannot open database %s: it does not exist", path);
+	else
+		snprintf(err, err_len, "cannot open database %s: %s", path, strerror(errno));
+	return -1;
+}
+
 int jm_rep_db_open(const char *path, sqlite3 **db, int *schema_version, char *err, size_t err_len)
 {
 	sqlite3_stmt *s = NULL;
@@ -782,6 +804,8 @@ int jm_rep_db_open(const char *path, sqlite3 **db, int *schema_version, char *er
 
 	*db = NULL;
 	*schema_version = 0;
+	if (path_error(path, err, err_len))
+		return -1;
 	rc = sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY, NULL);
 	if (rc != SQLITE_OK) {
 		snprintf(err, err_len, "cannot open database %s: %s", path,
