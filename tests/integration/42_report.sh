@@ -258,6 +258,15 @@ mkdir "$T/dir.db"
 [ "$rc" -eq 1 ] && grep -q 'cannot open database .*dir.db: it is a directory' "$T/e3d" \
   && ! grep -q 'I/O error' "$T/e3d" && pass "--db a directory: exit 1, 'it is a directory'" \
   || fail "--db a directory" "rc=$rc $(cat "$T/e3d")"
+# A database newer than the report knows is read, with one warning.
+sqlite3 "$DB" ".backup '$T/v7.db'" && sqlite3 "$T/v7.db" 'insert into schema_version (version) values (7)'
+"$REPORT" --db "$T/v7.db" --format json --out "$T/v7.json" 2>"$T/e7v"; rc=$?
+check_eq "schema v7: exit 0" "$rc" 0
+check_eq "schema v7: one warning naming both versions" \
+  "$(grep -c 'warn.*schema version 7 is newer than this jobmeter-report knows (6)' "$T/e7v")/$(wc -l < "$T/e7v")" 1/1
+check_eq "schema v7: the report is written" "$(jq -r .database.schema_version "$T/v7.json")" 7
+"$REPORT" --db "$DB" --format json --out /dev/null 2>"$T/e6v"
+check_eq "schema v6: no warning" "$(wc -c < "$T/e6v")" 0
 # A database that exists but cannot be read says why; "not a jobmeter
 # collector database" is only for files that are not one.
 sqlite3 "$T/lock.db" 'create table schema_version (version integer); insert into schema_version values (6)'

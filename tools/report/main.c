@@ -325,6 +325,10 @@ int main(int argc, char **argv)
 		jm_err("%s", err);
 		goto out;
 	}
+	if (r.schema_version > JM_REP_SCHEMA_KNOWN)
+		jm_warn("%s: schema version %d is newer than this jobmeter-report knows (%d): "
+			"what the newer collector added is not in the report; update jobmeter-report",
+			c.db, r.schema_version, JM_REP_SCHEMA_KNOWN);
 	if (write_out(c.out, fn, &r))
 		goto out;
 	rc = 0;

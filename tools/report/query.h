@@ -17,6 +17,11 @@
 #include "tools/report/report.h"
 
 #define JM_REP_RAW_RUNS_MAX 200000
+/* The newest collector schema version (schema_version table) this report
+ * reads; test_report_query holds it equal to jm_coll_schema_latest().  A
+ * newer database is read all the same (versions so far only add), with a
+ * warning: what a newer version added is not in the report. */
+#define JM_REP_SCHEMA_KNOWN 6
 
 /* Open read-only and read the schema version. */
 int jm_rep_db_open(const char *path, sqlite3 **db, int *schema_version, char *err, size_t err_len)
