@@ -378,6 +378,11 @@ static void test_escaping(void)
 	s = capture(jm_rep_md_cell, "a\x1b\x7f\xc2\x9b" "31m\xc2\xa9");
 	CHECK_STR("md cell neutralises C0, DEL and C1 controls", s, "a???31m\xc2\xa9");
 	free(s);
+	/* RLO ... PDF, LRI ... PDI: would reorder the raw Markdown line. */
+	s = capture(jm_rep_md_cell, "a\xe2\x80\xaerid\xe2\x80\xac\xe2\x81\xa6x\xe2\x81\xa9\xe2\x80\x8f\xe2\x80\xaf");
+	CHECK_STR("md cell neutralises bidi overrides and isolates, keeps RLM and U+202F", s,
+		  "a?rid??x?\xe2\x80\x8f\xe2\x80\xaf");
+	free(s);
 
 	jm_rep_fmt_money(1234.567, b, sizeof(b));
 	CHECK_STR("money >= 100", b, "1234.57");
@@ -483,6 +488,19 @@ static void test_text(void)
 	free(s);
 	s = capture(cell_cb, "ab\xc2\x85\xc2\x9b" "31mxyz");
 	CHECK_STR("text cell neutralises C1 when cutting", s, "ab??3~");
+	free(s);
+	/* Bidi overrides and isolates (U+202A..U+202E, U+2066..U+2069): a
+	 * job named "\u202e..." turned the rest of its row, figures too,
+	 * right to left in a terminal that applies the bidi algorithm. */
+	s = capture(cell_cb, "a\xe2\x80\xaa\xe2\x80\xab\xe2\x80\xac\xe2\x80\xad\xe2\x80\xae" "b");
+	CHECK_STR("text cell neutralises LRE RLE PDF LRO RLO", s, "a????~");
+	free(s);
+	s = capture(cell_cb, "\xe2\x81\xa6\xe2\x81\xa7\xe2\x81\xa8\xe2\x81\xa9");
+	CHECK_STR("text cell neutralises LRI RLI FSI PDI, one column each", s, "????  ");
+	free(s);
+	s = capture(cell_cb, "\xe2\x80\xaf\xe2\x81\xa5x");
+	CHECK_STR("text cell keeps U+202F and U+2065 (next to them, not bidi controls)", s,
+		  "\xe2\x80\xaf\xe2\x81\xa5x   ");
 	free(s);
 	/* East Asian wide characters take two terminal columns: a job named
 	 * in Chinese pushed every column after it (and the line past 120). */

@@ -203,6 +203,27 @@ void jm_rep_json_num(FILE *f, double v)
 	fputs(jm_rep_fmt_double(v, b, sizeof(b)) ? b : "null", f);
 }
 
+/* The explicit bidirectional formatting characters: embeddings and
+ * overrides LRE RLE PDF LRO RLO (U+202A..U+202E) and isolates LRI RLI FSI
+ * PDI (U+2066..U+2069).  A terminal or editor that applies the bidi
+ * algorithm lets an override in a job name reverse the rest of the line --
+ * the figures of that job's row included ("Trojan Source") -- so text and
+ * Markdown show them as '?' like the controls.  (The implicit marks LRM,
+ * RLM, ALM reorder nothing around them and are kept.)  In UTF-8 all nine
+ * are 0xE2 0x80 0xAA..0xAE or 0xE2 0x81 0xA6..0xA9. */
+static bool is_bidi_control(uint32_t cp)
+{
+	return (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+static bool bidi_control_at(const unsigned char *u)
+{
+	if (u[0] != 0xe2 || !u[1] || !u[2])
+		return false;
+	return is_bidi_control((uint32_t)(u[0] & 0x0f) << 12 | (uint32_t)(u[1] & 0x3f) << 6 | (u[2] & 0x3f)) &&
+	       (u[1] & 0xc0) == 0x80 && (u[2] & 0xc0) == 0x80;
+}
+
 void jm_rep_md_cell(FILE *f, const char *s)
 {
 	for (; *s; s++) {
@@ -221,6 +242,10 @@ void jm_rep_md_cell(FILE *f, const char *s)
 		else if (c == 0xc2 && (unsigned char)s[1] >= 0x80 && (unsigned char)s[1] <= 0x9f) {
 			fputc('?', f);          /* C1 control (U+009B is CSI), as in text */
 			s++;
+		}
+		else if (bidi_control_at((const unsigned char *)s)) {
+			fputc('?', f);          /* bidi override or isolate, as in text */
+			s += 2;
 		}
 		else if (strchr("\\`*_[]|~", c))
 			fprintf(f, "\\%c", c);
@@ -304,8 +329,8 @@ size_t jm_rep_text_width(const char *s)
 	return w;
 }
 
-/* Write the code point at p, a control character as '?', and return the
- * bytes it took.  Controls are C0, DEL and C1 (U+0080..U+009F, in UTF-8
+/* Write the code point at p, a control character or a bidi override or
+ * isolate (is_bidi_control) as '?', and return the bytes it took.  Controls are C0, DEL and C1 (U+0080..U+009F, in UTF-8
  * 0xC2 0x80..0x9F): terminals that decode UTF-8 obey C1 too -- U+009B is
  * CSI, so a job name holding it could recolour or rewrite the screen.  A
  * byte that starts no well-formed sequence is a '?' too. */
@@ -314,7 +339,8 @@ static size_t text_cp(FILE *f, const char *p)
 	size_t len;
 	uint32_t cp = cp_at(p, &len);
 
-	if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) || (cp == 0xfffd && len == 1))
+	if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) || is_bidi_control(cp) ||
+	    (cp == 0xfffd && len == 1))
 		fputc('?', f);
 	else
 		fwrite(p, 1, len, f);
