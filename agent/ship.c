@@ -763,7 +763,9 @@ static void *sender_main(void *arg)
 		uint64_t seq = 0, delay, stored_max = 0;
 		uint8_t *data = NULL;
 		size_t len = 0;
-		int r = jm_spool_oldest(sh->sp, &seq, &data, &len);
+		/* Claimed: a drop for space while it is on the wire counts
+		 * only if this send does not deliver it (spool.h, Bound). */
+		int r = jm_spool_claim_oldest(sh->sp, &seq, &data, &len);
 		/* Past the batches a recovery renumbers: it is over. */
 		if (r || seq > sh->rec.stored_max)
 			flush_recovery(sh);
@@ -787,8 +789,11 @@ static void *sender_main(void *arg)
 			data = NULL;
 		}
 		switch (res) {
+		/* Each outcome releases the claim before any backoff: a drop
+		 * for space after that is an ordinary one. */
 		case SEND_OK:
 			r = jm_spool_remove(sh->sp, seq);
+			jm_spool_release(sh->sp, seq);
 			note_success(sh, seq);
 			if (r) {
 				/* It would be sent again; the collector dedups by seq,
@@ -802,20 +807,24 @@ static void *sender_main(void *arg)
 			break;
 		case SEND_REJECT:
 			handle_reject(sh, seq, err);
+			jm_spool_release(sh->sp, seq);
 			break;
 		case SEND_CONFLICT:
 			delay = handle_conflict(sh, seq, data, len, stored_max, err, sizeof(err));
 			free(data);
+			jm_spool_release(sh->sp, seq);
 			if (delay)
 				backoff_wait(sh, delay);
 			break;
 		case SEND_RETRY:
+			jm_spool_release(sh->sp, seq);
 			if (!delay)
 				delay = backoff_ms(sh);
 			note_failure(sh, sh->fail_kind, err, delay);
 			backoff_wait(sh, delay);
 			break;
 		case SEND_ABORTED:
+			jm_spool_release(sh->sp, seq);
 			goto out;           /* stop deadline hit mid-request */
 		}
 	}

@@ -40,6 +40,9 @@ struct jm_spool {
 	uint64_t max_bytes;
 	uint64_t last_seq;              /* last handed out (or seen on disk) */
 	uint64_t dropped;
+	uint64_t sending;               /* batch claimed by the shipper, 0 = none */
+	bool sending_dropped;           /* ... deleted for space while claimed:
+					 * counted only once its send has failed */
 	uint64_t total;                 /* bytes of all pending batches */
 	size_t n, cap;
 	struct spool_entry *e;          /* sorted by seq */
@@ -139,10 +142,24 @@ static bool idx_del(struct jm_spool *s, uint64_t seq)
 	return true;
 }
 
-/* Delete the oldest batches until the total fits; `why` goes in the log. */
+/* The shipper's send of the claimed batch is over (or a new one begins):
+ * a claimed batch deleted for space and not removed since -- the removal
+ * is what a delivery or a renumbering does -- is lost now, and counted. */
+static void claim_settle(struct jm_spool *s)
+{
+	if (s->sending_dropped)
+		s->dropped++;
+	s->sending = 0;
+	s->sending_dropped = false;
+}
+
+/* Delete the oldest batches until the total fits; `why` goes in the log.
+ * The batch the shipper is sending is deleted too (the bound holds on
+ * disk), but not counted yet: that very send may deliver it. */
 static void enforce_bound(struct jm_spool *s, const char *why)
 {
 	uint64_t n = 0, first = 0, last = 0;
+	bool in_flight = false;
 	while (s->total > s->max_bytes && s->n > 0) {
 		char name[NAME_MAX_LEN];
 		uint64_t seq = s->e[0].seq;
@@ -154,12 +171,18 @@ static void enforce_bound(struct jm_spool *s, const char *why)
 			first = seq;
 		last = seq;
 		n++;
+		if (seq == s->sending) {
+			s->sending_dropped = true;
+			in_flight = true;
+		}
 	}
 	if (n) {
-		s->dropped += n;
+		s->dropped += n - in_flight;
 		spool_log("%s: spool over %" PRIu64 " bytes (%s): dropped %" PRIu64
-			  " oldest batch(es), seq %" PRIu64 "..%" PRIu64 "; %" PRIu64
-			  " dropped since start", s->dir, s->max_bytes, why, n, first, last, s->dropped);
+			  " oldest batch(es), seq %" PRIu64 "..%" PRIu64 "%s; %" PRIu64
+			  " dropped since start", s->dir, s->max_bytes, why, n, first, last,
+			  in_flight ? " (the one being sent counts only if its send fails)" : "",
+			  s->dropped);
 	}
 }
 
@@ -445,25 +468,28 @@ out:
 	return err;
 }
 
-int jm_spool_oldest(struct jm_spool *s, uint64_t *seq, uint8_t **data, size_t *len)
-{
-	return jm_spool_next_after(s, 0, seq, data, len);
-}
-
-int jm_spool_next_after(struct jm_spool *s, uint64_t after, uint64_t *seq, uint8_t **data,
-			size_t *len)
+/* The first pending batch after `after`; with claim, it becomes the batch
+ * being sent from the moment it is chosen (under the lock, so a drop for
+ * space between choosing and reading is deferred like one during the send)
+ * and a batch that cannot be read settles its claim at once. */
+static int next_batch(struct jm_spool *s, uint64_t after, bool claim, uint64_t *seq, uint8_t **data,
+		      size_t *len)
 {
 	*data = NULL;
 	*len = 0;
 	for (;;) {
 		char name[NAME_MAX_LEN];
 		pthread_mutex_lock(&s->lock);
+		if (claim)
+			claim_settle(s);        /* a claim never released */
 		size_t i = after == UINT64_MAX ? s->n : idx_lower(s, after + 1);
 		if (i == s->n) {
 			pthread_mutex_unlock(&s->lock);
 			return -ENOENT;
 		}
 		uint64_t q = s->e[i].seq;
+		if (claim)
+			s->sending = q;
 		pthread_mutex_unlock(&s->lock);
 
 		batch_name(name, sizeof(name), q, false);
@@ -472,29 +498,55 @@ int jm_spool_next_after(struct jm_spool *s, uint64_t after, uint64_t *seq, uint8
 			*seq = q;
 			return 0;
 		}
+		pthread_mutex_lock(&s->lock);
 		if (err == -ENOENT) {
-			/* Dropped for space meanwhile, or deleted by hand: skip it. */
-			pthread_mutex_lock(&s->lock);
+			/* Dropped for space meanwhile (counted now, when claimed),
+			 * or deleted by hand: skip it. */
 			idx_del(s, q);
-			pthread_mutex_unlock(&s->lock);
-			continue;
-		}
-		if (err == -EFBIG || err == -EINVAL) {
+		} else if (err == -EFBIG || err == -EINVAL) {
 			/* Cannot come from put (it refuses such sizes); something else
 			 * put it there.  Sending it is hopeless and it would block the
-			 * queue forever, so it is dropped and counted. */
-			pthread_mutex_lock(&s->lock);
+			 * queue forever, so it is dropped and counted -- once: a claim
+			 * it was deleted under for space counts it below. */
 			if (unlinkat(s->dirfd, name, 0) == 0 || errno == ENOENT) {
 				idx_del(s, q);
-				s->dropped++;
+				if (!(claim && s->sending_dropped))
+					s->dropped++;
 			}
-			pthread_mutex_unlock(&s->lock);
+		}
+		if (claim)
+			claim_settle(s);
+		pthread_mutex_unlock(&s->lock);
+		if (err == -EFBIG || err == -EINVAL)
 			spool_log("%s/%s: not a regular file within the spool limit: dropped",
 				  s->dir, name);
-			continue;
-		}
-		return err;
+		else if (err != -ENOENT)
+			return err;
 	}
+}
+
+int jm_spool_oldest(struct jm_spool *s, uint64_t *seq, uint8_t **data, size_t *len)
+{
+	return next_batch(s, 0, false, seq, data, len);
+}
+
+int jm_spool_next_after(struct jm_spool *s, uint64_t after, uint64_t *seq, uint8_t **data,
+			size_t *len)
+{
+	return next_batch(s, after, false, seq, data, len);
+}
+
+int jm_spool_claim_oldest(struct jm_spool *s, uint64_t *seq, uint8_t **data, size_t *len)
+{
+	return next_batch(s, 0, true, seq, data, len);
+}
+
+void jm_spool_release(struct jm_spool *s, uint64_t seq)
+{
+	pthread_mutex_lock(&s->lock);
+	if (s->sending == seq)
+		claim_settle(s);
+	pthread_mutex_unlock(&s->lock);
 }
 
 int jm_spool_remove(struct jm_spool *s, uint64_t seq)
@@ -503,10 +555,15 @@ int jm_spool_remove(struct jm_spool *s, uint64_t seq)
 	int err = 0;
 	batch_name(name, sizeof(name), seq, false);
 	pthread_mutex_lock(&s->lock);
-	if (unlinkat(s->dirfd, name, 0) < 0 && errno != ENOENT)
+	if (unlinkat(s->dirfd, name, 0) < 0 && errno != ENOENT) {
 		err = -errno;
-	else
+	} else {
 		idx_del(s, seq);
+		/* Removed after a delivery (or renumbered): whatever deleted it
+		 * for space while it was being sent lost nothing. */
+		if (seq == s->sending)
+			s->sending_dropped = false;
+	}
 	pthread_mutex_unlock(&s->lock);
 	/* Without this a crash could resurrect an acknowledged batch; the
 	 * collector dedups by (agent_id, seq) but a resend is still waste. */

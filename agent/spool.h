@@ -21,7 +21,12 @@
  * Bound: after a put, while the pending batches total more than max_bytes,
  * the oldest are deleted.  Each deleted batch counts in jm_spool_dropped()
  * (the agent reports it as loss.spool_dropped_batches) and each put that drops
- * logs one line.  A batch larger than max_bytes on its own is not stored
+ * logs one line.  The batch the shipper is sending (jm_spool_claim_oldest) is
+ * deleted too, but counted only if that send does not deliver it: not when
+ * jm_spool_remove() follows (a 2xx, a renumbering that stored it under a
+ * new seq, or a 4xx: the shipper counts that one as rejected), but when
+ * jm_spool_release() does.  So the count is the batches
+ * the collector never got from this spool, each once.  A batch larger than max_bytes on its own is not stored
  * (counted as dropped, -EFBIG).  Batches found on open beyond the bound (say
  * max_bytes was lowered) are dropped the same way.
  *
@@ -29,7 +34,7 @@
  * loop puts, the shipper thread reads/removes); an internal mutex serialises
  * the index, and file I/O happens outside it.  A batch can be dropped for
  * space while the shipper is sending it; remove then finds it gone, which is
- * not an error.
+ * not an error (and the batch is not counted as dropped, see Bound).
  */
 #ifndef JM_SPOOL_H
 #define JM_SPOOL_H
@@ -84,6 +89,18 @@ int jm_spool_oldest(struct jm_spool *s, uint64_t *seq, uint8_t **data, size_t *l
 int jm_spool_next_after(struct jm_spool *s, uint64_t after, uint64_t *seq, uint8_t **data,
 			size_t *len)
 	__attribute__((warn_unused_result));
+
+/* jm_spool_oldest for sending it: the batch is the one being sent (one at a
+ * time; a new claim releases the previous one) until jm_spool_remove() or
+ * jm_spool_release() of its seq.  Deleted for space meanwhile, it counts as
+ * dropped only on release (see Bound). */
+int jm_spool_claim_oldest(struct jm_spool *s, uint64_t *seq, uint8_t **data, size_t *len)
+	__attribute__((warn_unused_result));
+
+/* The send of claimed batch seq is over, however it ended: when it was
+ * deleted for space meanwhile and not removed since, it is lost and counts
+ * in jm_spool_dropped() now.  Another seq than the claimed one: no-op. */
+void jm_spool_release(struct jm_spool *s, uint64_t seq);
 
 /* Delete batch seq (after the collector acknowledged it).  A batch that is
  * already gone is not an error.  Returns 0 or -errno. */

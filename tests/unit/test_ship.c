@@ -47,8 +47,11 @@ static char log_path[600];
 /* MODE_425: like the collector, 425 for a batch whose window ends more than
  * an hour after the server's clock, any other stored.  MODE_425_ONCE: the
  * first request gets 425 whatever it holds (the server's clock behind). */
+/* MODE_HOLD_200 / MODE_HOLD_503: the first request is held until the test
+ * opens the gate (s->gate), then answered 200 or 503; any later one is
+ * stored at once.  The test changes the spool while a batch is in flight. */
 enum srv_mode { MODE_OK, MODE_503_ONCE, MODE_400, MODE_409, MODE_409_MAX, MODE_HTML_ONCE,
-		MODE_425, MODE_425_ONCE };
+		MODE_425, MODE_425_ONCE, MODE_HOLD_200, MODE_HOLD_503 };
 #define PRIOR_MAX 5
 
 struct srv {
@@ -60,6 +63,8 @@ struct srv {
 	int invalid;
 	char invalid_why[256];
 	bool served_503;
+	bool holding;                       /* MODE_HOLD_*: the first request waits */
+	bool gate;                          /* MODE_HOLD_*: ... until this is set */
 	uint64_t req_ns[4];                 /* time of the first requests */
 	int n_accepted;
 	uint64_t accepted[MAX_ACCEPTED];    /* seq of each 200, in arrival order */
@@ -229,6 +234,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 	pthread_mutex_lock(&s->lock);
 	enum srv_mode mode = s->mode;
+	bool hold = (mode == MODE_HOLD_200 || mode == MODE_HOLD_503) && !s->served_503;
+	if (hold) {
+		s->served_503 = true;
+		s->holding = true;
+		while (!s->gate) {          /* bounded by the test, which opens it */
+			pthread_mutex_unlock(&s->lock);
+			usleep(1000);
+			pthread_mutex_lock(&s->lock);
+		}
+		s->holding = false;
+	}
+	if (mode == MODE_HOLD_503 && hold) {
+		pthread_mutex_unlock(&s->lock);
+		return reply(c, 503, "busy", false);
+	}
 	bool first_503 = (mode == MODE_503_ONCE || mode == MODE_HTML_ONCE || mode == MODE_425_ONCE) &&
 			 !s->served_503;
 	if (first_503)
@@ -243,7 +263,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			 s->max_stored > PRIOR_MAX ? s->max_stored : (uint64_t)PRIOR_MAX, seq);
 	}
 	bool too_early = (mode == MODE_425 && ahead) || (mode == MODE_425_ONCE && first_503);
-	if (mode == MODE_OK || ((mode == MODE_503_ONCE || mode == MODE_HTML_ONCE) && !first_503) ||
+	if (mode == MODE_OK || mode == MODE_HOLD_200 || mode == MODE_HOLD_503 || ((mode == MODE_503_ONCE || mode == MODE_HTML_ONCE) && !first_503) ||
 	    (mode == MODE_409_MAX && !conflict) || ((mode == MODE_425 || mode == MODE_425_ONCE) && !too_early)) {
 		if (s->n_accepted < MAX_ACCEPTED) {
 			s->accepted[s->n_accepted] = seq;
@@ -980,6 +1000,103 @@ out:
 	srv_stop(&s);
 }
 
+/* Wait until the held first request is in the server; false on timeout. */
+static bool srv_wait_holding(struct srv *s, int timeout_ms)
+{
+	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	for (;;) {
+		pthread_mutex_lock(&s->lock);
+		bool h = s->holding;
+		pthread_mutex_unlock(&s->lock);
+		if (h || now_ns() >= deadline)
+			return h;
+		usleep(1000);
+	}
+}
+
+static void srv_open_gate(struct srv *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->gate = true;
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* The spool is full while the shipper is sending its oldest batch: the
+ * spool deletes that batch for space while it is on the wire.  What counts
+ * as lost (jm_spool_dropped, the agent's loss.spool_dropped_batches) must
+ * be what the collector never got, exactly: a batch delivered by that very
+ * send is not lost (answer 200), one whose send fails is (answer 503: the
+ * spool has no copy left to retry), and it counts once. */
+static void drop_in_flight(enum srv_mode m, const char *tag, const char *dir)
+{
+	struct srv s;
+	struct jm_config cfg;
+	struct jm_shipper *sh = NULL;
+	struct jm_spool *sp = NULL;
+	struct seen w;
+	char path[600], name[200];
+	uint64_t one = 0;
+	bool delivered = m == MODE_HOLD_200;
+
+	srv_init(&s, m);
+	snprintf(name, sizeof(name), "%s: server up", tag);
+	CHECK_INT(name, srv_start(&s, 0, NULL, NULL), 0);
+	/* The size of one batch, from a spool that is thrown away. */
+	snprintf(path, sizeof(path), "%s/%s-probe", tmp_root, dir);
+	if (jm_spool_open(&sp, path, 1u << 20) || spool_batch(sp))
+		goto out;
+	jm_spool_depth(sp, NULL, &one);
+	jm_spool_close(sp);
+	sp = NULL;
+	/* Room for two batches (they are all of one size, give or take). */
+	snprintf(path, sizeof(path), "%s/%s", tmp_root, dir);
+	snprintf(name, sizeof(name), "%s: spool of 2.5 batches (%" PRIu64 " bytes each)", tag, one);
+	CHECK_INT(name, one > 0 ? jm_spool_open(&sp, path, one * 5 / 2) : -1, 0);
+	if (!sp || !s.d)
+		goto out;
+	snprintf(name, sizeof(name), "%s: seq 1 spooled", tag);
+	CHECK_INT(name, spool_batch(sp), 0);
+	sh = case_open(&s, sp, &cfg, tag);
+	if (!sh)
+		goto out;
+	snprintf(name, sizeof(name), "%s: seq 1 is on the wire (held by the collector)", tag);
+	CHECK(name, srv_wait_holding(&s, 3000));
+	/* Seq 2 fits; seq 3 does not: the oldest, seq 1, is deleted for space. */
+	snprintf(name, sizeof(name), "%s: seq 2 and 3 spooled meanwhile", tag);
+	CHECK_INT(name, spool_n(sp, 2), 0);
+	uint64_t depth = 0;
+	jm_spool_depth(sp, &depth, NULL);
+	snprintf(name, sizeof(name), "%s: the spool holds 2 batches (seq 1 deleted for space)", tag);
+	CHECK_INT(name, depth, 2);
+	srv_open_gate(&s);
+	snprintf(name, sizeof(name), "%s: every batch it still has sent", tag);
+	CHECK_INT(name, wait_stat(sh, ST_SENT, delivered ? 3 : 2, 5000), delivered ? 3 : 2);
+	jm_ship_close(sh, 1000);
+	sh = NULL;
+	srv_seen(&s, &w);
+	if (delivered) {
+		snprintf(name, sizeof(name), "%s: the collector got seq 1, 2, 3 once each", tag);
+		CHECK(name, accepted_in_order(&w, 3));
+	} else {
+		snprintf(name, sizeof(name), "%s: the collector got seq 2 and 3 only", tag);
+		CHECK(name, w.n_accepted == 2 && w.accepted[0] == 2 && w.accepted[1] == 2 + 1);
+	}
+	snprintf(name, sizeof(name), "%s: batches counted as dropped = batches the collector never got",
+		 tag);
+	CHECK_INT(name, jm_spool_dropped(sp), delivered ? 0 : 1);
+out:
+	if (sh)
+		jm_ship_close(sh, 0);
+	jm_spool_close(sp);
+	srv_stop(&s);
+}
+
+static void test_drop_in_flight(void)
+{
+	drop_in_flight(MODE_HOLD_200, "dropped in flight, delivered", "inflight200");
+	drop_in_flight(MODE_HOLD_503, "dropped in flight, send failed", "inflight503");
+}
+
 static void test_drain(void)
 {
 	struct srv s;
@@ -1192,6 +1309,7 @@ int main(void)
 	test_425();
 	test_down_then_up();
 	test_drain();
+	test_drop_in_flight();
 	test_tls();
 	test_open_errors();
 

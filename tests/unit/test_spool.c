@@ -331,6 +331,77 @@ static void test_overflow(const char *dir, const char *logpath)
 	jm_spool_close(s);
 }
 
+/* Claim the oldest batch for sending; its seq, 0 on error. */
+static uint64_t claim(struct jm_spool *s)
+{
+	uint64_t seq = 0;
+	uint8_t *d = NULL;
+	size_t len;
+	int err = jm_spool_claim_oldest(s, &seq, &d, &len);
+	free(d);
+	return err ? 0 : seq;
+}
+
+/* Put batch seq (300 bytes, bound 1000: the 4th put drops the oldest). */
+static int put_next(struct jm_spool *s)
+{
+	uint64_t seq;
+	int err = jm_spool_next_seq(s, &seq);
+	return err ? err : put_seq(s, seq, 300);
+}
+
+/* A batch deleted for space while the shipper sends it counts as dropped
+ * only if that send does not deliver it: remove (2xx) = not lost, release
+ * without remove = lost, counted once; batches not being sent count at
+ * once, as before. */
+static void test_claim(const char *dir, const char *logpath)
+{
+	struct jm_spool *s = NULL;
+	int saved, errs = 0;
+
+	CHECK_INT("claim: open with 1000-byte bound", jm_spool_open(&s, dir, 1000), 0);
+	if (!s)
+		return;
+	saved = capture_stderr(logpath);
+	for (int i = 0; i < 3; i++)
+		errs += put_next(s) != 0;
+	CHECK_INT("claim: seq 1 claimed for sending", claim(s), 1);
+	errs += put_next(s) != 0;               /* seq 4: seq 1 deleted for space */
+	CHECK_INT("claim: seq 1 deleted for space while sent: not counted yet", jm_spool_dropped(s), 0);
+	CHECK_INT("claim: ... its file is gone (the bound holds)", count_files(dir, ".batch"), 3);
+	CHECK_INT("claim: delivered, removed", jm_spool_remove(s, 1), 0);
+	jm_spool_release(s, 1);
+	CHECK_INT("claim: delivered: never counted", jm_spool_dropped(s), 0);
+
+	CHECK_INT("claim: seq 2 claimed", claim(s), 2);
+	errs += put_next(s) != 0;               /* seq 5: seq 2 deleted */
+	jm_spool_release(s, 2);                 /* the send failed */
+	CHECK_INT("claim: send failed: counted once released", jm_spool_dropped(s), 1);
+	jm_spool_release(s, 2);
+	CHECK_INT("claim: a second release counts nothing", jm_spool_dropped(s), 1);
+	CHECK_INT("claim: remove after release counts nothing", jm_spool_remove(s, 2), 0);
+	CHECK_INT("claim: ... still 1", jm_spool_dropped(s), 1);
+
+	CHECK_INT("claim: seq 3 claimed", claim(s), 3);
+	errs += put_seq(s, 6, 700) != 0;        /* deletes 3 (claimed) and 4 */
+	CHECK_INT("claim: the unclaimed batch dropped with it counts at once", jm_spool_dropped(s), 2);
+	CHECK_INT("claim: a claim never released settles at the next claim", claim(s), 5);
+	CHECK_INT("claim: ... seq 3 counted then", jm_spool_dropped(s), 3);
+	jm_spool_release(s, 4);                 /* not the claimed seq: no-op */
+	CHECK_INT("claim: releasing another seq changes nothing", jm_spool_dropped(s), 3);
+	jm_spool_release(s, 5);                 /* not deleted: nothing to count */
+	CHECK_INT("claim: a release of a batch still spooled counts nothing", jm_spool_dropped(s), 3);
+
+	CHECK_INT("claim: plain oldest does not claim", oldest_seq(s), 5);
+	errs += put_seq(s, 7, 300) != 0;        /* deletes 5: nobody sends it */
+	CHECK_INT("claim: a batch read but not claimed counts at once", jm_spool_dropped(s), 4);
+	restore_stderr(saved);
+	CHECK_INT("claim: puts succeed", errs, 0);
+	CHECK_INT("claim: the deferred drop is said in the log",
+		  count_lines_with(logpath, "the one being sent counts only if its send fails"), 3);
+	jm_spool_close(s);
+}
+
 static void test_reject(const char *dir)
 {
 	struct jm_spool *s = NULL;
@@ -479,6 +550,8 @@ int main(void)
 	snprintf(dir, sizeof(dir), "%s/overflow", tmp_root);
 	snprintf(log, sizeof(log), "%s/stderr.log", tmp_root);
 	test_overflow(dir, log);
+	snprintf(dir, sizeof(dir), "%s/claim", tmp_root);
+	test_claim(dir, log);
 	snprintf(dir, sizeof(dir), "%s/reject", tmp_root);
 	test_reject(dir);
 	snprintf(dir, sizeof(dir), "%s/concurrent", tmp_root);
