@@ -465,6 +465,50 @@ static void check_stmt_renders(const char *tag, struct jm_rep_report *r, bool kn
 }
 
 /* Render every format into memory: none may fail, text lines stay <= 120. */
+/* A --job name and a --db path longer than the 1,024 bytes the header facts
+ * were built in: shown whole in Markdown and HTML (the text report cuts its
+ * line visibly, with '~', at 120 columns). */
+static void check_long_facts(struct jm_rep_report *r)
+{
+	int (*fns[])(FILE *, const struct jm_rep_report *) = { jm_rep_render_md, jm_rep_render_html,
+							       jm_rep_render_text };
+	static const char *const names[] = { "md", "html", "text" };
+	const char *job0 = r->job_filter, *db0 = r->db_path;
+	char job[3001], db[2001], want[3100];
+
+	memset(job, 'j', sizeof(job) - 5);
+	snprintf(job + sizeof(job) - 5, 5, "-end");
+	memset(db, 'd', sizeof(db) - 5);
+	snprintf(db + sizeof(db) - 5, 5, "/c.b");
+	r->job_filter = job;
+	r->db_path = db;
+	for (size_t i = 0; i < 3; i++) {
+		char *buf = NULL, name[96];
+		size_t len = 0;
+		FILE *f = open_memstream(&buf, &len);
+		int rc = f ? fns[i](f, r) : -1;
+
+		if (f)
+			fclose(f);
+		snprintf(name, sizeof(name), "long facts: %s renders", names[i]);
+		CHECK(name, rc == 0 && buf);
+		if (i < 2) {
+			snprintf(want, sizeof(want), ", job %s", job);
+			snprintf(name, sizeof(name), "long facts: %s shows a 3000-byte --job whole", names[i]);
+			CHECK(name, buf && strstr(buf, want));
+			snprintf(want, sizeof(want), "%s (schema v", db);
+			snprintf(name, sizeof(name), "long facts: %s shows a 2000-byte --db whole", names[i]);
+			CHECK(name, buf && strstr(buf, want));
+		} else {
+			CHECK("long facts: text cuts the period line visibly",
+			      buf && strstr(buf, ", job jjjjjjjj") && strstr(buf, "j~\n"));
+		}
+		free(buf);
+	}
+	r->job_filter = job0;
+	r->db_path = db0;
+}
+
 static void check_renders(struct jm_rep_report *r)
 {
 	int (*fns[])(FILE *, const struct jm_rep_report *) = {
@@ -548,6 +592,7 @@ int main(void)
 	check_report("raw", &raw, false);
 	CHECK("raw: no rollup used", !raw.rollup_used);
 	check_renders(&raw);
+	check_long_facts(&raw);
 	check_stmt_pct("raw", &raw, true);
 	check_stmt_renders("raw", &raw, true);
 	CHECK_INT("report rollup", run_report(path, 1, NULL, &roll, slo[1]), 0);

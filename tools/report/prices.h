@@ -12,6 +12,7 @@
  * tools/report/prices.default.yaml); override them. */
 #ifndef JM_REP_PRICES_H
 #define JM_REP_PRICES_H
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,7 +24,9 @@
 struct jm_rep_prices {
 	double cpu_core_hour, memory_gib_hour, scan_tib, egress_gib;
 	char currency[16];
-	char source[512];     /* "built-in defaults" or the file */
+	/* "built-in defaults" or the file: PATH_MAX holds any path the file
+	 * could be opened by (a longer one fails with ENAMETOOLONG first). */
+	char source[PATH_MAX];
 };
 
 struct jm_rep_cost {

@@ -177,7 +177,10 @@ int jm_rep_render_html(FILE *f, const struct jm_rep_report *r)
 
 	if (jm_rep_tables_build(r, &t, &n))
 		return -1;
-	jm_rep_facts(r, facts);
+	if (jm_rep_facts(r, facts)) {
+		jm_rep_tables_free(t, n);
+		return -1;
+	}
 	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
 	      "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n"
 	      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>jobmeter report ", f);
@@ -191,6 +194,7 @@ int jm_rep_render_html(FILE *f, const struct jm_rep_report *r)
 		fputs("</dd>\n", f);
 	}
 	fputs("</dl>\n", f);
+	jm_rep_facts_free(facts);
 	cost_chart(f, r);
 	trend_chart(f, r);
 	freshness_chart(f, r);

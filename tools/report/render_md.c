@@ -11,13 +11,17 @@ int jm_rep_render_md(FILE *f, const struct jm_rep_report *r)
 
 	if (jm_rep_tables_build(r, &t, &n))
 		return -1;
-	jm_rep_facts(r, facts);
+	if (jm_rep_facts(r, facts)) {
+		jm_rep_tables_free(t, n);
+		return -1;
+	}
 	fputs("# jobmeter report\n\n", f);
 	for (int i = 0; i < JM_REP_N_FACTS; i++) {
 		fprintf(f, "- **%s**: ", facts[i].label);
 		jm_rep_md_cell(f, facts[i].value);
 		fputc('\n', f);
 	}
+	jm_rep_facts_free(facts);
 	for (size_t i = 0; i < n; i++) {
 		const struct jm_rep_table *x = &t[i];
 

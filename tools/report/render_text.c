@@ -1,6 +1,8 @@
 /* Plain-text renderer: see render.h. */
 #include "tools/report/render.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tools/report/tables.h"
@@ -23,14 +25,24 @@ int jm_rep_render_text(FILE *f, const struct jm_rep_report *r)
 
 	if (jm_rep_tables_build(r, &t, &n))
 		return -1;
-	jm_rep_facts(r, facts);
+	if (jm_rep_facts(r, facts)) {
+		jm_rep_tables_free(t, n);
+		return -1;
+	}
 	line(f, "jobmeter report");
 	for (int i = 0; i < JM_REP_N_FACTS; i++) {
-		char buf[1100];
+		char *buf;
 
-		snprintf(buf, sizeof(buf), "  %-9s %s", facts[i].label, facts[i].value);
+		/* Whole, then cut to the line width by line() (with '~'). */
+		if (asprintf(&buf, "  %-9s %s", facts[i].label, facts[i].value) < 0) {
+			jm_rep_facts_free(facts);
+			jm_rep_tables_free(t, n);
+			return -1;
+		}
 		line(f, buf);
+		free(buf);
 	}
+	jm_rep_facts_free(facts);
 	for (size_t i = 0; i < n; i++) {
 		const struct jm_rep_table *x = &t[i];
 		const char *cells[16];

@@ -83,31 +83,60 @@ void jm_rep_tables_free(struct jm_rep_table *t, size_t n)
 	free(t);
 }
 
-void jm_rep_facts(const struct jm_rep_report *r, struct jm_rep_fact f[JM_REP_N_FACTS])
+void jm_rep_facts_free(struct jm_rep_fact f[JM_REP_N_FACTS])
+{
+	for (int i = 0; i < JM_REP_N_FACTS; i++) {
+		free(f[i].value);
+		f[i].value = NULL;
+	}
+}
+
+/* f->value = the formatted string, allocated; -1 out of memory. */
+static int fact(struct jm_rep_fact *f, const char *label, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int fact(struct jm_rep_fact *f, const char *label, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	f->label = label;
+	va_start(ap, fmt);
+	n = vasprintf(&f->value, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		f->value = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+int jm_rep_facts(const struct jm_rep_report *r, struct jm_rep_fact f[JM_REP_N_FACTS])
 {
 	char a[40], b[40], d[40], m1[40], m2[40];
+	int rc = 0;
 
+	memset(f, 0, JM_REP_N_FACTS * sizeof(*f));
 	jm_rep_format_time(r->from_ns, a, sizeof(a));
 	jm_rep_format_time(r->to_ns, b, sizeof(b));
 	jm_rep_format_duration((double)(r->to_ns - r->from_ns) / 1e9, d, sizeof(d));
-	f[0].label = "period";
-	snprintf(f[0].value, sizeof(f[0].value), "%s .. %s (%s)%s%s", a, b, d,
-		 r->job_filter ? ", job " : "", r->job_filter ? r->job_filter : "");
-	f[1].label = "database";
-	snprintf(f[1].value, sizeof(f[1].value), "%s (schema v%d, %s)", r->db_path, r->schema_version,
-		 r->rollup_used ? "whole days from rollups, edges from raw rows" : "raw rows");
-	f[2].label = "prices";
-	snprintf(f[2].value, sizeof(f[2].value),
-		 "%s per cpu_core_hour %.10g, memory_gib_hour %.10g, scan_tib %.10g, egress_gib %.10g (%s)",
-		 r->prices.currency, r->prices.cpu_core_hour, r->prices.memory_gib_hour, r->prices.scan_tib,
-		 r->prices.egress_gib, r->prices.source);
 	jm_rep_fmt_money(r->total_cost.total, m1, sizeof(m1));
 	jm_rep_fmt_money(r->idle.cost.total, m2, sizeof(m2));
-	f[3].label = "totals";
-	snprintf(f[3].value, sizeof(f[3].value), "%zu jobs, %llu runs, cost %s %s + idle %s %s", r->n_jobs,
-		 (unsigned long long)r->total.runs, m1, r->prices.currency, m2, r->prices.currency);
-	f[4].label = "slos";
-	snprintf(f[4].value, sizeof(f[4].value), "%s", r->slos ? r->slos->path : "none (--slos FILE)");
+	rc |= fact(&f[0], "period", "%s .. %s (%s)%s%s", a, b, d, r->job_filter ? ", job " : "",
+		   r->job_filter ? r->job_filter : "");
+	rc |= fact(&f[1], "database", "%s (schema v%d, %s)", r->db_path, r->schema_version,
+		   r->rollup_used ? "whole days from rollups, edges from raw rows" : "raw rows");
+	rc |= fact(&f[2], "prices",
+		   "%s per cpu_core_hour %.10g, memory_gib_hour %.10g, scan_tib %.10g, egress_gib %.10g (%s)",
+		   r->prices.currency, r->prices.cpu_core_hour, r->prices.memory_gib_hour, r->prices.scan_tib,
+		   r->prices.egress_gib, r->prices.source);
+	rc |= fact(&f[3], "totals", "%zu jobs, %llu runs, cost %s %s + idle %s %s", r->n_jobs,
+		   (unsigned long long)r->total.runs, m1, r->prices.currency, m2, r->prices.currency);
+	rc |= fact(&f[4], "slos", "%s", r->slos ? r->slos->path : "none (--slos FILE)");
+	if (rc) {
+		jm_rep_facts_free(f);
+		return -1;
+	}
+	return 0;
 }
 
 static void fmt_u64(uint64_t v, char *b, size_t n)

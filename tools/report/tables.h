@@ -24,16 +24,23 @@ struct jm_rep_table {
 	unsigned char *kind;            /* enum jm_rep_row_kind per row */
 };
 
-/* Header facts: "label: value" lines (period, database, prices, totals). */
+/* Header facts: "label: value" lines (period, database, prices, totals).
+ * Each value is allocated to its length: a --job name or a file path can
+ * be longer than any fixed buffer, and a fact is never cut here (the text
+ * renderer cuts its lines visibly, with '~'). */
 struct jm_rep_fact {
 	const char *label;
-	char value[1024];
+	char *value;
 };
 #define JM_REP_N_FACTS 5
 
 int jm_rep_tables_build(const struct jm_rep_report *r, struct jm_rep_table **out, size_t *n)
 	__attribute__((warn_unused_result));
 void jm_rep_tables_free(struct jm_rep_table *t, size_t n);
-void jm_rep_facts(const struct jm_rep_report *r, struct jm_rep_fact facts[JM_REP_N_FACTS]);
+/* Fill facts; 0, or -1 out of memory (nothing left to free then).  Free
+ * with jm_rep_facts_free. */
+int jm_rep_facts(const struct jm_rep_report *r, struct jm_rep_fact facts[JM_REP_N_FACTS])
+	__attribute__((warn_unused_result));
+void jm_rep_facts_free(struct jm_rep_fact facts[JM_REP_N_FACTS]);
 const char *jm_rep_verdict_name(enum jm_rep_verdict v);
 #endif
