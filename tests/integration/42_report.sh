@@ -101,6 +101,9 @@ check_eq "SLO freshness met" "$(jq -r --arg j "$A" '.jobs[] | select(.job == $j)
 "${R[@]}" --format csv --out "$T/r.csv"
 sqlite3 "$T/csv.db" ".import --csv $T/r.csv rep"
 check_eq "csv: rows (jobs + __idle__)" "$(sqlite3 "$T/csv.db" 'select count(*) from rep')" 3
+check_eq "csv: the record column tells job records from the idle one" \
+  "$(sqlite3 "$T/csv.db" "select group_concat(job || '=' || record, ' ') from rep where job = '__idle__' or record = 'idle'")" \
+  "__idle__=idle"
 check_eq "csv: awkward name round-trips" "$(sqlite3 "$T/csv.db" "select job from rep where runs = '1'")" "$W"
 check_within "csv: cost equals JSON" "$(sqlite3 "$T/csv.db" "select cost_total from rep where job = '$A'")" \
   "$(j "$A" .cost.total)" 0.0000000001

@@ -509,6 +509,100 @@ static void check_long_facts(struct jm_rep_report *r)
 	r->db_path = db0;
 }
 
+static char *render_to_string(int (*fn)(FILE *, const struct jm_rep_report *), const struct jm_rep_report *r)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return NULL;
+	if (fn(f, r)) {
+		fclose(f);
+		free(buf);
+		return NULL;
+	}
+	fclose(f);
+	return buf;
+}
+
+static size_t count_of(const char *hay, const char *needle)
+{
+	size_t n = 0;
+
+	for (const char *p = hay; p && (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
+/* The start of the line holding p. */
+static const char *line_start(const char *s, const char *p)
+{
+	while (p > s && p[-1] != '\n')
+		p--;
+	return p;
+}
+
+/* Whether the line ending at eol (its '\n') is a rule of dashes. */
+static bool line_is_rule(const char *s, const char *eol)
+{
+	const char *q = line_start(s, eol);
+
+	if (eol - q < 3)
+		return false;
+	for (; q < eol; q++)
+		if (*q != '-')
+			return false;
+	return true;
+}
+
+/* Jobs named like the report's idle row ("__idle__" in CSV, "__idle__
+ * (unattributed)" in the cost table): every format tells the job's record
+ * from the idle one. */
+static void check_idle_name(struct jm_rep_report *r)
+{
+	char n0[] = "__idle__", n1[] = "__idle__ (unattributed)";
+	char *save0 = r->jobs[0].name, *save1 = r->jobs[1].name, *s, *cost, *p;
+
+	r->jobs[0].name = n0;
+	r->jobs[1].name = n1;
+	s = render_to_string(jm_rep_render_csv, r);
+	CHECK("idle name: csv header ends with the record column", s && strstr(s, ",period_to,record\r\n"));
+	CHECK_INT("idle name: csv has one idle record", count_of(s, ",idle\r\n"), 1);
+	p = s ? strstr(s, ",idle\r\n") : NULL;
+	CHECK("idle name: csv idle record is __idle__ (as before)",
+	      p && strncmp(line_start(s, p), "__idle__,,", 10) == 0);
+	CHECK_INT("idle name: csv job records say job", count_of(s, ",job\r\n"), r->n_jobs);
+	free(s);
+
+	s = render_to_string(jm_rep_render_text, r);
+	cost = s ? strstr(s, "\nCOST (") : NULL;
+	p = cost ? strstr(cost, "\n__idle__ (unattributed) ") : NULL;       /* the job's row */
+	CHECK("idle name: text cost table lists the job", p != NULL);
+	p = p ? strstr(p + 1, "\n__idle__ (unattributed) ") : NULL;        /* the idle row */
+	CHECK("idle name: text idle row is under a rule, apart from the job rows", p && line_is_rule(s, p));
+	free(s);
+
+	s = render_to_string(jm_rep_render_md, r);
+	CHECK_INT("idle name: md idle row is bold, once", count_of(s, "| **\\_\\_idle\\_\\_ (unattributed)** |"), 1);
+	CHECK("idle name: md job row is not bold", s && strstr(s, "| \\_\\_idle\\_\\_ (unattributed) |"));
+	free(s);
+
+	s = render_to_string(jm_rep_render_html, r);
+	CHECK_INT("idle name: html idle row is the summary row, once",
+		  count_of(s, "<tr class=\"summary\"><td>__idle__ (unattributed)</td>"), 1);
+	CHECK("idle name: html job row is a plain row", s && (strstr(s, "<tr><td>__idle__ (unattributed)</td>") ||
+							      strstr(s, "<tr class=\"alert\"><td>__idle__ (unattributed)</td>")));
+	free(s);
+
+	s = render_to_string(jm_rep_render_json, r);
+	CHECK("idle name: json lists the job in jobs[] and idle apart",
+	      s && strstr(s, "\"job\": \"__idle__\"") && strstr(s, "\"idle\": {"));
+	free(s);
+	r->jobs[0].name = save0;
+	r->jobs[1].name = save1;
+}
+
 static void check_renders(struct jm_rep_report *r)
 {
 	int (*fns[])(FILE *, const struct jm_rep_report *) = {
@@ -555,7 +649,7 @@ static void check_renders(struct jm_rep_report *r)
 					fields = 1;
 				}
 			}
-			CHECK("render csv: rectangular", first == 40 && bad == 0);
+			CHECK("render csv: rectangular (41 columns, record last)", first == 41 && bad == 0);
 		}
 		free(buf);
 	}
@@ -593,6 +687,8 @@ int main(void)
 	CHECK("raw: no rollup used", !raw.rollup_used);
 	check_renders(&raw);
 	check_long_facts(&raw);
+	if (raw.n_jobs >= 2)
+		check_idle_name(&raw);
 	check_stmt_pct("raw", &raw, true);
 	check_stmt_renders("raw", &raw, true);
 	CHECK_INT("report rollup", run_report(path, 1, NULL, &roll, slo[1]), 0);

@@ -379,20 +379,26 @@ void jm_rep_text_cell(FILE *f, const char *s, int width, bool right)
 			fputc(' ', f);
 }
 
-void jm_rep_text_header(FILE *f, const struct jm_rep_col *c, size_t n)
+void jm_rep_text_rule(FILE *f, const struct jm_rep_col *c, size_t n)
 {
-	const char *titles[32] = { 0 };
 	int total = 0;
 
-	for (size_t i = 0; i < n && i < 32; i++) {
-		titles[i] = c[i].title;
+	for (size_t i = 0; i < n && i < 32; i++)
 		total += c[i].width + (i ? 1 : 0);
-	}
-	/* Same trimming of the last column as the rows. */
-	jm_rep_text_row(f, c, n < 32 ? n : 32, titles);
 	for (int i = 0; i < total; i++)
 		fputc('-', f);
 	fputc('\n', f);
+}
+
+void jm_rep_text_header(FILE *f, const struct jm_rep_col *c, size_t n)
+{
+	const char *titles[32] = { 0 };
+
+	for (size_t i = 0; i < n && i < 32; i++)
+		titles[i] = c[i].title;
+	/* Same trimming of the last column as the rows. */
+	jm_rep_text_row(f, c, n < 32 ? n : 32, titles);
+	jm_rep_text_rule(f, c, n);
 }
 
 void jm_rep_text_row(FILE *f, const struct jm_rep_col *c, size_t n, const char *const *cells)

@@ -48,6 +48,8 @@ struct jm_rep_col {
 	int width;
 	bool right;
 };
+/* Print a rule (dashes) as wide as a table of columns. */
+void jm_rep_text_rule(FILE *f, const struct jm_rep_col *c, size_t n);
 /* Print a header line and a rule for a table of columns. */
 void jm_rep_text_header(FILE *f, const struct jm_rep_col *c, size_t n);
 /* Print one row of n cells. */

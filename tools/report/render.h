@@ -9,7 +9,8 @@
 /* Plain text; every line fits in JM_REP_TEXT_WIDTH columns. */
 #define JM_REP_TEXT_WIDTH 120
 int jm_rep_render_text(FILE *f, const struct jm_rep_report *r) __attribute__((warn_unused_result));
-/* RFC 4180 CSV: one row per job plus an __idle__ row, CRLF line ends. */
+/* RFC 4180 CSV: one row per job plus an __idle__ row, CRLF line ends; the
+ * last column, record, is "job" or "idle". */
 int jm_rep_render_csv(FILE *f, const struct jm_rep_report *r) __attribute__((warn_unused_result));
 /* GitHub-flavoured Markdown tables. */
 int jm_rep_render_md(FILE *f, const struct jm_rep_report *r) __attribute__((warn_unused_result));

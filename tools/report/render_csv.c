@@ -1,7 +1,8 @@
 /* CSV renderer (RFC 4180): see render.h.  One header record, one record per
  * job, then an "__idle__" record carrying only the idle cost columns; the
  * prices and the period repeat on every record so that each row is priced
- * on its own. */
+ * on its own.  The last column, "record", says which a record is ("job" or
+ * "idle"): a job may be named "__idle__" itself. */
 #include "tools/report/render.h"
 
 #include <math.h>
@@ -17,6 +18,7 @@ static const char *const header[] = {
 	"freshness_age_s", "cost_cpu", "cost_memory", "cost_scan", "cost_egress", "cost_total",
 	"cost_per_run", "cost_per_gib_scanned", "currency", "price_cpu_core_hour",
 	"price_memory_gib_hour", "price_scan_tib", "price_egress_gib", "period_from", "period_to",
+	"record",
 };
 #define NCOLS (sizeof(header) / sizeof(header[0]))
 
@@ -40,7 +42,9 @@ static void str(FILE *f, const char *s)
 	jm_rep_csv_field(f, s);
 }
 
-static void tail(FILE *f, const struct jm_rep_report *r, const char *from, const char *to)
+/* The columns every record ends with; kind is the "record" column. */
+static void tail(FILE *f, const struct jm_rep_report *r, const char *from, const char *to,
+		 const char *kind)
 {
 	str(f, r->prices.currency);
 	num(f, r->prices.cpu_core_hour);
@@ -49,6 +53,7 @@ static void tail(FILE *f, const struct jm_rep_report *r, const char *from, const
 	num(f, r->prices.egress_gib);
 	str(f, from);
 	str(f, to);
+	str(f, kind);
 	fputs("\r\n", f);
 }
 
@@ -104,7 +109,7 @@ int jm_rep_render_csv(FILE *f, const struct jm_rep_report *r)
 		num(f, j->cost.total);
 		num(f, j->cost_per_run);
 		num(f, j->cost_per_gib_scanned);
-		tail(f, r, from, to);
+		tail(f, r, from, to, "job");
 	}
 	/* __idle__: 26 empty figure fields, then the idle cost components. */
 	fputs("__idle__", f);
@@ -116,6 +121,6 @@ int jm_rep_render_csv(FILE *f, const struct jm_rep_report *r)
 	num(f, 0);
 	num(f, r->idle.cost.total);
 	fputs(",,", f);
-	tail(f, r, from, to);
+	tail(f, r, from, to, "idle");
 	return ferror(f) ? -1 : 0;
 }

@@ -70,6 +70,11 @@ int jm_rep_render_text(FILE *f, const struct jm_rep_report *r)
 		}
 		jm_rep_text_header(f, x->cols, x->ncols);
 		for (size_t row = 0; row < x->nrows; row++) {
+			/* Summary rows (__idle__, TOTAL) go under a rule: their
+			 * labels are text a job could be named too, a rule
+			 * line no job row can be. */
+			if (x->kind[row] == JM_ROW_SUMMARY && (row == 0 || x->kind[row - 1] != JM_ROW_SUMMARY))
+				jm_rep_text_rule(f, x->cols, x->ncols);
 			for (size_t c = 0; c < x->ncols && c < 16; c++)
 				cells[c] = x->cells[row * x->ncols + c];
 			jm_rep_text_row(f, x->cols, x->ncols, cells);
