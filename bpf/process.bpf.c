@@ -49,19 +49,29 @@ struct {
  * 200 `sh -c 'exit 0'` here).  The kernel's own figure is final after the
  * task's last schedule; sched_process_free comes after that (and after the
  * parent reaped it).  Other threads need nothing: the kernel itself sums
- * their time when they are released, before their last schedule. */
-struct jm_reap {
-	__u64 start_ns;               /* task->start_time: the pid's user, not a reuse */
-	__u64 cpu_ns;                 /* its sum_exec_runtime at its exit */
-};
-
+ * their time when they are released, before their last schedule.
+ * Task storage: it lives and dies with the task (no pid reuse to tell
+ * apart, nothing to delete), and any other task freed on the machine is
+ * told from a job leader by one load. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, JM_MAX_PROCS);
-	__uint(map_flags, BPF_F_NO_PREALLOC);   /* memory for entries in use only */
-	__type(key, __u32);
-	__type(value, struct jm_reap);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u64);         /* its sum_exec_runtime at its exit */
 } reaping SEC(".maps");
+
+/* Keep a leader's run time at its exit for jm_free; false if no room. */
+static __always_inline bool reap_put(struct task_struct *p, __u64 rt)
+{
+	__u64 *v = bpf_task_storage_get(&reaping, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+
+	if (!v) {
+		jm_stat_inc(JM_STAT_PROCS_FULL); /* its last tick unseen */
+		return false;
+	}
+	*v = rt;
+	return true;
+}
 
 struct env_scan {
 	unsigned long pos;            /* user address of the next env string */
@@ -368,16 +378,13 @@ int BPF_PROG(jm_exit, struct task_struct *p)
 	__u32 tgid = BPF_CORE_READ(p, tgid);
 	struct jm_proc_life *pl = bpf_map_lookup_elem(&lives, &tgid);
 	__u64 cpu_ns = 0;
-	bool last;
+	bool last, reap = false;
 
 	if (pl) {
 		__u64 rt = BPF_CORE_READ(p, se.sum_exec_runtime);
 
-		if (BPF_CORE_READ(p, pid) == (pid_t)tgid) {
-			struct jm_reap rp = { .start_ns = BPF_CORE_READ(p, start_time), .cpu_ns = rt };
-			if (bpf_map_update_elem(&reaping, &tgid, &rp, BPF_ANY))
-				jm_stat_inc(JM_STAT_PROCS_FULL); /* its last tick unseen */
-		}
+		if (BPF_CORE_READ(p, pid) == (pid_t)tgid && reap_put(p, rt))
+			__sync_fetch_and_or(&pl->flags, JM_LIFE_REAP);
 		/* Every thread adds its own runtime on the way out; the last
 		 * thread we know of reports the process.  Counting threads
 		 * ourselves (rather than trusting signal->live) guarantees all
@@ -425,11 +432,8 @@ int BPF_PROG(jm_exit, struct task_struct *p)
 		/* A rule-matched process that ended before user space
 		 * tracked it is as short as they come: its leader's last
 		 * stretch too (only when rules ask for every exit). */
-		if (BPF_CORE_READ(p, pid) == (pid_t)tgid) {
-			struct jm_reap rp = { .start_ns = BPF_CORE_READ(p, start_time), .cpu_ns = rt };
-			if (bpf_map_update_elem(&reaping, &tgid, &rp, BPF_ANY))
-				jm_stat_inc(JM_STAT_PROCS_FULL); /* its last tick unseen */
-		}
+		if (BPF_CORE_READ(p, pid) == (pid_t)tgid && reap_put(p, rt))
+			reap = true;
 	}
 
 	struct jm_ev_exit *e = jm_event_reserve(sizeof(*e));
@@ -461,10 +465,11 @@ int BPF_PROG(jm_exit, struct task_struct *p)
 	else
 		e->status = BPF_CORE_READ(p, group_leader, exit_code);
 	e->flags = pl ? JM_F_TRACKED : 0;
-	/* The leader's exit put its entry (it may have exited before this
-	 * thread); user space waits for its free then. */
-	struct jm_reap *rp = bpf_map_lookup_elem(&reaping, &tgid);
-	if (rp && rp->start_ns == BPF_CORE_READ(p, group_leader, start_time))
+	/* The leader's exit kept its run time (it may have exited before
+	 * this thread); user space waits for its free then. */
+	if (pl && (pl->flags & JM_LIFE_REAP))
+		reap = true;
+	if (reap)
 		e->flags |= JM_F_REAP;
 	e->pad = 0;
 	bpf_ringbuf_submit(e, jm_wakeup(&events));
@@ -477,25 +482,21 @@ out:
 	return 0;
 }
 
-/* Every task on the machine is freed here; threads leave at the first
- * test, leaders after one lookup (as at exit). */
+/* Every task on the machine is freed here; any but a job leader that
+ * exited leaves at the storage test. */
 SEC("tp_btf/sched_process_free")
 int BPF_PROG(jm_free, struct task_struct *p)
 {
-	__u32 tgid = BPF_CORE_READ(p, tgid);
+	__u64 *was = bpf_task_storage_get(&reaping, p, 0, 0);
 
-	if (BPF_CORE_READ(p, pid) != (pid_t)tgid)
+	if (!was)
 		return 0;
-	struct jm_reap *rp = bpf_map_lookup_elem(&reaping, &tgid);
-	if (!rp || rp->start_ns != BPF_CORE_READ(p, start_time))
-		return 0;                       /* not a job's, or a reused pid's entry */
-	__u64 now = BPF_CORE_READ(p, se.sum_exec_runtime), was = rp->cpu_ns;
-	bpf_map_delete_elem(&reaping, &tgid);
+	__u64 now = BPF_CORE_READ(p, se.sum_exec_runtime);
 	struct jm_ev_reap *e = jm_event_reserve(sizeof(*e));
 	if (!e)
 		return 0;
-	jm_hdr(&e->hdr, JM_EV_REAP, tgid);
-	e->cpu_ns = now > was ? now - was : 0;
+	jm_hdr(&e->hdr, JM_EV_REAP, BPF_CORE_READ(p, tgid));
+	e->cpu_ns = now > *was ? now - *was : 0;
 	bpf_ringbuf_submit(e, jm_wakeup(&events));
 	return 0;
 }

@@ -161,6 +161,7 @@ struct jm_proc_life {
 /* flags of jm_proc_life */
 #define JM_LIFE_USER      0x1         /* inserted by user space: threads is a guess */
 #define JM_LIFE_REPORTED  0x2         /* its exit event has been emitted */
+#define JM_LIFE_REAP      0x4         /* its leader's exit kept its run time (jm_free) */
 
 struct jm_ev_exec {
 	struct jm_ev_hdr hdr;
