@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* The "floor" of the benchmark: empty programs on exactly the hooks jobmeter
  * attaches to by default (BTF raw tracepoints sock_send_length,
- * sock_recv_length, inet_sock_set_state, sched_process_exec,
- * sched_process_fork, sched_process_exit).  What an operation costs with
+ * sock_recv_length, inet_sock_set_state, sched_prepare_exec,
+ * sched_process_exec, sched_process_fork, sched_process_exit,
+ * sched_process_free).  What an operation costs with
  * these attached, minus what it costs with nothing attached, is the price of
  * the hooks themselves: no eBPF tool on these tracepoints can be cheaper.
  * jobmeter's added cost is judged against it.
@@ -124,6 +125,18 @@ int floor_fork(void *ctx)
 
 SEC("tp_btf/sched_process_exit")
 int floor_exit(void *ctx)
+{
+	return 0;
+}
+
+SEC("tp_btf/sched_process_free")
+int floor_free(void *ctx)
+{
+	return 0;
+}
+
+SEC("tp_btf/sched_prepare_exec")
+int floor_prep_exec(void *ctx)
 {
 	return 0;
 }

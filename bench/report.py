@@ -47,6 +47,8 @@ PER_OP_HOOKS = ["sys_exit", "sock_send", "sock_recv"]
 # task (bench/floor_task.bpf.c), measured outside jobs on sockets only: the
 # least a filter by process costs.
 PREFIX = {"floor": "floor_", "task": "task_", "jobmeter": "jm_", "outputs": "jm_"}
+# The programs a process's life runs, from its fork to its free (§3).
+EXEC_PROGS = ("jm_newtask", "jm_fork", "jm_prepare_exec", "jm_exec", "jm_exit", "jm_free")
 
 
 def prof_categories(res, name):
@@ -1083,8 +1085,8 @@ def execstorm(pg):
         g = r["generator"]
         lost = r["loss_lines"]
         bpf = ", ".join(f"{p['prog']} {p['run_time_ns'] / p['run_cnt']:.0f} ns/run x {p['run_cnt']:,}"
-                        for p in r["bpf"] if p["run_cnt"] and p["prog"] in ("jm_exec", "jm_fork", "jm_exit"))
-        bpf_pct = sum(p["run_time_ns"] for p in r["bpf"] if p["prog"] in ("jm_exec", "jm_fork", "jm_exit")) \
+                        for p in r["bpf"] if p["run_cnt"] and p["prog"] in EXEC_PROGS)
+        bpf_pct = sum(p["run_time_ns"] for p in r["bpf"] if p["prog"] in EXEC_PROGS) \
             / 1e7 / r["seconds"]
         table.append([r["mode"], f"{g['rate']:,.0f}/s for {g['seconds']:.1f} s", f"{r['expected_processes']:,}",
                       f"{r['reported_processes']:,}", str(len(lost)), f2(r["agent_cpu_pct"]),
