@@ -255,6 +255,13 @@ done
 "$REPORT" --db "$T/nope.db" >/dev/null 2>"$T/e3"; rc=$?
 [ "$rc" -eq 1 ] && grep -q 'cannot open database .*nope.db: it does not exist' "$T/e3" \
   && pass "missing database: exit 1, 'it does not exist'" || fail "missing db" "rc=$rc $(cat "$T/e3")"
+# A long path (1,0xx bytes) still gets its cause: the message was cut at
+# 1,024 bytes, before it.
+long=$T/$(printf 'd%.0s/' $(seq 1 500))nope.db
+"$REPORT" --db "$long" >/dev/null 2>"$T/e3l"; rc=$?
+[ "$rc" -eq 1 ] && grep -q 'nope.db: it does not exist' "$T/e3l" \
+  && pass "missing database, ${#long}-byte path: the cause is in the message" \
+  || fail "missing db, long path" "rc=$rc $(tail -c 200 "$T/e3l")"
 # A directory: SQLite says "disk I/O error", which points nowhere.
 mkdir "$T/dir.db"
 "$REPORT" --db "$T/dir.db" >/dev/null 2>"$T/e3d"; rc=$?

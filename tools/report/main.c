@@ -287,7 +287,9 @@ int main(int argc, char **argv)
 	struct cli c;
 	sqlite3 *db = NULL;
 	render_fn fn;
-	char err[1024];
+	/* As long as a log line: a message naming a long path keeps its
+	 * cause, which comes after the path (1,024 bytes cut it off). */
+	char err[JM_LOG_LINE_MAX];
 	int rc = 1, p;
 
 	memset(&r, 0, sizeof(r));
