@@ -133,9 +133,10 @@ static void ev_exec(struct jm_tracker *t, uint32_t pid, uint64_t cg, const char 
 }
 
 /* An exec whose environment names the job (env: "JOBMETER_JOB=..."), of a
- * process the kernel tracked before it with cpu_ns used. */
-static void ev_exec_env(struct jm_tracker *t, uint32_t pid, const char *env, uint64_t ts,
-			uint64_t cpu_ns, uint64_t read_bytes, uint64_t maxrss)
+ * process the kernel tracked before it with cpu_ns used, with the peak of
+ * the image it replaced (sched_prepare_exec; 0: not told). */
+static void ev_exec_full(struct jm_tracker *t, uint32_t pid, const char *env, uint64_t ts,
+			 uint64_t cpu_ns, uint64_t read_bytes, uint64_t maxrss, uint64_t image_peak)
 {
 	static struct jm_ev_exec e;
 	memset(&e, 0, sizeof(e));
@@ -147,15 +148,22 @@ static void ev_exec_env(struct jm_tracker *t, uint32_t pid, const char *env, uin
 	memcpy(e.env, env, e.env_len);
 	e.cpu_ns = cpu_ns;
 	e.maxrss_bytes = maxrss;
+	e.image_peak_bytes = image_peak;
 	e.io.file_read_bytes = read_bytes;
 	snprintf(e.comm, sizeof(e.comm), "sh");
 	tp_tracker_on_event(t, &e, sizeof(e));
 }
 
+static void ev_exec_env(struct jm_tracker *t, uint32_t pid, const char *env, uint64_t ts,
+			uint64_t cpu_ns, uint64_t read_bytes, uint64_t maxrss)
+{
+	ev_exec_full(t, pid, env, ts, cpu_ns, read_bytes, maxrss, 0);
+}
+
 /* The exit of a tracked process (with its totals: CPU, peak), and the
  * flush that ends its run. */
-static void ev_exit_totals(struct jm_tracker *t, uint32_t pid, int status, uint64_t ts,
-			   uint64_t cpu_ns, uint64_t maxrss)
+static void ev_exit_full(struct jm_tracker *t, uint32_t pid, int status, uint64_t ts,
+			 uint32_t flags, uint64_t cpu_ns, uint64_t maxrss, uint64_t mm_peak)
 {
 	struct jm_ev_exit e;
 	memset(&e, 0, sizeof(e));
@@ -163,11 +171,18 @@ static void ev_exit_totals(struct jm_tracker *t, uint32_t pid, int status, uint6
 	e.hdr.tgid = pid;
 	e.hdr.ts_ns = ts;
 	e.status = status;
-	e.flags = JM_F_TRACKED;
+	e.flags = flags;
 	e.cpu_ns = cpu_ns;
 	e.maxrss_bytes = maxrss;
+	e.mm_peak_bytes = mm_peak;
 	tp_tracker_on_event(t, &e, sizeof(e));
 	tp_tracker_flush_exits(t);
+}
+
+static void ev_exit_totals(struct jm_tracker *t, uint32_t pid, int status, uint64_t ts,
+			   uint64_t cpu_ns, uint64_t maxrss)
+{
+	ev_exit_full(t, pid, status, ts, JM_F_TRACKED, cpu_ns, maxrss, 0);
 }
 
 static void ev_exit(struct jm_tracker *t, uint32_t pid, int status, uint64_t ts)
@@ -519,48 +534,6 @@ static void test_zombie_before_exit_event(void)
 	jm_jobs_free(jobs);
 }
 
-/* The leader exited first; its last thread is on its way out, past
- * exit_mm(), when the sampler passes: that thread holds no memory any
- * more, which is not the process's RSS dropping to 0.  The pass sees a
- * process with no thread left to sample (as a zombie), and the exit
- * charges the last RSS seen up to it.  (10_process's zombie leader lost
- * 0.15 GiB-s of its 0.60 once: a 0 sample charged for the pass before.) */
-static void test_zombie_leader_last_thread_exiting(void)
-{
-	static struct jm_config cfg;
-	struct runs out = { 0 };
-	struct jm_jobs_sink sink = { on_run, on_window, &out };
-	if (parse_cfg(&cfg, "kubernetes: {enabled: false}\njobs:\n  - name: zt\n    match: {comm: ztjob}\n"))
-		return;
-	struct jm_jobs *jobs = jm_jobs_new(16, &sink);
-	struct jm_loss loss = { 0 };
-	struct jm_tracker *t = tp_tracker_new(&cfg, fake_probes(), jobs, &loss);
-	const uint64_t s = 1000000000, t0 = 5 * s;
-	const uint64_t pages = (100u << 20) / (uint64_t)sysconf(_SC_PAGESIZE);
-
-	ev_exec(t, PID(61), 0, "ztjob", t0);
-	K.sample_rc = 0;
-	K.n_recs = 2;
-	memset(K.recs, 0, 2 * sizeof(K.recs[0]));
-	K.recs[0].tgid = K.recs[0].tid = PID(61);
-	K.recs[0].flags = JM_SAMPLE_LEADER | JM_SAMPLE_ZOMBIE;
-	K.recs[1].tgid = PID(61);
-	K.recs[1].tid = PID(61) + 1;
-	K.recs[1].rss_pages = pages;                   /* the live thread shows the memory */
-	tp_tracker_sample(t, t0 + s);                  /* 100 MiB for 1 s */
-	K.recs[1].flags = JM_SAMPLE_ZOMBIE;            /* past exit_mm() */
-	K.recs[1].rss_pages = 0;
-	tp_tracker_sample(t, t0 + 2 * s);
-	ev_exit(t, PID(61), 0, t0 + 2 * s + s / 2);    /* gone at 2.5 s */
-	CHECK_INT("zombie leader, last thread exiting: the run ended", out.n, 1);
-	CHECK("zombie leader, last thread exiting: 100 MiB x 2.5 s of memory-time",
-	      out.n == 1 && fabs(out.r[0].counters.mem_gib_s - 100.0 / 1024 * 2.5) < 1e-6);
-	K.sample_rc = -ENOTSUP;
-	K.n_recs = 0;
-	tp_tracker_free(t);
-	jm_jobs_free(jobs);
-}
-
 /* A tracker over a jobs table whose ended runs land in out. */
 struct fx {
 	struct jm_config cfg;
@@ -607,6 +580,38 @@ static const struct jm_run_record *run_of(const struct runs *out, const char *jo
 		if (strcmp(out->r[i].job, job) == 0)
 			return &out->r[i];
 	return NULL;
+}
+
+/* The leader exited first; its last thread is on its way out, past
+ * exit_mm(), when the sampler passes: that thread holds no memory any
+ * more, which is not the process's RSS dropping to 0.  The pass sees a
+ * process with no thread left to sample (as a zombie), and the exit
+ * charges the last RSS seen up to it.  (10_process's zombie leader lost
+ * 0.15 GiB-s of its 0.60 once: a 0 sample charged for the pass before.) */
+static void test_zombie_leader_last_thread_exiting(void)
+{
+	struct fx f;
+	const uint64_t s = 1000000000, t0 = 5 * s;
+
+	if (fx_open(&f, "kubernetes: {enabled: false}\njobs:\n  - name: zt\n    match: {comm: ztjob}\n"))
+		return;
+	ev_exec(f.t, PID(61), 0, "ztjob", t0);
+	k_leader(PID(61), 0);
+	K.recs[0].flags |= JM_SAMPLE_ZOMBIE;
+	K.n_recs = 2;
+	memset(&K.recs[1], 0, sizeof(K.recs[1]));
+	K.recs[1].tgid = PID(61);
+	K.recs[1].tid = PID(61) + 1;
+	K.recs[1].rss_pages = (100u << 20) / (uint64_t)sysconf(_SC_PAGESIZE);
+	tp_tracker_sample(f.t, t0 + s);                /* the thread shows 100 MiB for 1 s */
+	K.recs[1].flags = JM_SAMPLE_ZOMBIE;            /* past exit_mm() */
+	K.recs[1].rss_pages = 0;
+	tp_tracker_sample(f.t, t0 + 2 * s);
+	ev_exit(f.t, PID(61), 0, t0 + 2 * s + s / 2);  /* gone at 2.5 s */
+	CHECK_INT("zombie leader, last thread exiting: the run ended", f.out.n, 1);
+	CHECK("zombie leader, last thread exiting: 100 MiB x 2.5 s of memory-time",
+	      f.out.n == 1 && fabs(f.out.r[0].counters.mem_gib_s - 100.0 / 1024 * 2.5) < 1e-6);
+	fx_close(&f);
 }
 
 /* An exec with a new identity variable moves a job process to another
@@ -718,35 +723,14 @@ static void test_exec_move_peak(void)
 static void ev_exec_img(struct jm_tracker *t, uint32_t pid, const char *env, uint64_t ts,
 			uint64_t maxrss, uint64_t image_peak)
 {
-	static struct jm_ev_exec e;
-	memset(&e, 0, sizeof(e));
-	e.hdr.type = JM_EV_EXEC;
-	e.hdr.tgid = pid;
-	e.hdr.ts_ns = ts;
-	e.flags = JM_F_ENV_MATCH | JM_F_TRACKED;
-	e.env_len = (uint16_t)(strlen(env) + 1);
-	memcpy(e.env, env, e.env_len);
-	e.maxrss_bytes = maxrss;
-	e.image_peak_bytes = image_peak;
-	snprintf(e.comm, sizeof(e.comm), "sh");
-	tp_tracker_on_event(t, &e, sizeof(e));
+	ev_exec_full(t, pid, env, ts, 0, 0, maxrss, image_peak);
 }
 
 /* An exit event of pid with the kernel's maxrss and its image's own peak. */
 static void ev_exit_peaks(struct jm_tracker *t, uint32_t pid, uint64_t ts, uint32_t flags,
 			  uint64_t maxrss, uint64_t mm_peak)
 {
-	struct jm_ev_exit e;
-
-	memset(&e, 0, sizeof(e));
-	e.hdr.type = JM_EV_EXIT;
-	e.hdr.tgid = pid;
-	e.hdr.ts_ns = ts;
-	e.flags = flags;
-	e.maxrss_bytes = maxrss;
-	e.mm_peak_bytes = mm_peak;
-	tp_tracker_on_event(t, &e, sizeof(e));
-	tp_tracker_flush_exits(t);
+	ev_exit_full(t, pid, 0, ts, flags, 0, maxrss, mm_peak);
 }
 
 /* A job started by fork+exec from a big process outside any job (an
