@@ -173,6 +173,59 @@ check_eq "metric seq gaps for agent" "$(m "jobmeter_collector_agent_seq_gaps_tot
 last=$(m "jobmeter_collector_agent_last_batch_timestamp_seconds{agent_id=\"$AGENT\"}")
 check_within "metric last batch time is now" "${last:-0}" "$(date +%s)" 0.001
 
+# Content-Length headers that disagree (RFC 9112 6.3: the message is
+# invalid).  libmicrohttpd went by the first and parsed the rest of the body
+# as the next request on the connection: a request smuggled past a proxy
+# that goes by the last one.  Refused at once -- 400, Connection: close,
+# counted as invalid_framing --, none of the body read as a request, nothing
+# stored, the connection closed.  The same value twice is one length: taken.
+framing() { curl -s "$URL/metrics" | awk '$1 == "jobmeter_collector_rejected_requests_total{reason=\"invalid_framing\"}" {print $2}'; }
+"$COLLECTOR" gen-batch --agent-id "$AGENT-cl" --seq 1 --job "cl-$UNIQ" > "$B/cl-same.pb"
+"$COLLECTOR" gen-batch --agent-id "$AGENT-cl" --seq 2 --job "cl-$UNIQ" > "$B/cl-two.pb"
+f0=$(framing)
+python3 - "${URL#http://}" "$TOKEN" "$B/cl-two.pb" "$B/cl-same.pb" > "$T/framing.out" <<'PY2'
+import socket, sys
+host, port = sys.argv[1].rsplit(':', 1)
+tok = sys.argv[2].encode()
+two, same = open(sys.argv[3], 'rb').read(), open(sys.argv[4], 'rb').read()
+def exchange(name, lengths, body):
+    s = socket.create_connection((host, int(port))); s.settimeout(3)
+    s.sendall(b'POST /v1/batches HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n'
+              b'Authorization: Bearer ' + tok + b'\r\n' +
+              b''.join(b'Content-Length: %d\r\n' % n for n in lengths) + b'\r\n' + body)
+    out, conn = b'', 'open'
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d:
+                conn = 'closed'; break
+            out += d
+    except socket.timeout:
+        pass
+    s.close()
+    status = out.split(b' ', 2)[1].decode() if out.startswith(b'HTTP/1.1 ') else '-'
+    reason = b'Content-Length headers with different values' in out
+    print(name, status, out.count(b'HTTP/1.1 '), conn, 'reason' if reason else 'no-reason')
+inner = b'GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n'
+exchange('smuggle', [0, len(inner)], inner)      # by the first: no body, then a GET
+exchange('batch', [len(two), 0], two)            # by the first: a batch; by the last: none
+exchange('same', [len(same), len(same)], same)   # one length, given twice
+PY2
+read -r _ st n conn why < <(grep '^smuggle ' "$T/framing.out")
+check_eq "two Content-Length (0, then a request's length): 400" "$st" 400
+check_eq "... one answer: the body is not read as a request" "$n" 1
+check_eq "... the connection closed after it" "$conn" closed
+check_eq "... the reason says why" "$why" reason
+read -r _ st n conn why < <(grep '^batch ' "$T/framing.out")
+check_eq "two Content-Length (the batch's, then 0): 400" "$st" 400
+check_eq "... the connection closed after it" "$conn" closed
+check_eq "... the batch not stored" "$(sqlite3 "$DB" "select count(*) from batches where agent_id = '$AGENT-cl' and seq = 2")" 0
+check_eq "... both counted as invalid_framing" "$(framing)" "$(( ${f0:-0} + 2 ))"
+read -r _ st n conn why < <(grep '^same ' "$T/framing.out")
+check_eq "the same Content-Length twice: 200" "$st" 200
+check_eq "... stored once" "$(sqlite3 "$DB" "select count(*) from batches where agent_id = '$AGENT-cl' and seq = 1")" 1
+check_eq "healthz after the framing refusals" "$(curl -s -o /dev/null -w '%{http_code}' "$URL/healthz")" 200
+
 gen --seq 6 --job "pct-$UNIQ" --queries 10 --statements 2 --stmt-latency-p95-s 0.2 > "$B/s6.pb"
 post "statement percentiles" 200 "${PB[@]}" "${AUTH[@]}" --data-binary @"$B/s6.pb"
 check_eq "statement percentiles stored as sent" "$(sqlite3 "$DB" "select distinct round(s.latency_p50_s, 6)

@@ -112,9 +112,11 @@ static void json_escape(char *dst, size_t cap, const char *s)
 	dst[n] = '\0';
 }
 
-static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *ctype,
-				 const char *body, size_t len, bool retry_after, bool www_auth,
-				 const char *allow)
+/* close: "Connection: close", for an answer after which nothing more on the
+ * connection may be read (the request's framing is in doubt). */
+static enum MHD_Result send_text_ex(struct MHD_Connection *c, unsigned status, const char *ctype,
+				    const char *body, size_t len, bool retry_after, bool www_auth,
+				    const char *allow, bool close)
 {
 	struct MHD_Response *r;
 	enum MHD_Result ok;
@@ -130,13 +132,23 @@ static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, cons
 		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"jobmeter\"");
 	if (allow)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+	if (close)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 	ok = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
 	return ok;
 }
 
-static enum MHD_Result send_status(struct MHD_Connection *c, unsigned status, const char *word,
-				   const char *reason, bool retry_after, bool www_auth, const char *allow)
+static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *ctype,
+				 const char *body, size_t len, bool retry_after, bool www_auth,
+				 const char *allow)
+{
+	return send_text_ex(c, status, ctype, body, len, retry_after, www_auth, allow, false);
+}
+
+static enum MHD_Result send_status_ex(struct MHD_Connection *c, unsigned status, const char *word,
+				      const char *reason, bool retry_after, bool www_auth,
+				      const char *allow, bool close)
 {
 	char esc[600], body[700];
 	int n;
@@ -149,19 +161,26 @@ static enum MHD_Result send_status(struct MHD_Connection *c, unsigned status, co
 	}
 	if (n < 0)
 		return MHD_NO;
-	return send_text(c, status, "application/json", body,
-			 (size_t)n < sizeof(body) ? (size_t)n : sizeof(body) - 1,
-			 retry_after, www_auth, allow);
+	return send_text_ex(c, status, "application/json", body,
+			    (size_t)n < sizeof(body) ? (size_t)n : sizeof(body) - 1,
+			    retry_after, www_auth, allow, close);
+}
+
+static enum MHD_Result send_status(struct MHD_Connection *c, unsigned status, const char *word,
+				   const char *reason, bool retry_after, bool www_auth, const char *allow)
+{
+	return send_status_ex(c, status, word, reason, retry_after, www_auth, allow, false);
 }
 
 static enum MHD_Result send_reject(struct jm_coll_server *srv, struct MHD_Connection *c,
 				   struct req *rq)
 {
 	jm_coll_metrics_reject(srv->metrics, rq->reject);
-	return send_status(c, rq->status, "rejected", rq->reason,
-			   rq->status == MHD_HTTP_SERVICE_UNAVAILABLE,
-			   rq->status == MHD_HTTP_UNAUTHORIZED,
-			   rq->reject == JM_REJ_METHOD ? "POST" : NULL);
+	return send_status_ex(c, rq->status, "rejected", rq->reason,
+			      rq->status == MHD_HTTP_SERVICE_UNAVAILABLE,
+			      rq->status == MHD_HTTP_UNAUTHORIZED,
+			      rq->reject == JM_REJ_METHOD ? "POST" : NULL,
+			      rq->reject == JM_REJ_INVALID_FRAMING);
 }
 
 /* 409 for a reused seq: the refusal plus the highest seq stored for the
@@ -221,6 +240,53 @@ static int encoding_kind(const char *ce)
 	if (strcasecmp(ce, "gzip") == 0 || strcasecmp(ce, "x-gzip") == 0)
 		return 1;
 	return -1;
+}
+
+/* ---- request framing ------------------------------------------------- */
+
+struct cl_scan {
+	const char *first;            /* value of the first Content-Length */
+	size_t first_len;
+	unsigned n;                   /* Content-Length headers seen */
+	bool differ;                  /* one differs from the first */
+};
+
+static enum MHD_Result scan_content_length(void *cls, enum MHD_ValueKind kind, const char *key,
+					   size_t key_size, const char *value, size_t value_size)
+{
+	static const char name[] = MHD_HTTP_HEADER_CONTENT_LENGTH;
+	struct cl_scan *sc = cls;
+
+	(void)kind;
+	if (key_size != sizeof(name) - 1 || strncasecmp(key, name, key_size) != 0)
+		return MHD_YES;
+	if (sc->n++ == 0) {
+		sc->first = value;
+		sc->first_len = value_size;
+	} else if (value_size != sc->first_len || (value_size && memcmp(value, sc->first, value_size))) {
+		sc->differ = true;
+	}
+	return MHD_YES;
+}
+
+/* Two Content-Length headers with different values make the message
+ * invalid (RFC 9112 6.3, RFC 9110 8.6): libmicrohttpd (0.9.75) reads the
+ * body by the first and parses the rest as the next request on the
+ * connection, where a proxy in front that went by the last one sees a
+ * single request -- the request-smuggling shape.  Such a request is refused
+ * before any of its body is read: 400 with "Connection: close", queued on
+ * the first call, so libmicrohttpd discards the unread bytes and closes the
+ * connection after the answer instead of parsing them as a request.
+ * Repeated identical values are accepted (RFC 9110 8.6 allows treating
+ * them as one: the body's length is not in doubt).  A comma-separated list
+ * in one header ("5, 5") is refused by libmicrohttpd itself (400, counted
+ * in _http_errors_total). */
+static bool content_length_conflict(struct MHD_Connection *c)
+{
+	struct cl_scan sc = { 0 };
+
+	MHD_get_connection_values_n(c, MHD_HEADER_KIND, scan_content_length, &sc);
+	return sc.differ;
 }
 
 /* A refusal known before the body: answer at once when the client waits
@@ -528,15 +594,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		clock_gettime(CLOCK_MONOTONIC, &rq->t0);
 		__atomic_add_fetch(&srv->active_requests, 1, __ATOMIC_ACQ_REL);
 		*con_cls = rq;
-		if (strcmp(url, "/v1/batches") == 0) {
-			rq->handler = JM_H_INGEST;
+		rq->handler = strcmp(url, "/v1/batches") == 0 ? JM_H_INGEST
+			      : strcmp(url, "/healthz") == 0 ? JM_H_HEALTHZ
+			      : strcmp(url, "/metrics") == 0 ? JM_H_METRICS : JM_H_OTHER;
+		if (content_length_conflict(c)) {
+			/* Answered now and never drained (see above). */
+			set_reject(rq, MHD_HTTP_BAD_REQUEST, JM_REJ_INVALID_FRAMING,
+				   "Content-Length headers with different values (RFC 9112 6.3); "
+				   "connection closed");
+			rq->responded = true;
+			return send_reject(srv, c, rq);
+		}
+		if (rq->handler == JM_H_INGEST) {
 			if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
 				return refuse_early(srv, c, rq, MHD_HTTP_METHOD_NOT_ALLOWED, JM_REJ_METHOD,
 						    "use POST");
 			return ingest_begin(srv, c, rq);
 		}
-		rq->handler = strcmp(url, "/healthz") == 0 ? JM_H_HEALTHZ
-			      : strcmp(url, "/metrics") == 0 ? JM_H_METRICS : JM_H_OTHER;
 		if (rq->handler == JM_H_OTHER)
 			return refuse_early(srv, c, rq, MHD_HTTP_NOT_FOUND, JM_REJ_NOT_FOUND, "not found");
 		if (!get)

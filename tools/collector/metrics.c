@@ -29,6 +29,7 @@ static const char *const reject_names[JM_REJ_COUNT] = {
 	[JM_REJ_METHOD] = "method_not_allowed",
 	[JM_REJ_SEQ_CONFLICT] = "seq_conflict",
 	[JM_REJ_CLOCK_AHEAD] = "clock_ahead",
+	[JM_REJ_INVALID_FRAMING] = "invalid_framing",
 };
 
 static const char *const handler_names[JM_H_COUNT] = {
