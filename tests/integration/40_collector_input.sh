@@ -95,6 +95,13 @@ gen --seq 7 --start-ns 5609500000000000000 > "$B/bad6b.pb"; post "window in 2147
 grep -q 'ends in the future' "$T/resp" && pass "clock ahead: reason" || fail "clock ahead reason" "$(cat "$T/resp")"
 gen --seq 7 --start-ns 31536000000000000 > "$B/bad6c.pb"; post "window in 1971 (clock reset)" 400 "${PB[@]}" "${AUTH[@]}" --data-binary @"$B/bad6c.pb"
 grep -q 'ends before 2000' "$T/resp" && pass "clock reset: reason" || fail "clock reset reason" "$(cat "$T/resp")"
+# Starts are judged like ends: a run of 31.7 years (from 1995 to now) or a
+# window from 1971 to now comes from a clock just as wrong.
+gen --seq 7 --duration-s 1000000000 > "$B/bad6d.pb"; post "run starting in 1995 (clock reset)" 400 "${PB[@]}" "${AUTH[@]}" --data-binary @"$B/bad6d.pb"
+grep -q 'a run starts before 2000 (runs\[0\].start_unix_ns' "$T/resp" && pass "run start before 2000: reason" || fail "run start reason" "$(cat "$T/resp")"
+gen --seq 7 --start-ns 31536000000000000 --interval-s $(( $(date +%s) - 31536000 - 60 )) --runs 0 --no-host > "$B/bad6e.pb"
+post "window from 1971 to now (clock reset)" 400 "${PB[@]}" "${AUTH[@]}" --data-binary @"$B/bad6e.pb"
+grep -q 'the batch window starts before 2000 (window_start_unix_ns' "$T/resp" && pass "window start before 2000: reason" || fail "window start reason" "$(cat "$T/resp")"
 gen --seq 7 --outcome 9 > "$B/bad7.pb";                  post "unknown outcome" 400 "${PB[@]}" "${AUTH[@]}" --data-binary @"$B/bad7.pb"
 gen --seq 7 --file-read-bytes 18446744073709551615 > "$B/bad8.pb"; post "counter above int64" 400 "${PB[@]}" "${AUTH[@]}" --data-binary @"$B/bad8.pb"
 gen --seq 7 --jobs 101 --runs 50 --windows 50 > "$B/bad9.pb"; post "10100 runs+windows" 400 "${PB[@]}" "${AUTH[@]}" --data-binary @"$B/bad9.pb"

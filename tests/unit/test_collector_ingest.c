@@ -403,6 +403,48 @@ static void test_clock(void)
 	CHECK_INT("clock: a window in 2148 refused for now", jm_coll_check_clock(&b, now, why, sizeof(why)),
 		  JM_CLOCK_AHEAD);
 	CHECK("clock: ... saying so", strstr(why, "a job window ends in the future") != NULL);
+
+	/* Starts are judged like ends: a run, job window or batch window that
+	 * starts before 2000 (and ends now) comes from a clock just as wrong,
+	 * and stored it would stretch over decades. */
+	w.end_unix_ns = now;
+	r.end_unix_ns = now - s;
+	r.start_unix_ns = now - 20 * s;
+	w.start_unix_ns = now - 10 * s;
+	CHECK_INT("clock: starts now are fine", jm_coll_check_clock(&b, now, why, sizeof(why)), 0);
+	r.start_unix_ns = JM_COLL_NS_MIN;
+	CHECK_INT("clock: a run starting at 2000-01-01 00:00 is fine",
+		  jm_coll_check_clock(&b, now, why, sizeof(why)), 0);
+	r.start_unix_ns = JM_COLL_NS_MIN - 1;
+	CHECK_INT("clock: a run starting 1 ns before 2000 refused",
+		  jm_coll_check_clock(&b, now, why, sizeof(why)), -1);
+	CHECK("clock: ... saying which and why",
+	      strstr(why, "a run starts before 2000 (runs[0].start_unix_ns, ") != NULL &&
+	      strstr(why, "the agent's clock is wrong") != NULL);
+	r.start_unix_ns = now - 20 * s;
+	w.start_unix_ns = INT64_C(365) * 86400 * s;              /* 1971 */
+	CHECK_INT("clock: a job window starting in 1971 refused",
+		  jm_coll_check_clock(&b, now, why, sizeof(why)), -1);
+	CHECK("clock: ... saying which",
+	      strstr(why, "a job window starts before 2000 (windows[0].start_unix_ns, ") != NULL);
+	w.start_unix_ns = now - 10 * s;
+	b.window_start_unix_ns = s;                                /* 1970 */
+	CHECK_INT("clock: a batch window starting in 1970 refused",
+		  jm_coll_check_clock(&b, now, why, sizeof(why)), -1);
+	CHECK("clock: ... saying which",
+	      strstr(why, "the batch window starts before 2000 (window_start_unix_ns, ") != NULL);
+	/* Before 2000 never passes: it wins over a time ahead (425 would have
+	 * the agent retry a batch that can never be stored). */
+	b.window_start_unix_ns = now - 10 * s;
+	b.window_end_unix_ns = now + 3700 * s;
+	r.start_unix_ns = INT64_C(365) * 86400 * s;
+	CHECK_INT("clock: a run from 1971 in a window ahead: refused for good",
+		  jm_coll_check_clock(&b, now, why, sizeof(why)), -1);
+	CHECK("clock: ... naming the run", strstr(why, "a run starts before 2000") != NULL);
+	r.start_unix_ns = now - 20 * s;
+	CHECK_INT("clock: the window ahead alone: refused for now",
+		  jm_coll_check_clock(&b, now, why, sizeof(why)), JM_CLOCK_AHEAD);
+	CHECK("clock: ... naming the field", strstr(why, "(window_end_unix_ns, 3700 s from") != NULL);
 }
 
 static void test_utf8(void)

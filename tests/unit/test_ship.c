@@ -29,6 +29,7 @@
 #include "render_pb.h"
 #include "ship.h"
 #include "spool.h"
+#include "tools/collector/ingest.h"
 
 #define TOKEN "s3cr3t-T0ken-never-in-logs_0123456789"
 #define MAX_ACCEPTED 256
@@ -47,11 +48,14 @@ static char log_path[600];
 /* MODE_425: like the collector, 425 for a batch whose window ends more than
  * an hour after the server's clock, any other stored.  MODE_425_ONCE: the
  * first request gets 425 whatever it holds (the server's clock behind). */
+/* MODE_CLOCK: the collector's own clock check (jm_coll_check_clock) and
+ * answers: 400 with its reason for a time before 2000, 425 ahead, else
+ * stored. */
 /* MODE_HOLD_200 / MODE_HOLD_503: the first request is held until the test
  * opens the gate (s->gate), then answered 200 or 503; any later one is
  * stored at once.  The test changes the spool while a batch is in flight. */
 enum srv_mode { MODE_OK, MODE_503_ONCE, MODE_400, MODE_409, MODE_409_MAX, MODE_HTML_ONCE,
-		MODE_425, MODE_425_ONCE, MODE_HOLD_200, MODE_HOLD_503 };
+		MODE_425, MODE_425_ONCE, MODE_HOLD_200, MODE_HOLD_503, MODE_CLOCK };
 #define PRIOR_MAX 5
 
 struct srv {
@@ -230,7 +234,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	uint64_t seq = m->seq;
 	int64_t ws = m->window_start_unix_ns;
 	bool ahead = m->window_end_unix_ns > realtime_ns() + INT64_C(3600) * 1000000000;
+	char clock_why[256] = "", clock_body[400];
+	int clock = s->mode == MODE_CLOCK ? jm_coll_check_clock(m, realtime_ns(), clock_why,
+								sizeof(clock_why)) : 0;
 	jobmeter__v1__batch__free_unpacked(m, NULL);
+	if (clock) {
+		snprintf(clock_body, sizeof(clock_body), "{\"status\":\"rejected\",\"reason\":\"%s\"}\n",
+			 clock_why);
+		return reply(c, clock < 0 ? 400 : 425, clock_body, false);
+	}
 
 	pthread_mutex_lock(&s->lock);
 	enum srv_mode mode = s->mode;
@@ -264,7 +276,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	}
 	bool too_early = (mode == MODE_425 && ahead) || (mode == MODE_425_ONCE && first_503);
 	if (mode == MODE_OK || mode == MODE_HOLD_200 || mode == MODE_HOLD_503 || ((mode == MODE_503_ONCE || mode == MODE_HTML_ONCE) && !first_503) ||
-	    (mode == MODE_409_MAX && !conflict) || ((mode == MODE_425 || mode == MODE_425_ONCE) && !too_early)) {
+	    mode == MODE_CLOCK || (mode == MODE_409_MAX && !conflict) || ((mode == MODE_425 || mode == MODE_425_ONCE) && !too_early)) {
 		if (s->n_accepted < MAX_ACCEPTED) {
 			s->accepted[s->n_accepted] = seq;
 			s->accepted_ws[s->n_accepted] = ws;
@@ -412,6 +424,33 @@ static int spool_batch_at(struct jm_spool *sp, int64_t window_ns)
 	b.window_end_ns = b.window_start_ns + 1000000000;
 	if (!window_ns)
 		next_window += 1000000000;
+	run.outcome = JM_OUTCOME_SUCCESS;
+	b.n_runs = 1;
+	b.runs = &run;
+	int err = jm_spool_next_seq(sp, &b.seq);
+	if (!err)
+		err = jm_render_batch_pb(&b, &buf, &len);
+	if (!err)
+		err = jm_spool_put(sp, b.seq, buf, len);
+	free(buf);
+	return err;
+}
+
+/* A batch of the last 10 s holding one run from start_ns to end_ns. */
+static int spool_run_at(struct jm_spool *sp, int64_t start_ns, int64_t end_ns)
+{
+	struct jm_run_record run;
+	struct jm_batch b;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	memset(&run, 0, sizeof(run));
+	memset(&b, 0, sizeof(b));
+	snprintf(b.agent.agent_id, sizeof(b.agent.agent_id), "agent-under-test");
+	snprintf(run.job, sizeof(run.job), "nightly-sales");
+	b.window_end_ns = realtime_ns();
+	b.window_start_ns = b.window_end_ns - INT64_C(10000000000);
+	run.start_ns = start_ns;
+	run.end_ns = end_ns;
 	run.outcome = JM_OUTCOME_SUCCESS;
 	b.n_runs = 1;
 	b.runs = &run;
@@ -961,6 +1000,59 @@ out2:
 	srv_stop(&s);
 }
 
+/* A batch the collector refuses for a time before 2000 (a clock reset,
+ * before NTP) never passes: a run that starts then is refused like one
+ * that ends then -- 400, kept in rejected/, counted, asked for once --
+ * and the batches behind it go. */
+static void test_before_2000(void)
+{
+	struct srv s;
+	struct jm_config cfg;
+	struct jm_shipper *sh = NULL;
+	struct jm_ship_stats st;
+	struct seen w;
+	char p[800];
+	struct stat sb;
+	const int64_t y1971 = INT64_C(365) * 86400 * 1000000000, now = realtime_ns();
+	struct jm_spool *sp = case_start(&s, MODE_CLOCK, "before 2000", "s2000", 0);
+
+	if (!sp || !s.d)
+		goto out;
+	CHECK_INT("before 2000: batch 1, a run from 1971 to now, spooled",
+		  spool_run_at(sp, y1971, now - 1000000000), 0);
+	CHECK_INT("before 2000: batch 2, a run in 1971, spooled",
+		  spool_run_at(sp, y1971, y1971 + 1000000000), 0);
+	CHECK_INT("before 2000: batch 3, a run of now, spooled",
+		  spool_run_at(sp, now - 5000000000, now - 1000000000), 0);
+	sh = case_open(&s, sp, &cfg, "before 2000");
+	if (!sh)
+		goto out;
+	CHECK_INT("before 2000: batch 3 delivered", wait_stat(sh, ST_SENT, 1, 5000), 1);
+	jm_ship_stats(sh, &st);
+	CHECK_INT("before 2000: batches 1 and 2 refused", st.rejected_4xx, 2);
+	CHECK_INT("before 2000: not retried", st.retries, 0);
+	CHECK_INT("before 2000: spool empty", st.spool_depth, 0);
+	srv_seen(&s, &w);
+	CHECK("before 2000: only 3 stored", w.n_accepted == 1 && w.accepted[0] == 3);
+	CHECK_INT("before 2000: each asked for once", w.requests, 3);
+	snprintf(p, sizeof(p), "%s/s2000/rejected/00000000000000000001.batch", tmp_root);
+	CHECK("before 2000: the run starting in 1971 kept in rejected/", stat(p, &sb) == 0);
+	snprintf(p, sizeof(p), "%s/s2000/rejected/00000000000000000002.batch", tmp_root);
+	CHECK("before 2000: the run ending in 1971 kept in rejected/", stat(p, &sb) == 0);
+	jm_ship_close(sh, 1000);
+	sh = NULL;
+	CHECK_INT("before 2000: the start refusal logged with its reason",
+		  log_count("batch seq 1 rejected, not retried: collector answered HTTP 400: "
+			    "{\"status\":\"rejected\",\"reason\":\"a run starts before 2000"), 1);
+	CHECK_INT("before 2000: the end refusal logged with its reason",
+		  log_count("batch seq 2 rejected, not retried: collector answered HTTP 400: "
+			    "{\"status\":\"rejected\",\"reason\":\"a run ends before 2000"), 1);
+out:
+	jm_ship_close(sh, 0);
+	jm_spool_close(sp);
+	srv_stop(&s);
+}
+
 static void test_down_then_up(void)
 {
 	struct srv s;
@@ -1307,6 +1399,7 @@ int main(void)
 	test_409_renumber_interrupted();
 	test_409_renumber_unremovable();
 	test_425();
+	test_before_2000();
 	test_down_then_up();
 	test_drain();
 	test_drop_in_flight();

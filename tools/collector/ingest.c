@@ -496,31 +496,80 @@ enum jm_coll_decode_rc jm_coll_decode_batch(const uint8_t *buf, size_t len,
 	return JM_DECODE_OK;
 }
 
-static int clock_fail(char *why, size_t why_len, const char *what, int64_t ns, int64_t now_ns)
+/* One time of a batch against the collector's clock: 0 when it can vouch
+ * for it (0 = not given is not judged), -1 before 2000, JM_CLOCK_AHEAD more
+ * than JM_COLL_FUTURE_MAX_NS after now. */
+static int clock_judge(int64_t ns, int64_t now_ns)
 {
-	bool ahead = ns >= JM_COLL_NS_MIN;
+	if (ns == 0)
+		return 0;
+	if (ns < JM_COLL_NS_MIN)
+		return -1;
+	return ns - now_ns > JM_COLL_FUTURE_MAX_NS ? JM_CLOCK_AHEAD : 0;
+}
 
-	snprintf(why, why_len, "%s ends %s (%.0f s from the collector's clock): %s", what,
-		 ahead ? "in the future" : "before 2000", (double)(ns - now_ns) / 1e9,
-		 ahead ? "the agent's clock is ahead or the collector's behind; retry later" :
-		 "the agent's clock is wrong");
-	return ahead ? JM_CLOCK_AHEAD : -1;
+/* The first start or end time of the batch (its window, then each run,
+ * then each job window; end before start) judged `want`, with `why`
+ * naming it; 0 when there is none. */
+static int clock_find(const Jobmeter__V1__Batch *b, int want, int64_t now_ns, char *why, size_t why_len)
+{
+	static const char *const edge[2] = { "starts", "ends" };
+	static const char *const field[2] = { "start_unix_ns", "end_unix_ns" };
+	const char *what = "the batch window", *list = NULL;
+	size_t i = 0, n_runs = b->n_runs, n = 1 + b->n_runs + b->n_windows;
+
+	for (size_t k = 0; k < n; k++) {
+		int64_t t[2];
+
+		if (k == 0) {
+			t[0] = b->window_start_unix_ns;
+			t[1] = b->window_end_unix_ns;
+		} else if (k <= n_runs) {
+			const Jobmeter__V1__JobRun *r = b->runs[k - 1];
+
+			if (!r)
+				continue;
+			what = "a run", list = "runs", i = k - 1;
+			t[0] = r->start_unix_ns;
+			t[1] = r->end_unix_ns;
+		} else {
+			const Jobmeter__V1__JobWindow *w = b->windows[k - 1 - n_runs];
+
+			if (!w)
+				continue;
+			what = "a job window", list = "windows", i = k - 1 - n_runs;
+			t[0] = w->start_unix_ns;
+			t[1] = w->end_unix_ns;
+		}
+		/* The end first: when both are out (a run wholly in 1971), the
+		 * reason is the one it always was ("ends before 2000"). */
+		for (int e = 1; e >= 0; e--) {
+			char path[48];
+
+			if (clock_judge(t[e], now_ns) != want)
+				continue;
+			if (list)
+				snprintf(path, sizeof(path), "%s[%zu].%s", list, i, field[e]);
+			else
+				snprintf(path, sizeof(path), "window_%s", field[e]);
+			snprintf(why, why_len, "%s %s %s (%s, %.0f s from the collector's clock): %s", what,
+				 edge[e], want == JM_CLOCK_AHEAD ? "in the future" : "before 2000", path,
+				 ((double)t[e] - (double)now_ns) / 1e9,
+				 want == JM_CLOCK_AHEAD ? "the agent's clock is ahead or the collector's behind; "
+				 "retry later" : "the agent's clock is wrong");
+			return want;
+		}
+	}
+	return 0;
 }
 
 int jm_coll_check_clock(const Jobmeter__V1__Batch *b, int64_t now_ns, char *why, size_t why_len)
 {
-	int64_t hi = now_ns + JM_COLL_FUTURE_MAX_NS;
-#define BAD(ns) ((ns) != 0 && ((ns) < JM_COLL_NS_MIN || (ns) > hi))
-	if (BAD(b->window_end_unix_ns))
-		return clock_fail(why, why_len, "the batch window", b->window_end_unix_ns, now_ns);
-	for (size_t i = 0; i < b->n_runs; i++)
-		if (b->runs[i] && BAD(b->runs[i]->end_unix_ns))
-			return clock_fail(why, why_len, "a run", b->runs[i]->end_unix_ns, now_ns);
-	for (size_t i = 0; i < b->n_windows; i++)
-		if (b->windows[i] && BAD(b->windows[i]->end_unix_ns))
-			return clock_fail(why, why_len, "a job window", b->windows[i]->end_unix_ns, now_ns);
-#undef BAD
-	return 0;
+	/* Before 2000 first: that never passes, so a batch with such a time
+	 * is not worth a retry even when another of its times is ahead. */
+	int rc = clock_find(b, -1, now_ns, why, why_len);
+
+	return rc ? rc : clock_find(b, JM_CLOCK_AHEAD, now_ns, why, why_len);
 }
 
 void jm_coll_decoded_free(struct jm_coll_decoded *d)

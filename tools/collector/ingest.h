@@ -58,12 +58,15 @@ int jm_coll_validate_batch(const Jobmeter__V1__Batch *b, char *why, size_t why_l
 	__attribute__((warn_unused_result));
 
 /* Times the collector's clock can vouch for: a batch whose window (or a
- * run or window in it) ends more than JM_COLL_FUTURE_MAX_NS after now_ns,
- * or ends before 2000-01-01, comes from a broken clock.  Stored, it would
- * sit in an hour no report looks at, and the gaps charged to it with it.
- * Returns 0; JM_CLOCK_AHEAD (with `why`) when ahead, which may be the
- * collector's clock being behind and passes once the clocks agree, so it
- * is worth a retry; -1 (with `why`) before 2000, which never passes. */
+ * run or window in it) starts or ends more than JM_COLL_FUTURE_MAX_NS after
+ * now_ns, or starts or ends before 2000-01-01, comes from a broken clock.
+ * Stored, it would sit in an hour no report looks at, and the gaps charged
+ * to it with it (a start before 2000 would stretch a run or window over
+ * decades).  Returns 0; -1 (with `why`) for a time before 2000, which never
+ * passes -- judged first, so such a batch is not retried; else
+ * JM_CLOCK_AHEAD (with `why`) when ahead, which may be the collector's clock
+ * being behind and passes once the clocks agree, so it is worth a retry.
+ * `why` says which time (its field path, start or end) and why. */
 #define JM_CLOCK_AHEAD 1
 #define JM_COLL_FUTURE_MAX_NS   (INT64_C(3600) * 1000000000)
 #define JM_COLL_NS_MIN          INT64_C(946684800000000000)    /* 2000-01-01 */
