@@ -374,18 +374,22 @@ static int64_t batch_latest_end(const uint8_t *data, size_t len)
 	return end;
 }
 
-/* Seconds the batch ends after the agent's clock beyond AHEAD_OF_OWN_CLOCK_NS
- * (> 0: it came from a clock excursion), or 0. */
+int64_t jm_ship_ahead_of_own_clock_s(int64_t latest_end_ns, int64_t now_ns)
+{
+	if (latest_end_ns <= 0 || now_ns < OWN_CLOCK_SANE_NS ||
+	    latest_end_ns - now_ns <= AHEAD_OF_OWN_CLOCK_NS)
+		return 0;
+	return (latest_end_ns - now_ns) / 1000000000;
+}
+
+/* jm_ship_ahead_of_own_clock_s for a spooled batch, by the agent's clock now. */
 static int64_t ahead_of_own_clock_s(const uint8_t *data, size_t len)
 {
 	struct timespec ts;
-	int64_t now, end = batch_latest_end(data, len);
+	int64_t end = batch_latest_end(data, len);
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-	if (end <= 0 || now < OWN_CLOCK_SANE_NS || end - now <= AHEAD_OF_OWN_CLOCK_NS)
-		return 0;
-	return (end - now) / 1000000000;
+	return jm_ship_ahead_of_own_clock_s(end, (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
 }
 
 /* The collector stored the batch, now or before: its body says

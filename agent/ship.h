@@ -39,7 +39,9 @@
  *   425 for a batch that ends more than a day after the agent's own clock
  *                  too (made while its clock was far ahead, corrected since):
  *                  no clock is going to reach it, and it would hold every
- *                  later batch behind it; refused as below.
+ *                  later batch behind it; refused as below.  An agent clock
+ *                  before 2000 (unset) judges nothing: retried
+ *                  (jm_ship_ahead_of_own_clock_s).
  *   other 4xx      the batch itself is refused: logged once with the status
  *                  and the head of the response body, counted in
  *                  rejected_4xx, moved to <spool>/rejected/; not retried.
@@ -122,4 +124,13 @@ void jm_ship_close(struct jm_shipper *sh, int drain_ms);
 
 /* A consistent snapshot of the counters. */
 void jm_ship_stats(struct jm_shipper *sh, struct jm_ship_stats *st);
+
+/* The decision behind "425 for a batch that ends more than a day after the
+ * agent's own clock too" above (pure, for tests): seconds the batch's latest
+ * end time (window, runs, job windows; <= 0 = not a Batch) lies after
+ * now_ns, the agent's clock, when that is more than a day -- > 0: refuse
+ * the batch (rejected/) --, else 0: keep it for retry.  An agent clock
+ * before 2000-01-01 is unset (an RTC reset, before NTP) and judges nothing:
+ * 0. */
+int64_t jm_ship_ahead_of_own_clock_s(int64_t latest_end_ns, int64_t now_ns);
 #endif

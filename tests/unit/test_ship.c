@@ -1053,6 +1053,39 @@ out:
 	srv_stop(&s);
 }
 
+/* The 425 guard alone (jm_ship_ahead_of_own_clock_s): what test_425 does
+ * through a server, at the edges, and the agent clock before 2000 that
+ * must not judge (057ca55). */
+static void test_ahead_of_own_clock(void)
+{
+	const int64_t s = 1000000000, day = 86400 * s;
+	const int64_t now = INT64_C(1795795533) * s;             /* 2026-11-27 */
+	const int64_t y2000 = INT64_C(946684800) * s;            /* 2000-01-01 */
+
+	CHECK_INT("own clock: a batch 2 days ahead of a sane clock refused",
+		  jm_ship_ahead_of_own_clock_s(now + 2 * day, now), 2 * 86400);
+	CHECK_INT("own clock: ... 1 day + 1 s ahead refused",
+		  jm_ship_ahead_of_own_clock_s(now + day + s, now), 86401);
+	CHECK_INT("own clock: ... from 2150 refused",
+		  jm_ship_ahead_of_own_clock_s(INT64_C(5680000000) * s, now) > 0, 1);
+	CHECK_INT("own clock: exactly 1 day ahead kept for retry",
+		  jm_ship_ahead_of_own_clock_s(now + day, now), 0);
+	CHECK_INT("own clock: 2 h ahead (the collector's clock behind) kept",
+		  jm_ship_ahead_of_own_clock_s(now + 2 * 3600 * s, now), 0);
+	CHECK_INT("own clock: a batch of the past kept",
+		  jm_ship_ahead_of_own_clock_s(now - day, now), 0);
+	CHECK_INT("own clock: not a Batch (no end) kept",
+		  jm_ship_ahead_of_own_clock_s(0, now), 0);
+	CHECK_INT("own clock: in 1970 (RTC reset) judges nothing",
+		  jm_ship_ahead_of_own_clock_s(now, 3600 * s), 0);
+	CHECK_INT("own clock: 1 ns before 2000 judges nothing",
+		  jm_ship_ahead_of_own_clock_s(now, y2000 - 1), 0);
+	CHECK_INT("own clock: negative (before 1970) judges nothing",
+		  jm_ship_ahead_of_own_clock_s(now, -day), 0);
+	CHECK_INT("own clock: at 2000-01-01 it judges again",
+		  jm_ship_ahead_of_own_clock_s(y2000 + 2 * day, y2000), 2 * 86400);
+}
+
 static void test_down_then_up(void)
 {
 	struct srv s;
@@ -1399,6 +1432,7 @@ int main(void)
 	test_409_renumber_interrupted();
 	test_409_renumber_unremovable();
 	test_425();
+	test_ahead_of_own_clock();
 	test_before_2000();
 	test_down_then_up();
 	test_drain();
