@@ -186,6 +186,9 @@ check_within "metric last batch time is now" "${last:-0}" "$(date +%s)" 0.001
 # that goes by the last one.  Refused at once -- 400, Connection: close,
 # counted as invalid_framing --, none of the body read as a request, nothing
 # stored, the connection closed.  The same value twice is one length: taken.
+# Transfer-Encoding with a Content-Length (RFC 9112 6.1: the server MUST
+# close the connection after answering): libmicrohttpd went by the chunks
+# and answered the request after the last one too; refused the same way.
 framing() { curl -s "$URL/metrics" | awk '$1 == "jobmeter_collector_rejected_requests_total{reason=\"invalid_framing\"}" {print $2}'; }
 "$COLLECTOR" gen-batch --agent-id "$AGENT-cl" --seq 1 --job "cl-$UNIQ" > "$B/cl-same.pb"
 "$COLLECTOR" gen-batch --agent-id "$AGENT-cl" --seq 2 --job "cl-$UNIQ" > "$B/cl-two.pb"
@@ -195,10 +198,10 @@ import socket, sys
 host, port = sys.argv[1].rsplit(':', 1)
 tok = sys.argv[2].encode()
 two, same = open(sys.argv[3], 'rb').read(), open(sys.argv[4], 'rb').read()
-def exchange(name, lengths, body):
+def exchange(name, lengths, body, te=b''):
     s = socket.create_connection((host, int(port))); s.settimeout(3)
     s.sendall(b'POST /v1/batches HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n'
-              b'Authorization: Bearer ' + tok + b'\r\n' +
+              b'Authorization: Bearer ' + tok + b'\r\n' + te +
               b''.join(b'Content-Length: %d\r\n' % n for n in lengths) + b'\r\n' + body)
     out, conn = b'', 'open'
     try:
@@ -211,12 +214,15 @@ def exchange(name, lengths, body):
         pass
     s.close()
     status = out.split(b' ', 2)[1].decode() if out.startswith(b'HTTP/1.1 ') else '-'
-    reason = b'Content-Length headers with different values' in out
+    reason = (b'Transfer-Encoding together with Content-Length' if te else
+              b'Content-Length headers with different values') in out
     print(name, status, out.count(b'HTTP/1.1 '), conn, 'reason' if reason else 'no-reason')
 inner = b'GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n'
 exchange('smuggle', [0, len(inner)], inner)      # by the first: no body, then a GET
 exchange('batch', [len(two), 0], two)            # by the first: a batch; by the last: none
 exchange('same', [len(same), len(same)], same)   # one length, given twice
+chunks = b'0\r\n\r\n'                                # by the chunks: no body, then a GET
+exchange('te', [len(chunks) + len(inner)], chunks + inner, b'Transfer-Encoding: chunked\r\n')
 PY2
 read -r _ st n conn why < <(grep '^smuggle ' "$T/framing.out")
 check_eq "two Content-Length (0, then a request's length): 400" "$st" 400
@@ -227,10 +233,15 @@ read -r _ st n conn why < <(grep '^batch ' "$T/framing.out")
 check_eq "two Content-Length (the batch's, then 0): 400" "$st" 400
 check_eq "... the connection closed after it" "$conn" closed
 check_eq "... the batch not stored" "$(sqlite3 "$DB" "select count(*) from batches where agent_id = '$AGENT-cl' and seq = 2")" 0
-check_eq "... both counted as invalid_framing" "$(framing)" "$(( ${f0:-0} + 2 ))"
 read -r _ st n conn why < <(grep '^same ' "$T/framing.out")
 check_eq "the same Content-Length twice: 200" "$st" 200
 check_eq "... stored once" "$(sqlite3 "$DB" "select count(*) from batches where agent_id = '$AGENT-cl' and seq = 1")" 1
+read -r _ st n conn why < <(grep '^te ' "$T/framing.out")
+check_eq "Transfer-Encoding with a Content-Length: 400" "$st" 400
+check_eq "... one answer: what follows the chunks is not read as a request" "$n" 1
+check_eq "... the connection closed after it" "$conn" closed
+check_eq "... the reason says why" "$why" reason
+check_eq "the three refusals counted as invalid_framing" "$(framing)" "$(( ${f0:-0} + 3 ))"
 check_eq "healthz after the framing refusals" "$(curl -s -o /dev/null -w '%{http_code}' "$URL/healthz")" 200
 
 gen --seq 6 --job "pct-$UNIQ" --queries 10 --statements 2 --stmt-latency-p95-s 0.2 > "$B/s6.pb"

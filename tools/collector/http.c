@@ -269,24 +269,35 @@ static enum MHD_Result scan_content_length(void *cls, enum MHD_ValueKind kind, c
 	return MHD_YES;
 }
 
-/* Two Content-Length headers with different values make the message
+/* Why the request's body length is in doubt, or NULL.
+ *
+ * Two Content-Length headers with different values make the message
  * invalid (RFC 9112 6.3, RFC 9110 8.6): libmicrohttpd (0.9.75) reads the
  * body by the first and parses the rest as the next request on the
  * connection, where a proxy in front that went by the last one sees a
- * single request -- the request-smuggling shape.  Such a request is refused
- * before any of its body is read: 400 with "Connection: close", queued on
- * the first call, so libmicrohttpd discards the unread bytes and closes the
- * connection after the answer instead of parsing them as a request.
- * Repeated identical values are accepted (RFC 9110 8.6 allows treating
- * them as one: the body's length is not in doubt).  A comma-separated list
- * in one header ("5, 5") is refused by libmicrohttpd itself (400, counted
- * in _http_errors_total). */
-static bool content_length_conflict(struct MHD_Connection *c)
+ * single request -- the request-smuggling shape.  Transfer-Encoding with a
+ * Content-Length is the other shape (RFC 9112 6.1): libmicrohttpd goes by
+ * the chunked encoding, a proxy may go by the length, and the RFC says the
+ * server MUST close the connection after answering -- libmicrohttpd kept
+ * it open and answered the request that followed the last chunk.
+ *
+ * Such a request is refused before any of its body is read: 400 with
+ * "Connection: close", queued on the first call, so libmicrohttpd discards
+ * the unread bytes and closes the connection after the answer instead of
+ * parsing them as a request.  Repeated identical Content-Length values are
+ * accepted (RFC 9110 8.6 allows treating them as one: the body's length is
+ * not in doubt).  A comma-separated list in one header ("5, 5") is refused
+ * by libmicrohttpd itself (400, counted in _http_errors_total). */
+static const char *framing_problem(struct MHD_Connection *c)
 {
 	struct cl_scan sc = { 0 };
 
 	MHD_get_connection_values_n(c, MHD_HEADER_KIND, scan_content_length, &sc);
-	return sc.differ;
+	if (sc.differ)
+		return "Content-Length headers with different values (RFC 9112 6.3); connection closed";
+	if (sc.n && header(c, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+		return "Transfer-Encoding together with Content-Length (RFC 9112 6.1); connection closed";
+	return NULL;
 }
 
 /* A refusal known before the body: answer at once when the client waits
@@ -597,11 +608,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		rq->handler = strcmp(url, "/v1/batches") == 0 ? JM_H_INGEST
 			      : strcmp(url, "/healthz") == 0 ? JM_H_HEALTHZ
 			      : strcmp(url, "/metrics") == 0 ? JM_H_METRICS : JM_H_OTHER;
-		if (content_length_conflict(c)) {
+		const char *framing = framing_problem(c);
+		if (framing) {
 			/* Answered now and never drained (see above). */
-			set_reject(rq, MHD_HTTP_BAD_REQUEST, JM_REJ_INVALID_FRAMING,
-				   "Content-Length headers with different values (RFC 9112 6.3); "
-				   "connection closed");
+			set_reject(rq, MHD_HTTP_BAD_REQUEST, JM_REJ_INVALID_FRAMING, framing);
 			rq->responded = true;
 			return send_reject(srv, c, rq);
 		}

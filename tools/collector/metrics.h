@@ -23,7 +23,8 @@ enum jm_coll_reject {
 	JM_REJ_METHOD,
 	JM_REJ_SEQ_CONFLICT,        /* 409: seq stored already for another batch */
 	JM_REJ_CLOCK_AHEAD,         /* 425: times ahead of the collector's clock */
-	JM_REJ_INVALID_FRAMING,     /* 400: Content-Length headers that disagree */
+	JM_REJ_INVALID_FRAMING,     /* 400: body length in doubt (two Content-Length
+				     * values, or one with Transfer-Encoding) */
 	JM_REJ_COUNT
 };
 
