@@ -7,8 +7,9 @@
  *      an odd trailing byte truncates it; this reaches deep validation
  *      quickly without a seed corpus.
  * Bodies are fed in pieces whose size also comes from the first byte.
- * Invariants checked: a batch that decodes OK re-validates OK; a failure
- * carries a reason and no batch. */
+ * Invariants checked: a batch that decodes OK re-validates OK, and its
+ * clock check answers 0, -1 or JM_CLOCK_AHEAD, with a reason unless 0; a
+ * failure carries a reason and no batch. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -100,7 +101,14 @@ static void decode_check(const uint8_t *buf, size_t len)
 
 	why[0] = '\0';
 	if (jm_coll_decode_batch(buf, len, &dec, why, sizeof(why)) == JM_DECODE_OK) {
+		int clk;
+
 		if (jm_coll_validate_batch(dec.batch, why, sizeof(why)) != 0)
+			__builtin_trap();
+		/* What http.c does next, by a clock at the template's time. */
+		why[0] = '\0';
+		clk = jm_coll_check_clock(dec.batch, INT64_C(1714560030000000000), why, sizeof(why));
+		if ((clk != 0 && clk != -1 && clk != JM_CLOCK_AHEAD) || (clk && why[0] == '\0'))
 			__builtin_trap();
 		jm_coll_decoded_free(&dec);
 	} else if (dec.batch || why[0] == '\0') {
