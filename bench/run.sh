@@ -35,7 +35,8 @@
 # kernel.bpf_stats_enabled is put back as it was.
 #
 # Knobs (environment): ROUNDS=25 (syscall rounds), PG_ROUNDS=16, PG_SECONDS=2,
-# STORM_SECONDS=10, STORM_RATE=6000, STORM_RATE_ROUNDS=5, FP_JOBS=1000, FP_PER_JOB=10,
+# STORM_SECONDS=10, STORM_RATE=6000, STORM_RATE_ROUNDS=5, STORM_OUT_PASSES=6,
+# STORM_OUT_SECONDS=4, STORM_OUT_RATE=3000, FP_JOBS=1000, FP_PER_JOB=10,
 # FP_SECONDS=10, SYS_ITERS=50000, SYS_SOCK_ITERS=4000, QPS=20000,
 # INGEST_RUNS=3, INGEST_SECONDS=10, INGEST_AGENTS=20, REPORT_DAYS=30, REPORT_JOBS=500, BUILD=build,
 # RESULTS_DIR=bench/results, RESULTS_MD=bench/RESULTS.md (a quick functional
@@ -66,6 +67,10 @@ PG_PORT=5432                   # tests/services.sh's cluster, where pgbench conn
 STORM_SECONDS=${STORM_SECONDS:-10}
 STORM_RATE=${STORM_RATE:-6000}
 STORM_RATE_ROUNDS=${STORM_RATE_ROUNDS:-5}
+# Storms outside any job, the agent with and without rules (§3).
+STORM_OUT_PASSES=${STORM_OUT_PASSES:-6}
+STORM_OUT_SECONDS=${STORM_OUT_SECONDS:-4}
+STORM_OUT_RATE=${STORM_OUT_RATE:-3000}
 FP_JOBS=${FP_JOBS:-1000}
 FP_PER_JOB=${FP_PER_JOB:-10}
 FP_SECONDS=${FP_SECONDS:-10}
@@ -181,6 +186,10 @@ build_tools() {
 	cc "${CFLAGS_B[@]}" "$ROOT/bench/spawn.c" -o "$W/jm-spawn" &&
 	cc -O2 -static -nostdlib -fno-stack-protector -Wall -Wextra -Werror \
 		"$ROOT/bench/tiny.c" -o "$W/jm-tiny" &&
+	printf '%s\n' '#include <stdio.h>' '#include "process.h"' 'int main(void) {' \
+		'printf("{\"exec\":%zu,\"exit\":%zu,\"reap\":%zu}\n", sizeof(struct jm_ev_exec),' \
+		'       sizeof(struct jm_ev_exit), sizeof(struct jm_ev_reap)); return 0; }' |
+		cc "${CFLAGS_B[@]}" -I"$ROOT/bpf" -x c - -o "$W/jm-evsizes" &&
 	cc "${CFLAGS_B[@]}" -I"$BUILD/proto" "$ROOT/tools/collector/bench/ingest_load.c" \
 		"$BUILD/proto/jobmeter.pb-c.c" -o "$W/jm-ingest-load" -lprotobuf-c -lcurl -lz -lpthread
 }
@@ -204,6 +213,40 @@ progs_named() {     # names of the eBPF programs a process holds, one a line
 	bpftool prog show --json | jq -r --arg ids "$ids" '
 		($ids | split(",") | map(tonumber)) as $want
 		| .[] | select(.id as $i | $want | index($i)) | .name'
+}
+map_ids_of() {      # eBPF map ids held by a process (from its fdinfo)
+	local f
+	for f in /proc/"$1"/fdinfo/*; do
+		awk '/^map_id:/ {print $2}' "$f" 2>/dev/null
+	done | sort -un | paste -sd, -
+}
+map_named() {       # map_named PID NAME -> the id of the process's map NAME
+	bpftool map show --json | jq -r --arg ids "$(map_ids_of "$1")" --arg n "$2" '
+		($ids | split(",") | map(tonumber)) as $want
+		| [.[] | select((.id as $i | $want | index($i)) and .name == $n) | .id][0] // empty'
+}
+agent_rodata() {    # agent_rodata PID VAR: a constant the agent set in process.bpf.c
+	local m; m=$(map_named "$1" process_.rodata)
+	[ -n "$m" ] || return 1
+	bpftool map dump id "$m" --json | jq -r --arg k "$2" \
+		'.[0].formatted.value[".rodata"][] | select(has($k)) | .[$k]'   # false too (no //)
+}
+ring_produced() {   # ring_produced MAP_ID -> bytes a BPF ring buffer took in so far
+	# The producer position (second page of the ring's mapping) counts
+	# every byte reserved since the map was made, 8-byte record headers
+	# and padding included; nothing is consumed or changed by reading it.
+	python3 - "$1" <<'PY'
+import ctypes, mmap, os, struct, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+nr = {"x86_64": 321, "aarch64": 280}[os.uname().machine]      # bpf(2)
+attr = ctypes.create_string_buffer(struct.pack("=III", int(sys.argv[1]), 0, 0), 128)
+fd = libc.syscall(nr, 14, attr, 128)                          # BPF_MAP_GET_FD_BY_ID
+if fd < 0:
+    sys.exit("ring_produced: " + os.strerror(ctypes.get_errno()))
+m = mmap.mmap(fd, mmap.PAGESIZE, mmap.MAP_SHARED, mmap.PROT_READ, offset=mmap.PAGESIZE)
+print(struct.unpack_from("=Q", m, 0)[0])
+PY
 }
 prog_stats() {      # prog_stats IDS -> "name<TAB>id<TAB>run_cnt<TAB>run_time_ns" per program
 	bpftool prog show --json | jq -r --arg ids "$1" '
@@ -283,6 +326,8 @@ machine_write() {
 AGENT_CFG=$RUN/agent.yaml
 AGENT_CFG_OUT=$RUN/agent-outputs.yaml   # the "outputs" variant's config
 AGENT_CFG_NODB=$RUN/agent-nodb.yaml     # the "nodb" variant's config
+AGENT_CFG_NOJOBS=$RUN/agent-nojobs.yaml # §3 outside jobs: no jobs: list
+AGENT_CFG_NORULES=$RUN/agent-norules.yaml # ... nor systemd: nor kubernetes
 SYSPORT=
 pick_port() {       # pick_port [FROM]: a free TCP port for the syscall benchmark
 	local p
@@ -346,7 +391,19 @@ YAML
 	# into its DB capture and parsing and everything else.
 	awk '{print} /^db:$/ {print "  enabled: false"; n++} END {exit n != 1}' \
 		"$AGENT_CFG" > "$AGENT_CFG_NODB" || return 1
-	"$BIN/jobmeter-agent" --config "$AGENT_CFG_NODB" --check-config >/dev/null
+	"$BIN/jobmeter-agent" --config "$AGENT_CFG_NODB" --check-config >/dev/null || return 1
+	# §3's storms outside jobs: the config without its jobs: list, and
+	# without any rule at all.  The agent asks its exit program for every
+	# exit on the machine (emit_all_exits, agent/agent.c has_rules) when any
+	# job has a match, when systemd: lists a unit, or when kubernetes is
+	# enabled: the "nojobs" config still has the last two.
+	awk '/^jobs:$/ {skip = 1; n++; next} /^[^ ]/ {skip = 0} !skip {print}
+		END {exit n != 1}' "$AGENT_CFG" > "$AGENT_CFG_NOJOBS" || return 1
+	awk '/^(jobs|systemd):$/ {skip = 1; n++; next}
+		/^kubernetes:$/ {print; print "  enabled: false"; skip = 1; n++; next}
+		/^[^ ]/ {skip = 0} !skip {print} END {exit n != 3}' "$AGENT_CFG" > "$AGENT_CFG_NORULES" || return 1
+	"$BIN/jobmeter-agent" --config "$AGENT_CFG_NOJOBS" --check-config >/dev/null &&
+	"$BIN/jobmeter-agent" --config "$AGENT_CFG_NORULES" --check-config >/dev/null
 }
 
 AGENT=
@@ -820,6 +877,73 @@ storm_once() {      # storm_once MODE [execstorm args...] -> one JSON line
 		  agent_vmhwm_kib: ($hwm | tonumber), bpf: $progs}'
 }
 
+# What a process OUTSIDE any job costs the agent's programs, by config: the
+# bench config ("rules"), the same without its jobs: list ("nojobs") and
+# without any rule ("norules": no jobs:, no systemd:, kubernetes off).  Any
+# rule makes the agent set emit_all_exits, and then every exit on the
+# machine sends an exit event, and a leader's exit a task-storage entry and
+# a reap event at its free (jm_free).  The three alternate, order rotating,
+# in STORM_OUT_PASSES passes of a paced storm each (statistics on); each
+# pass's agent is fresh.  One JSON line per pass and config.
+storm_outside() {
+	local out=$RES/execstorm_outside.jsonl variants=(rules nojobs norules) p i v cfg
+	local ids emit ring
+	: > "$RUN/${out##*/}.tmp"
+	stats_on
+	for ((p = 1; p <= STORM_OUT_PASSES; p++)); do
+		local line=""
+		for ((i = 0; i < 3; i++)); do
+			v=${variants[(p + i) % 3]}
+			case $v in
+			rules) cfg=$AGENT_CFG ;;
+			nojobs) cfg=$AGENT_CFG_NOJOBS ;;
+			norules) cfg=$AGENT_CFG_NORULES ;;
+			esac
+			: > "$RUN/outside.jsonl"
+			agent_start 10 "$RUN/outside.jsonl" "$cfg" || { stats_off; return 1; }
+			ids=$(prog_ids_of "$AGENT")
+			emit=$(agent_rodata "$AGENT" emit_all_exits)
+			ring=$(map_named "$AGENT" events)
+			if [ -z "$emit" ] || [ -z "$ring" ]; then
+				warn "outside storm: cannot read the agent's emit_all_exits or events ring"
+				stats_off; stop_pid "$AGENT"; return 1
+			fi
+			sleep 1
+			# The agent's own CPU in ns over the storm and a second after
+			# it (it drains its ring every 50 ms).
+			perf stat -x, -e task-clock -p "$AGENT" -o "$RUN/outside.stat" -- \
+				sleep "$((STORM_OUT_SECONDS + 1))" > /dev/null 2>&1 &
+			local pst=$! w0 w1 b0 b1
+			w0=$(ctxsw "$AGENT")
+			prog_stats "$ids" > "$RUN/st0"
+			b0=$(ring_produced "$ring")
+			fgw "$W/jm-execstorm" --seconds "$STORM_OUT_SECONDS" --rate "$STORM_OUT_RATE" \
+				--exe "$W/jm-tiny" > "$RUN/storm.out" ||
+				warn "execstorm reported failures: $(cat "$RUN/storm.out")"
+			b1=$(ring_produced "$ring")
+			prog_stats "$ids" > "$RUN/st1"
+			wait "$pst"
+			w1=$(ctxsw "$AGENT")
+			local task; task=$(awk -F, '$3 == "task-clock" {print $1 + 0}' "$RUN/outside.stat" 2>/dev/null)
+			stop_pid "$AGENT" || warn "agent exited non-zero"
+			stats_delta "$RUN/st0" "$RUN/st1" | jq -Rsc 'split("\n") | map(select(. != "") | split("\t") |
+				{prog: .[0], run_cnt: (.[1] | tonumber), run_time_ns: (.[2] | tonumber)})' > "$RUN/progs.json"
+			jq -nc --argjson pass "$p" --arg v "$v" --arg cfg "${cfg##*/}" --argjson emit "$emit" \
+				--argjson gen "$(cat "$RUN/storm.out")" --argjson ring "$((b1 - b0))" \
+				--arg task "${task:-0}" --argjson secs "$((STORM_OUT_SECONDS + 1))" \
+				--argjson wakeups "$((w1 - w0))" --argjson progs "$(cat "$RUN/progs.json")" \
+				--argjson sizes "$("$W/jm-evsizes")" \
+				'{pass: $pass, variant: $v, config: $cfg, emit_all_exits: $emit, generator: $gen,
+				  ring_bytes: $ring, event_sizes: $sizes, agent_task_clock_ms: ($task | tonumber),
+				  task_clock_seconds: $secs, agent_wakeups: $wakeups, bpf: $progs}' >> "$RUN/${out##*/}.tmp"
+			line+="$v "
+		done
+		say "  outside storm pass $p/$STORM_OUT_PASSES done (order: $line)"
+	done
+	stats_off
+	mv "$RUN/${out##*/}.tmp" "$out"
+}
+
 sc_execstorm() {
 	local out=$RES/execstorm.jsonl
 	: > "$RUN/${out##*/}.tmp"
@@ -828,6 +952,10 @@ sc_execstorm() {
 	storm_once paced --rate "$STORM_RATE" >> "$RUN/${out##*/}.tmp" || { stats_off; return 1; }
 	stats_off
 	mv "$RUN/${out##*/}.tmp" "$out"
+
+	say "  exec storm outside any job: agent with and without rules, paced at $STORM_OUT_RATE/s" \
+		"for $STORM_OUT_SECONDS s, $STORM_OUT_PASSES passes (eBPF statistics on)"
+	storm_outside || return 1
 
 	# How fast can processes start at all, per variant (statistics off)?
 	local variants=(none floor jobmeter) r i v who rt=$RES/execstorm_rate.tsv
