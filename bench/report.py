@@ -1116,6 +1116,7 @@ def execstorm(pg):
                                   f"{f0(med(xs))} ({f0(min(xs))}–{f0(max(xs))})",
                                   f2(med(xs) / base[w]) if base[w] == base[w] else "n/a"])
         pg.table(["variant", "generator", "execs/s", "ratio to none"], table)
+    execstorm_outside(pg)
     paced = [r for r in runs if r["mode"] == "paced"]
     if paced:
         r = paced[0]
@@ -1129,6 +1130,141 @@ def execstorm(pg):
             pg.profile("profile_execstorm_agent.txt", "agent profile during the paced storm")
         pg.profile("profile_execstorm_processes.txt",
                    "profile of the storm's own processes (perf following the children, 2 s)")
+
+
+# The configs of the storms outside any job (bench/run.sh storm_outside).
+OUTSIDE_CFGS = (("rules", "`results/agent.yaml`, the bench config"),
+                ("nojobs", "the same without its `jobs:` list"),
+                ("norules", "without `jobs:` and `systemd:`, `kubernetes: enabled: false`"))
+
+
+def ring_record(size):
+    """Bytes a record of SIZE takes on a BPF ring buffer: an 8-byte header,
+    rounded up to 8."""
+    return (size + 8 + 7) // 8 * 8
+
+
+def span_text(xs, fmt=f0):
+    return f"{fmt(med(xs))} ({fmt(min(xs))}–{fmt(max(xs))})" if xs else "n/a"
+
+
+def execstorm_outside(pg):
+    """§3: eBPF time per process of storms outside any job, the agent with
+    and without rules, side by side (execstorm_outside.jsonl)."""
+    rows = load_jsonl(os.path.join(pg.res, "execstorm_outside.jsonl"))
+    if not rows:
+        return
+    by = {}
+    for r in rows:
+        if r["generator"]["spawned"] > 0:
+            by.setdefault(r["variant"], {})[r["pass"]] = r
+    cfgs = [(v, d) for v, d in OUTSIDE_CFGS if v in by]
+    if not cfgs:
+        return
+    passes = len({r["pass"] for r in rows})
+
+    def per_proc(r, prog, key):
+        n = r["generator"]["spawned"]
+        return sum(b[key] for b in r["bpf"] if b["prog"] == prog) / n
+
+    def total(r):
+        return sum(per_proc(r, p_, "run_time_ns") for p_ in EXEC_PROGS)
+
+    def emit(v):
+        xs = {r["emit_all_exits"] for r in by[v].values()}
+        return "/".join("on" if x else "off" for x in sorted(xs, reverse=True))
+
+    rates = [r["generator"]["rate"] for x in by.values() for r in x.values()]
+    spawned = [r["generator"]["spawned"] for x in by.values() for r in x.values()]
+    pg.p(f"**Processes outside any job, with and without rules**: the same generator run "
+         f"outside any job, paced (median {f0(med(rates))} execs/s, {f0(med(spawned))} processes "
+         f"a run), in {passes} passes; each pass starts a fresh agent with each config in turn, "
+         "the order rotating, eBPF statistics on. Configs: " +
+         "; ".join(f"*{v}* = {d} (`emit_all_exits` {emit(v)})" for v, d in cfgs) +
+         ". `emit_all_exits` is read from the running agent's rodata: the agent sets it when any "
+         "job has a `match:`, when `systemd:` lists a unit or when Kubernetes is enabled "
+         "(`has_rules` in `agent/agent.c`), and then every exit on the machine sends an exit "
+         "event, and a group leader's exit also takes a task-storage entry and sends a reap "
+         "event when the task is freed (`jm_free`). Per process = a program's run time over the "
+         "run ÷ processes spawned; runs per process above 1.00 are the machine's other "
+         "processes in the same seconds (the bench's own `bpftool` and `jq` among them). "
+         "Median over passes (min–max); the last column pairs each pass's *rules* run with its "
+         "*norules* run.", "")
+    base = "norules" if "norules" in by else None
+    both = sorted(set(by.get("rules", {})) & set(by.get(base, {}))) if base else []
+
+    def diffs(f):
+        return [f(by["rules"][k]) - f(by[base][k]) for k in both]
+
+    head = ["program"] + [f"{v}: ns per process, runs" for v, _ in cfgs]
+    if both:
+        head.append("rules − norules, ns per process")
+    table = []
+    for prog in EXEC_PROGS + ("total",):
+        cells = [prog if prog != "total" else "**all six**"]
+        for v, _ in cfgs:
+            rs = list(by[v].values())
+            if prog == "total":
+                cells.append(span_text([total(r) for r in rs]))
+            else:
+                ns = [per_proc(r, prog, "run_time_ns") for r in rs]
+                runs = [per_proc(r, prog, "run_cnt") for r in rs]
+                cells.append(f"{span_text(ns)}, {f2(med(runs))} runs")
+        if both:
+            f = total if prog == "total" else (lambda r, p_=prog: per_proc(r, p_, "run_time_ns"))
+            d = diffs(f)
+            cells.append(f"{signed(med(d))} ({signed(min(d))} to {signed(max(d))})")
+        table.append(cells)
+    pg.table(head, table)
+
+    sizes = next((r.get("event_sizes") for r in rows if r.get("event_sizes")), None)
+    table = []
+    for v, _ in cfgs:
+        rs = list(by[v].values())
+        ring = [r["ring_bytes"] / r["generator"]["spawned"] for r in rs]
+        task = [r["agent_task_clock_ms"] * 1e6 / r["generator"]["spawned"] for r in rs
+                if r.get("agent_task_clock_ms")]
+        wake = [r["agent_wakeups"] / r["task_clock_seconds"] for r in rs]
+        table.append([v, emit(v), span_text(ring), span_text(task), span_text(wake)])
+    pg.p("What reaches the agent: bytes the programs put on its events ring per process (the "
+         "ring's producer position before and after the storm; every record there, the machine's "
+         "other processes' too), and the agent's own CPU per process (`perf stat -e task-clock` "
+         "over the storm and 1 s after it, in ns; noisy: other tenants' execs reach it too) and "
+         "its wakeups. The agent keeps no count of the events it receives (none in its JSONL "
+         "or metrics), so events are counted where they are sent." +
+         (f" Records on the ring: exec {ring_record(sizes['exec']):,} B, exit "
+          f"{ring_record(sizes['exit'])} B, reap {ring_record(sizes['reap'])} B (8-byte header "
+          "included)." if sizes else ""), "")
+    pg.table(["config", "emit_all_exits", "ring bytes per process", "agent CPU ns per process",
+              "agent wakeups/s"], table)
+    if both:
+        d = diffs(total)
+        rel = [x / total(by[base][k]) * 100 for x, k in zip(d, both)]
+        dring = [by["rules"][k]["ring_bytes"] / by["rules"][k]["generator"]["spawned"]
+                 - by[base][k]["ring_bytes"] / by[base][k]["generator"]["spawned"] for k in both]
+        txt = (f"**What rules cost a process outside any job**: {signed(med(d))} ns of eBPF "
+               f"time per process (median of {len(d)} paired passes, {signed(min(d))} to "
+               f"{signed(max(d))}), {med(rel):+.0f}% over the same agent without rules, and "
+               f"{signed(med(dring))} bytes on the events ring")
+        if sizes:
+            two = ring_record(sizes["exit"]) + ring_record(sizes["reap"])
+            txt += (f" ({med(dring) / two:.2f} times an exit and a reap record, {two} B, per "
+                    "process spawned: the machine's other exits are in it too)")
+        dx = [per_proc(by["rules"][k], "jm_exit", "run_time_ns")
+              - per_proc(by[base][k], "jm_exit", "run_time_ns") for k in both]
+        df = [per_proc(by["rules"][k], "jm_free", "run_time_ns")
+              - per_proc(by[base][k], "jm_free", "run_time_ns") for k in both]
+        txt += (f"; of it, `jm_exit` {signed(med(dx))} ns and `jm_free` {signed(med(df))} ns. "
+                f"On a host that starts 1,000 processes a second, that is "
+                f"{f2(med(d) * 1000 / 1e9 * 100)}% of one core, all of it for processes in no job.")
+        if "nojobs" in by:
+            both_nj = sorted(set(by["nojobs"]) & set(by[base]))
+            dn = [total(by["nojobs"][k]) - total(by[base][k]) for k in both_nj]
+            if dn:
+                txt += (f" Removing only the `jobs:` list saves nothing of it: *nojobs* is "
+                        f"{signed(med(dn))} ns per process over *norules*, `emit_all_exits` "
+                        f"{emit('nojobs')}.")
+        pg.p(txt, "")
 
 
 # --------------------------------------------------------------- footprint
