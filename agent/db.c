@@ -481,6 +481,31 @@ static bool is_write(enum jm_sql_cmd c)
 	       c == JM_SQL_MERGE || c == JM_SQL_COPY_FROM || c == JM_SQL_CREATE_TABLE_AS;
 }
 
+/* Anything but whitespace and semicolons: another statement follows. */
+static bool more_statements(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] != ';' && s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r' &&
+		    s[i] != '\f' && s[i] != '\v')
+			return true;
+	return false;
+}
+
+/* The declared output table the statement sql[0..len) writes, if any, gets
+ * a write at end_ns (the query's end, monotonic). */
+static void output_write(struct jm_db *d, const struct jm_cfg_job *job, struct jm_run *run,
+			 const char *sql, size_t len, unsigned flags, uint64_t end_ns)
+{
+	char target[256];
+
+	if (!jm_sql_write_target(sql, len, flags, target, sizeof(target)))
+		return;
+	for (size_t i = 0; i < job->n_outputs; i++)
+		if (!job->outputs[i].is_file && jm_db_table_matches(job->outputs[i].name, target))
+			jm_run_output(run, JM_OUTPUT_TABLE, job->outputs[i].name,
+				      jm_tracker_unix_ns(d->tracker, end_ns));
+}
+
 static void on_query(void *ctx, const struct jm_query *q)
 {
 	struct jm_db *d = ctx;
@@ -514,18 +539,36 @@ static void on_query(void *ctx, const struct jm_query *q)
 		d->loss->statements_overflow++;
 
 	/* Dataset freshness: a successful write to a declared output table. */
-	enum jm_sql_cmd cmd = q->cmd != JM_SQL_OTHER ? q->cmd :
-			      jm_sql_command(q->sql ? q->sql : "", q->sql ? q->sql_len : 0, flags);
-	char target[256];
 	const struct jm_cfg_job *job;
-	if (q->error || !is_write(cmd) || !q->sql ||
-	    !(job = jm_config_find_job(d->cfg, jm_run_job(run))) ||
-	    !jm_sql_write_target(q->sql, q->sql_len, flags, target, sizeof(target)))
+	if (q->error || !q->sql)
 		return;
-	for (size_t i = 0; i < job->n_outputs; i++)
-		if (!job->outputs[i].is_file && jm_db_table_matches(job->outputs[i].name, target))
-			jm_run_output(run, JM_OUTPUT_TABLE, job->outputs[i].name,
-				      jm_tracker_unix_ns(d->tracker, q->end_ns));
+	/* Only a ';' with more after it can start a second statement; the
+	 * lexer walks the text only then. */
+	size_t first = q->sql_len;
+	const char *semi = memchr(q->sql, ';', q->sql_len);
+	if (semi && more_statements(semi + 1, q->sql_len - (size_t)(semi + 1 - q->sql)))
+		first = jm_sql_statement_end(q->sql, q->sql_len, flags);
+	if (!more_statements(q->sql + first, q->sql_len - first)) {
+		/* One statement: the protocol's own word on what it did (a
+		 * PostgreSQL CommandComplete tag) goes first. */
+		enum jm_sql_cmd cmd = q->cmd != JM_SQL_OTHER ? q->cmd :
+				      jm_sql_command(q->sql, q->sql_len, flags);
+		if (is_write(cmd) && (job = jm_config_find_job(d->cfg, jm_run_job(run))))
+			output_write(d, job, run, q->sql, q->sql_len, flags, q->end_ns);
+		return;
+	}
+	/* Several statements in one query ("begin; insert into t ...; commit"):
+	 * the server ran them one after the other and the query ended without
+	 * an error, so each statement that writes a table wrote it. */
+	if (!(job = jm_config_find_job(d->cfg, jm_run_job(run))) || !job->n_outputs)
+		return;
+	for (size_t off = 0, n; off < q->sql_len; off += n) {
+		n = jm_sql_statement_end(q->sql + off, q->sql_len - off, flags);
+		if (!n)
+			break;
+		if (is_write(jm_sql_command(q->sql + off, n, flags)))
+			output_write(d, job, run, q->sql + off, n, flags, q->end_ns);
+	}
 }
 
 void jm_db_on_payload(struct jm_db *d, const void *data, size_t len)

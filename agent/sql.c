@@ -1053,6 +1053,24 @@ static bool skip_words(struct walk *w, const char *const *words)
 	}
 }
 
+size_t jm_sql_statement_end(const char *sql, size_t len, unsigned flags)
+{
+	struct walk w;
+	bool first = true, create = false;
+
+	walk_init(&w, sql, len, flags);
+	while (walk_next(&w)) {
+		if (first)
+			create = walk_word(&w, "create");
+		first = false;
+		if (create && walk_word(&w, "begin"))
+			return len;
+		if (w.depth == 0 && walk_punct(&w, ';'))
+			return w.t.end;
+	}
+	return len;
+}
+
 bool jm_sql_write_target(const char *sql, size_t len, unsigned flags, char *out, size_t outsz)
 {
 	static const char *const ins_mods[] = { "low_priority", "delayed", "high_priority",

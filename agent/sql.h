@@ -80,4 +80,15 @@ enum jm_sql_cmd jm_sql_command(const char *sql, size_t len, unsigned flags);
  * does not fit in out.  `flags` as for jm_sql_command(). */
 bool jm_sql_write_target(const char *sql, size_t len, unsigned flags, char *out, size_t outsz)
 	__attribute__((warn_unused_result));
+
+/* Length of the first statement of sql, its terminating ';' included: the
+ * offset just past the first ';' outside literals, comments and parentheses,
+ * or len when there is none.  A query string may hold several statements
+ * ("begin; insert into t ...; commit"), which the server runs one after the
+ * other; the caller steps through them.  A CREATE whose body is a block
+ * holds ';' of its own (PostgreSQL's BEGIN ATOMIC, MySQL's BEGIN ... END of
+ * a procedure, function, trigger or event): from a CREATE with a BEGIN the
+ * statement runs to len, so no statement is read out of such a body.
+ * `flags` as for jm_sql_command(). */
+size_t jm_sql_statement_end(const char *sql, size_t len, unsigned flags);
 #endif

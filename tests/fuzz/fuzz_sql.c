@@ -18,7 +18,7 @@
  *    text the lexer takes as a comment where the server does not (or a
  *    literal read as words) shows up;
  *  - jm_sql_command() is in range; jm_sql_write_target() is bounded (every
- *    dialect);
+ *    dialect); jm_sql_statement_end() steps through the text;
  *  - jm_sql_memo_key(): at most len + 1 bytes, and wherever the input and a
  *    copy with other digits (runs of other lengths) or other letters have
  *    equal keys, their fingerprints are equal (every dialect). */
@@ -336,6 +336,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (tsz < sizeof(target) && target[tsz] != 0x5a)
 			abort();
+		/* Statements: each step ends past the last, inside the text. */
+		for (size_t off = 0, n; off < size; off += n) {
+			n = jm_sql_statement_end(sql + off, size - off, dialects[d]);
+			if (n == 0 || n > size - off)
+				abort();
+		}
 	}
 	return 0;
 }

@@ -23,6 +23,12 @@ jobs:
   - name: fkfail-$U
     outputs:
       - table: public.${TBL}_child
+  - name: multi-$U
+    outputs:
+      - table: public.$TBL
+  - name: multifail-$U
+    outputs:
+      - table: public.$TBL
 YAML
 pg_sql -c "create table $TBL (id int primary key, email text)" || fail setup "create table"
 pg_sql -c "create table ${TBL}_parent (id int primary key);
@@ -111,6 +117,12 @@ JOBMETER_JOB=redact-$U pg_sql -c "select * from $TBL where email = 'alice@exampl
 JOBMETER_JOB=fresh-$U pg_sql -c "insert into $TBL values (1, 'x')"
 commit_ns=$(date +%s%N)
 JOBMETER_JOB=freshfail-$U pg_sql -c "insert into $TBL values (1, 'dup')" 2>/dev/null
+# 7a. several statements in one query (psql -c sends the string as one
+#     Query): the INSERT between BEGIN and COMMIT writes the table; when a
+#     later statement fails, the whole query did not.
+JOBMETER_JOB=multi-$U pg_sql -c "begin; insert into $TBL values (2, 'y'); commit"
+multi_ns=$(date +%s%N)
+JOBMETER_JOB=multifail-$U pg_sql -c "begin; insert into $TBL values (3, 'z'); insert into $TBL values (1, 'dup'); commit" 2>/dev/null
 JOBMETER_JOB=file-$U sh -c "head -c 1000 /dev/urandom > '$T/curated/.tmp-part' && mv '$T/curated/.tmp-part' '$T/curated/part-1.parquet'"
 file_ns=$(date +%s%N)
 # 7b. extended protocol, error raised at Sync: the deferred FK is checked at
@@ -286,6 +298,12 @@ check_within "freshness: table last_write within 1 s of the commit" \
 check_eq "freshness: a failed INSERT leaves no write" \
   "$(jq -rs --arg j "freshfail-$U" '[.[] | select(.type=="run" and .job==$j)][0].outputs | length' "$T/out.jsonl")" 0
 check_eq "freshness: failed INSERT is an error" "$(db_field freshfail-$U postgresql errors)" 1
+lw=$(jq -rs --arg j "multi-$U" '[.[] | select(.type=="run" and .job==$j)][0].outputs[0].last_write' "$T/out.jsonl")
+lw_ns=$(date -d "$lw" +%s%N 2>/dev/null || echo 0)
+check_within "freshness: INSERT inside 'begin; ...; commit' in one query moves last_write" \
+  "$(( (lw_ns - multi_ns) / 1000000 + 10000 ))" 10000 10
+check_eq "freshness: a multi-statement query that fails leaves no write" \
+  "$(jq -rs --arg j "multifail-$U" '[.[] | select(.type=="run" and .job==$j)][0].outputs | length' "$T/out.jsonl")" 0
 grep -q "violates foreign key" "$T/fk.out" || fail "error at sync: setup" "pgbench saw no FK error: $(tail -2 "$T/fk.out")"
 check_eq "error at sync (extended): the INSERT is a failed query" \
   "$(stmt_field fkfail-$U '^insert into' errors)/$(db_field fkfail-$U postgresql errors)" 1/1

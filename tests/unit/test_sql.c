@@ -520,6 +520,73 @@ static void test_target(void)
 #undef TGT
 }
 
+/* Statements of a multi-statement query string, as "[first]|[second]|..."
+ * (each as jm_sql_statement_end() cuts it). */
+static const char *stmts(const char *sql, unsigned flags)
+{
+	static char out[512];
+	size_t len = strlen(sql), o = 0;
+
+	out[0] = '\0';
+	for (size_t off = 0, n; off < len; off += n) {
+		n = jm_sql_statement_end(sql + off, len - off, flags);
+		if (!n || o + n + 4 >= sizeof(out))
+			return "(stuck)";
+		o += (size_t)snprintf(out + o, sizeof(out) - o, "%s[%.*s]", o ? "|" : "", (int)n,
+				      sql + off);
+	}
+	return out;
+}
+
+static void test_statements(void)
+{
+#define STF(name, sql, flags, want) CHECK_STR("statements " name, stmts(sql, flags), want)
+#define ST(name, sql, want) STF(name, sql, 0, want)
+	ST("one", "insert into t values (1)", "[insert into t values (1)]");
+	ST("trailing ;", "select 1;", "[select 1;]");
+	ST("three", "begin; insert into t values (1); commit",
+	   "[begin;]|[ insert into t values (1);]|[ commit]");
+	ST("; in a string", "insert into t values ('a;b'); select 1",
+	   "[insert into t values ('a;b');]|[ select 1]");
+	ST("; in a comment", "select 1 /* ; */ -- ;\n; select 2",
+	   "[select 1 /* ; */ -- ;\n;]|[ select 2]");
+	ST("; in a quoted name", "insert into \"a;b\" values (1); select 1",
+	   "[insert into \"a;b\" values (1);]|[ select 1]");
+	ST("; in dollar quotes", "do $$ begin perform 1; end $$; insert into t values (1)",
+	   "[do $$ begin perform 1; end $$;]|[ insert into t values (1)]");
+	ST("begin atomic body is one statement",
+	   "create function f() returns int language sql begin atomic select 1; insert into t "
+	   "values (1); end; insert into u values (1)",
+	   "[create function f() returns int language sql begin atomic select 1; insert into t "
+	   "values (1); end; insert into u values (1)]");
+	STF("mysql procedure body is one statement",
+	    "CREATE PROCEDURE p() BEGIN SELECT 1; INSERT INTO t VALUES (1); END", JM_SQL_MYSQL,
+	    "[CREATE PROCEDURE p() BEGIN SELECT 1; INSERT INTO t VALUES (1); END]");
+	ST("begin transaction is no body", "begin; create table x as select 1; commit",
+	   "[begin;]|[ create table x as select 1;]|[ commit]");
+	STF("mysql backslash string", "INSERT INTO t VALUES ('a\\';b'); SELECT 1",
+	    JM_SQL_MYSQL | JM_SQL_BACKSLASH_STRINGS,
+	    "[INSERT INTO t VALUES ('a\\';b');]|[ SELECT 1]");
+	STF("mysql # comment", "SELECT 1 # ;\n; INSERT INTO t VALUES (1)", JM_SQL_MYSQL,
+	    "[SELECT 1 # ;\n;]|[ INSERT INTO t VALUES (1)]");
+	ST("empty", "", "");
+	/* What on_query() makes of "begin; insert ...; commit": the target of
+	 * the statement in the middle. */
+	{
+		const char *q = "BEGIN; INSERT INTO public.sales SELECT * FROM s; COMMIT;";
+		size_t a = jm_sql_statement_end(q, strlen(q), 0);
+		size_t b = jm_sql_statement_end(q + a, strlen(q) - a, 0);
+		char out[64];
+		CHECK_INT("statements: the second is an INSERT", jm_sql_command(q + a, b, 0),
+			  JM_SQL_INSERT);
+		CHECK("statements: the second writes public.sales",
+		      jm_sql_write_target(q + a, b, 0, out, sizeof(out)) &&
+		      strcmp(out, "public.sales") == 0);
+	}
+#undef STF
+#undef ST
+}
+
 /* ---- memo keys ---- */
 
 static const char *key(const char *sql, unsigned flags)
@@ -685,6 +752,7 @@ int main(void)
 	test_bounds();
 	test_command();
 	test_target();
+	test_statements();
 	test_memo_key();
 	TEST_EXIT();
 }
