@@ -132,6 +132,7 @@ int main(void)
 	CHECK_INT("cli: help", jm_cli_parse(2, a5, &o, err, sizeof(err)), 0);
 	CHECK("cli: help flag", o.help);
 	CHECK("cli: usage documents config format", strstr(jm_cli_usage(), "outputs:") != NULL);
+	CHECK("cli: usage documents JOBMETER_HOSTNAME", strstr(jm_cli_usage(), "JOBMETER_HOSTNAME") != NULL);
 
 	/* id map: insert, overwrite, delete with backward shift, growth */
 	struct jm_idmap m;
