@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 BIN=$ROOT/build/bin
 OUT=$ROOT/build/demo
+REL=build/demo    # the same, as printed: relative to the clone (make demo's directory)
 rm -rf "$OUT"; mkdir -p "$OUT/spool" "$OUT/curated"
 source tests/services.sh
 pids=()
@@ -23,9 +24,9 @@ pg_start
 pg_sql -c "drop table if exists demo_sales; create table demo_sales (day date, region text, amount numeric)"
 pgbench -h 127.0.0.1 -U $JM_PG_USER -i -q -s 1 $JM_PG_DB >/dev/null 2>&1
 
-step "starting jobmeter-collector on 127.0.0.1:9470 (SQLite $OUT/jobmeter.db)"
+step "starting jobmeter-collector on 127.0.0.1:9470 (SQLite $REL/jobmeter.db)"
 head -c 24 /dev/urandom | base64 > "$OUT/token"
-"$BIN/jobmeter-collector" --listen 127.0.0.1:9470 --db "$OUT/jobmeter.db" \
+"$BIN/jobmeter-collector" --listen 127.0.0.1:9470 --db "$REL/jobmeter.db" \
   --token-file "$OUT/token" 2> "$OUT/collector.log" &
 pids+=($!)
 
@@ -43,7 +44,7 @@ collector:
   token_file: $OUT/token
   spool_dir: $OUT/spool
 YAML
-step "starting jobmeter-agent (config $OUT/agent.yaml)"
+step "starting jobmeter-agent (config $REL/agent.yaml)"
 "$BIN/jobmeter-agent" --config "$OUT/agent.yaml" --jsonl "$OUT/agent.jsonl" \
   --ready-file "$OUT/ready" --state-dir "$OUT" --metrics-listen 127.0.0.1:9471 \
   2> "$OUT/agent.log" &
@@ -81,7 +82,7 @@ kill -TERM "${pids[1]}"; wait "${pids[1]}" || true
 unset 'pids[1]'
 sleep 1
 
-step "runs the agent saw (JSONL, $OUT/agent.jsonl)"
+step "runs the agent saw (JSONL, $REL/agent.jsonl)"
 jq -r 'select(.type=="run") | [.job, .outcome, (if .restart then "restart" else "-" end),
   "cpu=\(.cpu_s*1000|floor)ms", "read=\(.file_read_bytes/1048576|floor)MiB",
   "queries=\([.db[].queries]|add // 0)"] | @tsv' "$OUT/agent.jsonl" | column -t
@@ -102,8 +103,8 @@ query-bench:
 hourly-snapshot:
   freshness_max_age: 90m
 YAML
-step "jobmeter-report (text, objectives from $OUT/slos.yaml)"
-"$BIN/jobmeter-report" --db "$OUT/jobmeter.db" --since 1h --slos "$OUT/slos.yaml" --format text
-"$BIN/jobmeter-report" --db "$OUT/jobmeter.db" --since 1h --slos "$OUT/slos.yaml" --format html \
-  --out "$OUT/report.html"
-step "HTML report written to $OUT/report.html"
+step "jobmeter-report (text, objectives from $REL/slos.yaml)"
+"$BIN/jobmeter-report" --db "$REL/jobmeter.db" --since 1h --slos "$REL/slos.yaml" --format text
+"$BIN/jobmeter-report" --db "$REL/jobmeter.db" --since 1h --slos "$REL/slos.yaml" --format html \
+  --out "$REL/report.html"
+step "HTML report written to $REL/report.html"
