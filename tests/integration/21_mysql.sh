@@ -12,6 +12,9 @@ jobs:
   - name: myfresh-$U
     outputs:
       - table: $JM_MY_DB.$TBL
+  - name: mymulti-$U
+    outputs:
+      - table: $JM_MY_DB.$TBL
 YAML
 mariadb -uroot $JM_MY_DB -e "create table $TBL (id int primary key, email varchar(64))"
 start_agent "$T/agent.yaml" --interval 1 || { fail agent-start "agent not ready"; exit 1; }
@@ -67,6 +70,16 @@ SQL
 wait_run "myfresh-$U" || fail run-myfresh "no run line"
 check_eq "freshness (mysql): INSERT after a # comment counted as a write" \
   "$(jq -rs --arg j "myfresh-$U" '[.[] | select(.type=="run" and .job==$j)][0].outputs | length' "$T/out.jsonl")" 1
+# freshness: several statements in one COM_QUERY (a --delimiter the text
+# does not hold makes the client send it whole; it allows multi-statements):
+# the INSERT between BEGIN and COMMIT is a write.
+JOBMETER_JOB=mymulti-$U mariadb -u$JM_MY_USER -p$JM_MY_PASS -S /run/mysqld/mysqld.sock \
+  --delimiter='//' $JM_MY_DB -e "begin; insert into $TBL values (11, 'y'); commit" > /dev/null 2>&1
+wait_run "mymulti-$U" || fail run-mymulti "no run line"
+check_eq "freshness (mysql): one query 'begin; insert; commit' is one statement" \
+  "$(jq -rs --arg j "mymulti-$U" '[.[] | select(.type=="run" and .job==$j)][0].db[0].queries' "$T/out.jsonl")" 1
+check_eq "freshness (mysql): the INSERT inside 'begin; ...; commit' counted as a write" \
+  "$(jq -rs --arg j "mymulti-$U" '[.[] | select(.type=="run" and .job==$j)][0].outputs | length' "$T/out.jsonl")" 1
 
 # prepared statements through mysqlslap's --use-prepared? not in 10.11: use
 # the server-side PREPARE via the client library instead (COM_QUERY); the
