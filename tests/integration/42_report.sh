@@ -334,6 +334,17 @@ echo old > "$T/target.txt"; ln -s target.txt "$T/link.txt"
 [ -L "$T/link.txt" ] && grep -q '^jobmeter report' "$T/target.txt" \
   && pass "--out a symlink: the file it points to gets the report, the link stays" \
   || fail "--out symlink" "$(ls -l "$T/link.txt" "$T/target.txt")"
+# --out /dev/stdout (/dev/fd/N) is the report's own open file: written where
+# it stands, so a '>>' redirection appends; reopening it would truncate the
+# file, and a rename over it would replace it (both lost the lines before).
+printf 'kept line 1\nkept line 2\n' > "$T/append.log"
+"$REPORT" --db "$DB" --out /dev/stdout >> "$T/append.log" 2>"$T/e12"; rc=$?
+check_eq "--out /dev/stdout >> FILE: exit 0" "$rc" 0
+check_eq "--out /dev/stdout >> FILE: appended after the lines it held" \
+  "$(sed -n '1p;3p' "$T/append.log" | tr '\n' '|')" "kept line 1|jobmeter report|"
+"$REPORT" --db "$DB" --out /dev/fd/3 3>> "$T/append.log" 2>>"$T/e12"
+check_eq "--out /dev/fd/3 3>> FILE: appended too" \
+  "$(grep -c '^jobmeter report' "$T/append.log")/$(head -1 "$T/append.log")" "2/kept line 1"
 # Writing a report again keeps the mode of the file it replaces (a report
 # kept private stays private); a new file gets the umask's mode.
 echo old > "$T/private.txt"; chmod 600 "$T/private.txt"

@@ -2,6 +2,8 @@
  * the collector's SQLite database.  main() parses the command line, then
  * query (query.c) -> analyze (analyze.c) -> render (render_*.c). */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -181,7 +183,7 @@ static render_fn renderer(const char *format)
 }
 
 /* Render into something that is not a regular file -- /dev/null, a FIFO,
- * /dev/stdout (a link to the terminal or a pipe) -- in place. */
+ * a terminal -- in place. */
 static int write_in_place(const char *path, render_fn fn, const struct jm_rep_report *r)
 {
 	FILE *f = fopen(path, "w");
@@ -189,6 +191,76 @@ static int write_in_place(const char *path, render_fn fn, const struct jm_rep_re
 
 	if (!f) {
 		jm_err("cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fn(f, r) || fflush(f))
+		jm_err("cannot write %s: %s", path, strerror(errno));
+	else
+		rc = 0;
+	if (fclose(f) && rc == 0) {
+		jm_err("cannot write %s: %s", path, strerror(errno));
+		rc = -1;
+	}
+	return rc;
+}
+
+/* The open file descriptor of this process that path names through /proc's
+ * fd links (/dev/stdout -> /proc/self/fd/1, /dev/fd/N, /proc/self/fd/N),
+ * or -1.  Such a path is the caller's redirection: opening it again would
+ * truncate a '>>' file, and renaming a file over it would replace the
+ * file the shell opened, losing what it held. */
+static int own_fd_link(const char *path)
+{
+	char cur[PATH_MAX], dir[PATH_MAX], real[PATH_MAX], target[PATH_MAX], want[64];
+	struct stat st;
+
+	if (snprintf(cur, sizeof(cur), "%s", path) >= (int)sizeof(cur))
+		return -1;
+	snprintf(want, sizeof(want), "/proc/%d/", (int)getpid());
+	for (int hop = 0; hop < 16; hop++) {
+		if (lstat(cur, &st) || !S_ISLNK(st.st_mode))
+			return -1;
+		char *slash = strrchr(cur, '/');
+		const char *base = slash ? slash + 1 : cur;
+		if (!slash)
+			snprintf(dir, sizeof(dir), ".");
+		else
+			snprintf(dir, sizeof(dir), "%.*s", slash == cur ? 1 : (int)(slash - cur), cur);
+		/* /proc/PID/fd or /proc/PID/task/TID/fd of this process */
+		if (realpath(dir, real) && strncmp(real, want, strlen(want)) == 0) {
+			size_t rl = strlen(real);
+			if (rl >= 3 && strcmp(real + rl - 3, "/fd") == 0) {
+				char *end;
+				long fd = strtol(base, &end, 10);
+				if (*base && !*end && fd >= 0 && fd <= INT_MAX)
+					return (int)fd;
+				return -1;
+			}
+		}
+		ssize_t n = readlink(cur, target, sizeof(target) - 1);
+		if (n <= 0)
+			return -1;
+		target[n] = '\0';
+		if (target[0] == '/')
+			snprintf(cur, sizeof(cur), "%s", target);
+		else if (snprintf(cur, sizeof(cur), "%s/%s", dir, target) >= (int)sizeof(cur))
+			return -1;
+	}
+	return -1;
+}
+
+/* Render into an open file descriptor of this process, where it stands and
+ * with its flags (O_APPEND of a '>>' redirection included). */
+static int write_to_fd(int fd, const char *path, render_fn fn, const struct jm_rep_report *r)
+{
+	int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	FILE *f = dfd >= 0 ? fdopen(dfd, "w") : NULL;
+	int rc = -1;
+
+	if (!f) {
+		jm_err("cannot write %s: %s", path, strerror(errno));
+		if (dfd >= 0)
+			close(dfd);
 		return -1;
 	}
 	if (fn(f, r) || fflush(f))
@@ -222,6 +294,8 @@ static int write_out(const char *path, render_fn fn, const struct jm_rep_report 
 		}
 		return 0;
 	}
+	if ((fd = own_fd_link(path)) >= 0)
+		return write_to_fd(fd, path, fn, r);
 	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
 		return write_in_place(path, fn, r);
 	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode) && (real = realpath(path, NULL)))
