@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <curl/curl.h>
 #include <yaml.h>
 
 #include "bpf/process.h"
@@ -478,13 +479,91 @@ static int cfg_systemd(struct ctx *c, yaml_node_t *v, const char *path, void *ba
 
 /* ---- top level ---- */
 
+/* ---- addresses and URLs: what the agent would refuse at start ---- */
+
+/* "ADDR:PORT", "[V6]:PORT" or ":PORT", port 0..65535: the shape the metrics
+ * listener parses (mx_parse_listen in metrics.c; the address itself is
+ * resolved at start). */
+static bool listen_shape_ok(const char *s)
+{
+	const char *port;
+
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+		if (!close || close[1] != ':')
+			return false;
+		port = close + 2;
+	} else {
+		const char *colon = strrchr(s, ':');
+		if (!colon)
+			return false;
+		port = colon + 1;
+	}
+	size_t n = strlen(port);
+	return n > 0 && n <= 5 && strspn(port, "0123456789") == n && strtoul(port, NULL, 10) <= 65535;
+}
+
+/* An http:// or https:// URL with a host, as libcurl parses it (the shipper
+ * and the OTLP exporter take nothing else).  guess: a URL without a scheme is
+ * http://, as libcurl takes the collector URL ("collector:8443/v1/batches");
+ * the OTLP exporter asks for a scheme. */
+static bool http_url_ok(const char *url, bool guess)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL;
+	bool ok = u && curl_url_set(u, CURLUPART_URL, url, guess ? CURLU_GUESS_SCHEME : 0) == CURLUE_OK &&
+		  curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+		  curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host[0] &&
+		  (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0);
+
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return ok;
+}
+
+static int cfg_metrics_listen(struct ctx *c, yaml_node_t *v, const char *path, void *base)
+{
+	struct jm_config *cfg = base;
+
+	if (get_str(c, v, path, cfg->metrics_listen, sizeof(cfg->metrics_listen)))
+		return -1;
+	if (cfg->metrics_listen[0] && !listen_shape_ok(cfg->metrics_listen))
+		return fail(c, v, "%s: expected ADDR:PORT, [V6]:PORT or :PORT (port 0..65535), got \"%s\"",
+			    path, cfg->metrics_listen);
+	return 0;
+}
+
+/* The URL is not repeated in the message: it may hold a password. */
+static int url_value(struct ctx *c, yaml_node_t *v, const char *path, char *dst, size_t cap,
+		     bool guess)
+{
+	if (get_str(c, v, path, dst, cap))
+		return -1;
+	if (dst[0] && !http_url_ok(dst, guess))
+		return fail(c, v, "%s: expected an http:// or https:// URL with a host", path);
+	return 0;
+}
+
+static int cfg_collector_url(struct ctx *c, yaml_node_t *v, const char *path, void *base)
+{
+	struct jm_config *cfg = base;
+	return url_value(c, v, path, cfg->collector_url, sizeof(cfg->collector_url), true);
+}
+
+static int cfg_otlp_url(struct ctx *c, yaml_node_t *v, const char *path, void *base)
+{
+	struct jm_config *cfg = base;
+	return url_value(c, v, path, cfg->otlp_url, sizeof(cfg->otlp_url), false);
+}
+
 static const struct field k8s_fields[] = {
 	F_BOOL("enabled", struct jm_config, k8s_enabled),
 	F_STR("log_root", struct jm_config, k8s_log_root),
 };
 
 static const struct field collector_fields[] = {
-	F_STR("url", struct jm_config, collector_url),
+	F_SUB("url", cfg_collector_url),
 	F_STR("token_file", struct jm_config, collector_token_file),
 	F_STR("ca_file", struct jm_config, collector_ca_file),
 	F_STR("spool_dir", struct jm_config, spool_dir),
@@ -492,7 +571,7 @@ static const struct field collector_fields[] = {
 	F_UINT("timeout_s", struct jm_config, collector_timeout_s, 1, 3600),
 };
 
-static const struct field otlp_fields[] = { F_STR("url", struct jm_config, otlp_url) };
+static const struct field otlp_fields[] = { F_SUB("url", cfg_otlp_url) };
 
 /* Nested maps whose keys land directly on struct jm_config. */
 #define SECTION(fn, tbl) \
@@ -506,7 +585,7 @@ SECTION(cfg_otlp, otlp_fields)
 static const struct field top_fields[] = {
 	F_UINT("interval", struct jm_config, interval_s, 1, 3600),
 	F_UINT("max_jobs", struct jm_config, max_jobs, 1, 1000000),
-	F_STR("metrics_listen", struct jm_config, metrics_listen),
+	F_SUB("metrics_listen", cfg_metrics_listen),
 	F_SUB("env_identity", cfg_env),
 	F_SUB("systemd", cfg_systemd),
 	F_SUB("kubernetes", cfg_k8s),

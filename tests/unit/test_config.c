@@ -419,6 +419,45 @@ static void test_errors(void)
 	free(big);
 }
 
+/* What the agent would refuse at start, --check-config refuses too: a
+ * metrics address it cannot parse, a URL the shipper or the OTLP exporter
+ * will not use.  (Both passed the check and then stopped the agent, or
+ * left it spooling for ever.) */
+static void test_addresses(void)
+{
+	static struct jm_config c;
+	char err[JM_CFG_ERR_MAX];
+
+	expect_err("err: metrics_listen without a port", "metrics_listen: bogus\n",
+		   "t.yaml:1: metrics_listen: expected ADDR:PORT, [V6]:PORT or :PORT (port 0..65535), got \"bogus\"");
+	expect_err("err: metrics_listen port out of range", "\nmetrics_listen: \"127.0.0.1:65536\"\n",
+		   "t.yaml:2: metrics_listen: expected ADDR:PORT, [V6]:PORT or :PORT (port 0..65535), got \"127.0.0.1:65536\"");
+	expect_err("err: metrics_listen v6 without brackets' colon", "metrics_listen: \"[::1]9464\"\n",
+		   "t.yaml:1: metrics_listen: expected ADDR:PORT, [V6]:PORT or :PORT (port 0..65535), got \"[::1]9464\"");
+	expect_err("err: collector.url ftp", "collector:\n  url: ftp://c/v1/batches\n",
+		   "t.yaml:2: collector.url: expected an http:// or https:// URL with a host");
+	expect_err("err: collector.url not a URL (and not echoed)", "collector: {url: \"u:pw@ not a url\"}\n",
+		   "t.yaml:1: collector.url: expected an http:// or https:// URL with a host");
+	expect_err("err: otlp.url without a scheme", "otlp: {url: \"otel:4318/v1/metrics\"}\n",
+		   "t.yaml:1: otlp.url: expected an http:// or https:// URL with a host");
+	static const char *const ok[] = {
+		"metrics_listen: \"127.0.0.1:9464\"\n", "metrics_listen: \":0\"\n",
+		"metrics_listen: \"[::1]:9464\"\n", "metrics_listen: \"localhost:9464\"\n",
+		"metrics_listen: \"\"\n",
+		"collector: {url: \"https://u:pw@collector:8443/v1/batches?x=1\"}\n",
+		"collector: {url: \"HTTP://collector/v1/batches\"}\n",
+		"collector: {url: \"collector:8443/v1/batches\"}\n",   /* libcurl: http:// */
+		"collector: {url: \"\"}\n",
+		"otlp: {url: \"http://otel-collector:4318/v1/metrics\"}\n",
+	};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		char n[128];
+		snprintf(n, sizeof(n), "accepted: %.*s", (int)strcspn(ok[i], "\n"), ok[i]);
+		CHECK_INT(n, parse(&c, ok[i], err), 0);
+		jm_config_free(&c);
+	}
+}
+
 int main(void)
 {
 	test_empty_and_defaults();
@@ -427,5 +466,6 @@ int main(void)
 	test_load_errors();
 	test_free_after_failure();
 	test_errors();
+	test_addresses();
 	TEST_EXIT();
 }
