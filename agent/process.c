@@ -385,6 +385,15 @@ static void settle_before_move(struct proc *p, const struct jm_ev_exec *e)
 	p->max_rss_seen = 0;
 }
 
+
+/* Does any jobs: rule match on the executable's path? */
+static bool has_exe_rule(const struct jm_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_jobs; i++)
+		if (cfg->jobs[i].exe_glob[0])
+			return true;
+	return false;
+}
 static void on_exec(struct jm_tracker *t, const struct jm_ev_exec *e)
 {
 	struct proc *p = jm_idmap_get(&t->procs, e->hdr.tgid);
@@ -432,6 +441,15 @@ static void on_exec(struct jm_tracker *t, const struct jm_ev_exec *e)
 		return;
 	}
 
+	/* The kernel gives the path execve() was given: "./etl.sh", "bin/etl"
+	 * from a shell in another directory.  exe: rules name the executable's
+	 * path, which /proc/PID/exe holds (what the start-up scan reads), for
+	 * as long as the process lives. */
+	if (exe[0] != '/' && has_exe_rule(t->cfg)) {
+		char abs[JM_PATH_LEN + 1];
+		if (jm_proc_exe(e->hdr.tgid, abs, sizeof(abs)) > 0 && abs[0] == '/')
+			snprintf(exe, sizeof(exe), "%s", abs);
+	}
 	struct jm_proc_facts f = { .comm = comm, .exe = exe, .argv = argv, .cgroup = NULL };
 	f.cgroup = cgroup_path(t, e->cgroup_id, e->hdr.tgid);
 	if (!attribute(t, (e->flags & JM_F_ENV_MATCH) ? e->env : "", (e->flags & JM_F_ENV_MATCH) ? env_len : 0,

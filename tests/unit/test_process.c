@@ -1078,6 +1078,58 @@ static void test_track_after_exit(void)
 	jm_jobs_free(jobs);
 }
 
+/* An exec by a relative path ("./etl.sh", "bin/etl"): the kernel reports
+ * the path as given, an exe: rule names the executable's path.  The rule
+ * matches through /proc/PID/exe while the process lives. */
+static void test_exec_relative_path(void)
+{
+	static struct jm_config cfg;
+	char self[4096], yaml[4300];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0) {
+		CHECK("relative exec: own path", 0);
+		return;
+	}
+	self[n] = '\0';
+	snprintf(yaml, sizeof(yaml),
+		 "kubernetes: {enabled: false}\njobs:\n  - name: byexe\n    match: {exe: \"%s\"}\n", self);
+	if (parse_cfg(&cfg, yaml))
+		return;
+	struct runs out = { 0 };
+	struct jm_jobs_sink sink = { on_run, on_window, &out };
+	struct jm_jobs *jobs = jm_jobs_new(16, &sink);
+	struct jm_loss loss = { 0 };
+	struct jm_tracker *t = tp_tracker_new(&cfg, fake_probes(), jobs, &loss);
+
+	pid_t pid = fork();       /* /proc/PID/exe: this test binary */
+	if (pid == 0) {
+		for (;;)
+			pause();
+	}
+	static struct jm_ev_exec e;
+	memset(&e, 0, sizeof(e));
+	e.hdr.type = JM_EV_EXEC;
+	e.hdr.tgid = (uint32_t)pid;
+	e.hdr.ts_ns = 1000;
+	snprintf(e.comm, sizeof(e.comm), "test_process");
+	snprintf(e.filename, sizeof(e.filename), "./test_process");
+	e.filename_len = (uint16_t)strlen(e.filename);
+	tp_tracker_on_event(t, &e, sizeof(e));
+	CHECK("relative exec: the exe rule matches the executable's path",
+	      tp_tracker_alive(t, (uint32_t)pid));
+	ev_exit(t, (uint32_t)pid, 0, 2000);
+	CHECK_INT("relative exec: its run ends", out.n, 1);
+	/* Gone before the agent reads /proc: the path as given, no match. */
+	e.hdr.tgid = PID(50);
+	tp_tracker_on_event(t, &e, sizeof(e));
+	CHECK("relative exec of a process already gone: no match", !tp_tracker_alive(t, PID(50)));
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	tp_tracker_free(t);
+	jm_jobs_free(jobs);
+	jm_config_free(&cfg);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IONBF, 0);
@@ -1095,5 +1147,6 @@ int main(void)
 	test_scan_zombie_leader();
 	test_track_after_exit();
 	test_reap_cpu();
+	test_exec_relative_path();
 	TEST_EXIT();
 }
