@@ -385,7 +385,6 @@ static void settle_before_move(struct proc *p, const struct jm_ev_exec *e)
 	p->max_rss_seen = 0;
 }
 
-
 /* Does any jobs: rule match on the executable's path? */
 static bool has_exe_rule(const struct jm_config *cfg)
 {
@@ -394,6 +393,7 @@ static bool has_exe_rule(const struct jm_config *cfg)
 			return true;
 	return false;
 }
+
 static void on_exec(struct jm_tracker *t, const struct jm_ev_exec *e)
 {
 	struct proc *p = jm_idmap_get(&t->procs, e->hdr.tgid);
