@@ -86,11 +86,16 @@ size_t jm_env_exec_view(const struct jm_config *cfg, char *env, size_t len);
 
 /* -------------------------------------------------------------- systemd --
  * The unit a cgroup path belongs to: the innermost component ending in
- * ".service" or ".scope" below a "system.slice" component (so nested slices
- * such as /system.slice/etl.slice/x.service and sub-cgroups a service
+ * ".service" or ".scope" below the path's first slice component (so nested
+ * slices such as /system.slice/etl.slice/x.service and sub-cgroups a service
  * creates under itself, /system.slice/x.service/worker, both give
- * "x.service").  A prefix before "system.slice" is allowed so that cgroup v1
+ * "x.service").  That slice is system.slice by default, but any other one
+ * counts too: Slice= or systemd-run --slice puts a unit in /batch.slice/
+ * x.service.  A prefix before the first slice is allowed so that cgroup v1
  * paths such as /sys/fs/cgroup/systemd/system.slice/x.service work.
+ * Paths under machine.slice (machined's containers and VMs) and anything in
+ * kubelet's tree (a "kubepods", "kubepods.slice" or "*-kubepods.slice"
+ * component: pods are k8s.c's) give false.
  * Paths under "user.slice" give their innermost unit too but set *user_unit
  * (login sessions and user services are not jobs unless a rule names them,
  * see jm_systemd_match).  "init.scope" (PID 1), bare slices and anything

@@ -27,12 +27,23 @@ static size_t sd_unit_suffix(const char *c, size_t n)
 	return 0;
 }
 
+/* kubelet's own tree ("kubepods", "kubepods.slice", "<root>-kubepods.slice"):
+ * its scopes are containers of pods (k8s.c), never this host's units. */
+static bool sd_comp_is_kubepods(const char *c, size_t n)
+{
+	static const char kp[] = "-kubepods.slice";
+	size_t kl = sizeof(kp) - 1;
+	return sd_comp_is(c, n, "kubepods") || sd_comp_is(c, n, "kubepods.slice") ||
+	       (n > kl && memcmp(c + n - kl, kp, kl) == 0);
+}
+
 bool jm_systemd_unit_from_cgroup(const char *cgroup_path, char *unit, size_t sz,
 				 bool *user_unit)
 {
 	const char *p = cgroup_path, *best = NULL;
 	size_t best_len = 0;
-	int root = 0;                   /* 0 none yet, 1 system.slice, 2 user.slice */
+	int root = 0;                   /* 0 none yet, 1 a system slice, 2 user.slice */
+	const size_t sl = strlen(".slice");
 
 	if (user_unit)
 		*user_unit = false;
@@ -51,13 +62,20 @@ bool jm_systemd_unit_from_cgroup(const char *cgroup_path, char *unit, size_t sz,
 		size_t n = (size_t)(p - c);
 		if (n == 0)
 			break;
+		if (sd_comp_is_kubepods(c, n))
+			return false;
 		if (!root) {
-			/* Everything before the first system/user slice is a mount
-			 * or nesting prefix, not a unit of this host's manager. */
-			if (sd_comp_is(c, n, "system.slice"))
-				root = 1;
-			else if (sd_comp_is(c, n, "user.slice"))
-				root = 2;
+			/* Everything before the first slice is a mount or nesting
+			 * prefix, not a unit of this host's manager.  The first
+			 * slice is system.slice by default, but Slice= (or
+			 * systemd-run --slice) puts a unit in any slice:
+			 * /batch.slice/etl.service.  machine.slice holds
+			 * containers and VMs registered with machined. */
+			if (n > sl && memcmp(c + n - sl, ".slice", sl) == 0) {
+				if (sd_comp_is(c, n, "machine.slice"))
+					return false;
+				root = sd_comp_is(c, n, "user.slice") ? 2 : 1;
+			}
 			continue;
 		}
 		if (sd_unit_suffix(c, n)) {

@@ -331,6 +331,21 @@ static void test_systemd(void)
 	unit_case("kubepods not systemd", "/kubepods.slice/kubepods-pod" UID_UNDR
 		  ".slice/cri-containerd-" CID ".scope", false, "", false);
 	unit_case("machine.slice ignored", "/machine.slice/libpod-abc.scope", false, "", false);
+	/* Slice= / systemd-run --slice: units outside system.slice. */
+	unit_case("service in a custom slice", "/batch.slice/etl.service", true, "etl.service", false);
+	unit_case("service in a nested custom slice", "/batch.slice/batch-nightly.slice/etl@2.service",
+		  true, "etl@2.service", false);
+	unit_case("scope in a custom slice", "/batch.slice/run-u7.scope", true, "run-u7.scope", false);
+	unit_case("custom slice, v1 mount prefix", "/sys/fs/cgroup/systemd/batch.slice/etl.service",
+		  true, "etl.service", false);
+	unit_case("custom slice only", "/batch.slice/batch-x.slice", false, "", false);
+	unit_case("kubepods burstable not systemd", "/kubepods.slice/kubepods-burstable.slice/"
+		  "kubepods-burstable-pod" UID_UNDR ".slice/crio-conmon-" CID ".scope", false, "", false);
+	unit_case("nested kubelet not systemd", "/system.slice/docker-abc.scope/kubelet.slice/"
+		  "kubelet-kubepods.slice/kubelet-kubepods-pod" UID_UNDR ".slice/cri-containerd-" CID
+		  ".scope", false, "", false);
+	unit_case("cgroupfs kubepods not systemd", "/kubepods/burstable/pod" UID_DASH "/" CID,
+		  false, "", false);
 	unit_case("empty stem", "/system.slice/.service", false, "", false);
 	unit_case("control byte", "/system.slice/a\tb.service", false, "", false);
 	char tiny[8];

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Attribution edge cases through the real agent, each one a defect an
+# adversarial review reproduced: real cgroups (v2 under the unified mount and
+# v1 hierarchies of this hybrid host) with the shapes systemd and kubelet
+# create, real processes exec'd inside them.  Every cgroup made is removed.
+source "$(dirname "$0")/../lib.sh"
+U=$UNIQ
+CG2=$(awk '$3=="cgroup2"{print $2; exit}' /proc/self/mounts)
+V1SD=/sys/fs/cgroup/systemd
+[ -n "$CG2" ] || { fail cgroup2 "no cgroup2 mount"; exit 1; }
+created=()
+mkcg() {            # mkcg DIR: mkdir -p, remembering each directory it made
+  local d=$1 missing=()
+  while [ ! -d "$d" ]; do missing=("$d" "${missing[@]}"); d=$(dirname "$d"); done
+  for d in "${missing[@]}"; do mkdir "$d" && created+=("$d") || return 1; done
+}
+cleanup_cg() {
+  local i d
+  for ((i=${#created[@]}-1; i>=0; i--)); do
+    d=${created[$i]}
+    for _ in $(seq 1 50); do rmdir "$d" 2>/dev/null && break; [ -d "$d" ] || break; sleep 0.02; done
+  done
+}
+trap 'cleanup_cg; cleanup' EXIT
+# in_cg DIR CMD...: run CMD exec'd inside cgroup DIR (its cgroup.procs)
+in_cg() { local d=$1; shift; sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' _ "$d" "$@"; }
+runs_of() { jq -c --arg j "$1" 'select(.type=="run" and .job==$j)' "$T/out.jsonl" 2>/dev/null | wc -l; }
+
+# ---- systemd units outside system.slice (Slice=, systemd-run --slice) --------
+mkcg "$CG2/batch-$U.slice/batch-$U-nightly.slice/load-$U.service"
+mkcg "$CG2/batch-$U.slice/etl-$U.service"
+V1OK=0
+[ -d "$V1SD" ] && mkcg "$V1SD/batch-$U.slice/v1etl-$U.service" && V1OK=1
+
+cat > "$T/agent.yaml" <<YAML
+systemd:
+  - unit: "etl-$U.service"
+  - unit: "load-$U.service"
+  - unit: "v1etl-$U.service"
+YAML
+start_agent "$T/agent.yaml" --interval 1 || { fail agent-start "agent not ready"; exit 1; }
+
+in_cg "$CG2/batch-$U.slice/etl-$U.service" sh -c 'exit 0'
+wait_run "etl-$U" || fail "systemd: unit in a custom slice" "no run of etl-$U"
+check_eq "systemd: unit in a custom slice is attributed" "$(run_field "etl-$U" source)" systemd
+check_eq "systemd: custom slice unit label" \
+  "$(jq -rs --arg j "etl-$U" '[.[] | select(.type=="run" and .job==$j)][0].labels["systemd.unit"]' "$T/out.jsonl")" \
+  "etl-$U.service"
+in_cg "$CG2/batch-$U.slice/batch-$U-nightly.slice/load-$U.service" sh -c 'exit 3'
+wait_run "load-$U" || fail "systemd: unit in a nested custom slice" "no run of load-$U"
+check_eq "systemd: unit in a nested custom slice, outcome" "$(run_field "load-$U" outcome)" failure
+if [ "$V1OK" = 1 ]; then
+  # v1 name=systemd hierarchy: the process's 0:: line stays the root.
+  # (on v1 the path is read from /proc at the exec: the process must live a moment)
+  in_cg "$V1SD/batch-$U.slice/v1etl-$U.service" sh -c "sleep 0.5; exit 0"
+  wait_run "v1etl-$U" || fail "systemd v1: unit in a custom slice" "no run of v1etl-$U"
+  check_eq "systemd v1: unit in a custom slice is attributed" "$(run_field "v1etl-$U" source)" systemd
+else
+  fail "systemd v1" "no name=systemd hierarchy at $V1SD"
+fi
+stop_agent
