@@ -10,6 +10,8 @@
 struct job {
 	char name[JM_JOB_NAME_MAX];
 	bool last_failed;                 /* outcome of the last finished run */
+	unsigned refs;                    /* runs pointing here, live or ended (not yet freed) */
+	int64_t last_end_ns;              /* when its last run ended (eviction order) */
 	char last_run_id[JM_RUN_ID_MAX];
 	struct jm_run *runs;              /* active runs */
 	/* window accumulators (deltas since the last flush) */
@@ -73,6 +75,8 @@ static void free_db(struct jm_db_stats *db, size_t n)
 
 static void free_run(struct jm_run *r)
 {
+	if (r->job->refs)
+		r->job->refs--;
 	r->tab->db_gen++;
 	free_db(r->rec.db, r->rec.n_db);
 	free(r->rec.outputs);
@@ -114,10 +118,38 @@ static struct job *find_job(struct jm_jobs *j, const char *name, bool create)
 	if (!create)
 		return NULL;
 	if (j->n_jobs >= j->max_jobs) {
-		if (j->jobs_overflow++ == 0)
-			jm_warn("job cap (%u) reached: job \"%s\" and later new jobs are not tracked",
-				j->max_jobs, name);
-		return NULL;
+		/* The cap is on jobs tracked at once: a job with no run left
+		 * (none live, none waiting to be emitted) whose last window
+		 * went out holds nothing but its restart flag, so the one
+		 * idle longest makes room.  Otherwise a node that runs
+		 * max_jobs distinct jobs over its life (pods named per run,
+		 * JOBMETER_JOB=<task>-<date>) stops attributing for good. */
+		struct job *victim = NULL;
+		size_t vi = 0;
+		for (size_t i = 0; i < j->n_jobs; i++) {
+			struct job *b = j->jobs[i];
+			if (b->refs || b->runs || b->win_dirty)
+				continue;
+			if (!victim || b->last_end_ns < victim->last_end_ns) {
+				victim = b;
+				vi = i;
+			}
+		}
+		if (!victim) {
+			if (j->jobs_overflow++ == 0)
+				jm_warn("job cap (%u) reached: job \"%s\" and later new jobs are not "
+					"tracked while %u jobs have runs", j->max_jobs, name, j->max_jobs);
+			return NULL;
+		}
+		struct job *b = calloc(1, sizeof(*b));
+		if (!b)
+			return NULL;
+		free_db(victim->win_db, victim->n_win_db);
+		free(victim->win_out);
+		free(victim);
+		snprintf(b->name, sizeof(b->name), "%s", name);
+		j->jobs[vi] = b;
+		return b;
 	}
 	if (j->n_jobs == j->cap_jobs) {
 		size_t nc = j->cap_jobs ? j->cap_jobs * 2 : 16;
@@ -185,6 +217,7 @@ struct jm_run *jm_jobs_proc_start_keyed(struct jm_jobs *j, const char *job, cons
 	snprintf(r->rec.source, sizeof(r->rec.source), "%s", source ? source : "");
 	r->rec.start_ns = now_ns;
 	r->rec.restart = b->last_failed;
+	b->refs++;
 	r->next = b->runs;
 	b->runs = r;
 	jm_run_proc_join(r);
@@ -374,6 +407,7 @@ static void end_run(struct jm_jobs *j, struct jm_run *r, int64_t now_ns)
 		rec->outcome = (rec->signal == 0 && rec->exit_code == 0) ?
 			       JM_OUTCOME_SUCCESS : JM_OUTCOME_FAILURE;
 	b->last_failed = rec->outcome == JM_OUTCOME_FAILURE;
+	b->last_end_ns = now_ns;
 	snprintf(b->last_run_id, sizeof(b->last_run_id), "%s", rec->run_id);
 	b->win_dirty = true;
 

@@ -41,7 +41,10 @@ struct jm_jobs *jm_jobs_new(unsigned max_jobs, const struct jm_jobs_sink *sink);
 void jm_jobs_free(struct jm_jobs *j);
 
 /* A process starts a run or joins the active one.  run_id may be NULL/""
- * (generated).  Returns NULL when the job cap is reached (counted). */
+ * (generated).  Returns NULL when the job cap is reached (counted): the cap
+ * (max_jobs) is on jobs held at once; a new job takes the place of the job
+ * idle longest (no run live or waiting to be emitted, its last window
+ * flushed), which forgets only whether that job's last run failed. */
 struct jm_run *jm_jobs_proc_start(struct jm_jobs *j, const char *job, const char *run_id,
 				  const char *source, int64_t now_ns);
 /* The same, for processes whose identity tells concurrent runs of one job

@@ -59,3 +59,20 @@ else
   fail "systemd v1" "no name=systemd hierarchy at $V1SD"
 fi
 stop_agent
+
+# ---- max_jobs is a cap on jobs at once, not over the agent's life ------------
+# (jobs named per run -- pods, JOBMETER_JOB=<task>-<date> -- come and go).
+# Other sessions' jobs on this machine count against the cap too, so it is
+# not 2: 14 jobs one after another through a cap of 8.
+printf 'max_jobs: 8\n' > "$T/cap.yaml"
+start_agent "$T/cap.yaml" --interval 1 || { fail agent-start "agent not ready"; exit 1; }
+got=""
+for n in $(seq 1 14); do
+  JOBMETER_JOB=cap$n-$U sh -c 'exit 0'
+  wait_run "cap$n-$U" 1 && got="${got}1" || got="${got}0"
+  sleep 0.3
+done
+check_eq "max_jobs 8: 14 jobs one after another are all attributed" "$got" 11111111111111
+# (That a job is still refused while max_jobs jobs have runs is in
+# tests/unit/test_jobs.c: here other sessions' jobs come and go.)
+stop_agent

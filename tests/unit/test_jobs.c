@@ -177,6 +177,50 @@ int main(void)
 	CHECK_INT("cap overflow counted", st.jobs_overflow, 1);
 	jm_jobs_free(j);
 
+	/* The cap is on jobs at once: idle jobs make room for new ones. */
+	{
+		struct sink_log lc = { 0 };
+		struct jm_jobs_sink sc = { on_run, on_window, &lc };
+		struct jm_jobs *jc = jm_jobs_new(2, &sc);
+		struct jm_run *ra = jm_jobs_proc_start(jc, "cap-a", NULL, "env", S(10));
+		struct jm_run *rb = jm_jobs_proc_start(jc, "cap-b", NULL, "env", S(11));
+		CHECK("cap: two jobs fit", ra && rb);
+		CHECK("cap: both live, a third does not fit",
+		      jm_jobs_proc_start(jc, "cap-c", NULL, "env", S(12)) == NULL);
+		/* a's run ended but its record is held (CPU still to come) */
+		jm_run_hold(ra);
+		jm_run_proc_exit(ra, true, 1 << 8, S(13));
+		jm_jobs_flush_ended(jc);
+		jm_jobs_flush_windows(jc, S(14));
+		CHECK("cap: a job whose run record is still held keeps its place",
+		      jm_jobs_proc_start(jc, "cap-c", NULL, "env", S(15)) == NULL);
+		jm_run_add(ra, &(struct jm_counters){ .cpu_s = 0.5 });   /* the late CPU */
+		jm_run_unhold(ra);
+		jm_jobs_flush_ended(jc);
+		CHECK_INT("cap: held run emitted", lc.runs, 1);
+		CHECK("cap: held run got its late CPU", lc.last.counters.cpu_s == 0.5);
+		CHECK("cap: a job whose last window is not out yet keeps its place",
+		      jm_jobs_proc_start(jc, "cap-c", NULL, "env", S(16)) == NULL);
+		jm_jobs_flush_windows(jc, S(17));
+		struct jm_run *rc = jm_jobs_proc_start(jc, "cap-c", NULL, "env", S(18));
+		CHECK("cap: an idle job makes room for a new one", rc != NULL);
+		if (rc)
+			jm_run_proc_exit(rc, true, 0, S(19));
+		jm_jobs_flush_ended(jc);
+		CHECK_STR("cap: the new job's run is emitted", lc.last.job, "cap-c");
+		jm_jobs_flush_windows(jc, S(20));
+		/* a was evicted: it comes back as a new job, not a restart */
+		struct jm_run *ra2 = jm_jobs_proc_start(jc, "cap-a", NULL, "env", S(21));
+		CHECK("cap: an evicted job can come back", ra2 != NULL);
+		CHECK("cap: b, still live, was not evicted",
+		      jm_jobs_proc_start(jc, "cap-b", NULL, "env", S(22)) == rb);
+		struct jm_jobs_stats sc2;
+		jm_jobs_stats(jc, &sc2);
+		CHECK_INT("cap: jobs held never exceed the cap", sc2.jobs, 2);
+		CHECK_INT("cap: overflows counted only when no job was idle", sc2.jobs_overflow, 3);
+		jm_jobs_free(jc);
+	}
+
 	struct jm_jobs *j2 = jm_jobs_new(10, &sink);
 	/* An ended run is not joined by the job's next process, and its record
 	 * waits for the flush (late query results still land in it). */
