@@ -222,8 +222,11 @@ int jm_k8s_resolve(const char *log_root, const struct jm_k8s_ids *ids,
 bool jm_k8s_is_sandbox(const char *comm, const char *exe, const struct jm_k8s_names *names);
 
 /* Job name and workload kind from the pod name alone (no API access).
- * job = "<ns>/<name>" (silently truncated to sz - 1; sz >= 128 keeps every
- * name the model can carry), kind = "CronJob", "Job", "Deployment" or "Pod".
+ * job = "<ns>/<name>", kind = "CronJob", "Job", "Deployment" or "Pod".
+ * A job that does not fit in sz (a bare pod's name may have 253
+ * characters, the model's job names 127) is cut and ends in "~" and 8 hex
+ * digits of a hash of the whole "<ns>/<name>", so that two pods sharing
+ * the kept prefix stay two jobs (with sz < 11 it is only cut).
  * Let the pod name be <A>-<S>:
  *   - S not 5 lower-case alphanumerics (or no '-'):       Pod, name = pod.
  *   - A = <B>-<D>, D all digits with value in [25,000,000, 44,444,444):

@@ -473,6 +473,8 @@ bool jm_k8s_is_sandbox(const char *comm, const char *exe, const struct jm_k8s_na
 
 /* ---- workload names from pod names ---- */
 
+#define K8S_NAME_HASH_LEN 9     /* "~" and 8 hex digits */
+
 static bool k8s_lower_alnum(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -557,8 +559,23 @@ void jm_k8s_job_name(const char *ns, const char *pod, char *job, size_t sz,
 			}
 		}
 	}
-	if (job && sz)
-		(void)snprintf(job, sz, "%s/%.*s", ns, (int)keep, pod);
+	if (job && sz) {
+		int w = snprintf(job, sz, "%s/%.*s", ns, (int)keep, pod);
+		/* Too long for the model (a bare pod's name may have 253
+		 * characters): two pods whose names share the kept prefix
+		 * must not become one job, so the cut name ends in a hash
+		 * of the whole one -- the same pod name, the same job. */
+		if (w > 0 && (size_t)w >= sz && sz > K8S_NAME_HASH_LEN + 1) {
+			uint32_t h = 2166136261u;             /* FNV-1a */
+			for (const char *q = ns; *q; q++)
+				h = (h ^ (unsigned char)*q) * 16777619u;
+			h = (h ^ '/') * 16777619u;
+			for (size_t i = 0; i < keep; i++)
+				h = (h ^ (unsigned char)pod[i]) * 16777619u;
+			(void)snprintf(job + sz - 1 - K8S_NAME_HASH_LEN, K8S_NAME_HASH_LEN + 1,
+				       "~%08x", h);
+		}
+	}
 	if (kind && kindsz)
 		(void)snprintf(kind, kindsz, "%s", k);
 }

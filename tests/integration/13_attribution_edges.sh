@@ -76,3 +76,33 @@ check_eq "max_jobs 8: 14 jobs one after another are all attributed" "$got" 11111
 # (That a job is still refused while max_jobs jobs have runs is in
 # tests/unit/test_jobs.c: here other sessions' jobs come and go.)
 stop_agent
+
+# ---- kubelet: bare pods with long names are jobs of their own -----------------
+# "<ns>/<pod>" can be 317 characters, a job name 127: two pods that share
+# the kept prefix must not merge into one job (the second one a "restart").
+LR=$T/logs; mkdir -p "$LR/containers"
+NS=ns$U
+PFX=$(head -c 150 /dev/zero | tr '\0' p)
+declare -A KD
+for P in "$PFX-one" "$PFX-two"; do
+  UID_=$(cat /proc/sys/kernel/random/uuid)
+  CID=$(cat /proc/sys/kernel/random/uuid /proc/sys/kernel/random/uuid | tr -d -- '-\n')
+  mkdir -p "$LR/pods/${NS}_${P}_${UID_}/main"; touch "$LR/pods/${NS}_${P}_${UID_}/main/0.log"
+  ln -s "$LR/pods/${NS}_${P}_${UID_}/main/0.log" "$LR/containers/${P}_${NS}_main-${CID}.log"
+  KD[$P]=$CG2/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${UID_//-/_}.slice/cri-containerd-$CID.scope
+  mkcg "${KD[$P]}"
+done
+printf 'kubernetes:\n  log_root: %s\n' "$LR" > "$T/k8s.yaml"
+start_agent "$T/k8s.yaml" --interval 1 || { fail agent-start "agent not ready"; exit 1; }
+in_cg "${KD[$PFX-one]}" sh -c 'exit 1'
+in_cg "${KD[$PFX-two]}" sh -c 'exit 0'
+for _ in $(seq 1 100); do
+  [ "$(jq -c --arg n "$NS/" 'select(.type=="run" and (.job | startswith($n)))' "$T/out.jsonl" | wc -l)" -ge 2 ] && break
+  sleep 0.1
+done
+check_eq "k8s: two long-named bare pods are two jobs" \
+  "$(jq -r --arg n "$NS/" 'select(.type=="run" and (.job | startswith($n))) | .job' "$T/out.jsonl" | sort -u | wc -l)" 2
+check_eq "k8s: the second long-named pod is no restart of the first" \
+  "$(jq -r --arg n "$NS/" 'select(.type=="run" and (.job | startswith($n))) | "\(.outcome)/\(.restart)"' "$T/out.jsonl" | sort | tr '\n' ' ')" \
+  "failure/false success/false "
+stop_agent

@@ -602,6 +602,31 @@ static void test_k8s_names(void)
 	name_case("default", "x7k2p", "default/x7k2p", "Pod");
 	name_case("default", "-x7k2p", "default/-x7k2p", "Pod");
 
+	/* Bare pods may have 253-character names: cut, never merged. */
+	{
+		char p1[254], p2[254], j1[128], j2[128], j1b[128], k1[16];
+		memset(p1, 'p', 200);
+		memcpy(p1 + 200, "-one", 5);
+		memset(p2, 'p', 200);
+		memcpy(p2 + 200, "-two", 5);
+		jm_k8s_job_name("etl", p1, j1, sizeof(j1), k1, sizeof(k1));
+		jm_k8s_job_name("etl", p2, j2, sizeof(j2), NULL, 0);
+		jm_k8s_job_name("etl", p1, j1b, sizeof(j1b), NULL, 0);
+		CHECK_INT("k8s long pod name: job fills the buffer", strlen(j1), 127);
+		CHECK("k8s long pod name: keeps ns/ and the prefix", strncmp(j1, "etl/pppp", 8) == 0);
+		CHECK("k8s long pod name: ends in ~hash", j1[118] == '~' &&
+		      strspn(j1 + 119, "0123456789abcdef") == 8);
+		CHECK("k8s long pod names sharing a prefix stay apart", strcmp(j1, j2) != 0);
+		CHECK_STR("k8s long pod name: stable", j1, j1b);
+		CHECK_STR("k8s long pod name: kind", k1, "Pod");
+		/* 127 exactly still fits whole */
+		char p3[254], j3[128];
+		memset(p3, 'q', 123);
+		p3[123] = '\0';
+		jm_k8s_job_name("etl", p3, j3, sizeof(j3), NULL, 0);
+		CHECK("k8s pod name that fits is not hashed", strlen(j3) == 127 && !strchr(j3, '~'));
+	}
+
 	char job[8], kind[4];
 	jm_k8s_job_name("etl", "nightly-sales-28512345-x7k2p", job, sizeof(job), kind, sizeof(kind));
 	CHECK_STR("k8s job name truncated", job, "etl/nig");
