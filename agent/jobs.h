@@ -52,7 +52,7 @@ struct jm_run *jm_jobs_proc_start(struct jm_jobs *j, const char *job, const char
  * none) joins only a live run of the same key; a process without key or
  * run id joins only one without either.  *created says whether the run is
  * new (its labels are then the process's). */
-#define JM_RUN_KEY_MAX 160
+#define JM_RUN_KEY_MAX 272     /* "unit:" and a 255-byte unit name fit */
 struct jm_run *jm_jobs_proc_start_keyed(struct jm_jobs *j, const char *job, const char *run_id,
 					const char *key, const char *source, int64_t now_ns,
 					bool *created);

@@ -172,7 +172,7 @@ struct attribution {
 	const char *source;
 	bool k8s;
 	struct jm_k8s_names k8s_names;
-	char unit[128];
+	char unit[JM_ID_UNIT_MAX + 1];   /* whole: it tells concurrent runs apart (key) */
 	/* Tells concurrent runs of one job apart: a pod's UID (the pods of
 	 * a Job with parallelism, overlapping CronJob runs), a systemd unit
 	 * (units one rule maps to one job).  A pod's containers share it. */

@@ -19,6 +19,9 @@
 
 #include "config.h"
 
+/* Longest unit name systemd allows (and jm_systemd_unit_from_cgroup gives). */
+#define JM_ID_UNIT_MAX 255
+
 /* Longest job name the sources produce (model.h JM_JOB_NAME_MAX - 1). */
 #define JM_ID_JOB_MAX 127
 

@@ -6,7 +6,7 @@
 
 #include "rules.h"
 
-#define SD_UNIT_NAME_MAX 255     /* systemd's own limit on unit names */
+#define SD_UNIT_NAME_MAX JM_ID_UNIT_MAX
 
 static bool sd_comp_is(const char *c, size_t n, const char *lit)
 {

@@ -363,6 +363,61 @@ static void test_k8s_pod(void)
 		printf("could not remove %s\n", dir);
 }
 
+/* Two systemd units one rule maps to one job, running at once, are two
+ * runs told apart by their unit: also when the unit names are long
+ * (systemd allows 255 bytes; a unit buffer of 128 left both without a
+ * unit, so both joined one run). */
+static void test_systemd_long_units(void)
+{
+	char dir[] = "/tmp/jm-test-process-XXXXXX", root[64], cmd[256], rel[512], yaml[256];
+	char stem[151];
+	if (!mkdtemp(dir)) {
+		CHECK("long units: temp dir", 0);
+		return;
+	}
+	memset(stem, 'u', 150);
+	stem[150] = '\0';
+	snprintf(root, sizeof(root), "%s/cg", dir);
+	snprintf(rel, sizeof(rel), "/system.slice/lp-%s-a.service", stem);
+	uint64_t cg_a = mkcg(root, rel);
+	snprintf(rel, sizeof(rel), "/system.slice/lp-%s-b.service", stem);
+	uint64_t cg_b = mkcg(root, rel);
+	CHECK("long units: cgroup tree", cg_a && cg_b);
+
+	static struct jm_config cfg;
+	snprintf(yaml, sizeof(yaml), "kubernetes: {enabled: false}\n"
+		 "systemd:\n  - unit: \"lp-*.service\"\n    job: longpair\n");
+	if (parse_cfg(&cfg, yaml))
+		return;
+	struct runs out = { 0 };
+	struct jm_jobs_sink sink = { on_run, on_window, &out };
+	struct jm_jobs *jobs = jm_jobs_new(16, &sink);
+	struct jm_loss loss = { 0 };
+	struct jm_tracker *t = tp_tracker_new(&cfg, fake_probes(), jobs, &loss);
+	snprintf(t->cg2root, sizeof(t->cg2root), "%s", root);
+
+	ev_exec(t, PID(21), cg_a, "worker", 1000);
+	ev_exec(t, PID(22), cg_b, "worker", 2000);
+	CHECK("long units: both are job processes",
+	      tp_tracker_alive(t, PID(21)) && tp_tracker_alive(t, PID(22)));
+	ev_exit(t, PID(22), 1 << 8, 3000);
+	ev_exit(t, PID(21), 0, 4000);
+	CHECK_INT("long units: two units at once are two runs", out.n, 2);
+	int failed = 0, succeeded = 0;
+	for (int i = 0; i < out.n; i++) {
+		CHECK_STR("long units: job from the rule", out.r[i].job, "longpair");
+		CHECK_INT("long units: one process each", out.r[i].counters.processes, 1);
+		failed += out.r[i].outcome == JM_OUTCOME_FAILURE;
+		succeeded += out.r[i].outcome == JM_OUTCOME_SUCCESS;
+	}
+	CHECK("long units: each run keeps its own outcome", failed == 1 && succeeded == 1);
+	tp_tracker_free(t);
+	jm_jobs_free(jobs);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd))
+		printf("could not remove %s\n", dir);
+}
+
 /* A job process that vanished without an exit event (ring buffer full):
  * the sampler ends it, and nobody knows how it ended. */
 static void test_lost_exit(void)
@@ -1135,6 +1190,7 @@ int main(void)
 	setvbuf(stdout, NULL, _IONBF, 0);
 	test_joiner_is_not_root();
 	test_k8s_pod();
+	test_systemd_long_units();
 	test_lost_exit();
 	test_zombie_leader_procfs();
 	test_zombie_before_exit_event();
