@@ -54,6 +54,7 @@ struct jm_agent {
 	bool loss_save_failed;            /* warned once */
 	bool running_marked;              /* <state_dir>/running is ours */
 	uint64_t tf_misses_reported;      /* JM_STAT_TFILTER_MISS as of the last warning */
+	uint64_t env_trunc_reported;      /* JM_STAT_ENV_TRUNC when it was logged, 0 = not yet */
 	bool regs_retired_reported;       /* the warning below was given */
 	uint64_t ship_rejected_reported;  /* refused batches as of the last warning */
 };
@@ -401,9 +402,20 @@ static void report_loss(struct jm_agent *ag, int64_t now)
 				(unsigned long long)(k[JM_STAT_TFILTER_MISS] - ag->tf_misses_reported));
 			ag->tf_misses_reported = k[JM_STAT_TFILTER_MISS];
 		}
-		if (ag->metrics)
+		/* Any exec on the host counts (most are no job's): said once,
+		 * counted in /metrics from then on. */
+		if (k[JM_STAT_ENV_TRUNC] && !ag->env_trunc_reported) {
+			jm_warn("%llu exec(s) had more than %d environment strings: a JOBMETER_JOB "
+				"or env_identity variable after those is not seen (further ones: "
+				"jobmeter_env_scan_truncated_total)",
+				(unsigned long long)k[JM_STAT_ENV_TRUNC], JM_ENV_SCAN_MAX);
+			ag->env_trunc_reported = k[JM_STAT_ENV_TRUNC];
+		}
+		if (ag->metrics) {
 			jm_metrics_set_thread_filter(ag->metrics, k[JM_STAT_TFILTER_MISS],
 						     jm_probes_tfilter_bits(ag->probes));
+			jm_metrics_set_env_scan_truncated(ag->metrics, k[JM_STAT_ENV_TRUNC]);
+		}
 	}
 	if (!ag->regs_retired_reported && jm_probes_regs_offset_retired(ag->probes)) {
 		jm_warn("kernel stacks disagree on where a task's saved registers sit: the socket "

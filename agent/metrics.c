@@ -29,6 +29,7 @@
  *   jobmeter_metrics_outputs_dropped_total                       counter
  *   jobmeter_thread_filter_misses_total                          counter
  *   jobmeter_thread_filter_fill_ratio                            gauge
+ *   jobmeter_env_scan_truncated_total                            counter
  *
  * Resource counters (CPU, bytes, DB) come from windows only: a run's totals
  * are exactly the sum of its windows, so adding runs too would double count.
@@ -103,6 +104,7 @@ struct jm_metrics {
 	uint64_t outputs_dropped;
 	struct jm_loss loss;
 	uint64_t tf_misses, tf_bits;
+	uint64_t env_trunc;
 	bool has_ship;               /* a shipper reports: render its families */
 	struct jm_ship_stats ship;
 	bool healthy;
@@ -313,6 +315,16 @@ void jm_metrics_set_thread_filter(struct jm_metrics *m, uint64_t misses, uint64_
 	if (misses > m->tf_misses)      /* a counter: never backwards */
 		m->tf_misses = misses;
 	m->tf_bits = bits;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void jm_metrics_set_env_scan_truncated(struct jm_metrics *m, uint64_t execs)
+{
+	if (!m)
+		return;
+	pthread_mutex_lock(&m->lock);
+	if (execs > m->env_trunc)       /* a counter: never backwards */
+		m->env_trunc = execs;
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -705,6 +717,10 @@ static void mx_render_agent(struct jm_buf *b, const struct jm_metrics *m)
 		  "threads stay); that share of threads outside jobs takes the exact test.");
 	jm_buf_printf(b, "jobmeter_thread_filter_fill_ratio %.6f\n",
 		      (double)m->tf_bits / (double)(1u << JM_TF_LOG2));
+	mx_family(b, "jobmeter_env_scan_truncated_total", "counter",
+		  "Execs whose environment had more strings than the exec probe reads "
+		  "(JM_ENV_SCAN_MAX): an identity variable after them was not seen.");
+	jm_buf_printf(b, "jobmeter_env_scan_truncated_total %" PRIu64 "\n", m->env_trunc);
 	if (m->has_ship)
 		mx_render_ship(b, &m->ship);
 }

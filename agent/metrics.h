@@ -33,6 +33,10 @@ void jm_metrics_set_ship(struct jm_metrics *m, const struct jm_ship_stats *st);
  * from it (expected 0; their socket bytes until then went uncounted), and
  * bits set of 2^JM_TF_LOG2. */
 void jm_metrics_set_thread_filter(struct jm_metrics *m, uint64_t misses, uint64_t bits);
+/* Execs whose environment the exec probe did not read to the end (more
+ * than JM_ENV_SCAN_MAX strings): a JOBMETER_JOB or env_identity variable
+ * after those was not seen, and the process not attributed by it. */
+void jm_metrics_set_env_scan_truncated(struct jm_metrics *m, uint64_t execs);
 /* /healthz answers 200 while ok, 503 otherwise. */
 void jm_metrics_set_health(struct jm_metrics *m, bool ok);
 

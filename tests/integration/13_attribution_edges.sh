@@ -106,3 +106,35 @@ check_eq "k8s: the second long-named pod is no restart of the first" \
   "$(jq -r --arg n "$NS/" 'select(.type=="run" and (.job | startswith($n))) | "\(.outcome)/\(.restart)"' "$T/out.jsonl" | sort | tr '\n' ' ')" \
   "failure/false success/false "
 stop_agent
+
+# ---- an identity variable past the exec probe's 512 environment strings ------
+# (a Kubernetes namespace with ~80 Services gives a pod that many service
+# link variables): the process is not attributed, and that must show.
+free_port() {
+  local p
+  for _ in $(seq 1 100); do
+    p=$((20000 + RANDOM % 40000))
+    [ -z "$(ss -Htln "sport = :$p")" ] && { echo "$p"; return 0; }
+  done
+  return 1
+}
+MP=$(free_port) || { fail setup "no free port"; exit 1; }
+: > "$T/empty.yaml"
+start_agent "$T/empty.yaml" --interval 1 --metrics-listen "127.0.0.1:$MP" ||
+  { fail agent-start "agent not ready"; exit 1; }
+python3 - "$U" <<'PY'
+import subprocess, sys
+u = sys.argv[1]
+env = {"PATH": "/usr/bin:/bin"}
+for i in range(600):
+    env["SVC%03d_SERVICE_HOST" % i] = "10.0.%d.%d" % (i // 250, i % 250)
+subprocess.run(["sh", "-c", "exit 0"], env={"JOBMETER_JOB": "envfirst-" + u, **env})
+subprocess.run(["sh", "-c", "exit 0"], env={**env, "JOBMETER_JOB": "envlast-" + u})
+PY
+wait_run "envfirst-$U" || fail "env: JOBMETER_JOB first of 600 variables" "no run"
+sleep 1.5
+check_eq "env: JOBMETER_JOB after 512 strings is not seen (the probe's bound)" "$(runs_of "envlast-$U")" 0
+n=$(curl -s "http://127.0.0.1:$MP/metrics" | awk '$1=="jobmeter_env_scan_truncated_total"{print $2}')
+check "env: the unread environment is counted in /metrics (got ${n:-none})" test "${n:-0}" -ge 1
+check "env: and logged" grep -q "more than 512 environment strings" "$T/agent.log"
+stop_agent

@@ -144,6 +144,7 @@ static void test_empty(void)
 	LINE("empty: jobs gauge 0", t, "jobmeter_metrics_jobs 0");
 	LINE("empty: dropped 0", t, "jobmeter_metrics_jobs_dropped_total 0");
 	LINE("empty: thread filter misses 0", t, "jobmeter_thread_filter_misses_total 0");
+	LINE("empty: env scan truncated 0", t, "jobmeter_env_scan_truncated_total 0");
 	CHECK("empty: no job families", strstr(t, "jobmeter_job_") == NULL);
 	char why[128] = "";
 	CHECK("empty: every family declared", families_declared(t, why, sizeof(why)));
@@ -237,6 +238,8 @@ static void test_sequence(void)
 	jm_metrics_set_loss(m, &loss);
 	jm_metrics_set_thread_filter(m, 4, 1024);
 	jm_metrics_set_thread_filter(m, 2, 2048);           /* misses never go backwards */
+	jm_metrics_set_env_scan_truncated(m, 3);
+	jm_metrics_set_env_scan_truncated(m, 1);            /* never backwards either */
 
 	t = jm_metrics_render(m);
 	if (!t) {
@@ -345,6 +348,10 @@ static void test_sequence(void)
 	LINE("loss: exits_synthesized", t, "jobmeter_events_lost_total{reason=\"exits_synthesized\"} 1");
 	LINE("loss: truncation is not loss", t, "jobmeter_payloads_truncated_total 9");
 	LINE("thread filter: misses keep max", t, "jobmeter_thread_filter_misses_total 4");
+	LINE("env scan truncated: keeps max", t, "jobmeter_env_scan_truncated_total 3");
+	CHECK("env scan truncated: HELP and TYPE",
+	      strstr(t, "# HELP jobmeter_env_scan_truncated_total ") &&
+	      strstr(t, "# TYPE jobmeter_env_scan_truncated_total counter\n"));
 	LINE("thread filter: fill is the latest, of 2^20", t, "jobmeter_thread_filter_fill_ratio 0.001953");
 	LINE("thread filter: TYPE gauge", t, "# TYPE jobmeter_thread_filter_fill_ratio gauge");
 	LINE("jobs gauge", t, "jobmeter_metrics_jobs 2");
