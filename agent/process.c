@@ -179,6 +179,29 @@ struct attribution {
 	char key[JM_RUN_KEY_MAX];
 };
 
+/* Which concurrent run of its job a process named by its environment is:
+ * its cgroup's pod or systemd unit, as for processes those name.  Two pods
+ * of one CronJob, or two instances of a template unit, that set the same
+ * JOBMETER_JOB are two runs, not one run whose outcome the first failure
+ * decides.  (No kubelet log lookup: the key is the pod UID alone.) */
+static void env_key(struct jm_tracker *t, const struct jm_proc_facts *f, struct attribution *a)
+{
+	struct jm_k8s_ids ids;
+	bool user = false;
+
+	if (!f->cgroup)
+		return;
+	if (jm_systemd_unit_from_cgroup(f->cgroup, a->unit, sizeof(a->unit), &user)) {
+		snprintf(a->key, sizeof(a->key), "unit:%s", a->unit);
+		if (user)                /* a login session: no label */
+			a->unit[0] = '\0';
+		return;
+	}
+	a->unit[0] = '\0';
+	if (t->cfg->k8s_enabled && jm_k8s_parse_cgroup(f->cgroup, &ids))
+		snprintf(a->key, sizeof(a->key), "pod:%s", ids.pod_uid);
+}
+
 static bool attribute(struct jm_tracker *t, const char *env, size_t env_len,
 		      const struct jm_proc_facts *f, struct attribution *a)
 {
@@ -186,6 +209,8 @@ static bool attribute(struct jm_tracker *t, const char *env, size_t env_len,
 	if (env_len && jm_env_identity(t->cfg, env, env_len, a->job, sizeof(a->job),
 				       a->run_id, sizeof(a->run_id)) == 1) {
 		a->source = "env";
+		if (!a->run_id[0])       /* a run id already tells runs apart */
+			env_key(t, f, a);
 		return true;
 	}
 	int idx = jm_rules_match(t->cfg, f);
@@ -431,6 +456,14 @@ static void on_exec(struct jm_tracker *t, const struct jm_ev_exec *e)
 		a.k8s = false;
 		a.unit[0] = 0;
 		a.key[0] = 0;
+		if (!a.run_id[0]) {
+			/* An entrypoint script of a pod or unit that exports
+			 * JOBMETER_JOB and execs the job: still its pod's or
+			 * unit's run, not one shared with other pods. */
+			struct jm_proc_facts f = { .comm = comm, .exe = exe, .argv = argv,
+						   .cgroup = cgroup_path(t, e->cgroup_id, e->hdr.tgid) };
+			env_key(t, &f, &a);
+		}
 		struct jm_run *nr = start_run(t, &a, now);
 		if (!nr)
 			return;

@@ -107,6 +107,38 @@ check_eq "k8s: the second long-named pod is no restart of the first" \
   "failure/false success/false "
 stop_agent
 
+# ---- JOBMETER_JOB inside pods and units: concurrent ones stay runs of their own
+# (the variable names the job; the pod or unit still says which run)
+EU1=$(cat /proc/sys/kernel/random/uuid); EU2=$(cat /proc/sys/kernel/random/uuid)
+EC1=$(cat /proc/sys/kernel/random/uuid /proc/sys/kernel/random/uuid | tr -d -- '-\n')
+EC2=$(cat /proc/sys/kernel/random/uuid /proc/sys/kernel/random/uuid | tr -d -- '-\n')
+KB=$CG2/kubepods.slice/kubepods-burstable.slice
+EP1=$KB/kubepods-burstable-pod${EU1//-/_}.slice/cri-containerd-$EC1.scope
+EP2=$KB/kubepods-burstable-pod${EU2//-/_}.slice/cri-containerd-$EC2.scope
+ES1=$CG2/system.slice/system-envu$U.slice/envu$U@a.service
+ES2=$CG2/system.slice/system-envu$U.slice/envu$U@b.service
+mkcg "$EP1"; mkcg "$EP2"; mkcg "$ES1"; mkcg "$ES2"
+: > "$T/envk.yaml"
+start_agent "$T/envk.yaml" --interval 1 || { fail agent-start "agent not ready"; exit 1; }
+# The container's entrypoint (a pod process by its cgroup) exports the
+# variable and execs the job; a unit's ExecStart does the same.
+in_cg "$EP1" env JOBMETER_JOB="envpod-$U" sh -c 'sleep 1.2; exit 0' & e1=$!
+in_cg "$ES1" env JOBMETER_JOB="envunit-$U" sh -c 'sleep 1.2; exit 0' & e2=$!
+sleep 0.3
+in_cg "$EP2" env JOBMETER_JOB="envpod-$U" sh -c 'exit 1'
+in_cg "$ES2" env JOBMETER_JOB="envunit-$U" sh -c 'exit 1'
+wait $e1 $e2
+wait_run "envpod-$U" 2; wait_run "envunit-$U" 2
+for j in envpod envunit; do
+  check_eq "env in $j: two at once are two runs, each with its outcome" \
+    "$(jq -r --arg j "$j-$U" 'select(.type=="run" and .job==$j) | .outcome' "$T/out.jsonl" | sort | tr '\n' ' ')" \
+    "failure success "
+done
+check_eq "env in a unit: the run carries its unit" \
+  "$(jq -r --arg j "envunit-$U" 'select(.type=="run" and .job==$j) | .labels["systemd.unit"]' "$T/out.jsonl" | sort | tr '\n' ' ')" \
+  "envu$U@a.service envu$U@b.service "
+stop_agent
+
 # ---- an identity variable past the exec probe's 512 environment strings ------
 # (a Kubernetes namespace with ~80 Services gives a pod that many service
 # link variables): the process is not attributed, and that must show.

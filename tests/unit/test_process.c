@@ -418,6 +418,98 @@ static void test_systemd_long_units(void)
 		printf("could not remove %s\n", dir);
 }
 
+/* An exec carrying env (one "NAME=value" string) inside cgroup cg. */
+static void ev_exec_env_cg(struct jm_tracker *t, uint32_t pid, uint64_t cg, const char *env,
+			   uint64_t ts)
+{
+	static struct jm_ev_exec e;
+	memset(&e, 0, sizeof(e));
+	e.hdr.type = JM_EV_EXEC;
+	e.hdr.tgid = pid;
+	e.hdr.ts_ns = ts;
+	e.cgroup_id = cg;
+	e.flags = JM_F_ENV_MATCH | JM_F_TRACKED;
+	e.env_len = (uint16_t)(strlen(env) + 1);
+	memcpy(e.env, env, e.env_len);
+	snprintf(e.comm, sizeof(e.comm), "python3");
+	tp_tracker_on_event(t, &e, sizeof(e));
+}
+
+/* Two pods of one CronJob (or two instances of a template unit) whose
+ * containers set the same JOBMETER_JOB, running at once: two runs, each with
+ * its own outcome, as they are without the variable.  Also when the
+ * entrypoint (a pod process already) exports it and execs the job. */
+static void test_env_in_pods_and_units(void)
+{
+	char dir[] = "/tmp/jm-test-process-XXXXXX", root[64], cmd[256];
+	if (!mkdtemp(dir)) {
+		CHECK("env keys: temp dir", 0);
+		return;
+	}
+	snprintf(root, sizeof(root), "%s/cg", dir);
+	const char *q = "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod";
+	char rel[512];
+	snprintf(rel, sizeof(rel), "%s" UIDU ".slice/cri-containerd-" APP ".scope", q);
+	uint64_t cg_p1 = mkcg(root, rel);
+	snprintf(rel, sizeof(rel), "%s1f2e3d4c_aaaa_bbbb_cccc_0123456789ac.slice/cri-containerd-" AP2
+		 ".scope", q);
+	uint64_t cg_p2 = mkcg(root, rel);
+	uint64_t cg_u1 = mkcg(root, "/system.slice/system-etl.slice/etl@a.service");
+	uint64_t cg_u2 = mkcg(root, "/system.slice/system-etl.slice/etl@b.service");
+	CHECK("env keys: cgroup tree", cg_p1 && cg_p2 && cg_u1 && cg_u2);
+
+	static struct jm_config cfg;
+	if (parse_cfg(&cfg, "kubernetes: {enabled: true, log_root: /nonexistent-jm}\n"))
+		return;
+	struct runs out = { 0 };
+	struct jm_jobs_sink sink = { on_run, on_window, &out };
+	struct jm_jobs *jobs = jm_jobs_new(16, &sink);
+	struct jm_loss loss = { 0 };
+	struct jm_tracker *t = tp_tracker_new(&cfg, fake_probes(), jobs, &loss);
+	snprintf(t->cg2root, sizeof(t->cg2root), "%s", root);
+
+	/* the job's own exec carries the variable */
+	ev_exec_env_cg(t, PID(31), cg_p1, "JOBMETER_JOB=envpods", 1000);
+	ev_exec_env_cg(t, PID(32), cg_p2, "JOBMETER_JOB=envpods", 2000);
+	ev_exit(t, PID(32), 1 << 8, 3000);
+	ev_exit(t, PID(31), 0, 4000);
+	/* an entrypoint (a pod process by its cgroup) exports it and execs */
+	ev_exec(t, PID(33), cg_p1, "sh", 5000);
+	ev_exec(t, PID(34), cg_p2, "sh", 5500);
+	ev_exec_env_cg(t, PID(33), cg_p1, "JOBMETER_JOB=envpods2", 6000);
+	ev_exec_env_cg(t, PID(34), cg_p2, "JOBMETER_JOB=envpods2", 7000);
+	ev_exit(t, PID(34), 1 << 8, 8000);
+	ev_exit(t, PID(33), 0, 9000);
+	/* template units */
+	ev_exec_env_cg(t, PID(35), cg_u1, "JOBMETER_JOB=envunits", 10000);
+	ev_exec_env_cg(t, PID(36), cg_u2, "JOBMETER_JOB=envunits", 11000);
+	ev_exit(t, PID(36), 1 << 8, 12000);
+	ev_exit(t, PID(35), 0, 13000);
+
+	const char *jobs_[] = { "envpods", "envpods2", "envunits" };
+	for (size_t k = 0; k < 3; k++) {
+		int n = 0, ok = 0, bad = 0;
+		char name[96];
+		for (int i = 0; i < out.n; i++) {
+			if (strcmp(out.r[i].job, jobs_[k]) != 0)
+				continue;
+			n++;
+			ok += out.r[i].outcome == JM_OUTCOME_SUCCESS;
+			bad += out.r[i].outcome == JM_OUTCOME_FAILURE;
+		}
+		snprintf(name, sizeof(name), "env keys: %s at once in two cgroups are two runs",
+			 jobs_[k]);
+		CHECK_INT(name, n, 2);
+		snprintf(name, sizeof(name), "env keys: %s runs keep their own outcome", jobs_[k]);
+		CHECK(name, ok == 1 && bad == 1);
+	}
+	tp_tracker_free(t);
+	jm_jobs_free(jobs);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd))
+		printf("could not remove %s\n", dir);
+}
+
 /* A job process that vanished without an exit event (ring buffer full):
  * the sampler ends it, and nobody knows how it ended. */
 static void test_lost_exit(void)
@@ -1191,6 +1283,7 @@ int main(void)
 	test_joiner_is_not_root();
 	test_k8s_pod();
 	test_systemd_long_units();
+	test_env_in_pods_and_units();
 	test_lost_exit();
 	test_zombie_leader_procfs();
 	test_zombie_before_exit_event();
