@@ -24,6 +24,7 @@ struct proc {
 	uint32_t tgid;
 	struct jm_run *run;
 	bool is_root;
+	uint64_t ctr;                  /* hash of its container's id (kubelet), 0 = none */
 	uint64_t cpu_base_ns;          /* CPU already used when tracking began */
 	uint64_t cpu_reported_ns;      /* handed to the run so far */
 	struct jm_proc_io io_reported;
@@ -177,7 +178,34 @@ struct attribution {
 	 * a Job with parallelism, overlapping CronJob runs), a systemd unit
 	 * (units one rule maps to one job).  A pod's containers share it. */
 	char key[JM_RUN_KEY_MAX];
+	uint64_t ctr;                  /* hash of the container id, 0 = not a container */
 };
+
+static uint64_t ctr_hash(const char *cid)
+{
+	uint64_t h = 1469598103934665603ULL;    /* FNV-1a */
+	for (; *cid; cid++)
+		h = (h ^ (unsigned char)*cid) * 1099511628211ULL;
+	return h ? h : 1;
+}
+
+/* A process that enters a container another live top-level process of the
+ * run already holds came in by an exec into the container (kubectl exec,
+ * a liveness or readiness exec probe: runc exec joins the container's
+ * cgroup): it is part of the run, but how it ends is not how the
+ * container ends -- a readiness probe exits 1 until the app is ready. */
+static bool ctr_has_root(const struct jm_tracker *t, const struct jm_run *r, uint64_t ctr)
+{
+	if (!ctr || jm_run_live(r) <= 1)
+		return false;
+	for (size_t i = 0; i < t->procs.cap; i++) {
+		const struct proc *q = t->procs.vals[i];
+		if (t->procs.keys[i] && q && q->run == r && q->is_root && !q->exited &&
+		    q->ctr == ctr)
+			return true;
+	}
+	return false;
+}
 
 /* Which concurrent run of its job a process named by its environment is:
  * its cgroup's pod or systemd unit, as for processes those name.  Two pods
@@ -247,6 +275,7 @@ static bool attribute(struct jm_tracker *t, const char *env, size_t env_len,
 		/* A container restart is a new run of the same job (a
 		 * restart when the previous one failed): run ids are generated. */
 		a->k8s = true;
+		a->ctr = ctr_hash(ids.container_id);
 		snprintf(a->key, sizeof(a->key), "pod:%s", ids.pod_uid);
 		a->source = "kubernetes";
 		return true;
@@ -502,9 +531,10 @@ static void on_exec(struct jm_tracker *t, const struct jm_ev_exec *e)
 	 * same pod): the first of them to exit decides, unless a later one
 	 * fails (jobs.h).  Not "the first to start": a pod's sidecar often
 	 * starts before the main container and exits 0 after it failed. */
-	p = proc_add(t, e->hdr.tgid, r, true, e->hdr.ts_ns);
+	p = proc_add(t, e->hdr.tgid, r, !ctr_has_root(t, r, a.ctr), e->hdr.ts_ns);
 	if (!p)
 		return;
+	p->ctr = a.ctr;
 	/* The kernel's maxrss survives the exec: it holds the images before
 	 * this one and the parent's peak the fork copied (an Airflow worker
 	 * holding 300 MiB that started the job).  None of that was the job's;
@@ -763,6 +793,7 @@ static int scan_one(void *ctx, uint32_t pid)
 	struct proc *p = proc_add(t, pid, r, jm_run_live(r) == 1, (uint64_t)clock_ns(CLOCK_MONOTONIC));
 	uint64_t rchar, wchar;
 	if (p) {
+		p->ctr = a.ctr;
 		p->cpu_base_ns = runtime;          /* count from now on */
 		p->base_pending = true;            /* refined in jm_tracker_scan_existing */
 		p->born_ns = born_unix_ns(st.start_ticks);

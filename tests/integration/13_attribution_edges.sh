@@ -139,6 +139,27 @@ check_eq "env in a unit: the run carries its unit" \
   "envu$U@a.service envu$U@b.service "
 stop_agent
 
+# ---- an exec into a running container (exec probe, kubectl exec) ------------
+# joins the container's cgroup: part of its run, not how the container ends.
+PU=$(cat /proc/sys/kernel/random/uuid)
+PC=$(cat /proc/sys/kernel/random/uuid /proc/sys/kernel/random/uuid | tr -d -- '-\n')
+PD=$CG2/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${PU//-/_}.slice/cri-containerd-$PC.scope
+mkcg "$PD"
+PLR=$T/plogs; PPOD=probe-x7k2p; PNS=pr$U
+mkdir -p "$PLR/pods/${PNS}_${PPOD}_${PU}/main" "$PLR/containers"
+touch "$PLR/pods/${PNS}_${PPOD}_${PU}/main/0.log"
+ln -s "$PLR/pods/${PNS}_${PPOD}_${PU}/main/0.log" "$PLR/containers/${PPOD}_${PNS}_main-${PC}.log"
+printf 'kubernetes:\n  log_root: %s\n' "$PLR" > "$T/probe.yaml"
+start_agent "$T/probe.yaml" --interval 1 || { fail agent-start "agent not ready"; exit 1; }
+in_cg "$PD" sh -c 'sleep 1.5; exit 0' & pm=$!
+sleep 0.4
+in_cg "$PD" sh -c 'exit 1'          # a readiness probe: not ready yet
+wait $pm
+wait_run "$PNS/probe" || fail "k8s exec probe" "no run of $PNS/probe"
+check_eq "k8s: a failing exec probe does not fail the container's run" \
+  "$(run_field "$PNS/probe" outcome)/$(run_field "$PNS/probe" processes)" success/3
+stop_agent
+
 # ---- an identity variable past the exec probe's 512 environment strings ------
 # (a Kubernetes namespace with ~80 Services gives a pod that many service
 # link variables): the process is not attributed, and that must show.

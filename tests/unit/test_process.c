@@ -418,6 +418,60 @@ static void test_systemd_long_units(void)
 		printf("could not remove %s\n", dir);
 }
 
+/* kubectl exec and exec probes join a running container's cgroup: part of
+ * its run, but a probe that fails while the app starts (or a failing
+ * kubectl exec) is not how the container ended.  Another container of the
+ * pod still is. */
+static void test_k8s_exec_into_container(void)
+{
+	char dir[] = "/tmp/jm-test-process-XXXXXX", root[64], cmd[256], rel[512];
+	if (!mkdtemp(dir)) {
+		CHECK("k8s exec: temp dir", 0);
+		return;
+	}
+	snprintf(root, sizeof(root), "%s/cg", dir);
+	const char *pod = "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" UIDU ".slice";
+	snprintf(rel, sizeof(rel), "%s/cri-containerd-" APP ".scope", pod);
+	uint64_t cg_app = mkcg(root, rel);
+	snprintf(rel, sizeof(rel), "%s/cri-containerd-" AP2 ".scope", pod);
+	uint64_t cg_side = mkcg(root, rel);
+	CHECK("k8s exec: cgroup tree", cg_app && cg_side);
+
+	static struct jm_config cfg;
+	if (parse_cfg(&cfg, "kubernetes: {enabled: true, log_root: /nonexistent-jm}\n"))
+		return;
+	struct runs out = { 0 };
+	struct jm_jobs_sink sink = { on_run, on_window, &out };
+	struct jm_jobs *jobs = jm_jobs_new(16, &sink);
+	struct jm_loss loss = { 0 };
+	struct jm_tracker *t = tp_tracker_new(&cfg, fake_probes(), jobs, &loss);
+	snprintf(t->cg2root, sizeof(t->cg2root), "%s", root);
+
+	ev_exec(t, PID(41), cg_app, "python3", 1000);        /* the container */
+	ev_exec(t, PID(42), cg_app, "cat", 2000);            /* readiness probe */
+	ev_exit(t, PID(42), 1 << 8, 2500);                   /* not ready yet */
+	ev_exec(t, PID(43), cg_app, "sh", 3000);             /* kubectl exec */
+	ev_exit(t, PID(43), 2 << 8, 3500);
+	ev_exit(t, PID(41), 0, 4000);
+	CHECK_INT("k8s exec: one run", out.n, 1);
+	CHECK("k8s exec: probes and kubectl exec do not fail the container's run",
+	      out.n == 1 && out.r[0].outcome == JM_OUTCOME_SUCCESS);
+	CHECK("k8s exec: their processes are the run's", out.n == 1 && out.r[0].counters.processes == 3);
+
+	/* a second container of the pod that fails still fails the run */
+	ev_exec(t, PID(44), cg_app, "python3", 5000);
+	ev_exec(t, PID(45), cg_side, "sidecar", 5500);
+	ev_exit(t, PID(44), 0, 6000);
+	ev_exit(t, PID(45), 1 << 8, 6500);
+	CHECK("k8s exec: a failing second container still fails the run",
+	      out.n == 2 && out.r[1].outcome == JM_OUTCOME_FAILURE);
+	tp_tracker_free(t);
+	jm_jobs_free(jobs);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd))
+		printf("could not remove %s\n", dir);
+}
+
 /* An exec carrying env (one "NAME=value" string) inside cgroup cg. */
 static void ev_exec_env_cg(struct jm_tracker *t, uint32_t pid, uint64_t cg, const char *env,
 			   uint64_t ts)
@@ -1284,6 +1338,7 @@ int main(void)
 	test_k8s_pod();
 	test_systemd_long_units();
 	test_env_in_pods_and_units();
+	test_k8s_exec_into_container();
 	test_lost_exit();
 	test_zombie_leader_procfs();
 	test_zombie_before_exit_event();
