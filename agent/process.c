@@ -25,6 +25,11 @@ struct proc {
 	struct jm_run *run;
 	bool is_root;
 	uint64_t ctr;                  /* hash of its container's id (kubelet), 0 = none */
+	/* Its run's k8s.container label is still unknown: kubelet links the
+	 * container's log just after the container starts, often after its
+	 * first exec.  The sampler looks again (K8S_NAME_TRIES times). */
+	struct jm_k8s_ids *k8s_retry;
+	unsigned k8s_tries;
 	uint64_t cpu_base_ns;          /* CPU already used when tracking began */
 	uint64_t cpu_reported_ns;      /* handed to the run so far */
 	struct jm_proc_io io_reported;
@@ -120,8 +125,12 @@ void jm_tracker_free(struct jm_tracker *t)
 {
 	if (!t)
 		return;
-	for (size_t i = 0; i < t->procs.cap; i++)
-		free(t->procs.vals[i]);
+	for (size_t i = 0; i < t->procs.cap; i++) {
+		struct proc *p = t->procs.vals[i];
+		if (t->procs.keys[i] && p)
+			free(p->k8s_retry);
+		free(p);
+	}
 	jm_idmap_free(&t->procs);
 	free(t->gone);
 	free(t);
@@ -179,6 +188,8 @@ struct attribution {
 	 * (units one rule maps to one job).  A pod's containers share it. */
 	char key[JM_RUN_KEY_MAX];
 	uint64_t ctr;                  /* hash of the container id, 0 = not a container */
+	bool ctr_unnamed;              /* resolved to the pod only: ids to look again */
+	struct jm_k8s_ids ids;
 };
 
 static uint64_t ctr_hash(const char *cid)
@@ -276,6 +287,8 @@ static bool attribute(struct jm_tracker *t, const char *env, size_t env_len,
 		 * restart when the previous one failed): run ids are generated. */
 		a->k8s = true;
 		a->ctr = ctr_hash(ids.container_id);
+		a->ids = ids;
+		a->ctr_unnamed = r == JM_K8S_RESOLVE_POD;
 		snprintf(a->key, sizeof(a->key), "pod:%s", ids.pod_uid);
 		a->source = "kubernetes";
 		return true;
@@ -327,6 +340,8 @@ static void proc_forget(struct jm_tracker *t, uint32_t tgid)
 
 	if (p && p->await_reap)          /* pid reused first: that CPU is lost */
 		jm_run_unhold(p->run);
+	if (p)
+		free(p->k8s_retry);
 	free(p);
 }
 
@@ -500,6 +515,8 @@ static void on_exec(struct jm_tracker *t, const struct jm_ev_exec *e)
 		jm_run_proc_exit(p->run, false, 0, now);   /* leaves the parent job's run */
 		p->run = nr;
 		p->is_root = true;
+		free(p->k8s_retry);          /* a name for the run it left */
+		p->k8s_retry = NULL;
 		return;
 	}
 
@@ -535,6 +552,9 @@ static void on_exec(struct jm_tracker *t, const struct jm_ev_exec *e)
 	if (!p)
 		return;
 	p->ctr = a.ctr;
+	/* The run this process started has no container name yet. */
+	if (a.ctr_unnamed && jm_run_live(r) == 1 && (p->k8s_retry = malloc(sizeof(a.ids))))
+		*p->k8s_retry = a.ids;
 	/* The kernel's maxrss survives the exec: it holds the images before
 	 * this one and the parent's peak the fork copied (an Airflow worker
 	 * holding 300 MiB that started the job).  None of that was the job's;
@@ -985,6 +1005,23 @@ static void charge(struct proc *p, const struct jm_pstat *st, const struct jm_pr
 		p->max_rss_seen = st->rss_bytes;
 }
 
+/* A pod's container that kubelet had not linked a log name for at its first
+ * exec: look again, a few sampler passes at most (a container without logs
+ * never gets one), and label its run once the name is there. */
+#define K8S_NAME_TRIES 10
+static void k8s_name_again(struct jm_tracker *t, struct proc *p)
+{
+	struct jm_k8s_names nm;
+
+	if (jm_k8s_resolve(t->cfg->k8s_log_root, p->k8s_retry, &nm) == JM_K8S_RESOLVE_CONTAINER) {
+		jm_run_label(p->run, "k8s.container", nm.container);
+	} else if (++p->k8s_tries < K8S_NAME_TRIES) {
+		return;
+	}
+	free(p->k8s_retry);
+	p->k8s_retry = NULL;
+}
+
 void jm_tracker_sample(struct jm_tracker *t, uint64_t now_mono)
 {
 	int64_t now_unix;
@@ -1011,6 +1048,8 @@ void jm_tracker_sample(struct jm_tracker *t, uint64_t now_mono)
 
 		if (!t->procs.keys[i] || !p || p->exited)
 			continue;
+		if (p->k8s_retry)
+			k8s_name_again(t, p);
 		int gone = iter ? sampled(t, p, &st, &io) : sample_procfs(t, p, &st, &io);
 		if (gone) {
 			/* Gone, or its exit event is still in the ring buffer.

@@ -160,6 +160,26 @@ check_eq "k8s: a failing exec probe does not fail the container's run" \
   "$(run_field "$PNS/probe" outcome)/$(run_field "$PNS/probe" processes)" success/3
 stop_agent
 
+# ---- kubelet links a container's log name just after the container starts ----
+# (often after its first exec): the run still gets its k8s.container label.
+LU=$(cat /proc/sys/kernel/random/uuid)
+LC=$(cat /proc/sys/kernel/random/uuid /proc/sys/kernel/random/uuid | tr -d -- '-\n')
+LD=$CG2/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${LU//-/_}.slice/cri-containerd-$LC.scope
+mkcg "$LD"
+LLR=$T/llogs; LPOD=late-x7k2p; LNS=la$U
+mkdir -p "$LLR/pods/${LNS}_${LPOD}_${LU}/main" "$LLR/containers"
+touch "$LLR/pods/${LNS}_${LPOD}_${LU}/main/0.log"
+printf 'kubernetes:\n  log_root: %s\n' "$LLR" > "$T/late.yaml"
+start_agent "$T/late.yaml" --interval 1 || { fail agent-start "agent not ready"; exit 1; }
+in_cg "$LD" sh -c 'sleep 2.5; exit 0' & lm=$!
+sleep 0.2
+ln -s "$LLR/pods/${LNS}_${LPOD}_${LU}/main/0.log" "$LLR/containers/${LPOD}_${LNS}_main-${LC}.log"
+wait $lm
+wait_run "$LNS/late" || fail "k8s late log link" "no run of $LNS/late"
+check_eq "k8s: container label once kubelet linked the log" \
+  "$(jq -rs --arg j "$LNS/late" '[.[] | select(.type=="run" and .job==$j)][0].labels["k8s.container"]' "$T/out.jsonl")" main
+stop_agent
+
 # ---- an identity variable past the exec probe's 512 environment strings ------
 # (a Kubernetes namespace with ~80 Services gives a pod that many service
 # link variables): the process is not attributed, and that must show.

@@ -472,6 +472,64 @@ static void test_k8s_exec_into_container(void)
 		printf("could not remove %s\n", dir);
 }
 
+static const char *label_of(const struct jm_run_record *r, const char *key)
+{
+	for (size_t i = 0; i < r->n_labels; i++)
+		if (strcmp(r->labels[i].key, key) == 0)
+			return r->labels[i].value;
+	return "";
+}
+
+/* kubelet links a container's log name just after the container starts,
+ * often after its first exec: the sampler looks again and labels the run. */
+static void test_k8s_container_named_late(void)
+{
+	char dir[] = "/tmp/jm-test-process-XXXXXX", root[64], logs[64], cmd[1024], rel[512], yaml[256];
+	if (!mkdtemp(dir)) {
+		CHECK("k8s late name: temp dir", 0);
+		return;
+	}
+	snprintf(root, sizeof(root), "%s/cg", dir);
+	snprintf(logs, sizeof(logs), "%s/log", dir);
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s/pods/" PODDIR "/main %s/containers && "
+		 "touch %s/pods/" PODDIR "/main/0.log", logs, logs, logs);
+	CHECK_INT("k8s late name: log tree", system(cmd), 0);
+	snprintf(rel, sizeof(rel), "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod"
+		 UIDU ".slice/cri-containerd-" APP ".scope");
+	uint64_t cg_app = mkcg(root, rel);
+	CHECK("k8s late name: cgroup", cg_app != 0);
+
+	static struct jm_config cfg;
+	snprintf(yaml, sizeof(yaml), "kubernetes: {enabled: true, log_root: %s}\n", logs);
+	if (parse_cfg(&cfg, yaml))
+		return;
+	struct runs out = { 0 };
+	struct jm_jobs_sink sink = { on_run, on_window, &out };
+	struct jm_jobs *jobs = jm_jobs_new(16, &sink);
+	struct jm_loss loss = { 0 };
+	struct jm_tracker *t = tp_tracker_new(&cfg, fake_probes(), jobs, &loss);
+	snprintf(t->cg2root, sizeof(t->cg2root), "%s", root);
+
+	ev_exec(t, PID(51), cg_app, "python3", 1000);     /* before kubelet's link */
+	snprintf(cmd, sizeof(cmd), "ln -s ../pods/" PODDIR "/main/0.log "
+		 "%s/containers/nightly-28912345-x7k2p_etl_main-" APP ".log", logs);
+	CHECK_INT("k8s late name: kubelet links the log", system(cmd), 0);
+	tp_tracker_sample(t, 2000);
+	ev_exit(t, PID(51), 0, 3000);
+	CHECK_INT("k8s late name: one run", out.n, 1);
+	if (out.n == 1) {
+		CHECK_STR("k8s late name: pod label from the exec", label_of(&out.r[0], "k8s.pod"),
+			  "nightly-28912345-x7k2p");
+		CHECK_STR("k8s late name: container label once kubelet linked it",
+			  label_of(&out.r[0], "k8s.container"), "main");
+	}
+	tp_tracker_free(t);
+	jm_jobs_free(jobs);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd))
+		printf("could not remove %s\n", dir);
+}
+
 /* An exec carrying env (one "NAME=value" string) inside cgroup cg. */
 static void ev_exec_env_cg(struct jm_tracker *t, uint32_t pid, uint64_t cg, const char *env,
 			   uint64_t ts)
@@ -1339,6 +1397,7 @@ int main(void)
 	test_systemd_long_units();
 	test_env_in_pods_and_units();
 	test_k8s_exec_into_container();
+	test_k8s_container_named_late();
 	test_lost_exit();
 	test_zombie_leader_procfs();
 	test_zombie_before_exit_event();
