@@ -237,8 +237,10 @@ static void env_key(struct jm_tracker *t, const struct jm_proc_facts *f, struct 
 		return;
 	}
 	a->unit[0] = '\0';
-	if (t->cfg->k8s_enabled && jm_k8s_parse_cgroup(f->cgroup, &ids))
+	if (t->cfg->k8s_enabled && jm_k8s_parse_cgroup(f->cgroup, &ids)) {
 		snprintf(a->key, sizeof(a->key), "pod:%s", ids.pod_uid);
+		a->ctr = ctr_hash(ids.container_id);   /* exec probes carry its env too */
+	}
 }
 
 static bool attribute(struct jm_tracker *t, const char *env, size_t env_len,

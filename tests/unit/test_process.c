@@ -418,6 +418,23 @@ static void test_systemd_long_units(void)
 		printf("could not remove %s\n", dir);
 }
 
+/* An exec carrying env (one "NAME=value" string) inside cgroup cg. */
+static void ev_exec_env_cg(struct jm_tracker *t, uint32_t pid, uint64_t cg, const char *env,
+			   uint64_t ts)
+{
+	static struct jm_ev_exec e;
+	memset(&e, 0, sizeof(e));
+	e.hdr.type = JM_EV_EXEC;
+	e.hdr.tgid = pid;
+	e.hdr.ts_ns = ts;
+	e.cgroup_id = cg;
+	e.flags = JM_F_ENV_MATCH | JM_F_TRACKED;
+	e.env_len = (uint16_t)(strlen(env) + 1);
+	memcpy(e.env, env, e.env_len);
+	snprintf(e.comm, sizeof(e.comm), "python3");
+	tp_tracker_on_event(t, &e, sizeof(e));
+}
+
 /* kubectl exec and exec probes join a running container's cgroup: part of
  * its run, but a probe that fails while the app starts (or a failing
  * kubectl exec) is not how the container ended.  Another container of the
@@ -457,6 +474,16 @@ static void test_k8s_exec_into_container(void)
 	CHECK("k8s exec: probes and kubectl exec do not fail the container's run",
 	      out.n == 1 && out.r[0].outcome == JM_OUTCOME_SUCCESS);
 	CHECK("k8s exec: their processes are the run's", out.n == 1 && out.r[0].counters.processes == 3);
+
+	/* the container's env names the job: probes exec'd into it carry it too */
+	ev_exec_env_cg(t, PID(46), cg_app, "JOBMETER_JOB=envprobe", 4100);
+	ev_exec_env_cg(t, PID(47), cg_app, "JOBMETER_JOB=envprobe", 4200);
+	ev_exit(t, PID(47), 1 << 8, 4300);
+	ev_exit(t, PID(46), 0, 4400);
+	CHECK("k8s exec: a probe with the container's JOBMETER_JOB does not fail its run",
+	      out.n == 2 && strcmp(out.r[1].job, "envprobe") == 0 &&
+	      out.r[1].outcome == JM_OUTCOME_SUCCESS);
+	out.n = 1;
 
 	/* a second container of the pod that fails still fails the run */
 	ev_exec(t, PID(44), cg_app, "python3", 5000);
@@ -528,23 +555,6 @@ static void test_k8s_container_named_late(void)
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd))
 		printf("could not remove %s\n", dir);
-}
-
-/* An exec carrying env (one "NAME=value" string) inside cgroup cg. */
-static void ev_exec_env_cg(struct jm_tracker *t, uint32_t pid, uint64_t cg, const char *env,
-			   uint64_t ts)
-{
-	static struct jm_ev_exec e;
-	memset(&e, 0, sizeof(e));
-	e.hdr.type = JM_EV_EXEC;
-	e.hdr.tgid = pid;
-	e.hdr.ts_ns = ts;
-	e.cgroup_id = cg;
-	e.flags = JM_F_ENV_MATCH | JM_F_TRACKED;
-	e.env_len = (uint16_t)(strlen(env) + 1);
-	memcpy(e.env, env, e.env_len);
-	snprintf(e.comm, sizeof(e.comm), "python3");
-	tp_tracker_on_event(t, &e, sizeof(e));
 }
 
 /* Two pods of one CronJob (or two instances of a template unit) whose
