@@ -30,6 +30,7 @@
  *   jobmeter_thread_filter_misses_total                          counter
  *   jobmeter_thread_filter_fill_ratio                            gauge
  *   jobmeter_env_scan_truncated_total                            counter
+ *   jobmeter_metrics_http_cut_total                              counter
  *
  * Resource counters (CPU, bytes, DB) come from windows only: a run's totals
  * are exactly the sum of its windows, so adding runs too would double count.
@@ -56,6 +57,7 @@
 #include "bpf/process.h"
 #include "buf.h"
 #include "histogram.h"
+#include "http_guard.h"
 #include "log.h"
 #include "ship.h"
 #include "sli.h"
@@ -67,10 +69,14 @@
  * guards against a pathological config. */
 #define MX_MAX_OUTPUTS      64
 /* HTTP limits: Prometheus keeps one connection per target; a handful of
- * humans with curl on top.  Idle connections are closed after the timeout. */
+ * humans with curl on top.  Idle connections are closed after the timeout;
+ * an exchange (request in, answer out) that takes longer than the deadline
+ * is cut (http_guard.h), so slow clients cannot hold the slots: Prometheus'
+ * own scrape timeout is 10 s by default. */
 #define MX_HTTP_MAX_CONNS   16
 #define MX_HTTP_PER_IP      8
 #define MX_HTTP_TIMEOUT_S   15
+#define MX_HTTP_DEADLINE_S  10
 
 struct mx_output {
 	enum jm_output_kind kind;
@@ -109,6 +115,7 @@ struct jm_metrics {
 	struct jm_ship_stats ship;
 	bool healthy;
 	struct MHD_Daemon *httpd;
+	struct jm_http_guard *guard;
 };
 
 /* ---- job table ------------------------------------------------------ */
@@ -721,6 +728,10 @@ static void mx_render_agent(struct jm_buf *b, const struct jm_metrics *m)
 		  "Execs whose environment had more strings than the exec probe reads "
 		  "(JM_ENV_SCAN_MAX): an identity variable after them was not seen.");
 	jm_buf_printf(b, "jobmeter_env_scan_truncated_total %" PRIu64 "\n", m->env_trunc);
+	mx_family(b, "jobmeter_metrics_http_cut_total", "counter",
+		  "Connections to this listener cut because a request and its answer took "
+		  "longer than 10 s (slow or stalled clients).");
+	jm_buf_printf(b, "jobmeter_metrics_http_cut_total %" PRIu64 "\n", jm_http_guard_cut(m->guard));
 	if (m->has_ship)
 		mx_render_ship(b, &m->ship);
 }
@@ -886,6 +897,11 @@ int jm_metrics_open(struct jm_metrics **out, const char *listen, unsigned max_jo
 		uint16_t port = ss.ss_family == AF_INET6 ?
 			ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) :
 			ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		err = jm_http_guard_start(&m->guard, MX_HTTP_MAX_CONNS, MX_HTTP_DEADLINE_S);
+		if (err) {
+			jm_err("metrics: cannot start the HTTP deadline thread: %s", strerror(-err));
+			goto out;
+		}
 		errno = 0;
 		m->httpd = MHD_start_daemon(flags, port, NULL, NULL, mx_handle, m,
 					    /* first, or MHD prints some errors itself */
@@ -894,6 +910,10 @@ int jm_metrics_open(struct jm_metrics **out, const char *listen, unsigned max_jo
 					    MHD_OPTION_CONNECTION_LIMIT, (unsigned)MX_HTTP_MAX_CONNS,
 					    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)MX_HTTP_PER_IP,
 					    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)MX_HTTP_TIMEOUT_S,
+					    MHD_OPTION_NOTIFY_CONNECTION, jm_http_guard_on_connection,
+					    (void *)m->guard,
+					    MHD_OPTION_NOTIFY_COMPLETED, jm_http_guard_on_completed,
+					    (void *)m->guard,
 					    MHD_OPTION_END);
 		if (!m->httpd) {
 			err = errno ? -errno : -EADDRNOTAVAIL;
@@ -918,6 +938,7 @@ void jm_metrics_close(struct jm_metrics *m)
 	/* Stop the HTTP thread first: it reads the registry. */
 	if (m->httpd)
 		MHD_stop_daemon(m->httpd);
+	jm_http_guard_stop(m->guard);
 	for (size_t i = 0; i < m->n_jobs; i++)
 		mx_job_free(m->jobs[i]);
 	free(m->jobs);

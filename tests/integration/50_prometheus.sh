@@ -113,4 +113,60 @@ check_eq "Prometheus: loss counters scraped" \
   "$(prom_value 'count(jobmeter_events_lost_total{job="jobmeter-agent"})')" 8
 
 kill -TERM "$PROM_PID" 2>/dev/null; wait "$PROM_PID" 2>/dev/null
+
+# --- slow clients cannot hold the listener ---
+# 16 connections (the limit; 8 a source address, so two addresses) send a
+# request a header line every 2 s, which libmicrohttpd's 15-s idle timeout
+# never ends.  While they hold every slot a third address gets nothing; the
+# 10-s exchange deadline cuts them and /healthz answers again.
+cut0=$(curl -s "$M/metrics" | awk '$1 == "jobmeter_metrics_http_cut_total" {print $2}')
+python3 - "$MPORT" "$T/slow.status" <<'PY' &
+import socket, sys, time
+port, status = int(sys.argv[1]), sys.argv[2]
+socks = []
+for src in ("127.0.0.2", "127.0.0.3"):
+    for _ in range(8):
+        s = socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(src, 0))
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+        socks.append(s)
+open(status, "w").write("%d\n" % len(socks))
+end = time.time() + 40
+while socks and time.time() < end:
+    time.sleep(2)
+    for s in list(socks):
+        try:
+            s.sendall(b"X-Slow: 1\r\n")
+        except OSError:
+            socks.remove(s)
+    open(status, "a").write("%d\n" % len(socks))
+PY
+SLOW_PID=$!
+_bg_pids+=("$SLOW_PID")
+for _ in $(seq 1 50); do [ -s "$T/slow.status" ] && break; sleep 0.1; done
+t_open=$(date +%s)
+sleep 1
+check_eq "16 slow connections are open" "$(head -n 1 "$T/slow.status")" 16
+held=$(curl -s --interface 127.0.0.4 --max-time 3 -o /dev/null -w '%{http_code}' "$M/healthz")
+check_eq "while they hold every slot, /healthz gets no answer" "$held" 000
+# By 14 s after they connected (the deadline, the once-a-second sweep and
+# slack); they would go on for 40 s.
+code=000
+while [ $(( $(date +%s) - t_open )) -lt 14 ]; do
+  code=$(curl -s --interface 127.0.0.4 --max-time 2 -o /dev/null -w '%{http_code}' "$M/healthz")
+  [ "$code" = 200 ] && break
+  sleep 0.5
+done
+check_eq "/healthz answers again once the deadline cut them" "$code" 200
+# A client learns of the cut at its second write after it (the first one
+# only draws the reset).
+for _ in $(seq 1 50); do
+  left=$(tail -n 1 "$T/slow.status")
+  [ "$left" = 0 ] && break
+  sleep 0.2
+done
+check_eq "the slow clients' connections were all cut" "$left" 0
+cut1=$(curl -s "$M/metrics" | awk '$1 == "jobmeter_metrics_http_cut_total" {print $2}')
+check_eq "jobmeter_metrics_http_cut_total counts the 16" "$(( ${cut1:-0} - ${cut0:-0} ))" 16
+kill "$SLOW_PID" 2>/dev/null; wait "$SLOW_PID" 2>/dev/null
+
 stop_agent; check_eq "agent exits 0 on SIGTERM" "$?" 0
