@@ -182,17 +182,11 @@ static render_fn renderer(const char *format)
 	return NULL;
 }
 
-/* Render into something that is not a regular file -- /dev/null, a FIFO,
- * a terminal -- in place. */
-static int write_in_place(const char *path, render_fn fn, const struct jm_rep_report *r)
+/* Render into f and close it; a write error names path. */
+static int render_and_close(FILE *f, const char *path, render_fn fn, const struct jm_rep_report *r)
 {
-	FILE *f = fopen(path, "w");
 	int rc = -1;
 
-	if (!f) {
-		jm_err("cannot open %s: %s", path, strerror(errno));
-		return -1;
-	}
 	if (fn(f, r) || fflush(f))
 		jm_err("cannot write %s: %s", path, strerror(errno));
 	else
@@ -202,6 +196,19 @@ static int write_in_place(const char *path, render_fn fn, const struct jm_rep_re
 		rc = -1;
 	}
 	return rc;
+}
+
+/* Render into something that is not a regular file -- /dev/null, a FIFO,
+ * a terminal -- in place. */
+static int write_in_place(const char *path, render_fn fn, const struct jm_rep_report *r)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f) {
+		jm_err("cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return render_and_close(f, path, fn, r);
 }
 
 /* The open file descriptor of this process that path names through /proc's
@@ -255,7 +262,6 @@ static int write_to_fd(int fd, const char *path, render_fn fn, const struct jm_r
 {
 	int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
 	FILE *f = dfd >= 0 ? fdopen(dfd, "w") : NULL;
-	int rc = -1;
 
 	if (!f) {
 		jm_err("cannot write %s: %s", path, strerror(errno));
@@ -263,15 +269,7 @@ static int write_to_fd(int fd, const char *path, render_fn fn, const struct jm_r
 			close(dfd);
 		return -1;
 	}
-	if (fn(f, r) || fflush(f))
-		jm_err("cannot write %s: %s", path, strerror(errno));
-	else
-		rc = 0;
-	if (fclose(f) && rc == 0) {
-		jm_err("cannot write %s: %s", path, strerror(errno));
-		rc = -1;
-	}
-	return rc;
+	return render_and_close(f, path, fn, r);
 }
 
 /* Render into --out through a temporary file in the same directory, so a
