@@ -283,6 +283,71 @@ static uint64_t mkcg(const char *root, const char *rel)
 	return st.st_ino;
 }
 
+struct fx {
+	struct jm_config cfg;
+	struct runs out;
+	struct jm_jobs_sink sink;
+	struct jm_jobs *jobs;
+	struct jm_loss loss;
+	struct jm_tracker *t;
+};
+
+static int fx_open(struct fx *f, const char *yaml)
+{
+	memset(f, 0, sizeof(*f));
+	if (parse_cfg(&f->cfg, yaml))
+		return -1;
+	f->sink = (struct jm_jobs_sink){ on_run, on_window, &f->out };
+	f->jobs = jm_jobs_new(16, &f->sink);
+	f->t = tp_tracker_new(&f->cfg, fake_probes(), f->jobs, &f->loss);
+	return f->jobs && f->t ? 0 : -1;
+}
+
+static void fx_close(struct fx *f)
+{
+	K.sample_rc = -ENOTSUP;
+	K.n_recs = 0;
+	tp_tracker_free(f->t);
+	jm_jobs_free(f->jobs);
+}
+
+/* The fx fixture over a cgroup tree (and a kubelet log tree) of its own in
+ * a temporary directory: root is the tracker's cgroup v2 root, logs the
+ * log root.  cgfx_dir() makes the directory; the test builds its trees,
+ * then cgfx_open() parses its config and points the tracker at root. */
+struct cgfx {
+	struct fx f;
+	char dir[32], root[64], logs[64];
+};
+
+static int cgfx_dir(struct cgfx *c)
+{
+	snprintf(c->dir, sizeof(c->dir), "/tmp/jm-test-process-XXXXXX");
+	if (!mkdtemp(c->dir))
+		return -1;
+	snprintf(c->root, sizeof(c->root), "%s/cg", c->dir);
+	snprintf(c->logs, sizeof(c->logs), "%s/log", c->dir);
+	return 0;
+}
+
+static int cgfx_open(struct cgfx *c, const char *yaml)
+{
+	if (fx_open(&c->f, yaml))
+		return -1;
+	snprintf(c->f.t->cg2root, sizeof(c->f.t->cg2root), "%s", c->root);
+	return 0;
+}
+
+static void cgfx_close(struct cgfx *c)
+{
+	char cmd[128];
+
+	fx_close(&c->f);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", c->dir);
+	if (system(cmd))
+		printf("could not remove %s\n", c->dir);
+}
+
 #define UID "1f2e3d4c-aaaa-bbbb-cccc-0123456789ab"
 #define UIDU "1f2e3d4c_aaaa_bbbb_cccc_0123456789ab"
 #define SBX "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -296,41 +361,38 @@ static uint64_t mkcg(const char *root, const char *rel)
  * open nor decides its outcome, and the restart is a run of its own. */
 static void test_k8s_pod(void)
 {
-	char dir[] = "/tmp/jm-test-process-XXXXXX", root[64], logs[64], cmd[4096], yaml[512];
-	if (!mkdtemp(dir)) {
+	struct cgfx c;
+	char cmd[4096], yaml[512];
+	if (cgfx_dir(&c)) {
 		CHECK("k8s: temp dir", 0);
 		return;
 	}
-	snprintf(root, sizeof(root), "%s/cg", dir);
-	snprintf(logs, sizeof(logs), "%s/log", dir);
 	snprintf(cmd, sizeof(cmd), "mkdir -p %s/pods/" PODDIR "/main %s/pods/" PODDIR "/wait-for-db "
 		 "%s/containers && touch %s/pods/" PODDIR "/main/0.log %s/pods/" PODDIR "/main/1.log && "
 		 "ln -s ../pods/" PODDIR "/main/0.log %s/containers/nightly-28912345-x7k2p_etl_main-" APP ".log && "
 		 "ln -s ../pods/" PODDIR "/main/1.log %s/containers/nightly-28912345-x7k2p_etl_main-" AP2 ".log",
-		 logs, logs, logs, logs, logs, logs, logs);
+		 c.logs, c.logs, c.logs, c.logs, c.logs, c.logs, c.logs);
 	CHECK_INT("k8s: log tree", system(cmd), 0);
 	const char *pod = "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" UIDU ".slice";
 	char rel[512];
 	snprintf(rel, sizeof(rel), "%s/cri-containerd-" SBX ".scope", pod);
-	uint64_t cg_sbx = mkcg(root, rel);
+	uint64_t cg_sbx = mkcg(c.root, rel);
 	snprintf(rel, sizeof(rel), "%s/cri-containerd-" APP ".scope", pod);
-	uint64_t cg_app = mkcg(root, rel);
+	uint64_t cg_app = mkcg(c.root, rel);
 	snprintf(rel, sizeof(rel), "%s/cri-containerd-" AP2 ".scope", pod);
-	uint64_t cg_ap2 = mkcg(root, rel);
+	uint64_t cg_ap2 = mkcg(c.root, rel);
 	snprintf(rel, sizeof(rel), "%s/cri-containerd-" INI ".scope", pod);
-	uint64_t cg_ini = mkcg(root, rel);
+	uint64_t cg_ini = mkcg(c.root, rel);
 	CHECK("k8s: cgroup tree", cg_sbx && cg_app && cg_ap2 && cg_ini);
 
-	static struct jm_config cfg;
-	snprintf(yaml, sizeof(yaml), "kubernetes: {enabled: true, log_root: %s}\n", logs);
-	if (parse_cfg(&cfg, yaml))
+	snprintf(yaml, sizeof(yaml), "kubernetes: {enabled: true, log_root: %s}\n", c.logs);
+	if (cgfx_open(&c, yaml)) {
+		CHECK("test_k8s_pod: config", 0);
+		cgfx_close(&c);
 		return;
-	struct runs out = { 0 };
-	struct jm_jobs_sink sink = { on_run, on_window, &out };
-	struct jm_jobs *jobs = jm_jobs_new(16, &sink);
-	struct jm_loss loss = { 0 };
-	struct jm_tracker *t = tp_tracker_new(&cfg, fake_probes(), jobs, &loss);
-	snprintf(t->cg2root, sizeof(t->cg2root), "%s", root);
+	}
+	struct jm_tracker *t = c.f.t;
+	struct runs *out = &c.f.out;
 
 	ev_exec(t, PID(11), cg_sbx, "pause", 1000);
 	CHECK("k8s: the sandbox is not a job process", !tp_tracker_alive(t, PID(11)));
@@ -344,23 +406,19 @@ static void test_k8s_pod(void)
 	ev_exit(t, PID(11), 9, 8000);                    /* sandbox torn down */
 
 	int failures = 0, restarts = 0;
-	for (int i = 0; i < out.n; i++) {
-		CHECK_STR("k8s: job named from the pod", out.r[i].job, "etl/nightly");
-		failures += out.r[i].outcome == JM_OUTCOME_FAILURE;
-		restarts += out.r[i].restart;
+	for (int i = 0; i < out->n; i++) {
+		CHECK_STR("k8s: job named from the pod", out->r[i].job, "etl/nightly");
+		failures += out->r[i].outcome == JM_OUTCOME_FAILURE;
+		restarts += out->r[i].restart;
 	}
-	CHECK_INT("k8s: init, main, restart are three runs", out.n, 3);
+	CHECK_INT("k8s: init, main, restart are three runs", out->n, 3);
 	CHECK_INT("k8s: the failed main container is a failed run", failures, 1);
 	CHECK("k8s: the main container's run failed with its exit code",
-	      out.n >= 2 && out.r[1].outcome == JM_OUTCOME_FAILURE && out.r[1].exit_code == 1);
+	      out->n >= 2 && out->r[1].outcome == JM_OUTCOME_FAILURE && out->r[1].exit_code == 1);
 	CHECK("k8s: the restart is a run of its own, marked restart",
-	      out.n == 3 && out.r[2].restart && out.r[2].outcome == JM_OUTCOME_SUCCESS);
+	      out->n == 3 && out->r[2].restart && out->r[2].outcome == JM_OUTCOME_SUCCESS);
 	CHECK_INT("k8s: one restart", restarts, 1);
-	tp_tracker_free(t);
-	jm_jobs_free(jobs);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd))
-		printf("could not remove %s\n", dir);
+	cgfx_close(&c);
 }
 
 /* Two systemd units one rule maps to one job, running at once, are two
@@ -369,32 +427,30 @@ static void test_k8s_pod(void)
  * unit, so both joined one run). */
 static void test_systemd_long_units(void)
 {
-	char dir[] = "/tmp/jm-test-process-XXXXXX", root[64], cmd[256], rel[512], yaml[256];
+	struct cgfx c;
+	char rel[512], yaml[256];
 	char stem[151];
-	if (!mkdtemp(dir)) {
+	if (cgfx_dir(&c)) {
 		CHECK("long units: temp dir", 0);
 		return;
 	}
 	memset(stem, 'u', 150);
 	stem[150] = '\0';
-	snprintf(root, sizeof(root), "%s/cg", dir);
 	snprintf(rel, sizeof(rel), "/system.slice/lp-%s-a.service", stem);
-	uint64_t cg_a = mkcg(root, rel);
+	uint64_t cg_a = mkcg(c.root, rel);
 	snprintf(rel, sizeof(rel), "/system.slice/lp-%s-b.service", stem);
-	uint64_t cg_b = mkcg(root, rel);
+	uint64_t cg_b = mkcg(c.root, rel);
 	CHECK("long units: cgroup tree", cg_a && cg_b);
 
-	static struct jm_config cfg;
 	snprintf(yaml, sizeof(yaml), "kubernetes: {enabled: false}\n"
 		 "systemd:\n  - unit: \"lp-*.service\"\n    job: longpair\n");
-	if (parse_cfg(&cfg, yaml))
+	if (cgfx_open(&c, yaml)) {
+		CHECK("test_systemd_long_units: config", 0);
+		cgfx_close(&c);
 		return;
-	struct runs out = { 0 };
-	struct jm_jobs_sink sink = { on_run, on_window, &out };
-	struct jm_jobs *jobs = jm_jobs_new(16, &sink);
-	struct jm_loss loss = { 0 };
-	struct jm_tracker *t = tp_tracker_new(&cfg, fake_probes(), jobs, &loss);
-	snprintf(t->cg2root, sizeof(t->cg2root), "%s", root);
+	}
+	struct jm_tracker *t = c.f.t;
+	struct runs *out = &c.f.out;
 
 	ev_exec(t, PID(21), cg_a, "worker", 1000);
 	ev_exec(t, PID(22), cg_b, "worker", 2000);
@@ -402,20 +458,16 @@ static void test_systemd_long_units(void)
 	      tp_tracker_alive(t, PID(21)) && tp_tracker_alive(t, PID(22)));
 	ev_exit(t, PID(22), 1 << 8, 3000);
 	ev_exit(t, PID(21), 0, 4000);
-	CHECK_INT("long units: two units at once are two runs", out.n, 2);
+	CHECK_INT("long units: two units at once are two runs", out->n, 2);
 	int failed = 0, succeeded = 0;
-	for (int i = 0; i < out.n; i++) {
-		CHECK_STR("long units: job from the rule", out.r[i].job, "longpair");
-		CHECK_INT("long units: one process each", out.r[i].counters.processes, 1);
-		failed += out.r[i].outcome == JM_OUTCOME_FAILURE;
-		succeeded += out.r[i].outcome == JM_OUTCOME_SUCCESS;
+	for (int i = 0; i < out->n; i++) {
+		CHECK_STR("long units: job from the rule", out->r[i].job, "longpair");
+		CHECK_INT("long units: one process each", out->r[i].counters.processes, 1);
+		failed += out->r[i].outcome == JM_OUTCOME_FAILURE;
+		succeeded += out->r[i].outcome == JM_OUTCOME_SUCCESS;
 	}
 	CHECK("long units: each run keeps its own outcome", failed == 1 && succeeded == 1);
-	tp_tracker_free(t);
-	jm_jobs_free(jobs);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd))
-		printf("could not remove %s\n", dir);
+	cgfx_close(&c);
 }
 
 /* An exec carrying env (one "NAME=value" string) inside cgroup cg. */
@@ -441,28 +493,26 @@ static void ev_exec_env_cg(struct jm_tracker *t, uint32_t pid, uint64_t cg, cons
  * pod still is. */
 static void test_k8s_exec_into_container(void)
 {
-	char dir[] = "/tmp/jm-test-process-XXXXXX", root[64], cmd[256], rel[512];
-	if (!mkdtemp(dir)) {
+	struct cgfx c;
+	char rel[512];
+	if (cgfx_dir(&c)) {
 		CHECK("k8s exec: temp dir", 0);
 		return;
 	}
-	snprintf(root, sizeof(root), "%s/cg", dir);
 	const char *pod = "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" UIDU ".slice";
 	snprintf(rel, sizeof(rel), "%s/cri-containerd-" APP ".scope", pod);
-	uint64_t cg_app = mkcg(root, rel);
+	uint64_t cg_app = mkcg(c.root, rel);
 	snprintf(rel, sizeof(rel), "%s/cri-containerd-" AP2 ".scope", pod);
-	uint64_t cg_side = mkcg(root, rel);
+	uint64_t cg_side = mkcg(c.root, rel);
 	CHECK("k8s exec: cgroup tree", cg_app && cg_side);
 
-	static struct jm_config cfg;
-	if (parse_cfg(&cfg, "kubernetes: {enabled: true, log_root: /nonexistent-jm}\n"))
+	if (cgfx_open(&c, "kubernetes: {enabled: true, log_root: /nonexistent-jm}\n")) {
+		CHECK("test_k8s_exec_into_container: config", 0);
+		cgfx_close(&c);
 		return;
-	struct runs out = { 0 };
-	struct jm_jobs_sink sink = { on_run, on_window, &out };
-	struct jm_jobs *jobs = jm_jobs_new(16, &sink);
-	struct jm_loss loss = { 0 };
-	struct jm_tracker *t = tp_tracker_new(&cfg, fake_probes(), jobs, &loss);
-	snprintf(t->cg2root, sizeof(t->cg2root), "%s", root);
+	}
+	struct jm_tracker *t = c.f.t;
+	struct runs *out = &c.f.out;
 
 	ev_exec(t, PID(41), cg_app, "python3", 1000);        /* the container */
 	ev_exec(t, PID(42), cg_app, "cat", 2000);            /* readiness probe */
@@ -470,10 +520,10 @@ static void test_k8s_exec_into_container(void)
 	ev_exec(t, PID(43), cg_app, "sh", 3000);             /* kubectl exec */
 	ev_exit(t, PID(43), 2 << 8, 3500);
 	ev_exit(t, PID(41), 0, 4000);
-	CHECK_INT("k8s exec: one run", out.n, 1);
+	CHECK_INT("k8s exec: one run", out->n, 1);
 	CHECK("k8s exec: probes and kubectl exec do not fail the container's run",
-	      out.n == 1 && out.r[0].outcome == JM_OUTCOME_SUCCESS);
-	CHECK("k8s exec: their processes are the run's", out.n == 1 && out.r[0].counters.processes == 3);
+	      out->n == 1 && out->r[0].outcome == JM_OUTCOME_SUCCESS);
+	CHECK("k8s exec: their processes are the run's", out->n == 1 && out->r[0].counters.processes == 3);
 
 	/* the container's env names the job: probes exec'd into it carry it too */
 	ev_exec_env_cg(t, PID(46), cg_app, "JOBMETER_JOB=envprobe", 4100);
@@ -481,9 +531,9 @@ static void test_k8s_exec_into_container(void)
 	ev_exit(t, PID(47), 1 << 8, 4300);
 	ev_exit(t, PID(46), 0, 4400);
 	CHECK("k8s exec: a probe with the container's JOBMETER_JOB does not fail its run",
-	      out.n == 2 && strcmp(out.r[1].job, "envprobe") == 0 &&
-	      out.r[1].outcome == JM_OUTCOME_SUCCESS);
-	out.n = 1;
+	      out->n == 2 && strcmp(out->r[1].job, "envprobe") == 0 &&
+	      out->r[1].outcome == JM_OUTCOME_SUCCESS);
+	out->n = 1;
 
 	/* a second container of the pod that fails still fails the run */
 	ev_exec(t, PID(44), cg_app, "python3", 5000);
@@ -491,12 +541,8 @@ static void test_k8s_exec_into_container(void)
 	ev_exit(t, PID(44), 0, 6000);
 	ev_exit(t, PID(45), 1 << 8, 6500);
 	CHECK("k8s exec: a failing second container still fails the run",
-	      out.n == 2 && out.r[1].outcome == JM_OUTCOME_FAILURE);
-	tp_tracker_free(t);
-	jm_jobs_free(jobs);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd))
-		printf("could not remove %s\n", dir);
+	      out->n == 2 && out->r[1].outcome == JM_OUTCOME_FAILURE);
+	cgfx_close(&c);
 }
 
 static const char *label_of(const struct jm_run_record *r, const char *key)
@@ -511,50 +557,43 @@ static const char *label_of(const struct jm_run_record *r, const char *key)
  * often after its first exec: the sampler looks again and labels the run. */
 static void test_k8s_container_named_late(void)
 {
-	char dir[] = "/tmp/jm-test-process-XXXXXX", root[64], logs[64], cmd[1024], rel[512], yaml[256];
-	if (!mkdtemp(dir)) {
+	struct cgfx c;
+	char cmd[1024], rel[512], yaml[256];
+	if (cgfx_dir(&c)) {
 		CHECK("k8s late name: temp dir", 0);
 		return;
 	}
-	snprintf(root, sizeof(root), "%s/cg", dir);
-	snprintf(logs, sizeof(logs), "%s/log", dir);
 	snprintf(cmd, sizeof(cmd), "mkdir -p %s/pods/" PODDIR "/main %s/containers && "
-		 "touch %s/pods/" PODDIR "/main/0.log", logs, logs, logs);
+		 "touch %s/pods/" PODDIR "/main/0.log", c.logs, c.logs, c.logs);
 	CHECK_INT("k8s late name: log tree", system(cmd), 0);
 	snprintf(rel, sizeof(rel), "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod"
 		 UIDU ".slice/cri-containerd-" APP ".scope");
-	uint64_t cg_app = mkcg(root, rel);
+	uint64_t cg_app = mkcg(c.root, rel);
 	CHECK("k8s late name: cgroup", cg_app != 0);
 
-	static struct jm_config cfg;
-	snprintf(yaml, sizeof(yaml), "kubernetes: {enabled: true, log_root: %s}\n", logs);
-	if (parse_cfg(&cfg, yaml))
+	snprintf(yaml, sizeof(yaml), "kubernetes: {enabled: true, log_root: %s}\n", c.logs);
+	if (cgfx_open(&c, yaml)) {
+		CHECK("test_k8s_container_named_late: config", 0);
+		cgfx_close(&c);
 		return;
-	struct runs out = { 0 };
-	struct jm_jobs_sink sink = { on_run, on_window, &out };
-	struct jm_jobs *jobs = jm_jobs_new(16, &sink);
-	struct jm_loss loss = { 0 };
-	struct jm_tracker *t = tp_tracker_new(&cfg, fake_probes(), jobs, &loss);
-	snprintf(t->cg2root, sizeof(t->cg2root), "%s", root);
+	}
+	struct jm_tracker *t = c.f.t;
+	struct runs *out = &c.f.out;
 
 	ev_exec(t, PID(51), cg_app, "python3", 1000);     /* before kubelet's link */
 	snprintf(cmd, sizeof(cmd), "ln -s ../pods/" PODDIR "/main/0.log "
-		 "%s/containers/nightly-28912345-x7k2p_etl_main-" APP ".log", logs);
+		 "%s/containers/nightly-28912345-x7k2p_etl_main-" APP ".log", c.logs);
 	CHECK_INT("k8s late name: kubelet links the log", system(cmd), 0);
 	tp_tracker_sample(t, 2000);
 	ev_exit(t, PID(51), 0, 3000);
-	CHECK_INT("k8s late name: one run", out.n, 1);
-	if (out.n == 1) {
-		CHECK_STR("k8s late name: pod label from the exec", label_of(&out.r[0], "k8s.pod"),
+	CHECK_INT("k8s late name: one run", out->n, 1);
+	if (out->n == 1) {
+		CHECK_STR("k8s late name: pod label from the exec", label_of(&out->r[0], "k8s.pod"),
 			  "nightly-28912345-x7k2p");
 		CHECK_STR("k8s late name: container label once kubelet linked it",
-			  label_of(&out.r[0], "k8s.container"), "main");
+			  label_of(&out->r[0], "k8s.container"), "main");
 	}
-	tp_tracker_free(t);
-	jm_jobs_free(jobs);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd))
-		printf("could not remove %s\n", dir);
+	cgfx_close(&c);
 }
 
 /* Two pods of one CronJob (or two instances of a template unit) whose
@@ -563,32 +602,29 @@ static void test_k8s_container_named_late(void)
  * entrypoint (a pod process already) exports it and execs the job. */
 static void test_env_in_pods_and_units(void)
 {
-	char dir[] = "/tmp/jm-test-process-XXXXXX", root[64], cmd[256];
-	if (!mkdtemp(dir)) {
+	struct cgfx c;
+	if (cgfx_dir(&c)) {
 		CHECK("env keys: temp dir", 0);
 		return;
 	}
-	snprintf(root, sizeof(root), "%s/cg", dir);
 	const char *q = "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod";
 	char rel[512];
 	snprintf(rel, sizeof(rel), "%s" UIDU ".slice/cri-containerd-" APP ".scope", q);
-	uint64_t cg_p1 = mkcg(root, rel);
+	uint64_t cg_p1 = mkcg(c.root, rel);
 	snprintf(rel, sizeof(rel), "%s1f2e3d4c_aaaa_bbbb_cccc_0123456789ac.slice/cri-containerd-" AP2
 		 ".scope", q);
-	uint64_t cg_p2 = mkcg(root, rel);
-	uint64_t cg_u1 = mkcg(root, "/system.slice/system-etl.slice/etl@a.service");
-	uint64_t cg_u2 = mkcg(root, "/system.slice/system-etl.slice/etl@b.service");
+	uint64_t cg_p2 = mkcg(c.root, rel);
+	uint64_t cg_u1 = mkcg(c.root, "/system.slice/system-etl.slice/etl@a.service");
+	uint64_t cg_u2 = mkcg(c.root, "/system.slice/system-etl.slice/etl@b.service");
 	CHECK("env keys: cgroup tree", cg_p1 && cg_p2 && cg_u1 && cg_u2);
 
-	static struct jm_config cfg;
-	if (parse_cfg(&cfg, "kubernetes: {enabled: true, log_root: /nonexistent-jm}\n"))
+	if (cgfx_open(&c, "kubernetes: {enabled: true, log_root: /nonexistent-jm}\n")) {
+		CHECK("test_env_in_pods_and_units: config", 0);
+		cgfx_close(&c);
 		return;
-	struct runs out = { 0 };
-	struct jm_jobs_sink sink = { on_run, on_window, &out };
-	struct jm_jobs *jobs = jm_jobs_new(16, &sink);
-	struct jm_loss loss = { 0 };
-	struct jm_tracker *t = tp_tracker_new(&cfg, fake_probes(), jobs, &loss);
-	snprintf(t->cg2root, sizeof(t->cg2root), "%s", root);
+	}
+	struct jm_tracker *t = c.f.t;
+	struct runs *out = &c.f.out;
 
 	/* the job's own exec carries the variable */
 	ev_exec_env_cg(t, PID(31), cg_p1, "JOBMETER_JOB=envpods", 1000);
@@ -612,12 +648,12 @@ static void test_env_in_pods_and_units(void)
 	for (size_t k = 0; k < 3; k++) {
 		int n = 0, ok = 0, bad = 0;
 		char name[96];
-		for (int i = 0; i < out.n; i++) {
-			if (strcmp(out.r[i].job, jobs_[k]) != 0)
+		for (int i = 0; i < out->n; i++) {
+			if (strcmp(out->r[i].job, jobs_[k]) != 0)
 				continue;
 			n++;
-			ok += out.r[i].outcome == JM_OUTCOME_SUCCESS;
-			bad += out.r[i].outcome == JM_OUTCOME_FAILURE;
+			ok += out->r[i].outcome == JM_OUTCOME_SUCCESS;
+			bad += out->r[i].outcome == JM_OUTCOME_FAILURE;
 		}
 		snprintf(name, sizeof(name), "env keys: %s at once in two cgroups are two runs",
 			 jobs_[k]);
@@ -625,11 +661,7 @@ static void test_env_in_pods_and_units(void)
 		snprintf(name, sizeof(name), "env keys: %s runs keep their own outcome", jobs_[k]);
 		CHECK(name, ok == 1 && bad == 1);
 	}
-	tp_tracker_free(t);
-	jm_jobs_free(jobs);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd))
-		printf("could not remove %s\n", dir);
+	cgfx_close(&c);
 }
 
 /* A job process that vanished without an exit event (ring buffer full):
@@ -804,34 +836,6 @@ static void test_zombie_before_exit_event(void)
 }
 
 /* A tracker over a jobs table whose ended runs land in out. */
-struct fx {
-	struct jm_config cfg;
-	struct runs out;
-	struct jm_jobs_sink sink;
-	struct jm_jobs *jobs;
-	struct jm_loss loss;
-	struct jm_tracker *t;
-};
-
-static int fx_open(struct fx *f, const char *yaml)
-{
-	memset(f, 0, sizeof(*f));
-	if (parse_cfg(&f->cfg, yaml))
-		return -1;
-	f->sink = (struct jm_jobs_sink){ on_run, on_window, &f->out };
-	f->jobs = jm_jobs_new(16, &f->sink);
-	f->t = tp_tracker_new(&f->cfg, fake_probes(), f->jobs, &f->loss);
-	return f->jobs && f->t ? 0 : -1;
-}
-
-static void fx_close(struct fx *f)
-{
-	K.sample_rc = -ENOTSUP;
-	K.n_recs = 0;
-	tp_tracker_free(f->t);
-	jm_jobs_free(f->jobs);
-}
-
 /* The next iterator passes see pid's leader alone, holding rss_mib. */
 static void k_leader(uint32_t pid, uint64_t rss_mib)
 {
