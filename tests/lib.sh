@@ -27,6 +27,14 @@ check_range() {     # check_range NAME VALUE LO HI   (LO <= VALUE <= HI)
   if awk -v v="$2" -v lo="$3" -v hi="$4" 'BEGIN{exit !(v != "" && v >= lo && v <= hi)}'; then
     pass "$1 ($2 in $3..$4)"; else fail "$1" "[$2] not in $3..$4"; fi
 }
+free_port() {       # a TCP port nothing listens on right now
+  local p
+  for _ in $(seq 1 100); do
+    p=$((20000 + RANDOM % 40000))
+    [ -z "$(ss -Htln "sport = :$p")" ] && { echo "$p"; return 0; }
+  done
+  return 1
+}
 check_eq() {        # check_eq NAME GOT WANT
   if [ "$2" = "$3" ]; then pass "$1 ($2)"; else fail "$1" "got [$2] want [$3]"; fi
 }

@@ -183,14 +183,6 @@ stop_agent
 # ---- an identity variable past the exec probe's 512 environment strings ------
 # (a Kubernetes namespace with ~80 Services gives a pod that many service
 # link variables): the process is not attributed, and that must show.
-free_port() {
-  local p
-  for _ in $(seq 1 100); do
-    p=$((20000 + RANDOM % 40000))
-    [ -z "$(ss -Htln "sport = :$p")" ] && { echo "$p"; return 0; }
-  done
-  return 1
-}
 MP=$(free_port) || { fail setup "no free port"; exit 1; }
 : > "$T/empty.yaml"
 start_agent "$T/empty.yaml" --interval 1 --metrics-listen "127.0.0.1:$MP" ||

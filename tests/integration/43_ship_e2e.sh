@@ -12,7 +12,6 @@ BURN=$HELPERS/jm_burn
 U=$UNIQ
 TOKEN="tok-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 echo "$TOKEN" > "$T/token"; chmod 600 "$T/token"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PORT=$(free_port)
 start_collector() {   # start_collector [extra args]
   "$COLLECTOR" --listen 127.0.0.1:$PORT --db "$T/jm.db" --token-file "$T/token" "$@" \

@@ -7,7 +7,6 @@
 # them as cumulative, and a reset would hide the loss before it.
 source "$(dirname "$0")/../lib.sh"
 BURN=$HELPERS/jm_burn
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PORT=$(free_port)
 TOKEN="tok-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 echo "$TOKEN" > "$T/token"; chmod 600 "$T/token"

@@ -6,14 +6,6 @@ source "$(dirname "$0")/../lib.sh"
 BURN=$HELPERS/jm_burn
 ALERTS=$ROOT/deploy/prometheus/alerts.yaml
 
-free_port() {       # a TCP port nothing listens on right now
-  local p
-  for _ in $(seq 1 100); do
-    p=$((20000 + RANDOM % 40000))
-    [ -z "$(ss -Htln "sport = :$p")" ] && { echo "$p"; return 0; }
-  done
-  return 1
-}
 # prom_value QUERY -> the value of the first sample of an instant query ("" if none)
 prom_value() {
   curl -s --max-time 5 -G "http://127.0.0.1:$PPORT/api/v1/query" --data-urlencode "query=$1" |
