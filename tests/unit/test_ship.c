@@ -406,9 +406,10 @@ static int write_text(const char *path, const char *text)
 	return (fclose(f) == 0 && ok) ? 0 : -1;
 }
 
-/* Render and spool one real batch, numbered by the spool; its window starts
- * at window_ns (0: the next of a series, one a second in 2023). */
-static int spool_batch_at(struct jm_spool *sp, int64_t window_ns)
+/* Render and spool one real batch, numbered by the spool: the window
+ * [win_start, win_end) holding one successful run from run_start to run_end. */
+static int spool_one(struct jm_spool *sp, int64_t win_start, int64_t win_end,
+		     int64_t run_start, int64_t run_end)
 {
 	struct jm_run_record run;
 	struct jm_batch b;
@@ -418,12 +419,10 @@ static int spool_batch_at(struct jm_spool *sp, int64_t window_ns)
 	memset(&b, 0, sizeof(b));
 	snprintf(b.agent.agent_id, sizeof(b.agent.agent_id), "agent-under-test");
 	snprintf(run.job, sizeof(run.job), "nightly-sales");
-	/* Tells the batches apart after a renumbering: window = spool order. */
-	static int64_t next_window = 1700000000000000000;
-	b.window_start_ns = window_ns ? window_ns : next_window;
-	b.window_end_ns = b.window_start_ns + 1000000000;
-	if (!window_ns)
-		next_window += 1000000000;
+	b.window_start_ns = win_start;
+	b.window_end_ns = win_end;
+	run.start_ns = run_start;
+	run.end_ns = run_end;
 	run.outcome = JM_OUTCOME_SUCCESS;
 	b.n_runs = 1;
 	b.runs = &run;
@@ -436,31 +435,25 @@ static int spool_batch_at(struct jm_spool *sp, int64_t window_ns)
 	return err;
 }
 
+/* Its window starts at window_ns (0: the next of a series, one a second in
+ * 2023); the run has no times. */
+static int spool_batch_at(struct jm_spool *sp, int64_t window_ns)
+{
+	/* Tells the batches apart after a renumbering: window = spool order. */
+	static int64_t next_window = 1700000000000000000;
+	int64_t start = window_ns ? window_ns : next_window;
+
+	if (!window_ns)
+		next_window += 1000000000;
+	return spool_one(sp, start, start + 1000000000, 0, 0);
+}
+
 /* A batch of the last 10 s holding one run from start_ns to end_ns. */
 static int spool_run_at(struct jm_spool *sp, int64_t start_ns, int64_t end_ns)
 {
-	struct jm_run_record run;
-	struct jm_batch b;
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	memset(&run, 0, sizeof(run));
-	memset(&b, 0, sizeof(b));
-	snprintf(b.agent.agent_id, sizeof(b.agent.agent_id), "agent-under-test");
-	snprintf(run.job, sizeof(run.job), "nightly-sales");
-	b.window_end_ns = realtime_ns();
-	b.window_start_ns = b.window_end_ns - INT64_C(10000000000);
-	run.start_ns = start_ns;
-	run.end_ns = end_ns;
-	run.outcome = JM_OUTCOME_SUCCESS;
-	b.n_runs = 1;
-	b.runs = &run;
-	int err = jm_spool_next_seq(sp, &b.seq);
-	if (!err)
-		err = jm_render_batch_pb(&b, &buf, &len);
-	if (!err)
-		err = jm_spool_put(sp, b.seq, buf, len);
-	free(buf);
-	return err;
+	int64_t now = realtime_ns();
+
+	return spool_one(sp, now - INT64_C(10000000000), now, start_ns, end_ns);
 }
 
 static int spool_batch(struct jm_spool *sp)
